@@ -1,0 +1,99 @@
+//! Run with `cargo xtask run`, which builds the browser app first; or, once it is built,
+//! `cargo run -p backend -- serve`.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Myelin: run Polyaxonfiles on your machine or your Kubernetes cluster.
+#[derive(Debug, Parser)]
+#[command(name = "myelin", version = backend::VERSION)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API and the web app.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on. Keep the loopback default unless the machine is meant to be reached
+    /// from others.
+    #[arg(long, env = "MYELIN_BIND", default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, env = "MYELIN_PORT", default_value_t = 8000)]
+    port: u16,
+    /// Where Myelin keeps its database, logs and artifacts.
+    #[arg(long, env = "MYELIN_DATA_DIR", default_value = ".myelin")]
+    data_dir: PathBuf,
+    /// The built web app (the `dist/` folder Trunk writes).
+    #[arg(long, env = "MYELIN_WEB_DIR", default_value = "dist")]
+    web_dir: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    match Cli::parse().command {
+        Command::Serve(args) => {
+            let config = backend::Config {
+                bind: args.bind,
+                port: args.port,
+                data_dir: args.data_dir,
+                web_dir: args.web_dir,
+            };
+            backend::serve(config, announce, shutdown_signal()).await?;
+            tracing::info!("stopped");
+            Ok(())
+        }
+    }
+}
+
+/// The one line on standard output: where to point a browser. Scripts and tests read it to learn
+/// the port when they asked for port 0.
+fn announce(addr: std::net::SocketAddr) {
+    println!("myelin listening on http://{addr}");
+}
+
+/// Resolves on Ctrl-C or SIGTERM, whichever comes first.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,297 @@
+//! What every browser test needs: the real server on a free port, a headless Chromium driven
+//! over WebDriver, and helpers to find things the way a person does (by role and visible text),
+//! wait for them, and keep screenshots for people to look at.
+//!
+//! Both child processes run in process groups of their own and are killed as groups when the
+//! test ends, pass or fail, so no Chromium outlives its test.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+
+/// How long a test waits for the page to reach an expected state.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// The server's version: the e2e crate shares the workspace version with it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A child process killed, with every process it started, when dropped.
+struct ProcessGroup(Child);
+
+impl ProcessGroup {
+    fn spawn(command: &mut Command) -> std::io::Result<Self> {
+        command.process_group(0).spawn().map(Self)
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        // std cannot signal a process group; kill(1) can, and every machine with a shell has it.
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.0.wait();
+    }
+}
+
+/// The `myelin` server, started on a port the system picked.
+pub struct Server {
+    _process: ProcessGroup,
+    /// The origin the server answers on, e.g. `http://127.0.0.1:41234`.
+    pub origin: String,
+    _data_dir: TempDir,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        let binary = env_path("MYELIN_BIN", "target/debug/myelin");
+        let web_dir = env_path("MYELIN_WEB_DIR", "dist");
+        assert!(
+            binary.is_file(),
+            "no server binary at {}: run the tests with `cargo xtask test`, which builds it",
+            binary.display()
+        );
+        assert!(
+            web_dir.join("index.html").is_file(),
+            "no built web app in {}: run the tests with `cargo xtask test`, which builds it",
+            web_dir.display()
+        );
+        let data_dir = TempDir::new("server-data");
+        let mut process = ProcessGroup::spawn(
+            Command::new(&binary)
+                .args(["serve", "--port", "0", "--data-dir"])
+                .arg(&data_dir.0)
+                .arg("--web-dir")
+                .arg(&web_dir)
+                // Quiet unless something goes wrong; the server's log goes to the test's stderr.
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::piped()),
+        )
+        .expect("cannot start the server");
+        let stdout = process.0.stdout.take().expect("stdout is piped");
+        // The server's one line on stdout names the address it listens on.
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("cannot read the server's stdout");
+        let origin = line
+            .trim()
+            .strip_prefix("myelin listening on ")
+            .unwrap_or_else(|| panic!("the server did not say where it listens: {line:?}"))
+            .to_owned();
+        Self {
+            _process: process,
+            origin,
+            _data_dir: data_dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin)
+    }
+}
+
+/// A headless Chromium with a fresh profile, driven through chromedriver.
+pub struct Browser {
+    pub client: Client,
+    _driver: ProcessGroup,
+    _profile: TempDir,
+}
+
+impl Browser {
+    pub async fn start() -> Self {
+        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let chromedriver =
+            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let port = free_port();
+        let driver = ProcessGroup::spawn(
+            Command::new(&chromedriver)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+        .unwrap_or_else(|error| panic!("cannot start {chromedriver}: {error}"));
+        wait_for_port(port);
+
+        let profile = TempDir::new("chromium-profile");
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,800",
+            &format!("--user-data-dir={}", profile.0.display()),
+        ];
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({ "binary": chromium, "args": args }),
+        );
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("cannot open a WebDriver session in Chromium");
+        Self {
+            client,
+            _driver: driver,
+            _profile: profile,
+        }
+    }
+
+    pub async fn open(&self, url: &str) {
+        self.client.goto(url).await.expect("cannot open the page");
+    }
+
+    /// The path part of the page's current URL.
+    pub async fn path(&self) -> String {
+        self.client
+            .current_url()
+            .await
+            .expect("cannot read the URL")
+            .path()
+            .to_owned()
+    }
+
+    /// The link with this visible text inside the main navigation.
+    pub async fn nav_link(&self, text: &str) -> Element {
+        self.find(&format!(
+            "//nav[@aria-label='Main']//a[normalize-space()='{text}']"
+        ))
+        .await
+    }
+
+    /// Waits for an element matching the XPath and returns it.
+    pub async fn find(&self, xpath: &str) -> Element {
+        self.client
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::XPath(xpath))
+            .await
+            .unwrap_or_else(|error| panic!("no element matches {xpath}: {error}"))
+    }
+
+    /// Waits until the page's main heading reads `title`.
+    pub async fn expect_heading(&self, title: &str) {
+        self.expect_text("//main//h1", title).await;
+    }
+
+    /// Waits until the element at `xpath` shows exactly `expected`.
+    pub async fn expect_text(&self, xpath: &str, expected: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        let mut seen = String::new();
+        while Instant::now() < deadline {
+            if let Ok(element) = self.client.find(Locator::XPath(xpath)).await {
+                seen = element.text().await.unwrap_or_default();
+                if seen.trim() == expected {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{xpath} should read {expected:?} but reads {seen:?}");
+    }
+
+    /// The URLs of every request the page has made so far (the Resource Timing API).
+    pub async fn requested_urls(&self) -> Vec<String> {
+        let urls = self
+            .client
+            .execute(
+                "return performance.getEntriesByType('resource').map(entry => entry.name);",
+                vec![],
+            )
+            .await
+            .expect("cannot read the page's requests");
+        serde_json::from_value(urls).expect("a list of URLs")
+    }
+
+    /// Saves a screenshot as `target/e2e/NAME.png` for people to look at.
+    pub async fn screenshot(&self, name: &str) {
+        let png = self
+            .client
+            .screenshot()
+            .await
+            .expect("cannot take a screenshot");
+        let folder = target_dir().join("e2e");
+        std::fs::create_dir_all(&folder).expect("cannot create target/e2e");
+        let path = folder.join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("cannot save the screenshot");
+        eprintln!("screenshot: {}", path.display());
+    }
+
+    /// Ends the WebDriver session, closing the browser.
+    pub async fn close(self) {
+        self.client
+            .close()
+            .await
+            .expect("cannot end the WebDriver session");
+    }
+}
+
+/// A folder under the system's temporary folder, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(purpose: &str) -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "myelin-e2e-{purpose}-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&path).expect("cannot create a temporary folder");
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("e2e/ sits in the workspace")
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// The path in the environment variable, or the default relative to the workspace root.
+fn env_path(variable: &str, default: &str) -> PathBuf {
+    std::env::var_os(variable)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(default))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("no free port on 127.0.0.1")
+        .port()
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + PATIENCE;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not listen on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}

@@ -1,0 +1,34 @@
+//! The application shell: the router, the frame every page sits in, and the app-wide state,
+//! all set up here and nowhere else.
+
+use leptos::prelude::*;
+use leptos_router::components::{Redirect, Route, Router, Routes};
+use leptos_router::path;
+
+use crate::api;
+use crate::components::top_bar::TopBar;
+use crate::pages::not_found::NotFound;
+use crate::pages::planned::{self, Planned};
+
+/// The whole app: a top bar with the navigation and the server's status above the current page.
+#[component]
+pub fn App() -> impl IntoView {
+    let health = LocalResource::new(api::health);
+    view! {
+        <Router>
+            <div class="shell">
+                <TopBar health=health />
+                <main class="page">
+                    <Routes fallback=NotFound>
+                        <Route path=path!("/") view=|| view! { <Redirect path="/projects" /> } />
+                        <Route path=path!("/projects") view=|| view! { <Planned plan=&planned::PROJECTS /> } />
+                        <Route path=path!("/runs") view=|| view! { <Planned plan=&planned::RUNS /> } />
+                        <Route path=path!("/new") view=|| view! { <Planned plan=&planned::NEW_RUN /> } />
+                        <Route path=path!("/hub") view=|| view! { <Planned plan=&planned::HUB /> } />
+                        <Route path=path!("/compare") view=|| view! { <Planned plan=&planned::COMPARE /> } />
+                    </Routes>
+                </main>
+            </div>
+        </Router>
+    }
+}

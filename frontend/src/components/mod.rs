@@ -1,0 +1,4 @@
+//! Widgets shared by pages. They take data and callbacks; they never call the server.
+
+pub mod page_header;
+pub mod top_bar;

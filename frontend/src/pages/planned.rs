@@ -1,0 +1,74 @@
+//! The pages whose features are still being built. Each says what it is for and what will come
+//! there, so the navigation is whole from the start; a page moves to a module of its own when its
+//! feature lands.
+
+use leptos::prelude::*;
+
+use crate::components::page_header::PageHeader;
+
+/// What a page is for and what it will offer.
+pub struct Plan {
+    /// The page's name, as in the navigation.
+    pub title: &'static str,
+    /// What a person does on the page.
+    pub summary: &'static str,
+    /// What the page will let a person do, one sentence each.
+    pub features: &'static [&'static str],
+}
+
+pub const PROJECTS: Plan = Plan {
+    title: "Projects",
+    summary: "Projects group the runs of one piece of work, with their settings and their team.",
+    features: &[
+        "Every project with its description, tags and latest runs.",
+        "Create a project here or with `polyaxon project create`.",
+    ],
+};
+
+pub const RUNS: Plan = Plan {
+    title: "Runs",
+    summary: "Every run of a project: its status, inputs, outputs and how long it took.",
+    features: &[
+        "A table of runs that stays fast with a hundred thousand rows, filtered with Polyaxon's query language.",
+        "Statuses that update live, and bulk stop, delete and tag.",
+    ],
+};
+
+pub const NEW_RUN: Plan = Plan {
+    title: "New run",
+    summary: "Write a Polyaxonfile, see what it compiles to, and run it.",
+    features: &[
+        "An editor that checks the Polyaxonfile as you type, with each problem at its line and column.",
+        "A form for the component's inputs, and a preview of the Kubernetes objects it becomes.",
+    ],
+};
+
+pub const HUB: Plan = Plan {
+    title: "Hub",
+    summary: "Ready-made components: notebooks, TensorBoard, VS Code and training jobs.",
+    features: &["A catalog of components to run as they are or to reference with `hubRef`."],
+};
+
+pub const COMPARE: Plan = Plan {
+    title: "Compare",
+    summary: "Put runs side by side: their inputs, outputs and metric curves.",
+    features: &[
+        "Metric charts over many runs, downsampled so that long series stay quick.",
+        "A table of the inputs and outputs that differ between the chosen runs.",
+    ],
+};
+
+/// A page that says what it is for and what is coming to it.
+#[component]
+pub fn Planned(
+    /// The page to show.
+    plan: &'static Plan,
+) -> impl IntoView {
+    view! {
+        <PageHeader title=plan.title summary=plan.summary />
+        <section class="panel coming-soon">
+            <h2>"Coming to this page"</h2>
+            <ul>{plan.features.iter().map(|feature| view! { <li>{*feature}</li> }).collect_view()}</ul>
+        </section>
+    }
+}

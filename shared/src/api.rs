@@ -1,0 +1,74 @@
+//! Types that cross the wire between the server and the browser app.
+//!
+//! This module is the only contract between `backend` and `frontend`: neither depends on the
+//! other, and both serialise exactly these types.
+
+use serde::{Deserialize, Serialize};
+
+/// The version of Polyaxon whose Polyaxonfiles, compiled output and API Myelin reproduces.
+pub const POLYAXON_COMPAT_VERSION: &str = "2.18.0";
+
+/// Path of the health route, relative to the server's origin.
+pub const HEALTH_PATH: &str = "/api/v1/health";
+
+/// What the server says about itself on [`HEALTH_PATH`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Always [`HealthStatus::Ok`] when the server answers at all; kept as a field so that
+    /// degraded states (a store that cannot be written, say) can be reported later without a
+    /// change of shape.
+    pub status: HealthStatus,
+    /// The server's own version (its crate version).
+    pub version: String,
+    /// The Polyaxon version the server is compatible with.
+    pub polyaxon_compat: String,
+}
+
+/// Whether the server is fit to serve requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    /// The server is up and its parts answer.
+    Ok,
+    /// The server answers, but a part of it does not work.
+    Degraded,
+}
+
+impl Health {
+    /// The report of a healthy server of the given version.
+    pub fn ok(version: impl Into<String>) -> Self {
+        Self {
+            status: HealthStatus::Ok,
+            version: version.into(),
+            polyaxon_compat: POLYAXON_COMPAT_VERSION.to_owned(),
+        }
+    }
+}
+
+/// The body of every error response of the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong, in words meant for the person who made the request.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_serialises_with_lowercase_status_and_snake_case_fields() {
+        let health = Health::ok("0.1.0");
+        let json = serde_json::to_value(&health).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "status": "ok",
+                "version": "0.1.0",
+                "polyaxon_compat": "2.18.0",
+            })
+        );
+        let back: Health = serde_json::from_value(json).unwrap();
+        assert_eq!(back, health);
+    }
+}

@@ -1,0 +1,13 @@
+//! Everything Myelin's server and browser app agree on.
+//!
+//! This crate holds the wire types of the HTTP API ([`api`]) and, as it grows, the Polyaxonfile
+//! compiler (check → compile → resolve → convert). The same code runs natively in the server and
+//! as WebAssembly in the browser, so the browser can show exactly what the server will do.
+//!
+//! The crate deliberately does no IO: no files, environment, network, clock or randomness.
+//! Whatever depends on the outside world (the time, a run's uuid, the agent configuration) is
+//! passed in by the caller. That keeps it buildable for `wasm32-unknown-unknown` and keeps every
+//! function here a deterministic, testable transformation of data.
+#![warn(missing_docs)]
+
+pub mod api;
