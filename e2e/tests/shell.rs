@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{Browser, Server, VERSION};
+use support::{Browser, ColorScheme, Server, VERSION};
 
 #[tokio::test]
 async fn opening_the_app_shows_the_shell_and_the_server_version() {
@@ -80,4 +80,23 @@ async fn deep_links_open_their_page_and_unknown_paths_say_so() {
     browser.expect_text("//main//code", "/no/such/page").await;
     browser.screenshot("shell-not-found").await;
     browser.close().await;
+}
+
+#[tokio::test]
+async fn the_shell_follows_the_os_colour_scheme() {
+    let server = Server::start();
+    for (scheme, background, name) in [
+        (ColorScheme::Light, "rgb(247, 247, 250)", "shell-light"),
+        (ColorScheme::Dark, "rgb(15, 17, 23)", "shell-dark"),
+    ] {
+        let browser = Browser::start_with(scheme).await;
+        browser.open(&server.url("/runs")).await;
+        browser.expect_heading("Runs").await;
+        let painted = browser
+            .evaluate("getComputedStyle(document.body).backgroundColor")
+            .await;
+        assert_eq!(painted, background, "{scheme:?} background");
+        browser.screenshot(name).await;
+        browser.close().await;
+    }
 }

@@ -104,8 +104,19 @@ pub struct Browser {
     _profile: TempDir,
 }
 
+/// The colour scheme the browser reports to pages, as an OS setting would.
+#[derive(Debug, Clone, Copy)]
+pub enum ColorScheme {
+    Light,
+    Dark,
+}
+
 impl Browser {
     pub async fn start() -> Self {
+        Self::start_with(ColorScheme::Light).await
+    }
+
+    pub async fn start_with(scheme: ColorScheme) -> Self {
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let chromedriver =
             std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
@@ -130,6 +141,11 @@ impl Browser {
             "--disable-component-update",
             "--disable-sync",
             "--window-size=1280,800",
+            // Blink's setting behind `prefers-color-scheme`: 0 is dark, 1 is light.
+            match scheme {
+                ColorScheme::Dark => "--blink-settings=preferredColorScheme=0",
+                ColorScheme::Light => "--blink-settings=preferredColorScheme=1",
+            },
             &format!("--user-data-dir={}", profile.0.display()),
         ];
         let mut capabilities = serde_json::Map::new();
@@ -202,16 +218,19 @@ impl Browser {
         panic!("{xpath} should read {expected:?} but reads {seen:?}");
     }
 
+    /// Runs a JavaScript expression in the page and returns its value.
+    pub async fn evaluate(&self, expression: &str) -> serde_json::Value {
+        self.client
+            .execute(&format!("return {expression};"), vec![])
+            .await
+            .unwrap_or_else(|error| panic!("cannot evaluate {expression}: {error}"))
+    }
+
     /// The URLs of every request the page has made so far (the Resource Timing API).
     pub async fn requested_urls(&self) -> Vec<String> {
         let urls = self
-            .client
-            .execute(
-                "return performance.getEntriesByType('resource').map(entry => entry.name);",
-                vec![],
-            )
-            .await
-            .expect("cannot read the page's requests");
+            .evaluate("performance.getEntriesByType('resource').map(entry => entry.name)")
+            .await;
         serde_json::from_value(urls).expect("a list of URLs")
     }
 

@@ -12,7 +12,7 @@ pub struct Plan {
     pub title: &'static str,
     /// What a person does on the page.
     pub summary: &'static str,
-    /// What the page will let a person do, one sentence each.
+    /// What the page will let a person do, one sentence each; text between backticks is code.
     pub features: &'static [&'static str],
 }
 
@@ -68,7 +68,23 @@ pub fn Planned(
         <PageHeader title=plan.title summary=plan.summary />
         <section class="panel coming-soon">
             <h2>"Coming to this page"</h2>
-            <ul>{plan.features.iter().map(|feature| view! { <li>{*feature}</li> }).collect_view()}</ul>
+            <ul>
+                {plan.features.iter().map(|feature| view! { <li>{with_code(feature)}</li> }).collect_view()}
+            </ul>
         </section>
     }
+}
+
+/// Text with `code` spans: every other backtick-delimited piece is rendered as code.
+fn with_code(text: &'static str) -> impl IntoView {
+    text.split('`')
+        .enumerate()
+        .map(|(index, piece)| {
+            if index % 2 == 1 {
+                view! { <code>{piece}</code> }.into_any()
+            } else {
+                piece.into_any()
+            }
+        })
+        .collect_view()
 }
