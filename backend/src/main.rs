@@ -1,8 +1,11 @@
 //! Run with `cargo xtask run`, which builds the browser app first; or, once it is built,
 //! `cargo run -p backend -- serve`.
 
+mod check_command;
+
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -19,6 +22,8 @@ struct Cli {
 enum Command {
     /// Serve the API and the web app.
     Serve(ServeArgs),
+    /// Check a Polyaxonfile and print every problem, or the operation it makes.
+    Check(check_command::CheckArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -38,8 +43,18 @@ struct ServeArgs {
     web_dir: PathBuf,
 }
 
+fn main() -> anyhow::Result<ExitCode> {
+    match Cli::parse().command {
+        Command::Serve(args) => {
+            serve(args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check(args) => Ok(check_command::run(args)),
+    }
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
@@ -48,19 +63,15 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
 
-    match Cli::parse().command {
-        Command::Serve(args) => {
-            let config = backend::Config {
-                bind: args.bind,
-                port: args.port,
-                data_dir: args.data_dir,
-                web_dir: args.web_dir,
-            };
-            backend::serve(config, announce, shutdown_signal()).await?;
-            tracing::info!("stopped");
-            Ok(())
-        }
-    }
+    let config = backend::Config {
+        bind: args.bind,
+        port: args.port,
+        data_dir: args.data_dir,
+        web_dir: args.web_dir,
+    };
+    backend::serve(config, announce, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
 }
 
 /// The one line on standard output: where to point a browser. Scripts and tests read it to learn

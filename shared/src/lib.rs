@@ -11,3 +11,12 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod check;
+pub mod diagnostic;
+pub mod report;
+pub mod schema;
+mod suggest;
+pub mod yaml;
+
+pub use check::{Checked, check};
+pub use diagnostic::{Diagnostic, Position, Severity, Span};

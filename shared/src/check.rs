@@ -1,0 +1,555 @@
+//! Stage 1 of the pipeline: YAML text → a validated operation, as Polyaxon's `check` makes it.
+//!
+//! The document is read with positions, walked against the schema tables in
+//! [`crate::schema`], and normalised the way Polyaxon's pydantic models normalise it (short-form
+//! params become `{value: …}`, an IO with a `value` is optional, snake_case Kubernetes keys become
+//! camelCase, …). A component is wrapped in an operation carrying the `-P` params.
+//!
+//! Every problem is reported with its position, not only the first; the operation is returned
+//! only when there is no error.
+
+use serde_json::{Map, Value as Json};
+
+use crate::diagnostic::{Diagnostic, Span};
+use crate::schema::{self, KubernetesObject, Object, Shape, Tagged};
+use crate::suggest;
+use crate::yaml::{self, Node, Value};
+
+/// The outcome of checking a Polyaxonfile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    /// The document's `kind` after wrapping: `operation`, or `None` for a kind-less file.
+    pub kind: Option<String>,
+    /// The operation, when the file has no error.
+    pub operation: Option<Json>,
+    /// Every problem found, errors and warnings, in the order of the text.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    /// Whether the file was accepted.
+    pub fn is_valid(&self) -> bool {
+        self.operation.is_some()
+    }
+}
+
+/// The document kinds Polyaxon reads.
+const KINDS: &[&str] = &["component", "operation", "compiled_operation"];
+
+/// Checks a Polyaxonfile. `params` are `-P name=value` pairs, kept as the strings they were
+/// typed as; later stages cast them by the inputs' types.
+pub fn check(text: &str, params: &[(String, String)]) -> Checked {
+    let (root, mut diagnostics) = yaml::parse(text);
+    let mut checked = Checked {
+        kind: None,
+        operation: None,
+        diagnostics: Vec::new(),
+    };
+    let Some(root) = root else {
+        checked.diagnostics = diagnostics;
+        return checked;
+    };
+    let mut walker = Walker::default();
+    let operation = walker.document(&root, params);
+    diagnostics.extend(walker.diagnostics);
+    diagnostics.sort_by_key(|diagnostic| (diagnostic.line, diagnostic.column));
+    if !diagnostics.iter().any(Diagnostic::is_error) {
+        checked.kind = operation
+            .get("kind")
+            .and_then(Json::as_str)
+            .map(str::to_owned);
+        checked.operation = Some(operation);
+    }
+    checked.diagnostics = diagnostics;
+    checked
+}
+
+#[derive(Default)]
+struct Walker {
+    diagnostics: Vec<Diagnostic>,
+}
+
+fn child_path(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn list_of(names: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    names
+        .into_iter()
+        .map(|name| format!("`{}`", name.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Walker {
+    fn error(&mut self, message: String, path: &str, span: Span) -> &mut Diagnostic {
+        self.diagnostics
+            .push(Diagnostic::error(message, path.to_owned(), span));
+        self.diagnostics.last_mut().expect("just pushed")
+    }
+
+    /// The whole file: a mapping of sections, wrapped into an operation when it is a component.
+    fn document(&mut self, root: &Node, params: &[(String, String)]) -> Json {
+        let Value::Map(_) = root.value else {
+            self.error(
+                format!(
+                    "a Polyaxonfile is a mapping of sections such as `kind` and `run`, not {}",
+                    root.kind_name()
+                ),
+                "",
+                root.span,
+            );
+            return Json::Null;
+        };
+        if let Some((_, kind)) = root.entry("kind") {
+            let known = kind.as_str().is_some_and(|kind| KINDS.contains(&kind));
+            if !known {
+                let written = kind.key_text();
+                let diagnostic = self.error(
+                    format!("`kind` must be one of {}, not `{written}`", list_of(KINDS)),
+                    "kind",
+                    kind.span,
+                );
+                if let Some(suggestion) = suggest::closest(&written, KINDS.iter().copied()) {
+                    diagnostic
+                        .hints
+                        .push(format!("did you mean `{suggestion}`?"));
+                }
+            }
+        }
+        let document = self.object(root, &schema::POLYAXONFILE, "");
+        let mut cli_params = Map::new();
+        for (name, value) in params {
+            let mut param = Map::new();
+            param.insert("value".to_owned(), Json::String(value.clone()));
+            cli_params.insert(name.clone(), Json::Object(param));
+        }
+        match root.get("kind").and_then(Node::as_str) {
+            Some("component") => {
+                let mut operation = Map::new();
+                operation.insert("kind".to_owned(), Json::from("operation"));
+                // Polyaxon carries the component's version over to the operation it wraps it in.
+                if let Some(version) = document.get("version").filter(|version| !version.is_null())
+                {
+                    operation.insert("version".to_owned(), version.clone());
+                }
+                if !cli_params.is_empty() {
+                    operation.insert("params".to_owned(), Json::Object(cli_params));
+                }
+                operation.insert("component".to_owned(), document);
+                Json::Object(operation)
+            }
+            _ => with_params(document, cli_params),
+        }
+    }
+
+    fn shape(&mut self, node: &Node, shape: &Shape, path: &str) -> Json {
+        match shape {
+            Shape::Any => node.to_json(),
+            Shape::Object(object) => self.object(node, object, path),
+            Shape::Tagged(tagged) => self.tagged(node, tagged, path),
+            Shape::List(item) => match &node.value {
+                Value::Seq(items) => Json::Array(
+                    items
+                        .iter()
+                        .enumerate()
+                        .map(|(index, child)| self.shape(child, item, &format!("{path}[{index}]")))
+                        .collect(),
+                ),
+                _ => node.to_json(),
+            },
+            Shape::Map(value) => match &node.value {
+                Value::Map(entries) => Json::Object(
+                    entries
+                        .iter()
+                        .map(|(key, child)| {
+                            let name = key.key_text();
+                            let child = self.shape(child, value, &child_path(path, &name));
+                            (name, child)
+                        })
+                        .collect(),
+                ),
+                _ => node.to_json(),
+            },
+            Shape::Param => self.param(node, path),
+            Shape::Kubernetes(object) => self.kubernetes(node, object, path),
+            Shape::Int => self.int(node, path),
+            Shape::Float => self.float(node, path),
+            Shape::DateTime => self.date_time(node, path),
+            Shape::Duration => duration(node),
+            Shape::StrList => str_list(node),
+        }
+    }
+
+    fn int(&mut self, node: &Node, path: &str) -> Json {
+        match &node.value {
+            Value::Int(_) | Value::Null => node.to_json(),
+            Value::Str(text) if is_template(text) => node.to_json(),
+            _ => {
+                self.error(
+                    format!("`{path}` must be an integer, not {}", describe_value(node)),
+                    path,
+                    node.span,
+                )
+                .hints
+                .push("write a whole number, or a `{{ template }}` that renders to one".to_owned());
+                node.to_json()
+            }
+        }
+    }
+
+    fn float(&mut self, node: &Node, path: &str) -> Json {
+        match &node.value {
+            Value::Int(value) => Json::from(*value as f64),
+            Value::Float(_) | Value::Null => node.to_json(),
+            Value::Str(text) if is_template(text) => node.to_json(),
+            Value::Str(text) if text.trim().parse::<f64>().is_ok() => {
+                Json::from(text.trim().parse::<f64>().unwrap_or_default())
+            }
+            _ => {
+                self.error(
+                    format!("`{path}` must be a number, not {}", describe_value(node)),
+                    path,
+                    node.span,
+                );
+                node.to_json()
+            }
+        }
+    }
+
+    fn date_time(&mut self, node: &Node, path: &str) -> Json {
+        let text = match &node.value {
+            Value::Timestamp(text) => text.clone(),
+            Value::Str(text) if is_template(text) => return node.to_json(),
+            Value::Str(text) => match yaml::parse_timestamp(text.trim()) {
+                Some(text) => text,
+                None => {
+                    self.error(
+                        format!(
+                            "`{path}` must be a date and time, not {}",
+                            describe_value(node)
+                        ),
+                        path,
+                        node.span,
+                    )
+                    .hints
+                    .push(
+                        "write it as `2024-01-02T03:04:05`, optionally with a zone such as `Z`"
+                            .to_owned(),
+                    );
+                    return node.to_json();
+                }
+            },
+            _ => return node.to_json(),
+        };
+        // A date alone is midnight of that day.
+        if text.len() == "2024-01-02".len() {
+            Json::String(format!("{text} 00:00:00"))
+        } else {
+            Json::String(text)
+        }
+    }
+
+    /// A Polyaxon object: every key must be one of its fields.
+    fn object(&mut self, node: &Node, object: &Object, path: &str) -> Json {
+        let Value::Map(entries) = &node.value else {
+            // Polyaxon takes a template string (`"{{ x }}"`) wherever an object may stand; the
+            // later stages resolve it.
+            return node.to_json();
+        };
+        let mut result = Map::new();
+        for (key, value) in entries {
+            let name = key.key_text();
+            let field_path = child_path(path, &name);
+            match object.fields.iter().find(|field| field.name == name) {
+                Some(field) => {
+                    let value = self.shape(value, &field.shape, &field_path);
+                    result.insert(name, value);
+                }
+                None => {
+                    let suggestion =
+                        suggest::closest(&name, object.fields.iter().map(|field| field.name));
+                    let diagnostic = self.error(
+                        format!("unknown field `{name}` in {}", describe(object.name, path)),
+                        &field_path,
+                        key.span,
+                    );
+                    match suggestion {
+                        Some(suggestion) => {
+                            diagnostic
+                                .hints
+                                .push(format!("did you mean `{suggestion}`?"));
+                        }
+                        None => diagnostic.hints.push(format!(
+                            "the fields here are {}",
+                            list_of(object.fields.iter().map(|field| field.name))
+                        )),
+                    }
+                }
+            }
+        }
+        if std::ptr::eq(object, &schema::IO) {
+            normalise_io(&mut result);
+        }
+        Json::Object(result)
+    }
+
+    /// An object whose `kind` picks its fields.
+    fn tagged(&mut self, node: &Node, tagged: &Tagged, path: &str) -> Json {
+        let Value::Map(_) = node.value else {
+            return node.to_json();
+        };
+        let kinds = || tagged.variants.iter().map(|(kind, _)| *kind);
+        let Some((_, kind_node)) = node.entry("kind") else {
+            self.error(
+                format!("`{path}` needs a `kind`: one of {}", list_of(kinds())),
+                path,
+                node.span,
+            );
+            return node.to_json();
+        };
+        let written = kind_node.key_text();
+        if let Some((_, object)) = tagged.variants.iter().find(|(kind, _)| *kind == written) {
+            return self.object(node, object, path);
+        }
+        let kind_path = child_path(path, "kind");
+        if let Some((_, advice)) = tagged.retired.iter().find(|(kind, _)| *kind == written) {
+            self.error(
+                format!(
+                    "the {} kind `{written}` was removed before Polyaxon 2.18",
+                    tagged.name
+                ),
+                &kind_path,
+                kind_node.span,
+            )
+            .hints
+            .push((*advice).to_owned());
+            return node.to_json();
+        }
+        let suggestion = suggest::closest(&written, kinds());
+        let diagnostic = self.error(
+            format!("unsupported {} kind `{written}`", tagged.name),
+            &kind_path,
+            kind_node.span,
+        );
+        if let Some(suggestion) = suggestion {
+            diagnostic
+                .hints
+                .push(format!("did you mean `{suggestion}`?"));
+        }
+        diagnostic
+            .hints
+            .push(format!("the kinds are {}", list_of(kinds())));
+        self.keys_of_any_variant(node, tagged, path);
+        node.to_json()
+    }
+
+    /// With its kind unknown, an object's keys can still be checked against the fields of every
+    /// kind, so a typo elsewhere in it is not hidden by the wrong kind.
+    fn keys_of_any_variant(&mut self, node: &Node, tagged: &Tagged, path: &str) {
+        let Value::Map(entries) = &node.value else {
+            return;
+        };
+        let mut names: Vec<&str> = tagged
+            .variants
+            .iter()
+            .flat_map(|(_, object)| object.fields.iter().map(|field| field.name))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        for (key, _) in entries {
+            let name = key.key_text();
+            if names.contains(&name.as_str()) {
+                continue;
+            }
+            let suggestion = suggest::closest(&name, names.iter().copied());
+            let diagnostic = self.error(
+                format!("unknown field `{name}` in `{path}`, whatever its kind"),
+                &child_path(path, &name),
+                key.span,
+            );
+            if let Some(suggestion) = suggestion {
+                diagnostic
+                    .hints
+                    .push(format!("did you mean `{suggestion}`?"));
+            }
+        }
+    }
+
+    /// A param, written in full (`{value: 0.1}`) or as the bare value (`0.1`).
+    fn param(&mut self, node: &Node, path: &str) -> Json {
+        let is_full = matches!(&node.value, Value::Map(entries)
+        if !entries.is_empty() && entries.iter().all(|(key, _)| {
+            schema::PARAM.fields.iter().any(|field| Some(field.name) == key.as_str())
+        }));
+        if is_full {
+            return self.object(node, &schema::PARAM, path);
+        }
+        let mut param = Map::new();
+        param.insert("value".to_owned(), node.to_json());
+        Json::Object(param)
+    }
+
+    /// A Kubernetes object: its top-level keys must be fields of its type, in either case style.
+    fn kubernetes(&mut self, node: &Node, object: &KubernetesObject, path: &str) -> Json {
+        let Value::Map(entries) = &node.value else {
+            return node.to_json();
+        };
+        let mut result = Map::new();
+        for (key, value) in entries {
+            let written = key.key_text();
+            let name = snake_to_camel(&written);
+            if object.fields.contains(&name.as_str()) {
+                result.insert(name, value.to_json());
+                continue;
+            }
+            let suggestion = suggest::closest(&name, object.fields.iter().copied());
+            let diagnostic = self.error(
+                format!(
+                    "unknown field `{written}` in `{path}` (a Kubernetes {})",
+                    object.name
+                ),
+                &child_path(path, &written),
+                key.span,
+            );
+            if let Some(suggestion) = suggestion {
+                diagnostic
+                    .hints
+                    .push(format!("did you mean `{suggestion}`?"));
+            }
+        }
+        Json::Object(result)
+    }
+}
+
+/// Whether a string is a `{{ … }}` template, which Polyaxon renders in a later stage and so
+/// accepts wherever a typed value may stand.
+fn is_template(text: &str) -> bool {
+    text.find("{{")
+        .is_some_and(|open| text[open..].contains("}}"))
+}
+
+/// A value quoted for a message: "`many`", or its type when it is not a scalar.
+fn describe_value(node: &Node) -> String {
+    match &node.value {
+        Value::Seq(_) | Value::Map(_) | Value::Null => node.kind_name().to_owned(),
+        _ => format!("`{}`", node.key_text()),
+    }
+}
+
+/// A number of seconds as Python prints a `timedelta`: `1:00:00`, `2 days, 0:00:30`.
+fn duration(node: &Node) -> Json {
+    let seconds = match node.value {
+        Value::Int(seconds) => seconds as f64,
+        Value::Float(seconds) => seconds,
+        _ => return node.to_json(),
+    };
+    let total_micros = (seconds * 1_000_000.0).round() as i64;
+    let days = total_micros.div_euclid(86_400_000_000);
+    let rest = total_micros.rem_euclid(86_400_000_000);
+    let (hours, rest) = (rest / 3_600_000_000, rest % 3_600_000_000);
+    let (minutes, rest) = (rest / 60_000_000, rest % 60_000_000);
+    let (whole_seconds, micros) = (rest / 1_000_000, rest % 1_000_000);
+    let mut text = String::new();
+    if days != 0 {
+        let plural = if days.abs() == 1 { "" } else { "s" };
+        text.push_str(&format!("{days} day{plural}, "));
+    }
+    text.push_str(&format!("{hours}:{minutes:02}:{whole_seconds:02}"));
+    if micros != 0 {
+        text.push_str(&format!(".{micros:06}"));
+    }
+    Json::String(text)
+}
+
+/// A comma-separated string as the list it stands for; lists and templates as they are.
+fn str_list(node: &Node) -> Json {
+    match &node.value {
+        Value::Str(text) if !is_template(text) => Json::Array(
+            text.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(Json::from)
+                .collect(),
+        ),
+        _ => node.to_json(),
+    }
+}
+
+/// Adds `-P` params to an operation's own, the command line winning.
+fn with_params(document: Json, cli_params: Map<String, Json>) -> Json {
+    let Json::Object(mut document) = document else {
+        return document;
+    };
+    if !cli_params.is_empty() {
+        let params = document
+            .entry("params")
+            .or_insert_with(|| Json::Object(Map::new()));
+        if let Json::Object(params) = params {
+            params.extend(cli_params);
+        }
+    }
+    Json::Object(document)
+}
+
+/// What Polyaxon's IO model does to an input or output as it reads it.
+fn normalise_io(fields: &mut Map<String, Json>) {
+    // An input with a value is optional; saying it is not is a contradiction Polyaxon rejects
+    // later, when it validates the value.
+    if fields.contains_key("value") && !fields.contains_key("isOptional") {
+        fields.insert("isOptional".to_owned(), Json::Bool(true));
+    }
+    // `options` and `delayValidation` are older spellings of `validation.options` and
+    // `validation.delay`.
+    let options = fields
+        .remove("options")
+        .filter(|options| !options.is_null());
+    let delay = fields
+        .remove("delayValidation")
+        .filter(|delay| !delay.is_null());
+    if options.is_some() || delay.is_some() {
+        let validation = fields
+            .entry("validation")
+            .or_insert_with(|| Json::Object(Map::new()));
+        if let Json::Object(validation) = validation {
+            if let Some(options) = options {
+                validation.insert("options".to_owned(), options);
+            }
+            if let Some(delay) = delay {
+                validation.insert("delay".to_owned(), delay);
+            }
+        }
+    }
+}
+
+/// Where a field stands, for messages: "the Polyaxonfile", "`termination`", "`run` (a job)".
+fn describe(object_name: &str, path: &str) -> String {
+    let last = path.rsplit(['.', '[']).next().unwrap_or_default();
+    if path.is_empty() {
+        "the Polyaxonfile".to_owned()
+    } else if last == object_name || last.ends_with(']') {
+        format!("`{path}`")
+    } else {
+        format!("`{path}` (a {object_name})")
+    }
+}
+
+fn snake_to_camel(name: &str) -> String {
+    let mut result = String::with_capacity(name.len());
+    let mut upper = false;
+    for character in name.chars() {
+        if character == '_' {
+            upper = true;
+        } else if upper {
+            result.extend(character.to_uppercase());
+            upper = false;
+        } else {
+            result.push(character);
+        }
+    }
+    result
+}

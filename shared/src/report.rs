@@ -1,0 +1,89 @@
+//! How results are shown: as code frames for people, and as JSON in the shape Polyaxon's oracle
+//! records, for tools.
+
+use std::fmt::Write as _;
+
+use serde_json::{Map, Value as Json, json};
+
+use crate::check::Checked;
+use crate::diagnostic::{Diagnostic, Severity};
+
+/// Diagnostics as code frames, the way rustc shows them:
+///
+/// ```text
+/// error: unknown field `contianer` in `run` (a job)
+///  --> train.yaml:5:3
+///   |
+/// 5 |   contianer:
+///   |   ^^^^^^^^^
+///   = hint: did you mean `container`?
+/// ```
+pub fn code_frames(source: &str, file_name: &str, diagnostics: &[Diagnostic]) -> String {
+    let lines: Vec<&str> = source.lines().collect();
+    let mut out = String::new();
+    for diagnostic in diagnostics {
+        let label = match diagnostic.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let line_number = diagnostic.line.to_string();
+        let gutter = " ".repeat(line_number.len());
+        let _ = writeln!(out, "{label}: {}", diagnostic.message);
+        let _ = writeln!(
+            out,
+            "{gutter}--> {file_name}:{}:{}",
+            diagnostic.line, diagnostic.column
+        );
+        if let Some(text) = lines.get(diagnostic.line.saturating_sub(1) as usize) {
+            let start = diagnostic.column.saturating_sub(1) as usize;
+            let width = if diagnostic.end_line == diagnostic.line
+                && diagnostic.end_column > diagnostic.column
+            {
+                (diagnostic.end_column - diagnostic.column) as usize
+            } else {
+                text.chars().count().saturating_sub(start).max(1)
+            };
+            // Tabs keep their width in the caret line so the carets stay under the text.
+            let indent: String = text
+                .chars()
+                .take(start)
+                .map(|character| if character == '\t' { '\t' } else { ' ' })
+                .collect();
+            let _ = writeln!(out, "{gutter} |");
+            let _ = writeln!(out, "{line_number} | {text}");
+            let _ = writeln!(out, "{gutter} | {indent}{}", "^".repeat(width));
+        }
+        for hint in &diagnostic.hints {
+            let _ = writeln!(out, "{gutter} = hint: {hint}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The result of `check` as JSON: `{"ok": true, "kind", "operation"}` when the file is valid,
+/// exactly as the oracle records it (so warnings are not in it), else
+/// `{"ok": false, "stage": "check", "errors", "diagnostics"}`.
+pub fn check_json(checked: &Checked) -> Json {
+    let mut report = Map::new();
+    match &checked.operation {
+        Some(operation) => {
+            report.insert("ok".to_owned(), Json::Bool(true));
+            report.insert("kind".to_owned(), json!(checked.kind));
+            report.insert("operation".to_owned(), operation.clone());
+        }
+        None => {
+            report.insert("ok".to_owned(), Json::Bool(false));
+            report.insert("stage".to_owned(), Json::from("check"));
+            let errors = checked
+                .diagnostics
+                .iter()
+                .filter(|diagnostic| diagnostic.is_error())
+                .map(|diagnostic| Json::String(diagnostic.to_string()))
+                .collect();
+            report.insert("errors".to_owned(), Json::Array(errors));
+            report.insert("diagnostics".to_owned(), json!(checked.diagnostics));
+        }
+    }
+    Json::Object(report)
+}

@@ -1,0 +1,896 @@
+//! The shape of a Polyaxonfile 2.18, as data: which sections and fields exist where, which
+//! `kind`s select which shape, and which Kubernetes objects are embedded.
+//!
+//! `check` walks a document against these tables, so a field added here is validated,
+//! suggested in "did you mean" hints and normalised everywhere at once. The field lists follow
+//! Polyaxon 2.18's pydantic schemas (`polyaxon/_flow/`), which reject unknown fields.
+
+/// What a field may hold.
+#[derive(Debug)]
+pub enum Shape {
+    /// Anything: a value, a template string, or a structure this table does not describe.
+    Any,
+    /// A Polyaxon object with a fixed set of fields.
+    Object(&'static Object),
+    /// A Polyaxon object whose fields depend on its `kind`.
+    Tagged(&'static Tagged),
+    /// A list whose items have the inner shape.
+    List(&'static Shape),
+    /// A mapping from free names to values of the inner shape.
+    Map(&'static Shape),
+    /// A param: `{value|ref, contextOnly, …}`, or a bare value as shorthand for `{value: …}`.
+    Param,
+    /// A Kubernetes object checked by its top-level keys, which may be written in camelCase or
+    /// snake_case and are normalised to camelCase.
+    Kubernetes(&'static KubernetesObject),
+    /// An integer, or a `{{ template }}` that renders to one later.
+    Int,
+    /// A number, kept as a float (`50` becomes `50.0`), or a template.
+    Float,
+    /// A date and time, written as Python prints one (`2024-01-02 03:04:05`), or a template.
+    DateTime,
+    /// A duration; a number of seconds is written as Python prints a timedelta (`1:00:00`).
+    Duration,
+    /// A list of strings, which may be written as one comma-separated string.
+    StrList,
+}
+
+/// A Polyaxon object: its name in messages and its fields.
+#[derive(Debug)]
+pub struct Object {
+    /// How messages name the object, e.g. "termination".
+    pub name: &'static str,
+    /// Its fields, in Polyaxon's order.
+    pub fields: &'static [Field],
+}
+
+/// One field of an object.
+#[derive(Debug)]
+pub struct Field {
+    /// The field's name as written in a Polyaxonfile.
+    pub name: &'static str,
+    /// What it may hold.
+    pub shape: Shape,
+}
+
+/// An object whose shape is chosen by its `kind` field.
+#[derive(Debug)]
+pub struct Tagged {
+    /// How messages name the object, e.g. "run".
+    pub name: &'static str,
+    /// The kinds Polyaxon 2.18 accepts, with the shape each selects.
+    pub variants: &'static [(&'static str, &'static Object)],
+    /// Kinds older Polyaxon versions had, with what to write instead.
+    pub retired: &'static [(&'static str, &'static str)],
+}
+
+/// A Kubernetes object embedded in a Polyaxonfile (a container, a volume).
+#[derive(Debug)]
+pub struct KubernetesObject {
+    /// The Kubernetes type, e.g. "V1Container".
+    pub name: &'static str,
+    /// Its fields in camelCase.
+    pub fields: &'static [&'static str],
+}
+
+const fn field(name: &'static str, shape: Shape) -> Field {
+    Field { name, shape }
+}
+
+const fn any(name: &'static str) -> Field {
+    Field {
+        name,
+        shape: Shape::Any,
+    }
+}
+
+/// The sections of a Polyaxonfile: a component, an operation and a kind-less file share them.
+pub static POLYAXONFILE: Object = Object {
+    name: "Polyaxonfile",
+    fields: &[
+        field("version", Shape::Float),
+        any("kind"),
+        any("name"),
+        any("description"),
+        any("tags"),
+        any("presets"),
+        any("strictParams"),
+        any("queue"),
+        any("namespace"),
+        field("cache", Shape::Object(&CACHE)),
+        field("termination", Shape::Object(&TERMINATION)),
+        field("plugins", Shape::Object(&PLUGINS)),
+        field("build", Shape::Object(&BUILD)),
+        field("hooks", Shape::List(&Shape::Object(&HOOK))),
+        any("isApproved"),
+        any("cost"),
+        any("mount"),
+        field("schedule", Shape::Tagged(&SCHEDULE)),
+        field("events", Shape::List(&Shape::Object(&EVENT_TRIGGER))),
+        field("matrix", Shape::Tagged(&MATRIX)),
+        field("joins", Shape::List(&Shape::Object(&JOIN))),
+        any("dependencies"),
+        any("trigger"),
+        any("conditions"),
+        any("skipOnUpstreamSkip"),
+        field("inputs", Shape::List(&Shape::Object(&IO))),
+        field("outputs", Shape::List(&Shape::Object(&IO))),
+        field("run", Shape::Tagged(&RUN)),
+        field("ports", Shape::List(&Shape::Int)),
+        field("container", Shape::Kubernetes(&CONTAINER)),
+        any("cmd"),
+        any("env"),
+        field("resources", Shape::Object(&RUN_RESOURCES)),
+        field("environment", Shape::Object(&ENVIRONMENT)),
+        field("init", Shape::List(&Shape::Object(&INIT))),
+        any("connections"),
+        field("sidecars", Shape::List(&Shape::Kubernetes(&CONTAINER))),
+        field("volumes", Shape::List(&Shape::Kubernetes(&VOLUME))),
+        field("template", Shape::Object(&TEMPLATE)),
+        field("params", Shape::Map(&Shape::Param)),
+        any("hubRef"),
+        any("dagRef"),
+        any("urlRef"),
+        any("pathRef"),
+        field("component", Shape::Object(&POLYAXONFILE)),
+        any("patchStrategy"),
+        any("isPreset"),
+        field("runPatch", Shape::Any),
+    ],
+};
+
+/// The fields of a param (`V1Param`); a join's params (`V1JoinParam`) have the same.
+pub static PARAM: Object = Object {
+    name: "param",
+    fields: &[
+        any("value"),
+        any("ref"),
+        any("contextOnly"),
+        any("connection"),
+        any("toInit"),
+        any("toEnv"),
+    ],
+};
+
+/// An input or an output of a component (`V1IO`).
+pub static IO: Object = Object {
+    name: "input or output",
+    fields: &[
+        any("name"),
+        any("description"),
+        any("type"),
+        any("isOptional"),
+        any("isList"),
+        any("isFlag"),
+        any("argFormat"),
+        any("connection"),
+        any("toInit"),
+        any("toEnv"),
+        any("value"),
+        any("validation"),
+        any("delayValidation"),
+        any("options"),
+    ],
+};
+
+static CACHE: Object = Object {
+    name: "cache",
+    fields: &[any("disable"), any("ttl"), any("io"), any("sections")],
+};
+
+static TERMINATION: Object = Object {
+    name: "termination",
+    fields: &[
+        field("maxRetries", Shape::Int),
+        field("ttl", Shape::Int),
+        field("timeout", Shape::Int),
+        any("culling"),
+        any("probe"),
+        any("podFailurePolicy"),
+    ],
+};
+
+static PLUGINS: Object = Object {
+    name: "plugins",
+    fields: &[
+        any("auth"),
+        any("docker"),
+        any("shm"),
+        any("tmux"),
+        any("sandbox"),
+        any("ssh"),
+        any("mountArtifactsStore"),
+        any("collectArtifacts"),
+        any("collectLogs"),
+        any("collectResources"),
+        any("syncStatuses"),
+        any("autoResume"),
+        any("logLevel"),
+        any("externalHost"),
+        field("sidecar", Shape::Object(&POLYAXON_SIDECAR)),
+        field("notifications", Shape::List(&Shape::Object(&NOTIFICATION))),
+    ],
+};
+
+static POLYAXON_SIDECAR: Object = Object {
+    name: "plugins.sidecar",
+    fields: &[
+        any("image"),
+        any("imageTag"),
+        any("imagePullPolicy"),
+        any("sleepInterval"),
+        any("syncInterval"),
+        any("monitorLogs"),
+        any("monitorSpec"),
+        any("noConnections"),
+        any("resources"),
+    ],
+};
+
+static NOTIFICATION: Object = Object {
+    name: "notification",
+    fields: &[any("connections"), any("trigger")],
+};
+
+static BUILD: Object = Object {
+    name: "build",
+    fields: &[
+        any("hubRef"),
+        any("connection"),
+        any("presets"),
+        any("queue"),
+        any("namespace"),
+        field("cache", Shape::Object(&CACHE)),
+        field("params", Shape::Map(&Shape::Param)),
+        any("runPatch"),
+        any("patchStrategy"),
+    ],
+};
+
+static HOOK: Object = Object {
+    name: "hook",
+    fields: &[
+        any("hubRef"),
+        any("connection"),
+        any("trigger"),
+        any("conditions"),
+        any("presets"),
+        any("queue"),
+        any("namespace"),
+        field("params", Shape::Map(&Shape::Param)),
+        any("disableDefaults"),
+    ],
+};
+
+static EVENT_TRIGGER: Object = Object {
+    name: "event",
+    fields: &[any("kinds"), any("ref")],
+};
+
+static JOIN: Object = Object {
+    name: "join",
+    fields: &[
+        any("ref"),
+        any("query"),
+        any("sort"),
+        any("limit"),
+        any("offset"),
+        field("params", Shape::Map(&Shape::Param)),
+    ],
+};
+
+static TEMPLATE: Object = Object {
+    name: "template",
+    fields: &[any("enabled"), any("description"), any("fields")],
+};
+
+static RUN_RESOURCES: Object = Object {
+    name: "resources",
+    fields: &[
+        any("cpu"),
+        any("memory"),
+        any("gpu"),
+        any("custom"),
+        any("cost"),
+    ],
+};
+
+static ENVIRONMENT: Object = Object {
+    name: "environment",
+    fields: &[
+        any("labels"),
+        any("annotations"),
+        any("nodeSelector"),
+        any("affinity"),
+        any("tolerations"),
+        any("nodeName"),
+        any("serviceAccountName"),
+        any("hostAliases"),
+        field("securityContext", Shape::Kubernetes(&SECURITY_CONTEXT)),
+        any("imagePullSecrets"),
+        any("hostNetwork"),
+        any("hostPID"),
+        any("dnsPolicy"),
+        any("dnsConfig"),
+        any("schedulerName"),
+        any("priorityClassName"),
+        any("priority"),
+        any("restartPolicy"),
+    ],
+};
+
+static INIT: Object = Object {
+    name: "init",
+    fields: &[
+        field("artifacts", Shape::Object(&ARTIFACTS_TYPE)),
+        any("paths"),
+        field("git", Shape::Object(&GIT_TYPE)),
+        field("dockerfile", Shape::Object(&DOCKERFILE_TYPE)),
+        field("file", Shape::Object(&FILE_TYPE)),
+        field("tensorboard", Shape::Object(&TENSORBOARD_TYPE)),
+        any("lineageRef"),
+        any("modelRef"),
+        any("artifactRef"),
+        any("connection"),
+        any("path"),
+        field("container", Shape::Kubernetes(&CONTAINER)),
+    ],
+};
+
+static ARTIFACTS_TYPE: Object = Object {
+    name: "artifacts",
+    fields: &[any("files"), any("dirs"), any("workers")],
+};
+
+static GIT_TYPE: Object = Object {
+    name: "git",
+    fields: &[any("url"), any("revision"), any("flags")],
+};
+
+static DOCKERFILE_TYPE: Object = Object {
+    name: "dockerfile",
+    fields: &[
+        any("image"),
+        any("env"),
+        any("path"),
+        any("copy"),
+        any("postRunCopy"),
+        any("run"),
+        any("langEnv"),
+        any("uid"),
+        any("gid"),
+        any("username"),
+        any("filename"),
+        any("workdir"),
+        any("workdirPath"),
+        any("shell"),
+    ],
+};
+
+static FILE_TYPE: Object = Object {
+    name: "file",
+    fields: &[any("kind"), any("content"), any("filename"), any("chmod")],
+};
+
+static TENSORBOARD_TYPE: Object = Object {
+    name: "tensorboard",
+    fields: &[
+        any("port"),
+        field("uuids", Shape::StrList),
+        any("useNames"),
+        any("pathPrefix"),
+        field("plugins", Shape::StrList),
+    ],
+};
+
+/// The fields every pod-running kind has: job, service and each distributed replica.
+macro_rules! pod_fields {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            any("kind"),
+            field("environment", Shape::Object(&ENVIRONMENT)),
+            any("connections"),
+            field("volumes", Shape::List(&Shape::Kubernetes(&VOLUME))),
+            field("init", Shape::List(&Shape::Object(&INIT))),
+            field("sidecars", Shape::List(&Shape::Kubernetes(&CONTAINER))),
+            field("container", Shape::Kubernetes(&CONTAINER)),
+            $($extra),*
+        ]
+    };
+}
+
+static JOB: Object = Object {
+    name: "job",
+    fields: pod_fields!(),
+};
+
+static SERVICE: Object = Object {
+    name: "service",
+    fields: pod_fields!(
+        field("ports", Shape::List(&Shape::Int)),
+        any("rewritePath"),
+        any("isExternal"),
+        any("replicas"),
+    ),
+};
+
+static DAG: Object = Object {
+    name: "dag",
+    fields: &[
+        any("kind"),
+        field("operations", Shape::List(&Shape::Object(&POLYAXONFILE))),
+        field("components", Shape::List(&Shape::Object(&POLYAXONFILE))),
+        field("environment", Shape::Object(&ENVIRONMENT)),
+        any("connections"),
+        field("volumes", Shape::List(&Shape::Kubernetes(&VOLUME))),
+        any("concurrency"),
+        field(
+            "earlyStopping",
+            Shape::List(&Shape::Tagged(&EARLY_STOPPING)),
+        ),
+    ],
+};
+
+static KF_REPLICA: Object = Object {
+    name: "replica",
+    fields: pod_fields!(any("replicas")),
+};
+
+static RAY_REPLICA: Object = Object {
+    name: "ray replica",
+    fields: pod_fields!(
+        any("replicas"),
+        any("minReplicas"),
+        any("maxReplicas"),
+        any("rayStartParams"),
+    ),
+};
+
+static SCHEDULING_POLICY: Object = Object {
+    name: "schedulingPolicy",
+    fields: &[
+        any("minAvailable"),
+        any("queue"),
+        any("minResources"),
+        any("priorityClass"),
+        any("scheduleTimeoutSeconds"),
+    ],
+};
+
+static TFJOB: Object = Object {
+    name: "tfjob",
+    fields: &[
+        any("kind"),
+        any("cleanPodPolicy"),
+        field("schedulingPolicy", Shape::Object(&SCHEDULING_POLICY)),
+        any("enableDynamicWorker"),
+        any("successPolicy"),
+        field("chief", Shape::Object(&KF_REPLICA)),
+        field("ps", Shape::Object(&KF_REPLICA)),
+        field("worker", Shape::Object(&KF_REPLICA)),
+        field("evaluator", Shape::Object(&KF_REPLICA)),
+    ],
+};
+
+static PYTORCHJOB: Object = Object {
+    name: "pytorchjob",
+    fields: &[
+        any("kind"),
+        any("cleanPodPolicy"),
+        field("schedulingPolicy", Shape::Object(&SCHEDULING_POLICY)),
+        any("elasticPolicy"),
+        any("nProcPerNode"),
+        field("master", Shape::Object(&KF_REPLICA)),
+        field("worker", Shape::Object(&KF_REPLICA)),
+    ],
+};
+
+static MPIJOB: Object = Object {
+    name: "mpijob",
+    fields: &[
+        any("kind"),
+        any("cleanPodPolicy"),
+        field("schedulingPolicy", Shape::Object(&SCHEDULING_POLICY)),
+        any("slotsPerWorker"),
+        field("launcher", Shape::Object(&KF_REPLICA)),
+        field("worker", Shape::Object(&KF_REPLICA)),
+    ],
+};
+
+static DASKCLUSTER: Object = Object {
+    name: "daskcluster",
+    fields: &[
+        any("kind"),
+        field("worker", Shape::Object(&KF_REPLICA)),
+        field("scheduler", Shape::Object(&KF_REPLICA)),
+        any("minReplicas"),
+        any("maxReplicas"),
+    ],
+};
+
+static RAYCLUSTER: Object = Object {
+    name: "raycluster",
+    fields: &[
+        any("kind"),
+        any("entrypoint"),
+        any("runtimeEnv"),
+        any("metadata"),
+        any("rayVersion"),
+        field("head", Shape::Object(&RAY_REPLICA)),
+        field("workers", Shape::Map(&Shape::Object(&RAY_REPLICA))),
+        any("enableInTreeAutoscaling"),
+        any("autoscalerOptions"),
+    ],
+};
+
+/// The run kinds: what a run executes and how.
+pub static RUN: Tagged = Tagged {
+    name: "run",
+    variants: &[
+        ("job", &JOB),
+        ("service", &SERVICE),
+        ("dag", &DAG),
+        ("tfjob", &TFJOB),
+        ("pytorchjob", &PYTORCHJOB),
+        ("mpijob", &MPIJOB),
+        ("daskcluster", &DASKCLUSTER),
+        ("raycluster", &RAYCLUSTER),
+        // Kinds Polyaxon uses for its own runs; they have a job's shape.
+        ("notifier", &JOB),
+        ("cleaner", &JOB),
+        ("tuner", &JOB),
+    ],
+    retired: &[
+        ("daskjob", "Polyaxon 2.18 runs Dask as `daskcluster`"),
+        ("rayjob", "Polyaxon 2.18 runs Ray as `raycluster`"),
+        (
+            "paddlejob",
+            "Polyaxon 2.18 has no PaddlePaddle kind; use `pytorchjob` or `job`",
+        ),
+        ("mxjob", "Polyaxon 2.18 has no MXNet kind; use `job`"),
+        ("xgbjob", "Polyaxon 2.18 has no XGBoost kind; use `job`"),
+    ],
+};
+
+static OPTIMIZATION_METRIC: Object = Object {
+    name: "metric",
+    fields: &[any("name"), any("optimization")],
+};
+
+static TUNER: Object = Object {
+    name: "tuner",
+    fields: &[
+        any("hubRef"),
+        any("presets"),
+        any("queue"),
+        any("namespace"),
+        field("params", Shape::Map(&Shape::Param)),
+    ],
+};
+
+static MATRIX_GRID: Object = Object {
+    name: "grid",
+    fields: &[
+        any("kind"),
+        any("params"),
+        any("numRuns"),
+        any("concurrency"),
+        field(
+            "earlyStopping",
+            Shape::List(&Shape::Tagged(&EARLY_STOPPING)),
+        ),
+    ],
+};
+
+static MATRIX_RANDOM: Object = Object {
+    name: "random",
+    fields: &[
+        any("kind"),
+        any("params"),
+        any("numRuns"),
+        any("seed"),
+        any("concurrency"),
+        field(
+            "earlyStopping",
+            Shape::List(&Shape::Tagged(&EARLY_STOPPING)),
+        ),
+    ],
+};
+
+static MATRIX_HYPERBAND: Object = Object {
+    name: "hyperband",
+    fields: &[
+        any("kind"),
+        any("params"),
+        any("maxIterations"),
+        field("eta", Shape::Float),
+        any("resource"),
+        field("metric", Shape::Object(&OPTIMIZATION_METRIC)),
+        any("resume"),
+        any("seed"),
+        any("concurrency"),
+        field("tuner", Shape::Object(&TUNER)),
+        field(
+            "earlyStopping",
+            Shape::List(&Shape::Tagged(&EARLY_STOPPING)),
+        ),
+    ],
+};
+
+static MATRIX_BAYES: Object = Object {
+    name: "bayes",
+    fields: &[
+        any("kind"),
+        any("utilityFunction"),
+        any("numInitialRuns"),
+        any("maxIterations"),
+        field("metric", Shape::Object(&OPTIMIZATION_METRIC)),
+        any("params"),
+        any("seed"),
+        any("concurrency"),
+        field("tuner", Shape::Object(&TUNER)),
+        field(
+            "earlyStopping",
+            Shape::List(&Shape::Tagged(&EARLY_STOPPING)),
+        ),
+    ],
+};
+
+static MATRIX_TPE: Object = Object {
+    name: "tpe",
+    fields: &[
+        any("kind"),
+        any("maxIterations"),
+        field("metric", Shape::Object(&OPTIMIZATION_METRIC)),
+        any("params"),
+        any("numRuns"),
+        any("seed"),
+        any("concurrency"),
+        field("tuner", Shape::Object(&TUNER)),
+        field(
+            "earlyStopping",
+            Shape::List(&Shape::Tagged(&EARLY_STOPPING)),
+        ),
+    ],
+};
+
+static MATRIX_ITERATIVE: Object = Object {
+    name: "iterative",
+    fields: &[
+        any("kind"),
+        any("params"),
+        any("maxIterations"),
+        any("seed"),
+        any("concurrency"),
+        field("tuner", Shape::Object(&TUNER)),
+        field(
+            "earlyStopping",
+            Shape::List(&Shape::Tagged(&EARLY_STOPPING)),
+        ),
+    ],
+};
+
+static MATRIX_MAPPING: Object = Object {
+    name: "mapping",
+    fields: &[
+        any("kind"),
+        any("values"),
+        any("concurrency"),
+        field(
+            "earlyStopping",
+            Shape::List(&Shape::Tagged(&EARLY_STOPPING)),
+        ),
+    ],
+};
+
+/// The hyperparameter searches.
+pub static MATRIX: Tagged = Tagged {
+    name: "matrix",
+    variants: &[
+        ("random", &MATRIX_RANDOM),
+        ("grid", &MATRIX_GRID),
+        ("hyperband", &MATRIX_HYPERBAND),
+        ("bayes", &MATRIX_BAYES),
+        ("tpe", &MATRIX_TPE),
+        ("iterative", &MATRIX_ITERATIVE),
+        ("mapping", &MATRIX_MAPPING),
+    ],
+    retired: &[("hyperopt", "Polyaxon 2.18 renamed `hyperopt` to `tpe`")],
+};
+
+static METRIC_EARLY_STOPPING: Object = Object {
+    name: "metric_early_stopping",
+    fields: &[
+        any("kind"),
+        any("metric"),
+        any("value"),
+        any("optimization"),
+        field("policy", Shape::Tagged(&STOPPING_POLICY)),
+    ],
+};
+
+static FAILURE_EARLY_STOPPING: Object = Object {
+    name: "failure_early_stopping",
+    fields: &[any("kind"), field("percent", Shape::Float)],
+};
+
+static EARLY_STOPPING: Tagged = Tagged {
+    name: "earlyStopping",
+    variants: &[
+        ("metric_early_stopping", &METRIC_EARLY_STOPPING),
+        ("failure_early_stopping", &FAILURE_EARLY_STOPPING),
+    ],
+    retired: &[],
+};
+
+static MEDIAN_POLICY: Object = Object {
+    name: "median",
+    fields: &[
+        any("kind"),
+        any("evaluationInterval"),
+        any("minInterval"),
+        any("minSamples"),
+    ],
+};
+
+static DIFF_POLICY: Object = Object {
+    name: "diff",
+    fields: &[
+        any("kind"),
+        field("percent", Shape::Float),
+        any("evaluationInterval"),
+        any("minInterval"),
+        any("minSamples"),
+    ],
+};
+
+static TRUNCATION_POLICY: Object = Object {
+    name: "truncation",
+    fields: &[
+        any("kind"),
+        field("percent", Shape::Float),
+        any("evaluationInterval"),
+        any("minInterval"),
+        any("minSamples"),
+        any("includeSucceeded"),
+    ],
+};
+
+static STOPPING_POLICY: Tagged = Tagged {
+    name: "policy",
+    variants: &[
+        ("median", &MEDIAN_POLICY),
+        ("diff", &DIFF_POLICY),
+        ("truncation", &TRUNCATION_POLICY),
+    ],
+    retired: &[],
+};
+
+static CRON_SCHEDULE: Object = Object {
+    name: "cron",
+    fields: &[
+        any("kind"),
+        any("cron"),
+        field("startAt", Shape::DateTime),
+        field("endAt", Shape::DateTime),
+        field("maxRuns", Shape::Int),
+        any("dependsOnPast"),
+    ],
+};
+
+static INTERVAL_SCHEDULE: Object = Object {
+    name: "interval",
+    fields: &[
+        any("kind"),
+        field("startAt", Shape::DateTime),
+        field("endAt", Shape::DateTime),
+        field("maxRuns", Shape::Int),
+        field("frequency", Shape::Duration),
+        any("dependsOnPast"),
+    ],
+};
+
+static DATETIME_SCHEDULE: Object = Object {
+    name: "datetime",
+    fields: &[any("kind"), field("startAt", Shape::DateTime)],
+};
+
+/// When a run starts on its own.
+pub static SCHEDULE: Tagged = Tagged {
+    name: "schedule",
+    variants: &[
+        ("cron", &CRON_SCHEDULE),
+        ("interval", &INTERVAL_SCHEDULE),
+        ("datetime", &DATETIME_SCHEDULE),
+    ],
+    retired: &[],
+};
+
+/// Kubernetes `V1Container`, as the Python client of Polyaxon 2.18 knows it.
+pub static CONTAINER: KubernetesObject = KubernetesObject {
+    name: "V1Container",
+    fields: &[
+        "args",
+        "command",
+        "env",
+        "envFrom",
+        "image",
+        "imagePullPolicy",
+        "lifecycle",
+        "livenessProbe",
+        "name",
+        "ports",
+        "readinessProbe",
+        "resizePolicy",
+        "resources",
+        "restartPolicy",
+        "restartPolicyRules",
+        "securityContext",
+        "startupProbe",
+        "stdin",
+        "stdinOnce",
+        "terminationMessagePath",
+        "terminationMessagePolicy",
+        "tty",
+        "volumeDevices",
+        "volumeMounts",
+        "workingDir",
+    ],
+};
+
+static VOLUME: KubernetesObject = KubernetesObject {
+    name: "V1Volume",
+    fields: &[
+        "awsElasticBlockStore",
+        "azureDisk",
+        "azureFile",
+        "cephfs",
+        "cinder",
+        "configMap",
+        "csi",
+        "downwardAPI",
+        "emptyDir",
+        "ephemeral",
+        "fc",
+        "flexVolume",
+        "flocker",
+        "gcePersistentDisk",
+        "gitRepo",
+        "glusterfs",
+        "hostPath",
+        "image",
+        "iscsi",
+        "name",
+        "nfs",
+        "persistentVolumeClaim",
+        "photonPersistentDisk",
+        "portworxVolume",
+        "projected",
+        "quobyte",
+        "rbd",
+        "scaleIO",
+        "secret",
+        "storageos",
+        "vsphereVolume",
+    ],
+};
+
+/// The container-level security context: Polyaxon uses it for `environment.securityContext`
+/// too, so pod-only fields such as `fsGroup` are rejected there.
+static SECURITY_CONTEXT: KubernetesObject = KubernetesObject {
+    name: "V1SecurityContext",
+    fields: &[
+        "allowPrivilegeEscalation",
+        "appArmorProfile",
+        "capabilities",
+        "privileged",
+        "procMount",
+        "readOnlyRootFilesystem",
+        "runAsGroup",
+        "runAsNonRoot",
+        "runAsUser",
+        "seLinuxOptions",
+        "seccompProfile",
+        "windowsOptions",
+    ],
+};

@@ -1,0 +1,655 @@
+//! YAML text → a tree of nodes that know where they stand in the text.
+//!
+//! Polyaxon reads Polyaxonfiles with PyYAML's `safe_load`, which follows YAML 1.1: `yes`/`on` are
+//! booleans, `010` is octal, `1:30` is 90, `1e3` is a string (a float needs a dot), and
+//! `2024-01-02` is a date. To read every file the way Polyaxon does, scalars are resolved here by
+//! PyYAML's rules, not by the YAML 1.2 rules of the underlying parser, which is used only for its
+//! events and their positions.
+//!
+//! Problems do not stop the reading where that is safe: a duplicate key is a warning (the later
+//! value wins, as in PyYAML) and reading goes on. A syntax error ends it, since nothing after it
+//! can be trusted.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError};
+
+use crate::diagnostic::{Diagnostic, Position, Span};
+
+/// A YAML node and where it stands in the text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// What the node holds.
+    pub value: Value,
+    /// Where the node is written.
+    pub span: Span,
+}
+
+/// What a node holds, resolved by PyYAML's YAML 1.1 rules.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `~`, `null`, or nothing at all.
+    Null,
+    /// `true`, `yes`, `on`, … and their negations.
+    Bool(bool),
+    /// An integer, written in decimal, octal, hexadecimal, binary or base 60.
+    Int(i64),
+    /// A float; it has a dot, or is `.inf`/`.nan`.
+    Float(f64),
+    /// Any other scalar, and every quoted or block scalar.
+    Str(String),
+    /// A date or date-time, kept as Python's `str()` of it (`2024-01-02 03:04:05`).
+    Timestamp(String),
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A mapping, in the order written, with duplicate keys already removed.
+    Map(Vec<(Node, Node)>),
+}
+
+impl Node {
+    /// The node's text if it is a plain string scalar.
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Str(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The value at `key` if the node is a mapping that has it.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|(_, value)| value)
+    }
+
+    /// The key node and value node at `key` if the node is a mapping that has it.
+    pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
+        match &self.value {
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(candidate, _)| candidate.as_str() == Some(key))
+                .map(|(key, value)| (key, value)),
+            _ => None,
+        }
+    }
+
+    /// The node as JSON, as Python's `json.dumps` would write what PyYAML loaded.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as Json;
+        match &self.value {
+            Value::Null => Json::Null,
+            Value::Bool(value) => Json::Bool(*value),
+            Value::Int(value) => Json::from(*value),
+            Value::Float(value) => {
+                serde_json::Number::from_f64(*value).map_or(Json::Null, Json::Number)
+            }
+            Value::Str(text) | Value::Timestamp(text) => Json::String(text.clone()),
+            Value::Seq(items) => Json::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => Json::Object(
+                entries
+                    .iter()
+                    .map(|(key, value)| (key.key_text(), value.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The text of a mapping key, as Python's `json.dumps` writes a dict key.
+    pub fn key_text(&self) -> String {
+        match &self.value {
+            Value::Str(text) | Value::Timestamp(text) => text.clone(),
+            Value::Null => "null".to_owned(),
+            Value::Bool(value) => value.to_string(),
+            Value::Int(value) => value.to_string(),
+            Value::Float(value) => python_float(*value),
+            Value::Seq(_) | Value::Map(_) => format!("{:?}", self.to_json()),
+        }
+    }
+
+    /// A short description of the node's type for messages: "a mapping", "a string", ….
+    pub fn kind_name(&self) -> &'static str {
+        match self.value {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a float",
+            Value::Str(_) => "a string",
+            Value::Timestamp(_) => "a date",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+}
+
+/// Python's `repr()` of a float: always with a dot or an exponent.
+pub fn python_float(value: f64) -> String {
+    if value.is_nan() {
+        "nan".to_owned()
+    } else if value.is_infinite() {
+        if value > 0.0 { "inf" } else { "-inf" }.to_owned()
+    } else if value.fract() == 0.0 && value.abs() < 1e16 {
+        format!("{value:.1}")
+    } else {
+        format!("{value}")
+    }
+}
+
+/// Reads one YAML document. Returns the root node (`None` when the text cannot be read) and every
+/// problem found on the way.
+pub fn parse(text: &str) -> (Option<Node>, Vec<Diagnostic>) {
+    let mut builder = Builder::default();
+    for event in Parser::new_from_str(text) {
+        match event {
+            Ok((event, span)) => {
+                if let Err(diagnostic) = builder.event(event, span) {
+                    builder.diagnostics.push(diagnostic);
+                    return (None, builder.diagnostics);
+                }
+            }
+            Err(error) => {
+                builder.diagnostics.push(syntax_error(&error));
+                return (None, builder.diagnostics);
+            }
+        }
+    }
+    let root = builder.root.unwrap_or(Node {
+        value: Value::Null,
+        span: Span {
+            start: Position { line: 1, column: 1 },
+            end: Position { line: 1, column: 1 },
+        },
+    });
+    (Some(root), builder.diagnostics)
+}
+
+fn position(marker: &Marker) -> Position {
+    Position {
+        line: marker.line() as u32,
+        column: marker.col() as u32 + 1,
+    }
+}
+
+fn span_of(span: &saphyr_parser::Span) -> Span {
+    Span {
+        start: position(&span.start),
+        end: position(&span.end),
+    }
+}
+
+fn syntax_error(error: &ScanError) -> Diagnostic {
+    let at = position(error.marker());
+    Diagnostic::error(
+        format!("the YAML is not valid: {}", error.info()),
+        "",
+        Span { start: at, end: at },
+    )
+    .with_hint("check the indentation and the quotes on this line and the one before")
+}
+
+/// A collection being read: its items so far and where it began.
+enum Frame {
+    Seq {
+        items: Vec<Node>,
+        start: Position,
+        anchor: usize,
+    },
+    Map {
+        entries: Vec<(Node, Node)>,
+        key: Option<Node>,
+        start: Position,
+        anchor: usize,
+    },
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+    root: Option<Node>,
+    documents: usize,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Builder {
+    fn event(&mut self, event: Event<'_>, span: saphyr_parser::Span) -> Result<(), Diagnostic> {
+        let span = span_of(&span);
+        match event {
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
+            Event::DocumentStart(_) => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    return Err(Diagnostic::error(
+                        "a Polyaxonfile holds one YAML document, but a second one starts here",
+                        "",
+                        span,
+                    )
+                    .with_hint("remove the `---` line, or split the documents into files"));
+                }
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let value = resolve_scalar(&text, style, tag.as_deref(), span)?;
+                self.complete(Node { value, span }, anchor);
+            }
+            Event::Alias(anchor) => {
+                let Some(node) = self.anchors.get(&anchor).cloned() else {
+                    return Err(Diagnostic::error("this alias names no anchor", "", span));
+                };
+                self.complete(node, 0);
+            }
+            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
+                items: Vec::new(),
+                start: span.start,
+                anchor,
+            }),
+            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
+                entries: Vec::new(),
+                key: None,
+                start: span.start,
+                anchor,
+            }),
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq {
+                    items,
+                    start,
+                    anchor,
+                }) = self.stack.pop()
+                {
+                    let node = Node {
+                        value: Value::Seq(items),
+                        span: Span {
+                            start,
+                            end: span.end,
+                        },
+                    };
+                    self.complete(node, anchor);
+                }
+            }
+            Event::MappingEnd => {
+                if let Some(Frame::Map {
+                    entries,
+                    start,
+                    anchor,
+                    ..
+                }) = self.stack.pop()
+                {
+                    let entries = self.merge_and_dedup(entries);
+                    let node = Node {
+                        value: Value::Map(entries),
+                        span: Span {
+                            start,
+                            end: span.end,
+                        },
+                    };
+                    self.complete(node, anchor);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Places a finished node in the collection being read, or makes it the root.
+    fn complete(&mut self, node: Node, anchor: usize) {
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { entries, key, .. }) => match key.take() {
+                None => *key = Some(node),
+                Some(key) => entries.push((key, node)),
+            },
+        }
+    }
+
+    /// Applies `<<` merge keys and drops all but the last of duplicate keys, as PyYAML does;
+    /// each duplicate is reported, since it is almost always a mistake.
+    fn merge_and_dedup(&mut self, entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+        let mut merged: Vec<(Node, Node)> = Vec::new();
+        let mut own: Vec<(Node, Node)> = Vec::new();
+        for (key, value) in entries {
+            let is_merge = matches!(&key.value, Value::Str(text) if text == "<<");
+            if !is_merge {
+                own.push((key, value));
+                continue;
+            }
+            let sources = match value.value {
+                Value::Seq(items) => items,
+                _ => vec![value],
+            };
+            for source in sources {
+                match source.value {
+                    Value::Map(source_entries) => merged.extend(source_entries),
+                    _ => self.diagnostics.push(Diagnostic::error(
+                        format!(
+                            "a merge key `<<` takes a mapping or a list of mappings, not {}",
+                            source.kind_name()
+                        ),
+                        "",
+                        source.span,
+                    )),
+                }
+            }
+        }
+        let mut result: Vec<(Node, Node)> = Vec::new();
+        for (key, value) in own {
+            if let Some(earlier) = result
+                .iter()
+                .position(|(candidate, _)| candidate.value == key.value)
+            {
+                let (earlier_key, _) = result.remove(earlier);
+                self.diagnostics.push(
+                    Diagnostic::warning(
+                        format!(
+                            "duplicate key `{}`: this value replaces the one at line {}",
+                            key.key_text(),
+                            earlier_key.span.start.line
+                        ),
+                        "",
+                        key.span,
+                    )
+                    .with_hint("remove one of the two keys"),
+                );
+            }
+            result.push((key, value));
+        }
+        // Merged keys never override keys written in the mapping itself.
+        let mut with_merged: Vec<(Node, Node)> = Vec::new();
+        for (key, value) in merged {
+            let shadowed = result
+                .iter()
+                .chain(with_merged.iter())
+                .any(|(candidate, _)| candidate.value == key.value);
+            if !shadowed {
+                with_merged.push((key, value));
+            }
+        }
+        with_merged.extend(result);
+        with_merged
+    }
+}
+
+fn resolve_scalar(
+    text: &str,
+    style: ScalarStyle,
+    tag: Option<&saphyr_parser::Tag>,
+    span: Span,
+) -> Result<Value, Diagnostic> {
+    if let Some(tag) = tag {
+        return resolve_tagged(text, tag, span);
+    }
+    if style != ScalarStyle::Plain {
+        return Ok(Value::Str(text.to_owned()));
+    }
+    Ok(resolve_plain(text))
+}
+
+fn resolve_tagged(text: &str, tag: &saphyr_parser::Tag, span: Span) -> Result<Value, Diagnostic> {
+    let core = tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!";
+    let resolved = match (core, tag.suffix.as_str()) {
+        (true, "str") => Some(Value::Str(text.to_owned())),
+        (true, "null") => Some(Value::Null),
+        (true, "bool") => parse_bool(text).map(Value::Bool),
+        (true, "int") => parse_int(text).map(Value::Int),
+        (true, "float") => parse_float(text)
+            .or_else(|| parse_int(text).map(|value| value as f64))
+            .map(Value::Float),
+        (true, "timestamp") => parse_timestamp(text).map(Value::Timestamp),
+        _ => None,
+    };
+    resolved.ok_or_else(|| {
+        Diagnostic::error(
+            format!(
+                "the tag `{}{}` cannot be used on `{text}`",
+                tag.handle, tag.suffix
+            ),
+            "",
+            span,
+        )
+        .with_hint(
+            "Polyaxonfiles take the standard tags only: !!str, !!int, !!float, !!bool, !!null",
+        )
+    })
+}
+
+/// PyYAML's implicit resolution of a plain scalar, in its order: bool, float, int, null,
+/// timestamp, string.
+fn resolve_plain(text: &str) -> Value {
+    if let Some(value) = parse_bool(text) {
+        return Value::Bool(value);
+    }
+    if let Some(value) = parse_float(text) {
+        return Value::Float(value);
+    }
+    if let Some(value) = parse_int(text) {
+        return Value::Int(value);
+    }
+    if matches!(text, "" | "~" | "null" | "Null" | "NULL") {
+        return Value::Null;
+    }
+    if let Some(value) = parse_timestamp(text) {
+        return Value::Timestamp(value);
+    }
+    Value::Str(text.to_owned())
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => Some(true),
+        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => Some(false),
+        _ => None,
+    }
+}
+
+fn split_sign(text: &str) -> (f64, &str) {
+    match text.as_bytes().first() {
+        Some(b'-') => (-1.0, &text[1..]),
+        Some(b'+') => (1.0, &text[1..]),
+        _ => (1.0, text),
+    }
+}
+
+fn all(text: &str, allowed: impl Fn(u8) -> bool) -> bool {
+    !text.is_empty() && text.bytes().all(allowed)
+}
+
+/// A base-60 tail `:ss:ss…` where each part is one or two digits, the first of them 0–5.
+fn is_sexagesimal_tail(parts: &[&str]) -> bool {
+    parts.iter().all(|part| {
+        let bytes = part.as_bytes();
+        match bytes {
+            [digit] => digit.is_ascii_digit(),
+            [tens, units] => (b'0'..=b'5').contains(tens) && units.is_ascii_digit(),
+            _ => false,
+        }
+    })
+}
+
+fn parse_int(text: &str) -> Option<i64> {
+    let (sign, body) = split_sign(text);
+    let sign = sign as i64;
+    let digits = |text: &str| text.replace('_', "");
+    if let Some(binary) = body.strip_prefix("0b") {
+        return all(binary, |byte| matches!(byte, b'0' | b'1' | b'_'))
+            .then(|| i64::from_str_radix(&digits(binary), 2).ok())
+            .flatten()
+            .map(|value| sign * value);
+    }
+    if let Some(hex) = body.strip_prefix("0x") {
+        return all(hex, |byte| byte.is_ascii_hexdigit() || byte == b'_')
+            .then(|| i64::from_str_radix(&digits(hex), 16).ok())
+            .flatten()
+            .map(|value| sign * value);
+    }
+    if body == "0" {
+        return Some(0);
+    }
+    if let Some(octal) = body.strip_prefix('0') {
+        return all(octal, |byte| (b'0'..=b'7').contains(&byte) || byte == b'_')
+            .then(|| i64::from_str_radix(&digits(octal), 8).ok())
+            .flatten()
+            .map(|value| sign * value);
+    }
+    let mut parts = body.split(':');
+    let head = parts.next()?;
+    let tail: Vec<&str> = parts.collect();
+    let head_ok = head
+        .as_bytes()
+        .first()
+        .is_some_and(|byte| (b'1'..=b'9').contains(byte))
+        && all(head, |byte| byte.is_ascii_digit() || byte == b'_');
+    if !head_ok || !is_sexagesimal_tail(&tail) {
+        return None;
+    }
+    let mut value: i64 = digits(head).parse().ok()?;
+    for part in tail {
+        value = value
+            .checked_mul(60)?
+            .checked_add(part.parse::<i64>().ok()?)?;
+    }
+    Some(sign * value)
+}
+
+fn parse_float(text: &str) -> Option<f64> {
+    let (sign, body) = split_sign(text);
+    match body {
+        ".inf" | ".Inf" | ".INF" => return Some(sign * f64::INFINITY),
+        ".nan" | ".NaN" | ".NAN" if body.len() == text.len() => return Some(f64::NAN),
+        _ => {}
+    }
+    let digits = |text: &str| text.replace('_', "");
+    // Base 60: `190:20:30.15`.
+    if body.contains(':') {
+        let mut parts: Vec<&str> = body.split(':').collect();
+        let last = parts.pop()?;
+        let (whole, fraction) = last.split_once('.')?;
+        let head = parts.first()?;
+        let ok = head.as_bytes().first().is_some_and(u8::is_ascii_digit)
+            && all(head, |byte| byte.is_ascii_digit() || byte == b'_')
+            && is_sexagesimal_tail(&parts[1..])
+            && is_sexagesimal_tail(&[whole])
+            && fraction
+                .bytes()
+                .all(|byte| byte.is_ascii_digit() || byte == b'_');
+        if !ok {
+            return None;
+        }
+        let mut value = 0.0;
+        for part in &parts {
+            value = value * 60.0 + digits(part).parse::<f64>().ok()?;
+        }
+        let seconds: f64 = format!("{whole}.{}0", digits(fraction)).parse().ok()?;
+        return Some(sign * (value * 60.0 + seconds));
+    }
+    // `1.5`, `1.`, `.5`, `1.5e-3`: a dot is required, an exponent needs its sign.
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(at) => (&body[..at], Some(&body[at + 1..])),
+        None => (body, None),
+    };
+    let (whole, fraction) = mantissa.split_once('.')?;
+    let whole_ok = if whole.is_empty() {
+        // `.5` takes no sign in PyYAML's pattern.
+        body.len() == text.len() && !fraction.is_empty()
+    } else {
+        whole.as_bytes()[0].is_ascii_digit()
+            && all(whole, |byte| byte.is_ascii_digit() || byte == b'_')
+    };
+    let fraction_ok = fraction
+        .bytes()
+        .all(|byte| byte.is_ascii_digit() || byte == b'_')
+        && (!whole.is_empty() || fraction.as_bytes()[0].is_ascii_digit());
+    let exponent_ok = exponent.is_none_or(|exponent| {
+        matches!(exponent.as_bytes().first(), Some(b'+' | b'-'))
+            && all(&exponent[1..], |byte| byte.is_ascii_digit())
+    });
+    if !(whole_ok && fraction_ok && exponent_ok) {
+        return None;
+    }
+    let normalized = format!(
+        "{}.{}0{}",
+        if whole.is_empty() {
+            "0".to_owned()
+        } else {
+            digits(whole)
+        },
+        digits(fraction),
+        exponent
+            .map(|exponent| format!("e{exponent}"))
+            .unwrap_or_default()
+    );
+    normalized.parse::<f64>().ok().map(|value| sign * value)
+}
+
+/// A YAML 1.1 timestamp, as Python's `str()` of the date or datetime PyYAML makes of it.
+pub(crate) fn parse_timestamp(text: &str) -> Option<String> {
+    let number = |text: &str, min: usize, max: usize| -> Option<u32> {
+        (text.len() >= min && text.len() <= max && text.bytes().all(|byte| byte.is_ascii_digit()))
+            .then(|| text.parse().ok())
+            .flatten()
+    };
+    let date_end = text.find(['T', 't', ' ', '\t']).unwrap_or(text.len());
+    let (date, rest) = text.split_at(date_end);
+    let mut date_parts = date.split('-');
+    let year = number(date_parts.next()?, 4, 4)?;
+    let month_text = date_parts.next()?;
+    let day_text = date_parts.next()?;
+    if date_parts.next().is_some() {
+        return None;
+    }
+    if rest.is_empty() {
+        // A date alone needs two-digit month and day.
+        let month = number(month_text, 2, 2)?;
+        let day = number(day_text, 2, 2)?;
+        return Some(format!("{year:04}-{month:02}-{day:02}"));
+    }
+    let month = number(month_text, 1, 2)?;
+    let day = number(day_text, 1, 2)?;
+    let rest = rest
+        .strip_prefix(['T', 't'])
+        .unwrap_or_else(|| rest.trim_start_matches([' ', '\t']));
+    // The time runs to the zone, which is `Z` or a sign, possibly after blanks.
+    let zone_at = rest.find(['Z', '+', '-', ' ', '\t']).unwrap_or(rest.len());
+    let (time, zone) = rest.split_at(zone_at);
+    let mut time_parts = time.split(':');
+    let hour = number(time_parts.next()?, 1, 2)?;
+    let minute = number(time_parts.next()?, 2, 2)?;
+    let seconds = time_parts.next()?;
+    if time_parts.next().is_some() {
+        return None;
+    }
+    let (second_text, fraction) = match seconds.split_once('.') {
+        Some((second, fraction)) => (second, Some(fraction)),
+        None => (seconds, None),
+    };
+    let second = number(second_text, 2, 2)?;
+    let microseconds = match fraction {
+        Some(fraction) if !fraction.bytes().all(|byte| byte.is_ascii_digit()) => return None,
+        Some(fraction) => {
+            let padded: String = fraction
+                .chars()
+                .chain(std::iter::repeat('0'))
+                .take(6)
+                .collect();
+            padded.parse::<u32>().ok()?
+        }
+        None => 0,
+    };
+    let zone = zone.trim_start_matches([' ', '\t']);
+    let offset = match zone {
+        "" => None,
+        "Z" => Some("+00:00".to_owned()),
+        _ => {
+            let (sign, body) = zone.split_at(1);
+            let (hours, minutes) = body.split_once(':').unwrap_or((body, "00"));
+            let hours = number(hours, 1, 2)?;
+            let minutes = number(minutes, 2, 2)?;
+            Some(format!("{sign}{hours:02}:{minutes:02}"))
+        }
+    };
+    let mut result = format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}");
+    if microseconds != 0 {
+        result.push_str(&format!(".{microseconds:06}"));
+    }
+    if let Some(offset) = offset {
+        result.push_str(&offset);
+    }
+    Some(result)
+}

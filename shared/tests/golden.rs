@@ -1,0 +1,252 @@
+//! Golden tests of the compiler, walked by one loop over `tests/data/cases/`.
+//!
+//! Each case is a Polyaxonfile (`NAME.yaml`, optional `NAME.params` with one `-P name=value` a
+//! line). The cases in `cases/` come from the Polyaxon 2.18 oracle corpus with what Polyaxon
+//! recorded for them (`NAME.check.json`); those in `myelin/` are ours, for what Polyaxon does not
+//! do (positions, hints). Two things are checked:
+//!
+//! - For a recorded case, our result agrees with Polyaxon's, as the oracle's `compare.py` judges it: the same JSON when
+//!   both accept the file, or both rejecting it at the same stage. The cases that do not agree
+//!   yet are listed in `tests/data/known_mismatches.txt`; the test fails when a case stops
+//!   agreeing, and also when a listed case starts to, so the list only ever shrinks on purpose.
+//! - Our diagnostics, rendered as code frames, equal `NAME.diagnostics.txt`.
+//!
+//! `UPDATE_GOLDEN=1 cargo test -p shared --test golden` rewrites the expected files from the
+//! current output; review the diff before committing it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use shared::report;
+
+fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+}
+
+fn updating() -> bool {
+    std::env::var_os("UPDATE_GOLDEN").is_some()
+}
+
+struct Case {
+    name: String,
+    folder: PathBuf,
+    text: String,
+    params: Vec<(String, String)>,
+    recorded_check: Option<Value>,
+}
+
+fn cases() -> Vec<Case> {
+    ["cases", "myelin"]
+        .into_iter()
+        .flat_map(|folder| cases_in(&data_dir().join(folder)))
+        .collect()
+}
+
+fn cases_in(folder: &Path) -> Vec<Case> {
+    let mut names: Vec<String> = std::fs::read_dir(folder)
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".yaml").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let read = |extension: &str| {
+                std::fs::read_to_string(folder.join(format!("{name}.{extension}")))
+            };
+            let params = read("params")
+                .map(|text| {
+                    text.lines()
+                        .map(str::trim)
+                        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+                        .map(|line| {
+                            let (name, value) = line.split_once('=').expect("name=value");
+                            (name.to_owned(), value.to_owned())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Case {
+                text: read("yaml").unwrap(),
+                recorded_check: read("check.json")
+                    .ok()
+                    .map(|text| serde_json::from_str(&text).unwrap()),
+                params,
+                name,
+                folder: folder.to_path_buf(),
+            }
+        })
+        .collect()
+}
+
+/// How compare.py judges one stage: `None` when ours agrees with the recording, else why not.
+fn disagreement(recorded: &Value, ours: &Value) -> Option<String> {
+    let accepted = |report: &Value| report["ok"] == Value::Bool(true);
+    match (accepted(recorded), accepted(ours)) {
+        (false, false) if recorded["stage"] == ours["stage"] => None,
+        (false, false) => Some(format!(
+            "rejected at stage {} instead of {}",
+            ours["stage"], recorded["stage"]
+        )),
+        (true, false) => Some(format!(
+            "rejected, but Polyaxon accepts it: {}",
+            ours["errors"]
+        )),
+        (false, true) => Some(format!(
+            "accepted, but Polyaxon rejects it at stage {}",
+            recorded["stage"]
+        )),
+        (true, true) => first_difference(recorded, ours, "$"),
+    }
+}
+
+fn first_difference(expected: &Value, actual: &Value, path: &str) -> Option<String> {
+    match (expected, actual) {
+        (Value::Object(expected), Value::Object(actual)) => {
+            for (key, expected_value) in expected {
+                let child = format!("{path}.{key}");
+                match actual.get(key) {
+                    None => return Some(format!("{child}: missing")),
+                    Some(actual_value) => {
+                        if let Some(difference) =
+                            first_difference(expected_value, actual_value, &child)
+                        {
+                            return Some(difference);
+                        }
+                    }
+                }
+            }
+            actual
+                .keys()
+                .find(|key| !expected.contains_key(*key))
+                .map(|key| format!("{path}.{key}: not expected"))
+        }
+        (Value::Array(expected), Value::Array(actual)) if expected.len() == actual.len() => {
+            expected
+                .iter()
+                .zip(actual)
+                .enumerate()
+                .find_map(|(index, (expected, actual))| {
+                    first_difference(expected, actual, &format!("{path}[{index}]"))
+                })
+        }
+        _ if expected == actual => None,
+        _ => Some(format!("{path}: expected {expected}, got {actual}")),
+    }
+}
+
+fn read_known_mismatches() -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(data_dir().join("known_mismatches.txt")).unwrap_or_default();
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            let (name, why) = line.split_once(' ').unwrap_or((line, ""));
+            (name.to_owned(), why.trim().to_owned())
+        })
+        .collect()
+}
+
+fn write_known_mismatches(mismatches: &BTreeMap<String, String>) {
+    let mut text = String::from(
+        "# Cases where Myelin does not agree with Polyaxon 2.18 yet, with the first difference.\n\
+         # Written by `UPDATE_GOLDEN=1 cargo test -p shared --test golden`; it should only shrink.\n",
+    );
+    for (name, why) in mismatches {
+        text.push_str(&format!("{name} {why}\n"));
+    }
+    std::fs::write(data_dir().join("known_mismatches.txt"), text).unwrap();
+}
+
+#[test]
+fn every_case_agrees_with_polyaxon_or_is_a_known_mismatch() {
+    let known = read_known_mismatches();
+    let mut mismatches = BTreeMap::new();
+    let mut problems = Vec::new();
+    for case in cases() {
+        let checked = shared::check(&case.text, &case.params);
+        let Some(recorded) = &case.recorded_check else {
+            continue;
+        };
+        let ours = report::check_json(&checked);
+        if let Some(why) = disagreement(recorded, &ours) {
+            if !known.contains_key(&case.name) {
+                problems.push(format!("{}: check {why}", case.name));
+            }
+            mismatches.insert(case.name.clone(), format!("check: {why}"));
+        } else if known.contains_key(&case.name) {
+            problems.push(format!(
+                "{}: agrees with Polyaxon now; take it off known_mismatches.txt",
+                case.name
+            ));
+        }
+    }
+    if updating() {
+        write_known_mismatches(&mismatches);
+        return;
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+#[test]
+fn diagnostics_match_their_golden_code_frames() {
+    let mut problems = Vec::new();
+    for case in cases() {
+        let checked = shared::check(&case.text, &case.params);
+        let rendered = report::code_frames(
+            &case.text,
+            &format!("{}.yaml", case.name),
+            &checked.diagnostics,
+        );
+        let golden = case.folder.join(format!("{}.diagnostics.txt", case.name));
+        if updating() {
+            if rendered.is_empty() {
+                let _ = std::fs::remove_file(&golden);
+            } else {
+                std::fs::write(&golden, &rendered).unwrap();
+            }
+            continue;
+        }
+        let expected = std::fs::read_to_string(&golden).unwrap_or_default();
+        if expected != rendered {
+            problems.push(format!(
+                "{}: diagnostics differ from {}\n--- expected\n{expected}--- got\n{rendered}",
+                case.name,
+                golden.display()
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+#[test]
+fn every_rejection_points_at_a_line_and_column() {
+    for case in cases() {
+        let checked = shared::check(&case.text, &case.params);
+        if checked.is_valid() {
+            continue;
+        }
+        let errors: Vec<_> = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .collect();
+        assert!(
+            !errors.is_empty(),
+            "{}: rejected without an error",
+            case.name
+        );
+        let line_count = case.text.lines().count().max(1) as u32;
+        for error in errors {
+            assert!(
+                (1..=line_count).contains(&error.line) && error.column >= 1,
+                "{}: {error} points outside the file",
+                case.name
+            );
+        }
+    }
+}
