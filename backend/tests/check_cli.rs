@@ -1,0 +1,96 @@
+//! `myelin check` as people and tools use it: code frames or JSON, and exit codes 0 (valid),
+//! 1 (invalid) and 2 (usage).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn myelin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_myelin"))
+        .args(args)
+        .output()
+        .expect("cannot run myelin")
+}
+
+/// Writes `text` to a file of its own and returns the path.
+fn polyaxonfile(name: &str, text: &str) -> PathBuf {
+    let folder = std::env::temp_dir().join(format!("myelin-check-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let path = folder.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const TYPO: &str = "kind: component\nrun:\n  kind: job\n  contianer:\n    image: busybox\n";
+
+#[test]
+fn a_typo_is_shown_in_a_code_frame_with_a_suggestion_and_exits_1() {
+    let file = polyaxonfile("typo.yaml", TYPO);
+    let output = myelin(&["check", "-f", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("typo.yaml:4:3"), "{stderr}");
+    assert!(stderr.contains("4 |   contianer:"), "{stderr}");
+    assert!(stderr.contains("  |   ^^^^^^^^^"), "{stderr}");
+    assert!(stderr.contains("did you mean `container`?"), "{stderr}");
+}
+
+#[test]
+fn json_output_has_the_oracle_shape_plus_positioned_diagnostics() {
+    let file = polyaxonfile("typo-json.yaml", TYPO);
+    let output = myelin(&["check", "-f", file.to_str().unwrap(), "--json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["stage"], "check");
+    let diagnostic = &report["diagnostics"][0];
+    assert_eq!(diagnostic["path"], "run.contianer");
+    assert_eq!(
+        (diagnostic["line"].as_u64(), diagnostic["column"].as_u64()),
+        (Some(4), Some(3))
+    );
+    assert_eq!(diagnostic["hints"][0], "did you mean `container`?");
+}
+
+#[test]
+fn a_valid_component_is_wrapped_in_an_operation_with_its_params() {
+    let file = polyaxonfile(
+        "valid.yaml",
+        "kind: component\ninputs:\n- {name: lr, type: float}\nrun:\n  kind: job\n  container: {image: busybox}\n",
+    );
+    let output = myelin(&[
+        "check",
+        "-f",
+        file.to_str().unwrap(),
+        "-P",
+        "lr=0.1",
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["kind"], "operation");
+    assert_eq!(
+        report["operation"]["params"],
+        serde_json::json!({"lr": {"value": "0.1"}})
+    );
+    assert_eq!(
+        report["operation"]["component"]["run"]["container"]["image"],
+        "busybox"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let missing = myelin(&["check", "-f", "/no/such/file.yaml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let file = polyaxonfile("params.yaml", TYPO);
+    let bad_param = myelin(&[
+        "check",
+        "-f",
+        file.to_str().unwrap(),
+        "-P",
+        "no-equals-sign",
+    ]);
+    assert_eq!(bad_param.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_param.stderr).contains("expected `name=value`"));
+}
