@@ -11,7 +11,7 @@
 use serde_json::{Map, Value as Json};
 
 use crate::diagnostic::{Diagnostic, Span};
-use crate::schema::{self, KubernetesObject, Object, Shape, Tagged};
+use crate::schema::{self, KubernetesObject, Number, Object, RangeLayout, Shape, Tagged};
 use crate::suggest;
 use crate::yaml::{self, Node, Value};
 
@@ -182,7 +182,151 @@ impl Walker {
             Shape::DateTime => self.date_time(node, path),
             Shape::Duration => duration(node),
             Shape::StrList => str_list(node),
+            Shape::Range(layout) => self.range(node, layout, path),
         }
+    }
+
+    /// A hyperparameter range or distribution, read into its named numbers.
+    fn range(&mut self, node: &Node, layout: &RangeLayout, path: &str) -> Json {
+        let names = || {
+            layout
+                .required
+                .iter()
+                .chain(layout.optional)
+                .map(|(name, _)| *name)
+        };
+        let usage = format!(
+            "write it as a list `[{}]`, a string `\"{}\"` or a mapping with those keys",
+            names().collect::<Vec<_>>().join(", "),
+            names().collect::<Vec<_>>().join(":"),
+        );
+        // Each given number, paired with its name and how it is read.
+        let slots = layout.required.iter().chain(layout.optional);
+        let given: Vec<(&str, Number, Node)> = match &node.value {
+            Value::Str(text) if is_template(text) => return node.to_json(),
+            Value::Seq(items) => slots
+                .zip(items)
+                .map(|((name, number), item)| (*name, *number, item.clone()))
+                .collect(),
+            Value::Str(text) if text.contains(':') => slots
+                .zip(text.split(':'))
+                .map(|((name, number), part)| {
+                    let part = Node {
+                        value: Value::Str(part.trim().to_owned()),
+                        span: node.span,
+                    };
+                    (*name, *number, part)
+                })
+                .collect(),
+            Value::Map(entries) => {
+                let mut given = Vec::new();
+                for (key, value) in entries {
+                    let name = key.key_text();
+                    match slots.clone().find(|(slot, _)| *slot == name) {
+                        Some((slot, number)) => given.push((*slot, *number, value.clone())),
+                        None => {
+                            let suggestion = suggest::closest(&name, names());
+                            let diagnostic = self.error(
+                                format!("unknown field `{name}` in `{path}`"),
+                                &child_path(path, &name),
+                                key.span,
+                            );
+                            if let Some(suggestion) = suggestion {
+                                diagnostic
+                                    .hints
+                                    .push(format!("did you mean `{suggestion}`?"));
+                            }
+                        }
+                    }
+                }
+                given
+            }
+            _ => {
+                self.error(
+                    format!("`{path}` must be a range, not {}", describe_value(node)),
+                    path,
+                    node.span,
+                )
+                .hints
+                .push(usage);
+                return node.to_json();
+            }
+        };
+        let missing: Vec<&str> = layout
+            .required
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| !given.iter().any(|(slot, _, _)| slot == name))
+            .collect();
+        if !missing.is_empty() {
+            self.error(
+                format!("`{path}` lacks {}", list_of(&missing)),
+                path,
+                node.span,
+            )
+            .hints
+            .push(usage);
+            return node.to_json();
+        }
+        let mut result = Map::new();
+        for (name, number, value) in &given {
+            let value_path = child_path(path, name);
+            let read = self.number(value, *number, &value_path);
+            result.insert((*name).to_owned(), read);
+        }
+        if layout.ordered {
+            let (first, second) = (layout.required[0].0, layout.required[1].0);
+            if let (Some(low), Some(high)) = (
+                result.get(first).and_then(Json::as_f64),
+                result.get(second).and_then(Json::as_f64),
+            ) {
+                if low >= high {
+                    self.error(
+                        format!("`{path}`: {second} ({high}) must be above {first} ({low})"),
+                        path,
+                        node.span,
+                    );
+                }
+            }
+        }
+        if let [_, _, (third, _)] = layout.required {
+            if result.get(*third).and_then(Json::as_f64) == Some(0.0) {
+                self.error(format!("`{path}`: {third} must not be 0"), path, node.span);
+            }
+        }
+        Json::Object(result)
+    }
+
+    /// One number of a range, read as its slot says.
+    fn number(&mut self, node: &Node, number: Number, path: &str) -> Json {
+        let parsed = match (&node.value, number) {
+            (Value::Str(text), Number::Int) => text.parse::<i64>().ok().map(Json::from),
+            (Value::Str(text), Number::Float | Number::IntOrFloat) => {
+                text.parse::<f64>().ok().map(Json::from)
+            }
+            (Value::Int(value), Number::Float) => Some(Json::from(*value as f64)),
+            (Value::Float(value), Number::Int) if value.fract() == 0.0 => {
+                Some(Json::from(*value as i64))
+            }
+            (Value::Int(_), Number::Int | Number::IntOrFloat)
+            | (Value::Float(_), Number::Float | Number::IntOrFloat) => Some(node.to_json()),
+            (_, Number::Date) => Some(node.to_json()),
+            (_, Number::DateTime) => return self.date_time(node, path),
+            (_, Number::Duration) => Some(duration(node)),
+            _ => None,
+        };
+        parsed.unwrap_or_else(|| {
+            let expected = match number {
+                Number::Int => "an integer",
+                _ => "a number",
+            };
+            self.error(
+                format!("`{path}` must be {expected}, not {}", describe_value(node)),
+                path,
+                node.span,
+            );
+            node.to_json()
+        })
     }
 
     fn int(&mut self, node: &Node, path: &str) -> Json {
@@ -314,7 +458,11 @@ impl Walker {
         };
         let written = kind_node.key_text();
         if let Some((_, object)) = tagged.variants.iter().find(|(kind, _)| *kind == written) {
-            return self.object(node, object, path);
+            let result = self.object(node, object, path);
+            if std::ptr::eq(tagged, &schema::MATRIX) {
+                self.search_fits_its_params(&written, node, path);
+            }
+            return result;
         }
         let kind_path = child_path(path, "kind");
         if let Some((_, advice)) = tagged.retired.iter().find(|(kind, _)| *kind == written) {
@@ -346,6 +494,44 @@ impl Walker {
             .push(format!("the kinds are {}", list_of(kinds())));
         self.keys_of_any_variant(node, tagged, path);
         node.to_json()
+    }
+
+    /// A grid walks every value, so it cannot take a continuous distribution; Bayesian
+    /// optimisation models uniform distributions only.
+    fn search_fits_its_params(&mut self, search: &str, node: &Node, path: &str) {
+        let Some(Value::Map(params)) = node.get("params").map(|params| &params.value) else {
+            return;
+        };
+        for (name, param) in params {
+            let Some((_, kind)) = param.entry("kind") else {
+                continue;
+            };
+            let kind_text = kind.key_text();
+            let is_distribution = schema::DISTRIBUTIONS.contains(&kind_text.as_str());
+            let kind_path = format!("{path}.params.{}.kind", name.key_text());
+            if search == "grid" && is_distribution {
+                self.error(
+                    format!(
+                        "`{}` draws from a `{kind_text}` distribution, which a grid search cannot enumerate",
+                        name.key_text()
+                    ),
+                    &kind_path,
+                    kind.span,
+                )
+                .hints
+                .push("use a discrete kind (`choice`, `range`, `linspace`, `logspace`, `geomspace`), or a `random`, `hyperband` or `tpe` search".to_owned());
+            }
+            if search == "bayes" && is_distribution && !kind_text.ends_with("uniform") {
+                self.error(
+                    format!(
+                        "`{}` draws from a `{kind_text}` distribution; Bayesian optimisation takes uniform ones only",
+                        name.key_text()
+                    ),
+                    &kind_path,
+                    kind.span,
+                );
+            }
+        }
     }
 
     /// With its kind unknown, an object's keys can still be checked against the fields of every

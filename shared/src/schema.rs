@@ -33,6 +33,38 @@ pub enum Shape {
     Duration,
     /// A list of strings, which may be written as one comma-separated string.
     StrList,
+    /// The value of a hyperparameter range or distribution: a list (`[0, 1, 0.1]`), a string
+    /// (`"0:1:0.1"`) or a mapping (`{low: 0, high: 1, q: 0.1}`), read into the mapping.
+    Range(&'static RangeLayout),
+}
+
+/// The named numbers a range or distribution is made of, in their positional order.
+#[derive(Debug)]
+pub struct RangeLayout {
+    /// The numbers that must be given.
+    pub required: &'static [(&'static str, Number)],
+    /// The numbers that may follow them.
+    pub optional: &'static [(&'static str, Number)],
+    /// Whether the first number must be below the second (a range's start and stop, not a
+    /// distribution's mean and spread).
+    pub ordered: bool,
+}
+
+/// How one number of a range is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Number {
+    /// Always a float: `2` is read as `2.0`.
+    Float,
+    /// A whole number.
+    Int,
+    /// An integer stays one, anything else is read as a float.
+    IntOrFloat,
+    /// A calendar date.
+    Date,
+    /// A date and time.
+    DateTime,
+    /// A number of seconds or a duration.
+    Duration,
 }
 
 /// A Polyaxon object: its name in messages and its fields.
@@ -568,11 +600,154 @@ static TUNER: Object = Object {
     ],
 };
 
+static RANGE: RangeLayout = RangeLayout {
+    required: &[
+        ("start", Number::Float),
+        ("stop", Number::Float),
+        ("step", Number::IntOrFloat),
+    ],
+    optional: &[],
+    ordered: true,
+};
+
+static DATE_RANGE: RangeLayout = RangeLayout {
+    required: &[
+        ("start", Number::Date),
+        ("stop", Number::Date),
+        ("step", Number::Int),
+    ],
+    optional: &[],
+    ordered: true,
+};
+
+static DATETIME_RANGE: RangeLayout = RangeLayout {
+    required: &[
+        ("start", Number::DateTime),
+        ("stop", Number::DateTime),
+        ("step", Number::Duration),
+    ],
+    optional: &[],
+    ordered: true,
+};
+
+static SPACE: RangeLayout = RangeLayout {
+    required: &[
+        ("start", Number::Float),
+        ("stop", Number::Float),
+        ("num", Number::Int),
+    ],
+    optional: &[],
+    ordered: true,
+};
+
+static LOG_SPACE: RangeLayout = RangeLayout {
+    required: &[
+        ("start", Number::Float),
+        ("stop", Number::Float),
+        ("num", Number::Int),
+    ],
+    optional: &[("base", Number::Int)],
+    ordered: true,
+};
+
+static DIST: RangeLayout = RangeLayout {
+    required: &[("low", Number::Float), ("high", Number::Float)],
+    optional: &[("size", Number::Int)],
+    ordered: false,
+};
+
+static Q_DIST: RangeLayout = RangeLayout {
+    required: &[
+        ("low", Number::Float),
+        ("high", Number::Float),
+        ("q", Number::IntOrFloat),
+    ],
+    optional: &[("size", Number::Int)],
+    ordered: false,
+};
+
+static NORMAL: RangeLayout = RangeLayout {
+    required: &[("loc", Number::Float), ("scale", Number::Float)],
+    optional: &[("size", Number::Int)],
+    ordered: false,
+};
+
+static Q_NORMAL: RangeLayout = RangeLayout {
+    required: &[
+        ("loc", Number::Float),
+        ("scale", Number::Float),
+        ("q", Number::IntOrFloat),
+    ],
+    optional: &[("size", Number::Int)],
+    ordered: false,
+};
+
+/// A hyperparameter whose value is a list of choices, or `[choice, probability]` pairs.
+static HP_CHOICES: Object = Object {
+    name: "hyperparameter",
+    fields: &[any("kind"), any("value")],
+};
+
+macro_rules! hp_param {
+    ($name:ident, $layout:ident) => {
+        static $name: Object = Object {
+            name: "hyperparameter",
+            fields: &[any("kind"), field("value", Shape::Range(&$layout))],
+        };
+    };
+}
+
+hp_param!(HP_RANGE, RANGE);
+hp_param!(HP_DATE_RANGE, DATE_RANGE);
+hp_param!(HP_DATETIME_RANGE, DATETIME_RANGE);
+hp_param!(HP_SPACE, SPACE);
+hp_param!(HP_LOG_SPACE, LOG_SPACE);
+hp_param!(HP_DIST, DIST);
+hp_param!(HP_Q_DIST, Q_DIST);
+hp_param!(HP_NORMAL, NORMAL);
+hp_param!(HP_Q_NORMAL, Q_NORMAL);
+
+/// The hyperparameter kinds a matrix draws values from.
+pub static HP_PARAM: Tagged = Tagged {
+    name: "hyperparameter",
+    variants: &[
+        ("choice", &HP_CHOICES),
+        ("pchoice", &HP_CHOICES),
+        ("range", &HP_RANGE),
+        ("daterange", &HP_DATE_RANGE),
+        ("datetimerange", &HP_DATETIME_RANGE),
+        ("linspace", &HP_SPACE),
+        ("logspace", &HP_LOG_SPACE),
+        ("geomspace", &HP_SPACE),
+        ("uniform", &HP_DIST),
+        ("quniform", &HP_Q_DIST),
+        ("loguniform", &HP_DIST),
+        ("qloguniform", &HP_Q_DIST),
+        ("normal", &HP_NORMAL),
+        ("qnormal", &HP_Q_NORMAL),
+        ("lognormal", &HP_NORMAL),
+        ("qlognormal", &HP_Q_NORMAL),
+    ],
+    retired: &[],
+};
+
+/// Hyperparameter kinds that draw from a continuous distribution, which a grid cannot walk.
+pub const DISTRIBUTIONS: &[&str] = &[
+    "uniform",
+    "quniform",
+    "loguniform",
+    "qloguniform",
+    "normal",
+    "qnormal",
+    "lognormal",
+    "qlognormal",
+];
+
 static MATRIX_GRID: Object = Object {
     name: "grid",
     fields: &[
         any("kind"),
-        any("params"),
+        field("params", Shape::Map(&Shape::Tagged(&HP_PARAM))),
         any("numRuns"),
         any("concurrency"),
         field(
@@ -586,7 +761,7 @@ static MATRIX_RANDOM: Object = Object {
     name: "random",
     fields: &[
         any("kind"),
-        any("params"),
+        field("params", Shape::Map(&Shape::Tagged(&HP_PARAM))),
         any("numRuns"),
         any("seed"),
         any("concurrency"),
@@ -601,7 +776,7 @@ static MATRIX_HYPERBAND: Object = Object {
     name: "hyperband",
     fields: &[
         any("kind"),
-        any("params"),
+        field("params", Shape::Map(&Shape::Tagged(&HP_PARAM))),
         any("maxIterations"),
         field("eta", Shape::Float),
         any("resource"),
@@ -625,7 +800,7 @@ static MATRIX_BAYES: Object = Object {
         any("numInitialRuns"),
         any("maxIterations"),
         field("metric", Shape::Object(&OPTIMIZATION_METRIC)),
-        any("params"),
+        field("params", Shape::Map(&Shape::Tagged(&HP_PARAM))),
         any("seed"),
         any("concurrency"),
         field("tuner", Shape::Object(&TUNER)),
@@ -642,7 +817,7 @@ static MATRIX_TPE: Object = Object {
         any("kind"),
         any("maxIterations"),
         field("metric", Shape::Object(&OPTIMIZATION_METRIC)),
-        any("params"),
+        field("params", Shape::Map(&Shape::Tagged(&HP_PARAM))),
         any("numRuns"),
         any("seed"),
         any("concurrency"),
@@ -658,7 +833,7 @@ static MATRIX_ITERATIVE: Object = Object {
     name: "iterative",
     fields: &[
         any("kind"),
-        any("params"),
+        field("params", Shape::Map(&Shape::Tagged(&HP_PARAM))),
         any("maxIterations"),
         any("seed"),
         any("concurrency"),
