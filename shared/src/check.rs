@@ -274,25 +274,24 @@ impl Walker {
             let read = self.number(value, *number, &value_path);
             result.insert((*name).to_owned(), read);
         }
-        if layout.ordered {
-            let (first, second) = (layout.required[0].0, layout.required[1].0);
-            if let (Some(low), Some(high)) = (
+        let (first, second) = (layout.required[0].0, layout.required[1].0);
+        if layout.ordered
+            && let (Some(low), Some(high)) = (
                 result.get(first).and_then(Json::as_f64),
                 result.get(second).and_then(Json::as_f64),
-            ) {
-                if low >= high {
-                    self.error(
-                        format!("`{path}`: {second} ({high}) must be above {first} ({low})"),
-                        path,
-                        node.span,
-                    );
-                }
-            }
+            )
+            && low >= high
+        {
+            self.error(
+                format!("`{path}`: {second} ({high}) must be above {first} ({low})"),
+                path,
+                node.span,
+            );
         }
-        if let [_, _, (third, _)] = layout.required {
-            if result.get(*third).and_then(Json::as_f64) == Some(0.0) {
-                self.error(format!("`{path}`: {third} must not be 0"), path, node.span);
-            }
+        if let [_, _, (third, _)] = layout.required
+            && result.get(*third).and_then(Json::as_f64) == Some(0.0)
+        {
+            self.error(format!("`{path}`: {third} must not be 0"), path, node.span);
         }
         Json::Object(result)
     }
