@@ -122,6 +122,16 @@ impl Walker {
             }
         }
         let document = self.object(root, &schema::POLYAXONFILE, "");
+        self.references_resolve(root, "");
+        if !is_runnable(root) {
+            self.error(
+                "the Polyaxonfile has nothing to run: it has no `run`, no `container` and no component".to_owned(),
+                "",
+                root.span,
+            )
+            .hints
+            .push("add a `run` section, e.g. `run: {kind: job, container: {image: busybox}}`".to_owned());
+        }
         let mut cli_params = Map::new();
         for (name, value) in params {
             let mut param = Map::new();
@@ -435,8 +445,24 @@ impl Walker {
                 }
             }
         }
+        for field in object.fields.iter().filter(|field| field.required) {
+            if node.get(field.name).is_none() {
+                self.error(
+                    format!(
+                        "{} lacks `{}`, which it requires",
+                        describe(object.name, path),
+                        field.name
+                    ),
+                    path,
+                    node.span,
+                );
+            }
+        }
         if std::ptr::eq(object, &schema::IO) {
             normalise_io(&mut result);
+        }
+        if std::ptr::eq(object, &schema::INIT) {
+            self.one_init_source(node, path);
         }
         Json::Object(result)
     }
@@ -493,6 +519,52 @@ impl Walker {
             .push(format!("the kinds are {}", list_of(kinds())));
         self.keys_of_any_variant(node, tagged, path);
         node.to_json()
+    }
+
+    /// Components named by reference must be found. The hub is not reachable from here yet,
+    /// so `hubRef` cannot be resolved, as in Polyaxon without its API.
+    fn references_resolve(&mut self, node: &Node, path: &str) {
+        for reference in ["hubRef", "urlRef"] {
+            if let Some((key, value)) = node.entry(reference) {
+                self.error(
+                    format!(
+                        "cannot resolve {reference} `{}`: components are not fetched from outside yet",
+                        value.key_text()
+                    ),
+                    &child_path(path, reference),
+                    key.span,
+                )
+                .hints
+                .push("inline the component under `component:` instead".to_owned());
+            }
+        }
+        if let Some(component) = node.get("component") {
+            self.references_resolve(component, &child_path(path, "component"));
+        }
+    }
+
+    /// An init step fetches from one source; with two, which one lands where is ambiguous.
+    fn one_init_source(&mut self, node: &Node, path: &str) {
+        let mut sources: Vec<&Node> = schema::INIT_SOURCES
+            .iter()
+            .filter_map(|source| node.entry(source))
+            .filter(|(_, value)| !matches!(value.value, Value::Null))
+            .map(|(key, _)| key)
+            .collect();
+        sources.sort_by_key(|key| (key.span.start.line, key.span.start.column));
+        if let [_, second, ..] = sources.as_slice() {
+            let names: Vec<String> = sources.iter().map(|key| key.key_text()).collect();
+            self.error(
+                format!(
+                    "`{path}` sets {}, but an init step takes one source",
+                    list_of(&names)
+                ),
+                &child_path(path, &second.key_text()),
+                second.span,
+            )
+            .hints
+            .push("split it into one init step per source".to_owned());
+        }
     }
 
     /// A grid walks every value, so it cannot take a continuous distribution; Bayesian
@@ -665,6 +737,15 @@ fn str_list(node: &Node) -> Json {
     }
 }
 
+/// Whether a document says what to run: a `run`, the `container` shortcut, or a component,
+/// inline or by reference.
+fn is_runnable(node: &Node) -> bool {
+    ["run", "container", "hubRef", "urlRef", "pathRef", "dagRef"]
+        .iter()
+        .any(|key| node.get(key).is_some())
+        || node.get("component").is_some_and(is_runnable)
+}
+
 /// Adds `-P` params to an operation's own, the command line winning.
 fn with_params(document: Json, cli_params: Map<String, Json>) -> Json {
     let Json::Object(mut document) = document else {
@@ -688,25 +769,18 @@ fn normalise_io(fields: &mut Map<String, Json>) {
     if fields.contains_key("value") && !fields.contains_key("isOptional") {
         fields.insert("isOptional".to_owned(), Json::Bool(true));
     }
-    // `options` and `delayValidation` are older spellings of `validation.options` and
-    // `validation.delay`.
-    let options = fields
+    // `options` is the older spelling of `validation.options`. Polyaxon 2.18 means to move
+    // `delayValidation` to `validation.delay` too, but looks for it under its snake_case name,
+    // so it stays where it is written.
+    if let Some(options) = fields
         .remove("options")
-        .filter(|options| !options.is_null());
-    let delay = fields
-        .remove("delayValidation")
-        .filter(|delay| !delay.is_null());
-    if options.is_some() || delay.is_some() {
+        .filter(|options| !options.is_null())
+    {
         let validation = fields
             .entry("validation")
             .or_insert_with(|| Json::Object(Map::new()));
         if let Json::Object(validation) = validation {
-            if let Some(options) = options {
-                validation.insert("options".to_owned(), options);
-            }
-            if let Some(delay) = delay {
-                validation.insert("delay".to_owned(), delay);
-            }
+            validation.insert("options".to_owned(), options);
         }
     }
 }

@@ -83,6 +83,8 @@ pub struct Field {
     pub name: &'static str,
     /// What it may hold.
     pub shape: Shape,
+    /// Whether the object is invalid without it.
+    pub required: bool,
 }
 
 /// An object whose shape is chosen by its `kind` field.
@@ -106,13 +108,22 @@ pub struct KubernetesObject {
 }
 
 const fn field(name: &'static str, shape: Shape) -> Field {
-    Field { name, shape }
+    Field {
+        name,
+        shape,
+        required: false,
+    }
 }
 
 const fn any(name: &'static str) -> Field {
+    field(name, Shape::Any)
+}
+
+/// A field the object cannot do without.
+const fn required(field: Field) -> Field {
     Field {
-        name,
-        shape: Shape::Any,
+        required: true,
+        ..field
     }
 }
 
@@ -188,7 +199,7 @@ pub static PARAM: Object = Object {
 pub static IO: Object = Object {
     name: "input or output",
     fields: &[
-        any("name"),
+        required(any("name")),
         any("description"),
         any("type"),
         any("isOptional"),
@@ -261,13 +272,13 @@ static POLYAXON_SIDECAR: Object = Object {
 
 static NOTIFICATION: Object = Object {
     name: "notification",
-    fields: &[any("connections"), any("trigger")],
+    fields: &[required(any("connections")), any("trigger")],
 };
 
 static BUILD: Object = Object {
     name: "build",
     fields: &[
-        any("hubRef"),
+        required(any("hubRef")),
         any("connection"),
         any("presets"),
         any("queue"),
@@ -282,7 +293,7 @@ static BUILD: Object = Object {
 static HOOK: Object = Object {
     name: "hook",
     fields: &[
-        any("hubRef"),
+        required(any("hubRef")),
         any("connection"),
         any("trigger"),
         any("conditions"),
@@ -296,14 +307,14 @@ static HOOK: Object = Object {
 
 static EVENT_TRIGGER: Object = Object {
     name: "event",
-    fields: &[any("kinds"), any("ref")],
+    fields: &[required(any("kinds")), required(any("ref"))],
 };
 
 static JOIN: Object = Object {
     name: "join",
     fields: &[
         any("ref"),
-        any("query"),
+        required(any("query")),
         any("sort"),
         any("limit"),
         any("offset"),
@@ -351,7 +362,21 @@ static ENVIRONMENT: Object = Object {
     ],
 };
 
-static INIT: Object = Object {
+/// The fields of an init step that name where it fetches from; a step takes one.
+pub const INIT_SOURCES: &[&str] = &[
+    "artifacts",
+    "paths",
+    "git",
+    "dockerfile",
+    "file",
+    "tensorboard",
+    "lineageRef",
+    "modelRef",
+    "artifactRef",
+];
+
+/// A step that fetches something into the run before its main container starts (`V1Init`).
+pub static INIT: Object = Object {
     name: "init",
     fields: &[
         field("artifacts", Shape::Object(&ARTIFACTS_TYPE)),
@@ -382,7 +407,7 @@ static GIT_TYPE: Object = Object {
 static DOCKERFILE_TYPE: Object = Object {
     name: "dockerfile",
     fields: &[
-        any("image"),
+        required(any("image")),
         any("env"),
         any("path"),
         any("copy"),
@@ -401,7 +426,12 @@ static DOCKERFILE_TYPE: Object = Object {
 
 static FILE_TYPE: Object = Object {
     name: "file",
-    fields: &[any("kind"), any("content"), any("filename"), any("chmod")],
+    fields: &[
+        any("kind"),
+        required(any("content")),
+        any("filename"),
+        any("chmod"),
+    ],
 };
 
 static TENSORBOARD_TYPE: Object = Object {
@@ -586,13 +616,13 @@ pub static RUN: Tagged = Tagged {
 
 static OPTIMIZATION_METRIC: Object = Object {
     name: "metric",
-    fields: &[any("name"), any("optimization")],
+    fields: &[required(any("name")), any("optimization")],
 };
 
 static TUNER: Object = Object {
     name: "tuner",
     fields: &[
-        any("hubRef"),
+        required(any("hubRef")),
         any("presets"),
         any("queue"),
         any("namespace"),
@@ -685,7 +715,7 @@ static Q_NORMAL: RangeLayout = RangeLayout {
 /// A hyperparameter whose value is a list of choices, or `[choice, probability]` pairs.
 static HP_CHOICES: Object = Object {
     name: "hyperparameter",
-    fields: &[any("kind"), any("value")],
+    fields: &[any("kind"), required(any("value"))],
 };
 
 macro_rules! hp_param {
@@ -747,7 +777,7 @@ static MATRIX_GRID: Object = Object {
     name: "grid",
     fields: &[
         any("kind"),
-        field("params", Shape::Map(&Shape::Tagged(&HP_PARAM))),
+        required(field("params", Shape::Map(&Shape::Tagged(&HP_PARAM)))),
         any("numRuns"),
         any("concurrency"),
         field(
@@ -761,8 +791,8 @@ static MATRIX_RANDOM: Object = Object {
     name: "random",
     fields: &[
         any("kind"),
-        field("params", Shape::Map(&Shape::Tagged(&HP_PARAM))),
-        any("numRuns"),
+        required(field("params", Shape::Map(&Shape::Tagged(&HP_PARAM)))),
+        required(any("numRuns")),
         any("seed"),
         any("concurrency"),
         field(
@@ -797,10 +827,10 @@ static MATRIX_BAYES: Object = Object {
     fields: &[
         any("kind"),
         any("utilityFunction"),
-        any("numInitialRuns"),
-        any("maxIterations"),
-        field("metric", Shape::Object(&OPTIMIZATION_METRIC)),
-        field("params", Shape::Map(&Shape::Tagged(&HP_PARAM))),
+        required(any("numInitialRuns")),
+        required(any("maxIterations")),
+        required(field("metric", Shape::Object(&OPTIMIZATION_METRIC))),
+        required(field("params", Shape::Map(&Shape::Tagged(&HP_PARAM)))),
         any("seed"),
         any("concurrency"),
         field("tuner", Shape::Object(&TUNER)),
@@ -816,8 +846,8 @@ static MATRIX_TPE: Object = Object {
     fields: &[
         any("kind"),
         any("maxIterations"),
-        field("metric", Shape::Object(&OPTIMIZATION_METRIC)),
-        field("params", Shape::Map(&Shape::Tagged(&HP_PARAM))),
+        required(field("metric", Shape::Object(&OPTIMIZATION_METRIC))),
+        required(field("params", Shape::Map(&Shape::Tagged(&HP_PARAM)))),
         any("numRuns"),
         any("seed"),
         any("concurrency"),
@@ -834,7 +864,7 @@ static MATRIX_ITERATIVE: Object = Object {
     fields: &[
         any("kind"),
         field("params", Shape::Map(&Shape::Tagged(&HP_PARAM))),
-        any("maxIterations"),
+        required(any("maxIterations")),
         any("seed"),
         any("concurrency"),
         field("tuner", Shape::Object(&TUNER)),
@@ -849,7 +879,7 @@ static MATRIX_MAPPING: Object = Object {
     name: "mapping",
     fields: &[
         any("kind"),
-        any("values"),
+        required(any("values")),
         any("concurrency"),
         field(
             "earlyStopping",
@@ -877,16 +907,16 @@ static METRIC_EARLY_STOPPING: Object = Object {
     name: "metric_early_stopping",
     fields: &[
         any("kind"),
-        any("metric"),
-        any("value"),
-        any("optimization"),
+        required(any("metric")),
+        required(any("value")),
+        required(any("optimization")),
         field("policy", Shape::Tagged(&STOPPING_POLICY)),
     ],
 };
 
 static FAILURE_EARLY_STOPPING: Object = Object {
     name: "failure_early_stopping",
-    fields: &[any("kind"), field("percent", Shape::Float)],
+    fields: &[any("kind"), required(field("percent", Shape::Float))],
 };
 
 static EARLY_STOPPING: Tagged = Tagged {
@@ -912,8 +942,8 @@ static DIFF_POLICY: Object = Object {
     name: "diff",
     fields: &[
         any("kind"),
-        field("percent", Shape::Float),
-        any("evaluationInterval"),
+        required(field("percent", Shape::Float)),
+        required(any("evaluationInterval")),
         any("minInterval"),
         any("minSamples"),
     ],
@@ -923,8 +953,8 @@ static TRUNCATION_POLICY: Object = Object {
     name: "truncation",
     fields: &[
         any("kind"),
-        field("percent", Shape::Float),
-        any("evaluationInterval"),
+        required(field("percent", Shape::Float)),
+        required(any("evaluationInterval")),
         any("minInterval"),
         any("minSamples"),
         any("includeSucceeded"),
@@ -945,7 +975,7 @@ static CRON_SCHEDULE: Object = Object {
     name: "cron",
     fields: &[
         any("kind"),
-        any("cron"),
+        required(any("cron")),
         field("startAt", Shape::DateTime),
         field("endAt", Shape::DateTime),
         field("maxRuns", Shape::Int),
@@ -960,14 +990,14 @@ static INTERVAL_SCHEDULE: Object = Object {
         field("startAt", Shape::DateTime),
         field("endAt", Shape::DateTime),
         field("maxRuns", Shape::Int),
-        field("frequency", Shape::Duration),
+        required(field("frequency", Shape::Duration)),
         any("dependsOnPast"),
     ],
 };
 
 static DATETIME_SCHEDULE: Object = Object {
     name: "datetime",
-    fields: &[any("kind"), field("startAt", Shape::DateTime)],
+    fields: &[any("kind"), required(field("startAt", Shape::DateTime))],
 };
 
 /// When a run starts on its own.
