@@ -14,6 +14,7 @@ use crate::diagnostic::{Diagnostic, Span};
 use crate::schema::{self, KubernetesObject, Number, Object, RangeLayout, Shape, Tagged};
 use crate::suggest;
 use crate::yaml::{self, Node, Value};
+use crate::{dag, params};
 
 /// The outcome of checking a Polyaxonfile.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,8 +38,19 @@ impl Checked {
 const KINDS: &[&str] = &["component", "operation", "compiled_operation"];
 
 /// Checks a Polyaxonfile. `params` are `-P name=value` pairs, kept as the strings they were
-/// typed as; later stages cast them by the inputs' types.
+/// typed as in the operation; they must read as their inputs' types, and every required input
+/// must get one.
 pub fn check(text: &str, params: &[(String, String)]) -> Checked {
+    check_stage(text, params, false)
+}
+
+/// Checks a Polyaxonfile as a template, the way `polyaxon check --lint` does: its structure and
+/// its IO declarations, but not whether the params given fill its inputs.
+pub fn lint(text: &str, params: &[(String, String)]) -> Checked {
+    check_stage(text, params, true)
+}
+
+fn check_stage(text: &str, params: &[(String, String)], declarations_only: bool) -> Checked {
     let (root, mut diagnostics) = yaml::parse(text);
     let mut checked = Checked {
         kind: None,
@@ -52,6 +64,10 @@ pub fn check(text: &str, params: &[(String, String)]) -> Checked {
     let mut walker = Walker::default();
     let operation = walker.document(&root, params);
     diagnostics.extend(walker.diagnostics);
+    if matches!(root.value, Value::Map(_)) {
+        params::validate(&root, params, declarations_only, &mut diagnostics);
+        dag::validate(&root, &mut diagnostics);
+    }
     diagnostics.sort_by_key(|diagnostic| (diagnostic.line, diagnostic.column));
     if !diagnostics.iter().any(Diagnostic::is_error) {
         checked.kind = operation

@@ -12,11 +12,14 @@
 
 pub mod api;
 pub mod check;
+mod dag;
 pub mod diagnostic;
+mod params;
 pub mod report;
 pub mod schema;
 mod suggest;
+pub mod types;
 pub mod yaml;
 
-pub use check::{Checked, check};
+pub use check::{Checked, check, lint};
 pub use diagnostic::{Diagnostic, Position, Severity, Span};

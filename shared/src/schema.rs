@@ -362,6 +362,12 @@ static ENVIRONMENT: Object = Object {
     ],
 };
 
+/// The `event` IO type: an event of an upstream run.
+pub static EVENT_TYPE: Object = Object {
+    name: "event",
+    fields: &[any("name"), any("kind")],
+};
+
 /// The fields of an init step that name where it fetches from; a step takes one.
 pub const INIT_SOURCES: &[&str] = &[
     "artifacts",
@@ -394,17 +400,20 @@ pub static INIT: Object = Object {
     ],
 };
 
-static ARTIFACTS_TYPE: Object = Object {
+/// The `artifacts` IO type and init source: files and folders to fetch.
+pub static ARTIFACTS_TYPE: Object = Object {
     name: "artifacts",
     fields: &[any("files"), any("dirs"), any("workers")],
 };
 
-static GIT_TYPE: Object = Object {
+/// The `git` IO type and init source: a repository to clone.
+pub static GIT_TYPE: Object = Object {
     name: "git",
     fields: &[any("url"), any("revision"), any("flags")],
 };
 
-static DOCKERFILE_TYPE: Object = Object {
+/// The `dockerfile` IO type and init source: a Dockerfile to generate.
+pub static DOCKERFILE_TYPE: Object = Object {
     name: "dockerfile",
     fields: &[
         required(any("image")),
@@ -424,7 +433,8 @@ static DOCKERFILE_TYPE: Object = Object {
     ],
 };
 
-static FILE_TYPE: Object = Object {
+/// The `file` IO type and init source: a file to write.
+pub static FILE_TYPE: Object = Object {
     name: "file",
     fields: &[
         any("kind"),
@@ -434,7 +444,8 @@ static FILE_TYPE: Object = Object {
     ],
 };
 
-static TENSORBOARD_TYPE: Object = Object {
+/// The `tensorboard` IO type and init source: runs to show in TensorBoard.
+pub static TENSORBOARD_TYPE: Object = Object {
     name: "tensorboard",
     fields: &[
         any("port"),

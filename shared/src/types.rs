@@ -1,0 +1,232 @@
+//! The types an input or output may declare, and how a value is read as one of them, with
+//! Polyaxon 2.18's rules: a string given for a structured type (`int`, `list`, `git`, …) is read
+//! as JSON first (`-P lr=0.1` gives the float 0.1, `-P tags='["a"]'` a list), while text types
+//! (`str`, `path`, `bool`, `date`, …) take the string as it is.
+
+use serde_json::{Map, Value as Json};
+
+use crate::schema::{self, Object};
+
+/// Every IO type Polyaxon 2.18 knows.
+pub const IO_TYPES: &[&str] = &[
+    "any",
+    "int",
+    "float",
+    "bool",
+    "str",
+    "dict",
+    "list",
+    "uri",
+    "gcs",
+    "s3",
+    "wasb",
+    "path",
+    "image",
+    "uuid",
+    "email",
+    "date",
+    "datetime",
+    "timedelta",
+    "metric",
+    "metadata",
+    "event",
+    "git",
+    "dockerfile",
+    "file",
+    "tensorboard",
+    "artifacts",
+];
+
+/// Types whose string values are taken as text rather than read as JSON.
+const TEXT_TYPES: &[&str] = &[
+    "any",
+    "str",
+    "bool",
+    "uri",
+    "gcs",
+    "s3",
+    "wasb",
+    "path",
+    "image",
+    "uuid",
+    "email",
+    "date",
+    "datetime",
+    "timedelta",
+];
+
+/// Reads `value` as a value of the IO type `io_type` (a list of them when `is_list`), as Polyaxon
+/// does before it accepts a param or a default. The error says why it cannot, in a few words.
+pub fn cast(io_type: &str, value: &Json, is_list: bool) -> Result<Json, String> {
+    let loaded = match value {
+        // A list of anything is read as JSON, whatever its items are.
+        Json::String(text) if is_list || !TEXT_TYPES.contains(&io_type) => {
+            serde_json::from_str::<Json>(text).map_err(|_| {
+                if is_list {
+                    format!("`{text}` cannot be read as a list of `{io_type}`: write it as JSON, e.g. `[1, 2]`")
+                } else {
+                    format!("`{text}` cannot be read as a `{io_type}`")
+                }
+            })?
+        }
+        _ => value.clone(),
+    };
+    if is_list {
+        let Json::Array(items) = loaded else {
+            return Err(format!(
+                "expected a list of `{io_type}`, got {}",
+                describe(&loaded)
+            ));
+        };
+        return items
+            .iter()
+            .map(|item| cast_one(io_type, item))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Json::Array);
+    }
+    cast_one(io_type, &loaded)
+}
+
+fn describe(value: &Json) -> String {
+    match value {
+        Json::Null => "null".to_owned(),
+        Json::Bool(_) => format!("the boolean `{value}`"),
+        Json::Number(_) => format!("the number `{value}`"),
+        Json::String(text) => format!("the text `{text}`"),
+        Json::Array(_) => "a list".to_owned(),
+        Json::Object(_) => "a mapping".to_owned(),
+    }
+}
+
+fn cast_one(io_type: &str, value: &Json) -> Result<Json, String> {
+    let wrong = || format!("{} is not a valid `{io_type}`", describe(value));
+    match io_type {
+        "any" => Ok(value.clone()),
+        "int" => match value {
+            Json::Number(number) if number.is_i64() || number.is_u64() => Ok(value.clone()),
+            Json::Number(number) => match number.as_f64() {
+                Some(float) if float.fract() == 0.0 => Ok(Json::from(float as i64)),
+                _ => Err(wrong()),
+            },
+            Json::Bool(flag) => Ok(Json::from(i64::from(*flag))),
+            _ => Err(wrong()),
+        },
+        "float" | "metric" => match value {
+            Json::Number(number) => Ok(Json::from(number.as_f64().ok_or_else(wrong)?)),
+            Json::Bool(flag) => Ok(Json::from(f64::from(u8::from(*flag)))),
+            _ => Err(wrong()),
+        },
+        "bool" => match value {
+            Json::Bool(_) => Ok(value.clone()),
+            Json::Number(number) if number.as_f64() == Some(0.0) => Ok(Json::Bool(false)),
+            Json::Number(number) if number.as_f64() == Some(1.0) => Ok(Json::Bool(true)),
+            Json::String(text) => match text.to_lowercase().as_str() {
+                "1" | "on" | "t" | "true" | "y" | "yes" => Ok(Json::Bool(true)),
+                "0" | "off" | "f" | "false" | "n" | "no" => Ok(Json::Bool(false)),
+                _ => Err(wrong()),
+            },
+            _ => Err(wrong()),
+        },
+        "str" | "path" | "image" | "uri" | "gcs" | "s3" | "wasb" => match value {
+            Json::String(_) => Ok(value.clone()),
+            Json::Number(_) | Json::Bool(_) => Ok(Json::String(value.to_string())),
+            _ => Err(wrong()),
+        },
+        "uuid" => match value {
+            Json::String(text) if is_uuid(text) => Ok(value.clone()),
+            _ => Err(wrong()),
+        },
+        "email" => match value {
+            Json::String(text)
+                if text
+                    .split_once('@')
+                    .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.')) =>
+            {
+                Ok(value.clone())
+            }
+            _ => Err(wrong()),
+        },
+        // Polyaxon 2.18 maps `datetime` to a calendar date, so a time of day is rejected.
+        "date" | "datetime" => match value {
+            Json::String(text) => as_date(text).map(Json::String).ok_or_else(wrong),
+            _ => Err(wrong()),
+        },
+        "timedelta" => match value {
+            Json::Number(_) | Json::String(_) => Ok(value.clone()),
+            _ => Err(wrong()),
+        },
+        "dict" | "metadata" => match value {
+            Json::Object(_) => Ok(value.clone()),
+            _ => Err(wrong()),
+        },
+        "list" => match value {
+            Json::Array(_) => Ok(value.clone()),
+            _ => Err(wrong()),
+        },
+        "git" => structured(value, &schema::GIT_TYPE),
+        "dockerfile" => structured(value, &schema::DOCKERFILE_TYPE),
+        "file" => structured(value, &schema::FILE_TYPE),
+        "tensorboard" => structured(value, &schema::TENSORBOARD_TYPE),
+        "artifacts" => structured(value, &schema::ARTIFACTS_TYPE),
+        "event" => structured(value, &schema::EVENT_TYPE),
+        _ => Err(format!("`{io_type}` is not a type")),
+    }
+}
+
+/// A structured value: a mapping with the fields of its Polyaxon type and no others.
+fn structured(value: &Json, object: &Object) -> Result<Json, String> {
+    let Json::Object(fields) = value else {
+        return Err(format!(
+            "a `{}` is a mapping, not {}",
+            object.name,
+            describe(value)
+        ));
+    };
+    if let Some(unknown) = fields
+        .keys()
+        .find(|key| !object.fields.iter().any(|field| field.name == key.as_str()))
+    {
+        return Err(format!("a `{}` has no field `{unknown}`", object.name));
+    }
+    if let Some(missing) = object
+        .fields
+        .iter()
+        .find(|field| field.required && !fields.contains_key(field.name))
+    {
+        return Err(format!("a `{}` needs `{}`", object.name, missing.name));
+    }
+    Ok(Json::Object(
+        fields
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Map<_, _>>(),
+    ))
+}
+
+fn is_uuid(text: &str) -> bool {
+    let hex: String = text.chars().filter(|character| *character != '-').collect();
+    hex.len() == 32 && hex.chars().all(|character| character.is_ascii_hexdigit())
+}
+
+/// `YYYY-MM-DD`, or a date and time at exactly midnight, as a date.
+fn as_date(text: &str) -> Option<String> {
+    let (date, time) = match text.split_once(['T', ' ']) {
+        Some((date, time)) => (date, Some(time)),
+        None => (text, None),
+    };
+    let mut parts = date.split('-');
+    let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
+    let valid = parts.next().is_none()
+        && year.len() == 4
+        && month.len() == 2
+        && day.len() == 2
+        && [year, month, day]
+            .iter()
+            .all(|part| part.chars().all(|character| character.is_ascii_digit()));
+    let midnight = time.is_none_or(|time| {
+        time.trim_end_matches('Z')
+            .chars()
+            .all(|character| matches!(character, '0' | ':' | '.'))
+    });
+    (valid && midnight).then(|| date.to_owned())
+}
