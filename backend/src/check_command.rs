@@ -21,6 +21,10 @@ pub struct CheckArgs {
     /// Print the result as JSON instead of code frames.
     #[arg(long)]
     json: bool,
+    /// Check the file as a template: its structure and declarations, not whether the params
+    /// given fill its inputs.
+    #[arg(long)]
+    lint: bool,
     /// The run's identity and the agent, which `compile` and `convert` use; `check` accepts
     /// them so one command line serves every stage.
     #[command(flatten)]
@@ -67,7 +71,11 @@ pub fn run(args: CheckArgs) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
-    let checked = shared::check(&text, &args.params);
+    let checked = if args.lint {
+        shared::lint(&text, &args.params)
+    } else {
+        shared::check(&text, &args.params)
+    };
     let file_name = args.file.display().to_string();
     if args.json {
         println!("{}", report::check_json(&checked));

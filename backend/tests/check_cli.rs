@@ -94,3 +94,21 @@ fn usage_errors_exit_2() {
     assert_eq!(bad_param.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad_param.stderr).contains("expected `name=value`"));
 }
+
+#[test]
+fn lint_checks_a_template_without_its_params() {
+    let file = polyaxonfile(
+        "template.yaml",
+        "kind: component\ninputs:\n- {name: data, type: path}\nrun:\n  kind: job\n  container: {image: busybox}\n",
+    );
+    let path = file.to_str().unwrap();
+    assert_eq!(
+        myelin(&["check", "-f", path]).status.code(),
+        Some(1),
+        "data is required"
+    );
+    assert_eq!(
+        myelin(&["check", "-f", path, "--lint"]).status.code(),
+        Some(0)
+    );
+}
