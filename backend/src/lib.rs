@@ -9,6 +9,7 @@
 //! a handler can return is an [`AppError`], which turns into one JSON shape
 //! ([`shared::api::ErrorBody`]).
 
+pub mod clock;
 mod config;
 mod error;
 mod routes;

@@ -1,7 +1,7 @@
 //! Run with `cargo xtask run`, which builds the browser app first; or, once it is built,
 //! `cargo run -p backend -- serve`.
 
-mod check_command;
+mod compiler_command;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -23,7 +23,9 @@ enum Command {
     /// Serve the API and the web app.
     Serve(ServeArgs),
     /// Check a Polyaxonfile and print every problem, or the operation it makes.
-    Check(check_command::CheckArgs),
+    Check(compiler_command::StageArgs),
+    /// Compile a Polyaxonfile for a run: params applied, templates rendered.
+    Compile(compiler_command::StageArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -49,7 +51,11 @@ fn main() -> anyhow::Result<ExitCode> {
             serve(args)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check(args) => Ok(check_command::run(args)),
+        Command::Check(args) => Ok(compiler_command::run(compiler_command::Stage::Check, args)),
+        Command::Compile(args) => Ok(compiler_command::run(
+            compiler_command::Stage::Compile,
+            args,
+        )),
     }
 }
 

@@ -203,6 +203,7 @@ impl Walker {
             },
             Shape::Param => self.param(node, path),
             Shape::Kubernetes(object) => self.kubernetes(node, object, path),
+            Shape::Str => self.string(node, path),
             Shape::Int => self.int(node, path),
             Shape::Float => self.float(node, path),
             Shape::DateTime => self.date_time(node, path),
@@ -352,6 +353,19 @@ impl Walker {
             );
             node.to_json()
         })
+    }
+
+    fn string(&mut self, node: &Node, path: &str) -> Json {
+        if !matches!(node.value, Value::Str(_) | Value::Null) {
+            self.error(
+                format!("`{path}` must be a string, not {}", describe_value(node)),
+                path,
+                node.span,
+            )
+            .hints
+            .push("quote it to keep it as text".to_owned());
+        }
+        node.to_json()
     }
 
     fn int(&mut self, node: &Node, path: &str) -> Json {

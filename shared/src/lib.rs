@@ -12,14 +12,20 @@
 
 pub mod api;
 pub mod check;
+pub mod compile;
 mod dag;
 pub mod diagnostic;
 mod params;
+mod python;
 pub mod report;
+pub mod run;
 pub mod schema;
 mod suggest;
+mod template;
 pub mod types;
 pub mod yaml;
 
 pub use check::{Checked, check, lint};
+pub use compile::{Compiled, compile};
 pub use diagnostic::{Diagnostic, Position, Severity, Span};
+pub use run::{Agent, RunContext};

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value as Json, json};
 
 use crate::check::Checked;
+use crate::compile::Compiled;
 use crate::diagnostic::{Diagnostic, Severity};
 
 /// Diagnostics as code frames, the way rustc shows them:
@@ -86,4 +87,19 @@ pub fn check_json(checked: &Checked) -> Json {
         }
     }
     Json::Object(report)
+}
+
+/// The result of `compile` as JSON: `{"ok": true, "compiled"}`, or the failure of the stage that
+/// failed, `check` or `compile`, in the shape of [`check_json`].
+pub fn compile_json(compiled: &Compiled) -> Json {
+    match (&compiled.compiled, compiled.failed_stage()) {
+        (Some(operation), _) => json!({"ok": true, "compiled": operation}),
+        (None, Some("compile")) => json!({
+            "ok": false,
+            "stage": "compile",
+            "errors": compiled.diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "diagnostics": compiled.diagnostics,
+        }),
+        _ => check_json(&compiled.checked),
+    }
 }

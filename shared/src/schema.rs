@@ -23,6 +23,8 @@ pub enum Shape {
     /// A Kubernetes object checked by its top-level keys, which may be written in camelCase or
     /// snake_case and are normalised to camelCase.
     Kubernetes(&'static KubernetesObject),
+    /// A string, or a `{{ template }}`.
+    Str,
     /// An integer, or a `{{ template }}` that renders to one later.
     Int,
     /// A number, kept as a float (`50` becomes `50.0`), or a template.
@@ -437,10 +439,10 @@ pub static DOCKERFILE_TYPE: Object = Object {
 pub static FILE_TYPE: Object = Object {
     name: "file",
     fields: &[
-        any("kind"),
-        required(any("content")),
-        any("filename"),
-        any("chmod"),
+        field("kind", Shape::Str),
+        required(field("content", Shape::Str)),
+        field("filename", Shape::Str),
+        field("chmod", Shape::Str),
     ],
 };
 

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value as Json};
 
-use crate::schema::{self, Object};
+use crate::schema::{self, Object, Shape};
 
 /// Every IO type Polyaxon 2.18 knows.
 pub const IO_TYPES: &[&str] = &[
@@ -187,6 +187,17 @@ fn structured(value: &Json, object: &Object) -> Result<Json, String> {
         .find(|key| !object.fields.iter().any(|field| field.name == key.as_str()))
     {
         return Err(format!("a `{}` has no field `{unknown}`", object.name));
+    }
+    if let Some(field) = object.fields.iter().find(|field| {
+        matches!(field.shape, Shape::Str)
+            && fields
+                .get(field.name)
+                .is_some_and(|value| !value.is_string() && !value.is_null())
+    }) {
+        return Err(format!(
+            "the `{}` of a `{}` must be a string",
+            field.name, object.name
+        ));
     }
     if let Some(missing) = object
         .fields

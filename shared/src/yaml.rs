@@ -99,7 +99,7 @@ impl Node {
             Value::Null => "null".to_owned(),
             Value::Bool(value) => value.to_string(),
             Value::Int(value) => value.to_string(),
-            Value::Float(value) => python_float(*value),
+            Value::Float(value) => crate::python::float_repr(*value),
             Value::Seq(_) | Value::Map(_) => format!("{:?}", self.to_json()),
         }
     }
@@ -116,19 +116,6 @@ impl Node {
             Value::Seq(_) => "a list",
             Value::Map(_) => "a mapping",
         }
-    }
-}
-
-/// Python's `repr()` of a float: always with a dot or an exponent.
-pub fn python_float(value: f64) -> String {
-    if value.is_nan() {
-        "nan".to_owned()
-    } else if value.is_infinite() {
-        if value > 0.0 { "inf" } else { "-inf" }.to_owned()
-    } else if value.fract() == 0.0 && value.abs() < 1e16 {
-        format!("{value:.1}")
-    } else {
-        format!("{value}")
     }
 }
 

@@ -5,8 +5,10 @@
 //! recorded for them (`NAME.check.json`); those in `myelin/` are ours, for what Polyaxon does not
 //! do (positions, hints). Two things are checked:
 //!
-//! - For a recorded case, our result agrees with Polyaxon's, as the oracle's `compare.py` judges it: the same JSON when
-//!   both accept the file, or both rejecting it at the same stage. The cases that do not agree
+//! - For a recorded case, our result agrees with Polyaxon's at every stage Polyaxon reached
+//!   (`NAME.check.json`, `NAME.compile.json`), as the oracle's `compare.py` judges it: the same
+//!   JSON when both accept the file, or both rejecting it at the same stage. The run is the
+//!   oracle's: its identity below and the agent in `tests/data/agent.yaml`. The cases that do not agree
 //!   yet are listed in `tests/data/known_mismatches.txt`; the test fails when a case stops
 //!   agreeing, and also when a listed case starts to, so the list only ever shrinks on purpose.
 //! - Our diagnostics, rendered as code frames, equal `NAME.diagnostics.txt`.
@@ -18,7 +20,22 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use shared::report;
+use shared::{Agent, RunContext, report};
+
+/// The run the oracle recorded every case for.
+fn oracle_run() -> RunContext {
+    let agent = std::fs::read_to_string(data_dir().join("agent.yaml")).unwrap();
+    RunContext {
+        owner: "acme".to_owned(),
+        project: "mnist".to_owned(),
+        project_uuid: "0d4e2f6a1b3c4d5e8f9a0b1c2d3e4f50".to_owned(),
+        run_uuid: "8c1f3a5e7b9d4f21a3c5e7f9b1d3f5a7".to_owned(),
+        default_run_name: "oracle-run".to_owned(),
+        created_at: "2024-01-02T03:04:05Z".to_owned(),
+        compiled_at: "2024-01-02T03:04:06Z".to_owned(),
+        agent: Agent::from_yaml(&agent).unwrap(),
+    }
+}
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
@@ -34,6 +51,7 @@ struct Case {
     text: String,
     params: Vec<(String, String)>,
     recorded_check: Option<Value>,
+    recorded_compile: Option<Value>,
 }
 
 fn cases() -> Vec<Case> {
@@ -73,6 +91,9 @@ fn cases_in(folder: &Path) -> Vec<Case> {
             Case {
                 text: read("yaml").unwrap(),
                 recorded_check: read("check.json")
+                    .ok()
+                    .map(|text| serde_json::from_str(&text).unwrap()),
+                recorded_compile: read("compile.json")
                     .ok()
                     .map(|text| serde_json::from_str(&text).unwrap()),
                 params,
@@ -167,17 +188,25 @@ fn every_case_agrees_with_polyaxon_or_is_a_known_mismatch() {
     let known = read_known_mismatches();
     let mut mismatches = BTreeMap::new();
     let mut problems = Vec::new();
+    let run = oracle_run();
     for case in cases() {
-        let checked = shared::check(&case.text, &case.params);
-        let Some(recorded) = &case.recorded_check else {
+        let Some(recorded_check) = &case.recorded_check else {
             continue;
         };
-        let ours = report::check_json(&checked);
-        if let Some(why) = disagreement(recorded, &ours) {
+        let compiled = shared::compile(&case.text, &case.params, &run);
+        let mut why = disagreement(recorded_check, &report::check_json(&compiled.checked))
+            .map(|why| format!("check: {why}"));
+        if why.is_none()
+            && let Some(recorded_compile) = &case.recorded_compile
+        {
+            why = disagreement(recorded_compile, &report::compile_json(&compiled))
+                .map(|why| format!("compile: {why}"));
+        }
+        if let Some(why) = why {
             if !known.contains_key(&case.name) {
-                problems.push(format!("{}: check {why}", case.name));
+                problems.push(format!("{}: {why}", case.name));
             }
-            mismatches.insert(case.name.clone(), format!("check: {why}"));
+            mismatches.insert(case.name.clone(), why);
         } else if known.contains_key(&case.name) {
             problems.push(format!(
                 "{}: agrees with Polyaxon now; take it off known_mismatches.txt",

@@ -1,0 +1,1106 @@
+//! Stages 2 and 3 of the pipeline: a checked operation → the compiled operation Polyaxon's
+//! `compile` prints, with params written into the inputs and every template rendered.
+//!
+//! In Polyaxon's order: the operation is composed with its component (root shortcuts applied to
+//! the run, `runPatch` merged), params are cast and written into `inputs`/`outputs` (undeclared
+//! ones become `contexts`), the agent's namespace is checked, then templates are rendered in two
+//! stages: the IO and the operation-level sections with the params and the run's globals, then
+//! the `run` section with everything, paths included.
+
+use serde_json::{Map, Value as Json, json};
+
+use crate::check::{self, Checked};
+use crate::diagnostic::{Diagnostic, Position, Span};
+use crate::python;
+use crate::run::RunContext;
+use crate::template::{self, Kind, Templates};
+use crate::types;
+
+/// Where the run's context (artifacts, configs) is mounted in its containers.
+const CONTEXT_ROOT: &str = "/plx-context";
+
+/// The sections rendered in the first templating stage, with the params and the globals.
+const PARSING_SECTIONS: &[&str] = &[
+    "isApproved",
+    "matrix",
+    "presets",
+    "cost",
+    "queue",
+    "cache",
+    "connections",
+    "plugins",
+    "namespace",
+    "termination",
+    "schedule",
+    "dependencies",
+    "trigger",
+    "conditions",
+    "mount",
+    "skipOnUpstreamSkip",
+    "patchStrategy",
+];
+
+/// Sections of a component that the compiled operation keeps.
+const KEPT_SECTIONS: &[&str] = &[
+    "version",
+    "name",
+    "description",
+    "tags",
+    "presets",
+    "queue",
+    "namespace",
+    "cache",
+    "termination",
+    "plugins",
+    "build",
+    "hooks",
+    "isApproved",
+    "cost",
+    "mount",
+    "schedule",
+    "events",
+    "matrix",
+    "joins",
+    "dependencies",
+    "trigger",
+    "conditions",
+    "skipOnUpstreamSkip",
+    "inputs",
+    "outputs",
+    "run",
+];
+
+/// IO types whose values stay text through templating.
+const TEXT_TYPES: &[&str] = &["str", "path", "image", "uuid"];
+
+/// The outcome of compiling a Polyaxonfile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compiled {
+    /// The check that came first.
+    pub checked: Checked,
+    /// The compiled operation, when the file compiles.
+    pub compiled: Option<Json>,
+    /// The problems compiling found, after a successful check.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Compiled {
+    /// The stage that failed, if one did: `check` or `compile`.
+    pub fn failed_stage(&self) -> Option<&'static str> {
+        if !self.checked.is_valid() {
+            Some("check")
+        } else if self.compiled.is_none() {
+            Some("compile")
+        } else {
+            None
+        }
+    }
+}
+
+/// Checks and compiles a Polyaxonfile for the run described by `run`.
+pub fn compile(text: &str, params: &[(String, String)], run: &RunContext) -> Compiled {
+    let checked = check::check(text, params);
+    let Some(operation) = checked.operation.clone() else {
+        return Compiled {
+            checked,
+            compiled: None,
+            diagnostics: Vec::new(),
+        };
+    };
+    let whole_file = Span {
+        start: Position { line: 1, column: 1 },
+        end: Position { line: 1, column: 1 },
+    };
+    let result = compile_operation(&operation, run);
+    let (compiled, diagnostics) = match result {
+        Ok(compiled) => (Some(compiled), Vec::new()),
+        Err(message) => (None, vec![Diagnostic::error(message, "", whole_file)]),
+    };
+    Compiled {
+        checked,
+        compiled,
+        diagnostics,
+    }
+}
+
+fn compile_operation(operation: &Json, run: &RunContext) -> Result<Json, String> {
+    let mut compiled = compose(operation)?;
+    refuse_delay_validation(&compiled)?;
+    let params = operation
+        .get("params")
+        .and_then(Json::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let specs = apply_params(&mut compiled, &params)?;
+    // Joins are run by the server to fill params; their params are now contexts or inputs.
+    compiled.remove("joins");
+    check_namespace(&compiled, run)?;
+    resolve_connections(&mut compiled, run)?;
+    params_to_init(&mut compiled, &params)?;
+    if compiled.contains_key("build") {
+        return Err("building images is not supported: remove the `build` section".to_owned());
+    }
+    let templates = Templates::default();
+    let mut context = params_context(&specs, &templates)?;
+    context.insert("globals".to_owned(), globals(&compiled, run, false));
+
+    // Stage 1: the IO and the operation-level sections, with the params and the globals.
+    let stage_one = template::to_value(&Json::Object(context.clone()));
+    for section in ["contexts", "inputs", "outputs"] {
+        if let Some(Json::Array(ios)) = compiled.get(section).cloned() {
+            let rendered = ios
+                .iter()
+                .map(|io| render_io(io, &stage_one, &templates))
+                .collect::<Result<Vec<_>, _>>()?;
+            compiled.insert(section.to_owned(), Json::Array(rendered));
+        }
+    }
+    for section in PARSING_SECTIONS {
+        if let Some(value) = compiled.get(*section).cloned() {
+            let rendered = templates.expand(&value, &stage_one, Kind::Expression)?;
+            compiled.insert((*section).to_owned(), rendered);
+        }
+    }
+    revalidate_io(&compiled)?;
+
+    // Stage 2: the run, with the globals' paths too. Pipelines are expanded into runs later.
+    let is_pipeline = compiled.contains_key("matrix")
+        || compiled.contains_key("schedule")
+        || compiled
+            .get("run")
+            .and_then(|run| run.get("kind"))
+            .and_then(Json::as_str)
+            == Some("dag");
+    if is_pipeline {
+        // A pipeline keeps its params policy for the runs it will create.
+        let strict = operation_flag(operation, "strictParams");
+        compiled.insert("strictParams".to_owned(), Json::Bool(strict));
+        let is_dag = compiled
+            .get("run")
+            .and_then(|run| run.get("kind"))
+            .and_then(Json::as_str)
+            == Some("dag");
+        if is_dag {
+            compiled
+                .entry("contexts")
+                .or_insert_with(|| Json::Array(Vec::new()));
+        }
+    } else if let Some(run_section) = compiled.get("run").cloned() {
+        let mut globals = globals(&compiled, run, true);
+        add_service_urls(&mut globals, &run_section, run);
+        context.insert("globals".to_owned(), globals);
+        context.insert(
+            "connections".to_owned(),
+            connections_context(&run_section, run, false),
+        );
+        context.insert(
+            "init".to_owned(),
+            connections_context(&run_section, run, true),
+        );
+        let stage_two = template::to_value(&Json::Object(context));
+        let mut rendered = render_run(&run_section, &stage_two, &templates)?;
+        keep_string_maps(&mut rendered);
+        compiled.insert("run".to_owned(), rendered);
+    }
+    Ok(Json::Object(compiled))
+}
+
+/// Whether the operation or its component sets a boolean flag.
+fn operation_flag(operation: &Json, key: &str) -> bool {
+    let component = operation.get("component").unwrap_or(operation);
+    [operation, component]
+        .iter()
+        .any(|layer| layer.get(key) == Some(&Json::Bool(true)))
+}
+
+/// Polyaxon 2.18 crashes compiling an input or output that sets `delayValidation` (it reads the
+/// snake_case attribute that its own reader never sets); say so instead.
+fn refuse_delay_validation(compiled: &Map<String, Json>) -> Result<(), String> {
+    for section in ["inputs", "outputs"] {
+        for io in compiled
+            .get(section)
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if io.get("delayValidation").is_some() {
+                let name = io.get("name").map(python::str_of).unwrap_or_default();
+                return Err(format!(
+                    "`{name}` sets `delayValidation`, which Polyaxon 2.18 cannot compile; write `validation: {{delay: true}}` instead"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// After the first templating stage every IO value must still read as its type: a string that
+/// rendered into a literal of the wrong shape is caught here.
+fn revalidate_io(compiled: &Map<String, Json>) -> Result<(), String> {
+    for section in ["inputs", "outputs"] {
+        for io in compiled
+            .get(section)
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let (Some(io_type), Some(value)) =
+                (io.get("type").and_then(Json::as_str), io.get("value"))
+            else {
+                continue;
+            };
+            if value.is_null() || matches!(value, Json::String(text) if text.contains("{{")) {
+                continue;
+            }
+            let is_list = io.get("isList") == Some(&Json::Bool(true));
+            if let Err(why) = types::cast(io_type, value, is_list) {
+                let name = io.get("name").map(python::str_of).unwrap_or_default();
+                return Err(format!(
+                    "the value of `{name}` is invalid after templating: {why}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every connection a run requests must be in the agent's catalog; init steps that fetch
+/// artifacts or paths without naming a connection fetch from the artifacts store.
+fn resolve_connections(compiled: &mut Map<String, Json>, run: &RunContext) -> Result<(), String> {
+    let store = run
+        .agent
+        .artifacts_store
+        .as_ref()
+        .map(|store| store.name.clone());
+    let known = |name: &str| run.connection(name).is_some() || store.as_deref() == Some(name);
+    let mut missing: Vec<String> = Vec::new();
+    let Some(Json::Object(run_section)) = compiled.get_mut("run") else {
+        return Ok(());
+    };
+    for pod in pods_mut(run_section) {
+        for name in pod
+            .get("connections")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = python::str_of(name);
+            if !known(&name) && !name.contains("{{") {
+                missing.push(name);
+            }
+        }
+        if let Some(Json::Array(steps)) = pod.get_mut("init") {
+            for step in steps.iter_mut() {
+                let Json::Object(step) = step else { continue };
+                match step.get("connection").map(python::str_of) {
+                    Some(name) if !known(&name) && !name.contains("{{") => missing.push(name),
+                    Some(_) => {}
+                    None if step.contains_key("artifacts") || step.contains_key("paths") => {
+                        if let Some(store) = &store {
+                            step.insert("connection".to_owned(), Json::from(store.clone()));
+                        }
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "the agent has no connection named {}; its catalog has {}",
+        missing
+            .iter()
+            .map(|name| format!("`{name}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        run.agent
+            .connections
+            .iter()
+            .map(|connection| format!("`{}`", connection.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+/// The parts of a run that become pods: the run itself for a job or a service, each replica for
+/// a distributed run. Distributed replicas get an `init` list, as Polyaxon gives them.
+fn pods_mut(run: &mut Map<String, Json>) -> Vec<&mut Map<String, Json>> {
+    const REPLICAS: &[&str] = &[
+        "chief",
+        "ps",
+        "worker",
+        "evaluator",
+        "master",
+        "launcher",
+        "scheduler",
+        "head",
+    ];
+    let kind = run
+        .get("kind")
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if !matches!(
+        kind.as_str(),
+        "tfjob" | "pytorchjob" | "mpijob" | "daskcluster" | "raycluster"
+    ) {
+        return vec![run];
+    }
+    let mut pods = Vec::new();
+    for (key, value) in run.iter_mut() {
+        if !REPLICAS.contains(&key.as_str()) && key != "workers" {
+            continue;
+        }
+        let replicas: Vec<&mut Json> = if key == "workers" {
+            match value {
+                Json::Object(workers) => workers.values_mut().collect(),
+                _ => Vec::new(),
+            }
+        } else {
+            vec![value]
+        };
+        for replica in replicas {
+            if let Json::Object(replica) = replica {
+                if matches!(kind.as_str(), "tfjob" | "pytorchjob" | "mpijob") {
+                    replica
+                        .entry("init")
+                        .or_insert_with(|| Json::Array(Vec::new()));
+                }
+                pods.push(replica);
+            }
+        }
+    }
+    pods
+}
+
+/// `connections['name']` (or `init['name']`): the schema of each connection the run requests
+/// (or its init steps use).
+fn connections_context(run_section: &Json, run: &RunContext, for_init: bool) -> Json {
+    let mut names: Vec<String> = Vec::new();
+    if for_init {
+        for step in run_section
+            .get("init")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
+            names.extend(step.get("connection").map(python::str_of));
+        }
+    } else {
+        names.extend(
+            run_section
+                .get("connections")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+                .map(python::str_of),
+        );
+    }
+    let mut context = Map::new();
+    for name in names {
+        let schema = match (run.connection(&name), &run.agent.artifacts_store) {
+            (Some(connection), _) => connection.schema.clone(),
+            (None, Some(store)) if store.name == name => store.schema.clone(),
+            _ => None,
+        };
+        context.insert(name, schema.unwrap_or(Json::Object(Map::new())));
+    }
+    Json::Object(context)
+}
+
+/// A service's `globals.ports`, `globals.base_url` (of its first port) and `globals.base_urls`.
+fn add_service_urls(globals: &mut Json, run_section: &Json, run: &RunContext) {
+    if run_section.get("kind").and_then(Json::as_str) != Some("service") {
+        return;
+    }
+    let Json::Object(globals) = globals else {
+        return;
+    };
+    let ports: Vec<Json> = run_section
+        .get("ports")
+        .and_then(Json::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let prefix = if run_section.get("isExternal") == Some(&Json::Bool(true)) {
+        "external"
+    } else if run_section.get("rewritePath") == Some(&Json::Bool(true)) {
+        "rewrite-services"
+    } else {
+        "services"
+    };
+    let url = |port: &Json| {
+        format!(
+            "/{prefix}/v1/{}/{}/{}/runs/{}/{}",
+            run.agent.namespace,
+            run.owner,
+            run.project,
+            run.run_uuid,
+            python::str_of(port)
+        )
+    };
+    let urls: Vec<Json> = ports.iter().map(|port| Json::from(url(port))).collect();
+    globals.insert(
+        "base_url".to_owned(),
+        urls.first().cloned().unwrap_or(Json::Null),
+    );
+    globals.insert("base_urls".to_owned(), Json::Array(urls));
+    globals.insert("ports".to_owned(), Json::Array(ports));
+}
+
+/// Kubernetes string maps (labels, annotations, node selectors) keep string values even where a
+/// value reads as a number.
+fn keep_string_maps(run: &mut Json) {
+    match run {
+        Json::Object(fields) => {
+            for (key, value) in fields.iter_mut() {
+                if matches!(key.as_str(), "labels" | "annotations" | "nodeSelector")
+                    && let Json::Object(map) = value
+                {
+                    for entry in map.values_mut() {
+                        if !entry.is_string() && !entry.is_null() {
+                            *entry = Json::String(python::str_of(entry));
+                        }
+                    }
+                    continue;
+                }
+                keep_string_maps(value);
+            }
+        }
+        Json::Array(items) => items.iter_mut().for_each(keep_string_maps),
+        _ => {}
+    }
+}
+
+/// The component with the operation's own sections over it, the root shortcuts applied to the
+/// run and `runPatch` merged in.
+fn compose(operation: &Json) -> Result<Map<String, Json>, String> {
+    let component = operation.get("component").unwrap_or(operation);
+    let mut compiled = Map::new();
+    compiled.insert("kind".to_owned(), Json::from("compiled_operation"));
+    for layer in [component, operation] {
+        for section in KEPT_SECTIONS {
+            if let Some(value) = layer.get(*section).filter(|value| !value.is_null()) {
+                let merged = match (compiled.get(*section), value) {
+                    (Some(Json::Object(base)), Json::Object(over)) if *section != "run" => {
+                        let mut merged = base.clone();
+                        merged.extend(over.clone());
+                        Json::Object(merged)
+                    }
+                    _ => value.clone(),
+                };
+                compiled.insert((*section).to_owned(), merged);
+            }
+        }
+    }
+    let mut run = compiled.remove("run");
+    for layer in [component, operation] {
+        run = apply_shortcuts(run, layer);
+        if let Some(Json::Object(patch)) = layer.get("runPatch")
+            && let Some(Json::Object(run)) = run.as_mut()
+        {
+            merge(run, patch);
+        }
+    }
+    match run {
+        Some(run) => {
+            compiled.insert("run".to_owned(), run);
+        }
+        None => {
+            return Err(
+                "the resolved Polyaxonfile has no run: add a `run` section or a `container`"
+                    .to_owned(),
+            );
+        }
+    }
+    Ok(compiled)
+}
+
+/// Polyaxon's default `post_merge` patch: mappings merge with the patch winning, lists get the
+/// patch's new items after their own.
+fn merge(base: &mut Map<String, Json>, patch: &Map<String, Json>) {
+    for (key, value) in patch {
+        match (base.get_mut(key), value) {
+            (Some(Json::Object(base)), Json::Object(patch)) => merge(base, patch),
+            (Some(Json::Array(base)), Json::Array(patch)) => {
+                for item in patch {
+                    if !base.contains(item) {
+                        base.push(item.clone());
+                    }
+                }
+            }
+            _ => {
+                base.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+/// Params with `toInit: true` become init steps, put before the run's own: a `git`,
+/// `dockerfile` or `artifacts` value fetches that, a `path` copies those paths, and any other
+/// param with a connection initialises the connection.
+fn params_to_init(
+    compiled: &mut Map<String, Json>,
+    params: &Map<String, Json>,
+) -> Result<(), String> {
+    let types_by_name: Map<String, Json> = ["inputs", "outputs"]
+        .iter()
+        .flat_map(|section| {
+            compiled
+                .get(*section)
+                .and_then(Json::as_array)
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|io| {
+            Some((
+                io.get("name")?.as_str()?.to_owned(),
+                io.get("type").cloned().unwrap_or(Json::Null),
+            ))
+        })
+        .collect();
+    let mut steps = Vec::new();
+    for (name, param) in params {
+        if param.get("toInit") != Some(&Json::Bool(true)) {
+            continue;
+        }
+        let value = param.get("value").cloned().unwrap_or(Json::Null);
+        let connection = param.get("connection").cloned();
+        let io_type = types_by_name
+            .get(name)
+            .and_then(Json::as_str)
+            .unwrap_or_default();
+        let mut step = Map::new();
+        match io_type {
+            "git" | "dockerfile" | "artifacts" => {
+                step.insert(io_type.to_owned(), value);
+            }
+            "path" => {
+                let paths = match value {
+                    Json::Array(paths) => paths,
+                    Json::Null => Vec::new(),
+                    other => vec![other],
+                };
+                step.insert("paths".to_owned(), Json::Array(paths));
+            }
+            _ if connection.is_some() => {}
+            _ => {
+                return Err(format!(
+                    "param `{name}` has type `{io_type}`, which cannot become an init step: only git, dockerfile, artifacts and path params, or params with a connection, can"
+                ));
+            }
+        }
+        if let Some(connection) = connection {
+            step.insert("connection".to_owned(), connection);
+        }
+        steps.push(Json::Object(step));
+    }
+    if steps.is_empty() {
+        return Ok(());
+    }
+    if let Some(Json::Object(run)) = compiled.get_mut("run") {
+        let existing = run
+            .remove("init")
+            .and_then(|init| init.as_array().cloned())
+            .unwrap_or_default();
+        steps.extend(existing);
+        run.insert("init".to_owned(), Json::Array(steps));
+    }
+    Ok(())
+}
+
+/// Polyaxon 2.x's root shortcuts: `ports` makes a service, `container`, `cmd`, `env` and
+/// `resources` fill the main container, the rest go to the run.
+fn apply_shortcuts(run: Option<Json>, layer: &Json) -> Option<Json> {
+    let mut run = run;
+    let mut ensure = |kind: &str| -> Map<String, Json> {
+        match run.take() {
+            Some(Json::Object(run)) => run,
+            _ => {
+                let mut fresh = Map::new();
+                fresh.insert("kind".to_owned(), Json::from(kind));
+                fresh
+            }
+        }
+    };
+    let mut touched: Option<Map<String, Json>> = None;
+    if let Some(ports) = layer.get("ports") {
+        let mut current = ensure("service");
+        current.insert("ports".to_owned(), ports.clone());
+        touched = Some(current);
+    }
+    let container_patches = main_container_patch(layer);
+    if !container_patches.is_empty() {
+        let mut current = touched.take().unwrap_or_else(|| ensure("job"));
+        let container = current
+            .entry("container")
+            .or_insert_with(|| Json::Object(Map::new()));
+        if let Json::Object(container) = container {
+            for (key, value) in container_patches {
+                container.insert(key, value);
+            }
+        }
+        touched = Some(current);
+    }
+    for section in ["environment", "init", "connections", "sidecars", "volumes"] {
+        if let Some(value) = layer.get(section) {
+            let mut current = touched.take().unwrap_or_else(|| ensure("job"));
+            current.insert(section.to_owned(), value.clone());
+            touched = Some(current);
+        }
+    }
+    touched.map(Json::Object).or(run)
+}
+
+/// The main-container fields the shortcuts of one layer set.
+fn main_container_patch(layer: &Json) -> Vec<(String, Json)> {
+    let mut patch = Vec::new();
+    if let Some(Json::Object(container)) = layer.get("container") {
+        patch.extend(
+            container
+                .iter()
+                .map(|(key, value)| (key.clone(), value.clone())),
+        );
+    }
+    if let Some(cmd) = layer.get("cmd") {
+        let lines: Vec<String> = match cmd {
+            Json::Array(lines) => lines.iter().map(python::str_of).collect(),
+            other => vec![python::str_of(other)],
+        };
+        let script = std::iter::once("set -e".to_owned())
+            .chain(lines)
+            .collect::<Vec<_>>();
+        patch.push(("command".to_owned(), json!(["/bin/sh", "-c"])));
+        patch.push(("args".to_owned(), json!([script.join("\n")])));
+    }
+    if let Some(Json::Object(env)) = layer.get("env") {
+        let entries: Vec<Json> = env
+            .iter()
+            .map(|(name, value)| json!({"name": name, "value": value, "value_from": null}))
+            .collect();
+        patch.push(("env".to_owned(), Json::Array(entries)));
+    }
+    if let Some(Json::Object(resources)) = layer.get("resources") {
+        let mut requests = Map::new();
+        let mut limits = Map::new();
+        for (key, value) in resources {
+            match key.as_str() {
+                "gpu" => {
+                    limits.insert("nvidia.com/gpu".to_owned(), value.clone());
+                }
+                _ => {
+                    requests.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        let mut lowered = Map::new();
+        if !requests.is_empty() {
+            lowered.insert("requests".to_owned(), Json::Object(requests));
+        }
+        if !limits.is_empty() {
+            lowered.insert("limits".to_owned(), Json::Object(limits));
+        }
+        patch.push(("resources".to_owned(), Json::Object(lowered)));
+    }
+    patch
+}
+
+/// A param as the templates see it: its name, declared type and value.
+struct ParamSpec {
+    name: String,
+    io_type: Option<String>,
+    value: Json,
+    is_flag: bool,
+    is_list: bool,
+    arg_format: Option<String>,
+    connection: Option<Json>,
+}
+
+/// Writes params into the inputs and outputs they are for, cast to their types; params for no
+/// input become `contexts`. Returns the params every template sees.
+fn apply_params(
+    compiled: &mut Map<String, Json>,
+    params: &Map<String, Json>,
+) -> Result<Vec<ParamSpec>, String> {
+    // A join's params fill inputs on the server, from the runs its query finds.
+    let joined: Vec<String> = compiled
+        .get("joins")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|join| join.get("params").and_then(Json::as_object))
+        .flat_map(|params| params.keys().cloned())
+        .collect();
+    let mut specs = Vec::new();
+    let mut declared = Vec::new();
+    for section in ["inputs", "outputs"] {
+        let Some(Json::Array(ios)) = compiled.get_mut(section) else {
+            continue;
+        };
+        // Polyaxon keys IOs by name, so of two with one name the last takes the param.
+        let names: Vec<String> = ios
+            .iter()
+            .map(|io| io.get("name").map(python::str_of).unwrap_or_default())
+            .collect();
+        let mut shadowed_values: Vec<(usize, Json)> = Vec::new();
+        for (index, io) in ios.iter_mut().enumerate() {
+            let Json::Object(io) = io else { continue };
+            let name = names[index].clone();
+            let shadowed = names[index + 1..].contains(&name);
+            if shadowed {
+                if section == "outputs" || params.contains_key(&name) || joined.contains(&name) {
+                    io.insert("isOptional".to_owned(), Json::Bool(true));
+                }
+                continue;
+            }
+            let io_type = io.get("type").and_then(Json::as_str).map(str::to_owned);
+            let is_list = io.get("isList") == Some(&Json::Bool(true));
+            declared.push(name.clone());
+            if section == "outputs" || params.contains_key(&name) || joined.contains(&name) {
+                io.insert("isOptional".to_owned(), Json::Bool(true));
+            }
+            for key in ["connection", "toInit", "toEnv"] {
+                if let Some(setting) = params.get(&name).and_then(|param| param.get(key))
+                    && !io.contains_key(key)
+                {
+                    io.insert(key.to_owned(), setting.clone());
+                }
+            }
+            if let Some(param) = params.get(&name)
+                && param.get("ref").is_none()
+                && let Some(value) = param.get("value")
+            {
+                let cast = match (&io_type, value) {
+                    (_, Json::String(text)) if text.contains("{{") => value.clone(),
+                    (Some(io_type), _) => types::cast(io_type, value, is_list)
+                        .map_err(|why| format!("param `{name}` is invalid: {why}"))?,
+                    (None, _) => value.clone(),
+                };
+                io.insert("value".to_owned(), cast);
+            }
+            let value = io.get("value").cloned().unwrap_or(Json::Null);
+            // The IOs it shadowed take its value too, as written, uncast.
+            for (earlier, earlier_name) in names[..index].iter().enumerate() {
+                if *earlier_name == name {
+                    shadowed_values.push((earlier, value.clone()));
+                }
+            }
+            specs.push(ParamSpec {
+                io_type,
+                value,
+                is_flag: io.get("isFlag") == Some(&Json::Bool(true)),
+                is_list,
+                arg_format: io
+                    .get("argFormat")
+                    .and_then(Json::as_str)
+                    .map(str::to_owned),
+                connection: io.get("connection").cloned(),
+                name,
+            });
+        }
+        for (index, value) in shadowed_values {
+            if let Some(Json::Object(io)) = ios.get_mut(index) {
+                io.insert("value".to_owned(), value);
+            }
+        }
+    }
+    let mut contexts = Vec::new();
+    // Join params that fill no input are contexts too, after the operation's own.
+    let join_params: Vec<(String, Json)> = compiled
+        .get("joins")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|join| join.get("params").and_then(Json::as_object))
+        .flat_map(|params| {
+            params
+                .iter()
+                .map(|(name, param)| (name.clone(), param.clone()))
+        })
+        .filter(|(name, _)| !params.contains_key(name))
+        .collect();
+    let all_params = params
+        .iter()
+        .map(|(name, param)| (name.clone(), param.clone()))
+        .chain(join_params);
+    for (name, param) in all_params {
+        let (name, param) = (&name, &param);
+        if declared.contains(name) {
+            continue;
+        }
+        let value = param.get("value").cloned().unwrap_or(Json::Null);
+        let mut context = json!({"name": name, "value": value, "isOptional": true});
+        for key in ["connection", "toInit", "toEnv"] {
+            if let (Some(setting), Json::Object(context)) = (param.get(key), &mut context) {
+                context.insert(key.to_owned(), setting.clone());
+            }
+        }
+        contexts.push(context);
+        specs.push(ParamSpec {
+            name: name.clone(),
+            io_type: None,
+            value,
+            is_flag: false,
+            is_list: false,
+            arg_format: None,
+            connection: param.get("connection").cloned(),
+        });
+    }
+    if !contexts.is_empty() {
+        compiled.insert("contexts".to_owned(), Json::Array(contexts));
+    }
+    Ok(specs)
+}
+
+/// The namespace a run asks for must be the agent's or one it manages too.
+fn check_namespace(compiled: &Map<String, Json>, run: &RunContext) -> Result<(), String> {
+    let Some(namespace) = compiled.get("namespace").and_then(Json::as_str) else {
+        return Ok(());
+    };
+    if namespace == run.agent.namespace
+        || run
+            .agent
+            .additional_namespaces
+            .iter()
+            .any(|n| n == namespace)
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "the namespace `{namespace}` is not managed by the agent, which runs in `{}`",
+        run.agent.namespace
+    ))
+}
+
+/// Polyaxon's `to_string`: numbers and structures as compact JSON, text as it is.
+fn to_string(value: &Json) -> Option<String> {
+    match value {
+        Json::Null => None,
+        Json::String(text) => Some(text.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+impl ParamSpec {
+    fn typed_value(&self) -> Json {
+        if self.io_type.as_deref() == Some("str") {
+            if self.is_list {
+                // An unset list of strings is an empty list.
+                let items = self.value.as_array().cloned().unwrap_or_default();
+                return Json::Array(
+                    items
+                        .iter()
+                        .map(|item| to_string(item).map_or(Json::Null, Json::String))
+                        .collect(),
+                );
+            }
+            return to_string(&self.value).map_or(Json::Null, Json::String);
+        }
+        self.value.clone()
+    }
+
+    fn display_value(&self) -> Json {
+        if self.is_flag {
+            let set = !matches!(self.value, Json::Null | Json::Bool(false));
+            return Json::String(if set {
+                format!("--{}", self.name)
+            } else {
+                String::new()
+            });
+        }
+        self.typed_value()
+    }
+
+    fn as_str(&self) -> String {
+        to_string(&self.display_value()).unwrap_or_default()
+    }
+
+    fn as_arg(&self, templates: &Templates) -> Result<String, String> {
+        if self.value.is_null() {
+            return Ok(String::new());
+        }
+        if let Some(format) = &self.arg_format {
+            let mut context = Map::new();
+            context.insert(self.name.clone(), self.typed_value());
+            let rendered = templates.expand(
+                &Json::String(format.clone()),
+                &template::to_value(&Json::Object(context)),
+                Kind::Expression,
+            )?;
+            return Ok(python::str_of(&rendered));
+        }
+        if self.is_flag {
+            return Ok(self.as_str());
+        }
+        Ok(format!("--{}={}", self.name, self.as_str()))
+    }
+}
+
+/// The params part of the template context: each param by name, and `params.<name>`.
+fn params_context(specs: &[ParamSpec], templates: &Templates) -> Result<Map<String, Json>, String> {
+    let mut context = Map::new();
+    let mut params = Map::new();
+    let mut as_args = Vec::new();
+    for spec in specs {
+        context.insert(spec.name.clone(), spec.display_value());
+        let as_arg = spec.as_arg(templates)?;
+        if !as_arg.is_empty() {
+            as_args.push(Json::String(as_arg.clone()));
+        }
+        params.insert(
+            spec.name.clone(),
+            json!({
+                "connection": spec.connection.clone().unwrap_or(Json::Null),
+                "value": spec.typed_value(),
+                "type": spec.io_type,
+                "as_str": spec.as_str(),
+                "as_arg": as_arg,
+            }),
+        );
+    }
+    params.insert("as_args".to_owned(), Json::Array(as_args));
+    context.insert("params".to_owned(), Json::Object(params));
+    Ok(context)
+}
+
+/// `globals.*`: who and where the run is; with `with_paths`, where its artifacts go.
+fn globals(compiled: &Map<String, Json>, run: &RunContext, with_paths: bool) -> Json {
+    let name = compiled
+        .get("name")
+        .and_then(Json::as_str)
+        .unwrap_or(&run.default_run_name);
+    let mut globals = json!({
+        "owner_name": run.owner,
+        "project_name": run.project,
+        "project_unique_name": run.project_unique_name(),
+        "project_uuid": run.project_uuid,
+        "username": null,
+        "user_email": null,
+        "run_info": format!("{}.runs.{}", run.project_unique_name(), run.run_uuid),
+        "name": name,
+        "uuid": run.run_uuid,
+        "namespace": run.agent.namespace,
+        "iteration": null,
+        "context_path": CONTEXT_ROOT,
+        "artifacts_path": format!("{CONTEXT_ROOT}/artifacts"),
+        "created_at": python_datetime(&run.created_at),
+        "compiled_at": python_datetime(&run.compiled_at),
+        "schedule_at": null,
+        "started_at": null,
+        "finished_at": null,
+        "duration": null,
+        "cloning_kind": null,
+        "original_uuid": null,
+        "is_independent": true,
+        "store_path": "",
+        "run_relative_outputs_path": format!("{}/outputs", run.run_uuid),
+    });
+    if with_paths && let Json::Object(globals) = &mut globals {
+        let plugins = compiled.get("plugins");
+        let plugin = |key: &str| {
+            plugins
+                .and_then(|plugins| plugins.get(key))
+                .and_then(Json::as_bool)
+        };
+        let store_path = run
+            .agent
+            .artifacts_store
+            .as_ref()
+            .and_then(|store| store.store_path());
+        if plugin("collectArtifacts") != Some(false) {
+            let artifacts = format!("{CONTEXT_ROOT}/artifacts/{}", run.run_uuid);
+            globals.insert(
+                "run_outputs_path".to_owned(),
+                Json::from(format!("{artifacts}/outputs")),
+            );
+            globals.insert("run_artifacts_path".to_owned(), Json::from(artifacts));
+        } else if let Some(store_path) = &store_path {
+            let artifacts = format!("{store_path}/{}", run.run_uuid);
+            globals.insert(
+                "run_outputs_path".to_owned(),
+                Json::from(format!("{artifacts}/outputs")),
+            );
+            globals.insert("run_artifacts_path".to_owned(), Json::from(artifacts));
+        }
+        if plugin("mountArtifactsStore") == Some(true)
+            && let Some(store_path) = store_path
+        {
+            globals.insert("store_path".to_owned(), Json::from(store_path));
+        }
+    }
+    globals
+}
+
+/// An ISO 8601 timestamp as Python prints the datetime (`2024-01-02 03:04:05+00:00`).
+fn python_datetime(iso: &str) -> String {
+    crate::yaml::parse_timestamp(iso).unwrap_or_else(|| iso.to_owned())
+}
+
+/// An input, output or context rendered in stage 1; the value of a text input stays text and
+/// `argFormat` is left for its own rendering.
+fn render_io(io: &Json, context: &minijinja::Value, templates: &Templates) -> Result<Json, String> {
+    let Json::Object(fields) = io else {
+        return Ok(io.clone());
+    };
+    let mut fields = fields.clone();
+    let arg_format = fields.remove("argFormat");
+    let io_type = fields
+        .get("type")
+        .and_then(Json::as_str)
+        .unwrap_or_default();
+    let is_text = TEXT_TYPES.contains(&io_type);
+    let value = fields.remove("value");
+    let mut rendered = match templates.expand(&Json::Object(fields), context, Kind::Expression)? {
+        Json::Object(rendered) => rendered,
+        _ => Map::new(),
+    };
+    if let Some(value) = value {
+        let kind = if is_text {
+            Kind::Text
+        } else {
+            Kind::Expression
+        };
+        rendered.insert("value".to_owned(), templates.expand(&value, context, kind)?);
+    }
+    if let Some(arg_format) = arg_format {
+        rendered.insert("argFormat".to_owned(), arg_format);
+    }
+    Ok(Json::Object(rendered))
+}
+
+/// The run section rendered in stage 2; a container's `command` and `args` stay text.
+fn render_run(
+    run: &Json,
+    context: &minijinja::Value,
+    templates: &Templates,
+) -> Result<Json, String> {
+    match run {
+        Json::Object(fields) => {
+            let mut rendered = Map::new();
+            for (key, value) in fields {
+                let value = if matches!(key.as_str(), "command" | "args") && value.is_array() {
+                    templates.expand(value, context, Kind::ContainerText)?
+                } else {
+                    render_run(value, context, templates)?
+                };
+                let key = match templates.expand(
+                    &Json::String(key.clone()),
+                    context,
+                    Kind::Expression,
+                )? {
+                    Json::String(key) => key,
+                    other => python::str_of(&other),
+                };
+                rendered.insert(key, value);
+            }
+            Ok(Json::Object(rendered))
+        }
+        Json::Array(items) => items
+            .iter()
+            .map(|item| render_run(item, context, templates))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Json::Array),
+        other => templates.expand(other, context, Kind::Expression),
+    }
+}

@@ -1,0 +1,190 @@
+//! Polyaxon's templating: Jinja with Python's way of printing values, and rendered strings read
+//! back as Python literals (`"0.1"` becomes a float), recursively until nothing changes.
+
+use minijinja::value::{Value, ValueKind};
+use minijinja::{Environment, Error, ErrorKind};
+use serde_json::{Map, Value as Json};
+
+use crate::python;
+
+/// The Jinja environment of Polyaxon's templates: `{{ }}` prints as Python's `str()` does, and
+/// the `map_format` filter applies a `%` pattern.
+pub struct Templates {
+    environment: Environment<'static>,
+}
+
+/// How a rendered string is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Read back as a Python literal when it is one.
+    Expression,
+    /// Kept as text (the value of a text-typed input).
+    Text,
+    /// Kept as text, and dropped (`null`) when it renders to `None` (a container's command or
+    /// args, where an unset optional param leaves nothing).
+    ContainerText,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        let mut environment = Environment::new();
+        environment.set_formatter(|out, _state, value| {
+            let text = python_str(value);
+            out.write_str(&text)
+                .map_err(|_| Error::new(ErrorKind::WriteFailure, "cannot write the output"))
+        });
+        environment.add_filter("map_format", map_format);
+        Self { environment }
+    }
+}
+
+impl Templates {
+    /// Renders one template string; strings without `{{` or `{%` are returned as they are.
+    pub fn render(&self, template: &str, context: &Value) -> Result<String, String> {
+        if !template.contains("{{") && !template.contains("{%") {
+            return Ok(template.to_owned());
+        }
+        self.environment
+            .render_str(template, context)
+            .map_err(|error| describe(&error))
+    }
+
+    /// Renders every string in `expression` (keys included), reading results back as Python
+    /// literals, as Polyaxon's `parse_expression` does.
+    pub fn expand(&self, expression: &Json, context: &Value, kind: Kind) -> Result<Json, String> {
+        match expression {
+            Json::String(text) => self.expand_string(text, context, kind),
+            Json::Array(items) => items
+                .iter()
+                .map(|item| self.expand(item, context, kind))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Json::Array),
+            Json::Object(fields) => {
+                let mut expanded = Map::new();
+                for (key, value) in fields {
+                    let key = match self.expand_string(key, context, Kind::Expression)? {
+                        Json::String(key) => key,
+                        other => python::str_of(&other),
+                    };
+                    expanded.insert(key, self.expand(value, context, kind)?);
+                }
+                Ok(Json::Object(expanded))
+            }
+            other => Ok(other.clone()),
+        }
+    }
+
+    fn expand_string(&self, text: &str, context: &Value, kind: Kind) -> Result<Json, String> {
+        let rendered = self.render(text, context)?;
+        match kind {
+            Kind::ContainerText if rendered == "None" && rendered != text => Ok(Json::Null),
+            Kind::Text | Kind::ContainerText => Ok(Json::String(rendered)),
+            Kind::Expression if rendered == text => {
+                Ok(python::literal_eval(&rendered).unwrap_or(Json::String(rendered)))
+            }
+            Kind::Expression => self.expand_string(&rendered, context, kind),
+        }
+    }
+}
+
+/// Jinja's error as Polyaxon words it.
+fn describe(error: &Error) -> String {
+    let kind = match error.kind() {
+        ErrorKind::SyntaxError => "TemplateSyntaxError",
+        ErrorKind::UndefinedError => "UndefinedError",
+        _ => "TemplateError",
+    };
+    format!(
+        "cannot render the template: {kind}: {}",
+        error.detail().unwrap_or("no details")
+    )
+}
+
+/// `pattern % value`, Python's printf-style formatting with a single `%s` (or `%d`, `%f`, …).
+fn map_format(value: Value, pattern: String) -> Result<String, Error> {
+    let shown = python_str(&value);
+    let mut out = String::new();
+    let mut chars = pattern.chars().peekable();
+    let mut used = false;
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('%') => out.push('%'),
+            Some(_) if !used => {
+                out.push_str(&shown);
+                used = true;
+            }
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    "map_format takes a pattern with one placeholder",
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A JSON value as a template value.
+pub fn to_value(json: &Json) -> Value {
+    match json {
+        Json::Null => Value::from(()),
+        Json::Bool(flag) => Value::from(*flag),
+        Json::Number(number) => match number.as_i64() {
+            Some(integer) => Value::from(integer),
+            None => Value::from(number.as_f64().unwrap_or_default()),
+        },
+        Json::String(text) => Value::from(text.as_str()),
+        Json::Array(items) => Value::from(items.iter().map(to_value).collect::<Vec<_>>()),
+        // Python dicts keep their insertion order, and so their printed form does too.
+        Json::Object(fields) => Value::from_pairs(
+            fields
+                .iter()
+                .map(|(key, value)| (Value::from(key.as_str()), to_value(value))),
+        ),
+    }
+}
+
+/// A template value as JSON, for printing it as Python would.
+fn to_json(value: &Value) -> Json {
+    match value.kind() {
+        ValueKind::Undefined | ValueKind::None => Json::Null,
+        ValueKind::Bool => Json::Bool(value.is_true()),
+        ValueKind::Number => match value.as_i64().filter(|_| value.is_integer()) {
+            Some(integer) => Json::from(integer),
+            None => f64::try_from(value.clone())
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map_or(Json::Null, Json::Number),
+        },
+        ValueKind::String => Json::String(value.as_str().unwrap_or_default().to_owned()),
+        ValueKind::Map => {
+            let mut fields = Map::new();
+            if let Ok(keys) = value.try_iter() {
+                for key in keys {
+                    let item = value.get_item(&key).unwrap_or_default();
+                    fields.insert(python::str_of(&to_json(&key)), to_json(&item));
+                }
+            }
+            Json::Object(fields)
+        }
+        ValueKind::Seq | ValueKind::Iterable => Json::Array(
+            value
+                .try_iter()
+                .map(|items| items.map(|item| to_json(&item)).collect())
+                .unwrap_or_default(),
+        ),
+        _ => Json::String(value.to_string()),
+    }
+}
+
+/// How Python's `str()` prints a template value; undefined prints nothing, as in Jinja.
+fn python_str(value: &Value) -> String {
+    if value.is_undefined() {
+        return String::new();
+    }
+    python::str_of(&to_json(value))
+}
