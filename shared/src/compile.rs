@@ -13,7 +13,7 @@ use crate::check::{self, Checked};
 use crate::diagnostic::{Diagnostic, Position, Span};
 use crate::python;
 use crate::run::RunContext;
-use crate::template::{self, Kind, Templates};
+use crate::template::{Context, Kind, Templates};
 use crate::types;
 
 /// Where the run's context (artifacts, configs) is mounted in its containers.
@@ -140,17 +140,17 @@ fn compile_operation(operation: &Json, run: &RunContext) -> Result<Json, String>
     if compiled.contains_key("build") {
         return Err("building images is not supported: remove the `build` section".to_owned());
     }
-    let templates = Templates::default();
-    let mut context = params_context(&specs, &templates)?;
+    let templates = Templates::shared();
+    let mut context = params_context(&specs, templates)?;
     context.insert("globals".to_owned(), globals(&compiled, run, false));
 
     // Stage 1: the IO and the operation-level sections, with the params and the globals.
-    let stage_one = template::to_value(&Json::Object(context.clone()));
+    let stage_one = Context::new(Json::Object(context));
     for section in ["contexts", "inputs", "outputs"] {
         if let Some(Json::Array(ios)) = compiled.get(section).cloned() {
             let rendered = ios
                 .iter()
-                .map(|io| render_io(io, &stage_one, &templates))
+                .map(|io| render_io(io, &stage_one, templates))
                 .collect::<Result<Vec<_>, _>>()?;
             compiled.insert(section.to_owned(), Json::Array(rendered));
         }
@@ -186,6 +186,9 @@ fn compile_operation(operation: &Json, run: &RunContext) -> Result<Json, String>
                 .or_insert_with(|| Json::Array(Vec::new()));
         }
     } else if let Some(run_section) = compiled.get("run").cloned() {
+        let Json::Object(mut context) = stage_one.into_json() else {
+            unreachable!("the stage one context is a mapping")
+        };
         let mut globals = globals(&compiled, run, true);
         add_service_urls(&mut globals, &run_section, run);
         context.insert("globals".to_owned(), globals);
@@ -197,8 +200,8 @@ fn compile_operation(operation: &Json, run: &RunContext) -> Result<Json, String>
             "init".to_owned(),
             connections_context(&run_section, run, true),
         );
-        let stage_two = template::to_value(&Json::Object(context));
-        let mut rendered = render_run(&run_section, &stage_two, &templates)?;
+        let stage_two = Context::new(Json::Object(context));
+        let mut rendered = render_run(&run_section, &stage_two, templates)?;
         keep_string_maps(&mut rendered);
         compiled.insert("run".to_owned(), rendered);
     }
@@ -925,7 +928,7 @@ impl ParamSpec {
             context.insert(self.name.clone(), self.typed_value());
             let rendered = templates.expand(
                 &Json::String(format.clone()),
-                &template::to_value(&Json::Object(context)),
+                &Context::new(Json::Object(context)),
                 Kind::Expression,
             )?;
             return Ok(python::str_of(&rendered));
@@ -1039,7 +1042,7 @@ fn python_datetime(iso: &str) -> String {
 
 /// An input, output or context rendered in stage 1; the value of a text input stays text and
 /// `argFormat` is left for its own rendering.
-fn render_io(io: &Json, context: &minijinja::Value, templates: &Templates) -> Result<Json, String> {
+fn render_io(io: &Json, context: &Context, templates: &Templates) -> Result<Json, String> {
     let Json::Object(fields) = io else {
         return Ok(io.clone());
     };
@@ -1070,11 +1073,7 @@ fn render_io(io: &Json, context: &minijinja::Value, templates: &Templates) -> Re
 }
 
 /// The run section rendered in stage 2; a container's `command` and `args` stay text.
-fn render_run(
-    run: &Json,
-    context: &minijinja::Value,
-    templates: &Templates,
-) -> Result<Json, String> {
+fn render_run(run: &Json, context: &Context, templates: &Templates) -> Result<Json, String> {
     match run {
         Json::Object(fields) => {
             let mut rendered = Map::new();

@@ -107,6 +107,11 @@ pub fn string_repr(text: &str) -> String {
 /// Python's `ast.literal_eval`: numbers, strings, `True`/`False`/`None`, and lists, tuples and
 /// dicts of them. `None` when the text is not such a literal.
 pub fn literal_eval(text: &str) -> Option<Json> {
+    // Most strings are plain words; only these can start a literal.
+    let first = text.trim_start_matches([' ', '\t']).chars().next()?;
+    if !(first.is_ascii_digit() || "[({'\"+-.TFN".contains(first)) {
+        return None;
+    }
     let mut parser = Literal {
         chars: text.trim_start_matches([' ', '\t']).chars().collect(),
         at: 0,

@@ -13,6 +13,32 @@ pub struct Templates {
     environment: Environment<'static>,
 }
 
+/// What templates see, converted for the engine only when a template is actually rendered: most
+/// strings of a Polyaxonfile are not templates, and many files have none.
+pub struct Context {
+    json: Json,
+    value: std::cell::OnceCell<Value>,
+}
+
+impl Context {
+    /// A context holding `json`'s keys.
+    pub fn new(json: Json) -> Self {
+        Self {
+            json,
+            value: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The context's data, to extend it for a later stage.
+    pub fn into_json(self) -> Json {
+        self.json
+    }
+
+    fn value(&self) -> &Value {
+        self.value.get_or_init(|| to_value(&self.json))
+    }
+}
+
 /// How a rendered string is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -39,19 +65,26 @@ impl Default for Templates {
 }
 
 impl Templates {
+    /// The one environment every compilation uses: building it registers every filter and test,
+    /// which costs more than rendering a Polyaxonfile.
+    pub fn shared() -> &'static Templates {
+        static SHARED: std::sync::OnceLock<Templates> = std::sync::OnceLock::new();
+        SHARED.get_or_init(Templates::default)
+    }
+
     /// Renders one template string; strings without `{{` or `{%` are returned as they are.
-    pub fn render(&self, template: &str, context: &Value) -> Result<String, String> {
+    pub fn render(&self, template: &str, context: &Context) -> Result<String, String> {
         if !template.contains("{{") && !template.contains("{%") {
             return Ok(template.to_owned());
         }
         self.environment
-            .render_str(template, context)
+            .render_str(template, context.value())
             .map_err(|error| describe(&error))
     }
 
     /// Renders every string in `expression` (keys included), reading results back as Python
     /// literals, as Polyaxon's `parse_expression` does.
-    pub fn expand(&self, expression: &Json, context: &Value, kind: Kind) -> Result<Json, String> {
+    pub fn expand(&self, expression: &Json, context: &Context, kind: Kind) -> Result<Json, String> {
         match expression {
             Json::String(text) => self.expand_string(text, context, kind),
             Json::Array(items) => items
@@ -74,7 +107,7 @@ impl Templates {
         }
     }
 
-    fn expand_string(&self, text: &str, context: &Value, kind: Kind) -> Result<Json, String> {
+    fn expand_string(&self, text: &str, context: &Context, kind: Kind) -> Result<Json, String> {
         let rendered = self.render(text, context)?;
         match kind {
             Kind::ContainerText if rendered == "None" && rendered != text => Ok(Json::Null),
@@ -129,7 +162,7 @@ fn map_format(value: Value, pattern: String) -> Result<String, Error> {
 }
 
 /// A JSON value as a template value.
-pub fn to_value(json: &Json) -> Value {
+fn to_value(json: &Json) -> Value {
     match json {
         Json::Null => Value::from(()),
         Json::Bool(flag) => Value::from(*flag),

@@ -567,6 +567,11 @@ fn parse_float(text: &str) -> Option<f64> {
 
 /// A YAML 1.1 timestamp, as Python's `str()` of the date or datetime PyYAML makes of it.
 pub(crate) fn parse_timestamp(text: &str) -> Option<String> {
+    // A timestamp starts with a four-digit year and a dash.
+    let bytes = text.as_bytes();
+    if bytes.len() < 8 || !bytes[..4].iter().all(u8::is_ascii_digit) || bytes[4] != b'-' {
+        return None;
+    }
     let number = |text: &str, min: usize, max: usize| -> Option<u32> {
         (text.len() >= min && text.len() <= max && text.bytes().all(|byte| byte.is_ascii_digit()))
             .then(|| text.parse().ok())

@@ -4,6 +4,7 @@
 //! run. Every tool it needs is installed from a package registry (crates.io, npm, Debian) and
 //! only when missing or at the wrong version, so a second run skips straight to the work.
 
+mod bench;
 mod setup;
 mod web;
 
@@ -21,6 +22,7 @@ commands:
   build          setup, then build the web app into dist/ and report its size
   run [ARGS..]   build, then serve the app (ARGS go to `myelin serve`, e.g. --port 9000)
   test           build, then run every test: unit, golden, server, wasm build of shared, e2e
+  bench          time the compiler on the oracle corpus beside Polyaxon's own (needs ../shared)
   help           this text
 ";
 
@@ -45,6 +47,7 @@ fn main() -> Result<()> {
             web::build(&workspace)?;
             test(&workspace)
         }
+        "bench" => bench::run(&workspace),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())

@@ -1,0 +1,105 @@
+//! Run with `cargo xtask bench`, which also times Polyaxon's own compiler on the same files.
+//!
+//! Times check + compile of every case in a corpus (median of many runs per file) and prints it
+//! beside Polyaxon's median for the same file, when `cargo xtask bench` passes those in.
+//! Environment: `MYELIN_BENCH_CASES` (the corpus folder), `MYELIN_BENCH_AGENT` (the agent YAML),
+//! `MYELIN_BENCH_BASELINE` (Polyaxon's medians as `{case: seconds}`, optional).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use shared::{Agent, RunContext};
+
+const RUNS: usize = 200;
+
+fn main() {
+    let cases = std::env::var("MYELIN_BENCH_CASES").expect("MYELIN_BENCH_CASES names the corpus");
+    let agent =
+        std::env::var("MYELIN_BENCH_AGENT").expect("MYELIN_BENCH_AGENT names the agent YAML");
+    let baseline: BTreeMap<String, f64> = std::env::var("MYELIN_BENCH_BASELINE")
+        .ok()
+        .map(|path| serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
+        .unwrap_or_default();
+    let run = RunContext {
+        owner: "acme".to_owned(),
+        project: "mnist".to_owned(),
+        project_uuid: "0d4e2f6a1b3c4d5e8f9a0b1c2d3e4f50".to_owned(),
+        run_uuid: "8c1f3a5e7b9d4f21a3c5e7f9b1d3f5a7".to_owned(),
+        default_run_name: "oracle-run".to_owned(),
+        created_at: "2024-01-02T03:04:05Z".to_owned(),
+        compiled_at: "2024-01-02T03:04:06Z".to_owned(),
+        agent: Agent::from_yaml(&std::fs::read_to_string(agent).unwrap()).unwrap(),
+    };
+
+    let mut names: Vec<String> = std::fs::read_dir(&cases)
+        .unwrap()
+        .filter_map(|entry| {
+            entry
+                .unwrap()
+                .file_name()
+                .into_string()
+                .unwrap()
+                .strip_suffix(".yaml")
+                .map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    println!(
+        "{:<44} {:>12} {:>12} {:>8}",
+        "case (check+compile)", "myelin µs", "polyaxon µs", "ratio"
+    );
+    for name in &names {
+        let folder = Path::new(&cases);
+        let text = std::fs::read_to_string(folder.join(format!("{name}.yaml"))).unwrap();
+        let params: Vec<(String, String)> =
+            std::fs::read_to_string(folder.join(format!("{name}.params")))
+                .unwrap_or_default()
+                .lines()
+                .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+                .filter_map(|line| line.split_once('='))
+                .map(|(name, value)| (name.trim().to_owned(), value.to_owned()))
+                .collect();
+        let mut times: Vec<Duration> = (0..RUNS)
+            .map(|_| {
+                let started = Instant::now();
+                std::hint::black_box(shared::compile(&text, &params, &run));
+                started.elapsed()
+            })
+            .collect();
+        times.sort();
+        let median = times[RUNS / 2].as_secs_f64();
+        ours.push(median);
+        match baseline.get(name) {
+            Some(polyaxon) => {
+                theirs.push(*polyaxon);
+                println!(
+                    "{name:<44} {:>12.1} {:>12.1} {:>7.0}×",
+                    median * 1e6,
+                    polyaxon * 1e6,
+                    polyaxon / median
+                );
+            }
+            None => println!("{name:<44} {:>12.1}", median * 1e6),
+        }
+    }
+    let median_of = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let ours_median = median_of(&mut ours);
+    print!("\nmedian per file: myelin {:.1} µs", ours_median * 1e6);
+    if theirs.is_empty() {
+        println!();
+    } else {
+        let theirs_median = median_of(&mut theirs);
+        println!(
+            ", polyaxon {:.1} µs: myelin is {:.0}× faster ({} files, check+compile, imports excluded)",
+            theirs_median * 1e6,
+            theirs_median / ours_median,
+            names.len()
+        );
+    }
+}
