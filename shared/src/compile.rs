@@ -216,22 +216,23 @@ fn operation_flag(operation: &Json, key: &str) -> bool {
         .any(|layer| layer.get(key) == Some(&Json::Bool(true)))
 }
 
+/// Every input and output, inputs first.
+fn ios(compiled: &Map<String, Json>) -> impl Iterator<Item = &Json> {
+    ["inputs", "outputs"]
+        .into_iter()
+        .flat_map(|section| compiled.get(section).and_then(Json::as_array))
+        .flatten()
+}
+
 /// Polyaxon 2.18 crashes compiling an input or output that sets `delayValidation` (it reads the
 /// snake_case attribute that its own reader never sets); say so instead.
 fn refuse_delay_validation(compiled: &Map<String, Json>) -> Result<(), String> {
-    for section in ["inputs", "outputs"] {
-        for io in compiled
-            .get(section)
-            .and_then(Json::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if io.get("delayValidation").is_some() {
-                let name = io.get("name").map(python::str_of).unwrap_or_default();
-                return Err(format!(
-                    "`{name}` sets `delayValidation`, which Polyaxon 2.18 cannot compile; write `validation: {{delay: true}}` instead"
-                ));
-            }
+    for io in ios(compiled) {
+        if io.get("delayValidation").is_some() {
+            let name = io.get("name").map(python::str_of).unwrap_or_default();
+            return Err(format!(
+                "`{name}` sets `delayValidation`, which Polyaxon 2.18 cannot compile; write `validation: {{delay: true}}` instead"
+            ));
         }
     }
     Ok(())
@@ -240,28 +241,20 @@ fn refuse_delay_validation(compiled: &Map<String, Json>) -> Result<(), String> {
 /// After the first templating stage every IO value must still read as its type: a string that
 /// rendered into a literal of the wrong shape is caught here.
 fn revalidate_io(compiled: &Map<String, Json>) -> Result<(), String> {
-    for section in ["inputs", "outputs"] {
-        for io in compiled
-            .get(section)
-            .and_then(Json::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let (Some(io_type), Some(value)) =
-                (io.get("type").and_then(Json::as_str), io.get("value"))
-            else {
-                continue;
-            };
-            if value.is_null() || matches!(value, Json::String(text) if text.contains("{{")) {
-                continue;
-            }
-            let is_list = io.get("isList") == Some(&Json::Bool(true));
-            if let Err(why) = types::cast(io_type, value, is_list) {
-                let name = io.get("name").map(python::str_of).unwrap_or_default();
-                return Err(format!(
-                    "the value of `{name}` is invalid after templating: {why}"
-                ));
-            }
+    for io in ios(compiled) {
+        let (Some(io_type), Some(value)) = (io.get("type").and_then(Json::as_str), io.get("value"))
+        else {
+            continue;
+        };
+        if value.is_null() || matches!(value, Json::String(text) if text.contains("{{")) {
+            continue;
+        }
+        let is_list = io.get("isList") == Some(&Json::Bool(true));
+        if let Err(why) = types::cast(io_type, value, is_list) {
+            let name = io.get("name").map(python::str_of).unwrap_or_default();
+            return Err(format!(
+                "the value of `{name}` is invalid after templating: {why}"
+            ));
         }
     }
     Ok(())
@@ -547,15 +540,7 @@ fn params_to_init(
     compiled: &mut Map<String, Json>,
     params: &Map<String, Json>,
 ) -> Result<(), String> {
-    let types_by_name: Map<String, Json> = ["inputs", "outputs"]
-        .iter()
-        .flat_map(|section| {
-            compiled
-                .get(*section)
-                .and_then(Json::as_array)
-                .cloned()
-                .unwrap_or_default()
-        })
+    let types_by_name: Map<String, Json> = ios(compiled)
         .filter_map(|io| {
             Some((
                 io.get("name")?.as_str()?.to_owned(),

@@ -1,0 +1,38 @@
+//! Run with `RUSTC_BOOTSTRAP=1 cargo fuzz run check_compile` from `shared/`.
+//!
+//! Any text, valid YAML or not, goes through check and compile: the compiler must answer with
+//! diagnostics or a compiled operation, never panic.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use shared::{Agent, RunContext};
+
+fn run() -> &'static RunContext {
+    static RUN: OnceLock<RunContext> = OnceLock::new();
+    RUN.get_or_init(|| RunContext {
+        owner: "acme".to_owned(),
+        project: "mnist".to_owned(),
+        project_uuid: "0d4e2f6a1b3c4d5e8f9a0b1c2d3e4f50".to_owned(),
+        run_uuid: "8c1f3a5e7b9d4f21a3c5e7f9b1d3f5a7".to_owned(),
+        default_run_name: "fuzz".to_owned(),
+        created_at: "2024-01-02T03:04:05Z".to_owned(),
+        compiled_at: "2024-01-02T03:04:06Z".to_owned(),
+        agent: Agent::from_yaml(include_str!("../../tests/data/agent.yaml"))
+            .expect("the test agent reads"),
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    // Half the inputs also pass a param, so params validation and casting are reached too.
+    let params = if data.first().is_some_and(|byte| byte % 2 == 0) {
+        vec![("lr".to_owned(), "0.1".to_owned())]
+    } else {
+        Vec::new()
+    };
+    let compiled = shared::compile(&text, &params, run());
+    let _ = shared::report::compile_json(&compiled);
+    let _ = shared::report::code_frames(&text, "fuzz.yaml", &compiled.checked.diagnostics);
+});
