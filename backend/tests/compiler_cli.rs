@@ -1,5 +1,5 @@
-//! `myelin check` as people and tools use it: code frames or JSON, and exit codes 0 (valid),
-//! 1 (invalid) and 2 (usage).
+//! `myelin check` and `myelin compile` as people and tools use them: code frames or JSON, and
+//! exit codes 0 (valid), 1 (invalid) and 2 (usage).
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -111,4 +111,57 @@ fn lint_checks_a_template_without_its_params() {
         myelin(&["check", "-f", path, "--lint"]).status.code(),
         Some(0)
     );
+}
+
+const AGENT: &str = "namespace: team-a\nconnections:\n- {name: data, kind: s3, schema: {bucket: s3://data}}\n";
+
+#[test]
+fn compile_renders_templates_with_the_run_identity_given() {
+    let file = polyaxonfile(
+        "compile.yaml",
+        "kind: component\nname: train\ninputs:\n- {name: lr, type: float, value: 0.01}\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [echo, '{{ lr }}', '{{ globals.uuid }}', '{{ globals.namespace }}']\n",
+    );
+    let agent = polyaxonfile("agent.yaml", AGENT);
+    let output = myelin(&[
+        "compile",
+        "-f",
+        file.to_str().unwrap(),
+        "-P",
+        "lr=0.5",
+        "--json",
+        "--agent",
+        agent.to_str().unwrap(),
+        "--run-uuid",
+        "0123456789abcdef0123456789abcdef",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(
+        report["compiled"]["run"]["container"]["command"],
+        serde_json::json!(["echo", "0.5", "0123456789abcdef0123456789abcdef", "team-a"])
+    );
+    assert_eq!(report["compiled"]["inputs"][0]["value"], 0.5);
+}
+
+#[test]
+fn compile_rejects_a_connection_the_agent_does_not_have() {
+    let file = polyaxonfile(
+        "connection.yaml",
+        "kind: component\nrun:\n  kind: job\n  connections: [data, nope]\n  container: {image: busybox}\n",
+    );
+    let agent = polyaxonfile("agent-connections.yaml", AGENT);
+    let output = myelin(&[
+        "compile",
+        "-f",
+        file.to_str().unwrap(),
+        "--json",
+        "--agent",
+        agent.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["stage"], "compile");
+    let message = report["errors"][0].as_str().unwrap();
+    assert!(message.contains("`nope`") && !message.contains("`data`,"), "{message}");
 }
