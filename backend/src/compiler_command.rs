@@ -59,6 +59,9 @@ struct RunIdentity {
     /// When the run was compiled, as ISO 8601; now by default.
     #[arg(long)]
     compiled_at: Option<String>,
+    /// Where the run's processes reach the API (`POLYAXON_HOST` in its containers).
+    #[arg(long, default_value = "http://localhost:8000")]
+    api_host: String,
 }
 
 impl RunIdentity {
@@ -83,6 +86,7 @@ impl RunIdentity {
             project_uuid: self.project_uuid,
             run_uuid: self.run_uuid.unwrap_or_else(backend::clock::new_run_uuid),
             default_run_name: self.run_name,
+            api_host: self.api_host,
             created_at: self.created_at.unwrap_or_else(now),
             compiled_at: self.compiled_at.unwrap_or_else(now),
             agent,
@@ -95,6 +99,7 @@ impl RunIdentity {
 pub enum Stage {
     Check,
     Compile,
+    Convert,
 }
 
 fn parse_param(text: &str) -> Result<(String, String), String> {
@@ -116,11 +121,13 @@ pub fn run(stage: Stage, args: StageArgs) -> ExitCode {
     };
     match stage {
         Stage::Check => check(&text, args),
-        Stage::Compile => compile(&text, args),
+        Stage::Compile => compile(&text, args, false),
+        Stage::Convert => compile(&text, args, true),
     }
 }
 
-fn compile(text: &str, args: StageArgs) -> ExitCode {
+/// Compiles, and with `convert` converts the result to its Kubernetes resource.
+fn compile(text: &str, args: StageArgs, convert: bool) -> ExitCode {
     let file_name = args.file.display().to_string();
     let context = match args.identity.into_context() {
         Ok(context) => context,
@@ -130,6 +137,10 @@ fn compile(text: &str, args: StageArgs) -> ExitCode {
         }
     };
     let compiled = shared::compile(text, &args.params, &context);
+    let converted = match (&compiled.compiled, convert) {
+        (Some(operation), true) => Some(shared::convert::convert(operation, &context)),
+        _ => None,
+    };
     let problems: Vec<_> = compiled
         .checked
         .diagnostics
@@ -138,17 +149,32 @@ fn compile(text: &str, args: StageArgs) -> ExitCode {
         .cloned()
         .collect();
     eprint!("{}", report::code_frames(text, &file_name, &problems));
-    match &compiled.compiled {
-        Some(operation) if !args.json => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(operation).unwrap_or_default()
-            );
+    let report = if convert {
+        report::convert_json(&compiled, converted.as_ref())
+    } else {
+        report::compile_json(&compiled)
+    };
+    let succeeded = report["ok"] == serde_json::Value::Bool(true);
+    if args.json {
+        println!("{report}");
+    } else if succeeded {
+        let output = if convert {
+            &report["resource"]
+        } else {
+            &report["compiled"]
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(output).unwrap_or_default()
+        );
+    } else if let Some(errors) = report["errors"].as_array()
+        && converted.is_some()
+    {
+        for error in errors {
+            eprintln!("error: {}", error.as_str().unwrap_or_default());
         }
-        _ if args.json => println!("{}", report::compile_json(&compiled)),
-        _ => {}
     }
-    if compiled.compiled.is_some() {
+    if succeeded {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(INVALID)

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use compiler_command::Stage;
 use tracing_subscriber::EnvFilter;
 
 /// Myelin: run Polyaxonfiles on your machine or your Kubernetes cluster.
@@ -26,6 +27,8 @@ enum Command {
     Check(compiler_command::StageArgs),
     /// Compile a Polyaxonfile for a run: params applied, templates rendered.
     Compile(compiler_command::StageArgs),
+    /// Convert a Polyaxonfile to the Kubernetes resource that runs it.
+    Convert(compiler_command::StageArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -51,11 +54,9 @@ fn main() -> anyhow::Result<ExitCode> {
             serve(args)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check(args) => Ok(compiler_command::run(compiler_command::Stage::Check, args)),
-        Command::Compile(args) => Ok(compiler_command::run(
-            compiler_command::Stage::Compile,
-            args,
-        )),
+        Command::Check(args) => Ok(compiler_command::run(Stage::Check, args)),
+        Command::Compile(args) => Ok(compiler_command::run(Stage::Compile, args)),
+        Command::Convert(args) => Ok(compiler_command::run(Stage::Convert, args)),
     }
 }
 

@@ -113,7 +113,8 @@ fn lint_checks_a_template_without_its_params() {
     );
 }
 
-const AGENT: &str = "namespace: team-a\nconnections:\n- {name: data, kind: s3, schema: {bucket: s3://data}}\n";
+const AGENT: &str =
+    "namespace: team-a\nconnections:\n- {name: data, kind: s3, schema: {bucket: s3://data}}\n";
 
 #[test]
 fn compile_renders_templates_with_the_run_identity_given() {
@@ -134,7 +135,12 @@ fn compile_renders_templates_with_the_run_identity_given() {
         "--run-uuid",
         "0123456789abcdef0123456789abcdef",
     ]);
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["ok"], true);
     assert_eq!(
@@ -163,5 +169,8 @@ fn compile_rejects_a_connection_the_agent_does_not_have() {
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["stage"], "compile");
     let message = report["errors"][0].as_str().unwrap();
-    assert!(message.contains("`nope`") && !message.contains("`data`,"), "{message}");
+    assert!(
+        message.contains("`nope`") && !message.contains("`data`,"),
+        "{message}"
+    );
 }

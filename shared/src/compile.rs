@@ -397,8 +397,8 @@ fn connections_context(run_section: &Json, run: &RunContext, for_init: bool) -> 
     let mut context = Map::new();
     for name in names {
         let schema = match (run.connection(&name), &run.agent.artifacts_store) {
-            (Some(connection), _) => connection.schema.clone(),
-            (None, Some(store)) if store.name == name => store.schema.clone(),
+            (Some(connection), _) => connection.raw.get("schema").cloned(),
+            (None, Some(store)) if store.name == name => store.raw.get("schema").cloned(),
             _ => None,
         };
         context.insert(name, schema.unwrap_or(Json::Object(Map::new())));

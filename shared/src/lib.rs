@@ -13,6 +13,7 @@
 pub mod api;
 pub mod check;
 pub mod compile;
+pub mod convert;
 mod dag;
 pub mod diagnostic;
 mod params;

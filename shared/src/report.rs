@@ -7,6 +7,7 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::check::Checked;
 use crate::compile::Compiled;
+use crate::convert::NotConverted;
 use crate::diagnostic::{Diagnostic, Severity};
 
 /// Diagnostics as code frames, the way rustc shows them:
@@ -101,5 +102,26 @@ pub fn compile_json(compiled: &Compiled) -> Json {
             "diagnostics": compiled.diagnostics,
         }),
         _ => check_json(&compiled.checked),
+    }
+}
+
+/// The result of `convert` as JSON: `{"ok": true, "resource"}`, or the failure of the stage that
+/// failed. A pipeline (dag, matrix, schedule) fails at `convert` with `"pipeline": true`, since
+/// the scheduler expands it into runs instead.
+pub fn convert_json(compiled: &Compiled, converted: Option<&Result<Json, NotConverted>>) -> Json {
+    match converted {
+        None => compile_json(compiled),
+        Some(Ok(resource)) => json!({"ok": true, "resource": resource}),
+        Some(Err(NotConverted::Pipeline)) => json!({
+            "ok": false,
+            "stage": "convert",
+            "pipeline": true,
+            "errors": ["dag, matrix and schedule operations are expanded into runs by the scheduler; each run is converted on its own"],
+        }),
+        Some(Err(NotConverted::Invalid(message))) => json!({
+            "ok": false,
+            "stage": "convert",
+            "errors": [message],
+        }),
     }
 }

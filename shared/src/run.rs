@@ -18,6 +18,8 @@ pub struct RunContext {
     pub run_uuid: String,
     /// The run's name when its operation has none.
     pub default_run_name: String,
+    /// Where the run's processes reach Myelin's API (`POLYAXON_HOST`).
+    pub api_host: String,
     /// When the run was created, as ISO 8601 (`2024-01-02T03:04:05Z`).
     pub created_at: String,
     /// When the run was compiled, as ISO 8601.
@@ -45,27 +47,39 @@ pub struct Agent {
 
 /// A named connection of the catalog: a bucket, a volume, a git repository, a registry, ….
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(try_from = "Json")]
 pub struct Connection {
     /// The name runs use to request it.
     pub name: String,
     /// What it connects to (`s3`, `volume_claim`, `git`, …).
     pub kind: String,
-    /// Its kind's settings (`bucket`, `mountPath`, `url`, …), as given.
-    #[serde(default)]
-    pub schema: Option<Json>,
-    /// The secret it mounts or exposes, as given.
-    #[serde(default)]
-    pub secret: Option<Json>,
-    /// The config map it mounts or exposes, as given.
-    #[serde(default)]
-    pub config_map: Option<Json>,
+    /// The connection as the agent describes it (`schema`, `secret`, `configMap`, …), which is
+    /// also what the connections catalog gives a run's processes.
+    pub raw: Json,
+}
+
+impl TryFrom<Json> for Connection {
+    type Error = String;
+
+    fn try_from(raw: Json) -> Result<Self, String> {
+        let text = |key: &str| {
+            raw.get(key)
+                .and_then(Json::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| format!("a connection needs a `{key}`"))
+        };
+        Ok(Self {
+            name: text("name")?,
+            kind: text("kind")?,
+            raw: raw.clone(),
+        })
+    }
 }
 
 impl Connection {
     /// Where the store is mounted in a run: its `mountPath`, or the bucket's URL.
     pub fn store_path(&self) -> Option<String> {
-        let schema = self.schema.as_ref()?;
+        let schema = self.raw.get("schema")?;
         schema
             .get("mountPath")
             .or_else(|| schema.get("bucket"))

@@ -6,7 +6,8 @@
 //! do (positions, hints). Two things are checked:
 //!
 //! - For a recorded case, our result agrees with Polyaxon's at every stage Polyaxon reached
-//!   (`NAME.check.json`, `NAME.compile.json`), as the oracle's `compare.py` judges it: the same
+//!   (`NAME.check.json`, `NAME.compile.json`, `NAME.convert.json`), as the oracle's `compare.py`
+//!   judges it: the same
 //!   JSON when both accept the file, or both rejecting it at the same stage. The run is the
 //!   oracle's: its identity below and the agent in `tests/data/agent.yaml`. The cases that do not agree
 //!   yet are listed in `tests/data/known_mismatches.txt`; the test fails when a case stops
@@ -31,6 +32,7 @@ fn oracle_run() -> RunContext {
         project_uuid: "0d4e2f6a1b3c4d5e8f9a0b1c2d3e4f50".to_owned(),
         run_uuid: "8c1f3a5e7b9d4f21a3c5e7f9b1d3f5a7".to_owned(),
         default_run_name: "oracle-run".to_owned(),
+        api_host: "http://localhost:8000".to_owned(),
         created_at: "2024-01-02T03:04:05Z".to_owned(),
         compiled_at: "2024-01-02T03:04:06Z".to_owned(),
         agent: Agent::from_yaml(&agent).unwrap(),
@@ -52,6 +54,7 @@ struct Case {
     params: Vec<(String, String)>,
     recorded_check: Option<Value>,
     recorded_compile: Option<Value>,
+    recorded_convert: Option<Value>,
 }
 
 fn cases() -> Vec<Case> {
@@ -96,12 +99,41 @@ fn cases_in(folder: &Path) -> Vec<Case> {
                 recorded_compile: read("compile.json")
                     .ok()
                     .map(|text| serde_json::from_str(&text).unwrap()),
+                recorded_convert: read("convert.json")
+                    .ok()
+                    .map(|text| serde_json::from_str(&text).unwrap()),
                 params,
                 name,
                 folder: folder.to_path_buf(),
             }
         })
         .collect()
+}
+
+/// Polyaxon names init containers `polyaxon-init-<what>-<10 random hex digits>`; like
+/// compare.py, names are compared up to that suffix.
+fn unrandom(value: &Value) -> Value {
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(key, value)| (key.clone(), unrandom(value)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(unrandom).collect()),
+        Value::String(text) if text.starts_with("polyaxon-init-") => match text.rsplit_once('-') {
+            Some((stem, suffix))
+                if suffix.len() == 10
+                    && suffix
+                        .bytes()
+                        .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte)) =>
+            {
+                Value::String(format!("{stem}-<random>"))
+            }
+            _ => value.clone(),
+        },
+        _ => value.clone(),
+    }
 }
 
 /// How compare.py judges one stage: `None` when ours agrees with the recording, else why not.
@@ -201,6 +233,17 @@ fn every_case_agrees_with_polyaxon_or_is_a_known_mismatch() {
         {
             why = disagreement(recorded_compile, &report::compile_json(&compiled))
                 .map(|why| format!("compile: {why}"));
+        }
+        if why.is_none()
+            && let Some(recorded_convert) = &case.recorded_convert
+        {
+            let converted = compiled
+                .compiled
+                .as_ref()
+                .map(|operation| shared::convert::convert(operation, &run));
+            let ours = report::convert_json(&compiled, converted.as_ref());
+            why = disagreement(&unrandom(recorded_convert), &unrandom(&ours))
+                .map(|why| format!("convert: {why}"));
         }
         if let Some(why) = why {
             if !known.contains_key(&case.name) {

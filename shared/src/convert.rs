@@ -1,0 +1,975 @@
+//! Stage 4: a compiled operation → the `polyaxon.com/v1` custom resource Polyaxon's agent submits,
+//! as plain data.
+//!
+//! The resource wraps one pod template per replica. Each pod gets the run's main container with
+//! the environment Polyaxon's tools read (`POLYAXON_RUN_INSTANCE`, the connections catalog, …),
+//! the sidecar that collects logs and artifacts, the init containers that prepare the run's
+//! context, and the volumes all of them mount. Which of these appear is decided by the run's
+//! plugins and the connections it requests from the agent's catalog.
+//!
+//! Built so far: `job` (and Polyaxon's job-shaped internal kinds) and `service` runs, with the
+//! plugins, connections, user sidecars and volumes. Init steps of the user's own and the
+//! distributed kinds are refused with an error until they are built.
+
+use serde_json::{Map, Value as Json, json};
+
+use crate::python;
+use crate::run::{Connection, RunContext};
+
+/// The Polyaxon version whose images and labels the resource names.
+const POLYAXON_VERSION: &str = "2.18.0";
+const CONTEXT_ARTIFACTS: &str = "/plx-context/artifacts";
+const CONTEXT_CONFIGS: &str = "/plx-context/.configs";
+const MAIN_CONTAINER: &str = "polyaxon-main";
+
+/// Why a compiled operation was not converted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotConverted {
+    /// A dag, matrix or schedule: the scheduler expands it into runs, which are converted.
+    Pipeline,
+    /// The operation cannot become a resource; the message says why.
+    Invalid(String),
+}
+
+/// The plugins of a run, with Polyaxon's defaults for those it does not set.
+struct Plugins {
+    auth: bool,
+    docker: bool,
+    shm: bool,
+    collect_artifacts: bool,
+    collect_logs: bool,
+    collect_resources: bool,
+    sync_statuses: bool,
+    auto_resume: bool,
+    mount_artifacts_store: bool,
+    log_level: Option<String>,
+    sidecar: Json,
+    notifications: Vec<Json>,
+}
+
+impl Plugins {
+    fn of(compiled: &Json) -> Self {
+        let plugins = compiled.get("plugins").cloned().unwrap_or(Json::Null);
+        let flag =
+            |key: &str, default: bool| plugins.get(key).and_then(Json::as_bool).unwrap_or(default);
+        Self {
+            auth: flag("auth", false),
+            docker: flag("docker", false),
+            shm: flag("shm", true),
+            collect_artifacts: flag("collectArtifacts", true),
+            collect_logs: flag("collectLogs", true),
+            collect_resources: flag("collectResources", true),
+            sync_statuses: flag("syncStatuses", true),
+            auto_resume: flag("autoResume", true),
+            mount_artifacts_store: flag("mountArtifactsStore", false),
+            log_level: plugins
+                .get("logLevel")
+                .and_then(Json::as_str)
+                .map(str::to_owned),
+            sidecar: plugins.get("sidecar").cloned().unwrap_or(Json::Null),
+            notifications: plugins
+                .get("notifications")
+                .and_then(Json::as_array)
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Converts a compiled operation for the run described by `run`.
+pub fn convert(compiled: &Json, run: &RunContext) -> Result<Json, NotConverted> {
+    let is_pipeline = compiled.get("matrix").is_some()
+        || compiled.get("schedule").is_some()
+        || kind_of(compiled) == Some("dag");
+    if is_pipeline {
+        return Err(NotConverted::Pipeline);
+    }
+    let Some(run_section) = compiled.get("run") else {
+        return Err(NotConverted::Invalid("the operation has no run".to_owned()));
+    };
+    let converter = Converter {
+        run,
+        plugins: Plugins::of(compiled),
+        name: compiled
+            .get("name")
+            .and_then(Json::as_str)
+            .unwrap_or(&run.default_run_name)
+            .to_owned(),
+        namespace: compiled
+            .get("namespace")
+            .and_then(Json::as_str)
+            .unwrap_or(&run.agent.namespace)
+            .to_owned(),
+    };
+    let kv_env = env_from_io(compiled);
+    match kind_of(compiled).unwrap_or_default() {
+        // Polyaxon's own job-shaped kinds convert as jobs.
+        "job" | "notifier" | "cleaner" | "tuner" => {
+            let pod = converter.pod(run_section, &kv_env, None)?;
+            let template = converter.template(&pod, "job");
+            Ok(converter.resource(
+                compiled,
+                "Job",
+                "batchJobSpec",
+                json!({"template": template}),
+            ))
+        }
+        "service" => {
+            let ports = run_section
+                .get("ports")
+                .and_then(Json::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let pod = converter.pod(run_section, &kv_env, Some(&ports))?;
+            let mut spec = Map::new();
+            for key in ["ports", "replicas", "isExternal"] {
+                if let Some(value) = run_section.get(key).filter(|value| !value.is_null()) {
+                    spec.insert(key.to_owned(), value.clone());
+                }
+            }
+            spec.insert("template".to_owned(), converter.template(&pod, "service"));
+            Ok(converter.resource(compiled, "Service", "serviceSpec", Json::Object(spec)))
+        }
+        other => Err(NotConverted::Invalid(format!(
+            "converting `{other}` runs is not built yet; job and service runs convert"
+        ))),
+    }
+}
+
+fn kind_of(compiled: &Json) -> Option<&str> {
+    compiled.get("run")?.get("kind")?.as_str()
+}
+
+/// `[name, value]` of every input, output and context with `toEnv` and a value.
+fn env_from_io(compiled: &Json) -> Vec<(String, Json)> {
+    ["inputs", "outputs", "contexts"]
+        .iter()
+        .flat_map(|section| {
+            compiled
+                .get(*section)
+                .and_then(Json::as_array)
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|io| {
+            let name = io.get("toEnv")?.as_str()?.to_owned();
+            let value = io.get("value").filter(|value| !value.is_null())?.clone();
+            Some((name, value))
+        })
+        .collect()
+}
+
+struct Converter<'a> {
+    run: &'a RunContext,
+    plugins: Plugins,
+    name: String,
+    namespace: String,
+}
+
+/// A pod's parts before they are assembled.
+struct Pod {
+    spec: Map<String, Json>,
+    labels: Map<String, Json>,
+    annotations: Map<String, Json>,
+}
+
+fn env(name: &str, value: impl Into<String>) -> Json {
+    json!({"name": name, "value": value.into()})
+}
+
+fn field_env(name: &str, path: &str) -> Json {
+    json!({"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}})
+}
+
+/// A value as an environment variable takes it: text as it is, anything else as compact JSON.
+fn env_text(value: &Json) -> String {
+    match value {
+        Json::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn polyaxon_resources() -> Json {
+    json!({"limits": {"cpu": "1", "memory": "500Mi"}, "requests": {"cpu": "0.1", "memory": "60Mi"}})
+}
+
+impl Converter<'_> {
+    fn run_instance(&self) -> String {
+        format!(
+            "{}.{}.runs.{}",
+            self.run.owner, self.run.project, self.run.run_uuid
+        )
+    }
+
+    /// The variables every Polyaxon process in the pod reads to reach the API as this run.
+    fn service_env(&self, service: &str, token_auth: bool, log_level: bool) -> Vec<Json> {
+        let mut vars = vec![
+            field_env("POLYAXON_K8S_NODE_NAME", "spec.nodeName"),
+            field_env("POLYAXON_K8S_NAMESPACE", "metadata.namespace"),
+            field_env("POLYAXON_K8S_POD_ID", "metadata.name"),
+            env("POLYAXON_HOST", self.run.api_host.clone()),
+            env("POLYAXON_IS_MANAGED", "true"),
+            env("POLYAXON_API_VERSION", "v1"),
+            env("POLYAXON_RUN_INSTANCE", self.run_instance()),
+        ];
+        if log_level && let Some(level) = &self.plugins.log_level {
+            vars.push(env("POLYAXON_LOG_LEVEL", level.clone()));
+        }
+        vars.push(env("POLYAXON_HEADER", "X-POLYAXON-SERVICE"));
+        vars.push(env("POLYAXON_HEADER_SERVICE", service));
+        if token_auth {
+            vars.push(env("POLYAXON_AUTHENTICATION_TYPE", "Token"));
+        }
+        vars
+    }
+
+    fn store(&self) -> Option<&Connection> {
+        self.run.agent.artifacts_store.as_ref()
+    }
+
+    /// The connections the main container gets: those the run asks for, and the artifacts
+    /// store when it is mounted rather than collected.
+    fn requested_connections(&self, pod: &Json) -> Result<Vec<&Connection>, NotConverted> {
+        let mut names: Vec<String> = pod
+            .get("connections")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .map(python::str_of)
+            .collect();
+        if let Some(store) = self.store()
+            && (!self.plugins.collect_artifacts || self.plugins.mount_artifacts_store)
+            && !names.contains(&store.name)
+        {
+            names.push(store.name.clone());
+        }
+        names
+            .iter()
+            .map(|name| {
+                self.run
+                    .connection(name)
+                    .or_else(|| self.store().filter(|store| store.name == *name))
+                    .ok_or_else(|| {
+                        NotConverted::Invalid(format!("the agent has no connection named `{name}`"))
+                    })
+            })
+            .collect()
+    }
+
+    fn pod(
+        &self,
+        pod: &Json,
+        kv_env: &[(String, Json)],
+        ports: Option<&[Json]>,
+    ) -> Result<Pod, NotConverted> {
+        if pod
+            .get("init")
+            .and_then(Json::as_array)
+            .is_some_and(|steps| !steps.is_empty())
+        {
+            return Err(NotConverted::Invalid(
+                "converting runs with `init` steps is not built yet".to_owned(),
+            ));
+        }
+        let connections = self.requested_connections(pod)?;
+        let environment = pod.get("environment").cloned().unwrap_or(Json::Null);
+        let mut spec = Map::new();
+        let mut containers = vec![self.main_container(pod, &connections, kv_env, ports)];
+        containers.extend(self.sidecar());
+        for sidecar in pod
+            .get("sidecars")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
+            containers.push(self.user_sidecar(sidecar, &connections, kv_env));
+        }
+        spec.insert("containers".to_owned(), Json::Array(containers));
+        spec.insert(
+            "initContainers".to_owned(),
+            Json::Array(self.init_containers()),
+        );
+        spec.insert(
+            "volumes".to_owned(),
+            Json::Array(self.volumes(pod, &connections)),
+        );
+        for (key, value) in environment.as_object().into_iter().flatten() {
+            match key.as_str() {
+                "labels" | "annotations" => {}
+                "imagePullSecrets" => {
+                    let secrets: Vec<Json> = value
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|secret| match secret {
+                            Json::String(name) => json!({"name": name}),
+                            other => other.clone(),
+                        })
+                        .collect();
+                    spec.insert(key.clone(), Json::Array(secrets));
+                }
+                _ => {
+                    spec.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        let labels: Map<String, Json> = environment
+            .get("labels")
+            .and_then(Json::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let mut annotations: Map<String, Json> = environment
+            .get("annotations")
+            .and_then(Json::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for connection in &connections {
+            if let Some(Json::Object(extra)) = connection.raw.get("annotations") {
+                annotations.extend(extra.clone());
+            }
+        }
+        annotations.extend(self.annotations());
+        Ok(Pod {
+            spec,
+            labels,
+            annotations,
+        })
+    }
+
+    /// Kubernetes' recommended labels, for a run of this kind.
+    fn labels(&self, kind: &str) -> Map<String, Json> {
+        let mut labels = Map::new();
+        labels.insert(
+            "app.kubernetes.io/name".to_owned(),
+            Json::from(slugify(&self.name)),
+        );
+        labels.insert(
+            "app.kubernetes.io/instance".to_owned(),
+            Json::from(self.run.run_uuid.clone()),
+        );
+        labels.insert(
+            "app.kubernetes.io/version".to_owned(),
+            Json::from(POLYAXON_VERSION),
+        );
+        labels.insert(
+            "app.kubernetes.io/part-of".to_owned(),
+            Json::from("polyaxon-runs"),
+        );
+        labels.insert(
+            "app.kubernetes.io/component".to_owned(),
+            Json::from(format!("polyaxon-{kind}s")),
+        );
+        labels.insert(
+            "app.kubernetes.io/managed-by".to_owned(),
+            Json::from("polyaxon"),
+        );
+        labels.insert(
+            "operation.polyaxon.com/uuid".to_owned(),
+            Json::from(self.run.run_uuid.clone()),
+        );
+        labels
+    }
+
+    fn annotations(&self) -> Map<String, Json> {
+        let mut annotations = Map::new();
+        annotations.insert(
+            "operation.polyaxon.com/name".to_owned(),
+            Json::from(self.name.clone()),
+        );
+        annotations.insert(
+            "operation.polyaxon.com/owner".to_owned(),
+            Json::from(self.run.owner.clone()),
+        );
+        annotations.insert(
+            "operation.polyaxon.com/project".to_owned(),
+            Json::from(self.run.project.clone()),
+        );
+        annotations
+    }
+
+    fn metadata(&self, pod: &Pod, kind: &str) -> Json {
+        let mut labels = pod.labels.clone();
+        labels.extend(self.labels(kind));
+        let mut annotations = pod.annotations.clone();
+        annotations.insert("operation.polyaxon.com/kind".to_owned(), Json::from(kind));
+        json!({
+            "name": format!("plx-operation-{}", self.run.run_uuid),
+            "namespace": self.namespace,
+            "labels": stringify(labels),
+            "annotations": stringify(annotations),
+        })
+    }
+
+    fn template(&self, pod: &Pod, kind: &str) -> Json {
+        json!({"metadata": self.metadata(pod, kind), "spec": pod.spec})
+    }
+
+    fn resource(&self, compiled: &Json, kind: &str, spec_key: &str, spec: Json) -> Json {
+        let metadata = spec
+            .get("template")
+            .and_then(|template| template.get("metadata"))
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        let mut resource = Map::new();
+        resource.insert("apiVersion".to_owned(), Json::from("polyaxon.com/v1"));
+        resource.insert("kind".to_owned(), Json::from(kind));
+        resource.insert("metadata".to_owned(), metadata);
+        resource.insert(
+            "collectLogs".to_owned(),
+            Json::Bool(self.plugins.collect_logs),
+        );
+        resource.insert(
+            "syncStatuses".to_owned(),
+            Json::Bool(self.plugins.sync_statuses),
+        );
+        let notifications: Vec<Json> = self
+            .plugins
+            .notifications
+            .iter()
+            .map(|notification| {
+                let trigger = notification
+                    .get("trigger")
+                    .map(python::str_of)
+                    .unwrap_or_default();
+                json!({
+                    "connections": notification.get("connections").cloned().unwrap_or(Json::Null),
+                    "trigger": capitalise(&trigger),
+                })
+            })
+            .collect();
+        resource.insert("notifications".to_owned(), Json::Array(notifications));
+        if let Some(termination) = compiled.get("termination").and_then(Json::as_object) {
+            let mut fields = Map::new();
+            for (from, to) in [
+                ("maxRetries", "backoffLimit"),
+                ("timeout", "activeDeadlineSeconds"),
+                ("ttl", "ttlSecondsAfterFinished"),
+            ] {
+                if let Some(value) = termination.get(from).filter(|value| !value.is_null()) {
+                    fields.insert(to.to_owned(), value.clone());
+                }
+            }
+            if !fields.is_empty() {
+                resource.insert("termination".to_owned(), Json::Object(fields));
+            }
+        }
+        resource.insert(spec_key.to_owned(), spec);
+        Json::Object(resource)
+    }
+
+    fn main_container(
+        &self,
+        pod: &Json,
+        connections: &[&Connection],
+        kv_env: &[(String, Json)],
+        ports: Option<&[Json]>,
+    ) -> Json {
+        let mut container = pod
+            .get("container")
+            .and_then(Json::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let (vars, env_from, mounts) = self.run_context(&container, connections, kv_env);
+        let own_ports = container
+            .get("ports")
+            .and_then(Json::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let service_ports = ports
+            .unwrap_or_default()
+            .iter()
+            .map(|port| json!({"containerPort": port}));
+        container.insert("name".to_owned(), Json::from(MAIN_CONTAINER));
+        container.insert("env".to_owned(), Json::Array(vars));
+        container.insert("envFrom".to_owned(), Json::Array(env_from));
+        container.insert(
+            "ports".to_owned(),
+            Json::Array(merge_ports(own_ports.into_iter().chain(service_ports))),
+        );
+        container.insert("volumeMounts".to_owned(), Json::Array(mounts));
+        sanitize_container(container)
+    }
+
+    /// A sidecar of the user's: it gets what the main container gets, the run's environment,
+    /// connections and context mounts.
+    fn user_sidecar(
+        &self,
+        sidecar: &Json,
+        connections: &[&Connection],
+        kv_env: &[(String, Json)],
+    ) -> Json {
+        let mut container = sidecar.as_object().cloned().unwrap_or_default();
+        let (vars, env_from, mounts) = self.run_context(&container, connections, kv_env);
+        container.insert("env".to_owned(), Json::Array(vars));
+        if !env_from.is_empty() {
+            container.insert("envFrom".to_owned(), Json::Array(env_from));
+        }
+        container.insert("volumeMounts".to_owned(), Json::Array(mounts));
+        sanitize_container(container)
+    }
+
+    /// A container's env, envFrom and volume mounts with the run's added after its own: the
+    /// variables Polyaxon's client reads, the requested connections' secrets and config maps,
+    /// and the context and connection mounts.
+    fn run_context(
+        &self,
+        container: &Map<String, Json>,
+        connections: &[&Connection],
+        kv_env: &[(String, Json)],
+    ) -> (Vec<Json>, Vec<Json>, Vec<Json>) {
+        let own = |key: &str| {
+            container
+                .get(key)
+                .and_then(Json::as_array)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let mut vars = own("env");
+        vars.extend(self.service_env("runner", false, true));
+        if self.plugins.collect_artifacts {
+            vars.push(env("POLYAXON_COLLECT_ARTIFACTS", "true"));
+        }
+        if self.plugins.collect_resources {
+            vars.push(env("POLYAXON_COLLECT_RESOURCES", "true"));
+        }
+        if let Some(store) = self.store() {
+            vars.push(env("POLYAXON_ARTIFACTS_STORE_NAME", store.name.clone()));
+        }
+        if !connections.is_empty() {
+            vars.push(catalog(connections));
+        }
+        for (name, value) in kv_env {
+            vars.push(env(name, env_text(value)));
+        }
+        let secrets: Vec<&Json> = connections
+            .iter()
+            .filter_map(|connection| connection.raw.get("secret"))
+            .collect();
+        let config_maps: Vec<&Json> = connections
+            .iter()
+            .filter_map(|connection| connection.raw.get("configMap"))
+            .collect();
+        for (resources, reference) in [
+            (&secrets, "secretKeyRef"),
+            (&config_maps, "configMapKeyRef"),
+        ] {
+            for resource in resources
+                .iter()
+                .filter(|resource| resource.get("mountPath").is_none())
+            {
+                for item in resource
+                    .get("items")
+                    .and_then(Json::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let item = python::str_of(item);
+                    vars.push(json!({"name": item, "valueFrom": {reference: {"key": item, "name": resource.get("name")}}}));
+                }
+            }
+        }
+        if !requests_gpu(container.get("resources")) {
+            vars.push(env("NVIDIA_VISIBLE_DEVICES", "none"));
+        }
+        let mut env_from = own("envFrom");
+        for (resources, reference) in [(&secrets, "secretRef"), (&config_maps, "configMapRef")] {
+            for resource in resources.iter() {
+                if resource.get("items").is_none() && resource.get("mountPath").is_none() {
+                    env_from.push(json!({reference: {"name": resource.get("name")}}));
+                }
+            }
+        }
+        let mut mounts = own("volumeMounts");
+        mounts.extend(self.context_mounts(self.plugins.docker, self.plugins.shm));
+        if self.plugins.collect_artifacts {
+            mounts.push(json!({"mountPath": CONTEXT_ARTIFACTS, "name": "artifacts-context", "readOnly": false}));
+        }
+        for connection in connections {
+            mounts.extend(store_mount(connection));
+        }
+        for resource in secrets.iter().chain(&config_maps) {
+            if let Some(path) = resource.get("mountPath") {
+                mounts.push(
+                    json!({"mountPath": path, "name": resource.get("name"), "readOnly": true}),
+                );
+            }
+        }
+        (vars, env_from, mounts)
+    }
+
+    /// The configs (auth), docker socket and shared memory mounts a plugin set asks for.
+    fn context_mounts(&self, docker: bool, shm: bool) -> Vec<Json> {
+        let mut mounts = Vec::new();
+        if self.plugins.auth {
+            mounts.push(
+                json!({"mountPath": CONTEXT_CONFIGS, "name": "configs-context", "readOnly": true}),
+            );
+        }
+        if docker {
+            mounts.push(json!({"mountPath": "/var/run/docker.sock", "name": "docker"}));
+        }
+        if shm {
+            mounts.push(json!({"mountPath": "/dev/shm", "name": "shm"}));
+        }
+        mounts
+    }
+
+    /// Polyaxon's sidecar, which ships the run's logs and artifacts to the store.
+    fn sidecar(&self) -> Option<Json> {
+        let store = self.store()?;
+        if !self.plugins.collect_artifacts && !self.plugins.collect_logs {
+            return None;
+        }
+        let setting = |key: &str| {
+            self.plugins
+                .sidecar
+                .get(key)
+                .filter(|value| !value.is_null() && *value != &Json::Bool(false))
+        };
+        let interval = |key: &str| setting(key).map_or_else(|| "10".to_owned(), python::str_of);
+        let mut args = vec![
+            format!("--container-id={MAIN_CONTAINER}"),
+            format!("--sleep-interval={}", interval("sleepInterval")),
+            format!("--sync-interval={}", interval("syncInterval")),
+        ];
+        if self.plugins.sidecar.get("monitorLogs") != Some(&Json::Bool(false)) {
+            args.push("--monitor-logs".to_owned());
+        }
+        if self.plugins.sidecar.get("monitorSpec") != Some(&Json::Bool(false)) {
+            args.push("--monitor-spec".to_owned());
+        }
+        let mut vars = self.service_env("sidecar", true, true);
+        vars.push(env("POLYAXON_CONTAINER_ID", MAIN_CONTAINER));
+        vars.push(env("POLYAXON_ARTIFACTS_STORE_NAME", store.name.clone()));
+        vars.push(catalog(&[store]));
+        let mut mounts = self.context_mounts(false, false);
+        if self.plugins.collect_artifacts {
+            mounts.push(json!({"mountPath": CONTEXT_ARTIFACTS, "name": "artifacts-context", "readOnly": false}));
+        }
+        mounts.extend(store_mount(store));
+        Some(json!({
+            "name": "polyaxon-sidecar",
+            "image": format!("polyaxon/polyaxon-sidecar:{POLYAXON_VERSION}"),
+            "imagePullPolicy": "IfNotPresent",
+            "command": ["polyaxon", "sidecar"],
+            "args": args,
+            "env": vars,
+            "envFrom": [],
+            "ports": [],
+            "resources": polyaxon_resources(),
+            "volumeMounts": mounts,
+        }))
+    }
+
+    fn init_containers(&self) -> Vec<Json> {
+        let mut containers = Vec::new();
+        let image = format!("polyaxon/polyaxon-init:{POLYAXON_VERSION}");
+        if self.plugins.auth {
+            containers.push(json!({
+                "name": "polyaxon-init-auth",
+                "image": image,
+                "imagePullPolicy": "IfNotPresent",
+                "command": ["polyaxon", "initializer", "auth"],
+                "env": self.service_env("initializer", true, false),
+                "envFrom": [],
+                "ports": [],
+                "resources": polyaxon_resources(),
+                "volumeMounts": [{"mountPath": CONTEXT_CONFIGS, "name": "configs-context", "readOnly": false}],
+            }));
+        }
+        if let Some(store) = self.store()
+            && self.plugins.collect_artifacts
+        {
+            let run_path = format!("{CONTEXT_ARTIFACTS}/{}", self.run.run_uuid);
+            let mut script = vec![
+                make_dir(&run_path),
+                make_dir(&format!("{run_path}/outputs")),
+            ];
+            if self.plugins.auto_resume {
+                // Resuming: copy what the run already has in the store back into its context.
+                script.push(make_dir(&run_path));
+                if let Some(store_path) = store.store_path() {
+                    let from = format!("{store_path}/{}", self.run.run_uuid);
+                    script.push(format!(
+                        "if [ -d {from} ] && [ \"$(ls -A {from})\" ]; then cp -R {from}/* {run_path}; polyaxon initializer fswatch --path={run_path}; fi;"
+                    ));
+                }
+            }
+            let mut vars = Vec::new();
+            if let Some(level) = &self.plugins.log_level {
+                vars.push(env("POLYAXON_LOG_LEVEL", level.clone()));
+            }
+            vars.push(catalog(&[store]));
+            let mut mounts =
+                vec![json!({"mountPath": CONTEXT_ARTIFACTS, "name": "artifacts-context"})];
+            mounts.extend(store_mount(store));
+            containers.push(json!({
+                "name": "polyaxon-init-artifacts-default",
+                "image": image,
+                "imagePullPolicy": "IfNotPresent",
+                "command": ["/bin/sh", "-c"],
+                "args": [script.join(" ")],
+                "env": vars,
+                "envFrom": [],
+                "ports": [],
+                "resources": polyaxon_resources(),
+                "volumeMounts": mounts,
+            }));
+        }
+        containers
+    }
+
+    fn volumes(&self, pod: &Json, connections: &[&Connection]) -> Vec<Json> {
+        let mut volumes: Vec<Json> = pod
+            .get("volumes")
+            .and_then(Json::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut seen: Vec<&str> = Vec::new();
+        let mut with_store: Vec<&Connection> = Vec::new();
+        with_store.extend(self.store());
+        with_store.extend(connections.iter().copied());
+        for connection in &with_store {
+            if seen.contains(&connection.name.as_str()) {
+                continue;
+            }
+            seen.push(&connection.name);
+            volumes.extend(connection_volume(connection));
+        }
+        for connection in connections {
+            for key in ["secret", "configMap"] {
+                let Some(resource) = connection.raw.get(key) else {
+                    continue;
+                };
+                if resource.get("mountPath").is_none() {
+                    continue;
+                }
+                let name = resource.get("name").cloned().unwrap_or(Json::Null);
+                let mut source = Map::new();
+                if key == "secret" {
+                    source.insert("secretName".to_owned(), name.clone());
+                } else {
+                    source.insert("name".to_owned(), name.clone());
+                }
+                for field in ["items", "defaultMode"] {
+                    if let Some(value) = resource.get(field) {
+                        source.insert(field.to_owned(), value.clone());
+                    }
+                }
+                volumes.push(json!({"name": name, key: source}));
+            }
+        }
+        if self.plugins.collect_artifacts || self.plugins.collect_logs {
+            volumes.push(json!({"emptyDir": {}, "name": "artifacts-context"}));
+        }
+        if self.plugins.shm {
+            volumes.push(json!({"emptyDir": {"medium": "Memory"}, "name": "shm"}));
+        }
+        if self.plugins.auth {
+            volumes.push(json!({"emptyDir": {}, "name": "configs-context"}));
+        }
+        if self.plugins.docker {
+            volumes.push(json!({"hostPath": {"path": "/var/run/docker.sock"}, "name": "docker"}));
+        }
+        volumes
+    }
+}
+
+/// What Polyaxon does to every container of the user's before submitting it: command and args
+/// become text without empty items, resource quantities text, env values text (or compact JSON),
+/// and of two env vars with one name the later one stays.
+fn sanitize_container(mut container: Map<String, Json>) -> Json {
+    for key in ["command", "args"] {
+        if let Some(Json::Array(items)) = container.get(key) {
+            let items: Vec<Json> = items
+                .iter()
+                .filter(|item| !item.is_null() && item.as_str() != Some(""))
+                .map(|item| Json::String(python::str_of(item)))
+                .collect();
+            container.insert(key.to_owned(), Json::Array(items));
+        }
+    }
+    if let Some(Json::Object(resources)) = container.get_mut("resources") {
+        for side in ["limits", "requests"] {
+            if let Some(Json::Object(quantities)) = resources.get_mut(side) {
+                for quantity in quantities.values_mut() {
+                    *quantity = Json::String(python::str_of(quantity));
+                }
+            }
+        }
+    }
+    if let Some(Json::Array(vars)) = container.get("env") {
+        let mut kept: Vec<Json> = Vec::new();
+        let mut seen: Vec<String> = Vec::new();
+        for var in vars.iter().rev() {
+            let var = sanitize_env_var(var);
+            if let Some(name) = var.get("name").and_then(Json::as_str) {
+                if seen.iter().any(|known| known == name) {
+                    continue;
+                }
+                seen.push(name.to_owned());
+            }
+            kept.push(var);
+        }
+        kept.reverse();
+        container.insert("env".to_owned(), Json::Array(kept));
+    }
+    Json::Object(container)
+}
+
+/// An env var's name and value as text; its other fields keep their structure, with text leaves.
+fn sanitize_env_var(var: &Json) -> Json {
+    fn leaves_as_text(value: &Json) -> Json {
+        match value {
+            Json::String(_) => value.clone(),
+            Json::Object(fields) => Json::Object(
+                fields
+                    .iter()
+                    .map(|(key, value)| (key.clone(), leaves_as_text(value)))
+                    .collect(),
+            ),
+            other => Json::String(other.to_string()),
+        }
+    }
+    let Json::Object(fields) = var else {
+        return var.clone();
+    };
+    Json::Object(
+        fields
+            .iter()
+            .map(|(key, value)| {
+                let value = match (key.as_str(), value) {
+                    ("name" | "value", Json::String(_)) => value.clone(),
+                    ("name" | "value", other) => Json::String(other.to_string()),
+                    (_, other) => leaves_as_text(other),
+                };
+                (key.clone(), value)
+            })
+            .collect(),
+    )
+}
+
+/// Container ports, the first of each port number kept.
+fn merge_ports(ports: impl Iterator<Item = Json>) -> Vec<Json> {
+    let mut seen = Vec::new();
+    let mut merged = Vec::new();
+    for port in ports {
+        let number = match &port {
+            Json::Object(fields) => fields.get("containerPort").cloned(),
+            Json::Number(_) => Some(port.clone()),
+            _ => None,
+        };
+        let Some(number) = number else { continue };
+        if seen.contains(&number) {
+            continue;
+        }
+        seen.push(number.clone());
+        merged.push(match port {
+            Json::Object(_) => port,
+            _ => json!({"containerPort": number}),
+        });
+    }
+    merged
+}
+
+fn make_dir(path: &str) -> String {
+    format!("if [ ! -d \"{path}\" ]; then mkdir -m 0777 -p {path}; fi;")
+}
+
+/// `POLYAXON_CONNECTIONS_CATALOG`: the connections a process may use, as the agent describes them.
+fn catalog(connections: &[&Connection]) -> Json {
+    let entries: Vec<Json> = connections
+        .iter()
+        .map(|connection| connection.raw.clone())
+        .collect();
+    env(
+        "POLYAXON_CONNECTIONS_CATALOG",
+        json!({"connections": entries}).to_string(),
+    )
+}
+
+/// The mount of a volume-backed connection (a claim or a host path) at its `mountPath`.
+fn store_mount(connection: &Connection) -> Option<Json> {
+    if !matches!(connection.kind.as_str(), "volume_claim" | "host_path") {
+        return None;
+    }
+    let schema = connection.raw.get("schema")?;
+    let mut mount = Map::new();
+    mount.insert("mountPath".to_owned(), schema.get("mountPath")?.clone());
+    mount.insert("name".to_owned(), Json::from(connection.name.clone()));
+    if let Some(read_only) = schema.get("readOnly") {
+        mount.insert("readOnly".to_owned(), read_only.clone());
+    }
+    Some(Json::Object(mount))
+}
+
+/// The pod volume of a volume-backed connection.
+fn connection_volume(connection: &Connection) -> Option<Json> {
+    let schema = connection.raw.get("schema")?;
+    match connection.kind.as_str() {
+        "volume_claim" => {
+            let mut claim = Map::new();
+            claim.insert("claimName".to_owned(), schema.get("volumeClaim")?.clone());
+            if let Some(read_only) = schema.get("readOnly") {
+                claim.insert("readOnly".to_owned(), read_only.clone());
+            }
+            Some(json!({"name": connection.name, "persistentVolumeClaim": claim}))
+        }
+        "host_path" => {
+            Some(json!({"hostPath": {"path": schema.get("hostPath")?}, "name": connection.name}))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a container's resources ask for an NVIDIA GPU.
+fn requests_gpu(resources: Option<&Json>) -> bool {
+    let Some(resources) = resources else {
+        return false;
+    };
+    ["limits", "requests"].iter().any(|side| {
+        resources
+            .get(*side)
+            .and_then(|side| side.get("nvidia.com/gpu"))
+            .is_some_and(|gpus| {
+                !matches!(gpus, Json::Number(n) if n.as_f64() == Some(0.0))
+                    && python::str_of(gpus) != "0"
+            })
+    })
+}
+
+/// Kubernetes labels and annotations are text; other values are written as compact JSON.
+fn stringify(map: Map<String, Json>) -> Json {
+    Json::Object(
+        map.into_iter()
+            .map(|(key, value)| {
+                let text = match value {
+                    Json::String(text) => text,
+                    other => other.to_string(),
+                };
+                (key, Json::String(text))
+            })
+            .collect(),
+    )
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// A label value as Polyaxon makes one of a name: lower case, words joined by dashes.
+fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for character in name.chars() {
+        if character.is_alphanumeric() || character == '-' || character == '_' {
+            slug.extend(character.to_lowercase());
+        } else if character.is_whitespace() {
+            slug.push('-');
+        }
+    }
+    slug.trim_matches('-').chars().take(63).collect()
+}
