@@ -542,7 +542,7 @@ fn parse_float(text: &str) -> Option<f64> {
     let fraction_ok = fraction
         .bytes()
         .all(|byte| byte.is_ascii_digit() || byte == b'_')
-        && (!whole.is_empty() || fraction.as_bytes()[0].is_ascii_digit());
+        && (!whole.is_empty() || fraction.as_bytes().first().is_some_and(u8::is_ascii_digit));
     let exponent_ok = exponent.is_none_or(|exponent| {
         matches!(exponent.as_bytes().first(), Some(b'+' | b'-'))
             && all(&exponent[1..], |byte| byte.is_ascii_digit())

@@ -38,6 +38,9 @@ fn scalars_resolve_as_pyyaml_resolves_them() {
         ("+1.5", json!(1.5)),
         (".5", json!(0.5)),
         ("+.5", json!("+.5")),
+        // Found by the fuzzer: a lone dot is text, not a float.
+        (".", json!(".")),
+        ("-.", json!("-.")),
         ("~", json!(null)),
         ("null", json!(null)),
         ("", json!(null)),
