@@ -8,8 +8,10 @@
 //! plugins and the connections it requests from the agent's catalog.
 //!
 //! Built so far: `job` (and Polyaxon's job-shaped internal kinds) and `service` runs, with the
-//! plugins, connections, user sidecars and volumes. Init steps of the user's own and the
-//! distributed kinds are refused with an error until they are built.
+//! plugins, connections, init steps (`init.rs`), user sidecars and volumes. The distributed kinds
+//! are refused with an error until they are built.
+
+mod init;
 
 use serde_json::{Map, Value as Json, json};
 
@@ -262,19 +264,17 @@ impl Converter<'_> {
         kv_env: &[(String, Json)],
         ports: Option<&[Json]>,
     ) -> Result<Pod, NotConverted> {
-        if pod
+        let steps: Vec<&Json> = pod
             .get("init")
             .and_then(Json::as_array)
-            .is_some_and(|steps| !steps.is_empty())
-        {
-            return Err(NotConverted::Invalid(
-                "converting runs with `init` steps is not built yet".to_owned(),
-            ));
-        }
+            .into_iter()
+            .flatten()
+            .collect();
         let connections = self.requested_connections(pod)?;
+        let init_connections = self.init_connections(&steps)?;
         let environment = pod.get("environment").cloned().unwrap_or(Json::Null);
         let mut spec = Map::new();
-        let mut containers = vec![self.main_container(pod, &connections, kv_env, ports)];
+        let mut containers = vec![self.main_container(pod, &connections, &steps, kv_env, ports)];
         containers.extend(self.sidecar());
         for sidecar in pod
             .get("sidecars")
@@ -287,11 +287,11 @@ impl Converter<'_> {
         spec.insert("containers".to_owned(), Json::Array(containers));
         spec.insert(
             "initContainers".to_owned(),
-            Json::Array(self.init_containers()),
+            Json::Array(self.init_containers(&steps)?),
         );
         spec.insert(
             "volumes".to_owned(),
-            Json::Array(self.volumes(pod, &connections)),
+            Json::Array(self.volumes(pod, &connections, &steps, &init_connections)),
         );
         for (key, value) in environment.as_object().into_iter().flatten() {
             match key.as_str() {
@@ -461,6 +461,7 @@ impl Converter<'_> {
         &self,
         pod: &Json,
         connections: &[&Connection],
+        steps: &[&Json],
         kv_env: &[(String, Json)],
         ports: Option<&[Json]>,
     ) -> Json {
@@ -469,7 +470,26 @@ impl Converter<'_> {
             .and_then(Json::as_object)
             .cloned()
             .unwrap_or_default();
-        let (vars, env_from, mounts) = self.run_context(&container, connections, kv_env);
+        let (vars, env_from, mut mounts) = self.run_context(&container, connections, kv_env);
+        // The main container sees where its init steps put things.
+        let mut mounted: Vec<String> = Vec::new();
+        if self.plugins.collect_artifacts {
+            mounted.push("artifacts-context".to_owned());
+        }
+        let at = mounts
+            .iter()
+            .position(|mount| mount.get("name") == Some(&Json::from("artifacts-context")))
+            .map_or(mounts.len(), |index| index + 1);
+        let mut context_mounts = Vec::new();
+        for step in steps.iter().filter(|step| init::fetches(step)) {
+            let (name, path) = init::context_volume(step);
+            if mounted.contains(&name) {
+                continue;
+            }
+            mounted.push(name.clone());
+            context_mounts.push(json!({"mountPath": path, "name": name}));
+        }
+        mounts.splice(at..at, context_mounts);
         let own_ports = container
             .get("ports")
             .and_then(Json::as_array)
@@ -641,12 +661,15 @@ impl Converter<'_> {
         let mut vars = self.service_env("sidecar", true, true);
         vars.push(env("POLYAXON_CONTAINER_ID", MAIN_CONTAINER));
         vars.push(env("POLYAXON_ARTIFACTS_STORE_NAME", store.name.clone()));
-        vars.push(catalog(&[store]));
         let mut mounts = self.context_mounts(false, false);
         if self.plugins.collect_artifacts {
             mounts.push(json!({"mountPath": CONTEXT_ARTIFACTS, "name": "artifacts-context", "readOnly": false}));
         }
-        mounts.extend(store_mount(store));
+        let access = StoreAccess::of(store);
+        mounts.extend(access.mounts);
+        vars.extend(access.env);
+        vars.push(catalog(&[store]));
+        let env_from = access.env_from;
         Some(json!({
             "name": "polyaxon-sidecar",
             "image": format!("polyaxon/polyaxon-sidecar:{POLYAXON_VERSION}"),
@@ -654,14 +677,15 @@ impl Converter<'_> {
             "command": ["polyaxon", "sidecar"],
             "args": args,
             "env": vars,
-            "envFrom": [],
+            "envFrom": env_from,
             "ports": [],
             "resources": polyaxon_resources(),
             "volumeMounts": mounts,
         }))
     }
 
-    fn init_containers(&self) -> Vec<Json> {
+    /// Polyaxon's init containers (auth, the run's artifacts), then one per init step.
+    fn init_containers(&self, steps: &[&Json]) -> Result<Vec<Json>, NotConverted> {
         let mut containers = Vec::new();
         let image = format!("polyaxon/polyaxon-init:{POLYAXON_VERSION}");
         if self.plugins.auth {
@@ -699,36 +723,45 @@ impl Converter<'_> {
             if let Some(level) = &self.plugins.log_level {
                 vars.push(env("POLYAXON_LOG_LEVEL", level.clone()));
             }
-            vars.push(catalog(&[store]));
-            let mut mounts =
-                vec![json!({"mountPath": CONTEXT_ARTIFACTS, "name": "artifacts-context"})];
-            mounts.extend(store_mount(store));
-            containers.push(json!({
-                "name": "polyaxon-init-artifacts-default",
-                "image": image,
-                "imagePullPolicy": "IfNotPresent",
-                "command": ["/bin/sh", "-c"],
-                "args": [script.join(" ")],
-                "env": vars,
-                "envFrom": [],
-                "ports": [],
-                "resources": polyaxon_resources(),
-                "volumeMounts": mounts,
-            }));
+            containers.push(store_container(
+                "polyaxon-init-artifacts-default".to_owned(),
+                store,
+                vars,
+                vec![json!({"mountPath": CONTEXT_ARTIFACTS, "name": "artifacts-context"})],
+                json!(["/bin/sh", "-c"]),
+                vec![script.join(" ")],
+            ));
         }
-        containers
+        containers.extend(self.init_step_containers(steps)?);
+        Ok(containers)
     }
 
-    fn volumes(&self, pod: &Json, connections: &[&Connection]) -> Vec<Json> {
+    fn volumes(
+        &self,
+        pod: &Json,
+        connections: &[&Connection],
+        steps: &[&Json],
+        init_connections: &[&Connection],
+    ) -> Vec<Json> {
         let mut volumes: Vec<Json> = pod
             .get("volumes")
             .and_then(Json::as_array)
             .cloned()
             .unwrap_or_default();
+        // The folders init steps fill, each an empty dir shared with the main container.
+        let mut contexts: Vec<String> = Vec::new();
+        for step in steps.iter().filter(|step| init::fetches(step)) {
+            let (name, _) = init::context_volume(step);
+            if !contexts.contains(&name) {
+                volumes.push(json!({"emptyDir": {}, "name": name}));
+                contexts.push(name);
+            }
+        }
         let mut seen: Vec<&str> = Vec::new();
         let mut with_store: Vec<&Connection> = Vec::new();
         with_store.extend(self.store());
         with_store.extend(connections.iter().copied());
+        with_store.extend(init_connections.iter().copied());
         for connection in &with_store {
             if seen.contains(&connection.name.as_str()) {
                 continue;
@@ -736,7 +769,21 @@ impl Converter<'_> {
             seen.push(&connection.name);
             volumes.extend(connection_volume(connection));
         }
-        for connection in connections {
+        let mut with_resources: Vec<&Connection> = connections.to_vec();
+        for connection in init_connections {
+            if !with_resources
+                .iter()
+                .any(|known| known.name == connection.name)
+            {
+                with_resources.push(connection);
+            }
+        }
+        if let Some(store) = self.store()
+            && !with_resources.iter().any(|known| known.name == store.name)
+        {
+            with_resources.push(store);
+        }
+        for connection in with_resources {
             for key in ["secret", "configMap"] {
                 let Some(resource) = connection.raw.get(key) else {
                     continue;
@@ -759,7 +806,9 @@ impl Converter<'_> {
                 volumes.push(json!({"name": name, key: source}));
             }
         }
-        if self.plugins.collect_artifacts || self.plugins.collect_logs {
+        if (self.plugins.collect_artifacts || self.plugins.collect_logs)
+            && !contexts.iter().any(|name| name == "artifacts-context")
+        {
             volumes.push(json!({"emptyDir": {}, "name": "artifacts-context"}));
         }
         if self.plugins.shm {
@@ -870,6 +919,90 @@ fn merge_ports(ports: impl Iterator<Item = Json>) -> Vec<Json> {
         });
     }
     merged
+}
+
+/// How a container reaches a store: a mounted volume, or a bucket's credentials.
+struct StoreAccess {
+    mounts: Vec<Json>,
+    env: Vec<Json>,
+    env_from: Vec<Json>,
+}
+
+impl StoreAccess {
+    /// How a container reads a store: its volume when it is mounted, its credentials when it
+    /// is a bucket.
+    fn of(store: &Connection) -> Self {
+        if matches!(store.kind.as_str(), "s3" | "gcs" | "wasb") {
+            return Self::credentials(store);
+        }
+        StoreAccess {
+            mounts: store_mount(store).into_iter().collect(),
+            env: Vec::new(),
+            env_from: Vec::new(),
+        }
+    }
+
+    /// A connection's secret and config map: mounted where they say, else exposed as env vars
+    /// (their `items`) or as a whole (`envFrom`).
+    fn credentials(connection: &Connection) -> Self {
+        let mut access = StoreAccess {
+            mounts: Vec::new(),
+            env: Vec::new(),
+            env_from: Vec::new(),
+        };
+        for (key, item_ref, whole_ref) in [
+            ("secret", "secretKeyRef", "secretRef"),
+            ("configMap", "configMapKeyRef", "configMapRef"),
+        ] {
+            let Some(resource) = connection.raw.get(key) else {
+                continue;
+            };
+            let name = resource.get("name").cloned().unwrap_or(Json::Null);
+            if let Some(path) = resource.get("mountPath") {
+                access
+                    .mounts
+                    .push(json!({"mountPath": path, "name": name, "readOnly": true}));
+            } else if let Some(items) = resource.get("items").and_then(Json::as_array) {
+                for item in items {
+                    let item = python::str_of(item);
+                    access.env.push(
+                        json!({"name": item, "valueFrom": {item_ref: {"key": item, "name": name}}}),
+                    );
+                }
+            } else {
+                access.env_from.push(json!({whole_ref: {"name": name}}));
+            }
+        }
+        access
+    }
+}
+
+/// A Polyaxon init container that reads from `store`: the store's mount or credentials and its
+/// catalog entry are added to what it is given.
+fn store_container(
+    name: String,
+    store: &Connection,
+    mut vars: Vec<Json>,
+    mut mounts: Vec<Json>,
+    command: Json,
+    args: Vec<String>,
+) -> Json {
+    let access = StoreAccess::of(store);
+    mounts.extend(access.mounts);
+    vars.extend(access.env);
+    vars.push(catalog(&[store]));
+    json!({
+        "name": name,
+        "image": format!("polyaxon/polyaxon-init:{POLYAXON_VERSION}"),
+        "imagePullPolicy": "IfNotPresent",
+        "command": command,
+        "args": args,
+        "env": vars,
+        "envFrom": access.env_from,
+        "ports": [],
+        "resources": polyaxon_resources(),
+        "volumeMounts": mounts,
+    })
 }
 
 fn make_dir(path: &str) -> String {
