@@ -89,6 +89,12 @@ pub fn convert(compiled: &Json, run: &RunContext) -> Result<Json, NotConverted> 
     let Some(run_section) = compiled.get("run") else {
         return Err(NotConverted::Invalid("the operation has no run".to_owned()));
     };
+    let kind = kind_of(compiled).unwrap_or_default();
+    let Some(layout) = LAYOUTS.iter().find(|layout| layout.kinds.contains(&kind)) else {
+        return Err(NotConverted::Invalid(format!(
+            "converting `{kind}` runs is not built yet"
+        )));
+    };
     let converter = Converter {
         run,
         plugins: Plugins::of(compiled),
@@ -102,20 +108,11 @@ pub fn convert(compiled: &Json, run: &RunContext) -> Result<Json, NotConverted> 
             .and_then(Json::as_str)
             .unwrap_or(&run.agent.namespace)
             .to_owned(),
+        kind: kind.to_owned(),
+        layout,
     };
     let kv_env = env_from_io(compiled);
-    match kind_of(compiled).unwrap_or_default() {
-        // Polyaxon's own job-shaped kinds convert as jobs.
-        "job" | "notifier" | "cleaner" | "tuner" => {
-            let pod = converter.pod(run_section, &kv_env, None)?;
-            let template = converter.template(&pod, "job");
-            Ok(converter.resource(
-                compiled,
-                "Job",
-                "batchJobSpec",
-                json!({"template": template}),
-            ))
-        }
+    let spec = match kind {
         "service" => {
             let ports = run_section
                 .get("ports")
@@ -129,14 +126,86 @@ pub fn convert(compiled: &Json, run: &RunContext) -> Result<Json, NotConverted> 
                     spec.insert(key.to_owned(), value.clone());
                 }
             }
-            spec.insert("template".to_owned(), converter.template(&pod, "service"));
-            Ok(converter.resource(compiled, "Service", "serviceSpec", Json::Object(spec)))
+            spec.insert("template".to_owned(), converter.template(&pod));
+            let metadata = converter.metadata(&pod);
+            return Ok(converter.resource(compiled, metadata, Json::Object(spec)));
         }
-        other => Err(NotConverted::Invalid(format!(
-            "converting `{other}` runs is not built yet; job and service runs convert"
-        ))),
-    }
+        "tfjob" | "pytorchjob" | "mpijob" => converter.kubeflow_spec(run_section, &kv_env)?,
+        _ => {
+            let pod = converter.pod(run_section, &kv_env, None)?;
+            let metadata = converter.metadata(&pod);
+            let spec = json!({"template": converter.template(&pod)});
+            return Ok(converter.resource(compiled, metadata, spec));
+        }
+    };
+    let metadata = converter.resource_metadata();
+    Ok(converter.resource(compiled, metadata, spec))
 }
+
+/// How each kind of run becomes a resource.
+struct Layout {
+    /// The run kinds converted this way.
+    kinds: &'static [&'static str],
+    /// The custom resource's kind.
+    resource: &'static str,
+    /// The key of its spec in the resource.
+    spec_key: &'static str,
+    /// The `app.kubernetes.io/component` label of its pods.
+    component: &'static str,
+    /// The name of the user's main container.
+    main_container: &'static str,
+    /// The run's replicas: its field for each, and the replica's name in the resource.
+    replicas: &'static [(&'static str, &'static str)],
+}
+
+static LAYOUTS: &[Layout] = &[
+    Layout {
+        // Polyaxon's own job-shaped kinds convert as jobs.
+        kinds: &["job", "notifier", "cleaner", "tuner"],
+        resource: "Job",
+        spec_key: "batchJobSpec",
+        component: "polyaxon-jobs",
+        main_container: MAIN_CONTAINER,
+        replicas: &[],
+    },
+    Layout {
+        kinds: &["service"],
+        resource: "Service",
+        spec_key: "serviceSpec",
+        component: "polyaxon-services",
+        main_container: MAIN_CONTAINER,
+        replicas: &[],
+    },
+    Layout {
+        kinds: &["tfjob"],
+        resource: "KfJob",
+        spec_key: "tfJobSpec",
+        component: "polyaxon-tfjobs",
+        main_container: "tensorflow",
+        replicas: &[
+            ("chief", "Chief"),
+            ("worker", "Worker"),
+            ("ps", "PS"),
+            ("evaluator", "Evaluator"),
+        ],
+    },
+    Layout {
+        kinds: &["pytorchjob"],
+        resource: "KfJob",
+        spec_key: "pytorchJobSpec",
+        component: "polyaxon-pytorch-jobs",
+        main_container: "pytorch",
+        replicas: &[("master", "Master"), ("worker", "Worker")],
+    },
+    Layout {
+        kinds: &["mpijob"],
+        resource: "KfJob",
+        spec_key: "mpiJobSpec",
+        component: "polyaxon-mpi-jobs",
+        main_container: MAIN_CONTAINER,
+        replicas: &[("launcher", "Launcher"), ("worker", "Worker")],
+    },
+];
 
 fn kind_of(compiled: &Json) -> Option<&str> {
     compiled.get("run")?.get("kind")?.as_str()
@@ -166,6 +235,9 @@ struct Converter<'a> {
     plugins: Plugins,
     name: String,
     namespace: String,
+    /// The run's kind, as its annotation says.
+    kind: String,
+    layout: &'static Layout,
 }
 
 /// A pod's parts before they are assembled.
@@ -337,7 +409,7 @@ impl Converter<'_> {
     }
 
     /// Kubernetes' recommended labels, for a run of this kind.
-    fn labels(&self, kind: &str) -> Map<String, Json> {
+    fn labels(&self) -> Map<String, Json> {
         let mut labels = Map::new();
         labels.insert(
             "app.kubernetes.io/name".to_owned(),
@@ -357,7 +429,7 @@ impl Converter<'_> {
         );
         labels.insert(
             "app.kubernetes.io/component".to_owned(),
-            Json::from(format!("polyaxon-{kind}s")),
+            Json::from(self.layout.component),
         );
         labels.insert(
             "app.kubernetes.io/managed-by".to_owned(),
@@ -387,11 +459,28 @@ impl Converter<'_> {
         annotations
     }
 
-    fn metadata(&self, pod: &Pod, kind: &str) -> Json {
-        let mut labels = pod.labels.clone();
-        labels.extend(self.labels(kind));
-        let mut annotations = pod.annotations.clone();
-        annotations.insert("operation.polyaxon.com/kind".to_owned(), Json::from(kind));
+    /// A pod's metadata: its environment's labels and annotations under the run's own.
+    fn metadata(&self, pod: &Pod) -> Json {
+        self.metadata_with(pod.labels.clone(), pod.annotations.clone())
+    }
+
+    /// The metadata of a resource with several kinds of pods: the run's labels and annotations.
+    fn resource_metadata(&self) -> Json {
+        let mut annotations = Map::new();
+        annotations.extend(self.annotations());
+        self.metadata_with(Map::new(), annotations)
+    }
+
+    fn metadata_with(
+        &self,
+        mut labels: Map<String, Json>,
+        mut annotations: Map<String, Json>,
+    ) -> Json {
+        labels.extend(self.labels());
+        annotations.insert(
+            "operation.polyaxon.com/kind".to_owned(),
+            Json::from(self.kind.clone()),
+        );
         json!({
             "name": format!("plx-operation-{}", self.run.run_uuid),
             "namespace": self.namespace,
@@ -400,19 +489,83 @@ impl Converter<'_> {
         })
     }
 
-    fn template(&self, pod: &Pod, kind: &str) -> Json {
-        json!({"metadata": self.metadata(pod, kind), "spec": pod.spec})
+    fn template(&self, pod: &Pod) -> Json {
+        json!({"metadata": self.metadata(pod), "spec": pod.spec})
     }
 
-    fn resource(&self, compiled: &Json, kind: &str, spec_key: &str, spec: Json) -> Json {
-        let metadata = spec
-            .get("template")
-            .and_then(|template| template.get("metadata"))
-            .cloned()
-            .unwrap_or_else(|| json!({}));
+    /// A Kubeflow job's spec: one replica spec per role the run sets, and the job's policies.
+    fn kubeflow_spec(
+        &self,
+        run_section: &Json,
+        kv_env: &[(String, Json)],
+    ) -> Result<Json, NotConverted> {
+        let mut replicas = Map::new();
+        for (field, name) in self.layout.replicas {
+            let Some(replica) = run_section
+                .get(*field)
+                .filter(|replica| replica.is_object())
+            else {
+                continue;
+            };
+            let mut pod = self.pod(replica, kv_env, None)?;
+            // The restart policy belongs to the replica, not its pod template.
+            let restart = pod
+                .spec
+                .remove("restartPolicy")
+                .unwrap_or_else(|| Json::from("OnFailure"));
+            replicas.insert(
+                (*name).to_owned(),
+                json!({
+                    "replicas": replica.get("replicas").cloned().unwrap_or(Json::Null),
+                    "restartPolicy": restart,
+                    "template": self.template(&pod),
+                }),
+            );
+        }
+        let mut spec = Map::new();
+        spec.insert("replicaSpecs".to_owned(), Json::Object(replicas));
+        let clean_pod_policy = run_section
+            .get("cleanPodPolicy")
+            .and_then(Json::as_str)
+            .unwrap_or("None");
+        spec.insert(
+            "cleanPodPolicy".to_owned(),
+            Json::from(capitalise(&clean_pod_policy.to_lowercase())),
+        );
+        if let Some(policy) = run_section
+            .get("schedulingPolicy")
+            .filter(|policy| !policy.is_null())
+        {
+            spec.insert("schedulingPolicy".to_owned(), policy.clone());
+        }
+        if let Some(policy) = run_section
+            .get("elasticPolicy")
+            .filter(|policy| !policy.is_null())
+        {
+            spec.insert("elasticPolicy".to_owned(), policy.clone());
+        }
+        if let Some(processes) = run_section
+            .get("nProcPerNode")
+            .filter(|value| !value.is_null())
+        {
+            spec.insert(
+                "nProcPerNode".to_owned(),
+                Json::String(python::str_of(processes)),
+            );
+        }
+        if let Some(slots) = run_section
+            .get("slotsPerWorker")
+            .filter(|value| !value.is_null())
+        {
+            spec.insert("slotsPerWorker".to_owned(), slots.clone());
+        }
+        Ok(Json::Object(spec))
+    }
+
+    fn resource(&self, compiled: &Json, metadata: Json, spec: Json) -> Json {
         let mut resource = Map::new();
         resource.insert("apiVersion".to_owned(), Json::from("polyaxon.com/v1"));
-        resource.insert("kind".to_owned(), Json::from(kind));
+        resource.insert("kind".to_owned(), Json::from(self.layout.resource));
         resource.insert("metadata".to_owned(), metadata);
         resource.insert(
             "collectLogs".to_owned(),
@@ -453,7 +606,7 @@ impl Converter<'_> {
                 resource.insert("termination".to_owned(), Json::Object(fields));
             }
         }
-        resource.insert(spec_key.to_owned(), spec);
+        resource.insert(self.layout.spec_key.to_owned(), spec);
         Json::Object(resource)
     }
 
@@ -499,7 +652,7 @@ impl Converter<'_> {
             .unwrap_or_default()
             .iter()
             .map(|port| json!({"containerPort": port}));
-        container.insert("name".to_owned(), Json::from(MAIN_CONTAINER));
+        container.insert("name".to_owned(), Json::from(self.layout.main_container));
         container.insert("env".to_owned(), Json::Array(vars));
         container.insert("envFrom".to_owned(), Json::Array(env_from));
         container.insert(
@@ -648,7 +801,7 @@ impl Converter<'_> {
         };
         let interval = |key: &str| setting(key).map_or_else(|| "10".to_owned(), python::str_of);
         let mut args = vec![
-            format!("--container-id={MAIN_CONTAINER}"),
+            format!("--container-id={}", self.layout.main_container),
             format!("--sleep-interval={}", interval("sleepInterval")),
             format!("--sync-interval={}", interval("syncInterval")),
         ];
@@ -659,7 +812,7 @@ impl Converter<'_> {
             args.push("--monitor-spec".to_owned());
         }
         let mut vars = self.service_env("sidecar", true, true);
-        vars.push(env("POLYAXON_CONTAINER_ID", MAIN_CONTAINER));
+        vars.push(env("POLYAXON_CONTAINER_ID", self.layout.main_container));
         vars.push(env("POLYAXON_ARTIFACTS_STORE_NAME", store.name.clone()));
         let mut mounts = self.context_mounts(false, false);
         if self.plugins.collect_artifacts {
