@@ -131,6 +131,8 @@ pub fn convert(compiled: &Json, run: &RunContext) -> Result<Json, NotConverted> 
             return Ok(converter.resource(compiled, metadata, Json::Object(spec)));
         }
         "tfjob" | "pytorchjob" | "mpijob" => converter.kubeflow_spec(run_section, &kv_env)?,
+        "daskcluster" => converter.dask_spec(run_section, &kv_env)?,
+        "raycluster" => converter.ray_spec(run_section, &kv_env)?,
         _ => {
             let pod = converter.pod(run_section, &kv_env, None)?;
             let metadata = converter.metadata(&pod);
@@ -196,6 +198,22 @@ static LAYOUTS: &[Layout] = &[
         component: "polyaxon-pytorch-jobs",
         main_container: "pytorch",
         replicas: &[("master", "Master"), ("worker", "Worker")],
+    },
+    Layout {
+        kinds: &["daskcluster"],
+        resource: "Cluster",
+        spec_key: "daskClusterSpec",
+        component: "polyaxon-dask-clusters",
+        main_container: MAIN_CONTAINER,
+        replicas: &[("worker", "Worker"), ("scheduler", "Scheduler")],
+    },
+    Layout {
+        kinds: &["raycluster"],
+        resource: "Cluster",
+        spec_key: "rayClusterSpec",
+        component: "polyaxon-ray-clusters",
+        main_container: MAIN_CONTAINER,
+        replicas: &[],
     },
     Layout {
         kinds: &["mpijob"],
@@ -494,6 +512,37 @@ impl Converter<'_> {
     }
 
     /// A Kubeflow job's spec: one replica spec per role the run sets, and the job's policies.
+    /// One replica of a distributed run: its count, its restart policy (taken out of the pod,
+    /// where the replica's controller owns it) and its pod template. `adjust` completes the main
+    /// container with what the kind requires of it.
+    fn replica(
+        &self,
+        replica: &Json,
+        kv_env: &[(String, Json)],
+        default_restart: &str,
+        adjust: impl FnOnce(&mut Map<String, Json>),
+    ) -> Result<Map<String, Json>, NotConverted> {
+        let mut pod = self.pod(replica, kv_env, None)?;
+        if let Some(Json::Array(containers)) = pod.spec.get_mut("containers")
+            && let Some(Json::Object(main)) = containers.first_mut()
+        {
+            adjust(main);
+        }
+        let restart = pod
+            .spec
+            .remove("restartPolicy")
+            .unwrap_or_else(|| Json::from(default_restart));
+        let mut data = Map::new();
+        data.insert(
+            "replicas".to_owned(),
+            replica.get("replicas").cloned().unwrap_or(Json::Null),
+        );
+        data.insert("restartPolicy".to_owned(), restart);
+        data.insert("template".to_owned(), self.template(&pod));
+        Ok(data)
+    }
+
+    /// A Kubeflow job's spec: one replica spec per role the run sets, and the job's policies.
     fn kubeflow_spec(
         &self,
         run_section: &Json,
@@ -507,20 +556,8 @@ impl Converter<'_> {
             else {
                 continue;
             };
-            let mut pod = self.pod(replica, kv_env, None)?;
-            // The restart policy belongs to the replica, not its pod template.
-            let restart = pod
-                .spec
-                .remove("restartPolicy")
-                .unwrap_or_else(|| Json::from("OnFailure"));
-            replicas.insert(
-                (*name).to_owned(),
-                json!({
-                    "replicas": replica.get("replicas").cloned().unwrap_or(Json::Null),
-                    "restartPolicy": restart,
-                    "template": self.template(&pod),
-                }),
-            );
+            let data = self.replica(replica, kv_env, "OnFailure", |_| {})?;
+            replicas.insert((*name).to_owned(), Json::Object(data));
         }
         let mut spec = Map::new();
         spec.insert("replicaSpecs".to_owned(), Json::Object(replicas));
@@ -559,6 +596,195 @@ impl Converter<'_> {
         {
             spec.insert("slotsPerWorker".to_owned(), slots.clone());
         }
+        Ok(Json::Object(spec))
+    }
+
+    /// A Dask cluster: a scheduler with its dashboard and health probes, workers that join it,
+    /// and the service that exposes the scheduler.
+    fn dask_spec(
+        &self,
+        run_section: &Json,
+        kv_env: &[(String, Json)],
+    ) -> Result<Json, NotConverted> {
+        let resource_name = format!("plx-operation-{}", self.run.run_uuid);
+        let dashboard = format!(
+            "/monitors/v1/{}/{}/{}/runs/{}/{resource_name}-scheduler/8787",
+            self.namespace, self.run.owner, self.run.project, self.run.run_uuid
+        );
+        let health = format!("{dashboard}/health");
+        let probe = |delay: u32| json!({"httpGet": {"path": health, "port": "http-dashboard"}, "initialDelaySeconds": delay, "periodSeconds": delay});
+        let port = |name: &str, number: u32| json!({"containerPort": number, "name": name, "protocol": "TCP"});
+        let mut replicas = Map::new();
+        if let Some(worker) = run_section
+            .get("worker")
+            .filter(|replica| replica.is_object())
+        {
+            let data = self.replica(worker, kv_env, "Never", |main| {
+                set_if_empty(main, "ports", json!([port("http-dashboard", 8788)]));
+                main.entry("args").or_insert_with(|| {
+                    json!([
+                        "dask-worker",
+                        "--name",
+                        "$(DASK_WORKER_NAME)",
+                        "--dashboard",
+                        "--dashboard-address",
+                        "8788"
+                    ])
+                });
+            })?;
+            replicas.insert("Worker".to_owned(), Json::Object(data));
+        }
+        if let Some(scheduler) = run_section
+            .get("scheduler")
+            .filter(|replica| replica.is_object())
+        {
+            let data = self.replica(scheduler, kv_env, "Never", |main| {
+                set_if_empty(
+                    main,
+                    "ports",
+                    json!([port("tcp-comm", 8786), port("http-dashboard", 8787)]),
+                );
+                let args = main
+                    .entry("args")
+                    .or_insert_with(|| json!(["dask-scheduler"]));
+                if let Json::Array(args) = args {
+                    args.extend([
+                        Json::from("--dashboard-prefix"),
+                        Json::from(dashboard.clone()),
+                    ]);
+                }
+                main.entry("readinessProbe").or_insert_with(|| probe(5));
+                main.entry("livenessProbe").or_insert_with(|| probe(15));
+            })?;
+            replicas.insert("Scheduler".to_owned(), Json::Object(data));
+        }
+        let Json::Object(mut selector) = stringify(self.labels()) else {
+            unreachable!("labels are a mapping")
+        };
+        selector.insert(
+            "dask.org/cluster-name".to_owned(),
+            Json::from(resource_name),
+        );
+        selector.insert("dask.org/component".to_owned(), Json::from("scheduler"));
+        let service_port = |name: &str, number: u32| json!({"name": name, "port": number, "protocol": "TCP", "targetPort": name});
+        let mut spec = Map::new();
+        spec.insert("replicaSpecs".to_owned(), Json::Object(replicas));
+        spec.insert(
+            "service".to_owned(),
+            json!({
+                "ports": [service_port("tcp-comm", 8786), service_port("http-dashboard", 8787)],
+                "selector": selector,
+                "type": "ClusterIP",
+            }),
+        );
+        // Autoscaling needs both bounds.
+        if let (Some(min), Some(max)) = (
+            run_section
+                .get("minReplicas")
+                .filter(|value| !value.is_null()),
+            run_section
+                .get("maxReplicas")
+                .filter(|value| !value.is_null()),
+        ) {
+            spec.insert("minReplicas".to_owned(), min.clone());
+            spec.insert("maxReplicas".to_owned(), max.clone());
+        }
+        Ok(Json::Object(spec))
+    }
+
+    /// A Ray cluster: a head (with Ray's ports and dashboard) and named groups of workers.
+    fn ray_spec(
+        &self,
+        run_section: &Json,
+        kv_env: &[(String, Json)],
+    ) -> Result<Json, NotConverted> {
+        let ray_group = |replica: &Json,
+                         group: &str,
+                         data: &mut Map<String, Json>,
+                         default_params: Option<Json>| {
+            for (from, to) in [
+                ("minReplicas", "minReplicas"),
+                ("maxReplicas", "maxReplicas"),
+            ] {
+                if let Some(value) = replica.get(from).filter(|value| {
+                    !matches!(value, Json::Null | Json::Bool(false)) && value.as_i64() != Some(0)
+                }) {
+                    data.insert(to.to_owned(), value.clone());
+                }
+            }
+            let mut params = default_params
+                .and_then(|params| params.as_object().cloned())
+                .unwrap_or_default();
+            if let Some(Json::Object(given)) = replica.get("rayStartParams") {
+                params.extend(given.clone());
+            }
+            if !params.is_empty() {
+                data.insert("rayStartParams".to_owned(), Json::Object(params));
+            }
+            data.insert("groupName".to_owned(), Json::from(group));
+        };
+        let mut spec = Map::new();
+        if let Some(head) = run_section
+            .get("head")
+            .filter(|replica| replica.is_object())
+        {
+            let port = |name: &str, number: u32| json!({"containerPort": number, "name": name, "protocol": "TCP"});
+            let mut data = self.replica(head, kv_env, "Never", |main| {
+                set_if_empty(
+                    main,
+                    "ports",
+                    json!([
+                        port("gcs-server", 6379),
+                        port("dashboard", 8265),
+                        port("client", 10001),
+                        port("serve", 8000)
+                    ]),
+                );
+            })?;
+            ray_group(
+                head,
+                "head",
+                &mut data,
+                Some(json!({"dashboard-host": "0.0.0.0"})),
+            );
+            spec.insert("head".to_owned(), Json::Object(data));
+        }
+        let mut workers = Vec::new();
+        for (group, worker) in run_section
+            .get("workers")
+            .and_then(Json::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let mut data = self.replica(worker, kv_env, "Never", |main| {
+                // Workers leave the cluster cleanly when their pod stops.
+                main.entry("lifecycle").or_insert_with(
+                    || json!({"preStop": {"exec": {"command": ["/bin/sh", "-c", "ray stop"]}}}),
+                );
+            })?;
+            ray_group(worker, group, &mut data, None);
+            workers.push(Json::Object(data));
+        }
+        if !workers.is_empty() {
+            spec.insert("workers".to_owned(), Json::Array(workers));
+        }
+        for key in [
+            "entrypoint",
+            "metadata",
+            "rayVersion",
+            "enableInTreeAutoscaling",
+            "autoscalerOptions",
+        ] {
+            if let Some(value) = run_section.get(key).filter(|value| !value.is_null()) {
+                spec.insert(key.to_owned(), value.clone());
+            }
+        }
+        // Polyaxon passes the runtime env as JSON text, `null` included.
+        let runtime_env = run_section.get("runtimeEnv").cloned().unwrap_or(Json::Null);
+        spec.insert(
+            "runtimeEnv".to_owned(),
+            Json::String(runtime_env.to_string()),
+        );
         Ok(Json::Object(spec))
     }
 
@@ -974,6 +1200,18 @@ impl Converter<'_> {
             volumes.push(json!({"hostPath": {"path": "/var/run/docker.sock"}, "name": "docker"}));
         }
         volumes
+    }
+}
+
+/// Sets `key` when the container has none or an empty list.
+fn set_if_empty(container: &mut Map<String, Json>, key: &str, value: Json) {
+    let empty = match container.get(key) {
+        None | Some(Json::Null) => true,
+        Some(Json::Array(items)) => items.is_empty(),
+        Some(_) => false,
+    };
+    if empty {
+        container.insert(key.to_owned(), value);
     }
 }
 
