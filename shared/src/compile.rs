@@ -13,8 +13,9 @@ use crate::check::{self, Checked};
 use crate::diagnostic::{Diagnostic, Position, Span};
 use crate::python;
 use crate::run::RunContext;
-use crate::template::{Context, Kind, Templates};
+use crate::template::{Context, Kind, TemplateError, Templates};
 use crate::types;
+use crate::yaml;
 
 /// Where the run's context (artifacts, configs) is mounted in its containers.
 const CONTEXT_ROOT: &str = "/plx-context";
@@ -97,6 +98,78 @@ impl Compiled {
     }
 }
 
+/// Why an operation does not compile, and the dotted path of what it is about in the composed
+/// operation (`run.container.args[1]`, `params.lr`; empty for the whole file).
+#[derive(Debug)]
+struct Failure {
+    message: String,
+    path: String,
+}
+
+impl Failure {
+    fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            path: path.into(),
+        }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Self::at("", message)
+    }
+}
+
+impl From<TemplateError> for Failure {
+    fn from(error: TemplateError) -> Self {
+        Self::at(error.path.trim_start_matches('.'), error.message)
+    }
+}
+
+/// Where a failure's path points in the text: the node at that path, in the document or in its
+/// inline component, or the nearest enclosing node that is there.
+fn locate(text: &str, path: &str) -> Span {
+    let whole_file = Span {
+        start: Position { line: 1, column: 1 },
+        end: Position { line: 1, column: 1 },
+    };
+    let Some(root) = yaml::parse(text).0 else {
+        return whole_file;
+    };
+    let mut steps = path_steps(path);
+    while !steps.is_empty() {
+        for base in [Some(&root), root.get("component")].into_iter().flatten() {
+            if let Some(node) = base.at(&steps) {
+                return node.span;
+            }
+        }
+        steps.pop();
+    }
+    whole_file
+}
+
+/// `run.init[0].connection` as steps: `run`, `init`, `[0]`, `connection`.
+fn path_steps(path: &str) -> Vec<String> {
+    let mut steps = Vec::new();
+    for part in path.split('.').filter(|part| !part.is_empty()) {
+        let mut rest = part;
+        if let Some(open) = rest.find('[') {
+            if open > 0 {
+                steps.push(rest[..open].to_owned());
+            }
+            rest = &rest[open..];
+            while let Some(close) = rest.find(']') {
+                steps.push(rest[..=close].to_owned());
+                rest = &rest[close + 1..];
+            }
+        } else {
+            steps.push(rest.to_owned());
+        }
+    }
+    steps
+}
+
 /// Checks and compiles a Polyaxonfile for the run described by `run`.
 pub fn compile(text: &str, params: &[(String, String)], run: &RunContext) -> Compiled {
     let checked = check::check(text, params);
@@ -107,14 +180,15 @@ pub fn compile(text: &str, params: &[(String, String)], run: &RunContext) -> Com
             diagnostics: Vec::new(),
         };
     };
-    let whole_file = Span {
-        start: Position { line: 1, column: 1 },
-        end: Position { line: 1, column: 1 },
-    };
-    let result = compile_operation(&operation, run);
-    let (compiled, diagnostics) = match result {
+    let (compiled, diagnostics) = match compile_operation(&operation, run) {
         Ok(compiled) => (Some(compiled), Vec::new()),
-        Err(message) => (None, vec![Diagnostic::error(message, "", whole_file)]),
+        Err(failure) => {
+            let span = locate(text, &failure.path);
+            (
+                None,
+                vec![Diagnostic::error(failure.message, failure.path, span)],
+            )
+        }
     };
     Compiled {
         checked,
@@ -123,7 +197,7 @@ pub fn compile(text: &str, params: &[(String, String)], run: &RunContext) -> Com
     }
 }
 
-fn compile_operation(operation: &Json, run: &RunContext) -> Result<Json, String> {
+fn compile_operation(operation: &Json, run: &RunContext) -> Result<Json, Failure> {
     let mut compiled = compose(operation)?;
     refuse_delay_validation(&compiled)?;
     let params = operation
@@ -138,7 +212,10 @@ fn compile_operation(operation: &Json, run: &RunContext) -> Result<Json, String>
     resolve_connections(&mut compiled, run)?;
     params_to_init(&mut compiled, &params)?;
     if compiled.contains_key("build") {
-        return Err("building images is not supported: remove the `build` section".to_owned());
+        return Err(Failure::at(
+            "build",
+            "building images is not supported: remove the `build` section",
+        ));
     }
     let templates = Templates::shared();
     let mut context = params_context(&specs, templates)?;
@@ -150,14 +227,20 @@ fn compile_operation(operation: &Json, run: &RunContext) -> Result<Json, String>
         if let Some(Json::Array(ios)) = compiled.get(section).cloned() {
             let rendered = ios
                 .iter()
-                .map(|io| render_io(io, &stage_one, templates))
+                .enumerate()
+                .map(|(index, io)| {
+                    render_io(io, &stage_one, templates)
+                        .map_err(|error| error.within(&format!("{section}[{index}]")))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             compiled.insert(section.to_owned(), Json::Array(rendered));
         }
     }
     for section in PARSING_SECTIONS {
         if let Some(value) = compiled.get(*section).cloned() {
-            let rendered = templates.expand(&value, &stage_one, Kind::Expression)?;
+            let rendered = templates
+                .expand(&value, &stage_one, Kind::Expression)
+                .map_err(|error| error.within(section))?;
             compiled.insert((*section).to_owned(), rendered);
         }
     }
@@ -201,7 +284,8 @@ fn compile_operation(operation: &Json, run: &RunContext) -> Result<Json, String>
             connections_context(&run_section, run, true),
         );
         let stage_two = Context::new(Json::Object(context));
-        let mut rendered = render_run(&run_section, &stage_two, templates)?;
+        let mut rendered =
+            render_run(&run_section, &stage_two, templates).map_err(|error| error.within("run"))?;
         keep_string_maps(&mut rendered);
         compiled.insert("run".to_owned(), rendered);
     }
@@ -216,22 +300,30 @@ fn operation_flag(operation: &Json, key: &str) -> bool {
         .any(|layer| layer.get(key) == Some(&Json::Bool(true)))
 }
 
-/// Every input and output, inputs first.
-fn ios(compiled: &Map<String, Json>) -> impl Iterator<Item = &Json> {
-    ["inputs", "outputs"]
-        .into_iter()
-        .flat_map(|section| compiled.get(section).and_then(Json::as_array))
-        .flatten()
+/// Every input and output, inputs first, with its path (`inputs[0]`).
+fn ios(compiled: &Map<String, Json>) -> impl Iterator<Item = (String, &Json)> {
+    ["inputs", "outputs"].into_iter().flat_map(move |section| {
+        compiled
+            .get(section)
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(move |(index, io)| (format!("{section}[{index}]"), io))
+    })
 }
 
 /// Polyaxon 2.18 crashes compiling an input or output that sets `delayValidation` (it reads the
 /// snake_case attribute that its own reader never sets); say so instead.
-fn refuse_delay_validation(compiled: &Map<String, Json>) -> Result<(), String> {
-    for io in ios(compiled) {
+fn refuse_delay_validation(compiled: &Map<String, Json>) -> Result<(), Failure> {
+    for (path, io) in ios(compiled) {
         if io.get("delayValidation").is_some() {
             let name = io.get("name").map(python::str_of).unwrap_or_default();
-            return Err(format!(
-                "`{name}` sets `delayValidation`, which Polyaxon 2.18 cannot compile; write `validation: {{delay: true}}` instead"
+            return Err(Failure::at(
+                format!("{path}.delayValidation"),
+                format!(
+                    "`{name}` sets `delayValidation`, which Polyaxon 2.18 cannot compile; write `validation: {{delay: true}}` instead"
+                ),
             ));
         }
     }
@@ -240,8 +332,8 @@ fn refuse_delay_validation(compiled: &Map<String, Json>) -> Result<(), String> {
 
 /// After the first templating stage every IO value must still read as its type: a string that
 /// rendered into a literal of the wrong shape is caught here.
-fn revalidate_io(compiled: &Map<String, Json>) -> Result<(), String> {
-    for io in ios(compiled) {
+fn revalidate_io(compiled: &Map<String, Json>) -> Result<(), Failure> {
+    for (path, io) in ios(compiled) {
         let (Some(io_type), Some(value)) = (io.get("type").and_then(Json::as_str), io.get("value"))
         else {
             continue;
@@ -252,8 +344,9 @@ fn revalidate_io(compiled: &Map<String, Json>) -> Result<(), String> {
         let is_list = io.get("isList") == Some(&Json::Bool(true));
         if let Err(why) = types::cast(io_type, value, is_list) {
             let name = io.get("name").map(python::str_of).unwrap_or_default();
-            return Err(format!(
-                "the value of `{name}` is invalid after templating: {why}"
+            return Err(Failure::at(
+                format!("{path}.value"),
+                format!("the value of `{name}` is invalid after templating: {why}"),
             ));
         }
     }
@@ -262,34 +355,38 @@ fn revalidate_io(compiled: &Map<String, Json>) -> Result<(), String> {
 
 /// Every connection a run requests must be in the agent's catalog; init steps that fetch
 /// artifacts or paths without naming a connection fetch from the artifacts store.
-fn resolve_connections(compiled: &mut Map<String, Json>, run: &RunContext) -> Result<(), String> {
+fn resolve_connections(compiled: &mut Map<String, Json>, run: &RunContext) -> Result<(), Failure> {
     let store = run
         .agent
         .artifacts_store
         .as_ref()
         .map(|store| store.name.clone());
     let known = |name: &str| run.connection(name).is_some() || store.as_deref() == Some(name);
-    let mut missing: Vec<String> = Vec::new();
+    // Each unknown name with where it is asked for.
+    let mut missing: Vec<(String, String)> = Vec::new();
     let Some(Json::Object(run_section)) = compiled.get_mut("run") else {
         return Ok(());
     };
-    for pod in pods_mut(run_section) {
-        for name in pod
+    for (pod_path, pod) in pods_mut(run_section) {
+        for (index, name) in pod
             .get("connections")
             .and_then(Json::as_array)
             .into_iter()
             .flatten()
+            .enumerate()
         {
             let name = python::str_of(name);
             if !known(&name) && !name.contains("{{") {
-                missing.push(name);
+                missing.push((name, format!("{pod_path}.connections[{index}]")));
             }
         }
         if let Some(Json::Array(steps)) = pod.get_mut("init") {
-            for step in steps.iter_mut() {
+            for (index, step) in steps.iter_mut().enumerate() {
                 let Json::Object(step) = step else { continue };
                 match step.get("connection").map(python::str_of) {
-                    Some(name) if !known(&name) && !name.contains("{{") => missing.push(name),
+                    Some(name) if !known(&name) && !name.contains("{{") => {
+                        missing.push((name, format!("{pod_path}.init[{index}].connection")));
+                    }
                     Some(_) => {}
                     None if step.contains_key("artifacts") || step.contains_key("paths") => {
                         if let Some(store) = &store {
@@ -301,28 +398,31 @@ fn resolve_connections(compiled: &mut Map<String, Json>, run: &RunContext) -> Re
             }
         }
     }
-    if missing.is_empty() {
+    let Some((_, first_path)) = missing.first() else {
         return Ok(());
-    }
-    Err(format!(
-        "the agent has no connection named {}; its catalog has {}",
-        missing
-            .iter()
-            .map(|name| format!("`{name}`"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        run.agent
-            .connections
-            .iter()
-            .map(|connection| format!("`{}`", connection.name))
-            .collect::<Vec<_>>()
-            .join(", ")
+    };
+    Err(Failure::at(
+        first_path.clone(),
+        format!(
+            "the agent has no connection named {}; its catalog has {}",
+            missing
+                .iter()
+                .map(|(name, _)| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            run.agent
+                .connections
+                .iter()
+                .map(|connection| format!("`{}`", connection.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     ))
 }
 
 /// The parts of a run that become pods: the run itself for a job or a service, each replica for
 /// a distributed run. Distributed replicas get an `init` list, as Polyaxon gives them.
-fn pods_mut(run: &mut Map<String, Json>) -> Vec<&mut Map<String, Json>> {
+fn pods_mut(run: &mut Map<String, Json>) -> Vec<(String, &mut Map<String, Json>)> {
     const REPLICAS: &[&str] = &[
         "chief",
         "ps",
@@ -342,29 +442,32 @@ fn pods_mut(run: &mut Map<String, Json>) -> Vec<&mut Map<String, Json>> {
         kind.as_str(),
         "tfjob" | "pytorchjob" | "mpijob" | "daskcluster" | "raycluster"
     ) {
-        return vec![run];
+        return vec![("run".to_owned(), run)];
     }
     let mut pods = Vec::new();
     for (key, value) in run.iter_mut() {
         if !REPLICAS.contains(&key.as_str()) && key != "workers" {
             continue;
         }
-        let replicas: Vec<&mut Json> = if key == "workers" {
+        let replicas: Vec<(String, &mut Json)> = if key == "workers" {
             match value {
-                Json::Object(workers) => workers.values_mut().collect(),
+                Json::Object(workers) => workers
+                    .iter_mut()
+                    .map(|(group, replica)| (format!("run.workers.{group}"), replica))
+                    .collect(),
                 _ => Vec::new(),
             }
         } else {
-            vec![value]
+            vec![(format!("run.{key}"), value)]
         };
-        for replica in replicas {
+        for (path, replica) in replicas {
             if let Json::Object(replica) = replica {
                 if matches!(kind.as_str(), "tfjob" | "pytorchjob" | "mpijob") {
                     replica
                         .entry("init")
                         .or_insert_with(|| Json::Array(Vec::new()));
                 }
-                pods.push(replica);
+                pods.push((path, replica));
             }
         }
     }
@@ -539,9 +642,9 @@ fn merge(base: &mut Map<String, Json>, patch: &Map<String, Json>) {
 fn params_to_init(
     compiled: &mut Map<String, Json>,
     params: &Map<String, Json>,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let types_by_name: Map<String, Json> = ios(compiled)
-        .filter_map(|io| {
+        .filter_map(|(_, io)| {
             Some((
                 io.get("name")?.as_str()?.to_owned(),
                 io.get("type").cloned().unwrap_or(Json::Null),
@@ -574,8 +677,11 @@ fn params_to_init(
             }
             _ if connection.is_some() => {}
             _ => {
-                return Err(format!(
-                    "param `{name}` has type `{io_type}`, which cannot become an init step: only git, dockerfile, artifacts and path params, or params with a connection, can"
+                return Err(Failure::at(
+                    format!("params.{name}.toInit"),
+                    format!(
+                        "param `{name}` has type `{io_type}`, which cannot become an init step: only git, dockerfile, artifacts and path params, or params with a connection, can"
+                    ),
                 ));
             }
         }
@@ -710,7 +816,7 @@ struct ParamSpec {
 fn apply_params(
     compiled: &mut Map<String, Json>,
     params: &Map<String, Json>,
-) -> Result<Vec<ParamSpec>, String> {
+) -> Result<Vec<ParamSpec>, Failure> {
     // A join's params fill inputs on the server, from the runs its query finds.
     let joined: Vec<String> = compiled
         .get("joins")
@@ -761,8 +867,12 @@ fn apply_params(
             {
                 let cast = match (&io_type, value) {
                     (_, Json::String(text)) if text.contains("{{") => value.clone(),
-                    (Some(io_type), _) => types::cast(io_type, value, is_list)
-                        .map_err(|why| format!("param `{name}` is invalid: {why}"))?,
+                    (Some(io_type), _) => types::cast(io_type, value, is_list).map_err(|why| {
+                        Failure::at(
+                            format!("params.{name}"),
+                            format!("param `{name}` is invalid: {why}"),
+                        )
+                    })?,
                     (None, _) => value.clone(),
                 };
                 io.insert("value".to_owned(), cast);
@@ -842,7 +952,7 @@ fn apply_params(
 }
 
 /// The namespace a run asks for must be the agent's or one it manages too.
-fn check_namespace(compiled: &Map<String, Json>, run: &RunContext) -> Result<(), String> {
+fn check_namespace(compiled: &Map<String, Json>, run: &RunContext) -> Result<(), Failure> {
     let Some(namespace) = compiled.get("namespace").and_then(Json::as_str) else {
         return Ok(());
     };
@@ -855,9 +965,12 @@ fn check_namespace(compiled: &Map<String, Json>, run: &RunContext) -> Result<(),
     {
         return Ok(());
     }
-    Err(format!(
-        "the namespace `{namespace}` is not managed by the agent, which runs in `{}`",
-        run.agent.namespace
+    Err(Failure::at(
+        "namespace",
+        format!(
+            "the namespace `{namespace}` is not managed by the agent, which runs in `{}`",
+            run.agent.namespace
+        ),
     ))
 }
 
@@ -911,11 +1024,15 @@ impl ParamSpec {
         if let Some(format) = &self.arg_format {
             let mut context = Map::new();
             context.insert(self.name.clone(), self.typed_value());
-            let rendered = templates.expand(
-                &Json::String(format.clone()),
-                &Context::new(Json::Object(context)),
-                Kind::Expression,
-            )?;
+            let rendered = templates
+                .expand(
+                    &Json::String(format.clone()),
+                    &Context::new(Json::Object(context)),
+                    Kind::Expression,
+                )
+                .map_err(|error| {
+                    format!("the `argFormat` of `{}`: {}", self.name, error.message)
+                })?;
             return Ok(python::str_of(&rendered));
         }
         if self.is_flag {
@@ -1022,12 +1139,12 @@ fn globals(compiled: &Map<String, Json>, run: &RunContext, with_paths: bool) -> 
 
 /// An ISO 8601 timestamp as Python prints the datetime (`2024-01-02 03:04:05+00:00`).
 fn python_datetime(iso: &str) -> String {
-    crate::yaml::parse_timestamp(iso).unwrap_or_else(|| iso.to_owned())
+    yaml::parse_timestamp(iso).unwrap_or_else(|| iso.to_owned())
 }
 
 /// An input, output or context rendered in stage 1; the value of a text input stays text and
 /// `argFormat` is left for its own rendering.
-fn render_io(io: &Json, context: &Context, templates: &Templates) -> Result<Json, String> {
+fn render_io(io: &Json, context: &Context, templates: &Templates) -> Result<Json, TemplateError> {
     let Json::Object(fields) = io else {
         return Ok(io.clone());
     };
@@ -1049,7 +1166,10 @@ fn render_io(io: &Json, context: &Context, templates: &Templates) -> Result<Json
         } else {
             Kind::Expression
         };
-        rendered.insert("value".to_owned(), templates.expand(&value, context, kind)?);
+        let value = templates
+            .expand(&value, context, kind)
+            .map_err(|error| error.within(".value"))?;
+        rendered.insert("value".to_owned(), value);
     }
     if let Some(arg_format) = arg_format {
         rendered.insert("argFormat".to_owned(), arg_format);
@@ -1058,15 +1178,18 @@ fn render_io(io: &Json, context: &Context, templates: &Templates) -> Result<Json
 }
 
 /// The run section rendered in stage 2; a container's `command` and `args` stay text.
-fn render_run(run: &Json, context: &Context, templates: &Templates) -> Result<Json, String> {
+fn render_run(run: &Json, context: &Context, templates: &Templates) -> Result<Json, TemplateError> {
     match run {
         Json::Object(fields) => {
             let mut rendered = Map::new();
             for (key, value) in fields {
+                let inside = |error: TemplateError| error.within(&format!(".{key}"));
                 let value = if matches!(key.as_str(), "command" | "args") && value.is_array() {
-                    templates.expand(value, context, Kind::ContainerText)?
+                    templates
+                        .expand(value, context, Kind::ContainerText)
+                        .map_err(inside)?
                 } else {
-                    render_run(value, context, templates)?
+                    render_run(value, context, templates).map_err(inside)?
                 };
                 let key = match templates.expand(
                     &Json::String(key.clone()),
@@ -1082,7 +1205,11 @@ fn render_run(run: &Json, context: &Context, templates: &Templates) -> Result<Js
         }
         Json::Array(items) => items
             .iter()
-            .map(|item| render_run(item, context, templates))
+            .enumerate()
+            .map(|(index, item)| {
+                render_run(item, context, templates)
+                    .map_err(|error| error.within(&format!("[{index}]")))
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(Json::Array),
         other => templates.expand(other, context, Kind::Expression),

@@ -83,23 +83,39 @@ impl Templates {
     }
 
     /// Renders every string in `expression` (keys included), reading results back as Python
-    /// literals, as Polyaxon's `parse_expression` does.
-    pub fn expand(&self, expression: &Json, context: &Context, kind: Kind) -> Result<Json, String> {
+    /// literals, as Polyaxon's `parse_expression` does. An error says where in `expression` the
+    /// template that failed stands.
+    pub fn expand(
+        &self,
+        expression: &Json,
+        context: &Context,
+        kind: Kind,
+    ) -> Result<Json, TemplateError> {
         match expression {
-            Json::String(text) => self.expand_string(text, context, kind),
+            Json::String(text) => self
+                .expand_string(text, context, kind)
+                .map_err(TemplateError::here),
             Json::Array(items) => items
                 .iter()
-                .map(|item| self.expand(item, context, kind))
+                .enumerate()
+                .map(|(index, item)| {
+                    self.expand(item, context, kind)
+                        .map_err(|error| error.within(&format!("[{index}]")))
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Json::Array),
             Json::Object(fields) => {
                 let mut expanded = Map::new();
                 for (key, value) in fields {
-                    let key = match self.expand_string(key, context, Kind::Expression)? {
+                    let inside = |error: TemplateError| error.within(&format!(".{key}"));
+                    let rendered = self
+                        .expand_string(key, context, Kind::Expression)
+                        .map_err(|message| inside(TemplateError::here(message)))?;
+                    let rendered = match rendered {
                         Json::String(key) => key,
                         other => python::str_of(&other),
                     };
-                    expanded.insert(key, self.expand(value, context, kind)?);
+                    expanded.insert(rendered, self.expand(value, context, kind).map_err(inside)?);
                 }
                 Ok(Json::Object(expanded))
             }
@@ -108,15 +124,53 @@ impl Templates {
     }
 
     fn expand_string(&self, text: &str, context: &Context, kind: Kind) -> Result<Json, String> {
-        let rendered = self.render(text, context)?;
-        match kind {
-            Kind::ContainerText if rendered == "None" && rendered != text => Ok(Json::Null),
-            Kind::Text | Kind::ContainerText => Ok(Json::String(rendered)),
-            Kind::Expression if rendered == text => {
-                Ok(python::literal_eval(&rendered).unwrap_or(Json::String(rendered)))
+        let mut text = text.to_owned();
+        // A template may render to another template, which Polyaxon renders again until the
+        // text stops changing; a template that never settles is an error, not a hang.
+        for _ in 0..MAX_RENDERINGS {
+            let rendered = self.render(&text, context)?;
+            match kind {
+                Kind::ContainerText if rendered == "None" && rendered != text => {
+                    return Ok(Json::Null);
+                }
+                Kind::Text | Kind::ContainerText => return Ok(Json::String(rendered)),
+                Kind::Expression if rendered == text => {
+                    return Ok(python::literal_eval(&rendered).unwrap_or(Json::String(rendered)));
+                }
+                Kind::Expression => text = rendered,
             }
-            Kind::Expression => self.expand_string(&rendered, context, kind),
         }
+        Err(format!(
+            "the template still renders to a new template after {MAX_RENDERINGS} rounds"
+        ))
+    }
+}
+
+/// How many times a string is rendered at most before it must have settled.
+const MAX_RENDERINGS: usize = 32;
+
+/// A template that could not be rendered, and where it stands in what was being rendered
+/// (`.container.args[1]`; empty for the string itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    /// What went wrong.
+    pub message: String,
+    /// Where, as a path of `.key` and `[index]` steps.
+    pub path: String,
+}
+
+impl TemplateError {
+    fn here(message: String) -> Self {
+        Self {
+            message,
+            path: String::new(),
+        }
+    }
+
+    /// The same error, one step further out.
+    pub fn within(mut self, step: &str) -> Self {
+        self.path.insert_str(0, step);
+        self
     }
 }
 
@@ -127,10 +181,10 @@ fn describe(error: &Error) -> String {
         ErrorKind::UndefinedError => "UndefinedError",
         _ => "TemplateError",
     };
-    format!(
-        "cannot render the template: {kind}: {}",
-        error.detail().unwrap_or("no details")
-    )
+    let detail = error
+        .detail()
+        .map_or_else(|| error.kind().to_string(), str::to_owned);
+    format!("cannot render the template: {kind}: {detail}")
 }
 
 /// `pattern % value`, Python's printf-style formatting with a single `%s` (or `%d`, `%f`, …).

@@ -71,6 +71,23 @@ impl Node {
         }
     }
 
+    /// The node at a path of steps: mapping keys, and `[index]` for list items.
+    pub fn at(&self, steps: &[String]) -> Option<&Node> {
+        let Some((step, rest)) = steps.split_first() else {
+            return Some(self);
+        };
+        let child = match (
+            &self.value,
+            step.strip_prefix('[')
+                .and_then(|inner| inner.strip_suffix(']')),
+        ) {
+            (Value::Seq(items), Some(index)) => items.get(index.parse::<usize>().ok()?)?,
+            (Value::Map(_), None) => self.get(step)?,
+            _ => return None,
+        };
+        child.at(rest)
+    }
+
     /// The node as JSON, as Python's `json.dumps` would write what PyYAML loaded.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as Json;

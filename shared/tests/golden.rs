@@ -12,7 +12,7 @@
 //!   oracle's: its identity below and the agent in `tests/data/agent.yaml`. The cases that do not agree
 //!   yet are listed in `tests/data/known_mismatches.txt`; the test fails when a case stops
 //!   agreeing, and also when a listed case starts to, so the list only ever shrinks on purpose.
-//! - Our diagnostics, rendered as code frames, equal `NAME.diagnostics.txt`.
+//! - Our diagnostics of every stage, rendered as code frames, equal `NAME.diagnostics.txt`.
 //!
 //! `UPDATE_GOLDEN=1 cargo test -p shared --test golden` rewrites the expected files from the
 //! current output; review the diff before committing it.
@@ -267,12 +267,12 @@ fn every_case_agrees_with_polyaxon_or_is_a_known_mismatch() {
 #[test]
 fn diagnostics_match_their_golden_code_frames() {
     let mut problems = Vec::new();
+    let run = oracle_run();
     for case in cases() {
-        let checked = shared::check(&case.text, &case.params);
         let rendered = report::code_frames(
             &case.text,
             &format!("{}.yaml", case.name),
-            &checked.diagnostics,
+            &every_diagnostic(&case, &run),
         );
         let golden = case.folder.join(format!("{}.diagnostics.txt", case.name));
         if updating() {
@@ -295,18 +295,24 @@ fn diagnostics_match_their_golden_code_frames() {
     assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
 }
 
+/// The diagnostics of checking and compiling a case, in that order.
+fn every_diagnostic(case: &Case, run: &RunContext) -> Vec<shared::Diagnostic> {
+    let compiled = shared::compile(&case.text, &case.params, run);
+    let mut diagnostics = compiled.checked.diagnostics.clone();
+    diagnostics.extend(compiled.diagnostics);
+    diagnostics
+}
+
 #[test]
 fn every_rejection_points_at_a_line_and_column() {
+    let run = oracle_run();
     for case in cases() {
-        let checked = shared::check(&case.text, &case.params);
-        if checked.is_valid() {
+        let compiled = shared::compile(&case.text, &case.params, &run);
+        if compiled.compiled.is_some() {
             continue;
         }
-        let errors: Vec<_> = checked
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .collect();
+        let diagnostics = every_diagnostic(&case, &run);
+        let errors: Vec<_> = diagnostics.iter().filter(|d| d.is_error()).collect();
         assert!(
             !errors.is_empty(),
             "{}: rejected without an error",
@@ -318,6 +324,17 @@ fn every_rejection_points_at_a_line_and_column() {
                 (1..=line_count).contains(&error.line) && error.column >= 1,
                 "{}: {error} points outside the file",
                 case.name
+            );
+            // An error about one node is shown at that node, not at the top of the file.
+            assert!(
+                error.path.is_empty()
+                    || (error.line, error.column) != (1, 1)
+                    || case
+                        .text
+                        .starts_with(error.path.split(['.', '[']).next().unwrap_or_default()),
+                "{}: {error} is about `{}` but points at the start of the file",
+                case.name,
+                error.path
             );
         }
     }
