@@ -1,7 +1,7 @@
 //! Run with `cargo xtask bench`, which also times Polyaxon's own compiler on the same files.
 //!
-//! Times check + compile of every case in a corpus (median of many runs per file) and prints it
-//! beside Polyaxon's median for the same file, when `cargo xtask bench` passes those in.
+//! Times check + compile + convert of every case in a corpus (median of many runs per file) and
+//! prints it beside Polyaxon's median for the same file, when `cargo xtask bench` passes those in.
 //! Environment: `MYELIN_BENCH_CASES` (the corpus folder), `MYELIN_BENCH_AGENT` (the agent YAML),
 //! `MYELIN_BENCH_BASELINE` (Polyaxon's medians as `{case: seconds}`, optional).
 
@@ -50,7 +50,7 @@ fn main() {
     let mut theirs = Vec::new();
     println!(
         "{:<44} {:>12} {:>12} {:>8}",
-        "case (check+compile)", "myelin µs", "polyaxon µs", "ratio"
+        "case (check+compile+convert)", "myelin µs", "polyaxon µs", "ratio"
     );
     for name in &names {
         let folder = Path::new(&cases);
@@ -66,7 +66,11 @@ fn main() {
         let mut times: Vec<Duration> = (0..RUNS)
             .map(|_| {
                 let started = Instant::now();
-                std::hint::black_box(shared::compile(&text, &params, &run));
+                let compiled = shared::compile(&text, &params, &run);
+                if let Some(operation) = &compiled.compiled {
+                    std::hint::black_box(shared::convert::convert(operation, &run)).ok();
+                }
+                std::hint::black_box(compiled);
                 started.elapsed()
             })
             .collect();
@@ -97,7 +101,7 @@ fn main() {
     } else {
         let theirs_median = median_of(&mut theirs);
         println!(
-            ", polyaxon {:.1} µs: myelin is {:.0}× faster ({} files, check+compile, imports excluded)",
+            ", polyaxon {:.1} µs: myelin is {:.0}× faster ({} files, check+compile+convert, imports excluded)",
             theirs_median * 1e6,
             theirs_median / ours_median,
             names.len()

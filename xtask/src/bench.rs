@@ -39,7 +39,7 @@ pub fn run(workspace: &Workspace) -> Result<()> {
         .arg(workspace.root.join("xtask/bench/polyaxon_bench.py"))
         .arg(&oracle)
         .arg(oracle.join("cases"))
-        .args(["--upto", "compile", "--repeat", "5"])
+        .args(["--upto", "convert", "--repeat", "5"])
         .stderr(std::process::Stdio::null())
         .output()
         .context("cannot run Polyaxon's bench")?;

@@ -5,8 +5,8 @@
 use serde_json::{Map, Value as Json, json};
 
 use super::{
-    CONTEXT_ARTIFACTS, CONTEXT_CONFIGS, Converter, NotConverted, POLYAXON_VERSION, StoreAccess,
-    catalog, env, make_dir, polyaxon_resources, sanitize_container, store_container,
+    CONTEXT_ARTIFACTS, CONTEXT_CONFIGS, Converter, NotConverted, StoreAccess, catalog, env,
+    make_dir, polyaxon_container, sanitize_container, store_container,
 };
 use crate::python;
 use crate::run::Connection;
@@ -410,18 +410,15 @@ impl Converter<'_> {
         {
             args.push(format!("--flags={}", Json::Array(flags.clone())));
         }
-        let container = json!({
-            "name": unique_name(&format!("polyaxon-init-git-{}", connection.name), seed),
-            "image": format!("polyaxon/polyaxon-init:{POLYAXON_VERSION}"),
-            "imagePullPolicy": "IfNotPresent",
-            "command": ["polyaxon", "initializer", "git"],
-            "args": args,
-            "env": vars,
-            "envFrom": access.env_from,
-            "ports": [],
-            "resources": polyaxon_resources(),
-            "volumeMounts": mounts,
-        });
+        let container = polyaxon_container(
+            unique_name(&format!("polyaxon-init-git-{}", connection.name), seed),
+            "init",
+            json!(["polyaxon", "initializer", "git"]),
+            Some(args),
+            vars,
+            access.env_from,
+            mounts,
+        );
         self.with_step_container(step, container)
     }
 
@@ -477,18 +474,15 @@ impl Converter<'_> {
         // These tools read the run instance last, after the service's variables.
         vars.retain(|var| var.get("name") != Some(&Json::from("POLYAXON_RUN_INSTANCE")));
         vars.push(env("POLYAXON_RUN_INSTANCE", self.run_instance()));
-        let container = json!({
-            "name": unique_name(stem, seed),
-            "image": format!("polyaxon/polyaxon-init:{POLYAXON_VERSION}"),
-            "imagePullPolicy": "IfNotPresent",
-            "command": command,
-            "args": args,
-            "env": vars,
-            "envFrom": [],
-            "ports": [],
-            "resources": polyaxon_resources(),
-            "volumeMounts": mounts,
-        });
+        let container = polyaxon_container(
+            unique_name(stem, seed),
+            "init",
+            command,
+            Some(args),
+            vars,
+            Vec::new(),
+            mounts,
+        );
         self.with_step_container(step, container)
     }
 

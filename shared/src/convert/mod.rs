@@ -126,8 +126,8 @@ pub fn convert(compiled: &Json, run: &RunContext) -> Result<Json, NotConverted> 
                     spec.insert(key.to_owned(), value.clone());
                 }
             }
-            spec.insert("template".to_owned(), converter.template(&pod));
             let metadata = converter.metadata(&pod);
+            spec.insert("template".to_owned(), converter.template(pod));
             return Ok(converter.resource(compiled, metadata, Json::Object(spec)));
         }
         "tfjob" | "pytorchjob" | "mpijob" => converter.kubeflow_spec(run_section, &kv_env)?,
@@ -136,7 +136,7 @@ pub fn convert(compiled: &Json, run: &RunContext) -> Result<Json, NotConverted> 
         _ => {
             let pod = converter.pod(run_section, &kv_env, None)?;
             let metadata = converter.metadata(&pod);
-            let spec = json!({"template": converter.template(&pod)});
+            let spec = object([("template", converter.template(pod))]);
             return Ok(converter.resource(compiled, metadata, spec));
         }
     };
@@ -499,16 +499,22 @@ impl Converter<'_> {
             "operation.polyaxon.com/kind".to_owned(),
             Json::from(self.kind.clone()),
         );
-        json!({
-            "name": format!("plx-operation-{}", self.run.run_uuid),
-            "namespace": self.namespace,
-            "labels": stringify(labels),
-            "annotations": stringify(annotations),
-        })
+        object([
+            (
+                "name",
+                Json::from(format!("plx-operation-{}", self.run.run_uuid)),
+            ),
+            ("namespace", Json::from(self.namespace.clone())),
+            ("labels", stringify(labels)),
+            ("annotations", stringify(annotations)),
+        ])
     }
 
-    fn template(&self, pod: &Pod) -> Json {
-        json!({"metadata": self.metadata(pod), "spec": pod.spec})
+    fn template(&self, pod: Pod) -> Json {
+        object([
+            ("metadata", self.metadata(&pod)),
+            ("spec", Json::Object(pod.spec)),
+        ])
     }
 
     /// A Kubeflow job's spec: one replica spec per role the run sets, and the job's policies.
@@ -538,7 +544,7 @@ impl Converter<'_> {
             replica.get("replicas").cloned().unwrap_or(Json::Null),
         );
         data.insert("restartPolicy".to_owned(), restart);
-        data.insert("template".to_owned(), self.template(&pod));
+        data.insert("template".to_owned(), self.template(pod));
         Ok(data)
     }
 
@@ -1048,37 +1054,30 @@ impl Converter<'_> {
         mounts.extend(access.mounts);
         vars.extend(access.env);
         vars.push(catalog(&[store]));
-        let env_from = access.env_from;
-        Some(json!({
-            "name": "polyaxon-sidecar",
-            "image": format!("polyaxon/polyaxon-sidecar:{POLYAXON_VERSION}"),
-            "imagePullPolicy": "IfNotPresent",
-            "command": ["polyaxon", "sidecar"],
-            "args": args,
-            "env": vars,
-            "envFrom": env_from,
-            "ports": [],
-            "resources": polyaxon_resources(),
-            "volumeMounts": mounts,
-        }))
+        Some(polyaxon_container(
+            "polyaxon-sidecar".to_owned(),
+            "sidecar",
+            json!(["polyaxon", "sidecar"]),
+            Some(args),
+            vars,
+            access.env_from,
+            mounts,
+        ))
     }
 
     /// Polyaxon's init containers (auth, the run's artifacts), then one per init step.
     fn init_containers(&self, steps: &[&Json]) -> Result<Vec<Json>, NotConverted> {
         let mut containers = Vec::new();
-        let image = format!("polyaxon/polyaxon-init:{POLYAXON_VERSION}");
         if self.plugins.auth {
-            containers.push(json!({
-                "name": "polyaxon-init-auth",
-                "image": image,
-                "imagePullPolicy": "IfNotPresent",
-                "command": ["polyaxon", "initializer", "auth"],
-                "env": self.service_env("initializer", true, false),
-                "envFrom": [],
-                "ports": [],
-                "resources": polyaxon_resources(),
-                "volumeMounts": [{"mountPath": CONTEXT_CONFIGS, "name": "configs-context", "readOnly": false}],
-            }));
+            containers.push(polyaxon_container(
+                "polyaxon-init-auth".to_owned(),
+                "init",
+                json!(["polyaxon", "initializer", "auth"]),
+                None,
+                self.service_env("initializer", true, false),
+                Vec::new(),
+                vec![json!({"mountPath": CONTEXT_CONFIGS, "name": "configs-context", "readOnly": false})],
+            ));
         }
         if let Some(store) = self.store()
             && self.plugins.collect_artifacts
@@ -1382,18 +1381,54 @@ fn store_container(
     mounts.extend(access.mounts);
     vars.extend(access.env);
     vars.push(catalog(&[store]));
-    json!({
-        "name": name,
-        "image": format!("polyaxon/polyaxon-init:{POLYAXON_VERSION}"),
-        "imagePullPolicy": "IfNotPresent",
-        "command": command,
-        "args": args,
-        "env": vars,
-        "envFrom": access.env_from,
-        "ports": [],
-        "resources": polyaxon_resources(),
-        "volumeMounts": mounts,
-    })
+    polyaxon_container(
+        name,
+        "init",
+        command,
+        Some(args),
+        vars,
+        access.env_from,
+        mounts,
+    )
+}
+
+/// One of Polyaxon's own containers, from its `sidecar` or `init` image.
+fn polyaxon_container(
+    name: String,
+    image: &str,
+    command: Json,
+    args: Option<Vec<String>>,
+    env: Vec<Json>,
+    env_from: Vec<Json>,
+    mounts: Vec<Json>,
+) -> Json {
+    let mut container = Map::new();
+    container.insert("name".to_owned(), Json::from(name));
+    container.insert(
+        "image".to_owned(),
+        Json::from(format!("polyaxon/polyaxon-{image}:{POLYAXON_VERSION}")),
+    );
+    container.insert("imagePullPolicy".to_owned(), Json::from("IfNotPresent"));
+    container.insert("command".to_owned(), command);
+    if let Some(args) = args {
+        container.insert("args".to_owned(), Json::from(args));
+    }
+    container.insert("env".to_owned(), Json::Array(env));
+    container.insert("envFrom".to_owned(), Json::Array(env_from));
+    container.insert("ports".to_owned(), Json::Array(Vec::new()));
+    container.insert("resources".to_owned(), polyaxon_resources());
+    container.insert("volumeMounts".to_owned(), Json::Array(mounts));
+    Json::Object(container)
+}
+
+/// A JSON object of these fields, moving the values in (`json!` copies them through serde).
+fn object<const N: usize>(fields: [(&str, Json); N]) -> Json {
+    Json::Object(
+        fields
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect(),
+    )
 }
 
 fn make_dir(path: &str) -> String {
