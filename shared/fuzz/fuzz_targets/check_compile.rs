@@ -1,7 +1,7 @@
 //! Run with `RUSTC_BOOTSTRAP=1 cargo fuzz run check_compile` from `shared/`.
 //!
-//! Any text, valid YAML or not, goes through check and compile: the compiler must answer with
-//! diagnostics or a compiled operation, never panic.
+//! Any text, valid YAML or not, goes through check, compile and convert: the compiler must
+//! answer with diagnostics or a result, never panic.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -34,6 +34,10 @@ fuzz_target!(|data: &[u8]| {
         Vec::new()
     };
     let compiled = shared::compile(&text, &params, run());
-    let _ = shared::report::compile_json(&compiled);
+    let converted = compiled
+        .compiled
+        .as_ref()
+        .map(|operation| shared::convert::convert(operation, run()));
+    let _ = shared::report::convert_json(&compiled, converted.as_ref());
     let _ = shared::report::code_frames(&text, "fuzz.yaml", &compiled.checked.diagnostics);
 });
