@@ -576,30 +576,34 @@ fn keep_string_maps(run: &mut Json) {
 /// run and `runPatch` merged in.
 fn compose(operation: &Json) -> Result<Map<String, Json>, String> {
     let component = operation.get("component").unwrap_or(operation);
+    let strategy = match operation.get("patchStrategy").and_then(Json::as_str) {
+        Some("replace") => Strategy::Replace,
+        Some("isnull") => Strategy::IsNull,
+        Some("pre_merge") => Strategy::PreMerge,
+        _ => Strategy::PostMerge,
+    };
     let mut compiled = Map::new();
     compiled.insert("kind".to_owned(), Json::from("compiled_operation"));
-    for layer in [component, operation] {
-        for section in KEPT_SECTIONS {
-            if let Some(value) = layer.get(*section).filter(|value| !value.is_null()) {
-                let merged = match (compiled.get(*section), value) {
-                    (Some(Json::Object(base)), Json::Object(over)) if *section != "run" => {
-                        let mut merged = base.clone();
-                        merged.extend(over.clone());
-                        Json::Object(merged)
-                    }
-                    _ => value.clone(),
-                };
-                compiled.insert((*section).to_owned(), merged);
-            }
+    for section in KEPT_SECTIONS {
+        if let Some(value) = component.get(*section).filter(|value| !value.is_null()) {
+            compiled.insert((*section).to_owned(), value.clone());
         }
+    }
+    if !std::ptr::eq(component, operation) {
+        let overrides: Map<String, Json> = KEPT_SECTIONS
+            .iter()
+            .filter_map(|section| Some(((*section).to_owned(), operation.get(*section)?.clone())))
+            .filter(|(_, value)| !value.is_null())
+            .collect();
+        patch(&mut compiled, &overrides, strategy);
     }
     let mut run = compiled.remove("run");
     for layer in [component, operation] {
         run = apply_shortcuts(run, layer);
-        if let Some(Json::Object(patch)) = layer.get("runPatch")
+        if let Some(Json::Object(changes)) = layer.get("runPatch")
             && let Some(Json::Object(run)) = run.as_mut()
         {
-            merge(run, patch);
+            patch(run, changes, strategy);
         }
     }
     match run {
@@ -616,21 +620,78 @@ fn compose(operation: &Json) -> Result<Map<String, Json>, String> {
     Ok(compiled)
 }
 
-/// Polyaxon's default `post_merge` patch: mappings merge with the patch winning, lists get the
-/// patch's new items after their own.
-fn merge(base: &mut Map<String, Json>, patch: &Map<String, Json>) {
-    for (key, value) in patch {
-        match (base.get_mut(key), value) {
-            (Some(Json::Object(base)), Json::Object(patch)) => merge(base, patch),
-            (Some(Json::Array(base)), Json::Array(patch)) => {
-                for item in patch {
-                    if !base.contains(item) {
-                        base.push(item.clone());
+/// How an operation's sections and `runPatch` combine with its component's (`patchStrategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Strategy {
+    /// Values given replace those of the base.
+    Replace,
+    /// Values given fill only what the base leaves unset.
+    IsNull,
+    /// Merged, the values given winning; lists get the new items after their own (the default).
+    PostMerge,
+    /// Merged, the base winning; lists get the new items before their own.
+    PreMerge,
+}
+
+/// Patches `base` with `changes` by `strategy`, as Polyaxon patches its models. A run of another
+/// kind is not merged with the base's run: it replaces it (`post_merge`) or is ignored
+/// (`pre_merge`).
+fn patch(base: &mut Map<String, Json>, changes: &Map<String, Json>, strategy: Strategy) {
+    for (key, value) in changes {
+        let Some(current) = base.get_mut(key).filter(|current| !current.is_null()) else {
+            base.insert(key.clone(), value.clone());
+            continue;
+        };
+        let other_kind = key == "run" && current.get("kind") != value.get("kind");
+        // Objects of Polyaxon's and Kubernetes' schemas are patched field by field whatever the
+        // strategy; free-form mappings (labels, selectors, quantities) are values like any other.
+        let is_model = !matches!(
+            key.as_str(),
+            "labels" | "annotations" | "nodeSelector" | "limits" | "requests" | "env"
+        );
+        match (current, value) {
+            (Json::Object(current), Json::Object(value))
+                if !other_kind
+                    && (is_model
+                        || matches!(strategy, Strategy::PostMerge | Strategy::PreMerge)) =>
+            {
+                patch(current, value, strategy);
+            }
+            (current, value) => match strategy {
+                Strategy::IsNull => {}
+                Strategy::Replace => *current = value.clone(),
+                Strategy::PostMerge | Strategy::PreMerge if other_kind => {
+                    if strategy == Strategy::PostMerge {
+                        *current = value.clone();
                     }
                 }
+                Strategy::PostMerge | Strategy::PreMerge => merge_values(current, value, strategy),
+            },
+        }
+    }
+}
+
+/// Two values under a merge strategy: lists keep the items of both, the winner's first; other
+/// values are the winner's.
+fn merge_values(current: &mut Json, value: &Json, strategy: Strategy) {
+    match (current, value) {
+        (Json::Array(current), Json::Array(value)) => {
+            if strategy == Strategy::PostMerge {
+                let new: Vec<Json> = value
+                    .iter()
+                    .filter(|item| !current.contains(item))
+                    .cloned()
+                    .collect();
+                current.extend(new);
+            } else {
+                let mut merged = value.clone();
+                merged.extend(current.iter().filter(|item| !value.contains(item)).cloned());
+                *current = merged;
             }
-            _ => {
-                base.insert(key.clone(), value.clone());
+        }
+        (current, value) => {
+            if strategy == Strategy::PostMerge {
+                *current = value.clone();
             }
         }
     }

@@ -2,8 +2,8 @@
 //!
 //! Each case is a Polyaxonfile (`NAME.yaml`, optional `NAME.params` with one `-P name=value` a
 //! line). The cases in `cases/` come from the Polyaxon 2.18 oracle corpus with what Polyaxon
-//! recorded for them (`NAME.check.json`); those in `myelin/` are ours, for what Polyaxon does not
-//! do (positions, hints). Two things are checked:
+//! recorded for them (`NAME.check.json`); those in `myelin/` are ours: for what Polyaxon does not
+//! do (positions, hints), and more behaviour of Polyaxon's recorded with the same oracle. Two things are checked:
 //!
 //! - For a recorded case, our result agrees with Polyaxon's at every stage Polyaxon reached
 //!   (`NAME.check.json`, `NAME.compile.json`, `NAME.convert.json`), as the oracle's `compare.py`
