@@ -24,6 +24,7 @@ pub mod schema;
 mod suggest;
 mod template;
 pub mod types;
+mod validation;
 pub mod yaml;
 
 pub use check::{Checked, check, lint};

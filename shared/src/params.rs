@@ -7,6 +7,7 @@ use serde_json::Value as Json;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::suggest;
 use crate::types::{self, IO_TYPES};
+use crate::validation;
 use crate::yaml::{Node, Value};
 
 /// Validates the IO declarations of `root` (a component or an operation), and, unless
@@ -165,7 +166,8 @@ struct Io {
     name: String,
     io_type: Option<(String, Span)>,
     value: Option<(Json, Span)>,
-    options: Option<Vec<Json>>,
+    /// The `validation` rules, with the older top-level `options` folded in.
+    rules: Json,
     is_optional: bool,
     explicitly_required: bool,
     is_list: bool,
@@ -187,16 +189,14 @@ impl Io {
             .get("value")
             .filter(|value| !matches!(value.value, Value::Null))
             .map(|value| (value.to_json(), value.span));
-        let options = node
-            .get("options")
-            .or_else(|| {
-                node.get("validation")
-                    .and_then(|validation| validation.get("options"))
-            })
-            .and_then(|options| match options.to_json() {
-                Json::Array(options) => Some(options),
-                _ => None,
-            });
+        let mut rules = node
+            .get("validation")
+            .map(Node::to_json)
+            .filter(Json::is_object)
+            .unwrap_or_else(|| Json::Object(serde_json::Map::new()));
+        if let (Some(options), Json::Object(rules)) = (node.get("options"), &mut rules) {
+            rules.insert("options".to_owned(), options.to_json());
+        }
         let explicitly_required = matches!(
             node.get("isOptional").map(|flag| &flag.value),
             Some(Value::Bool(false))
@@ -210,7 +210,7 @@ impl Io {
                 || (node.get("value").is_some() && !explicitly_required),
             explicitly_required,
             value,
-            options,
+            rules,
             is_list: flag("isList"),
             is_flag: flag("isFlag"),
             delay_validation: flag("delayValidation"),
@@ -278,12 +278,7 @@ impl Io {
             Some((io_type, _)) => types::cast(io_type, value, self.is_list)?,
             None => value.clone(),
         };
-        if let Some(options) = &self.options
-            && !options.contains(&read)
-        {
-            let options: Vec<String> = options.iter().map(Json::to_string).collect();
-            return Err(format!("{read} is not one of {}", options.join(", ")));
-        }
+        validation::validate(&read, &self.rules)?;
         Ok(read)
     }
 }
