@@ -85,6 +85,9 @@ fn python_modulo(value: f64, divisor: f64) -> f64 {
     }
 }
 
+/// A bound rule: its name, whether a value keeps it, and how a message says it.
+type Bound = (&'static str, fn(f64, f64) -> bool, &'static str);
+
 /// A rule by its camelCase name or its snake_case one.
 fn rule<'a>(rules: &'a Json, key: &str, alias: &str) -> Option<&'a Json> {
     rules
@@ -130,7 +133,7 @@ fn validate_item(value: &Json, rules: &Json) -> Result<(), String> {
     }
     let bound = |key: &str| rule(rules, key, key).and_then(Json::as_f64);
     if let Some(number) = number {
-        let checks: [(&str, fn(f64, f64) -> bool, &str); 4] = [
+        let checks: [Bound; 4] = [
             ("gt", |value, bound| value > bound, "greater than"),
             (
                 "ge",
