@@ -14,7 +14,7 @@ use crate::diagnostic::{Diagnostic, Span};
 use crate::schema::{self, KubernetesObject, Number, Object, RangeLayout, Shape, Tagged};
 use crate::suggest;
 use crate::yaml::{self, Node, Value};
-use crate::{dag, params};
+use crate::{dag, params, shortcuts};
 
 /// The outcome of checking a Polyaxonfile.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +66,7 @@ fn check_stage(text: &str, params: &[(String, String)], declarations_only: bool)
     diagnostics.extend(walker.diagnostics);
     if matches!(root.value, Value::Map(_)) {
         params::validate(&root, params, declarations_only, &mut diagnostics);
+        shortcuts::check(&root, &mut diagnostics);
         dag::validate(&root, &mut diagnostics);
     }
     diagnostics.sort_by_key(|diagnostic| (diagnostic.line, diagnostic.column));

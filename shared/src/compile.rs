@@ -13,6 +13,7 @@ use crate::check::{self, Checked};
 use crate::diagnostic::{Diagnostic, Position, Span};
 use crate::python;
 use crate::run::RunContext;
+use crate::shortcuts;
 use crate::template::{Context, Kind, TemplateError, Templates};
 use crate::types;
 use crate::yaml;
@@ -837,26 +838,10 @@ fn main_container_patch(layer: &Json) -> Vec<(String, Json)> {
         patch.push(("env".to_owned(), Json::Array(entries)));
     }
     if let Some(Json::Object(resources)) = layer.get("resources") {
-        let mut requests = Map::new();
-        let mut limits = Map::new();
-        for (key, value) in resources {
-            match key.as_str() {
-                "gpu" => {
-                    limits.insert("nvidia.com/gpu".to_owned(), value.clone());
-                }
-                _ => {
-                    requests.insert(key.clone(), value.clone());
-                }
-            }
-        }
-        let mut lowered = Map::new();
-        if !requests.is_empty() {
-            lowered.insert("requests".to_owned(), Json::Object(requests));
-        }
-        if !limits.is_empty() {
-            lowered.insert("limits".to_owned(), Json::Object(limits));
-        }
-        patch.push(("resources".to_owned(), Json::Object(lowered)));
+        patch.push((
+            "resources".to_owned(),
+            shortcuts::lower_resources(resources),
+        ));
     }
     patch
 }

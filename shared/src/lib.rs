@@ -21,6 +21,7 @@ mod python;
 pub mod report;
 pub mod run;
 pub mod schema;
+mod shortcuts;
 mod suggest;
 mod template;
 pub mod types;

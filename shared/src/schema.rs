@@ -165,7 +165,8 @@ pub static POLYAXONFILE: Object = Object {
         field("container", Shape::Kubernetes(&CONTAINER)),
         any("cmd"),
         any("env"),
-        field("resources", Shape::Object(&RUN_RESOURCES)),
+        // A free mapping of resource names, checked by `shortcuts`.
+        any("resources"),
         field("environment", Shape::Object(&ENVIRONMENT)),
         field("init", Shape::List(&Shape::Object(&INIT))),
         any("connections"),
@@ -327,17 +328,6 @@ static JOIN: Object = Object {
 static TEMPLATE: Object = Object {
     name: "template",
     fields: &[any("enabled"), any("description"), any("fields")],
-};
-
-static RUN_RESOURCES: Object = Object {
-    name: "resources",
-    fields: &[
-        any("cpu"),
-        any("memory"),
-        any("gpu"),
-        any("custom"),
-        any("cost"),
-    ],
 };
 
 static ENVIRONMENT: Object = Object {
