@@ -205,6 +205,8 @@ impl Walker {
             Shape::Param => self.param(node, path),
             Shape::Kubernetes(object) => self.kubernetes(node, object, path),
             Shape::Str => self.string(node, path),
+            Shape::Slug => self.slug(node, path),
+            Shape::Enum(values) => self.one_of(node, values, path),
             Shape::Int => self.int(node, path),
             Shape::Float => self.float(node, path),
             Shape::DateTime => self.date_time(node, path),
@@ -365,6 +367,59 @@ impl Walker {
             )
             .hints
             .push("quote it to keep it as text".to_owned());
+        }
+        node.to_json()
+    }
+
+    fn slug(&mut self, node: &Node, path: &str) -> Json {
+        if let Value::Str(text) = &node.value
+            && !is_template(text)
+            && (text.is_empty()
+                || !text.chars().all(|character| {
+                    character.is_ascii_alphanumeric() || matches!(character, '-' | '_')
+                }))
+        {
+            let suggestion: String = text
+                .trim()
+                .chars()
+                .map(|character| {
+                    if character.is_ascii_alphanumeric() || character == '_' {
+                        character.to_ascii_lowercase()
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            self.error(
+                format!("`{path}` may hold letters, digits, `-` and `_` only, not `{text}`"),
+                path,
+                node.span,
+            )
+            .hints
+            .push(format!("for example `{}`", suggestion.trim_matches('-')));
+        }
+        node.to_json()
+    }
+
+    fn one_of(&mut self, node: &Node, values: &[&str], path: &str) -> Json {
+        let written = node.key_text();
+        let accepted = values.contains(&written.as_str())
+            || matches!(&node.value, Value::Str(text) if is_template(text));
+        if !accepted {
+            let suggestion = suggest::closest(&written, values.iter().copied());
+            let diagnostic = self.error(
+                format!(
+                    "`{path}` must be one of {}, not `{written}`",
+                    list_of(values)
+                ),
+                path,
+                node.span,
+            );
+            if let Some(suggestion) = suggestion {
+                diagnostic
+                    .hints
+                    .push(format!("did you mean `{suggestion}`?"));
+            }
         }
         node.to_json()
     }

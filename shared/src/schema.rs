@@ -25,6 +25,10 @@ pub enum Shape {
     Kubernetes(&'static KubernetesObject),
     /// A string, or a `{{ template }}`.
     Str,
+    /// A name: letters, digits, `-` and `_` only, or a `{{ template }}`.
+    Slug,
+    /// One of these values, or a `{{ template }}`.
+    Enum(&'static [&'static str]),
     /// An integer, or a `{{ template }}` that renders to one later.
     Int,
     /// A number, kept as a float (`50` becomes `50.0`), or a template.
@@ -135,7 +139,7 @@ pub static POLYAXONFILE: Object = Object {
     fields: &[
         field("version", Shape::Float),
         any("kind"),
-        any("name"),
+        field("name", Shape::Slug),
         any("description"),
         any("tags"),
         any("presets"),
@@ -511,6 +515,9 @@ static RAY_REPLICA: Object = Object {
     ),
 };
 
+/// When a distributed job's pods are deleted once it ends.
+const CLEAN_POD_POLICIES: &[&str] = &["All", "Running", "None"];
+
 static SCHEDULING_POLICY: Object = Object {
     name: "schedulingPolicy",
     fields: &[
@@ -526,7 +533,7 @@ static TFJOB: Object = Object {
     name: "tfjob",
     fields: &[
         any("kind"),
-        any("cleanPodPolicy"),
+        field("cleanPodPolicy", Shape::Enum(CLEAN_POD_POLICIES)),
         field("schedulingPolicy", Shape::Object(&SCHEDULING_POLICY)),
         any("enableDynamicWorker"),
         any("successPolicy"),
@@ -541,7 +548,7 @@ static PYTORCHJOB: Object = Object {
     name: "pytorchjob",
     fields: &[
         any("kind"),
-        any("cleanPodPolicy"),
+        field("cleanPodPolicy", Shape::Enum(CLEAN_POD_POLICIES)),
         field("schedulingPolicy", Shape::Object(&SCHEDULING_POLICY)),
         any("elasticPolicy"),
         any("nProcPerNode"),
@@ -554,7 +561,7 @@ static MPIJOB: Object = Object {
     name: "mpijob",
     fields: &[
         any("kind"),
-        any("cleanPodPolicy"),
+        field("cleanPodPolicy", Shape::Enum(CLEAN_POD_POLICIES)),
         field("schedulingPolicy", Shape::Object(&SCHEDULING_POLICY)),
         any("slotsPerWorker"),
         field("launcher", Shape::Object(&KF_REPLICA)),

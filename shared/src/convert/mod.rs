@@ -824,19 +824,7 @@ impl Converter<'_> {
             .collect();
         resource.insert("notifications".to_owned(), Json::Array(notifications));
         if let Some(termination) = compiled.get("termination").and_then(Json::as_object) {
-            let mut fields = Map::new();
-            for (from, to) in [
-                ("maxRetries", "backoffLimit"),
-                ("timeout", "activeDeadlineSeconds"),
-                ("ttl", "ttlSecondsAfterFinished"),
-            ] {
-                if let Some(value) = termination.get(from).filter(|value| !value.is_null()) {
-                    fields.insert(to.to_owned(), value.clone());
-                }
-            }
-            if !fields.is_empty() {
-                resource.insert("termination".to_owned(), Json::Object(fields));
-            }
+            resource.insert("termination".to_owned(), termination_spec(termination));
         }
         resource.insert(self.layout.spec_key.to_owned(), spec);
         Json::Object(resource)
@@ -1200,6 +1188,58 @@ impl Converter<'_> {
         }
         volumes
     }
+}
+
+/// The resource's `termination`: Kubernetes' names for retries, deadline and time to live, and
+/// Polyaxon's culling of idle services and activity probe. Unset or zero settings are left out.
+fn termination_spec(termination: &Map<String, Json>) -> Json {
+    let set = |value: &Json| {
+        !matches!(value, Json::Null | Json::Bool(false))
+            && value.as_f64() != Some(0.0)
+            && value.as_str() != Some("")
+    };
+    let pick = |object: &Json, keys: &[&str]| -> Json {
+        Json::Object(
+            keys.iter()
+                .filter_map(|key| {
+                    object
+                        .get(*key)
+                        .filter(|value| set(value))
+                        .map(|value| ((*key).to_owned(), value.clone()))
+                })
+                .collect(),
+        )
+    };
+    let mut spec = Map::new();
+    for (from, to) in [
+        ("maxRetries", "backoffLimit"),
+        ("timeout", "activeDeadlineSeconds"),
+        ("ttl", "ttlSecondsAfterFinished"),
+    ] {
+        if let Some(value) = termination.get(from).filter(|value| set(value)) {
+            spec.insert(to.to_owned(), value.clone());
+        }
+    }
+    if let Some(culling) = termination.get("culling").filter(|value| set(value)) {
+        spec.insert("culling".to_owned(), pick(culling, &["timeout"]));
+    }
+    if let Some(probe) = termination.get("probe").filter(|value| set(value)) {
+        let mut probe_spec = Map::new();
+        if let Some(exec) = probe.get("exec").filter(|value| set(value)) {
+            probe_spec.insert("exec".to_owned(), pick(exec, &["command"]));
+        }
+        if let Some(http) = probe.get("http").filter(|value| set(value)) {
+            probe_spec.insert("http".to_owned(), pick(http, &["path", "port"]));
+        }
+        spec.insert("probe".to_owned(), Json::Object(probe_spec));
+    }
+    if let Some(policy) = termination
+        .get("podFailurePolicy")
+        .filter(|value| set(value))
+    {
+        spec.insert("podFailurePolicy".to_owned(), policy.clone());
+    }
+    Json::Object(spec)
 }
 
 /// Sets `key` when the container has none or an empty list.
