@@ -464,7 +464,7 @@ impl Walker {
         let text = match &node.value {
             Value::Timestamp(text) => text.clone(),
             Value::Str(text) if is_template(text) => return node.to_json(),
-            Value::Str(text) => match yaml::parse_timestamp(text.trim()) {
+            Value::Str(text) => match yaml::parse_datetime(text.trim()) {
                 Some(text) => text,
                 None => {
                     self.error(

@@ -127,7 +127,15 @@ fn cast_one(io_type: &str, value: &Json) -> Result<Json, String> {
             },
             _ => Err(wrong()),
         },
-        "str" | "path" | "image" | "uri" | "gcs" | "s3" | "wasb" => match value {
+        "gcs" | "s3" | "wasb" => match value {
+            Json::String(text) => storage_url(io_type, text).map(|()| value.clone()),
+            Json::Object(fields) => match fields.get("bucket").and_then(Json::as_str) {
+                Some(bucket) if !bucket.is_empty() => Ok(value.clone()),
+                _ => Err(format!("a `{io_type}` mapping needs a `bucket`")),
+            },
+            _ => Err(wrong()),
+        },
+        "str" | "path" | "image" | "uri" => match value {
             Json::String(_) => Ok(value.clone()),
             Json::Number(_) | Json::Bool(_) => Ok(Json::String(value.to_string())),
             _ => Err(wrong()),
@@ -212,6 +220,43 @@ fn structured(value: &Json, object: &Object) -> Result<Json, String> {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect::<Map<_, _>>(),
     ))
+}
+
+/// A bucket URL of the type's schemes: `gs://bucket/…`, `s3://bucket/…`, or an Azure blob URL.
+fn storage_url(io_type: &str, text: &str) -> Result<(), String> {
+    let (scheme, rest) = text
+        .split_once("://")
+        .ok_or_else(|| format!("`{text}` is not a URL such as {}", example(io_type)))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    let schemes: &[&str] = match io_type {
+        "gcs" => &["gs", "gcs"],
+        "s3" => &["s3"],
+        _ => &["wasb", "wasbs", "https", "az", "abfs"],
+    };
+    if !schemes.contains(&scheme) {
+        return Err(format!(
+            "`{scheme}://` is not a `{io_type}` scheme; write a URL such as {}",
+            example(io_type)
+        ));
+    }
+    if host.is_empty() {
+        return Err(format!("`{text}` names no bucket"));
+    }
+    if io_type == "wasb" && !host.contains(".blob.core.windows.net") {
+        return Err(format!(
+            "`{text}` is not an Azure blob URL such as {}",
+            example(io_type)
+        ));
+    }
+    Ok(())
+}
+
+fn example(io_type: &str) -> &'static str {
+    match io_type {
+        "gcs" => "`gs://bucket/path`",
+        "s3" => "`s3://bucket/key`",
+        _ => "`wasbs://container@account.blob.core.windows.net/path`",
+    }
 }
 
 fn is_uuid(text: &str) -> bool {

@@ -584,6 +584,16 @@ fn parse_float(text: &str) -> Option<f64> {
 
 /// A YAML 1.1 timestamp, as Python's `str()` of the date or datetime PyYAML makes of it.
 pub(crate) fn parse_timestamp(text: &str) -> Option<String> {
+    timestamp(text, false)
+}
+
+/// A date and time as a datetime field reads it: like a YAML timestamp, but the seconds may be
+/// left out (`2024-01-01 10:00`).
+pub(crate) fn parse_datetime(text: &str) -> Option<String> {
+    timestamp(text, true)
+}
+
+fn timestamp(text: &str, minutes_are_enough: bool) -> Option<String> {
     // A timestamp starts with a four-digit year and a dash.
     let bytes = text.as_bytes();
     if bytes.len() < 8 || !bytes[..4].iter().all(u8::is_ascii_digit) || bytes[4] != b'-' {
@@ -620,7 +630,12 @@ pub(crate) fn parse_timestamp(text: &str) -> Option<String> {
     let mut time_parts = time.split(':');
     let hour = number(time_parts.next()?, 1, 2)?;
     let minute = number(time_parts.next()?, 2, 2)?;
-    let seconds = time_parts.next()?;
+    let seconds = match time_parts.next() {
+        Some(seconds) => seconds,
+        // YAML wants seconds; a datetime field of Polyaxon's takes `10:00` as well.
+        None if minutes_are_enough => "00",
+        None => return None,
+    };
     if time_parts.next().is_some() {
         return None;
     }

@@ -162,11 +162,35 @@ struct Layout {
 
 static LAYOUTS: &[Layout] = &[
     Layout {
-        // Polyaxon's own job-shaped kinds convert as jobs.
-        kinds: &["job", "notifier", "cleaner", "tuner"],
+        kinds: &["job"],
         resource: "Job",
         spec_key: "batchJobSpec",
         component: "polyaxon-jobs",
+        main_container: MAIN_CONTAINER,
+        replicas: &[],
+    },
+    // Polyaxon's own job-shaped kinds convert as jobs, with labels of their own.
+    Layout {
+        kinds: &["notifier"],
+        resource: "Job",
+        spec_key: "batchJobSpec",
+        component: "polyaxon-notifiers",
+        main_container: MAIN_CONTAINER,
+        replicas: &[],
+    },
+    Layout {
+        kinds: &["cleaner"],
+        resource: "Job",
+        spec_key: "batchJobSpec",
+        component: "polyaxon-cleaners",
+        main_container: MAIN_CONTAINER,
+        replicas: &[],
+    },
+    Layout {
+        kinds: &["tuner"],
+        resource: "Job",
+        spec_key: "batchJobSpec",
+        component: "polyaxon-tuners",
         main_container: MAIN_CONTAINER,
         replicas: &[],
     },
