@@ -507,7 +507,10 @@ impl Walker {
             match object.fields.iter().find(|field| field.name == name) {
                 Some(field) => {
                     let value = self.shape(value, &field.shape, &field_path);
-                    result.insert(name, value);
+                    // Polyaxon's models leave unset fields out of what they write.
+                    if !value.is_null() {
+                        result.insert(name, value);
+                    }
                 }
                 None => {
                     let suggestion =
@@ -626,6 +629,17 @@ impl Walker {
         }
         if let Some(component) = node.get("component") {
             self.references_resolve(component, &child_path(path, "component"));
+        }
+        // A dag's operations may name their components by reference too.
+        let run_path = child_path(path, "run");
+        if let Some(Value::Seq(operations)) = node
+            .get("run")
+            .and_then(|run| run.get("operations"))
+            .map(|operations| &operations.value)
+        {
+            for (index, operation) in operations.iter().enumerate() {
+                self.references_resolve(operation, &format!("{run_path}.operations[{index}]"));
+            }
         }
     }
 

@@ -907,8 +907,21 @@ fn apply_params(
                     io.insert(key.to_owned(), setting.clone());
                 }
             }
+            if let Some(reference) = params.get(&name).and_then(|param| param.get("ref")) {
+                // Another run's outputs are only known to the server, when the run is scheduled.
+                let value = params[&name]
+                    .get("value")
+                    .map(python::str_of)
+                    .unwrap_or_default();
+                return Err(Failure::at(
+                    format!("params.{name}.ref"),
+                    format!(
+                        "param `{name}` takes `{value}` from `{}`, which is resolved when the run is scheduled, not when one operation is compiled alone",
+                        python::str_of(reference)
+                    ),
+                ));
+            }
             if let Some(param) = params.get(&name)
-                && param.get("ref").is_none()
                 && let Some(value) = param.get("value")
             {
                 let cast = match (&io_type, value) {

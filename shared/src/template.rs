@@ -60,6 +60,7 @@ impl Default for Templates {
                 .map_err(|_| Error::new(ErrorKind::WriteFailure, "cannot write the output"))
         });
         environment.add_filter("map_format", map_format);
+        environment.add_filter("tojson", to_json_filter);
         Self { environment }
     }
 }
@@ -185,6 +186,55 @@ fn describe(error: &Error) -> String {
         .detail()
         .map_or_else(|| error.kind().to_string(), str::to_owned);
     format!("cannot render the template: {kind}: {detail}")
+}
+
+/// Jinja's `tojson`: JSON with sorted keys, and `<`, `>`, `&` and `'` escaped so the text is
+/// safe inside HTML.
+fn to_json_filter(value: Value) -> String {
+    fn sorted(json: Json) -> Json {
+        match json {
+            Json::Object(fields) => {
+                let mut entries: Vec<(String, Json)> = fields.into_iter().collect();
+                entries.sort_by(|left, right| left.0.cmp(&right.0));
+                Json::Object(
+                    entries
+                        .into_iter()
+                        .map(|(key, value)| (key, sorted(value)))
+                        .collect(),
+                )
+            }
+            Json::Array(items) => Json::Array(items.into_iter().map(sorted).collect()),
+            other => other,
+        }
+    }
+    python_json(&sorted(to_json(&value)))
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\'', "\\u0027")
+}
+
+/// Python's `json.dumps` with its default separators (`", "` and `": "`).
+fn python_json(value: &Json) -> String {
+    match value {
+        Json::Array(items) => format!(
+            "[{}]",
+            items.iter().map(python_json).collect::<Vec<_>>().join(", ")
+        ),
+        Json::Object(fields) => format!(
+            "{{{}}}",
+            fields
+                .iter()
+                .map(|(key, value)| format!(
+                    "{}: {}",
+                    Json::String(key.clone()),
+                    python_json(value)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
 }
 
 /// `pattern % value`, Python's printf-style formatting with a single `%s` (or `%d`, `%f`, …).

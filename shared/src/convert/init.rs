@@ -577,6 +577,7 @@ impl Converter<'_> {
             "name": name,
             "env": vars,
             "envFrom": access.env_from,
+            "ports": [],
             "volumeMounts": mounts,
         });
         self.with_step_container(step, container)

@@ -410,6 +410,10 @@ impl Converter<'_> {
         for (key, value) in environment.as_object().into_iter().flatten() {
             match key.as_str() {
                 "labels" | "annotations" => {}
+                // Polyaxon 2.18 writes hostPID as Python text (`"True"`).
+                "hostPID" if !value.is_null() => {
+                    spec.insert(key.clone(), Json::String(python::str_of(value)));
+                }
                 "imagePullSecrets" => {
                     let secrets: Vec<Json> = value
                         .as_array()
@@ -437,7 +441,7 @@ impl Converter<'_> {
             .and_then(Json::as_object)
             .cloned()
             .unwrap_or_default();
-        for connection in &connections {
+        for connection in connections.iter().chain(&init_connections) {
             if let Some(Json::Object(extra)) = connection.raw.get("annotations") {
                 annotations.extend(extra.clone());
             }
