@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use shared::{Agent, RunContext};
+#[path = "../tests/common/oracle_run.rs"]
+mod common;
 
 const RUNS: usize = 200;
 
@@ -21,17 +22,7 @@ fn main() {
         .ok()
         .map(|path| serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
         .unwrap_or_default();
-    let run = RunContext {
-        owner: "acme".to_owned(),
-        project: "mnist".to_owned(),
-        project_uuid: "0d4e2f6a1b3c4d5e8f9a0b1c2d3e4f50".to_owned(),
-        run_uuid: "8c1f3a5e7b9d4f21a3c5e7f9b1d3f5a7".to_owned(),
-        default_run_name: "oracle-run".to_owned(),
-        api_host: "http://localhost:8000".to_owned(),
-        created_at: "2024-01-02T03:04:05Z".to_owned(),
-        compiled_at: "2024-01-02T03:04:06Z".to_owned(),
-        agent: Agent::from_yaml(&std::fs::read_to_string(agent).unwrap()).unwrap(),
-    };
+    let run = common::oracle_run(&std::fs::read_to_string(agent).unwrap());
 
     let mut names: Vec<String> = std::fs::read_dir(&cases)
         .unwrap()

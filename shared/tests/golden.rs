@@ -21,22 +21,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use shared::{Agent, RunContext, report};
+use shared::{RunContext, report};
+
+#[path = "common/oracle_run.rs"]
+mod common;
 
 /// The run the oracle recorded every case for.
 fn oracle_run() -> RunContext {
     let agent = std::fs::read_to_string(data_dir().join("agent.yaml")).unwrap();
-    RunContext {
-        owner: "acme".to_owned(),
-        project: "mnist".to_owned(),
-        project_uuid: "0d4e2f6a1b3c4d5e8f9a0b1c2d3e4f50".to_owned(),
-        run_uuid: "8c1f3a5e7b9d4f21a3c5e7f9b1d3f5a7".to_owned(),
-        default_run_name: "oracle-run".to_owned(),
-        api_host: "http://localhost:8000".to_owned(),
-        created_at: "2024-01-02T03:04:05Z".to_owned(),
-        compiled_at: "2024-01-02T03:04:06Z".to_owned(),
-        agent: Agent::from_yaml(&agent).unwrap(),
-    }
+    common::oracle_run(&agent)
 }
 
 fn data_dir() -> PathBuf {

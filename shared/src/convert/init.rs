@@ -12,25 +12,12 @@ use crate::python;
 use crate::run::Connection;
 use crate::schema::{self, Object};
 
-/// The fields of a step that make Polyaxon fetch something (any but a bare `container`).
-const FETCHING: &[&str] = &[
-    "connection",
-    "artifacts",
-    "paths",
-    "git",
-    "dockerfile",
-    "file",
-    "tensorboard",
-    "lineageRef",
-    "modelRef",
-    "artifactRef",
-];
-
-/// Whether a step fetches something, rather than only running a container of the user's.
+/// Whether a step fetches something (a connection or one of the init sources), rather than
+/// only running a container of the user's.
 pub(super) fn fetches(step: &Json) -> bool {
-    FETCHING
-        .iter()
-        .any(|key| step.get(*key).is_some_and(|value| !value.is_null()))
+    std::iter::once("connection")
+        .chain(schema::INIT_SOURCES.iter().copied())
+        .any(|key| step.get(key).is_some_and(|value| !value.is_null()))
 }
 
 /// The volume a step fills and where it is mounted: its own for a step with a `path`, the
@@ -262,18 +249,13 @@ impl Converter<'_> {
                         containers.push(self.git_container(step, connection, &seed, false));
                     }
                     if let Some(dockerfile) = step.get("dockerfile") {
-                        let args = vec![
+                        let args = self.tracked_args(
                             format!(
                                 "--build-context={}",
                                 model_json(dockerfile, &schema::DOCKERFILE_TYPE)
                             ),
                             format!("--destination={mount_path}"),
-                            format!(
-                                "--copy-path={CONTEXT_ARTIFACTS}/{}/outputs",
-                                self.run.run_uuid
-                            ),
-                            "--track".to_owned(),
-                        ];
+                        );
                         containers.push(self.tool_container(
                             step,
                             "polyaxon-init-dockerfile",
@@ -290,15 +272,10 @@ impl Converter<'_> {
                                 .entry("filename")
                                 .or_insert_with(|| Json::from("file"));
                         }
-                        let args = vec![
+                        let args = self.tracked_args(
                             format!("--file-context={}", model_json(&file, &schema::FILE_TYPE)),
                             format!("--filepath={mount_path}"),
-                            format!(
-                                "--copy-path={CONTEXT_ARTIFACTS}/{}/outputs",
-                                self.run.run_uuid
-                            ),
-                            "--track".to_owned(),
-                        ];
+                        );
                         containers.push(self.tool_container(
                             step,
                             "polyaxon-init-file",
@@ -455,6 +432,20 @@ impl Converter<'_> {
     }
 
     /// A step that runs one of Polyaxon's own tools (dockerfile generation, file writing).
+    /// The arguments of a tool that generates a file into the run and tracks a copy of it
+    /// among the run's outputs.
+    fn tracked_args(&self, source: String, target: String) -> Vec<String> {
+        vec![
+            source,
+            target,
+            format!(
+                "--copy-path={CONTEXT_ARTIFACTS}/{}/outputs",
+                self.run.run_uuid
+            ),
+            "--track".to_owned(),
+        ]
+    }
+
     fn tool_container(
         &self,
         step: &Json,
