@@ -75,7 +75,7 @@ impl Templates {
 
     /// Renders one template string; strings without `{{` or `{%` are returned as they are.
     pub fn render(&self, template: &str, context: &Context) -> Result<String, String> {
-        if !template.contains("{{") && !template.contains("{%") {
+        if !is_template(template) {
             return Ok(template.to_owned());
         }
         self.environment
@@ -125,6 +125,14 @@ impl Templates {
     }
 
     fn expand_string(&self, text: &str, context: &Context, kind: Kind) -> Result<Json, String> {
+        // Most strings hold no template: they settle at once, without a copy to render.
+        if !is_template(text) {
+            return Ok(match kind {
+                Kind::Expression => python::literal_eval(text)
+                    .unwrap_or_else(|| Json::String(text.to_owned())),
+                Kind::Text | Kind::ContainerText => Json::String(text.to_owned()),
+            });
+        }
         let mut text = text.to_owned();
         // A template may render to another template, which Polyaxon renders again until the
         // text stops changing; a template that never settles is an error, not a hang.
@@ -145,6 +153,12 @@ impl Templates {
             "the template still renders to a new template after {MAX_RENDERINGS} rounds"
         ))
     }
+}
+
+/// Whether Polyaxon renders `text`: it holds an expression or a statement (a lone `{# #}`
+/// comment is left as written).
+fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%")
 }
 
 /// How many times a string is rendered at most before it must have settled.

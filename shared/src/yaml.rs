@@ -420,11 +420,18 @@ fn resolve_plain(text: &str) -> Value {
     if let Some(value) = parse_bool(text) {
         return Value::Bool(value);
     }
-    if let Some(value) = parse_float(text) {
-        return Value::Float(value);
-    }
-    if let Some(value) = parse_int(text) {
-        return Value::Int(value);
+    // YAML 1.1 numbers start with a sign, a digit or a dot; most scalars are words.
+    if text
+        .bytes()
+        .next()
+        .is_some_and(|first| matches!(first, b'+' | b'-' | b'.' | b'0'..=b'9'))
+    {
+        if let Some(value) = parse_float(text) {
+            return Value::Float(value);
+        }
+        if let Some(value) = parse_int(text) {
+            return Value::Int(value);
+        }
     }
     if matches!(text, "" | "~" | "null" | "Null" | "NULL") {
         return Value::Null;

@@ -1305,11 +1305,11 @@ fn sanitize_container(mut container: Map<String, Json>) -> Json {
             }
         }
     }
-    if let Some(Json::Array(vars)) = container.get("env") {
-        let mut kept: Vec<Json> = Vec::new();
+    if let Some(Json::Array(vars)) = container.get_mut("env") {
+        let mut kept: Vec<Json> = Vec::with_capacity(vars.len());
         let mut seen: Vec<String> = Vec::new();
-        for var in vars.iter().rev() {
-            let var = sanitize_env_var(var);
+        for mut var in std::mem::take(vars).into_iter().rev() {
+            sanitize_env_var(&mut var);
             if let Some(name) = var.get("name").and_then(Json::as_str) {
                 if seen.iter().any(|known| known == name) {
                     continue;
@@ -1319,41 +1319,30 @@ fn sanitize_container(mut container: Map<String, Json>) -> Json {
             kept.push(var);
         }
         kept.reverse();
-        container.insert("env".to_owned(), Json::Array(kept));
+        *vars = kept;
     }
     Json::Object(container)
 }
 
 /// An env var's name and value as text; its other fields keep their structure, with text leaves.
-fn sanitize_env_var(var: &Json) -> Json {
-    fn leaves_as_text(value: &Json) -> Json {
+fn sanitize_env_var(var: &mut Json) {
+    fn leaves_as_text(value: &mut Json) {
         match value {
-            Json::String(_) => value.clone(),
-            Json::Object(fields) => Json::Object(
-                fields
-                    .iter()
-                    .map(|(key, value)| (key.clone(), leaves_as_text(value)))
-                    .collect(),
-            ),
-            other => Json::String(other.to_string()),
+            Json::String(_) => {}
+            Json::Object(fields) => fields.values_mut().for_each(leaves_as_text),
+            other => *other = Json::String(other.to_string()),
         }
     }
     let Json::Object(fields) = var else {
-        return var.clone();
+        return;
     };
-    Json::Object(
-        fields
-            .iter()
-            .map(|(key, value)| {
-                let value = match (key.as_str(), value) {
-                    ("name" | "value", Json::String(_)) => value.clone(),
-                    ("name" | "value", other) => Json::String(other.to_string()),
-                    (_, other) => leaves_as_text(other),
-                };
-                (key.clone(), value)
-            })
-            .collect(),
-    )
+    for (key, value) in fields.iter_mut() {
+        match (key.as_str(), &*value) {
+            (_, Json::String(_)) => {}
+            ("name" | "value", other) => *value = Json::String(other.to_string()),
+            _ => leaves_as_text(value),
+        }
+    }
 }
 
 /// Container ports, the first of each port number kept.
@@ -1505,13 +1494,17 @@ fn make_dir(path: &str) -> String {
 
 /// `POLYAXON_CONNECTIONS_CATALOG`: the connections a process may use, as the agent describes them.
 fn catalog(connections: &[&Connection]) -> Json {
-    let entries: Vec<Json> = connections
-        .iter()
-        .map(|connection| connection.raw.clone())
-        .collect();
+    // Written straight from the agent's entries: this runs for every container that reads a store.
+    #[derive(serde::Serialize)]
+    struct Catalog<'a> {
+        connections: Vec<&'a Json>,
+    }
+    let catalog = Catalog {
+        connections: connections.iter().map(|connection| &connection.raw).collect(),
+    };
     env(
         "POLYAXON_CONNECTIONS_CATALOG",
-        json!({"connections": entries}).to_string(),
+        serde_json::to_string(&catalog).unwrap_or_default(),
     )
 }
 
