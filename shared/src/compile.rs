@@ -518,17 +518,16 @@ fn add_service_urls(globals: &mut Json, run_section: &Json, run: &RunContext) {
     let Json::Object(globals) = globals else {
         return;
     };
-    let ports: Vec<Json> = run_section
-        .get("ports")
-        .and_then(Json::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let prefix = if run_section.get("isExternal") == Some(&Json::Bool(true)) {
-        "external"
-    } else if run_section.get("rewritePath") == Some(&Json::Bool(true)) {
-        "rewrite-services"
-    } else {
-        "services"
+    let ports = run_section.get("ports").cloned().unwrap_or(Json::Null);
+    let rewrite = run_section.get("rewritePath") == Some(&Json::Bool(true));
+    let prefix = match (
+        run_section.get("isExternal") == Some(&Json::Bool(true)),
+        rewrite,
+    ) {
+        (true, true) => "rewrite-external",
+        (true, false) => "external",
+        (false, true) => "rewrite-services",
+        (false, false) => "services",
     };
     let url = |port: &Json| {
         format!(
@@ -540,13 +539,16 @@ fn add_service_urls(globals: &mut Json, run_section: &Json, run: &RunContext) {
             python::str_of(port)
         )
     };
-    let urls: Vec<Json> = ports.iter().map(|port| Json::from(url(port))).collect();
-    globals.insert(
-        "base_url".to_owned(),
-        urls.first().cloned().unwrap_or(Json::Null),
-    );
+    // A service without ports is reached on port 80.
+    let urls: Vec<Json> = match ports.as_array() {
+        Some(ports) if !ports.is_empty() => {
+            ports.iter().map(|port| Json::from(url(port))).collect()
+        }
+        _ => vec![Json::from(url(&Json::from(80)))],
+    };
+    globals.insert("base_url".to_owned(), urls[0].clone());
     globals.insert("base_urls".to_owned(), Json::Array(urls));
-    globals.insert("ports".to_owned(), Json::Array(ports));
+    globals.insert("ports".to_owned(), ports);
 }
 
 /// Kubernetes string maps (labels, annotations, node selectors) keep string values even where a
@@ -935,6 +937,14 @@ fn apply_params(
                     (None, _) => value.clone(),
                 };
                 io.insert("value".to_owned(), cast);
+            } else if let (Some(io_type), Some(Json::String(text))) = (&io_type, io.get("value"))
+                && !text.contains("{{")
+                && !types::is_text(io_type)
+                && let Ok(read) = types::cast(io_type, &Json::String(text.clone()), is_list)
+            {
+                // A default written as text is read as its type, as a param's value is: the
+                // templates see the mapping `{"a": 1}`, not the string.
+                io.insert("value".to_owned(), read);
             }
             let value = io.get("value").cloned().unwrap_or(Json::Null);
             // The IOs it shadowed take its value too, as written, uncast.
@@ -1247,6 +1257,12 @@ fn render_run(run: &Json, context: &Context, templates: &Templates) -> Result<Js
                     templates
                         .expand(value, context, Kind::ContainerText)
                         .map_err(inside)?
+                } else if key == "cleanPodPolicy"
+                    && value.as_str().is_some_and(|policy| policy == "None")
+                {
+                    // Polyaxon holds the policy as an enum, which rendering passes through:
+                    // `None` is the policy's name here, not Python's null.
+                    value.clone()
                 } else {
                     render_run(value, context, templates).map_err(inside)?
                 };

@@ -550,10 +550,28 @@ static PYTORCHJOB: Object = Object {
         any("kind"),
         field("cleanPodPolicy", Shape::Enum(CLEAN_POD_POLICIES)),
         field("schedulingPolicy", Shape::Object(&SCHEDULING_POLICY)),
-        any("elasticPolicy"),
+        field("elasticPolicy", Shape::Object(&ELASTIC_POLICY)),
         any("nProcPerNode"),
         field("master", Shape::Object(&KF_REPLICA)),
         field("worker", Shape::Object(&KF_REPLICA)),
+    ],
+};
+
+/// Torch elastic's settings; Polyaxon spells rendezvous `rdvz`.
+static ELASTIC_POLICY: Object = Object {
+    name: "elasticPolicy",
+    fields: &[
+        any("minReplicas"),
+        any("maxReplicas"),
+        any("rdvzBackend"),
+        any("rdvzPort"),
+        any("rdvzHost"),
+        any("rdvzId"),
+        any("rdvzConf"),
+        any("standalone"),
+        any("nProcPerNode"),
+        any("maxRestarts"),
+        any("Metrics"),
     ],
 };
 

@@ -128,8 +128,9 @@ impl Templates {
         // Most strings hold no template: they settle at once, without a copy to render.
         if !is_template(text) {
             return Ok(match kind {
-                Kind::Expression => python::literal_eval(text)
-                    .unwrap_or_else(|| Json::String(text.to_owned())),
+                Kind::Expression => {
+                    python::literal_eval(text).unwrap_or_else(|| Json::String(text.to_owned()))
+                }
                 Kind::Text | Kind::ContainerText => Json::String(text.to_owned()),
             });
         }

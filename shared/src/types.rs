@@ -55,12 +55,17 @@ const TEXT_TYPES: &[&str] = &[
     "timedelta",
 ];
 
+/// Whether a string given for `io_type` is taken as text rather than read as JSON.
+pub fn is_text(io_type: &str) -> bool {
+    TEXT_TYPES.contains(&io_type)
+}
+
 /// Reads `value` as a value of the IO type `io_type` (a list of them when `is_list`), as Polyaxon
 /// does before it accepts a param or a default. The error says why it cannot, in a few words.
 pub fn cast(io_type: &str, value: &Json, is_list: bool) -> Result<Json, String> {
     let loaded = match value {
         // A list of anything is read as JSON, whatever its items are.
-        Json::String(text) if is_list || !TEXT_TYPES.contains(&io_type) => {
+        Json::String(text) if is_list || !is_text(io_type) => {
             serde_json::from_str::<Json>(text).map_err(|_| {
                 if is_list {
                     format!("`{text}` cannot be read as a list of `{io_type}`: write it as JSON, e.g. `[1, 2]`")

@@ -593,6 +593,15 @@ impl Converter<'_> {
             let data = self.replica(replica, kv_env, "OnFailure", |_| {})?;
             replicas.insert((*name).to_owned(), Json::Object(data));
         }
+        // Polyaxon writes a TFJob's dynamic-worker and success settings among its replicas,
+        // and only when they are set to something.
+        for key in ["enableDynamicWorker", "successPolicy"] {
+            if let Some(value) = run_section.get(key).filter(|value| {
+                !matches!(value, Json::Null | Json::Bool(false)) && value.as_str() != Some("")
+            }) {
+                replicas.insert(key.to_owned(), value.clone());
+            }
+        }
         let mut spec = Map::new();
         spec.insert("replicaSpecs".to_owned(), Json::Object(replicas));
         let clean_pod_policy = run_section
@@ -1500,7 +1509,10 @@ fn catalog(connections: &[&Connection]) -> Json {
         connections: Vec<&'a Json>,
     }
     let catalog = Catalog {
-        connections: connections.iter().map(|connection| &connection.raw).collect(),
+        connections: connections
+            .iter()
+            .map(|connection| &connection.raw)
+            .collect(),
     };
     env(
         "POLYAXON_CONNECTIONS_CATALOG",
