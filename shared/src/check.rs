@@ -893,7 +893,12 @@ fn describe(object_name: &str, path: &str) -> String {
     } else if last == object_name || last.ends_with(']') {
         format!("`{path}`")
     } else {
-        format!("`{path}` (a {object_name})")
+        let article = if object_name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        format!("`{path}` ({article} {object_name})")
     }
 }
 

@@ -159,7 +159,7 @@ pub static POLYAXONFILE: Object = Object {
         field("matrix", Shape::Tagged(&MATRIX)),
         field("joins", Shape::List(&Shape::Object(&JOIN))),
         any("dependencies"),
-        any("trigger"),
+        field("trigger", Shape::Enum(TRIGGER_POLICIES)),
         any("conditions"),
         any("skipOnUpstreamSkip"),
         field("inputs", Shape::List(&Shape::Object(&IO))),
@@ -276,6 +276,16 @@ static POLYAXON_SIDECAR: Object = Object {
         any("resources"),
     ],
 };
+
+/// When an operation of a DAG runs, by how its upstream operations ended.
+const TRIGGER_POLICIES: &[&str] = &[
+    "all_succeeded",
+    "all_failed",
+    "all_done",
+    "one_succeeded",
+    "one_failed",
+    "one_done",
+];
 
 static NOTIFICATION: Object = Object {
     name: "notification",
@@ -479,7 +489,7 @@ static SERVICE: Object = Object {
         field("ports", Shape::List(&Shape::Int)),
         any("rewritePath"),
         any("isExternal"),
-        any("replicas"),
+        field("replicas", Shape::Int),
     ),
 };
 

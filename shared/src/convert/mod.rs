@@ -947,12 +947,11 @@ impl Converter<'_> {
         connections: &[&Connection],
         kv_env: &[(String, Json)],
     ) -> (Vec<Json>, Vec<Json>, Vec<Json>) {
-        let own = |key: &str| {
-            container
-                .get(key)
-                .and_then(Json::as_array)
-                .cloned()
-                .unwrap_or_default()
+        // Polyaxon takes a lone mapping where a list belongs as a list of that one item.
+        let own = |key: &str| match container.get(key) {
+            Some(Json::Array(items)) => items.clone(),
+            Some(item @ Json::Object(_)) => vec![item.clone()],
+            _ => Vec::new(),
         };
         let mut vars = own("env");
         vars.extend(self.service_env("runner", false, true));
@@ -1593,15 +1592,33 @@ fn capitalise(text: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A label value as Polyaxon makes one of a name: lower case, words joined by dashes.
+/// A label value as Polyaxon makes one of a name: words joined by dashes.
 fn slugify(name: &str) -> String {
-    let mut slug = String::new();
-    for character in name.chars() {
-        if character.is_alphanumeric() || character == '-' || character == '_' {
-            slug.extend(character.to_lowercase());
-        } else if character.is_whitespace() {
-            slug.push('-');
+    // Python's `slugify(name[:63])`: the cut comes first, then only ASCII word characters,
+    // dots, whitespace and dashes stay (accented letters lose their accent in Python's NFKD
+    // step; here they are dropped), and each run of dashes, dots and whitespace becomes one dash.
+    let kept: String = name
+        .chars()
+        .take(63)
+        .filter(|character| {
+            character.is_ascii()
+                && (character.is_alphanumeric()
+                    || matches!(character, '_' | '.' | '-')
+                    || character.is_whitespace())
+        })
+        .collect();
+    let mut slug = String::with_capacity(kept.len());
+    let mut in_separator = false;
+    for character in kept.trim().chars() {
+        if matches!(character, '-' | '.') || character.is_whitespace() {
+            if !in_separator {
+                slug.push('-');
+            }
+            in_separator = true;
+        } else {
+            slug.push(character);
+            in_separator = false;
         }
     }
-    slug.trim_matches('-').chars().take(63).collect()
+    slug
 }
