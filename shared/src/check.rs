@@ -14,7 +14,7 @@ use crate::diagnostic::{Diagnostic, Span};
 use crate::schema::{self, KubernetesObject, Number, Object, RangeLayout, Shape, Tagged};
 use crate::suggest;
 use crate::yaml::{self, Node, Value};
-use crate::{dag, params, shortcuts};
+use crate::{dag, params, shortcuts, types};
 
 /// The outcome of checking a Polyaxonfile.
 #[derive(Debug, Clone, PartialEq)]
@@ -212,6 +212,7 @@ impl Walker {
             Shape::DateTime => self.date_time(node, path),
             Shape::Duration => duration(node),
             Shape::StrList => str_list(node),
+            Shape::UuidList => self.uuid_list(node, path),
             Shape::Range(layout) => self.range(node, layout, path),
         }
     }
@@ -396,7 +397,14 @@ impl Walker {
                 node.span,
             )
             .hints
-            .push(format!("for example `{}`", suggestion.trim_matches('-')));
+            .push(format!(
+                "for example `{}`",
+                suggestion
+                    .split('-')
+                    .filter(|word| !word.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("-")
+            ));
         }
         node.to_json()
     }
@@ -422,6 +430,31 @@ impl Walker {
             }
         }
         node.to_json()
+    }
+
+    /// Run UUIDs; a `{{ template }}` is read after it renders, when the operation is compiled.
+    fn uuid_list(&mut self, node: &Node, path: &str) -> Json {
+        let value = node.to_json();
+        if value.as_str().is_some_and(is_template)
+            || value.as_array().is_some_and(|items| {
+                items
+                    .iter()
+                    .any(|item| item.as_str().is_some_and(is_template))
+            })
+        {
+            return str_list(node);
+        }
+        match types::uuid_list(&value) {
+            Ok(uuids) => uuids,
+            Err(why) => {
+                self.error(
+                    format!("`{path}` must list run UUIDs: {why}"),
+                    path,
+                    node.span,
+                );
+                value
+            }
+        }
     }
 
     fn int(&mut self, node: &Node, path: &str) -> Json {

@@ -288,9 +288,43 @@ fn compile_operation(operation: &Json, run: &RunContext) -> Result<Json, Failure
         let mut rendered =
             render_run(&run_section, &stage_two, templates).map_err(|error| error.within("run"))?;
         keep_string_maps(&mut rendered);
+        read_tensorboard_uuids(&mut rendered, "run")?;
         compiled.insert("run".to_owned(), rendered);
     }
     Ok(Json::Object(compiled))
+}
+
+/// A TensorBoard init step's `uuids`, rendered now, must list run UUIDs; they are kept as
+/// Polyaxon keeps them, a list of 32 hex digits each. Replicas have init steps of their own.
+fn read_tensorboard_uuids(section: &mut Json, path: &str) -> Result<(), Failure> {
+    let Json::Object(fields) = section else {
+        return Ok(());
+    };
+    for (key, value) in fields.iter_mut() {
+        let path = format!("{path}.{key}");
+        match (key.as_str(), value) {
+            ("init", Json::Array(steps)) => {
+                for (index, step) in steps.iter_mut().enumerate() {
+                    let Some(uuids) = step
+                        .get_mut("tensorboard")
+                        .and_then(|tensorboard| tensorboard.get_mut("uuids"))
+                    else {
+                        continue;
+                    };
+                    *uuids = types::uuid_list(uuids).map_err(|why| {
+                        Failure::at(
+                            format!("{path}[{index}].tensorboard.uuids"),
+                            format!("the TensorBoard's runs must be UUIDs: {why}"),
+                        )
+                    })?;
+                }
+            }
+            ("container" | "sidecars" | "environment", _) => {}
+            (_, value @ Json::Object(_)) => read_tensorboard_uuids(value, &path)?,
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Whether the operation or its component sets a boolean flag.

@@ -39,6 +39,8 @@ pub enum Shape {
     Duration,
     /// A list of strings, which may be written as one comma-separated string.
     StrList,
+    /// A list of run UUIDs, written like a `StrList`; each is kept as 32 hex digits.
+    UuidList,
     /// The value of a hyperparameter range or distribution: a list (`[0, 1, 0.1]`), a string
     /// (`"0:1:0.1"`) or a mapping (`{low: 0, high: 1, q: 0.1}`), read into the mapping.
     Range(&'static RangeLayout),
@@ -287,9 +289,73 @@ const TRIGGER_POLICIES: &[&str] = &[
     "one_done",
 ];
 
+/// The statuses of a run, on which hooks and notifications fire.
+const STATUSES: &[&str] = &[
+    "created",
+    "resuming",
+    "on_schedule",
+    "compiled",
+    "queued",
+    "scheduled",
+    "starting",
+    "running",
+    "processing",
+    "stopping",
+    "failed",
+    "stopped",
+    "succeeded",
+    "skipped",
+    "warning",
+    "unschedulable",
+    "upstream_failed",
+    "retrying",
+    "unknown",
+    "done",
+];
+
+/// What an operation of a DAG may wait for from another: its statuses, actions and new
+/// artifacts, connections' changes, alerts and custom events.
+const EVENT_KINDS: &[&str] = &[
+    "run_status_created",
+    "run_status_resuming",
+    "run_status_compiled",
+    "run_status_on_schedule",
+    "run_status_queued",
+    "run_status_scheduled",
+    "run_status_starting",
+    "run_status_running",
+    "run_status_processing",
+    "run_status_stopping",
+    "run_status_failed",
+    "run_status_stopped",
+    "run_status_succeeded",
+    "run_status_skipped",
+    "run_status_warning",
+    "run_status_unschedulable",
+    "run_status_upstream_failed",
+    "run_status_retrying",
+    "run_status_unknown",
+    "run_status_done",
+    "run_approved_actor",
+    "run_invalidated_actor",
+    "run_new_artifacts",
+    "connection_git_commit",
+    "connection_dataset_version",
+    "connection_registry_image",
+    "alert_info",
+    "alert_warning",
+    "alert_critical",
+    "model_version_new_metric",
+    "project_custom_event",
+    "org_custom_event",
+];
+
 static NOTIFICATION: Object = Object {
     name: "notification",
-    fields: &[required(any("connections")), any("trigger")],
+    fields: &[
+        required(any("connections")),
+        field("trigger", Shape::Enum(STATUSES)),
+    ],
 };
 
 static BUILD: Object = Object {
@@ -312,7 +378,7 @@ static HOOK: Object = Object {
     fields: &[
         required(any("hubRef")),
         any("connection"),
-        any("trigger"),
+        field("trigger", Shape::Enum(STATUSES)),
         any("conditions"),
         any("presets"),
         any("queue"),
@@ -324,7 +390,10 @@ static HOOK: Object = Object {
 
 static EVENT_TRIGGER: Object = Object {
     name: "event",
-    fields: &[required(any("kinds")), required(any("ref"))],
+    fields: &[
+        required(field("kinds", Shape::List(&Shape::Enum(EVENT_KINDS)))),
+        required(any("ref")),
+    ],
 };
 
 static JOIN: Object = Object {
@@ -455,7 +524,7 @@ pub static TENSORBOARD_TYPE: Object = Object {
     name: "tensorboard",
     fields: &[
         any("port"),
-        field("uuids", Shape::StrList),
+        field("uuids", Shape::UuidList),
         any("useNames"),
         any("pathPrefix"),
         field("plugins", Shape::StrList),

@@ -55,6 +55,47 @@ const TEXT_TYPES: &[&str] = &[
     "timedelta",
 ];
 
+/// A UUID as Python's `uuid.UUID(text).hex` reads it: braces, dashes and a `urn:uuid:` prefix
+/// are dropped and 32 hex digits must remain.
+pub fn uuid_hex(text: &str) -> Option<String> {
+    let hex: String = text
+        .replace("urn:", "")
+        .replace("uuid:", "")
+        .trim_matches(['{', '}'])
+        .replace('-', "");
+    (hex.len() == 32 && hex.bytes().all(|byte| byte.is_ascii_hexdigit()))
+        .then(|| hex.to_ascii_lowercase())
+}
+
+/// A list of run UUIDs, given as a list or as one comma-separated string, read into a list of
+/// 32-hex-digit UUIDs; the error names the first item that is not one.
+pub fn uuid_list(value: &Json) -> Result<Json, String> {
+    let items: Vec<Json> = match value {
+        Json::String(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(Json::from)
+            .collect(),
+        Json::Array(items) => items.clone(),
+        Json::Null => return Ok(Json::Null),
+        other => return Err(format!("expected a list of run UUIDs, got `{other}`")),
+    };
+    items
+        .iter()
+        .map(|item| {
+            let text = item
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| item.to_string());
+            uuid_hex(&text)
+                .map(Json::from)
+                .ok_or_else(|| format!("`{text}` is not a UUID (32 hex digits, dashes allowed)"))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Json::Array)
+}
+
 /// Whether a string given for `io_type` is taken as text rather than read as JSON.
 pub fn is_text(io_type: &str) -> bool {
     TEXT_TYPES.contains(&io_type)

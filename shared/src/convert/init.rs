@@ -218,8 +218,14 @@ impl Converter<'_> {
                     ) {
                         let is_store = self.store().is_some_and(|store| store.name == name);
                         containers.push(self.store_step(step, connection, &seed, is_store));
-                    } else {
+                    } else if step.get("container").is_some_and(Json::is_object) {
                         containers.push(self.custom_container(step, connection, &seed));
+                    } else {
+                        // Polyaxon's converter fails here too (it reads the missing container).
+                        return Err(NotConverted::Invalid(format!(
+                            "init step {index} uses the {} connection `{name}` without a `container`: Polyaxon fetches only git, ssh and artifacts-store connections itself; give the step a container that uses this connection",
+                            connection.kind
+                        )));
                     }
                 }
                 None => {
