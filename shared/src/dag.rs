@@ -46,6 +46,22 @@ fn validate_run(run: &Node, path: &str, diagnostics: &mut Vec<Diagnostic>) {
             .get("name")
             .map(Node::key_text)
             .unwrap_or_default();
+        if let Some(name_node) = operation.get("name")
+            && let Some(first) = operations[..index].iter().position(|earlier| {
+                earlier.get("name").map(Node::key_text).as_deref() == Some(name.as_str())
+            })
+        {
+            diagnostics.push(
+                Diagnostic::error(
+                    format!(
+                        "two operations of this dag are named `{name}`: operations[{first}] and this one"
+                    ),
+                    format!("{operation_path}.name"),
+                    name_node.span,
+                )
+                .with_hint("give each operation its own name; dependencies and refs name them"),
+            );
+        }
         if let Some(dag_ref) = operation.get("dagRef") {
             let wanted = dag_ref.key_text();
             if !component_names.contains(&wanted) {

@@ -149,7 +149,7 @@ pub fn parse(text: &str) -> (Option<Node>, Vec<Diagnostic>) {
                 }
             }
             Err(error) => {
-                builder.diagnostics.push(syntax_error(&error));
+                builder.diagnostics.push(syntax_error(&error, text));
                 return (None, builder.diagnostics);
             }
         }
@@ -178,8 +178,17 @@ fn span_of(span: &saphyr_parser::Span) -> Span {
     }
 }
 
-fn syntax_error(error: &ScanError) -> Diagnostic {
-    let at = position(error.marker());
+fn syntax_error(error: &ScanError, text: &str) -> Diagnostic {
+    let mut at = position(error.marker());
+    // An error found at the end of the input (an unclosed `{`) points past the last line;
+    // it is shown at the end of that line instead.
+    let lines = text.lines().count().max(1) as u32;
+    if at.line > lines {
+        at = Position {
+            line: lines,
+            column: text.lines().last().map_or(0, |line| line.chars().count()) as u32 + 1,
+        };
+    }
     Diagnostic::error(
         format!("the YAML is not valid: {}", error.info()),
         "",

@@ -562,9 +562,11 @@ impl Converter<'_> {
         {
             adjust(main);
         }
+        // The pod keeps its own policy too; the replica's is that one or the kind's default.
         let restart = pod
             .spec
-            .remove("restartPolicy")
+            .get("restartPolicy")
+            .cloned()
             .unwrap_or_else(|| Json::from(default_restart));
         let mut data = Map::new();
         data.insert(
