@@ -187,7 +187,21 @@ impl Walker {
                         .map(|(index, child)| self.shape(child, item, &format!("{path}[{index}]")))
                         .collect(),
                 ),
-                _ => node.to_json(),
+                Value::Null => Json::Null,
+                Value::Str(text) if is_template(text) => node.to_json(),
+                _ => {
+                    self.error(
+                        format!("`{path}` must be a list, not {}", describe_value(node)),
+                        path,
+                        node.span,
+                    )
+                    .hints
+                    .push(
+                        "write its items one per line, each starting with `- `, or as `[a, b]`"
+                            .to_owned(),
+                    );
+                    node.to_json()
+                }
             },
             Shape::Map(value) => match &node.value {
                 Value::Map(entries) => Json::Object(

@@ -29,11 +29,11 @@ pub(crate) fn check(root: &Node, diagnostics: &mut Vec<Diagnostic>) {
 
 fn check_env(env: &Node, path: &str, diagnostics: &mut Vec<Diagnostic>) {
     let Value::Map(entries) = &env.value else {
-        diagnostics.push(Diagnostic::error(
-            "`env` maps names to string values",
-            path,
-            env.span,
-        ));
+        diagnostics.push(
+            Diagnostic::error("`env` maps names to string values", path, env.span).with_hint(
+                "write `NAME: value` lines here; a list of `{name, value}` goes in `container.env`",
+            ),
+        );
         return;
     };
     for (name, value) in entries {

@@ -50,7 +50,7 @@ fn volume_name(path: &str) -> String {
 
 /// A container name with a 10-hex-digit suffix, as Polyaxon makes them unique. Polyaxon draws the
 /// suffix at random; here it is derived from the step, so a conversion is reproducible.
-fn unique_name(stem: &str, seed: &str) -> String {
+pub(super) fn unique_name(stem: &str, seed: &str) -> String {
     let digest = sha1_smol::Sha1::from(format!("{stem}\n{seed}"))
         .digest()
         .to_string();
@@ -303,14 +303,21 @@ impl Converter<'_> {
                 }
             }
         }
-        for step in steps.iter().filter(|step| !fetches(step)) {
-            if let Some(Json::Object(container)) = step.get("container") {
-                let mut container = container.clone();
-                container
-                    .entry("env")
-                    .or_insert_with(|| Json::Array(Vec::new()));
-                containers.push(sanitize_container(container));
-            }
+        for (index, step) in steps.iter().enumerate().filter(|(_, step)| !fetches(step)) {
+            let Some(Json::Object(container)) = step.get("container") else {
+                // Polyaxon's converter fails here too (it reads the missing container).
+                return Err(NotConverted::Invalid(format!(
+                    "init step {index} neither fetches anything nor gives a `container` to run"
+                )));
+            };
+            let mut container = container.clone();
+            container
+                .entry("name")
+                .or_insert_with(|| Json::from(unique_name("init", &format!("{index}:{step}"))));
+            container
+                .entry("env")
+                .or_insert_with(|| Json::Array(Vec::new()));
+            containers.push(sanitize_container(container));
         }
         Ok(containers)
     }

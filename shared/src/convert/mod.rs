@@ -384,19 +384,26 @@ impl Converter<'_> {
             .into_iter()
             .flatten()
             .collect();
+        if !pod.get("container").is_some_and(Json::is_object) {
+            // Polyaxon's converter fails here too (it reads the missing container's resources).
+            return Err(NotConverted::Invalid(
+                "the run has no `container`: say which image to run and how".to_owned(),
+            ));
+        }
         let connections = self.requested_connections(pod)?;
         let init_connections = self.init_connections(&steps)?;
         let environment = pod.get("environment").cloned().unwrap_or(Json::Null);
         let mut spec = Map::new();
         let mut containers = vec![self.main_container(pod, &connections, &steps, kv_env, ports)];
         containers.extend(self.sidecar());
-        for sidecar in pod
+        for (index, sidecar) in pod
             .get("sidecars")
             .and_then(Json::as_array)
             .into_iter()
             .flatten()
+            .enumerate()
         {
-            containers.push(self.user_sidecar(sidecar, &connections, kv_env));
+            containers.push(self.user_sidecar(sidecar, index, &connections, kv_env));
         }
         spec.insert("containers".to_owned(), Json::Array(containers));
         spec.insert(
@@ -927,10 +934,14 @@ impl Converter<'_> {
     fn user_sidecar(
         &self,
         sidecar: &Json,
+        index: usize,
         connections: &[&Connection],
         kv_env: &[(String, Json)],
     ) -> Json {
         let mut container = sidecar.as_object().cloned().unwrap_or_default();
+        container.entry("name").or_insert_with(|| {
+            Json::from(init::unique_name("sidecar", &format!("{index}:{sidecar}")))
+        });
         let (vars, env_from, mounts) = self.run_context(&container, connections, kv_env);
         container.insert("env".to_owned(), Json::Array(vars));
         if !env_from.is_empty() {
