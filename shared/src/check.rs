@@ -222,6 +222,7 @@ impl Walker {
             Shape::Slug => self.slug(node, path),
             Shape::Enum(values) => self.one_of(node, values, path),
             Shape::Int => self.int(node, path),
+            Shape::LiteralInt => self.literal_int(node, path),
             Shape::Float => self.float(node, path),
             Shape::DateTime => self.date_time(node, path),
             Shape::Duration => duration(node),
@@ -488,6 +489,22 @@ impl Walker {
         }
     }
 
+    fn literal_int(&mut self, node: &Node, path: &str) -> Json {
+        if !matches!(node.value, Value::Int(_) | Value::Null) {
+            self.error(
+                format!("`{path}` must be an integer, not {}", describe_value(node)),
+                path,
+                node.span,
+            )
+            .hints
+            .push(
+                "write the number itself: Polyaxon reads this before any template renders"
+                    .to_owned(),
+            );
+        }
+        node.to_json()
+    }
+
     fn float(&mut self, node: &Node, path: &str) -> Json {
         match &node.value {
             Value::Int(value) => Json::from(*value as f64),
@@ -691,7 +708,19 @@ impl Walker {
     }
 
     /// An init step fetches from one source; with two, which one lands where is ambiguous.
+    /// A git source must be written out: Polyaxon reads its `url` while checking the file.
     fn one_init_source(&mut self, node: &Node, path: &str) {
+        if let Some(git) = node.get("git")
+            && let Value::Str(text) = &git.value
+        {
+            self.error(
+                format!("`{path}.git` must be a mapping with `url`, `revision` and `flags`, not `{text}`"),
+                &child_path(path, "git"),
+                git.span,
+            )
+            .hints
+            .push("write the repository here, or pass a git-typed param with `toInit: true`".to_owned());
+        }
         let mut sources: Vec<&Node> = schema::INIT_SOURCES
             .iter()
             .filter_map(|source| node.entry(source))

@@ -31,6 +31,8 @@ pub enum Shape {
     Enum(&'static [&'static str]),
     /// An integer, or a `{{ template }}` that renders to one later.
     Int,
+    /// An integer written as one: Polyaxon takes no template here.
+    LiteralInt,
     /// A number, kept as a float (`50` becomes `50.0`), or a template.
     Float,
     /// A date and time, written as Python prints one (`2024-01-02 03:04:05`), or a template.
@@ -167,7 +169,7 @@ pub static POLYAXONFILE: Object = Object {
         field("inputs", Shape::List(&Shape::Object(&IO))),
         field("outputs", Shape::List(&Shape::Object(&IO))),
         field("run", Shape::Tagged(&RUN)),
-        field("ports", Shape::List(&Shape::Int)),
+        field("ports", Shape::List(&Shape::LiteralInt)),
         field("container", Shape::Kubernetes(&CONTAINER)),
         any("cmd"),
         any("env"),
@@ -555,7 +557,7 @@ static JOB: Object = Object {
 static SERVICE: Object = Object {
     name: "service",
     fields: pod_fields!(
-        field("ports", Shape::List(&Shape::Int)),
+        field("ports", Shape::List(&Shape::LiteralInt)),
         any("rewritePath"),
         any("isExternal"),
         field("replicas", Shape::Int),

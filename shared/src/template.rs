@@ -80,7 +80,7 @@ impl Templates {
         }
         self.environment
             .render_str(template, context.value())
-            .map_err(|error| describe(&error))
+            .map_err(|error| describe(&error, template))
     }
 
     /// Renders every string in `expression` (keys included), reading results back as Python
@@ -191,15 +191,30 @@ impl TemplateError {
 }
 
 /// Jinja's error as Polyaxon words it.
-fn describe(error: &Error) -> String {
+fn describe(error: &Error, template: &str) -> String {
     let kind = match error.kind() {
         ErrorKind::SyntaxError => "TemplateSyntaxError",
         ErrorKind::UndefinedError => "UndefinedError",
         _ => "TemplateError",
     };
-    let detail = error
-        .detail()
-        .map_or_else(|| error.kind().to_string(), str::to_owned);
+    // The engine says only "undefined value"; the expression it stopped at names what is.
+    let undefined = (error.kind() == ErrorKind::UndefinedError)
+        .then(|| error.range())
+        .flatten()
+        .and_then(|range| {
+            // An attribute's span starts at its dot: the name it is read from comes first.
+            let head = template.get(..range.start)?;
+            let start = head
+                .trim_end_matches(|c: char| c.is_alphanumeric() || c == '_' || c == '.')
+                .len();
+            template.get(start..range.end)
+        })
+        .map(|expression| format!("`{}` is undefined", expression.trim()));
+    let detail = undefined.unwrap_or_else(|| {
+        error
+            .detail()
+            .map_or_else(|| error.kind().to_string(), str::to_owned)
+    });
     format!("cannot render the template: {kind}: {detail}")
 }
 

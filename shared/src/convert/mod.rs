@@ -253,7 +253,8 @@ fn kind_of(compiled: &Json) -> Option<&str> {
     compiled.get("run")?.get("kind")?.as_str()
 }
 
-/// `[name, value]` of every input, output and context with `toEnv` and a value.
+/// `[name, value]` of every input, output and context with `toEnv`; a value Polyaxon holds as
+/// None reaches the variable as `null`.
 fn env_from_io(compiled: &Json) -> Vec<(String, Json)> {
     ["inputs", "outputs", "contexts"]
         .iter()
@@ -266,7 +267,7 @@ fn env_from_io(compiled: &Json) -> Vec<(String, Json)> {
         })
         .filter_map(|io| {
             let name = io.get("toEnv")?.as_str()?.to_owned();
-            let value = io.get("value").filter(|value| !value.is_null())?.clone();
+            let value = io.get("value").cloned().unwrap_or(Json::Null);
             Some((name, value))
         })
         .collect()
