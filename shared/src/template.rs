@@ -202,10 +202,10 @@ fn describe(error: &Error, template: &str) -> String {
         .then(|| error.range())
         .flatten()
         .and_then(|range| {
-            // An attribute's span starts at its dot: the name it is read from comes first.
+            // An attribute's span starts at its dot: the name (or item) it is read from comes first.
             let head = template.get(..range.start)?;
             let start = head
-                .trim_end_matches(|c: char| c.is_alphanumeric() || c == '_' || c == '.')
+                .trim_end_matches(|c: char| c.is_alphanumeric() || "_.[]'\"-".contains(c))
                 .len();
             template.get(start..range.end)
         })
