@@ -140,6 +140,7 @@ impl Walker {
         }
         let document = self.object(root, &schema::POLYAXONFILE, "");
         self.references_resolve(root, "");
+        self.service_only_plugins(root);
         if !is_runnable(root) {
             self.error(
                 "the Polyaxonfile has nothing to run: it has no `run`, no `container` and no component".to_owned(),
@@ -703,6 +704,43 @@ impl Walker {
         {
             for (index, operation) in operations.iter().enumerate() {
                 self.references_resolve(operation, &format!("{run_path}.operations[{index}]"));
+            }
+        }
+    }
+
+    /// The sandbox and ssh plugins start a shell server beside the run: Polyaxon 2.18 offers
+    /// them on services only.
+    fn service_only_plugins(&mut self, root: &Node) {
+        let component = root.get("component");
+        let Some(kind) = [Some(root), component]
+            .into_iter()
+            .flatten()
+            .find_map(|node| node.get("run")?.get("kind")?.as_str())
+        else {
+            return;
+        };
+        if kind == "service" {
+            return;
+        }
+        for (base, base_path) in [(Some(root), ""), (component, "component")] {
+            let Some(plugins) = base.and_then(|base| base.get("plugins")) else {
+                continue;
+            };
+            for plugin in ["sandbox", "ssh"] {
+                if let Some((key, value)) = plugins.entry(plugin)
+                    && matches!(value.value, Value::Bool(true))
+                {
+                    let path = child_path(&child_path(base_path, "plugins"), plugin);
+                    self.error(
+                        format!("`{path}` is offered on services only, and this run is a {kind}"),
+                        &path,
+                        key.span,
+                    )
+                    .hints
+                    .push(
+                        "run it as `kind: service`, or use `tmux` for a shell in a job".to_owned(),
+                    );
+                }
             }
         }
     }

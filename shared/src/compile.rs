@@ -285,8 +285,8 @@ fn compile_operation(operation: &Json, run: &RunContext) -> Result<Json, Failure
             connections_context(&run_section, run, true),
         );
         let stage_two = Context::new(Json::Object(context));
-        let mut rendered =
-            render_run(&run_section, &stage_two, templates).map_err(|error| error.within("run"))?;
+        let mut rendered = render_run_section(&run_section, &stage_two, templates)
+            .map_err(|error| error.within("run"))?;
         keep_string_maps(&mut rendered);
         read_tensorboard_uuids(&mut rendered, "run")?;
         compiled.insert("run".to_owned(), rendered);
@@ -1281,6 +1281,47 @@ fn render_io(io: &Json, context: &Context, templates: &Templates) -> Result<Json
 }
 
 /// The run section rendered in stage 2; a container's `command` and `args` stay text.
+/// The fields of distributed runs that hold replicas; the rest of such a run, its policies and
+/// settings, Polyaxon keeps as written.
+const REPLICA_FIELDS: &[&str] = &[
+    "chief",
+    "ps",
+    "worker",
+    "evaluator",
+    "master",
+    "launcher",
+    "scheduler",
+    "head",
+    "workers",
+];
+
+/// Renders a run: all of a job or service, only the replicas of a distributed run.
+fn render_run_section(
+    run: &Json,
+    context: &Context,
+    templates: &Templates,
+) -> Result<Json, TemplateError> {
+    let distributed = matches!(
+        run.get("kind").and_then(Json::as_str),
+        Some("tfjob" | "pytorchjob" | "mpijob" | "daskcluster" | "raycluster")
+    );
+    let Json::Object(fields) = run else {
+        return render_run(run, context, templates);
+    };
+    if !distributed {
+        return render_run(run, context, templates);
+    }
+    let mut rendered = fields.clone();
+    for key in REPLICA_FIELDS {
+        if let Some(replica) = fields.get(*key) {
+            let replica = render_run(replica, context, templates)
+                .map_err(|error| error.within(&format!(".{key}")))?;
+            rendered.insert((*key).to_owned(), replica);
+        }
+    }
+    Ok(Json::Object(rendered))
+}
+
 fn render_run(run: &Json, context: &Context, templates: &Templates) -> Result<Json, TemplateError> {
     match run {
         Json::Object(fields) => {

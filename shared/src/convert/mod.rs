@@ -22,6 +22,8 @@ use crate::run::{Connection, RunContext};
 const POLYAXON_VERSION: &str = "2.18.0";
 const CONTEXT_ARTIFACTS: &str = "/plx-context/artifacts";
 const CONTEXT_CONFIGS: &str = "/plx-context/.configs";
+/// Where Polyaxon copies its tools (tmux) for the main container to use.
+const TOOLS_BIN: &str = "/opt/polyaxon/bin";
 const MAIN_CONTAINER: &str = "polyaxon-main";
 
 /// Why a compiled operation was not converted.
@@ -38,6 +40,9 @@ struct Plugins {
     auth: bool,
     docker: bool,
     shm: bool,
+    tmux: bool,
+    sandbox: bool,
+    ssh: bool,
     collect_artifacts: bool,
     collect_logs: bool,
     collect_resources: bool,
@@ -58,6 +63,9 @@ impl Plugins {
             auth: flag("auth", false),
             docker: flag("docker", false),
             shm: flag("shm", true),
+            tmux: flag("tmux", false),
+            sandbox: flag("sandbox", false),
+            ssh: flag("ssh", false),
             collect_artifacts: flag("collectArtifacts", true),
             collect_logs: flag("collectLogs", true),
             collect_resources: flag("collectResources", true),
@@ -389,6 +397,13 @@ impl Converter<'_> {
             // Polyaxon's converter fails here too (it reads the missing container's resources).
             return Err(NotConverted::Invalid(
                 "the run has no `container`: say which image to run and how".to_owned(),
+            ));
+        }
+        if self.plugins.sandbox || self.plugins.ssh {
+            // Polyaxon signs the sandbox's sessions with the agent's internal token, which an
+            // agent configuration does not carry; its converter refuses these runs as well.
+            return Err(NotConverted::Invalid(
+                "plugins.sandbox and plugins.ssh need the agent's internal token (POLYAXON_SECRET_INTERNAL_TOKEN), which this agent does not set".to_owned(),
             ));
         }
         let connections = self.requested_connections(pod)?;
@@ -890,7 +905,9 @@ impl Converter<'_> {
             .and_then(Json::as_object)
             .cloned()
             .unwrap_or_default();
-        let (vars, env_from, mut mounts) = self.run_context(&container, connections, kv_env);
+
+        let (vars, env_from, mut mounts) =
+            self.run_context(&container, connections, kv_env, self.plugins.tmux);
         // The main container sees where its init steps put things.
         let mut mounted: Vec<String> = Vec::new();
         if self.plugins.collect_artifacts {
@@ -943,7 +960,7 @@ impl Converter<'_> {
         container.entry("name").or_insert_with(|| {
             Json::from(init::unique_name("sidecar", &format!("{index}:{sidecar}")))
         });
-        let (vars, env_from, mounts) = self.run_context(&container, connections, kv_env);
+        let (vars, env_from, mounts) = self.run_context(&container, connections, kv_env, false);
         container.insert("env".to_owned(), Json::Array(vars));
         if !env_from.is_empty() {
             container.insert("envFrom".to_owned(), Json::Array(env_from));
@@ -960,6 +977,7 @@ impl Converter<'_> {
         container: &Map<String, Json>,
         connections: &[&Connection],
         kv_env: &[(String, Json)],
+        tmux: bool,
     ) -> (Vec<Json>, Vec<Json>, Vec<Json>) {
         // Polyaxon takes a lone mapping where a list belongs as a list of that one item.
         let own = |key: &str| match container.get(key) {
@@ -1024,6 +1042,9 @@ impl Converter<'_> {
         }
         let mut mounts = own("volumeMounts");
         mounts.extend(self.context_mounts(self.plugins.docker, self.plugins.shm));
+        if tmux {
+            mounts.push(json!({"mountPath": TOOLS_BIN, "name": "plx-tools-bin", "readOnly": true}));
+        }
         if self.plugins.collect_artifacts {
             mounts.push(json!({"mountPath": CONTEXT_ARTIFACTS, "name": "artifacts-context", "readOnly": false}));
         }
@@ -1103,6 +1124,24 @@ impl Converter<'_> {
         ))
     }
 
+    /// The init container that copies tmux into the pod's tools volume. (Runs with the
+    /// sandbox or ssh plugins are refused before this point.)
+    fn tools_container(&self) -> Json {
+        polyaxon_container(
+            "polyaxon-init-tools".to_owned(),
+            "init",
+            json!([
+                "sh",
+                "-c",
+                "cp /usr/bin/tmux /opt/polyaxon/bin/tmux && printf '%s\\n' 'Polyaxon tmux tools initialized'"
+            ]),
+            None,
+            Vec::new(),
+            Vec::new(),
+            vec![json!({"mountPath": TOOLS_BIN, "name": "plx-tools-bin", "readOnly": false})],
+        )
+    }
+
     /// Polyaxon's init containers (auth, the run's artifacts), then one per init step.
     fn init_containers(&self, steps: &[&Json]) -> Result<Vec<Json>, NotConverted> {
         let mut containers = Vec::new();
@@ -1116,6 +1155,9 @@ impl Converter<'_> {
                 Vec::new(),
                 vec![json!({"mountPath": CONTEXT_CONFIGS, "name": "configs-context", "readOnly": false})],
             ));
+        }
+        if self.plugins.tmux {
+            containers.push(self.tools_container());
         }
         if let Some(store) = self.store()
             && self.plugins.collect_artifacts
@@ -1235,6 +1277,9 @@ impl Converter<'_> {
         }
         if self.plugins.docker {
             volumes.push(json!({"hostPath": {"path": "/var/run/docker.sock"}, "name": "docker"}));
+        }
+        if self.plugins.tmux {
+            volumes.push(json!({"emptyDir": {}, "name": "plx-tools-bin"}));
         }
         volumes
     }
