@@ -951,12 +951,28 @@ fn str_list(node: &Node) -> Json {
     }
 }
 
-/// Whether a document says what to run: a `run`, the `container` shortcut, or a component,
-/// inline or by reference.
+/// Whether a document says what to run: a `run`, a root shortcut that makes one (`container`,
+/// `environment`, …), or a component, inline or by reference.
 fn is_runnable(node: &Node) -> bool {
-    ["run", "container", "hubRef", "urlRef", "pathRef", "dagRef"]
-        .iter()
-        .any(|key| node.get(key).is_some())
+    [
+        "run",
+        "container",
+        "cmd",
+        "env",
+        "resources",
+        "ports",
+        "environment",
+        "init",
+        "connections",
+        "sidecars",
+        "volumes",
+        "hubRef",
+        "urlRef",
+        "pathRef",
+        "dagRef",
+    ]
+    .iter()
+    .any(|key| node.get(key).is_some())
         || node.get("component").is_some_and(is_runnable)
 }
 
