@@ -208,7 +208,9 @@ fn compile_operation(operation: &Json, run: &RunContext) -> Result<Json, Failure
         .unwrap_or_default();
     let specs = apply_params(&mut compiled, &params)?;
     // Joins are run by the server to fill params; their params are now contexts or inputs.
+    // Events are what the scheduler waits for before it starts the run; neither is compiled.
     compiled.remove("joins");
+    compiled.remove("events");
     check_namespace(&compiled, run)?;
     resolve_connections(&mut compiled, run)?;
     params_to_init(&mut compiled, &params)?;
