@@ -319,9 +319,29 @@ fn polyaxon_resources() -> Json {
 }
 
 impl Converter<'_> {
+    fn is_cleaner(&self) -> bool {
+        self.kind == "cleaner"
+    }
+
+    /// The resource's name: Polyaxon tells its cleaners' resources from operations' by name.
+    fn resource_name(&self) -> String {
+        let role = if self.is_cleaner() {
+            "cleaner"
+        } else {
+            "operation"
+        };
+        format!("plx-{role}-{}", self.run.run_uuid)
+    }
+
+    /// The instance the pod's Polyaxon processes report as: a run, or a cleaner of one.
     fn run_instance(&self) -> String {
+        let collection = if self.is_cleaner() {
+            "cleaners"
+        } else {
+            "runs"
+        };
         format!(
-            "{}.{}.runs.{}",
+            "{}.{}.{collection}.{}",
             self.run.owner, self.run.project, self.run.run_uuid
         )
     }
@@ -551,10 +571,7 @@ impl Converter<'_> {
             Json::from(self.kind.clone()),
         );
         object([
-            (
-                "name",
-                Json::from(format!("plx-operation-{}", self.run.run_uuid)),
-            ),
+            ("name", Json::from(self.resource_name())),
             ("namespace", Json::from(self.namespace.clone())),
             ("labels", stringify(labels)),
             ("annotations", stringify(annotations)),
@@ -674,7 +691,7 @@ impl Converter<'_> {
         run_section: &Json,
         kv_env: &[(String, Json)],
     ) -> Result<Json, NotConverted> {
-        let resource_name = format!("plx-operation-{}", self.run.run_uuid);
+        let resource_name = self.resource_name();
         let dashboard = format!(
             "/monitors/v1/{}/{}/{}/runs/{}/{resource_name}-scheduler/8787",
             self.namespace, self.run.owner, self.run.project, self.run.run_uuid
