@@ -210,7 +210,7 @@ pub static PARAM: Object = Object {
 pub static IO: Object = Object {
     name: "input or output",
     fields: &[
-        required(any("name")),
+        required(field("name", Shape::Str)),
         any("description"),
         any("type"),
         any("isOptional"),
