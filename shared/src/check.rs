@@ -383,7 +383,11 @@ impl Walker {
                 node.span,
             )
             .hints
-            .push("quote it to keep it as text".to_owned());
+            .push(if matches!(node.value, Value::Bool(_)) {
+                "YAML reads yes, no, on and off as booleans: quote it to keep it as text".to_owned()
+            } else {
+                "quote it to keep it as text".to_owned()
+            });
         }
         node.to_json()
     }
