@@ -460,30 +460,17 @@ fn resolve_connections(compiled: &mut Map<String, Json>, run: &RunContext) -> Re
 /// The parts of a run that become pods: the run itself for a job or a service, each replica for
 /// a distributed run. Distributed replicas get an `init` list, as Polyaxon gives them.
 fn pods_mut(run: &mut Map<String, Json>) -> Vec<(String, &mut Map<String, Json>)> {
-    const REPLICAS: &[&str] = &[
-        "chief",
-        "ps",
-        "worker",
-        "evaluator",
-        "master",
-        "launcher",
-        "scheduler",
-        "head",
-    ];
     let kind = run
         .get("kind")
         .and_then(Json::as_str)
         .unwrap_or_default()
         .to_owned();
-    if !matches!(
-        kind.as_str(),
-        "tfjob" | "pytorchjob" | "mpijob" | "daskcluster" | "raycluster"
-    ) {
+    if !is_distributed(&kind) {
         return vec![("run".to_owned(), run)];
     }
     let mut pods = Vec::new();
     for (key, value) in run.iter_mut() {
-        if !REPLICAS.contains(&key.as_str()) && key != "workers" {
+        if !REPLICA_FIELDS.contains(&key.as_str()) {
             continue;
         }
         let replicas: Vec<(String, &mut Json)> = if key == "workers" {
@@ -1282,9 +1269,8 @@ fn render_io(io: &Json, context: &Context, templates: &Templates) -> Result<Json
     Ok(Json::Object(rendered))
 }
 
-/// The run section rendered in stage 2; a container's `command` and `args` stay text.
-/// The fields of distributed runs that hold replicas; the rest of such a run, its policies and
-/// settings, Polyaxon keeps as written.
+/// The fields of distributed runs that hold replicas (`workers` a map of them); the rest of such
+/// a run, its policies and settings, Polyaxon keeps as written.
 const REPLICA_FIELDS: &[&str] = &[
     "chief",
     "ps",
@@ -1297,22 +1283,27 @@ const REPLICA_FIELDS: &[&str] = &[
     "workers",
 ];
 
+/// Whether a run kind runs several kinds of replicas rather than one pod.
+fn is_distributed(kind: &str) -> bool {
+    matches!(
+        kind,
+        "tfjob" | "pytorchjob" | "mpijob" | "daskcluster" | "raycluster"
+    )
+}
+
 /// Renders a run: all of a job or service, only the replicas of a distributed run.
 fn render_run_section(
     run: &Json,
     context: &Context,
     templates: &Templates,
 ) -> Result<Json, TemplateError> {
-    let distributed = matches!(
-        run.get("kind").and_then(Json::as_str),
-        Some("tfjob" | "pytorchjob" | "mpijob" | "daskcluster" | "raycluster")
-    );
-    let Json::Object(fields) = run else {
+    let distributed = run
+        .get("kind")
+        .and_then(Json::as_str)
+        .is_some_and(is_distributed);
+    let (Json::Object(fields), true) = (run, distributed) else {
         return render_run(run, context, templates);
     };
-    if !distributed {
-        return render_run(run, context, templates);
-    }
     let mut rendered = fields.clone();
     for key in REPLICA_FIELDS {
         if let Some(replica) = fields.get(*key) {
@@ -1324,6 +1315,7 @@ fn render_run_section(
     Ok(Json::Object(rendered))
 }
 
+/// The run section rendered in stage 2; a container's `command` and `args` stay text.
 fn render_run(run: &Json, context: &Context, templates: &Templates) -> Result<Json, TemplateError> {
     match run {
         Json::Object(fields) => {
@@ -1334,12 +1326,6 @@ fn render_run(run: &Json, context: &Context, templates: &Templates) -> Result<Js
                     templates
                         .expand(value, context, Kind::ContainerText)
                         .map_err(inside)?
-                } else if key == "cleanPodPolicy"
-                    && value.as_str().is_some_and(|policy| policy == "None")
-                {
-                    // Polyaxon holds the policy as an enum, which rendering passes through:
-                    // `None` is the policy's name here, not Python's null.
-                    value.clone()
                 } else {
                     render_run(value, context, templates).map_err(inside)?
                 };
