@@ -79,12 +79,12 @@ impl RunIdentity {
                 ..Agent::default()
             },
         };
-        let now = || backend::clock::now_iso8601();
+        let now = || backend::clock::now().to_string();
         Ok(RunContext {
             owner: self.owner,
             project: self.project,
             project_uuid: self.project_uuid,
-            run_uuid: self.run_uuid.unwrap_or_else(backend::clock::new_run_uuid),
+            run_uuid: self.run_uuid.unwrap_or_else(backend::clock::new_uuid),
             default_run_name: self.run_name,
             api_host: self.api_host,
             created_at: self.created_at.unwrap_or_else(now),

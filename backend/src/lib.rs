@@ -14,6 +14,7 @@ mod config;
 mod error;
 mod routes;
 mod state;
+pub mod store;
 mod web;
 
 use std::future::Future;

@@ -24,6 +24,7 @@ pub mod schema;
 mod shortcuts;
 mod suggest;
 mod template;
+pub mod time;
 pub mod types;
 mod validation;
 pub mod yaml;

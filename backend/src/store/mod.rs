@@ -1,0 +1,3 @@
+//! Where projects and runs are kept.
+
+pub mod pql;
