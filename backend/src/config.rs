@@ -1,7 +1,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-/// How a server is set up: where it listens and where it keeps and finds its files.
+/// How a server is set up: where it listens, where it keeps and finds its files, and how it
+/// executes runs.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The address to listen on; loopback unless the user opens it up on purpose.
@@ -12,11 +13,28 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The built browser app (Trunk's `dist/`).
     pub web_dir: PathBuf,
+    /// When set, every API request must carry `Authorization: Token <token>`.
+    pub token: Option<String>,
+    /// How many runs the process runtime executes at once; the rest wait in a queue.
+    pub max_concurrent_runs: usize,
 }
 
 impl Config {
     /// The socket address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::new(self.bind, self.port)
+    }
+
+    /// A server on loopback with an OS-chosen port, keeping its files in `data_dir`: the set-up
+    /// of tests and embedded uses.
+    pub fn local(data_dir: impl Into<PathBuf>, web_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            bind: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            port: 0,
+            data_dir: data_dir.into(),
+            web_dir: web_dir.into(),
+            token: None,
+            max_concurrent_runs: std::thread::available_parallelism().map_or(2, usize::from),
+        }
     }
 }

@@ -1,7 +1,11 @@
 use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use shared::Diagnostic;
 use shared::api::ErrorBody;
+
+use crate::store::StoreError;
 
 /// Every way a request can fail, each mapped to one status code and the JSON [`ErrorBody`].
 #[derive(Debug, thiserror::Error)]
@@ -9,21 +13,88 @@ pub enum AppError {
     /// The request names something the server does not have.
     #[error("{0}")]
     NotFound(String),
+    /// The request is malformed or asks for something impossible.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A submitted Polyaxonfile has problems; each is in the body with its line and column.
+    #[error("{message}")]
+    Invalid {
+        /// A summary.
+        message: String,
+        /// Every problem found.
+        diagnostics: Vec<Diagnostic>,
+    },
+    /// The request clashes with what exists (a project name taken).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request lacks the token the server requires.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The server failed; the request was fine.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl AppError {
     fn status(&self) -> StatusCode {
         match self {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::BadRequest(_) | AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound(message) => AppError::NotFound(message),
+            StoreError::Conflict(message) => AppError::Conflict(message),
+            StoreError::Invalid(message) => AppError::BadRequest(message),
+            StoreError::Database(message) => AppError::Internal(message),
+        }
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(rejection: JsonRejection) -> Self {
+        AppError::BadRequest(format!(
+            "the request body is not valid: {}",
+            rejection.body_text()
+        ))
+    }
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(rejection: QueryRejection) -> Self {
+        AppError::BadRequest(format!(
+            "the query string is not valid: {}",
+            rejection.body_text()
+        ))
     }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            message: self.to_string(),
+        if let AppError::Internal(message) = &self {
+            tracing::error!(%message, "request failed");
+        }
+        let status = self.status();
+        let body = match self {
+            AppError::Invalid {
+                message,
+                diagnostics,
+            } => ErrorBody {
+                message,
+                diagnostics,
+            },
+            other => ErrorBody {
+                message: other.to_string(),
+                diagnostics: Vec::new(),
+            },
         };
-        (self.status(), Json(body)).into_response()
+        (status, Json(body)).into_response()
     }
 }

@@ -9,12 +9,15 @@
 //! a handler can return is an [`AppError`], which turns into one JSON shape
 //! ([`shared::api::ErrorBody`]).
 
+pub mod artifacts;
 pub mod clock;
 mod config;
 mod error;
 mod routes;
+pub mod runtime;
 mod state;
 pub mod store;
+pub mod submit;
 mod web;
 
 use std::future::Future;
@@ -33,7 +36,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Everything the server answers, as one router.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .nest("/api", routes::api())
+        .nest("/api", routes::api(&state))
+        .nest("/streams", routes::streams(&state))
         .fallback_service(web::service(&state.config.web_dir))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
@@ -52,12 +56,6 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     use anyhow::Context as _;
 
-    std::fs::create_dir_all(&config.data_dir).with_context(|| {
-        format!(
-            "cannot create the data directory {}",
-            config.data_dir.display()
-        )
-    })?;
     if !config.web_dir.join("index.html").is_file() {
         tracing::warn!(
             web_dir = %config.web_dir.display(),
@@ -67,10 +65,45 @@ pub async fn serve(
     let listener = TcpListener::bind(config.addr())
         .await
         .with_context(|| format!("cannot listen on {}", config.addr()))?;
-    on_listening(listener.local_addr()?);
-    let state = AppState::new(config);
+    let addr = listener.local_addr()?;
+    let state = AppState::open(config, &api_host(addr))?;
+    recover(&state).await?;
+    on_listening(addr);
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await
         .context("the server stopped with an error")
+}
+
+/// Where runs on this machine reach the API: the bound address, or loopback when the server
+/// listens on every interface.
+fn api_host(addr: std::net::SocketAddr) -> String {
+    let host = if addr.ip().is_unspecified() {
+        std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+    } else {
+        addr.ip()
+    };
+    format!("http://{}", std::net::SocketAddr::new(host, addr.port()))
+}
+
+/// Hands every run that was active when the server last stopped back to the runtime, which
+/// resumes it or ends it with a reason: no run stays "running" forever.
+pub async fn recover(state: &AppState) -> anyhow::Result<()> {
+    for uuid in state.store.unfinished_runs().await? {
+        let stored = state.store.run_by_uuid(&uuid).await?;
+        let (Some(compiled), Some(resource)) = (stored.compiled, stored.resource) else {
+            continue;
+        };
+        let execution = runtime::Execution {
+            uuid: uuid.clone(),
+            kind: stored.run.kind,
+            compiled,
+            resource,
+            status: stored.run.status,
+        };
+        if let Err(error) = state.runtime.recover(execution).await {
+            tracing::error!(%error, uuid, "cannot recover a run");
+        }
+    }
+    Ok(())
 }

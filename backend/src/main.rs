@@ -46,6 +46,14 @@ struct ServeArgs {
     /// The built web app (the `dist/` folder Trunk writes).
     #[arg(long, env = "MYELIN_WEB_DIR", default_value = "dist")]
     web_dir: PathBuf,
+    /// Require this token on every API request (`Authorization: Token …`, what the polyaxon CLI
+    /// sends from POLYAXON_AUTH_TOKEN). Without it, anyone who can reach the port can use the API.
+    #[arg(long, env = "MYELIN_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// How many runs execute at once on this machine; the rest wait in a queue. Default: the
+    /// number of CPUs.
+    #[arg(long, env = "MYELIN_MAX_CONCURRENT_RUNS")]
+    max_concurrent_runs: Option<usize>,
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -70,12 +78,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
 
-    let config = backend::Config {
-        bind: args.bind,
-        port: args.port,
-        data_dir: args.data_dir,
-        web_dir: args.web_dir,
-    };
+    let mut config = backend::Config::local(args.data_dir, args.web_dir);
+    config.bind = args.bind;
+    config.port = args.port;
+    config.token = args.token.filter(|token| !token.is_empty());
+    if let Some(max) = args.max_concurrent_runs {
+        config.max_concurrent_runs = max.max(1);
+    }
     backend::serve(config, announce, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

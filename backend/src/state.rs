@@ -1,19 +1,119 @@
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use anyhow::Context as _;
+use shared::Agent;
+use shared::api::NamedRef;
+
 use crate::Config;
+use crate::artifacts::Artifacts;
+use crate::runtime::process::{ProcessConfig, ProcessRuntime};
+use crate::runtime::{Reporter, Runtime};
+use crate::store::{Sqlite, Store};
 
 /// Everything a handler may need, cloned cheaply into each request.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AppState {
     /// How the server was started.
     pub config: Arc<Config>,
+    /// Projects and runs.
+    pub store: Arc<dyn Store>,
+    /// What executes runs.
+    pub runtime: Arc<dyn Runtime>,
+    /// Runs' logs and artifacts.
+    pub artifacts: Artifacts,
+    /// The agent runs are compiled for: namespace, artifacts store, connections.
+    pub agent: Arc<Agent>,
+    /// Where runs reach this server's API (`POLYAXON_HOST`).
+    pub api_host: Arc<str>,
+    /// This installation's identity, kept in the data folder.
+    pub installation_key: Arc<str>,
 }
 
-impl AppState {
-    /// The state of a server started with `config`.
-    pub fn new(config: Config) -> Self {
-        Self {
-            config: Arc::new(config),
-        }
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("AppState")
+            .field("config", &self.config)
+            .field("runtime", &self.runtime.name())
+            .field("api_host", &self.api_host)
+            .finish_non_exhaustive()
     }
+}
+
+/// The name of the artifacts store runs see in their settings and environment.
+const ARTIFACTS_STORE: &str = "artifacts-store";
+
+impl AppState {
+    /// Opens the data folder of `config` (creating what is missing) for a server whose API runs
+    /// reach at `api_host`.
+    pub fn open(config: Config, api_host: &str) -> anyhow::Result<Self> {
+        let data = &config.data_dir;
+        std::fs::create_dir_all(data)
+            .with_context(|| format!("cannot create the data folder {}", data.display()))?;
+        let context_root = data.join("context");
+        let artifacts = context_root.join("artifacts");
+        std::fs::create_dir_all(&artifacts)
+            .with_context(|| format!("cannot create {}", artifacts.display()))?;
+        let installation_key = installation_key(&data.join("installation-key"))?;
+        let agent = local_agent(&artifacts);
+        let store_ref = NamedRef {
+            name: ARTIFACTS_STORE.to_owned(),
+            uuid: installation_key.clone(),
+        };
+        let database = data.join("myelin.db");
+        let store: Arc<dyn Store> = Arc::new(
+            Sqlite::open(&database, &agent.namespace, Some(store_ref))
+                .with_context(|| format!("cannot open the database {}", database.display()))?,
+        );
+        let archive = Artifacts::new(&artifacts);
+        let runtime = ProcessRuntime::new(
+            ProcessConfig {
+                context_root,
+                work_root: data.join("work"),
+                state_dir: data.join("state").join("process"),
+                max_concurrent: config.max_concurrent_runs,
+                token: config.token.clone(),
+                stop_grace: std::time::Duration::from_secs(10),
+                retry_backoff: std::time::Duration::from_secs(10),
+                node: nix::unistd::gethostname()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_else(|_| "localhost".to_owned()),
+            },
+            Reporter::new(Arc::clone(&store), archive.clone()),
+        );
+        Ok(Self {
+            config: Arc::new(config),
+            store,
+            runtime: Arc::new(runtime),
+            artifacts: archive,
+            agent: Arc::new(agent),
+            api_host: api_host.into(),
+            installation_key: installation_key.into(),
+        })
+    }
+}
+
+/// The agent of a single machine: runs' artifacts in the data folder.
+fn local_agent(artifacts: &std::path::Path) -> Agent {
+    let store = serde_json::json!({
+        "name": ARTIFACTS_STORE,
+        "kind": "host_path",
+        "schema": {"hostPath": artifacts.to_string_lossy(), "mountPath": "/artifacts-store"},
+    });
+    Agent {
+        namespace: "polyaxon".to_owned(),
+        additional_namespaces: Vec::new(),
+        artifacts_store: serde_json::from_value(store).ok(),
+        connections: Vec::new(),
+    }
+}
+
+fn installation_key(path: &PathBuf) -> anyhow::Result<String> {
+    if let Ok(key) = std::fs::read_to_string(path) {
+        return Ok(key.trim().to_owned());
+    }
+    let key = crate::clock::new_uuid();
+    std::fs::write(path, &key).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(key)
 }

@@ -1,7 +1,6 @@
 //! The server's HTTP surface, exercised through `backend::app` without a socket, plus one run
 //! of `backend::serve` over a real socket to check start-up and graceful shutdown.
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use axum::body::Body;
@@ -35,12 +34,7 @@ impl Fixture {
     }
 
     fn config(&self) -> backend::Config {
-        backend::Config {
-            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            port: 0,
-            data_dir: self.root.join("data"),
-            web_dir: self.web_dir(),
-        }
+        backend::Config::local(self.root.join("data"), self.web_dir())
     }
 
     async fn get(&self, path: &str) -> Response {
@@ -49,10 +43,8 @@ impl Fixture {
     }
 
     async fn request(&self, request: Request<Body>) -> Response {
-        backend::app(backend::AppState::new(self.config()))
-            .oneshot(request)
-            .await
-            .unwrap()
+        let state = backend::AppState::open(self.config(), "http://127.0.0.1:9").unwrap();
+        backend::app(state).oneshot(request).await.unwrap()
     }
 }
 
@@ -99,10 +91,10 @@ async fn health_reports_the_server_version_as_json() {
 #[tokio::test]
 async fn unknown_api_paths_answer_a_json_404_not_the_app() {
     let fixture = Fixture::new("api-404").with_web_file("index.html", INDEX);
-    let response = fixture.get("/api/v1/nothing/here").await;
+    let response = fixture.get("/api/v2/nothing/here").await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let error: ErrorBody = serde_json::from_slice(&body_bytes(response).await).unwrap();
-    assert_eq!(error.message, "no API route at /api/v1/nothing/here");
+    assert_eq!(error.message, "no API route at /api/v2/nothing/here");
 }
 
 #[tokio::test]

@@ -202,7 +202,13 @@ mod tests {
             Timestamp::parse("2024-01-02"),
             Some(Timestamp::from_micros(1_704_153_600_000_000))
         );
-        for bad in ["2024-02-30", "2024-13-01", "yesterday", "2024-01-02T25:00:00Z", ""] {
+        for bad in [
+            "2024-02-30",
+            "2024-13-01",
+            "yesterday",
+            "2024-01-02T25:00:00Z",
+            "",
+        ] {
             assert_eq!(Timestamp::parse(bad), None, "{bad}");
         }
     }

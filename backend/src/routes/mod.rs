@@ -1,20 +1,101 @@
-//! The JSON API, one module per resource.
+//! The HTTP API, one module per resource: Polyaxon 2.18's routes and shapes under `/api/v1` and
+//! `/streams/v1`, so the unmodified `polyaxon` CLI and tracking client work against Myelin.
 
 mod health;
+mod installation;
+mod projects;
+mod runs;
+mod streams;
 
 use axum::Router;
-use axum::extract::OriginalUri;
+use axum::extract::{OriginalUri, Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::Response;
 
 use crate::{AppError, AppState};
 
 /// The routes under `/api`. Unknown API paths answer a JSON 404 rather than the browser app, so
 /// a client with a wrong URL learns so instead of receiving HTML.
-pub fn api() -> Router<AppState> {
+pub fn api(state: &AppState) -> Router<AppState> {
     Router::new()
+        .merge(installation::routes())
+        .merge(projects::routes())
+        .merge(runs::routes())
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        // The health route stays open: it is how a browser or a probe learns the server is up.
         .merge(health::routes())
+        .fallback(unknown_route)
+}
+
+/// The routes under `/streams`: logs and artifacts, as Polyaxon's streams service has them.
+pub fn streams(state: &AppState) -> Router<AppState> {
+    streams::routes()
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .fallback(unknown_route)
 }
 
 async fn unknown_route(OriginalUri(uri): OriginalUri) -> AppError {
     AppError::NotFound(format!("no API route at {}", uri.path()))
+}
+
+/// When the server has a token, a request must carry it as Polyaxon's clients send it
+/// (`Authorization: Token …`; `Bearer` is taken too).
+async fn require_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, AppError> {
+    let Some(expected) = state.config.token.as_deref() else {
+        return Ok(next.run(request).await);
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            value
+                .strip_prefix("Token ")
+                .or_else(|| value.strip_prefix("Bearer "))
+        })
+        .map(str::trim);
+    match given {
+        Some(token) if constant_time_eq(token.as_bytes(), expected.as_bytes()) => {
+            Ok(next.run(request).await)
+        }
+        Some(_) => Err(AppError::Unauthorized(
+            "the token is not this server's".to_owned(),
+        )),
+        None => Err(AppError::Unauthorized(
+            "this server requires a token: send `Authorization: Token <token>` \
+             (for the polyaxon CLI, set POLYAXON_AUTH_TOKEN)"
+                .to_owned(),
+        )),
+    }
+}
+
+/// Compares without returning at the first difference, so timing tells nothing of the token.
+fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0, |difference, (a, b)| difference | (a ^ b))
+            == 0
+}
+
+/// A run uuid as the API takes it: dashes dropped, lower case, 32 hex digits.
+fn run_uuid(text: &str) -> Result<String, AppError> {
+    let uuid: String = text
+        .chars()
+        .filter(|c| *c != '-')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if uuid.len() == 32 && uuid.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(uuid)
+    } else {
+        Err(AppError::NotFound(format!(
+            "`{text}` is not a run uuid (32 hex digits)"
+        )))
+    }
 }

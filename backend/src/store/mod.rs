@@ -1,3 +1,153 @@
-//! Where projects and runs are kept.
+//! Where projects and runs are kept: the [`Store`] trait, and its embedded SQLite implementation.
+//!
+//! The trait speaks in the API's types so that another database (Postgres, for teams) can take
+//! SQLite's place without the handlers noticing. The rules of a run's lifecycle (which status
+//! may follow which) are in [`lifecycle`], shared by every implementation.
 
+pub mod lifecycle;
 pub mod pql;
+mod sqlite;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value as Json};
+use shared::api::{
+    ListResponse, OperationBody, Project, ProjectBody, Run, RunPatch, StatusCondition,
+};
+
+pub use sqlite::Sqlite;
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such project or run.
+    #[error("{0}")]
+    NotFound(String),
+    /// A project of that name exists already, or a similar clash.
+    #[error("{0}")]
+    Conflict(String),
+    /// The request cannot be carried out as asked (a bad query, say).
+    #[error("{0}")]
+    Invalid(String),
+    /// The database failed; the server's fault, not the request's.
+    #[error("the database failed: {0}")]
+    Database(String),
+}
+
+/// A run to record, already compiled.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    /// Its uuid, chosen by the caller (the compiler needs it before the run exists).
+    pub uuid: String,
+    /// What the client sent.
+    pub body: OperationBody,
+    /// The run's name.
+    pub name: Option<String>,
+    /// Polyaxon's run kind (`job`, `service`, …).
+    pub kind: String,
+    /// The kind that executes it.
+    pub runtime: String,
+    /// Which of Myelin's runtimes executes it.
+    pub executor: String,
+    /// The params' values by input name.
+    pub inputs: Option<Map<String, Json>>,
+    /// The compiled operation.
+    pub compiled: Option<Json>,
+    /// The Kubernetes resource it converts to.
+    pub resource: Option<Json>,
+    /// The conditions it starts with (`created`, `compiled`).
+    pub conditions: Vec<StatusCondition>,
+    /// When it was created.
+    pub created_at: shared::time::Timestamp,
+}
+
+/// A run with what only the server needs: its compiled operation and resource.
+#[derive(Debug, Clone)]
+pub struct StoredRun {
+    /// The run as the API shows it.
+    pub run: Run,
+    /// The compiled operation.
+    pub compiled: Option<Json>,
+    /// The Kubernetes resource.
+    pub resource: Option<Json>,
+}
+
+/// Which runs to list, and in what order.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// A PQL query.
+    pub query: Option<pql::Query>,
+    /// Sort keys; the default is newest first.
+    pub sort: Vec<pql::Sort>,
+    /// At most this many.
+    pub limit: u32,
+    /// After skipping this many.
+    pub offset: u32,
+}
+
+/// How a run's status changed when a condition was recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transition {
+    /// The condition was recorded; the run is now in this status.
+    Recorded(shared::api::Status),
+    /// The lifecycle refused it (a final status is never left, for instance).
+    Refused,
+}
+
+/// The projects and runs of an installation.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates a project; its name must be free for the owner.
+    async fn create_project(&self, owner: &str, body: ProjectBody) -> Result<Project, StoreError>;
+    /// A project by owner and name.
+    async fn project(&self, owner: &str, name: &str) -> Result<Project, StoreError>;
+    /// An owner's projects, newest first.
+    async fn projects(
+        &self,
+        owner: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<ListResponse<Project>, StoreError>;
+    /// Changes a project's description, tags or visibility.
+    async fn update_project(
+        &self,
+        owner: &str,
+        name: &str,
+        body: ProjectBody,
+    ) -> Result<Project, StoreError>;
+    /// Deletes a project and its runs.
+    async fn delete_project(&self, owner: &str, name: &str) -> Result<(), StoreError>;
+
+    /// Records a new run in a project.
+    async fn create_run(&self, owner: &str, project: &str, run: NewRun) -> Result<Run, StoreError>;
+    /// A run of a project, with its compiled operation.
+    async fn run(&self, owner: &str, project: &str, uuid: &str) -> Result<StoredRun, StoreError>;
+    /// A run by uuid alone, as the runtimes know it.
+    async fn run_by_uuid(&self, uuid: &str) -> Result<StoredRun, StoreError>;
+    /// A page of a project's runs.
+    async fn runs(
+        &self,
+        owner: &str,
+        project: &str,
+        filter: &RunFilter,
+    ) -> Result<ListResponse<Run>, StoreError>;
+    /// Changes a run's name, description, tags, outputs or meta info.
+    async fn patch_run(
+        &self,
+        owner: &str,
+        project: &str,
+        uuid: &str,
+        patch: RunPatch,
+    ) -> Result<Run, StoreError>;
+    /// Deletes a run.
+    async fn delete_run(&self, owner: &str, project: &str, uuid: &str) -> Result<(), StoreError>;
+    /// Records a status condition, if the lifecycle accepts it (see [`lifecycle::apply`]).
+    async fn add_condition(
+        &self,
+        uuid: &str,
+        condition: StatusCondition,
+        force: bool,
+    ) -> Result<Transition, StoreError>;
+    /// The uuids of managed runs that have not ended, oldest first: what a restarted server must
+    /// pick up again.
+    async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError>;
+}

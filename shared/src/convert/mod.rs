@@ -24,7 +24,8 @@ const CONTEXT_ARTIFACTS: &str = "/plx-context/artifacts";
 const CONTEXT_CONFIGS: &str = "/plx-context/.configs";
 /// Where Polyaxon copies its tools (tmux) for the main container to use.
 const TOOLS_BIN: &str = "/opt/polyaxon/bin";
-const MAIN_CONTAINER: &str = "polyaxon-main";
+/// The name of the user's main container in every pod Polyaxon makes.
+pub const MAIN_CONTAINER: &str = "polyaxon-main";
 
 /// Why a compiled operation was not converted.
 #[derive(Debug, Clone, PartialEq, Eq)]

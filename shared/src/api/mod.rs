@@ -5,6 +5,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::diagnostic::Diagnostic;
+
+mod polyaxon;
+
+pub use polyaxon::*;
+
 /// The version of Polyaxon whose Polyaxonfiles, compiled output and API Myelin reproduces.
 pub const POLYAXON_COMPAT_VERSION: &str = "2.18.0";
 
@@ -50,6 +56,10 @@ impl Health {
 pub struct ErrorBody {
     /// What went wrong, in words meant for the person who made the request.
     pub message: String,
+    /// Every problem found in a submitted Polyaxonfile, with its line and column; empty for
+    /// other errors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 #[cfg(test)]

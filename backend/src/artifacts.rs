@@ -1,0 +1,167 @@
+//! Runs' artifacts: one folder per run under the artifacts root, laid out as Polyaxon lays out
+//! its artifacts store (`{uuid}/outputs`, `{uuid}/events`, `{uuid}/plxlogs`, …).
+//!
+//! Logs are kept as Polyaxon keeps them: JSON lines in `{uuid}/plxlogs/{pod}.jsonl`, one file
+//! per pod (or process). Lines are appended as they are printed, so what a run printed survives
+//! the run, its pod and the server; the API serves live and finished runs from the same files.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use shared::api::LogLine;
+use shared::time::Timestamp;
+use tokio::sync::mpsc;
+
+use crate::clock;
+
+/// The artifacts of every run, under one root.
+#[derive(Debug, Clone)]
+pub struct Artifacts {
+    root: PathBuf,
+}
+
+/// The writer of one pod's log file.
+#[derive(Debug)]
+pub struct LogWriter {
+    sender: mpsc::Sender<Captured>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LogWriter {
+    /// Where to send lines.
+    pub fn sender(&self) -> mpsc::Sender<Captured> {
+        self.sender.clone()
+    }
+
+    /// Waits until every line sent so far (by every sender, which must be dropped by now) is in
+    /// the file: a run's final status is reported only after its last line is readable.
+    pub async fn close(self) {
+        drop(self.sender);
+        let _ = self.task.await;
+    }
+}
+
+/// One line as a runtime captured it, before it is stamped and written.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    /// The container that printed it.
+    pub container: String,
+    /// The text, without its newline.
+    pub value: String,
+}
+
+impl Artifacts {
+    /// The artifacts under `root`: a run's go to `root/{uuid}/`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The folder of a run's artifacts.
+    pub fn run_folder(&self, uuid: &str) -> PathBuf {
+        self.root.join(uuid)
+    }
+
+    /// Deletes everything a run left.
+    pub async fn remove_run(&self, uuid: &str) -> std::io::Result<()> {
+        match tokio::fs::remove_dir_all(self.run_folder(uuid)).await {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+            _ => Ok(()),
+        }
+    }
+
+    fn logs_folder(&self, uuid: &str) -> PathBuf {
+        self.run_folder(uuid).join("plxlogs")
+    }
+
+    /// Starts the writer of one pod's log file. Each line is stamped when the writer receives
+    /// it, strictly later than the line before, so a reader's "after this time" cursor never
+    /// skips a line that shares a time with another.
+    pub fn log_writer(&self, uuid: &str, pod: &str, node: &str) -> std::io::Result<LogWriter> {
+        let folder = self.logs_folder(uuid);
+        std::fs::create_dir_all(&folder)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(folder.join(format!("{pod}.jsonl")))?;
+        let (sender, receiver) = mpsc::channel(1024);
+        let (pod, node) = (pod.to_owned(), node.to_owned());
+        let task = tokio::task::spawn_blocking(move || write_lines(file, receiver, &pod, &node));
+        Ok(LogWriter { sender, task })
+    }
+
+    /// Every line of a run printed after `after` (all of them without it), oldest first, from
+    /// every pod and container.
+    pub async fn read_logs(
+        &self,
+        uuid: &str,
+        after: Option<Timestamp>,
+    ) -> std::io::Result<Vec<LogLine>> {
+        let folder = self.logs_folder(uuid);
+        tokio::task::spawn_blocking(move || read_folder(&folder, after))
+            .await
+            .map_err(std::io::Error::other)?
+    }
+}
+
+fn write_lines(
+    mut file: std::fs::File,
+    mut receiver: mpsc::Receiver<Captured>,
+    pod: &str,
+    node: &str,
+) {
+    let mut last = Timestamp::from_micros(i64::MIN);
+    let mut batch = Vec::new();
+    while let Some(first) = receiver.blocking_recv() {
+        // Whatever else is already waiting goes out in the same write.
+        let mut lines = vec![first];
+        while let Ok(more) = receiver.try_recv() {
+            lines.push(more);
+        }
+        batch.clear();
+        for captured in lines {
+            let now = clock::now();
+            last = if now > last { now } else { last.plus_micros(1) };
+            let line = LogLine {
+                timestamp: last,
+                node: Some(node.to_owned()),
+                pod: Some(pod.to_owned()),
+                container: Some(captured.container),
+                value: captured.value,
+            };
+            // Polyaxon's writer puts the newline before each record.
+            batch.push(b'\n');
+            serde_json::to_writer(&mut batch, &line).expect("a log line serialises");
+        }
+        if let Err(error) = file.write_all(&batch) {
+            tracing::error!(%error, pod, "cannot write a run's logs");
+            return;
+        }
+    }
+}
+
+fn read_folder(folder: &Path, after: Option<Timestamp>) -> std::io::Result<Vec<LogLine>> {
+    let entries = match std::fs::read_dir(folder) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(error),
+    };
+    let mut lines = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path
+            .extension()
+            .is_some_and(|extension| extension == "jsonl")
+        {
+            let text = std::fs::read_to_string(&path)?;
+            // A record still being written does not parse yet; it is read on the next call.
+            lines.extend(
+                text.lines()
+                    .filter(|line| !line.trim().is_empty())
+                    .filter_map(|line| serde_json::from_str::<LogLine>(line).ok())
+                    .filter(|line| after.is_none_or(|after| line.timestamp > after)),
+            );
+        }
+    }
+    lines.sort_by_key(|line| line.timestamp);
+    Ok(lines)
+}

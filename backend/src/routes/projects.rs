@@ -1,0 +1,109 @@
+//! Projects: create, read, list, change and delete (`polyaxon project …`).
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use shared::api::{ListResponse, Project, ProjectBody};
+
+use super::runs::{Paging, page_links};
+use crate::{AppError, AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/{owner}/projects/create", post(create))
+        .route("/v1/{owner}/projects/list", get(list))
+        .route("/v1/{owner}/{name}", get(read).patch(update).delete(delete))
+}
+
+/// Names that would be read as something else in a URL.
+const RESERVED: &[&str] = &["projects", "runs", "agents", "searches"];
+
+fn check_name(name: &str) -> Result<(), AppError> {
+    let valid = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
+    if !valid {
+        return Err(AppError::BadRequest(format!(
+            "`{name}` is not a valid project name: use letters, digits, `-` and `_`, starting \
+             with a letter or digit"
+        )));
+    }
+    if RESERVED.contains(&name) {
+        return Err(AppError::BadRequest(format!(
+            "`{name}` is reserved; choose another project name"
+        )));
+    }
+    Ok(())
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Path(owner): Path<String>,
+    body: Result<Json<ProjectBody>, JsonRejection>,
+) -> Result<Json<Project>, AppError> {
+    let Json(body) = body?;
+    let name = body
+        .name
+        .as_deref()
+        .ok_or_else(|| AppError::BadRequest("a project needs a `name`".to_owned()))?;
+    check_name(name)?;
+    Ok(Json(state.store.create_project(&owner, body).await?))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Path((owner, name)): Path<(String, String)>,
+) -> Result<Json<Project>, AppError> {
+    Ok(Json(state.store.project(&owner, &name).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListParams {
+    #[serde(flatten)]
+    paging: Paging,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Path(owner): Path<String>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<ListResponse<Project>>, AppError> {
+    let (limit, offset) = params.paging.checked()?;
+    let mut page = state.store.projects(&owner, limit, offset).await?;
+    (page.previous, page.next) = page_links(
+        &format!("/api/v1/{owner}/projects/list"),
+        limit,
+        offset,
+        page.count,
+        &[],
+    );
+    Ok(Json(page))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path((owner, name)): Path<(String, String)>,
+    body: Result<Json<ProjectBody>, JsonRejection>,
+) -> Result<Json<Project>, AppError> {
+    let Json(body) = body?;
+    if let Some(new_name) = &body.name {
+        check_name(new_name)?;
+    }
+    Ok(Json(state.store.update_project(&owner, &name, body).await?))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Path((owner, name)): Path<(String, String)>,
+) -> Result<axum::http::StatusCode, AppError> {
+    state.store.delete_project(&owner, &name).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,271 @@
+//! Runs: submit, list with PQL, read, change, stop, delete, and their statuses
+//! (`polyaxon run`, `polyaxon ops …`, and the tracking client).
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value as Json_, json};
+use shared::api::{
+    ListResponse, OperationBody, Run, RunPatch, Status, StatusBody, StatusCondition, StatusReport,
+};
+
+use super::run_uuid;
+use crate::runtime::RuntimeError;
+use crate::store::{RunFilter, pql};
+use crate::submit::{self, Submission};
+use crate::{AppError, AppState, clock};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/{owner}/{project}/runs", get(list).post(create))
+        .route(
+            "/v1/{owner}/{project}/runs/{uuid}",
+            get(read).patch(patch).delete(delete),
+        )
+        .route("/v1/{owner}/{project}/runs/{uuid}/stop", post(stop))
+        .route(
+            "/v1/{owner}/{project}/runs/{uuid}/statuses",
+            get(statuses).post(add_status),
+        )
+}
+
+/// `limit` and `offset` of a list request.
+#[derive(Debug, Default, Deserialize)]
+pub struct Paging {
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+/// The largest page a list request gets.
+const MAX_LIMIT: u32 = 1_000;
+
+impl Paging {
+    /// The limit (20 unless given) and offset, or why they cannot be served.
+    pub fn checked(&self) -> Result<(u32, u32), AppError> {
+        let limit = self.limit.unwrap_or(20);
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(AppError::BadRequest(format!(
+                "`limit` must be between 1 and {MAX_LIMIT}, not {limit}"
+            )));
+        }
+        Ok((limit, self.offset.unwrap_or(0)))
+    }
+}
+
+/// The links to the previous and next pages, as relative URLs with the same filters.
+pub fn page_links(
+    path: &str,
+    limit: u32,
+    offset: u32,
+    count: u64,
+    filters: &[(&str, &str)],
+) -> (Option<String>, Option<String>) {
+    let link = |offset: u32| {
+        let mut query = vec![("limit", limit.to_string()), ("offset", offset.to_string())];
+        query.extend(filters.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let encoded = serde_urlencoded::to_string(&query).unwrap_or_default();
+        format!("{path}?{encoded}")
+    };
+    let previous = (offset > 0).then(|| link(offset.saturating_sub(limit)));
+    let next = (u64::from(offset) + u64::from(limit) < count).then(|| link(offset + limit));
+    (previous, next)
+}
+
+#[derive(Debug, Deserialize)]
+struct ListParams {
+    #[serde(flatten)]
+    paging: Paging,
+    query: Option<String>,
+    sort: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Path((owner, project)): Path<(String, String)>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<ListResponse<Run>>, AppError> {
+    let Query(params) = params?;
+    let (limit, offset) = params.paging.checked()?;
+    let query = params
+        .query
+        .as_deref()
+        .filter(|query| !query.trim().is_empty());
+    let sort = params
+        .sort
+        .as_deref()
+        .filter(|sort| !sort.trim().is_empty());
+    let filter = RunFilter {
+        query: query
+            .map(pql::parse)
+            .transpose()
+            .map_err(|error| pql_error("query", error))?,
+        sort: sort
+            .map(pql::parse_sort)
+            .transpose()
+            .map_err(|error| pql_error("sort", error))?
+            .unwrap_or_default(),
+        limit,
+        offset,
+    };
+    let mut page = state.store.runs(&owner, &project, &filter).await?;
+    let filters: Vec<(&str, &str)> = [("query", query), ("sort", sort)]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|value| (name, value)))
+        .collect();
+    (page.previous, page.next) = page_links(
+        &format!("/api/v1/{owner}/{project}/runs"),
+        limit,
+        offset,
+        page.count,
+        &filters,
+    );
+    Ok(Json(page))
+}
+
+fn pql_error(parameter: &str, error: pql::PqlError) -> AppError {
+    AppError::BadRequest(format!(
+        "`{parameter}` is not valid at character {}: {}",
+        error.position + 1,
+        error.message
+    ))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Path((owner, project)): Path<(String, String)>,
+    body: Result<Json<OperationBody>, JsonRejection>,
+) -> Result<Json<Run>, AppError> {
+    let Json(body) = body?;
+    let project = state.store.project(&owner, &project).await?;
+    let prepared = submit::prepare(
+        Submission {
+            project: &project,
+            body,
+            uuid: clock::new_uuid(),
+            now: clock::now(),
+            api_host: &state.api_host,
+            agent: &state.agent,
+        },
+        state.runtime.as_ref(),
+    )?;
+    let run = state
+        .store
+        .create_run(&project.owner, &project.name, prepared.run)
+        .await?;
+    if let Some(execution) = prepared.execution {
+        if let Err(error) = state.runtime.submit(execution).await {
+            let condition = StatusCondition::new(
+                Status::Failed,
+                "RuntimeUnavailable",
+                format!(
+                    "the {} runtime did not take the run: {error}",
+                    state.runtime.name()
+                ),
+                clock::now(),
+            );
+            state
+                .store
+                .add_condition(&run.uuid, condition, false)
+                .await?;
+        }
+    }
+    Ok(Json(run))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Path((owner, project, uuid)): Path<(String, String, String)>,
+) -> Result<Json<Run>, AppError> {
+    let uuid = run_uuid(&uuid)?;
+    Ok(Json(state.store.run(&owner, &project, &uuid).await?.run))
+}
+
+async fn patch(
+    State(state): State<AppState>,
+    Path((owner, project, uuid)): Path<(String, String, String)>,
+    body: Result<Json<RunPatch>, JsonRejection>,
+) -> Result<Json<Run>, AppError> {
+    let Json(body) = body?;
+    let uuid = run_uuid(&uuid)?;
+    Ok(Json(
+        state.store.patch_run(&owner, &project, &uuid, body).await?,
+    ))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Path((owner, project, uuid)): Path<(String, String, String)>,
+) -> Result<StatusCode, AppError> {
+    let uuid = run_uuid(&uuid)?;
+    // Checks it is there before anything is stopped.
+    state.store.run(&owner, &project, &uuid).await?;
+    match state.runtime.stop(&uuid).await {
+        Ok(()) | Err(RuntimeError::NotActive) => {}
+        Err(error) => return Err(AppError::Internal(error.to_string())),
+    }
+    state.store.delete_run(&owner, &project, &uuid).await?;
+    state
+        .artifacts
+        .remove_run(&uuid)
+        .await
+        .map_err(|error| AppError::Internal(format!("the run's artifacts stay: {error}")))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn stop(
+    State(state): State<AppState>,
+    Path((owner, project, uuid)): Path<(String, String, String)>,
+) -> Result<Json<Json_>, AppError> {
+    let uuid = run_uuid(&uuid)?;
+    let run = state.store.run(&owner, &project, &uuid).await?.run;
+    if run.status.is_done() {
+        return Ok(Json(json!({})));
+    }
+    match state.runtime.stop(&uuid).await {
+        Ok(()) => {}
+        // Not executing (a client runs it, or it never reached the runtime): stopping it is
+        // only a matter of record.
+        Err(RuntimeError::NotActive) => {
+            let condition =
+                StatusCondition::new(Status::Stopped, "Myelin", "Run was stopped", clock::now());
+            state.store.add_condition(&uuid, condition, false).await?;
+        }
+        Err(error) => return Err(AppError::Internal(error.to_string())),
+    }
+    Ok(Json(json!({})))
+}
+
+async fn statuses(
+    State(state): State<AppState>,
+    Path((owner, project, uuid)): Path<(String, String, String)>,
+) -> Result<Json<StatusReport>, AppError> {
+    let uuid = run_uuid(&uuid)?;
+    let run = state.store.run(&owner, &project, &uuid).await?.run;
+    Ok(Json(StatusReport {
+        uuid: run.uuid,
+        status: run.status,
+        status_conditions: run.status_conditions,
+    }))
+}
+
+async fn add_status(
+    State(state): State<AppState>,
+    Path((owner, project, uuid)): Path<(String, String, String)>,
+    body: Result<Json<StatusBody>, JsonRejection>,
+) -> Result<Json<StatusReport>, AppError> {
+    let Json(body) = body?;
+    let uuid = run_uuid(&uuid)?;
+    state.store.run(&owner, &project, &uuid).await?;
+    let mut condition = body.condition;
+    let now = clock::now();
+    condition.last_update_time.get_or_insert(now);
+    condition.last_transition_time.get_or_insert(now);
+    state
+        .store
+        .add_condition(&uuid, condition, body.force.unwrap_or(false))
+        .await?;
+    statuses(State(state), Path((owner, project, uuid))).await
+}

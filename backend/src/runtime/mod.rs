@@ -1,0 +1,109 @@
+//! What executes runs. Every runtime implements [`Runtime`]; the server does not know which one
+//! it drives. `process` (the embedded default) runs a job's main container as a process on this
+//! machine; `kubernetes` will submit native resources to a cluster.
+//!
+//! A runtime reports what happens through its [`Reporter`]: status conditions go to the store
+//! (whose lifecycle rules decide what is recorded) and printed lines to the runs' artifacts.
+
+pub mod process;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value as Json;
+use shared::api::{Status, StatusCondition};
+
+use crate::artifacts::Artifacts;
+use crate::clock;
+use crate::store::{Store, StoreError, Transition};
+
+/// A run handed to a runtime: who it is and what to execute.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    /// The run's uuid.
+    pub uuid: String,
+    /// Its kind (`job`, `service`, …).
+    pub kind: String,
+    /// The compiled operation.
+    pub compiled: Json,
+    /// The Polyaxon custom resource it converts to, which holds the containers to run.
+    pub resource: Json,
+    /// The status the run was in, when the server picks it up after a restart.
+    pub status: Status,
+}
+
+/// What can go wrong when asking a runtime to do something.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The runtime is not executing this run.
+    #[error("the run is not being executed")]
+    NotActive,
+    /// The runtime itself failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Executes runs.
+#[async_trait]
+pub trait Runtime: Send + Sync + 'static {
+    /// The runtime's name, as runs record it (`process`).
+    fn name(&self) -> &'static str;
+
+    /// Whether this runtime can execute a run of `kind`; the error says why not and what to do.
+    fn supports(&self, kind: &str) -> Result<(), String>;
+
+    /// Takes a run to execute and returns once it is accepted (queued); what follows is reported
+    /// through the runtime's [`Reporter`].
+    async fn submit(&self, execution: Execution) -> Result<(), RuntimeError>;
+
+    /// Stops a run this runtime is executing or holds in its queue.
+    async fn stop(&self, uuid: &str) -> Result<(), RuntimeError>;
+
+    /// Picks up a run that was active when the server stopped: it goes on if the runtime can
+    /// reattach to it or had not started it yet, and otherwise ends with a reason.
+    async fn recover(&self, execution: Execution) -> Result<(), RuntimeError>;
+}
+
+/// Where runtimes report statuses and logs.
+#[derive(Clone)]
+pub struct Reporter {
+    store: Arc<dyn Store>,
+    artifacts: Artifacts,
+}
+
+impl std::fmt::Debug for Reporter {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Reporter")
+            .field("artifacts", &self.artifacts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reporter {
+    /// Reports to `store` and to the runs' `artifacts`.
+    pub fn new(store: Arc<dyn Store>, artifacts: Artifacts) -> Self {
+        Self { store, artifacts }
+    }
+
+    /// Records that run `uuid` is now in `status`, and whether the lifecycle accepted it.
+    pub async fn status(
+        &self,
+        uuid: &str,
+        status: Status,
+        reason: &str,
+        message: impl Into<String>,
+    ) -> Result<Transition, StoreError> {
+        let condition = StatusCondition::new(status, reason, message, clock::now());
+        let transition = self.store.add_condition(uuid, condition, false).await;
+        if let Err(error) = &transition {
+            tracing::error!(%error, uuid, ?status, "cannot record a run's status");
+        }
+        transition
+    }
+
+    /// Where runs' logs and artifacts go.
+    pub fn artifacts(&self) -> &Artifacts {
+        &self.artifacts
+    }
+}

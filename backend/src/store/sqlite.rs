@@ -1,0 +1,799 @@
+//! The embedded store: one SQLite file in the data folder, in WAL mode, with one writer
+//! connection and a few readers. Calls run on tokio's blocking threads.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_from_iter};
+use serde_json::{Map, Value as Json};
+use shared::api::{
+    ListResponse, NamedRef, Project, ProjectBody, Run, RunPatch, RunSettings, Status,
+    StatusCondition,
+};
+use shared::time::Timestamp;
+
+use super::lifecycle::{self, RunState};
+use super::{NewRun, RunFilter, Store, StoreError, StoredRun, Transition, pql};
+use crate::clock;
+
+/// The schema versions, in order; `PRAGMA user_version` says how many are applied.
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+
+/// How many read connections are kept open.
+const READERS: usize = 4;
+
+/// The store in a SQLite file.
+#[derive(Clone)]
+pub struct Sqlite {
+    writer: Arc<Mutex<Connection>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    path: Arc<std::path::PathBuf>,
+    settings: Arc<Settings>,
+}
+
+/// What every run of this installation shares, shown in its settings.
+#[derive(Debug, Clone)]
+struct Settings {
+    namespace: String,
+    artifacts_store: Option<NamedRef>,
+}
+
+impl std::fmt::Debug for Sqlite {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Sqlite")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Database(error.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(error: serde_json::Error) -> Self {
+        StoreError::Database(format!("a stored value does not read back: {error}"))
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let connection = Connection::open(path)?;
+    // WAL lets readers go on while the writer writes; NORMAL sync keeps every committed write
+    // through a crash of the process (only a power cut may lose the last ones).
+    connection.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 5000;",
+    )?;
+    Ok(connection)
+}
+
+impl Sqlite {
+    /// Opens (creating and migrating it if needed) the database at `path`. Runs get the
+    /// `namespace` and artifacts store of the agent that executes them.
+    pub fn open(
+        path: &Path,
+        namespace: &str,
+        artifacts_store: Option<NamedRef>,
+    ) -> Result<Self, StoreError> {
+        let mut writer = open_connection(path)?;
+        migrate(&mut writer)?;
+        Ok(Self {
+            writer: Arc::new(Mutex::new(writer)),
+            readers: Arc::new(Mutex::new(Vec::new())),
+            path: Arc::new(path.to_owned()),
+            settings: Arc::new(Settings {
+                namespace: namespace.to_owned(),
+                artifacts_store,
+            }),
+        })
+    }
+
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>, &Settings) -> Result<T, StoreError> + Send + 'static,
+    {
+        let writer = Arc::clone(&self.writer);
+        let settings = Arc::clone(&self.settings);
+        blocking(move || {
+            let mut connection = writer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let transaction = connection.transaction()?;
+            let result = work(&transaction, &settings)?;
+            transaction.commit()?;
+            Ok(result)
+        })
+        .await
+    }
+
+    async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &Settings) -> Result<T, StoreError> + Send + 'static,
+    {
+        let readers = Arc::clone(&self.readers);
+        let path = Arc::clone(&self.path);
+        let settings = Arc::clone(&self.settings);
+        blocking(move || {
+            let pooled = readers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .pop();
+            let connection = match pooled {
+                Some(connection) => connection,
+                None => open_connection(&path)?,
+            };
+            let result = work(&connection, &settings);
+            let mut pool = readers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if pool.len() < READERS {
+                pool.push(connection);
+            }
+            result
+        })
+        .await
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| StoreError::Database(format!("a store task failed: {error}")))?
+}
+
+fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    let applied: usize =
+        connection.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))? as usize;
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::Database(format!(
+            "the database has schema version {applied}, newer than this server knows ({}); \
+             use a newer Myelin",
+            MIGRATIONS.len()
+        )));
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(migration)?;
+        transaction.pragma_update(None, "user_version", index + 1)?;
+        transaction.commit()?;
+    }
+    Ok(())
+}
+
+const PROJECT_COLUMNS: &str =
+    "uuid, owner, name, description, tags, is_public, created_at, updated_at";
+
+fn project_from_row(row: &Row<'_>) -> rusqlite::Result<Project> {
+    Ok(Project {
+        uuid: row.get(0)?,
+        owner: row.get(1)?,
+        name: row.get(2)?,
+        description: row.get(3)?,
+        tags: json_column(row, 4)?,
+        is_public: row.get(5)?,
+        created_at: Timestamp::from_micros(row.get(6)?),
+        updated_at: Timestamp::from_micros(row.get(7)?),
+        live_state: 1,
+    })
+}
+
+/// A JSON column read into `T`; a value that does not parse is a conversion error, not a panic.
+fn json_column<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text).map_err(|error| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            Box::new(error),
+        )
+    })
+}
+
+fn optional_json_column<T: serde::de::DeserializeOwned>(
+    row: &Row<'_>,
+    index: usize,
+) -> rusqlite::Result<Option<T>> {
+    let text: Option<String> = row.get(index)?;
+    text.map(|text| {
+        serde_json::from_str(&text).map_err(|error| {
+            rusqlite::Error::FromSqlConversionFailure(
+                index,
+                rusqlite::types::Type::Text,
+                Box::new(error),
+            )
+        })
+    })
+    .transpose()
+}
+
+const RUN_COLUMNS: &str = "runs.uuid, runs.name, runs.description, runs.tags, runs.user, \
+    projects.owner, projects.name, runs.created_at, runs.updated_at, runs.started_at, \
+    runs.finished_at, runs.wait_time, runs.duration, runs.managed_by, runs.is_managed, \
+    runs.pending, runs.content, runs.status, runs.conditions, runs.meta_info, runs.kind, \
+    runs.runtime, runs.inputs, runs.outputs, runs.executor, runs.original_uuid, \
+    runs.cloning_kind";
+
+/// The compiled operation and resource, after [`RUN_COLUMNS`].
+const STORED_RUN_COLUMNS: &str = "runs.compiled, runs.resource";
+
+fn run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<Run> {
+    let status: String = row.get(17)?;
+    let content: Option<String> = row.get(16)?;
+    Ok(Run {
+        uuid: row.get(0)?,
+        name: row.get(1)?,
+        description: row.get(2)?,
+        tags: json_column(row, 3)?,
+        user: row.get(4)?,
+        owner: row.get(5)?,
+        project: row.get(6)?,
+        created_at: Timestamp::from_micros(row.get(7)?),
+        updated_at: Timestamp::from_micros(row.get(8)?),
+        started_at: row.get::<_, Option<i64>>(9)?.map(Timestamp::from_micros),
+        finished_at: row.get::<_, Option<i64>>(10)?.map(Timestamp::from_micros),
+        wait_time: row.get(11)?,
+        duration: row.get(12)?,
+        managed_by: row.get(13)?,
+        is_managed: row.get(14)?,
+        is_approved: true,
+        pending: row.get(15)?,
+        raw_content: content.clone(),
+        content,
+        status: Status::parse(&status).unwrap_or(Status::Unknown),
+        status_conditions: json_column(row, 18)?,
+        meta_info: json_column(row, 19)?,
+        kind: row.get(20)?,
+        runtime: row.get(21)?,
+        inputs: optional_json_column(row, 22)?,
+        outputs: optional_json_column(row, 23)?,
+        settings: RunSettings {
+            namespace: settings.namespace.clone(),
+            artifacts_store: settings.artifacts_store.clone(),
+            runtime: row.get(24)?,
+        },
+        live_state: 1,
+        original: row.get(25)?,
+        cloning_kind: row.get(26)?,
+    })
+}
+
+fn stored_run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<StoredRun> {
+    Ok(StoredRun {
+        run: run_from_row(row, settings)?,
+        compiled: optional_json_column(row, 27)?,
+        resource: optional_json_column(row, 28)?,
+    })
+}
+
+fn project_id(connection: &Connection, owner: &str, name: &str) -> Result<i64, StoreError> {
+    connection
+        .query_row(
+            "SELECT id FROM projects WHERE owner = ?1 AND name = ?2",
+            params![owner, name],
+            |row| row.get(0),
+        )
+        .optional()?
+        .ok_or_else(|| project_not_found(owner, name))
+}
+
+fn project_not_found(owner: &str, name: &str) -> StoreError {
+    StoreError::NotFound(format!("no project `{name}` for owner `{owner}`"))
+}
+
+fn run_not_found(uuid: &str) -> StoreError {
+    StoreError::NotFound(format!("no run `{uuid}` in this project"))
+}
+
+fn load_project(connection: &Connection, owner: &str, name: &str) -> Result<Project, StoreError> {
+    connection
+        .query_row(
+            &format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE owner = ?1 AND name = ?2"),
+            params![owner, name],
+            project_from_row,
+        )
+        .optional()?
+        .ok_or_else(|| project_not_found(owner, name))
+}
+
+fn load_run(
+    connection: &Connection,
+    settings: &Settings,
+    condition: &str,
+    values: &[&dyn rusqlite::ToSql],
+) -> Result<Option<StoredRun>, StoreError> {
+    let sql = format!(
+        "SELECT {RUN_COLUMNS}, {STORED_RUN_COLUMNS} FROM runs \
+         JOIN projects ON projects.id = runs.project_id WHERE {condition}"
+    );
+    Ok(connection
+        .query_row(&sql, values, |row| stored_run_from_row(row, settings))
+        .optional()?)
+}
+
+fn load_project_run(
+    connection: &Connection,
+    settings: &Settings,
+    owner: &str,
+    project: &str,
+    uuid: &str,
+) -> Result<StoredRun, StoreError> {
+    project_id(connection, owner, project)?;
+    load_run(
+        connection,
+        settings,
+        "projects.owner = ?1 AND projects.name = ?2 AND runs.uuid = ?3",
+        &[&owner, &project, &uuid],
+    )?
+    .ok_or_else(|| run_not_found(uuid))
+}
+
+/// Rewrites the index rows of a run's inputs or outputs.
+fn index_values(
+    transaction: &Transaction<'_>,
+    run_id: i64,
+    project_id: i64,
+    section: &str,
+    values: Option<&Map<String, Json>>,
+) -> Result<(), StoreError> {
+    transaction.execute(
+        "DELETE FROM run_values WHERE run_id = ?1 AND section = ?2",
+        params![run_id, section],
+    )?;
+    let mut insert = transaction.prepare_cached(
+        "INSERT INTO run_values (run_id, project_id, section, key, number, text) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for (key, value) in values.into_iter().flatten() {
+        let (number, text) = match value {
+            Json::Null => (None, None),
+            Json::Bool(flag) => (Some(f64::from(u8::from(*flag))), None),
+            Json::Number(number) => (number.as_f64(), None),
+            other => (None, Some(other.to_string())),
+        };
+        insert.execute(params![run_id, project_id, section, key, number, text])?;
+    }
+    Ok(())
+}
+
+fn index_tags(
+    transaction: &Transaction<'_>,
+    run_id: i64,
+    project_id: i64,
+    tags: &[String],
+) -> Result<(), StoreError> {
+    transaction.execute("DELETE FROM run_tags WHERE run_id = ?1", params![run_id])?;
+    let mut insert = transaction.prepare_cached(
+        "INSERT OR IGNORE INTO run_tags (run_id, project_id, tag) VALUES (?1, ?2, ?3)",
+    )?;
+    for tag in tags {
+        insert.execute(params![run_id, project_id, tag])?;
+    }
+    Ok(())
+}
+
+fn to_text(value: &impl serde::Serialize) -> Result<String, StoreError> {
+    Ok(serde_json::to_string(value)?)
+}
+
+fn page(limit: u32, offset: u32) -> (i64, i64) {
+    (i64::from(limit), i64::from(offset))
+}
+
+#[async_trait]
+impl Store for Sqlite {
+    async fn create_project(&self, owner: &str, body: ProjectBody) -> Result<Project, StoreError> {
+        let owner = owner.to_owned();
+        self.write(move |transaction, _| {
+            let name = body
+                .name
+                .ok_or_else(|| StoreError::Invalid("a project needs a `name`".to_owned()))?;
+            let exists = transaction
+                .query_row(
+                    "SELECT 1 FROM projects WHERE owner = ?1 AND name = ?2",
+                    params![owner, name],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if exists {
+                return Err(StoreError::Conflict(format!(
+                    "a project named `{name}` exists already"
+                )));
+            }
+            let now = clock::now().as_micros();
+            transaction.execute(
+                "INSERT INTO projects (uuid, owner, name, description, tags, is_public, \
+                 created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                params![
+                    clock::new_uuid(),
+                    owner,
+                    name,
+                    body.description,
+                    to_text(&body.tags.unwrap_or_default())?,
+                    body.is_public.unwrap_or(false),
+                    now
+                ],
+            )?;
+            load_project(transaction, &owner, &name)
+        })
+        .await
+    }
+
+    async fn project(&self, owner: &str, name: &str) -> Result<Project, StoreError> {
+        let (owner, name) = (owner.to_owned(), name.to_owned());
+        self.read(move |connection, _| load_project(connection, &owner, &name))
+            .await
+    }
+
+    async fn projects(
+        &self,
+        owner: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<ListResponse<Project>, StoreError> {
+        let owner = owner.to_owned();
+        self.read(move |connection, _| {
+            let count: i64 = connection.query_row(
+                "SELECT count(*) FROM projects WHERE owner = ?1",
+                params![owner],
+                |row| row.get(0),
+            )?;
+            let (limit, offset) = page(limit, offset);
+            let mut statement = connection.prepare_cached(&format!(
+                "SELECT {PROJECT_COLUMNS} FROM projects WHERE owner = ?1 \
+                 ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3"
+            ))?;
+            let results = statement
+                .query_map(params![owner, limit, offset], project_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(ListResponse {
+                count: count as u64,
+                results,
+                previous: None,
+                next: None,
+            })
+        })
+        .await
+    }
+
+    async fn update_project(
+        &self,
+        owner: &str,
+        name: &str,
+        body: ProjectBody,
+    ) -> Result<Project, StoreError> {
+        let (owner, name) = (owner.to_owned(), name.to_owned());
+        self.write(move |transaction, _| {
+            let project = load_project(transaction, &owner, &name)?;
+            let new_name = body.name.unwrap_or(project.name);
+            if new_name != name
+                && transaction
+                    .query_row(
+                        "SELECT 1 FROM projects WHERE owner = ?1 AND name = ?2",
+                        params![owner, new_name],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some()
+            {
+                return Err(StoreError::Conflict(format!(
+                    "a project named `{new_name}` exists already"
+                )));
+            }
+            transaction.execute(
+                "UPDATE projects SET name = ?1, description = ?2, tags = ?3, is_public = ?4, \
+                 updated_at = ?5 WHERE uuid = ?6",
+                params![
+                    new_name,
+                    body.description.or(project.description),
+                    to_text(&body.tags.unwrap_or(project.tags))?,
+                    body.is_public.unwrap_or(project.is_public),
+                    clock::now().as_micros(),
+                    project.uuid
+                ],
+            )?;
+            load_project(transaction, &owner, &new_name)
+        })
+        .await
+    }
+
+    async fn delete_project(&self, owner: &str, name: &str) -> Result<(), StoreError> {
+        let (owner, name) = (owner.to_owned(), name.to_owned());
+        self.write(move |transaction, _| {
+            let deleted = transaction.execute(
+                "DELETE FROM projects WHERE owner = ?1 AND name = ?2",
+                params![owner, name],
+            )?;
+            if deleted == 0 {
+                return Err(project_not_found(&owner, &name));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_run(&self, owner: &str, project: &str, run: NewRun) -> Result<Run, StoreError> {
+        let (owner, project) = (owner.to_owned(), project.to_owned());
+        self.write(move |transaction, settings| {
+            let project_id = project_id(transaction, &owner, &project)?;
+            let mut state = RunState {
+                status: Status::Created,
+                conditions: Vec::new(),
+                created_at: run.created_at,
+                started_at: None,
+                finished_at: None,
+                wait_time: None,
+                duration: None,
+            };
+            for condition in run.conditions {
+                lifecycle::apply(&mut state, condition, false);
+            }
+            let tags = run.body.tags.clone().unwrap_or_default();
+            let managed_by = run.body.managed_by.clone().unwrap_or_else(|| {
+                if run.body.is_managed == Some(false) {
+                    "user".to_owned()
+                } else {
+                    "agent".to_owned()
+                }
+            });
+            let is_managed = run.body.is_managed.unwrap_or(managed_by == "agent");
+            transaction.execute(
+                "INSERT INTO runs (uuid, project_id, name, description, kind, runtime, executor, \
+                 status, conditions, inputs, tags, meta_info, content, compiled, resource, \
+                 managed_by, is_managed, pending, created_at, updated_at, started_at, \
+                 finished_at, wait_time, duration) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
+                 ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?19, ?20, ?21, ?22, ?23)",
+                params![
+                    run.uuid,
+                    project_id,
+                    run.name,
+                    run.body.description,
+                    run.kind,
+                    run.runtime,
+                    run.executor,
+                    state.status.as_str(),
+                    to_text(&state.conditions)?,
+                    run.inputs.as_ref().map(to_text).transpose()?,
+                    to_text(&tags)?,
+                    to_text(&run.body.meta_info.clone().unwrap_or_default())?,
+                    run.body.content,
+                    run.compiled.as_ref().map(to_text).transpose()?,
+                    run.resource.as_ref().map(to_text).transpose()?,
+                    managed_by,
+                    is_managed,
+                    run.body.pending,
+                    run.created_at.as_micros(),
+                    state.started_at.map(Timestamp::as_micros),
+                    state.finished_at.map(Timestamp::as_micros),
+                    state.wait_time,
+                    state.duration,
+                ],
+            )?;
+            let run_id = transaction.last_insert_rowid();
+            index_tags(transaction, run_id, project_id, &tags)?;
+            index_values(
+                transaction,
+                run_id,
+                project_id,
+                "inputs",
+                run.inputs.as_ref(),
+            )?;
+            let stored = load_run(transaction, settings, "runs.id = ?1", &[&run_id])?
+                .ok_or_else(|| run_not_found(&run.uuid))?;
+            Ok(stored.run)
+        })
+        .await
+    }
+
+    async fn run(&self, owner: &str, project: &str, uuid: &str) -> Result<StoredRun, StoreError> {
+        let (owner, project, uuid) = (owner.to_owned(), project.to_owned(), uuid.to_owned());
+        self.read(move |connection, settings| {
+            load_project_run(connection, settings, &owner, &project, &uuid)
+        })
+        .await
+    }
+
+    async fn run_by_uuid(&self, uuid: &str) -> Result<StoredRun, StoreError> {
+        let uuid = uuid.to_owned();
+        self.read(move |connection, settings| {
+            load_run(connection, settings, "runs.uuid = ?1", &[&uuid])?
+                .ok_or_else(|| StoreError::NotFound(format!("no run `{uuid}`")))
+        })
+        .await
+    }
+
+    async fn runs(
+        &self,
+        owner: &str,
+        project: &str,
+        filter: &RunFilter,
+    ) -> Result<ListResponse<Run>, StoreError> {
+        let (owner, project, filter) = (owner.to_owned(), project.to_owned(), filter.clone());
+        self.read(move |connection, settings| {
+            let project_id = project_id(connection, &owner, &project)?;
+            let mut condition = "runs.project_id = ?".to_owned();
+            let mut values = vec![SqlValue::Integer(project_id)];
+            if let Some(query) = &filter.query {
+                let (sql, query_values) = pql::to_sql(query, clock::now());
+                condition.push_str(&format!(" AND ({sql})"));
+                values.extend(query_values);
+            }
+            let count: i64 = connection
+                .prepare_cached(&format!("SELECT count(*) FROM runs WHERE {condition}"))?
+                .query_row(params_from_iter(values.iter()), |row| row.get(0))?;
+            let (limit, offset) = page(filter.limit, filter.offset);
+            let (order, order_values) = pql::order_by(&filter.sort);
+            // Placeholders bind in the order they appear: the filter's, then the sort's.
+            let values: Vec<SqlValue> = values.into_iter().chain(order_values).collect();
+            let mut statement = connection.prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs JOIN projects ON projects.id = runs.project_id \
+                 WHERE {condition} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+            ))?;
+            let results = statement
+                .query_map(params_from_iter(values.iter()), |row| {
+                    run_from_row(row, settings)
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(ListResponse {
+                count: count as u64,
+                results,
+                previous: None,
+                next: None,
+            })
+        })
+        .await
+    }
+
+    async fn patch_run(
+        &self,
+        owner: &str,
+        project: &str,
+        uuid: &str,
+        patch: RunPatch,
+    ) -> Result<Run, StoreError> {
+        let (owner, project, uuid) = (owner.to_owned(), project.to_owned(), uuid.to_owned());
+        self.write(move |transaction, settings| {
+            let project_id = project_id(transaction, &owner, &project)?;
+            let run = load_project_run(transaction, settings, &owner, &project, &uuid)?.run;
+            let merge = patch.merge.unwrap_or(false);
+            let merged =
+                |old: Option<Map<String, Json>>, new: Option<Map<String, Json>>| match (old, new) {
+                    (Some(mut old), Some(new)) if merge => {
+                        old.extend(new);
+                        Some(old)
+                    }
+                    (old, None) => old,
+                    (_, new) => new,
+                };
+            let outputs_changed = patch.outputs.is_some();
+            let outputs = merged(run.outputs, patch.outputs);
+            let meta_info = merged(Some(run.meta_info), patch.meta_info).unwrap_or_default();
+            let tags = match patch.tags {
+                Some(new) if merge => {
+                    let mut tags = run.tags;
+                    tags.extend(new.into_iter());
+                    tags.dedup();
+                    tags
+                }
+                Some(new) => new,
+                None => run.tags,
+            };
+            let run_id: i64 = transaction.query_row(
+                "SELECT id FROM runs WHERE uuid = ?1",
+                params![uuid],
+                |row| row.get(0),
+            )?;
+            transaction.execute(
+                "UPDATE runs SET name = ?1, description = ?2, tags = ?3, outputs = ?4, \
+                 meta_info = ?5, updated_at = ?6 WHERE id = ?7",
+                params![
+                    patch.name.or(run.name),
+                    patch.description.or(run.description),
+                    to_text(&tags)?,
+                    outputs.as_ref().map(to_text).transpose()?,
+                    to_text(&meta_info)?,
+                    clock::now().as_micros(),
+                    run_id
+                ],
+            )?;
+            index_tags(transaction, run_id, project_id, &tags)?;
+            if outputs_changed {
+                index_values(transaction, run_id, project_id, "outputs", outputs.as_ref())?;
+            }
+            Ok(load_project_run(transaction, settings, &owner, &project, &uuid)?.run)
+        })
+        .await
+    }
+
+    async fn delete_run(&self, owner: &str, project: &str, uuid: &str) -> Result<(), StoreError> {
+        let (owner, project, uuid) = (owner.to_owned(), project.to_owned(), uuid.to_owned());
+        self.write(move |transaction, _| {
+            let project_id = project_id(transaction, &owner, &project)?;
+            let deleted = transaction.execute(
+                "DELETE FROM runs WHERE project_id = ?1 AND uuid = ?2",
+                params![project_id, uuid],
+            )?;
+            if deleted == 0 {
+                return Err(run_not_found(&uuid));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn add_condition(
+        &self,
+        uuid: &str,
+        condition: StatusCondition,
+        force: bool,
+    ) -> Result<Transition, StoreError> {
+        let uuid = uuid.to_owned();
+        self.write(move |transaction, _| {
+            let found = transaction
+                .query_row(
+                    "SELECT status, conditions, created_at, started_at, finished_at, wait_time, \
+                     duration FROM runs WHERE uuid = ?1",
+                    params![uuid],
+                    |row| {
+                        let status: String = row.get(0)?;
+                        Ok(RunState {
+                            status: Status::parse(&status).unwrap_or(Status::Unknown),
+                            conditions: json_column(row, 1)?,
+                            created_at: Timestamp::from_micros(row.get(2)?),
+                            started_at: row.get::<_, Option<i64>>(3)?.map(Timestamp::from_micros),
+                            finished_at: row.get::<_, Option<i64>>(4)?.map(Timestamp::from_micros),
+                            wait_time: row.get(5)?,
+                            duration: row.get(6)?,
+                        })
+                    },
+                )
+                .optional()?;
+            let mut state =
+                found.ok_or_else(|| StoreError::NotFound(format!("no run `{uuid}`")))?;
+            if !lifecycle::apply(&mut state, condition, force) {
+                return Ok(Transition::Refused);
+            }
+            transaction.execute(
+                "UPDATE runs SET status = ?1, conditions = ?2, started_at = ?3, \
+                 finished_at = ?4, wait_time = ?5, duration = ?6, updated_at = ?7 \
+                 WHERE uuid = ?8",
+                params![
+                    state.status.as_str(),
+                    to_text(&state.conditions)?,
+                    state.started_at.map(Timestamp::as_micros),
+                    state.finished_at.map(Timestamp::as_micros),
+                    state.wait_time,
+                    state.duration,
+                    clock::now().as_micros(),
+                    uuid
+                ],
+            )?;
+            Ok(Transition::Recorded(state.status))
+        })
+        .await
+    }
+
+    async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|connection, _| {
+            let mut statement = connection.prepare_cached(
+                "SELECT uuid FROM runs WHERE finished_at IS NULL AND is_managed = 1 ORDER BY id",
+            )?;
+            let uuids = statement
+                .query_map([], |row| row.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(uuids)
+        })
+        .await
+    }
+}

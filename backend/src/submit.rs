@@ -1,0 +1,188 @@
+//! From a submitted operation to a stored run: compiled with `shared` (the compiler the browser
+//! runs too), converted to its resource, and handed to the runtime.
+
+use serde_json::{Map, Value as Json};
+use shared::api::{OperationBody, Project, Status, StatusCondition};
+use shared::time::Timestamp;
+use shared::{Agent, RunContext};
+
+use crate::AppError;
+use crate::runtime::{Execution, Runtime};
+use crate::store::NewRun;
+
+/// Who submits what, where.
+#[derive(Debug)]
+pub struct Submission<'a> {
+    /// The project the run goes to.
+    pub project: &'a Project,
+    /// What the client sent.
+    pub body: OperationBody,
+    /// The new run's uuid.
+    pub uuid: String,
+    /// When it was submitted.
+    pub now: Timestamp,
+    /// Where its processes reach the API.
+    pub api_host: &'a str,
+    /// The agent it is compiled for.
+    pub agent: &'a Agent,
+}
+
+/// A run ready to store, and what its runtime executes once it is stored.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The run to record.
+    pub run: NewRun,
+    /// What the runtime executes; `None` for a run its client executes and reports itself.
+    pub execution: Option<Execution>,
+}
+
+/// Who executes a run that Myelin does not: the client that reports its statuses.
+const CLIENT_EXECUTOR: &str = "client";
+
+/// Compiles and converts a submission, or says precisely why it cannot run.
+pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prepared, AppError> {
+    let Submission {
+        project,
+        body,
+        uuid,
+        now,
+        api_host,
+        agent,
+    } = submission;
+    let created = StatusCondition::new(Status::Created, "Myelin", "Run is created", now);
+    let managed =
+        body.is_managed != Some(false) && body.managed_by.as_deref().is_none_or(|by| by == "agent");
+    let Some(content) = body.content.clone().filter(|_| managed) else {
+        if managed {
+            return Err(AppError::BadRequest(
+                "a run Myelin executes needs `content`: the Polyaxonfile to run".to_owned(),
+            ));
+        }
+        // The tracking client runs itself and reports its statuses.
+        return Ok(Prepared {
+            run: NewRun {
+                uuid,
+                name: body.name.clone(),
+                body,
+                kind: "job".to_owned(),
+                runtime: "job".to_owned(),
+                executor: CLIENT_EXECUTOR.to_owned(),
+                inputs: None,
+                compiled: None,
+                resource: None,
+                conditions: vec![created],
+                created_at: now,
+            },
+            execution: None,
+        });
+    };
+    let context = RunContext {
+        owner: project.owner.clone(),
+        project: project.name.clone(),
+        project_uuid: project.uuid.clone(),
+        run_uuid: uuid.clone(),
+        default_run_name: body.name.clone().unwrap_or_else(|| "run".to_owned()),
+        api_host: api_host.to_owned(),
+        created_at: now.to_string(),
+        compiled_at: now.to_string(),
+        agent: agent.clone(),
+    };
+    let compiled = shared::compile(&content, &[], &context);
+    let Some(operation) = compiled.compiled else {
+        let diagnostics: Vec<_> = compiled
+            .checked
+            .diagnostics
+            .into_iter()
+            .chain(compiled.diagnostics)
+            .filter(shared::Diagnostic::is_error)
+            .collect();
+        return Err(invalid(diagnostics));
+    };
+    let kind = operation
+        .pointer("/run/kind")
+        .and_then(Json::as_str)
+        .unwrap_or("job")
+        .to_owned();
+    let is_pipeline = operation.get("matrix").is_some() || operation.get("schedule").is_some();
+    if is_pipeline || kind == "dag" {
+        return Err(AppError::BadRequest(
+            "matrix, DAG and scheduled operations compile, but Myelin does not execute them yet"
+                .to_owned(),
+        ));
+    }
+    runtime.supports(&kind).map_err(AppError::BadRequest)?;
+    let resource = shared::convert::convert(&operation, &context).map_err(|not_converted| {
+        AppError::BadRequest(format!(
+            "the operation compiles but cannot be converted to a resource: {not_converted:?}"
+        ))
+    })?;
+    let name = body.name.clone().or_else(|| {
+        operation
+            .get("name")
+            .and_then(Json::as_str)
+            .map(str::to_owned)
+    });
+    let compiled_condition =
+        StatusCondition::new(Status::Compiled, "Myelin", "Run is compiled", now);
+    let execution = Execution {
+        uuid: uuid.clone(),
+        kind: kind.clone(),
+        compiled: operation.clone(),
+        resource: resource.clone(),
+        status: Status::Compiled,
+    };
+    Ok(Prepared {
+        run: NewRun {
+            uuid,
+            name,
+            body,
+            runtime: kind.clone(),
+            kind,
+            executor: runtime.name().to_owned(),
+            inputs: Some(inputs_of(&operation)),
+            compiled: Some(operation),
+            resource: Some(resource),
+            conditions: vec![created, compiled_condition],
+            created_at: now,
+        },
+        execution: Some(execution),
+    })
+}
+
+/// The params' values by input name, as the compiled operation resolved them.
+fn inputs_of(operation: &Json) -> Map<String, Json> {
+    operation
+        .get("inputs")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|io| {
+            let name = io.get("name")?.as_str()?;
+            Some((
+                name.to_owned(),
+                io.get("value").cloned().unwrap_or(Json::Null),
+            ))
+        })
+        .collect()
+}
+
+fn invalid(diagnostics: Vec<shared::Diagnostic>) -> AppError {
+    let message = match diagnostics.as_slice() {
+        [] => "the Polyaxonfile is not valid".to_owned(),
+        [only] => format!(
+            "the Polyaxonfile is not valid: {} (line {}, column {})",
+            only.message, only.line, only.column
+        ),
+        [first, rest @ ..] => format!(
+            "the Polyaxonfile has {} problems; the first: {} (line {}, column {})",
+            rest.len() + 1,
+            first.message,
+            first.line,
+            first.column
+        ),
+    };
+    AppError::Invalid {
+        message,
+        diagnostics,
+    }
+}

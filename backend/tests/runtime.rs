@@ -1,0 +1,469 @@
+//! How a runtime must behave, written against the `Runtime` trait so that every runtime runs
+//! the same checks: statuses in order to success and to failure, logs in order, stop, timeout,
+//! retries, the queue, and recovery after a restart. The process runtime runs them here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backend::artifacts::Artifacts;
+use backend::runtime::process::{ProcessConfig, ProcessRuntime};
+use backend::runtime::{Execution, Reporter, Runtime};
+use backend::store::{Sqlite, Store};
+use backend::submit::{Submission, prepare};
+use shared::api::{OperationBody, Project, ProjectBody, Status};
+
+/// A store, an artifacts folder and a runtime over them, in a folder removed when dropped.
+struct Bench {
+    root: std::path::PathBuf,
+    store: Arc<dyn Store>,
+    artifacts: Artifacts,
+    runtime: Arc<dyn Runtime>,
+    project: Project,
+}
+
+impl Drop for Bench {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn process_runtime(
+    root: &std::path::Path,
+    store: &Arc<dyn Store>,
+    max_concurrent: usize,
+) -> Arc<dyn Runtime> {
+    let artifacts = Artifacts::new(root.join("context/artifacts"));
+    Arc::new(ProcessRuntime::new(
+        ProcessConfig {
+            context_root: root.join("context"),
+            work_root: root.join("work"),
+            state_dir: root.join("state"),
+            max_concurrent,
+            token: None,
+            stop_grace: Duration::from_secs(2),
+            retry_backoff: Duration::from_millis(100),
+            node: "test-node".to_owned(),
+        },
+        Reporter::new(Arc::clone(store), artifacts),
+    ))
+}
+
+impl Bench {
+    async fn new(name: &str, max_concurrent: usize) -> Self {
+        let root =
+            std::env::temp_dir().join(format!("myelin-runtime-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(Sqlite::open(&root.join("myelin.db"), "polyaxon", None).unwrap());
+        let project = store
+            .create_project(
+                "default",
+                ProjectBody {
+                    name: Some("behaviour".to_owned()),
+                    ..ProjectBody::default()
+                },
+            )
+            .await
+            .unwrap();
+        let runtime = process_runtime(&root, &store, max_concurrent);
+        Self {
+            artifacts: Artifacts::new(root.join("context/artifacts")),
+            root,
+            store,
+            runtime,
+            project,
+        }
+    }
+
+    /// Stores a run of `polyaxonfile` and returns what the runtime is given for it.
+    async fn create(&self, polyaxonfile: &str) -> Execution {
+        let prepared = prepare(
+            Submission {
+                project: &self.project,
+                body: OperationBody {
+                    content: Some(polyaxonfile.to_owned()),
+                    ..OperationBody::default()
+                },
+                uuid: backend::clock::new_uuid(),
+                now: backend::clock::now(),
+                api_host: "http://127.0.0.1:9",
+                agent: &shared::Agent {
+                    namespace: "polyaxon".to_owned(),
+                    ..shared::Agent::default()
+                },
+            },
+            self.runtime.as_ref(),
+        )
+        .unwrap();
+        self.store
+            .create_run("default", "behaviour", prepared.run)
+            .await
+            .unwrap();
+        prepared.execution.unwrap()
+    }
+
+    async fn submit(&self, polyaxonfile: &str) -> String {
+        let execution = self.create(polyaxonfile).await;
+        let uuid = execution.uuid.clone();
+        self.runtime.submit(execution).await.unwrap();
+        uuid
+    }
+
+    async fn status(&self, uuid: &str) -> Status {
+        self.store.run_by_uuid(uuid).await.unwrap().run.status
+    }
+
+    /// Waits for the run to reach `wanted`, failing the test after `within`.
+    async fn wait_for(
+        &self,
+        uuid: &str,
+        wanted: impl Fn(Status) -> bool,
+        within: Duration,
+    ) -> Status {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let status = self.status(uuid).await;
+            if wanted(status) {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "run {uuid} is still {status:?} after {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn conditions(&self, uuid: &str) -> Vec<(Status, String, String)> {
+        self.store
+            .run_by_uuid(uuid)
+            .await
+            .unwrap()
+            .run
+            .status_conditions
+            .into_iter()
+            .map(|c| {
+                (
+                    c.kind,
+                    c.reason.unwrap_or_default(),
+                    c.message.unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    async fn log_values(&self, uuid: &str) -> Vec<String> {
+        self.artifacts
+            .read_logs(uuid, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|line| line.value)
+            .collect()
+    }
+}
+
+fn job(command: &str) -> String {
+    format!(
+        "kind: component\nname: behaviour\nrun:\n  kind: job\n  container:\n    image: python:3.11\n    command: [sh, -c]\n    args: [{}]\n",
+        serde_json::to_string(command).unwrap()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_runs_to_success_with_every_status_in_order_and_its_logs() {
+    let bench = Bench::new("success", 2).await;
+    let uuid = bench
+        .submit(&job(
+            "for i in 1 2 3; do echo line $i; done; echo to-stderr >&2",
+        ))
+        .await;
+    let status = bench
+        .wait_for(&uuid, Status::is_done, Duration::from_secs(20))
+        .await;
+    assert_eq!(status, Status::Succeeded);
+    let kinds: Vec<Status> = bench
+        .conditions(&uuid)
+        .await
+        .into_iter()
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            Status::Created,
+            Status::Compiled,
+            Status::Queued,
+            Status::Scheduled,
+            Status::Starting,
+            Status::Running,
+            Status::Succeeded
+        ]
+    );
+    let lines = bench.log_values(&uuid).await;
+    let stdout: Vec<&String> = lines
+        .iter()
+        .filter(|line| line.starts_with("line"))
+        .collect();
+    assert_eq!(stdout, ["line 1", "line 2", "line 3"]);
+    assert!(lines.contains(&"to-stderr".to_owned()), "{lines:?}");
+    let run = bench.store.run_by_uuid(&uuid).await.unwrap().run;
+    assert!(run.started_at.is_some() && run.finished_at.is_some());
+    assert!(run.duration.is_some_and(|seconds| seconds >= 0.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_sees_polyaxon_s_environment_and_its_own_folders() {
+    let bench = Bench::new("environment", 2).await;
+    let uuid = bench
+        .submit(&job(
+            "echo instance=$POLYAXON_RUN_INSTANCE; echo managed=$POLYAXON_IS_MANAGED; \
+             echo host=$POLYAXON_HOST; echo collect=$POLYAXON_COLLECT_ARTIFACTS; \
+             echo context=$POLYAXON_CONTEXT_ROOT; echo pwd=$(pwd)",
+        ))
+        .await;
+    assert_eq!(
+        bench
+            .wait_for(&uuid, Status::is_done, Duration::from_secs(20))
+            .await,
+        Status::Succeeded
+    );
+    let lines = bench.log_values(&uuid).await;
+    let root = bench.root.display();
+    for expected in [
+        format!("instance=default.behaviour.runs.{uuid}"),
+        "managed=true".to_owned(),
+        "host=http://127.0.0.1:9".to_owned(),
+        "collect=true".to_owned(),
+        format!("context={root}/context"),
+        format!("pwd={root}/work/{uuid}"),
+    ] {
+        assert!(lines.contains(&expected), "{expected} not in {lines:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_job_fails_with_its_exit_code() {
+    let bench = Bench::new("failure", 2).await;
+    let uuid = bench.submit(&job("echo before; exit 3")).await;
+    assert_eq!(
+        bench
+            .wait_for(&uuid, Status::is_done, Duration::from_secs(20))
+            .await,
+        Status::Failed
+    );
+    let last = bench.conditions(&uuid).await.pop().unwrap();
+    assert_eq!(last.1, "Error");
+    assert_eq!(last.2, "`sh` exited with code 3");
+    assert_eq!(bench.log_values(&uuid).await, ["before"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_program_fails_with_a_reason() {
+    let bench = Bench::new("missing", 2).await;
+    let polyaxonfile = "kind: component\nrun:\n  kind: job\n  container:\n    image: x\n    command: [myelin-no-such-program]\n";
+    let uuid = bench.submit(polyaxonfile).await;
+    assert_eq!(
+        bench
+            .wait_for(&uuid, Status::is_done, Duration::from_secs(20))
+            .await,
+        Status::Failed
+    );
+    let last = bench.conditions(&uuid).await.pop().unwrap();
+    assert_eq!(last.1, "CommandNotStarted");
+    assert!(
+        last.2.starts_with("cannot start `myelin-no-such-program`"),
+        "{}",
+        last.2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_ends_the_whole_process_group() {
+    let bench = Bench::new("stop", 2).await;
+    let marker = bench.root.join("child-alive");
+    // A background child that would write the marker after the stop, if it survived.
+    let command = format!(
+        "(sleep 3; touch {}) & echo started; sleep 60",
+        marker.display()
+    );
+    let uuid = bench.submit(&job(&command)).await;
+    bench
+        .wait_for(&uuid, |s| s == Status::Running, Duration::from_secs(20))
+        .await;
+    // Wait for the first line, so the shell is past its start.
+    for _ in 0..100 {
+        if !bench.log_values(&uuid).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bench.runtime.stop(&uuid).await.unwrap();
+    assert_eq!(
+        bench
+            .wait_for(&uuid, Status::is_done, Duration::from_secs(10))
+            .await,
+        Status::Stopped
+    );
+    let kinds: Vec<Status> = bench
+        .conditions(&uuid)
+        .await
+        .into_iter()
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(
+        &kinds[kinds.len() - 2..],
+        [Status::Stopping, Status::Stopped]
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(!marker.exists(), "a process of the stopped run lived on");
+    assert!(matches!(
+        bench.runtime.stop(&uuid).await,
+        Err(backend::runtime::RuntimeError::NotActive)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_past_its_timeout_fails_with_deadline_exceeded() {
+    let bench = Bench::new("timeout", 2).await;
+    let polyaxonfile = format!("{}termination:\n  timeout: 1\n", job("sleep 30"));
+    let uuid = bench.submit(&polyaxonfile).await;
+    assert_eq!(
+        bench
+            .wait_for(&uuid, Status::is_done, Duration::from_secs(10))
+            .await,
+        Status::Failed
+    );
+    let last = bench.conditions(&uuid).await.pop().unwrap();
+    assert_eq!(last.1, "DeadlineExceeded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_beyond_the_concurrency_limit_wait_in_the_queue() {
+    let bench = Bench::new("queue", 1).await;
+    let first = bench.submit(&job("sleep 1")).await;
+    let second = bench.submit(&job("echo second")).await;
+    bench
+        .wait_for(&first, |s| s == Status::Running, Duration::from_secs(20))
+        .await;
+    assert_eq!(bench.status(&second).await, Status::Queued);
+    assert_eq!(
+        bench
+            .wait_for(&second, Status::is_done, Duration::from_secs(20))
+            .await,
+        Status::Succeeded
+    );
+    let first_end = bench
+        .store
+        .run_by_uuid(&first)
+        .await
+        .unwrap()
+        .run
+        .finished_at
+        .unwrap();
+    let second_start = bench
+        .store
+        .run_by_uuid(&second)
+        .await
+        .unwrap()
+        .run
+        .started_at
+        .unwrap();
+    assert!(
+        second_start >= first_end,
+        "the second run started before the first ended"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_queued_when_stopped_never_starts() {
+    let bench = Bench::new("stop-queued", 1).await;
+    let first = bench.submit(&job("sleep 2")).await;
+    let second = bench.submit(&job("echo never")).await;
+    bench
+        .wait_for(&first, |s| s == Status::Running, Duration::from_secs(20))
+        .await;
+    bench.runtime.stop(&second).await.unwrap();
+    assert_eq!(
+        bench
+            .wait_for(&second, Status::is_done, Duration::from_secs(10))
+            .await,
+        Status::Stopped
+    );
+    assert!(bench.log_values(&second).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_a_started_run_ends_with_a_reason_and_a_queued_one_runs() {
+    let bench = Bench::new("recover", 2).await;
+    // What a server killed mid-run leaves: one run that was running, one that was compiled.
+    let running = bench.create(&job("echo never")).await;
+    for status in [
+        Status::Queued,
+        Status::Scheduled,
+        Status::Starting,
+        Status::Running,
+    ] {
+        let condition =
+            shared::api::StatusCondition::new(status, "Test", "", backend::clock::now());
+        bench
+            .store
+            .add_condition(&running.uuid, condition, false)
+            .await
+            .unwrap();
+    }
+    let compiled = bench.create(&job("echo resumed")).await;
+
+    let restarted = process_runtime(&bench.root, &bench.store, 2);
+    for execution in [running.clone(), compiled.clone()] {
+        let stored = bench.store.run_by_uuid(&execution.uuid).await.unwrap();
+        let execution = Execution {
+            status: stored.run.status,
+            ..execution
+        };
+        restarted.recover(execution).await.unwrap();
+    }
+    assert_eq!(
+        bench
+            .wait_for(&running.uuid, Status::is_done, Duration::from_secs(10))
+            .await,
+        Status::Failed
+    );
+    let last = bench.conditions(&running.uuid).await.pop().unwrap();
+    assert_eq!(last.1, "ServerRestarted");
+    assert_eq!(
+        bench
+            .wait_for(&compiled.uuid, Status::is_done, Duration::from_secs(20))
+            .await,
+        Status::Succeeded
+    );
+    assert_eq!(bench.log_values(&compiled.uuid).await, ["resumed"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_attempt_is_retried_up_to_max_retries() {
+    let bench = Bench::new("retries", 2).await;
+    let counter = bench.root.join("attempts");
+    // Fails the first time, succeeds the second.
+    let command = format!(
+        "if [ -f {0} ]; then echo second; else touch {0}; echo first; exit 1; fi",
+        counter.display()
+    );
+    let polyaxonfile = format!("{}termination:\n  maxRetries: 1\n", job(&command));
+    let uuid = bench.submit(&polyaxonfile).await;
+    assert_eq!(
+        bench
+            .wait_for(&uuid, Status::is_done, Duration::from_secs(30))
+            .await,
+        Status::Succeeded
+    );
+    let kinds: Vec<Status> = bench
+        .conditions(&uuid)
+        .await
+        .into_iter()
+        .map(|c| c.0)
+        .collect();
+    assert!(kinds.contains(&Status::Retrying), "{kinds:?}");
+    assert_eq!(bench.log_values(&uuid).await, ["first", "second"]);
+}

@@ -1,0 +1,430 @@
+//! The shapes of Polyaxon 2.18's REST API (`V1Project`, `V1Run`, `V1Status`, `V1Logs`, …), which
+//! the unmodified `polyaxon` CLI and tracking client read and send. Field names are Polyaxon's;
+//! what Myelin adds is optional, so Polyaxon's clients, which accept extra fields, ignore it.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value as Json};
+
+use crate::time::Timestamp;
+
+/// The owner of everything in a single-team installation, as Polyaxon CE names it.
+pub const DEFAULT_OWNER: &str = "default";
+
+/// A run's lifecycle status (`V1Statuses`); conditions use the same names as their type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum Status {
+    Created,
+    Resuming,
+    OnSchedule,
+    Compiled,
+    Queued,
+    Scheduled,
+    Starting,
+    Running,
+    Processing,
+    Stopping,
+    Failed,
+    Stopped,
+    Succeeded,
+    Skipped,
+    Warning,
+    Unschedulable,
+    UpstreamFailed,
+    Retrying,
+    Unknown,
+    Done,
+}
+
+impl Status {
+    /// Every status, in lifecycle order.
+    pub const ALL: [Status; 20] = [
+        Status::Created,
+        Status::Resuming,
+        Status::OnSchedule,
+        Status::Compiled,
+        Status::Queued,
+        Status::Scheduled,
+        Status::Starting,
+        Status::Running,
+        Status::Processing,
+        Status::Stopping,
+        Status::Failed,
+        Status::Stopped,
+        Status::Succeeded,
+        Status::Skipped,
+        Status::Warning,
+        Status::Unschedulable,
+        Status::UpstreamFailed,
+        Status::Retrying,
+        Status::Unknown,
+        Status::Done,
+    ];
+
+    /// The name the API uses (`upstream_failed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Resuming => "resuming",
+            Status::OnSchedule => "on_schedule",
+            Status::Compiled => "compiled",
+            Status::Queued => "queued",
+            Status::Scheduled => "scheduled",
+            Status::Starting => "starting",
+            Status::Running => "running",
+            Status::Processing => "processing",
+            Status::Stopping => "stopping",
+            Status::Failed => "failed",
+            Status::Stopped => "stopped",
+            Status::Succeeded => "succeeded",
+            Status::Skipped => "skipped",
+            Status::Warning => "warning",
+            Status::Unschedulable => "unschedulable",
+            Status::UpstreamFailed => "upstream_failed",
+            Status::Retrying => "retrying",
+            Status::Unknown => "unknown",
+            Status::Done => "done",
+        }
+    }
+
+    /// The status of this name, read case-insensitively as Polyaxon lowercases condition types.
+    pub fn parse(name: &str) -> Option<Status> {
+        let name = name.to_ascii_lowercase();
+        Status::ALL
+            .into_iter()
+            .find(|status| status.as_str() == name)
+    }
+
+    /// Whether a run in this status has ended for good (Polyaxon's `LifeCycle.DONE_VALUES`).
+    pub fn is_done(self) -> bool {
+        matches!(
+            self,
+            Status::Succeeded
+                | Status::Failed
+                | Status::UpstreamFailed
+                | Status::Stopped
+                | Status::Skipped
+                | Status::Done
+        )
+    }
+
+    /// Whether this status marks the start of execution, which sets a run's `started_at`.
+    pub fn is_start(self) -> bool {
+        matches!(
+            self,
+            Status::Scheduled | Status::Starting | Status::Processing | Status::Running
+        )
+    }
+}
+
+/// One entry of a run's status history (`V1StatusCondition`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusCondition {
+    /// The status this condition records.
+    #[serde(rename = "type")]
+    pub kind: Status,
+    /// Always `"True"` as Polyaxon writes it; clients may send a boolean.
+    #[serde(default = "condition_true", deserialize_with = "condition_status")]
+    pub status: String,
+    /// A short machine-readable cause (`ProcessRuntime`, `ExitCode1`, …).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// What happened, in words.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// When the condition was last written.
+    #[serde(default)]
+    pub last_update_time: Option<Timestamp>,
+    /// When the run entered this status.
+    #[serde(default)]
+    pub last_transition_time: Option<Timestamp>,
+    /// Anything else the producer attached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_info: Option<Json>,
+}
+
+impl StatusCondition {
+    /// A condition of `kind` that happened at `at`.
+    pub fn new(kind: Status, reason: &str, message: impl Into<String>, at: Timestamp) -> Self {
+        Self {
+            kind,
+            status: condition_true(),
+            reason: Some(reason.to_owned()),
+            message: Some(message.into()),
+            last_update_time: Some(at),
+            last_transition_time: Some(at),
+            meta_info: None,
+        }
+    }
+}
+
+fn condition_true() -> String {
+    "True".to_owned()
+}
+
+fn condition_status<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(match Json::deserialize(deserializer)? {
+        Json::Bool(true) => "True".to_owned(),
+        Json::Bool(false) => "False".to_owned(),
+        Json::String(text) => text,
+        other => other.to_string(),
+    })
+}
+
+/// A run's status and its history (`V1Status`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// The run's uuid.
+    pub uuid: String,
+    /// The current status.
+    pub status: Status,
+    /// Every condition, oldest first.
+    pub status_conditions: Vec<StatusCondition>,
+}
+
+/// A new status reported by a client (`V1EntityStatusBodyRequest`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusBody {
+    /// The condition to record.
+    pub condition: StatusCondition,
+    /// Overwrite a final status.
+    #[serde(default)]
+    pub force: Option<bool>,
+}
+
+/// A project (`V1Project`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    /// 32 hex digits.
+    pub uuid: String,
+    /// The owner, [`DEFAULT_OWNER`] in a single-team installation.
+    pub owner: String,
+    /// Unique per owner; what the CLI's `-p` names.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Labels.
+    pub tags: Vec<String>,
+    /// Whether other teams may read it.
+    pub is_public: bool,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+    /// Always 1: live (Polyaxon's archive moves projects to 0).
+    pub live_state: i32,
+}
+
+/// A project to create, or the fields of one to change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProjectBody {
+    /// The new project's name: letters, digits, `-` and `_`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Labels.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    /// Whether other teams may read it.
+    #[serde(default)]
+    pub is_public: Option<bool>,
+}
+
+/// Where a run is executed, as Polyaxon's clients read it from `V1Run.settings`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSettings {
+    /// The namespace the run's resources live in; the logs URL contains it.
+    pub namespace: String,
+    /// The store the run's artifacts go to.
+    pub artifacts_store: Option<NamedRef>,
+    /// Which of Myelin's runtimes executes the run: `process` or `kubernetes`.
+    pub runtime: String,
+}
+
+/// A reference to a named thing (`{name, uuid}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamedRef {
+    /// Its name.
+    pub name: String,
+    /// Its uuid.
+    pub uuid: String,
+}
+
+/// A run (`V1Run`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// 32 hex digits.
+    pub uuid: String,
+    /// The run's name; its component's name unless given.
+    pub name: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Labels.
+    pub tags: Vec<String>,
+    /// Who submitted it.
+    pub user: Option<String>,
+    /// The owner of its project.
+    pub owner: String,
+    /// Its project's name.
+    pub project: String,
+    /// When it was submitted.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+    /// When it started executing.
+    pub started_at: Option<Timestamp>,
+    /// When it reached a final status.
+    pub finished_at: Option<Timestamp>,
+    /// Seconds from creation to start.
+    pub wait_time: Option<f64>,
+    /// Seconds from start to finish.
+    pub duration: Option<f64>,
+    /// Who executes it: `agent` (Myelin), `user` or `cli` (the client reports its statuses).
+    pub managed_by: String,
+    /// Whether Myelin executes it.
+    pub is_managed: bool,
+    /// Always true: Myelin has no approval step yet.
+    pub is_approved: bool,
+    /// What the run waits for before it may be scheduled (`approval`, `upload`, …).
+    pub pending: Option<String>,
+    /// The operation as submitted.
+    pub content: Option<String>,
+    /// The operation as submitted (Polyaxon keeps the original text here).
+    pub raw_content: Option<String>,
+    /// The current status.
+    pub status: Status,
+    /// Every condition, oldest first.
+    pub status_conditions: Vec<StatusCondition>,
+    /// Facts the run reports about itself (`has_metrics`, …).
+    pub meta_info: Map<String, Json>,
+    /// The operation's kind (`job`, `service`, `dag`, `matrix`, …).
+    pub kind: String,
+    /// The kind that executes it (`job` for a matrix of jobs).
+    pub runtime: String,
+    /// The params' values by input name.
+    pub inputs: Option<Map<String, Json>>,
+    /// The values the run logged as outputs.
+    pub outputs: Option<Map<String, Json>>,
+    /// Where it executes.
+    pub settings: RunSettings,
+    /// Always 1: live.
+    pub live_state: i32,
+    /// The run this one was copied or restarted from.
+    pub original: Option<String>,
+    /// `copy`, `restart` or `cache` when it was made from another run.
+    pub cloning_kind: Option<String>,
+}
+
+/// A run to create (`V1OperationBody`): the operation as JSON or YAML text.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OperationBody {
+    /// The Polyaxonfile: the CLI sends the operation as a JSON string; YAML is read too.
+    #[serde(default)]
+    pub content: Option<String>,
+    /// Whether Myelin executes it; a tracking client that runs itself sends `false`.
+    #[serde(default)]
+    pub is_managed: Option<bool>,
+    /// `agent` when Myelin executes it, `user` or `cli` otherwise.
+    #[serde(default)]
+    pub managed_by: Option<String>,
+    /// What the run must wait for.
+    #[serde(default)]
+    pub pending: Option<String>,
+    /// The run's name, over the operation's.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Labels.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    /// Facts to record with it.
+    #[serde(default)]
+    pub meta_info: Option<Map<String, Json>>,
+}
+
+/// Fields of a run to change (`PATCH`); `merge` adds outputs and meta info to the existing ones
+/// instead of replacing them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunPatch {
+    /// A new name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A new description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// New tags (added to the old ones when merging).
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    /// Outputs to set.
+    #[serde(default)]
+    pub outputs: Option<Map<String, Json>>,
+    /// Meta info to set.
+    #[serde(default)]
+    pub meta_info: Option<Map<String, Json>>,
+    /// Merge into the existing values rather than replace them.
+    #[serde(default)]
+    pub merge: Option<bool>,
+}
+
+/// One page of a list (`V1ListRunsResponse`, `V1ListProjectsResponse`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListResponse<T> {
+    /// How many items match, over every page.
+    pub count: u64,
+    /// This page.
+    pub results: Vec<T>,
+    /// The query string of the previous page, if any.
+    pub previous: Option<String>,
+    /// The query string of the next page, if any.
+    pub next: Option<String>,
+}
+
+/// One line a run printed (`V1Log`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// When the line was printed.
+    pub timestamp: Timestamp,
+    /// The machine that ran it.
+    #[serde(default)]
+    pub node: Option<String>,
+    /// The pod (or, for the process runtime, the run's process) that printed it.
+    #[serde(default)]
+    pub pod: Option<String>,
+    /// The container that printed it: `polyaxon-main` for the main container.
+    #[serde(default)]
+    pub container: Option<String>,
+    /// The line, without its newline.
+    pub value: String,
+}
+
+/// A batch of log lines (`V1Logs`); `last_time` is the cursor for the next request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Logs {
+    /// The lines, oldest first.
+    pub logs: Vec<LogLine>,
+    /// The time of the last line returned; the next poll asks for lines after it. Null when the
+    /// run has ended and every line was returned.
+    pub last_time: Option<Timestamp>,
+    /// The archive file the lines came from, for paged archives.
+    pub last_file: Option<String>,
+    /// The archive's files.
+    pub files: Vec<String>,
+}
+
+/// What the server says about its installation (`V1Installation`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Installation {
+    /// A stable identifier of this installation.
+    pub key: String,
+    /// The Polyaxon version whose API it speaks, as `v2.18.0`.
+    pub version: String,
+    /// `ce`: one team, no login.
+    pub dist: String,
+    /// Whether requests need a token.
+    pub auth: bool,
+}
