@@ -4,22 +4,11 @@
 //! with its imports done before timing; then `shared`'s bench times the same files and prints
 //! both medians and their ratio.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{Workspace, step};
-
-/// The packages the oracle's recordings were made with (`../shared/oracle/README.md`).
-const ORACLE_PACKAGES: &[&str] = &[
-    "polyaxon==2.18.0",
-    "pydantic==2.14.3",
-    "clipped==0.14.0",
-    "vents==0.10.0",
-    "kubernetes==36.0.3",
-    "Jinja2==3.1.4",
-];
+use crate::{Workspace, setup, step};
 
 pub fn run(workspace: &Workspace) -> Result<()> {
     let oracle = workspace
@@ -33,7 +22,7 @@ pub fn run(workspace: &Workspace) -> Result<()> {
             oracle.display()
         );
     }
-    let python = oracle_venv(workspace)?;
+    let python = setup::polyaxon_venv(workspace)?.join("bin/python");
     let baseline = workspace.target_dir().join("bench-polyaxon.json");
     let output = Command::new(&python)
         .arg(workspace.root.join("xtask/bench/polyaxon_bench.py"))
@@ -56,23 +45,4 @@ pub fn run(workspace: &Workspace) -> Result<()> {
         .env("MYELIN_BENCH_AGENT", oracle.join("agent.yaml"))
         .env("MYELIN_BENCH_BASELINE", &baseline);
     step("time Myelin's compiler beside Polyaxon's", bench)
-}
-
-/// The venv with Polyaxon 2.18 in it, made once under the target folder.
-fn oracle_venv(workspace: &Workspace) -> Result<PathBuf> {
-    let venv = workspace.target_dir().join("oracle-venv");
-    let python = venv.join("bin/python");
-    let stamp = venv.join(".installed");
-    let wanted = ORACLE_PACKAGES.join("\n");
-    if std::fs::read_to_string(&stamp).is_ok_and(|installed| installed == wanted) {
-        return Ok(python);
-    }
-    let mut create = Command::new("python3");
-    create.args(["-m", "venv"]).arg(&venv);
-    step("create a Python venv for Polyaxon's compiler", create)?;
-    let mut install = Command::new(venv.join("bin/pip"));
-    install.args(["install", "--quiet"]).args(ORACLE_PACKAGES);
-    step("install Polyaxon 2.18 from PyPI into it", install)?;
-    std::fs::write(&stamp, wanted).with_context(|| format!("cannot write {}", stamp.display()))?;
-    Ok(python)
 }

@@ -138,7 +138,8 @@ fn test(workspace: &Workspace) -> Result<()> {
             "MYELIN_BIN",
             workspace.target_dir().join("debug").join("myelin"),
         )
-        .env("MYELIN_WEB_DIR", workspace.dist());
+        .env("MYELIN_WEB_DIR", workspace.dist())
+        .env("MYELIN_POLYAXON_VENV", setup::polyaxon_venv(workspace)?);
     step("run every test", tests)
 }
 

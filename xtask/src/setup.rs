@@ -24,7 +24,46 @@ pub fn run(workspace: &Workspace) -> Result<()> {
     wasm_bindgen(workspace)?;
     npm_packages(workspace)?;
     chromium()?;
+    polyaxon_venv(workspace)?;
     Ok(())
+}
+
+/// The packages of Polyaxon 2.18 as the oracle's recordings were made with
+/// (`../shared/oracle/README.md`): the compiler bench runs its compiler, the server tests drive
+/// its CLI and tracking client.
+const POLYAXON_PACKAGES: &[&str] = &[
+    "polyaxon==2.18.0",
+    "pydantic==2.14.3",
+    "clipped==0.14.0",
+    "vents==0.10.0",
+    "kubernetes==36.0.3",
+    "Jinja2==3.1.4",
+];
+
+/// The venv with Polyaxon 2.18 in it, made once under the target folder; its path.
+pub fn polyaxon_venv(workspace: &Workspace) -> Result<PathBuf> {
+    let venv = workspace.target_dir().join("oracle-venv");
+    let stamp = venv.join(".installed");
+    let wanted = POLYAXON_PACKAGES.join("\n");
+    if std::fs::read_to_string(&stamp).is_ok_and(|installed| installed == wanted) {
+        return Ok(venv);
+    }
+    let has_venv = Command::new("python3")
+        .args(["-m", "venv", "--help"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !has_venv {
+        apt_install(&["python3", "python3-venv"])?;
+    }
+    let mut create = Command::new("python3");
+    create.args(["-m", "venv"]).arg(&venv);
+    step("create a Python venv for Polyaxon 2.18", create)?;
+    let mut install = Command::new(venv.join("bin/pip"));
+    install.args(["install", "--quiet"]).args(POLYAXON_PACKAGES);
+    step("install Polyaxon 2.18 from PyPI into it", install)?;
+    std::fs::write(&stamp, wanted).with_context(|| format!("cannot write {}", stamp.display()))?;
+    Ok(venv)
 }
 
 /// The folder `cargo install` puts binaries in, which may not be on PATH yet in a fresh shell.

@@ -1,13 +1,13 @@
 //! Projects: create, read, list, change and delete (`polyaxon project …`).
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use shared::api::{ListResponse, Project, ProjectBody};
 
-use super::runs::{Paging, page_links};
+use super::runs::{checked_page, page_links};
 use crate::{AppError, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -67,16 +67,17 @@ async fn read(
 
 #[derive(Debug, Deserialize)]
 struct ListParams {
-    #[serde(flatten)]
-    paging: Paging,
+    limit: Option<u32>,
+    offset: Option<u32>,
 }
 
 async fn list(
     State(state): State<AppState>,
     Path(owner): Path<String>,
-    Query(params): Query<ListParams>,
+    params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<ListResponse<Project>>, AppError> {
-    let (limit, offset) = params.paging.checked()?;
+    let Query(params) = params?;
+    let (limit, offset) = checked_page(params.limit, params.offset)?;
     let mut page = state.store.projects(&owner, limit, offset).await?;
     (page.previous, page.next) = page_links(
         &format!("/api/v1/{owner}/projects/list"),

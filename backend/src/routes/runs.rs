@@ -9,7 +9,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 use shared::api::{
-    ListResponse, OperationBody, Run, RunPatch, Status, StatusBody, StatusCondition, StatusReport,
+    LineageArtifact, LineageBody, ListResponse, OperationBody, Run, RunPatch, Status, StatusBody,
+    StatusCondition, StatusReport,
 };
 
 use super::run_uuid;
@@ -30,29 +31,24 @@ pub fn routes() -> Router<AppState> {
             "/v1/{owner}/{project}/runs/{uuid}/statuses",
             get(statuses).post(add_status),
         )
-}
-
-/// `limit` and `offset` of a list request.
-#[derive(Debug, Default, Deserialize)]
-pub struct Paging {
-    limit: Option<u32>,
-    offset: Option<u32>,
+        .route(
+            "/v1/{owner}/{project}/runs/{uuid}/lineage/artifacts",
+            get(lineage).post(add_lineage),
+        )
 }
 
 /// The largest page a list request gets.
 const MAX_LIMIT: u32 = 1_000;
 
-impl Paging {
-    /// The limit (20 unless given) and offset, or why they cannot be served.
-    pub fn checked(&self) -> Result<(u32, u32), AppError> {
-        let limit = self.limit.unwrap_or(20);
-        if limit == 0 || limit > MAX_LIMIT {
-            return Err(AppError::BadRequest(format!(
-                "`limit` must be between 1 and {MAX_LIMIT}, not {limit}"
-            )));
-        }
-        Ok((limit, self.offset.unwrap_or(0)))
+/// A list request's `limit` (20 unless given) and `offset`, or why they cannot be served.
+pub fn checked_page(limit: Option<u32>, offset: Option<u32>) -> Result<(u32, u32), AppError> {
+    let limit = limit.unwrap_or(20);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(AppError::BadRequest(format!(
+            "`limit` must be between 1 and {MAX_LIMIT}, not {limit}"
+        )));
     }
+    Ok((limit, offset.unwrap_or(0)))
 }
 
 /// The links to the previous and next pages, as relative URLs with the same filters.
@@ -76,8 +72,9 @@ pub fn page_links(
 
 #[derive(Debug, Deserialize)]
 struct ListParams {
-    #[serde(flatten)]
-    paging: Paging,
+    // Not a flattened struct: serde_urlencoded then reads every value as text.
+    limit: Option<u32>,
+    offset: Option<u32>,
     query: Option<String>,
     sort: Option<String>,
 }
@@ -88,7 +85,7 @@ async fn list(
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<ListResponse<Run>>, AppError> {
     let Query(params) = params?;
-    let (limit, offset) = params.paging.checked()?;
+    let (limit, offset) = checked_page(params.limit, params.offset)?;
     let query = params
         .query
         .as_deref()
@@ -99,13 +96,11 @@ async fn list(
         .filter(|sort| !sort.trim().is_empty());
     let filter = RunFilter {
         query: query
-            .map(pql::parse)
-            .transpose()
-            .map_err(|error| pql_error("query", error))?,
+            .map(|text| pql::parse(text).map_err(|error| pql_error("query", text, error)))
+            .transpose()?,
         sort: sort
-            .map(pql::parse_sort)
-            .transpose()
-            .map_err(|error| pql_error("sort", error))?
+            .map(|text| pql::parse_sort(text).map_err(|error| pql_error("sort", text, error)))
+            .transpose()?
             .unwrap_or_default(),
         limit,
         offset,
@@ -125,10 +120,13 @@ async fn list(
     Ok(Json(page))
 }
 
-fn pql_error(parameter: &str, error: pql::PqlError) -> AppError {
+fn pql_error(parameter: &str, text: &str, error: pql::PqlError) -> AppError {
+    let character = text
+        .get(..error.position)
+        .map_or(error.position, |before| before.chars().count());
     AppError::BadRequest(format!(
         "`{parameter}` is not valid at character {}: {}",
-        error.position + 1,
+        character + 1,
         error.message
     ))
 }
@@ -155,22 +153,22 @@ async fn create(
         .store
         .create_run(&project.owner, &project.name, prepared.run)
         .await?;
-    if let Some(execution) = prepared.execution {
-        if let Err(error) = state.runtime.submit(execution).await {
-            let condition = StatusCondition::new(
-                Status::Failed,
-                "RuntimeUnavailable",
-                format!(
-                    "the {} runtime did not take the run: {error}",
-                    state.runtime.name()
-                ),
-                clock::now(),
-            );
-            state
-                .store
-                .add_condition(&run.uuid, condition, false)
-                .await?;
-        }
+    if let Some(execution) = prepared.execution
+        && let Err(error) = state.runtime.submit(execution).await
+    {
+        let condition = StatusCondition::new(
+            Status::Failed,
+            "RuntimeUnavailable",
+            format!(
+                "the {} runtime did not take the run: {error}",
+                state.runtime.name()
+            ),
+            clock::now(),
+        );
+        state
+            .store
+            .add_condition(&run.uuid, condition, false)
+            .await?;
     }
     Ok(Json(run))
 }
@@ -268,4 +266,31 @@ async fn add_status(
         .add_condition(&uuid, condition, body.force.unwrap_or(false))
         .await?;
     statuses(State(state), Path((owner, project, uuid))).await
+}
+
+async fn lineage(
+    State(state): State<AppState>,
+    Path((owner, project, uuid)): Path<(String, String, String)>,
+) -> Result<Json<ListResponse<LineageArtifact>>, AppError> {
+    let uuid = run_uuid(&uuid)?;
+    state.store.run(&owner, &project, &uuid).await?;
+    let artifacts = state.store.lineage(&uuid).await?;
+    Ok(Json(ListResponse {
+        count: artifacts.len() as u64,
+        results: artifacts,
+        previous: None,
+        next: None,
+    }))
+}
+
+async fn add_lineage(
+    State(state): State<AppState>,
+    Path((owner, project, uuid)): Path<(String, String, String)>,
+    body: Result<Json<LineageBody>, JsonRejection>,
+) -> Result<Json<Json_>, AppError> {
+    let Json(body) = body?;
+    let uuid = run_uuid(&uuid)?;
+    state.store.run(&owner, &project, &uuid).await?;
+    state.store.add_lineage(&uuid, body.artifacts).await?;
+    Ok(Json(json!({})))
 }

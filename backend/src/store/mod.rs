@@ -11,7 +11,8 @@ mod sqlite;
 use async_trait::async_trait;
 use serde_json::{Map, Value as Json};
 use shared::api::{
-    ListResponse, OperationBody, Project, ProjectBody, Run, RunPatch, StatusCondition,
+    LineageArtifact, ListResponse, OperationBody, Project, ProjectBody, Run, RunPatch,
+    StatusCondition,
 };
 
 pub use sqlite::Sqlite;
@@ -147,6 +148,14 @@ pub trait Store: Send + Sync + 'static {
         condition: StatusCondition,
         force: bool,
     ) -> Result<Transition, StoreError>;
+    /// Records what a run read or wrote; an artifact of the same name and direction is replaced.
+    async fn add_lineage(
+        &self,
+        uuid: &str,
+        artifacts: Vec<LineageArtifact>,
+    ) -> Result<(), StoreError>;
+    /// What a run read and wrote, in the order it was first reported.
+    async fn lineage(&self, uuid: &str) -> Result<Vec<LineageArtifact>, StoreError>;
     /// The uuids of managed runs that have not ended, oldest first: what a restarted server must
     /// pick up again.
     async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError>;

@@ -77,3 +77,16 @@ CREATE TABLE run_values (
 ) WITHOUT ROWID;
 CREATE INDEX run_values_by_number ON run_values (project_id, section, key, number);
 CREATE INDEX run_values_by_text ON run_values (project_id, section, key, text);
+
+-- What runs read and wrote (Polyaxon's lineage): metrics with their summaries, the environment,
+-- models, datasets…, one row per name and direction.
+CREATE TABLE run_lineage (
+    run_id     INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    is_input   INTEGER NOT NULL,
+    kind       TEXT,
+    path       TEXT,
+    summary    TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (run_id, name, is_input)
+) WITHOUT ROWID;

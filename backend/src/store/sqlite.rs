@@ -9,8 +9,8 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_from_iter};
 use serde_json::{Map, Value as Json};
 use shared::api::{
-    ListResponse, NamedRef, Project, ProjectBody, Run, RunPatch, RunSettings, Status,
-    StatusCondition,
+    LineageArtifact, ListResponse, NamedRef, Project, ProjectBody, Run, RunPatch, RunSettings,
+    Status, StatusCondition,
 };
 use shared::time::Timestamp;
 
@@ -682,8 +682,11 @@ impl Store for Sqlite {
             let tags = match patch.tags {
                 Some(new) if merge => {
                     let mut tags = run.tags;
-                    tags.extend(new.into_iter());
-                    tags.dedup();
+                    for tag in new {
+                        if !tags.contains(&tag) {
+                            tags.push(tag);
+                        }
+                    }
                     tags
                 }
                 Some(new) => new,
@@ -780,6 +783,68 @@ impl Store for Sqlite {
                 ],
             )?;
             Ok(Transition::Recorded(state.status))
+        })
+        .await
+    }
+
+    async fn add_lineage(
+        &self,
+        uuid: &str,
+        artifacts: Vec<LineageArtifact>,
+    ) -> Result<(), StoreError> {
+        let uuid = uuid.to_owned();
+        self.write(move |transaction, _| {
+            let run_id: i64 = transaction
+                .query_row(
+                    "SELECT id FROM runs WHERE uuid = ?1",
+                    params![uuid],
+                    |row| row.get(0),
+                )
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(format!("no run `{uuid}`")))?;
+            let mut upsert = transaction.prepare_cached(
+                "INSERT INTO run_lineage (run_id, name, is_input, kind, path, summary, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (run_id, name, is_input) DO \
+                 UPDATE SET kind = excluded.kind, path = excluded.path, summary = excluded.summary",
+            )?;
+            let now = clock::now().as_micros();
+            for artifact in artifacts {
+                upsert.execute(params![
+                    run_id,
+                    artifact.name,
+                    artifact.is_input.unwrap_or(false),
+                    artifact.kind,
+                    artifact.path,
+                    artifact.summary.as_ref().map(to_text).transpose()?,
+                    now
+                ])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn lineage(&self, uuid: &str) -> Result<Vec<LineageArtifact>, StoreError> {
+        let uuid = uuid.to_owned();
+        self.read(move |connection, _| {
+            let mut statement = connection.prepare_cached(
+                "SELECT run_lineage.name, run_lineage.kind, run_lineage.path, \
+                 run_lineage.summary, run_lineage.is_input FROM run_lineage \
+                 JOIN runs ON runs.id = run_lineage.run_id WHERE runs.uuid = ?1 \
+                 ORDER BY run_lineage.created_at, run_lineage.name",
+            )?;
+            let artifacts = statement
+                .query_map(params![uuid], |row| {
+                    Ok(LineageArtifact {
+                        name: row.get(0)?,
+                        kind: row.get(1)?,
+                        path: row.get(2)?,
+                        summary: optional_json_column(row, 3)?,
+                        is_input: Some(row.get(4)?),
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(artifacts)
         })
         .await
     }

@@ -428,3 +428,30 @@ pub struct Installation {
     /// Whether requests need a token.
     pub auth: bool,
 }
+
+/// Something a run read or wrote (`V1RunArtifact`): a metric with its summary, the environment,
+/// a model, a dataset….
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LineageArtifact {
+    /// Its name, unique per run and direction.
+    pub name: String,
+    /// What it is (`metric`, `env`, `model`, …).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Where it is, relative to the run's artifacts.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Facts about it (a metric's count, min, max, last, …).
+    #[serde(default)]
+    pub summary: Option<Json>,
+    /// Whether the run read it rather than wrote it.
+    #[serde(default)]
+    pub is_input: Option<bool>,
+}
+
+/// Lineage a client reports (`V1RunArtifacts`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LineageBody {
+    /// The artifacts.
+    pub artifacts: Vec<LineageArtifact>,
+}
