@@ -48,6 +48,36 @@ pub struct Captured {
     pub container: String,
     /// The text, without its newline.
     pub value: String,
+    /// Where the line came from, written down once the line is in the archive.
+    pub mark: Option<Mark>,
+}
+
+/// How far into a source file (a process's captured output) the archive has read: once a line
+/// is written, its mark's offset is saved to the mark's file, so whoever reads the source again
+/// (a restarted server) resumes right after the last archived line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    /// The file that keeps the offset.
+    pub file: std::sync::Arc<Path>,
+    /// The byte offset in the source just past the line.
+    pub offset: u64,
+}
+
+impl Mark {
+    /// The offset saved in `file`, or 0 when nothing was archived yet.
+    pub fn saved(file: &Path) -> u64 {
+        std::fs::read_to_string(file)
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn save(&self) -> std::io::Result<()> {
+        // Written aside and renamed, so a crash leaves the old offset or the new, never half.
+        let aside = self.file.with_extension("saving");
+        std::fs::write(&aside, self.offset.to_string())?;
+        std::fs::rename(aside, &self.file)
+    }
 }
 
 impl Artifacts {
@@ -118,7 +148,14 @@ fn write_lines(
             lines.push(more);
         }
         batch.clear();
+        let mut marks: Vec<Mark> = Vec::new();
         for captured in lines {
+            if let Some(mark) = captured.mark {
+                match marks.iter_mut().find(|known| known.file == mark.file) {
+                    Some(known) => known.offset = mark.offset,
+                    None => marks.push(mark),
+                }
+            }
             let now = clock::now();
             last = if now > last { now } else { last.plus_micros(1) };
             let line = LogLine {
@@ -135,6 +172,11 @@ fn write_lines(
         if let Err(error) = file.write_all(&batch) {
             tracing::error!(%error, pod, "cannot write a run's logs");
             return;
+        }
+        for mark in marks {
+            if let Err(error) = mark.save() {
+                tracing::error!(%error, pod, "cannot record how far a run's logs were read");
+            }
         }
     }
 }

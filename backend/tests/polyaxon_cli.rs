@@ -4,14 +4,13 @@
 //! the CLI's and the runs', has an audit hook that refuses and records any connection that is
 //! not to loopback; the tests fail if one was tried.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
-use serde_json::Value as Json;
-
-const TOKEN: &str = "myelin-test-token";
+use common::{Server, TOKEN, is_done, python_job};
 
 const NETWORK_GUARD: &str = r#"
 import ipaddress, os, sys
@@ -44,20 +43,11 @@ def _guard(event, args):
 sys.addaudithook(_guard)
 "#;
 
-/// A Myelin server with its own data folder, and the environment the CLI needs to reach it.
-struct Server {
-    root: PathBuf,
-    url: String,
-    process: Child,
+/// A Myelin server, the polyaxon CLI pointed at it, and a network guard for both.
+struct Cli {
+    server: Server,
     venv: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
+    guard: PathBuf,
 }
 
 fn venv() -> PathBuf {
@@ -73,72 +63,51 @@ fn venv() -> PathBuf {
     venv
 }
 
-impl Server {
+impl Cli {
     fn start(name: &str) -> Self {
-        let venv = venv();
-        let root = std::env::temp_dir().join(format!("myelin-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(root.join("guard")).unwrap();
-        std::fs::write(root.join("guard/sitecustomize.py"), NETWORK_GUARD).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_myelin"));
-        command
-            .args(["serve", "--port", "0", "--data-dir"])
-            .arg(root.join("data"))
-            .arg("--web-dir")
-            .arg(root.join("dist"))
-            .env("MYELIN_TOKEN", TOKEN)
-            .env("MYELIN_MAX_CONCURRENT_RUNS", "4")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        let guard =
+            std::env::temp_dir().join(format!("myelin-guard-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&guard).unwrap();
+        std::fs::write(guard.join("sitecustomize.py"), NETWORK_GUARD).unwrap();
         // Runs are Python processes started by the server: they get the guard too.
-        Self::guard(&mut command, &root);
-        let mut process = command.spawn().expect("the myelin binary starts");
-        let mut first_line = String::new();
-        BufReader::new(process.stdout.take().unwrap())
-            .read_line(&mut first_line)
-            .unwrap();
-        let url = first_line
-            .trim()
-            .strip_prefix("myelin listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {first_line}"))
-            .to_owned();
+        let server = Server::start(name, &Self::guard_environment(&guard));
         Self {
-            root,
-            url,
-            process,
-            venv,
+            server,
+            venv: venv(),
+            guard,
         }
     }
 
-    fn guard(command: &mut Command, root: &Path) {
-        command
-            .env("PYTHONPATH", root.join("guard"))
-            .env("MYELIN_NETWORK_GUARD_LOG", root.join("guard/refused.log"));
+    fn guard_environment(guard: &Path) -> Vec<(&'static str, PathBuf)> {
+        vec![
+            ("PYTHONPATH", guard.to_owned()),
+            ("MYELIN_NETWORK_GUARD_LOG", guard.join("refused.log")),
+        ]
     }
 
     fn refused_connections(&self) -> String {
-        std::fs::read_to_string(self.root.join("guard/refused.log")).unwrap_or_default()
+        std::fs::read_to_string(self.guard.join("refused.log")).unwrap_or_default()
     }
 
     /// Runs `polyaxon ARGS` as a user would, with only environment variables for settings.
     fn polyaxon(&self, args: &[&str]) -> Output {
+        let home = self.server.root.join("home");
         let mut command = Command::new(self.venv.join("bin/polyaxon"));
         command
             .args(args)
-            .current_dir(&self.root)
+            .current_dir(&self.server.root)
             // The CLI caches the current project under the user's home, whatever POLYAXON_HOME
             // says: each server gets a home of its own, so parallel tests do not share it.
-            .env("HOME", self.root.join("home"))
-            .env("POLYAXON_HOME", self.root.join("home"))
-            .env("POLYAXON_HOST", &self.url)
+            .env("HOME", &home)
+            .env("POLYAXON_HOME", &home)
+            .env("POLYAXON_HOST", &self.server.url)
             .env("POLYAXON_AUTH_TOKEN", TOKEN)
             .env("POLYAXON_DISABLE_ERRORS_REPORTING", "true")
             .env("POLYAXON_INTERVALS_COMPATIBILITY_CHECK", "-1")
             .env("POLYAXON_WATCH_INTERVAL", "1")
             .env("COLUMNS", "200")
+            .envs(Self::guard_environment(&self.guard))
             .stdin(Stdio::null());
-        Self::guard(&mut command, &self.root);
         command.output().expect("the polyaxon CLI starts")
     }
 
@@ -155,48 +124,10 @@ impl Server {
         stdout
     }
 
-    /// A JSON GET on the API, with the token.
-    fn get(&self, path: &str) -> Json {
-        let host = self.url.strip_prefix("http://").unwrap();
-        let mut stream = std::net::TcpStream::connect(host).unwrap();
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Token {TOKEN}\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).unwrap();
-        let (head, body) = reply.split_once("\r\n\r\n").unwrap();
-        assert!(
-            head.starts_with("HTTP/1.1 200"),
-            "GET {path}: {head}\n{body}"
-        );
-        serde_json::from_str(body).unwrap_or_else(|error| panic!("GET {path}: {error}: {body}"))
-    }
-
-    fn run(&self, project: &str, uuid: &str) -> Json {
-        self.get(&format!("/api/v1/default/{project}/runs/{uuid}"))
-    }
-
-    fn wait_for_status(&self, project: &str, uuid: &str, wanted: &str, within: Duration) {
-        let deadline = Instant::now() + within;
-        loop {
-            let status = self.run(project, uuid)["status"].clone();
-            if status == wanted {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "run {uuid} is {status} after {within:?}, not {wanted}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
     /// Writes a Polyaxonfile in the server's folder and submits it with `polyaxon run`; the new
     /// run's uuid.
     fn submit(&self, project: &str, name: &str, polyaxonfile: &str, extra: &[&str]) -> String {
-        let file = self.root.join(format!("{name}.yaml"));
+        let file = self.server.root.join(format!("{name}.yaml"));
         std::fs::write(&file, polyaxonfile).unwrap();
         let mut args = vec!["run", "-f", file.to_str().unwrap(), "-p", project];
         args.extend(extra);
@@ -210,17 +141,17 @@ impl Server {
     }
 }
 
-fn python_job(name: &str, script: &str) -> String {
-    format!(
-        "kind: component\nname: {name}\ninputs:\n- name: lr\n  type: float\n  value: 0.01\n  isOptional: true\nrun:\n  kind: job\n  container:\n    image: python:3.11\n    command: [python3, -u, -c]\n    args: [{}]\n",
-        serde_json::to_string(script).unwrap()
-    )
+impl Drop for Cli {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.guard);
+    }
 }
 
 #[test]
 fn projects_and_runs_through_the_polyaxon_cli() {
-    let server = Server::start("flows");
-    let created = server.ok(&[
+    let cli = Cli::start("cli-flows");
+    let server = &cli.server;
+    let created = cli.ok(&[
         "project",
         "create",
         "--name",
@@ -229,9 +160,9 @@ fn projects_and_runs_through_the_polyaxon_cli() {
         "CLI flows",
     ]);
     assert!(created.contains("Project `demo` was created"), "{created}");
-    let got = server.ok(&["project", "get", "-p", "demo"]);
+    let got = cli.ok(&["project", "get", "-p", "demo"]);
     assert!(got.contains("CLI flows"), "{got}");
-    let listed = server.ok(&["project", "ls"]);
+    let listed = cli.ok(&["project", "ls"]);
     assert!(listed.contains("demo"), "{listed}");
 
     // Submit with a param, watch the statuses to the end, read the run back.
@@ -239,21 +170,22 @@ fn projects_and_runs_through_the_polyaxon_cli() {
         "train",
         "for i in range(3):\n    print(f'step {i} lr={{ lr }}')",
     );
-    let uuid = server.submit("demo", "train", &train, &["-P", "lr=0.1"]);
-    let watched = server.ok(&["ops", "statuses", "-p", "demo", "-uid", &uuid, "--watch"]);
+    let uuid = cli.submit("demo", "train", &train, &["-P", "lr=0.1"]);
+    let watched = cli.ok(&["ops", "statuses", "-p", "demo", "-uid", &uuid, "--watch"]);
     assert!(watched.contains("succeeded"), "{watched}");
-    let got = server.ok(&["ops", "get", "-p", "demo", "-uid", &uuid]);
+    let got = cli.ok(&["ops", "get", "-p", "demo", "-uid", &uuid]);
     assert!(got.contains("0.1") && got.contains("succeeded"), "{got}");
     let run = server.run("demo", &uuid);
     assert_eq!(run["inputs"]["lr"], 0.1);
-    let logs = server.ok(&["ops", "logs", "-p", "demo", "-uid", &uuid]);
+    let logs = cli.ok(&["ops", "logs", "-p", "demo", "-uid", &uuid]);
     assert!(logs.contains("step 2 lr=0.1"), "{logs}");
 
     // A failing run, to list by status.
     let failing = python_job("broken", "raise SystemExit(2)");
-    let failed = server.submit("demo", "broken", &failing, &[]);
-    server.wait_for_status("demo", &failed, "failed", Duration::from_secs(30));
-    let succeeded = server.ok(&[
+    let failed = cli.submit("demo", "broken", &failing, &[]);
+    server.wait_for("demo", &failed, is_done, Duration::from_secs(30));
+    assert_eq!(server.run("demo", &failed)["status"], "failed");
+    let succeeded = cli.ok(&[
         "ops",
         "ls",
         "-p",
@@ -269,7 +201,7 @@ fn projects_and_runs_through_the_polyaxon_cli() {
         succeeded.contains(&uuid) && !succeeded.contains(&failed),
         "{succeeded}"
     );
-    let everything = server.ok(&["ops", "ls", "-p", "demo", "-l", "1"]);
+    let everything = cli.ok(&["ops", "ls", "-p", "demo", "-l", "1"]);
     assert!(
         everything.contains(&failed) && !everything.contains(&uuid),
         "newest first, one row:\n{everything}"
@@ -280,8 +212,8 @@ fn projects_and_runs_through_the_polyaxon_cli() {
         "count",
         "import time\nfor i in range(40):\n    print(f'line-{i}')\n    time.sleep(0.1)",
     );
-    let live = server.submit("demo", "count", &counting, &[]);
-    let followed = server.ok(&["ops", "logs", "-p", "demo", "-uid", &live]);
+    let live = cli.submit("demo", "count", &counting, &[]);
+    let followed = cli.ok(&["ops", "logs", "-p", "demo", "-uid", &live]);
     let printed: Vec<&str> = followed
         .lines()
         .filter_map(|line| line.rsplit_once("| ").map(|(_, value)| value.trim()))
@@ -293,21 +225,22 @@ fn projects_and_runs_through_the_polyaxon_cli() {
 
     // Stop a long run, then delete it.
     let sleeper = python_job("sleeper", "import time\nprint('sleeping')\ntime.sleep(120)");
-    let long = server.submit("demo", "sleeper", &sleeper, &[]);
-    server.wait_for_status("demo", &long, "running", Duration::from_secs(30));
-    server.ok(&["ops", "stop", "-p", "demo", "-uid", &long, "-y"]);
-    server.wait_for_status("demo", &long, "stopped", Duration::from_secs(20));
-    let statuses = server.ok(&["ops", "statuses", "-p", "demo", "-uid", &long]);
+    let long = cli.submit("demo", "sleeper", &sleeper, &[]);
+    server.wait_for("demo", &long, |s| s == "running", Duration::from_secs(30));
+    cli.ok(&["ops", "stop", "-p", "demo", "-uid", &long, "-y"]);
+    server.wait_for("demo", &long, is_done, Duration::from_secs(20));
+    assert_eq!(server.run("demo", &long)["status"], "stopped");
+    let statuses = cli.ok(&["ops", "statuses", "-p", "demo", "-uid", &long]);
     assert!(
         statuses.contains("stopping") && statuses.contains("stopped"),
         "{statuses}"
     );
-    server.ok(&["ops", "delete", "-p", "demo", "-uid", &long, "-y"]);
-    let gone = server.polyaxon(&["ops", "get", "-p", "demo", "-uid", &long]);
+    cli.ok(&["ops", "delete", "-p", "demo", "-uid", &long, "-y"]);
+    let gone = cli.polyaxon(&["ops", "get", "-p", "demo", "-uid", &long]);
     assert!(!gone.status.success(), "the deleted run is still there");
 
     assert_eq!(
-        server.refused_connections(),
+        cli.refused_connections(),
         "",
         "a client tried to leave loopback"
     );
@@ -315,9 +248,10 @@ fn projects_and_runs_through_the_polyaxon_cli() {
 
 #[test]
 fn the_tracking_client_in_a_run_logs_metrics_and_outputs() {
-    let server = Server::start("tracking");
-    server.ok(&["project", "create", "--name", "tracked"]);
-    let python = server.venv.join("bin/python");
+    let cli = Cli::start("cli-tracking");
+    let server = &cli.server;
+    cli.ok(&["project", "create", "--name", "tracked"]);
+    let python = cli.venv.join("bin/python");
     let script = "from polyaxon import tracking\n\
         tracking.init()\n\
         for step in range(1, 4):\n    tracking.log_metrics(step=step, loss=1.0 / step)\n\
@@ -329,14 +263,14 @@ fn the_tracking_client_in_a_run_logs_metrics_and_outputs() {
         serde_json::to_string(&python.to_string_lossy()).unwrap(),
         serde_json::to_string(script).unwrap()
     );
-    let uuid = server.submit("tracked", "tracked", &polyaxonfile, &[]);
-    let watched = server.ok(&["ops", "statuses", "-p", "tracked", "-uid", &uuid, "--watch"]);
+    let uuid = cli.submit("tracked", "tracked", &polyaxonfile, &[]);
+    let watched = cli.ok(&["ops", "statuses", "-p", "tracked", "-uid", &uuid, "--watch"]);
     let run = server.run("tracked", &uuid);
     assert_eq!(
         run["status"],
         "succeeded",
         "{watched}\n{}",
-        server.ok(&["ops", "logs", "-p", "tracked", "-uid", &uuid])
+        cli.ok(&["ops", "logs", "-p", "tracked", "-uid", &uuid])
     );
     assert_eq!(run["outputs"]["final_loss"], 0.25, "{run}");
     assert_eq!(run["outputs"]["note"], "done", "{run}");
@@ -369,7 +303,7 @@ fn the_tracking_client_in_a_run_logs_metrics_and_outputs() {
     let filtered = server.get("/api/v1/default/tracked/runs?query=outputs.final_loss%3A%3C0.5");
     assert_eq!(filtered["count"], 1, "{filtered}");
     assert_eq!(
-        server.refused_connections(),
+        cli.refused_connections(),
         "",
         "a client tried to leave loopback"
     );

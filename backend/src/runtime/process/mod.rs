@@ -1,0 +1,403 @@
+//! The embedded runtime: a run's main container executes as a process group on this machine.
+//!
+//! There are no images: `command` and `args` run with the host's programs, in the run's working
+//! folder, with the container's environment plus what Polyaxon's agent sets (`POLYAXON_HOST`,
+//! `POLYAXON_RUN_INSTANCE`, …) and `POLYAXON_CONTEXT_ROOT` pointing at the server's context
+//! folder, so paths under `/plx-context` (artifacts, outputs) land there and the tracking client
+//! writes the run's metrics next to its logs. At most `max_concurrent` runs execute at once; the
+//! rest wait in a queue.
+
+mod launch;
+mod plan;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use launch::{Exit, Launched, RunFolder};
+use nix::sys::signal::Signal;
+use plan::Plan;
+use shared::api::Status;
+use tokio::sync::{Semaphore, watch};
+use tokio::time::Instant;
+
+use super::{Execution, Reporter, Runtime, RuntimeError};
+use crate::artifacts::LogWriter;
+
+/// The kinds this runtime executes: the ones made of one pod.
+const KINDS: &[&str] = &["job", "service"];
+
+/// Where the process runtime keeps things, and how much it runs at once.
+#[derive(Debug, Clone)]
+pub struct ProcessConfig {
+    /// What `/plx-context` becomes: runs' artifacts go to `{context_root}/artifacts/{uuid}`.
+    pub context_root: PathBuf,
+    /// Runs without a `workingDir` get `{work_root}/{uuid}`.
+    pub work_root: PathBuf,
+    /// Where each executing run's process group, raw output and exit code are kept, so a
+    /// restarted server can take up what an earlier one started.
+    pub state_dir: PathBuf,
+    /// How many runs execute at once.
+    pub max_concurrent: usize,
+    /// The token runs use to reach the API, when the API requires one.
+    pub token: Option<String>,
+    /// How long a stopped run gets to exit after SIGTERM before SIGKILL.
+    pub stop_grace: Duration,
+    /// The wait before the first retry of a failed run; it doubles with each retry, up to six
+    /// minutes, as Kubernetes Jobs back off (there, 10 s).
+    pub retry_backoff: Duration,
+    /// The machine's name, shown as the node of each log line.
+    pub node: String,
+}
+
+/// The process runtime.
+#[derive(Debug, Clone)]
+pub struct ProcessRuntime {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: ProcessConfig,
+    reporter: Reporter,
+    slots: Semaphore,
+    /// The runs queued or executing, each with the switch that stops it.
+    active: Mutex<HashMap<String, watch::Sender<bool>>>,
+}
+
+impl ProcessRuntime {
+    /// A runtime that reports through `reporter`.
+    pub fn new(config: ProcessConfig, reporter: Reporter) -> Self {
+        let slots = Semaphore::new(config.max_concurrent.max(1));
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                reporter,
+                slots,
+                active: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+}
+
+impl Inner {
+    fn active(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<bool>>> {
+        self.active
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn folder(&self, uuid: &str) -> RunFolder {
+        RunFolder::new(&self.config.state_dir, uuid)
+    }
+
+    async fn report(&self, uuid: &str, status: Status, reason: &str, message: impl Into<String>) {
+        // A refused or failed report is logged by the reporter; the run goes on regardless.
+        let _ = self.reporter.status(uuid, status, reason, message).await;
+    }
+}
+
+#[async_trait]
+impl Runtime for ProcessRuntime {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    fn supports(&self, kind: &str) -> Result<(), String> {
+        if KINDS.contains(&kind) {
+            Ok(())
+        } else {
+            Err(format!(
+                "the process runtime executes jobs and services on this machine; a `{kind}` \
+                 needs several pods: run it with the Kubernetes runtime"
+            ))
+        }
+    }
+
+    async fn submit(&self, execution: Execution) -> Result<(), RuntimeError> {
+        let (stop, stopped) = watch::channel(false);
+        self.inner.active().insert(execution.uuid.clone(), stop);
+        let inner = Arc::clone(&self.inner);
+        match Plan::of(&execution, &inner.config) {
+            Ok(plan) => {
+                inner
+                    .report(
+                        &execution.uuid,
+                        Status::Queued,
+                        "ProcessRuntime",
+                        "Run is queued",
+                    )
+                    .await;
+                tokio::spawn(async move {
+                    execute(&inner, &execution.uuid, plan, stopped).await;
+                    inner.active().remove(&execution.uuid);
+                });
+            }
+            Err(why) => {
+                inner.active().remove(&execution.uuid);
+                inner
+                    .report(&execution.uuid, Status::Failed, "InvalidSpec", why)
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn stop(&self, uuid: &str) -> Result<(), RuntimeError> {
+        let sent = self
+            .inner
+            .active()
+            .get(uuid)
+            .is_some_and(|stop| stop.send(true).is_ok());
+        if !sent {
+            return Err(RuntimeError::NotActive);
+        }
+        self.inner
+            .report(uuid, Status::Stopping, "ProcessRuntime", "Run is stopping")
+            .await;
+        Ok(())
+    }
+
+    async fn recover(&self, execution: Execution) -> Result<(), RuntimeError> {
+        if matches!(
+            execution.status,
+            Status::Created | Status::Compiled | Status::Queued
+        ) {
+            // Nothing of it ran yet: it simply goes back in the queue.
+            return self.submit(execution).await;
+        }
+        let inner = Arc::clone(&self.inner);
+        let uuid = execution.uuid.clone();
+        let folder = inner.folder(&uuid);
+        let plan = Plan::of(&execution, &inner.config);
+        let writer = plan.as_ref().ok().and_then(|plan| {
+            inner
+                .reporter
+                .artifacts()
+                .log_writer(&uuid, &plan.pod, &inner.config.node)
+                .ok()
+        });
+        let launched = writer
+            .as_ref()
+            .and_then(|writer| launch::reattach(&folder, &writer.sender()));
+        let (Ok(plan), Some(writer), Some(launched)) = (plan, writer, launched) else {
+            // It was between its queue and its process when the server stopped.
+            folder.remove();
+            inner
+                .report(
+                    &uuid,
+                    Status::Failed,
+                    "ServerRestarted",
+                    "Myelin stopped before the run's process started; restart the run",
+                )
+                .await;
+            return Ok(());
+        };
+        let (stop, mut stopped) = watch::channel(false);
+        inner.active().insert(uuid.clone(), stop);
+        if execution.status == Status::Stopping {
+            let _ = inner.active().get(&uuid).map(|stop| stop.send(true));
+        }
+        tokio::spawn(async move {
+            let deadline = plan.timeout.map(|timeout| Instant::now() + timeout);
+            let outcome = supervise(&inner, launched, &plan, &mut stopped, deadline).await;
+            finish(&inner, &uuid, &plan, writer, outcome).await;
+            inner.active().remove(&uuid);
+        });
+        Ok(())
+    }
+}
+
+async fn execute(inner: &Inner, uuid: &str, plan: Plan, mut stop: watch::Receiver<bool>) {
+    let _slot = tokio::select! {
+        slot = inner.slots.acquire() => slot.expect("the semaphore is never closed"),
+        () = stopped(&mut stop) => {
+            inner.report(uuid, Status::Stopped, "ProcessRuntime", "Run was stopped while queued").await;
+            return;
+        }
+    };
+    inner
+        .report(
+            uuid,
+            Status::Scheduled,
+            "ProcessRuntime",
+            "Run is scheduled",
+        )
+        .await;
+    let writer = match inner
+        .reporter
+        .artifacts()
+        .log_writer(uuid, &plan.pod, &inner.config.node)
+    {
+        Ok(writer) => writer,
+        Err(error) => {
+            let message = format!("cannot write the run's logs: {error}");
+            inner
+                .report(uuid, Status::Failed, "LogsUnavailable", message)
+                .await;
+            return;
+        }
+    };
+    let deadline = plan.timeout.map(|timeout| Instant::now() + timeout);
+    let mut attempt = 0;
+    let outcome = loop {
+        let outcome = attempt_once(inner, uuid, &plan, &writer, &mut stop, deadline).await;
+        let Outcome::Failed { reason, message } = outcome else {
+            break outcome;
+        };
+        if attempt >= plan.max_retries {
+            break Outcome::Failed { reason, message };
+        }
+        attempt += 1;
+        let message = format!("{message}; retry {attempt} of {} follows", plan.max_retries);
+        inner.report(uuid, Status::Retrying, reason, message).await;
+        let backoff = (inner.config.retry_backoff * (1 << (attempt - 1).min(6)))
+            .min(Duration::from_secs(360));
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = stopped(&mut stop) => break Outcome::Stopped,
+        }
+    };
+    finish(inner, uuid, &plan, writer, outcome).await;
+}
+
+/// How one attempt ended.
+enum Outcome {
+    Succeeded,
+    Failed {
+        reason: &'static str,
+        message: String,
+    },
+    Stopped,
+    TimedOut,
+}
+
+/// Records how the run ended, once its last line is in the archive: clients stop reading logs
+/// when they see a final status.
+async fn finish(inner: &Inner, uuid: &str, plan: &Plan, writer: LogWriter, outcome: Outcome) {
+    writer.close().await;
+    let (status, reason, message) = match outcome {
+        Outcome::Succeeded => (
+            Status::Succeeded,
+            "ProcessRuntime",
+            "Run has succeeded".to_owned(),
+        ),
+        Outcome::Failed { reason, message } => (Status::Failed, reason, message),
+        Outcome::Stopped => (
+            Status::Stopped,
+            "ProcessRuntime",
+            "Run was stopped".to_owned(),
+        ),
+        Outcome::TimedOut => (
+            Status::Failed,
+            "DeadlineExceeded",
+            format!(
+                "the run did not finish within its timeout of {} s",
+                plan.timeout.unwrap_or_default().as_secs()
+            ),
+        ),
+    };
+    inner.report(uuid, status, reason, message).await;
+    inner.folder(uuid).remove();
+}
+
+/// Resolves once the run is asked to stop (or its switch is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+async fn attempt_once(
+    inner: &Inner,
+    uuid: &str,
+    plan: &Plan,
+    writer: &LogWriter,
+    stop: &mut watch::Receiver<bool>,
+    deadline: Option<Instant>,
+) -> Outcome {
+    inner
+        .report(uuid, Status::Starting, "ProcessRuntime", "Run is starting")
+        .await;
+    for folder in [&plan.working_dir, &plan.artifacts_dir] {
+        if let Err(error) = std::fs::create_dir_all(folder) {
+            return Outcome::Failed {
+                reason: "WorkingDirUnavailable",
+                message: format!("cannot create {}: {error}", folder.display()),
+            };
+        }
+    }
+    let launched = match launch::launch(plan, &inner.folder(uuid), &writer.sender()) {
+        Ok(launched) => launched,
+        Err(message) => {
+            return Outcome::Failed {
+                reason: "CommandNotStarted",
+                message,
+            };
+        }
+    };
+    inner
+        .report(uuid, Status::Running, "ProcessRuntime", "Run is running")
+        .await;
+    supervise(inner, launched, plan, stop, deadline).await
+}
+
+/// Waits for the process to end, to be stopped or to time out; then ends what is left of its
+/// group and collects its last lines.
+async fn supervise(
+    inner: &Inner,
+    mut launched: Launched,
+    plan: &Plan,
+    stop: &mut watch::Receiver<bool>,
+    deadline: Option<Instant>,
+) -> Outcome {
+    let timeout = async {
+        match deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline).await,
+            None => std::future::pending().await,
+        }
+    };
+    let ended = tokio::select! {
+        exit = launched.wait() => Ok(exit),
+        () = stopped(stop) => Err(Outcome::Stopped),
+        () = timeout => Err(Outcome::TimedOut),
+    };
+    let outcome = match ended {
+        Ok(Exit::Code(0)) => Outcome::Succeeded,
+        Ok(exit) => Outcome::Failed {
+            reason: "Error",
+            message: describe_exit(&plan.program, exit),
+        },
+        Err(outcome) => {
+            // SIGTERM first, as Kubernetes does, and SIGKILL after the grace period.
+            launched.signal(Signal::SIGTERM);
+            if tokio::time::timeout(inner.config.stop_grace, launched.wait())
+                .await
+                .is_err()
+            {
+                launched.signal(Signal::SIGKILL);
+                launched.wait().await;
+            }
+            outcome
+        }
+    };
+    launched.finish().await;
+    outcome
+}
+
+fn describe_exit(program: &str, exit: Exit) -> String {
+    match exit {
+        Exit::Code(code) if code > 128 => match Signal::try_from(code - 128) {
+            // The shell reports a process killed by signal N as 128 + N.
+            Ok(signal) => format!(
+                "`{program}` was killed by {} (exit code {code})",
+                signal.as_str()
+            ),
+            Err(_) => format!("`{program}` exited with code {code}"),
+        },
+        Exit::Code(code) => format!("`{program}` exited with code {code}"),
+        Exit::Unknown => {
+            format!("`{program}` ended while Myelin was not running, without leaving its exit code")
+        }
+    }
+}
