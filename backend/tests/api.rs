@@ -1,0 +1,579 @@
+//! Polyaxon's REST API as Myelin serves it, through `backend::app` without a socket: projects,
+//! runs, PQL lists, statuses, lineage, logs with their cursor, errors, and the token.
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt as _;
+use serde_json::{Value as Json, json};
+use tower::ServiceExt as _;
+
+/// A server over its own data folder, removed when dropped.
+struct Api {
+    root: std::path::PathBuf,
+    state: backend::AppState,
+    token: Option<&'static str>,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+impl Api {
+    fn new(name: &str, token: Option<&'static str>) -> Self {
+        let root = std::env::temp_dir().join(format!("myelin-api-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let mut config = backend::Config::local(root.join("data"), root.join("dist"));
+        config.token = token.map(str::to_owned);
+        let state = backend::AppState::open(config, "http://127.0.0.1:9").unwrap();
+        Self { root, state, token }
+    }
+
+    async fn send(&self, method: &str, path: &str, body: Option<Json>) -> (StatusCode, Json) {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = self.token {
+            request = request.header(header::AUTHORIZATION, format!("Token {token}"));
+        }
+        let request = match body {
+            Some(body) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .unwrap();
+        self.respond(request).await
+    }
+
+    async fn respond(&self, request: Request<Body>) -> (StatusCode, Json) {
+        let response = backend::app(self.state.clone())
+            .oneshot(request)
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let json = if bytes.is_empty() {
+            Json::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|error| panic!("{error}: {}", String::from_utf8_lossy(&bytes)))
+        };
+        (status, json)
+    }
+
+    async fn ok(&self, method: &str, path: &str, body: Option<Json>) -> Json {
+        let (status, json) = self.send(method, path, body).await;
+        assert_eq!(status, StatusCode::OK, "{method} {path}: {json}");
+        json
+    }
+
+    async fn project(&self, name: &str) {
+        self.ok(
+            "POST",
+            "/api/v1/default/projects/create",
+            Some(json!({"name": name})),
+        )
+        .await;
+    }
+
+    /// A run its client executes and reports (as the tracking client's standalone runs).
+    async fn client_run(&self, project: &str, name: &str, tags: &[&str]) -> String {
+        let run = self
+            .ok(
+                "POST",
+                &format!("/api/v1/default/{project}/runs"),
+                Some(
+                    json!({"is_managed": false, "managed_by": "user", "name": name, "tags": tags}),
+                ),
+            )
+            .await;
+        run["uuid"].as_str().unwrap().to_owned()
+    }
+
+    async fn wait_until_done(&self, project: &str, uuid: &str) -> Json {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let run = self
+                .ok(
+                    "GET",
+                    &format!("/api/v1/default/{project}/runs/{uuid}"),
+                    None,
+                )
+                .await;
+            let status = run["status"].as_str().unwrap();
+            if ["succeeded", "failed", "stopped"].contains(&status) {
+                return run;
+            }
+            assert!(Instant::now() < deadline, "run {uuid} is still {status}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn uuids(list: &Json) -> Vec<String> {
+    list["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["uuid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_typo_in_a_submitted_polyaxonfile_is_a_400_with_its_line_column_and_hint() {
+    let api = Api::new("typo", None);
+    api.project("demo").await;
+    let content = "kind: component\nrun:\n  kind: job\n  contianer:\n    image: python:3.11\n";
+    let (status, body) = api
+        .send(
+            "POST",
+            "/api/v1/default/demo/runs",
+            Some(json!({"content": content})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let diagnostic = body["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|diagnostic| diagnostic["path"] == "run.contianer")
+        .unwrap_or_else(|| panic!("no diagnostic for the typo: {body}"));
+    assert_eq!(diagnostic["line"], 4);
+    assert_eq!(diagnostic["column"], 3);
+    assert_eq!(diagnostic["severity"], "error");
+    assert!(
+        diagnostic["hints"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("did you mean `container`?")),
+        "{diagnostic}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 4, column 3"),
+        "{body}"
+    );
+    let list = api.ok("GET", "/api/v1/default/demo/runs", None).await;
+    assert_eq!(list["count"], 0, "a rejected operation leaves no run");
+}
+
+#[tokio::test]
+async fn what_the_process_runtime_cannot_run_is_refused_with_why() {
+    let api = Api::new("refused", None);
+    api.project("demo").await;
+    let tfjob = "kind: component\nrun:\n  kind: tfjob\n  chief:\n    replicas: 1\n    container:\n      image: tensorflow/tensorflow\n      command: [python, train.py]\n";
+    let (status, body) = api
+        .send(
+            "POST",
+            "/api/v1/default/demo/runs",
+            Some(json!({"content": tfjob})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Kubernetes runtime"),
+        "{body}"
+    );
+    let (status, body) = api
+        .send(
+            "POST",
+            "/api/v1/default/demo/runs",
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a managed run needs content: {body}"
+    );
+    let (status, _) = api
+        .send(
+            "POST",
+            "/api/v1/default/nowhere/runs",
+            Some(json!({"content": tfjob})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_token_is_required_when_the_server_has_one() {
+    let api = Api::new("token", Some("s3cret"));
+    let ask = |authorization: Option<&'static str>| {
+        let mut request = Request::get("/api/v1/default/projects/list");
+        if let Some(value) = authorization {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        request.body(Body::empty()).unwrap()
+    };
+    let (status, body) = api.respond(ask(None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("POLYAXON_AUTH_TOKEN")
+    );
+    assert_eq!(
+        api.respond(ask(Some("Token wrong"))).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        api.respond(ask(Some("Token s3cret"))).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.respond(ask(Some("Bearer s3cret"))).await.0,
+        StatusCode::OK
+    );
+    let logs =
+        Request::get("/streams/v1/polyaxon/default/p/runs/0123456789abcdef0123456789abcdef/logs")
+            .body(Body::empty())
+            .unwrap();
+    assert_eq!(api.respond(logs).await.0, StatusCode::UNAUTHORIZED);
+    let health = Request::get("/api/v1/health").body(Body::empty()).unwrap();
+    assert_eq!(
+        api.respond(health).await.0,
+        StatusCode::OK,
+        "health stays open"
+    );
+    let installation = api.ok("GET", "/api/v1/installation", None).await;
+    assert_eq!(installation["dist"], "ce");
+    assert_eq!(installation["auth"], true);
+}
+
+#[tokio::test]
+async fn projects_are_created_read_listed_changed_and_deleted() {
+    let api = Api::new("projects", None);
+    for name in ["alpha", "beta", "gamma"] {
+        api.project(name).await;
+    }
+    let (status, body) = api
+        .send(
+            "POST",
+            "/api/v1/default/projects/create",
+            Some(json!({"name": "alpha"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, body) = api
+        .send(
+            "POST",
+            "/api/v1/default/projects/create",
+            Some(json!({"name": "no spaces"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) = api
+        .send(
+            "POST",
+            "/api/v1/default/projects/create",
+            Some(json!({"name": 7})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let page = api
+        .ok("GET", "/api/v1/default/projects/list?limit=2", None)
+        .await;
+    assert_eq!(page["count"], 3);
+    let names: Vec<&str> = page["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["gamma", "beta"], "newest first");
+    assert_eq!(
+        page["next"],
+        "/api/v1/default/projects/list?limit=2&offset=2"
+    );
+    assert_eq!(page["previous"], Json::Null);
+
+    let changed = api
+        .ok(
+            "PATCH",
+            "/api/v1/default/alpha",
+            Some(json!({"description": "the first", "tags": ["x"]})),
+        )
+        .await;
+    assert_eq!(changed["description"], "the first");
+    assert_eq!(
+        api.ok("GET", "/api/v1/default/alpha", None).await["tags"],
+        json!(["x"])
+    );
+    let (status, _) = api.send("DELETE", "/api/v1/default/alpha", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = api.send("GET", "/api/v1/default/alpha", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["message"], "no project `alpha` for owner `default`");
+}
+
+#[tokio::test]
+async fn runs_are_listed_with_pql_and_sort_and_bad_queries_say_where() {
+    let api = Api::new("pql", None);
+    api.project("demo").await;
+    let a = api.client_run("demo", "alpha", &["nlp", "big"]).await;
+    let b = api.client_run("demo", "beta", &["cv"]).await;
+    let c = api.client_run("demo", "gamma", &["nlp"]).await;
+    for (uuid, loss) in [(&a, 0.5), (&b, 0.1), (&c, 0.3)] {
+        api.ok(
+            "PATCH",
+            &format!("/api/v1/default/demo/runs/{uuid}"),
+            Some(json!({"outputs": {"loss": loss}, "merge": true})),
+        )
+        .await;
+    }
+    let list = |query: &'static str| {
+        let api = &api;
+        async move {
+            api.ok("GET", &format!("/api/v1/default/demo/runs?{query}"), None)
+                .await
+        }
+    };
+    assert_eq!(uuids(&list("").await), [c.clone(), b.clone(), a.clone()]);
+    assert_eq!(uuids(&list("query=tags:nlp").await), [c.clone(), a.clone()]);
+    assert_eq!(uuids(&list("query=tags:nlp,name:alpha").await), [a.clone()]);
+    assert_eq!(
+        uuids(&list("query=outputs.loss:%3C0.4&sort=outputs.loss").await),
+        [b.clone(), c.clone()]
+    );
+    assert_eq!(
+        uuids(&list("sort=name&limit=2&offset=1").await),
+        [b.clone(), c.clone()]
+    );
+    let page = list("sort=name&limit=1").await;
+    assert_eq!(page["count"], 3);
+    assert_eq!(
+        page["next"],
+        "/api/v1/default/demo/runs?limit=1&offset=1&sort=name"
+    );
+
+    let (status, body) = api
+        .send(
+            "GET",
+            "/api/v1/default/demo/runs?query=stauts:running",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("character 1") && message.contains("`status`"),
+        "{message}"
+    );
+    let (status, _) = api
+        .send("GET", "/api/v1/default/demo/runs?sort=-nonsense", None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = api
+        .send("GET", "/api/v1/default/demo/runs?limit=0", None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = api
+        .send("GET", "/api/v1/default/demo/runs?limit=many", None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_client_run_reports_its_statuses_outputs_and_lineage() {
+    let api = Api::new("client-run", None);
+    api.project("demo").await;
+    let uuid = api.client_run("demo", "tracked", &[]).await;
+    let path = format!("/api/v1/default/demo/runs/{uuid}");
+    let report = |kind: &'static str| {
+        let api = &api;
+        let path = format!("{path}/statuses");
+        async move {
+            api.ok(
+                "POST",
+                &path,
+                Some(json!({"condition": {"type": kind, "status": true, "reason": "PolyaxonClient", "message": "from the client"}})),
+            )
+            .await
+        }
+    };
+    assert_eq!(report("running").await["status"], "running");
+    assert_eq!(report("succeeded").await["status"], "succeeded");
+    let after = report("running").await;
+    assert_eq!(after["status"], "succeeded", "a final status stays");
+    let kinds: Vec<&str> = after["status_conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["created", "running", "succeeded"]);
+
+    api.ok(
+        "PATCH",
+        &path,
+        Some(json!({"outputs": {"loss": 0.5}, "merge": true})),
+    )
+    .await;
+    api.ok(
+        "PATCH",
+        &path,
+        Some(json!({"outputs": {"acc": 0.9}, "meta_info": {"has_metrics": true}, "merge": true})),
+    )
+    .await;
+    let run = api.ok("GET", &path, None).await;
+    assert_eq!(run["outputs"], json!({"loss": 0.5, "acc": 0.9}));
+    assert_eq!(run["meta_info"], json!({"has_metrics": true}));
+    assert!(run["started_at"].is_string() && run["finished_at"].is_string());
+    api.ok("PATCH", &path, Some(json!({"outputs": {"only": 1}})))
+        .await;
+    assert_eq!(
+        api.ok("GET", &path, None).await["outputs"],
+        json!({"only": 1}),
+        "no merge replaces"
+    );
+
+    let metric = json!({"name": "loss", "kind": "metric", "path": "events/metric/loss.plx", "summary": {"last": 0.5}, "is_input": false});
+    api.ok(
+        "POST",
+        &format!("{path}/lineage/artifacts"),
+        Some(json!({"artifacts": [metric]})),
+    )
+    .await;
+    let updated = json!({"name": "loss", "kind": "metric", "path": "events/metric/loss.plx", "summary": {"last": 0.25}, "is_input": false});
+    api.ok(
+        "POST",
+        &format!("{path}/lineage/artifacts"),
+        Some(json!({"artifacts": [updated]})),
+    )
+    .await;
+    let lineage = api
+        .ok("GET", &format!("{path}/lineage/artifacts"), None)
+        .await;
+    assert_eq!(lineage["count"], 1);
+    assert_eq!(lineage["results"][0]["summary"]["last"], 0.25);
+
+    let (status, _) = api.send("DELETE", &path, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = api.send("GET", &path, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = api
+        .send("GET", "/api/v1/default/demo/runs/not-a-uuid", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_are_polled_with_a_cursor_without_loss_or_duplicates() {
+    let api = Api::new("logs", None);
+    api.project("demo").await;
+    let content = "kind: component\nname: printer\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [sh, -c]\n    args: ['i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done']\n";
+    let run = api
+        .ok(
+            "POST",
+            "/api/v1/default/demo/runs",
+            Some(json!({"content": content})),
+        )
+        .await;
+    let uuid = run["uuid"].as_str().unwrap().to_owned();
+    let mut cursor = run["created_at"].as_str().unwrap().to_owned();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        // As the polyaxon client sends it: no colon in the offset.
+        let last_time = cursor.replace("+00:00", "+0000").replace('+', "%2B");
+        let logs = api
+            .ok(
+                "GET",
+                &format!(
+                    "/streams/v1/polyaxon/default/demo/runs/{uuid}/logs?last_time={last_time}"
+                ),
+                None,
+            )
+            .await;
+        for line in logs["logs"].as_array().unwrap() {
+            assert_eq!(line["container"], "polyaxon-main");
+            seen.push(line["value"].as_str().unwrap().to_owned());
+        }
+        match logs["last_time"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+        assert!(Instant::now() < deadline, "the logs never ended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let expected: Vec<String> = (0..300).map(|i| format!("line-{i}")).collect();
+    assert_eq!(seen, expected);
+    assert_eq!(
+        api.wait_until_done("demo", &uuid).await["status"],
+        "succeeded"
+    );
+    let archive = api
+        .ok(
+            "GET",
+            &format!("/streams/v1/polyaxon/default/demo/runs/{uuid}/logs"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        archive["logs"].as_array().unwrap().len(),
+        300,
+        "the archive has every line"
+    );
+    assert_eq!(archive["last_time"], Json::Null);
+    let (status, _) = api
+        .send(
+            "GET",
+            &format!("/streams/v1/polyaxon/default/demo/runs/{uuid}/logs?last_time=yesterday"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_ends_a_managed_run_and_records_a_client_one() {
+    let api = Api::new("stop", None);
+    api.project("demo").await;
+    let content = "kind: component\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [sleep, '60']\n";
+    let run = api
+        .ok(
+            "POST",
+            "/api/v1/default/demo/runs",
+            Some(json!({"content": content})),
+        )
+        .await;
+    let uuid = run["uuid"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while api
+        .ok("GET", &format!("/api/v1/default/demo/runs/{uuid}"), None)
+        .await["status"]
+        != "running"
+    {
+        assert!(Instant::now() < deadline, "never running");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    api.ok(
+        "POST",
+        &format!("/api/v1/default/demo/runs/{uuid}/stop"),
+        None,
+    )
+    .await;
+    assert_eq!(api.wait_until_done("demo", uuid).await["status"], "stopped");
+
+    let client = api.client_run("demo", "by-hand", &[]).await;
+    api.ok(
+        "POST",
+        &format!("/api/v1/default/demo/runs/{client}/stop"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        api.wait_until_done("demo", &client).await["status"],
+        "stopped"
+    );
+}
