@@ -99,6 +99,46 @@ impl Artifacts {
         }
     }
 
+    /// Copies artifacts of run `from` into run `to`: the given paths (relative to the artifacts
+    /// root, so they start with `from`'s uuid, as Polyaxon's clients write them), or everything
+    /// but the logs when none are given. The error says which path is not allowed or missing.
+    pub async fn copy_run(&self, from: &str, to: &str, paths: &[String]) -> Result<(), String> {
+        let source = self.run_folder(from);
+        let target = self.run_folder(to);
+        let mut copies = Vec::new();
+        if paths.is_empty() {
+            for entry in std::fs::read_dir(&source).into_iter().flatten().flatten() {
+                if entry.file_name() != "plxlogs" {
+                    copies.push((entry.path(), target.join(entry.file_name())));
+                }
+            }
+        }
+        for path in paths {
+            let relative = Path::new(path)
+                .strip_prefix(from)
+                .ok()
+                .filter(|relative| {
+                    relative
+                        .components()
+                        .all(|part| matches!(part, std::path::Component::Normal(_)))
+                })
+                .ok_or_else(|| format!("`{path}` is not a path inside run {from}'s artifacts"))?;
+            let from_path = source.join(relative);
+            if !from_path.exists() {
+                return Err(format!("run {from} has no artifact `{path}`"));
+            }
+            copies.push((from_path, target.join(relative)));
+        }
+        tokio::task::spawn_blocking(move || {
+            copies
+                .iter()
+                .try_for_each(|(from, to)| copy_recursively(from, to))
+                .map_err(|error| format!("cannot copy the artifacts: {error}"))
+        })
+        .await
+        .map_err(|error| error.to_string())?
+    }
+
     fn logs_folder(&self, uuid: &str) -> PathBuf {
         self.run_folder(uuid).join("plxlogs")
     }
@@ -130,6 +170,22 @@ impl Artifacts {
         tokio::task::spawn_blocking(move || read_folder(&folder, after))
             .await
             .map_err(std::io::Error::other)?
+    }
+}
+
+fn copy_recursively(from: &Path, to: &Path) -> std::io::Result<()> {
+    if from.is_dir() {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            copy_recursively(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        Ok(())
+    } else {
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::copy(from, to).map(drop)
     }
 }
 

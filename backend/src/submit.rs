@@ -72,6 +72,7 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
                 resource: None,
                 conditions: vec![created],
                 created_at: now,
+                cloned_from: None,
             },
             execution: None,
         });
@@ -144,6 +145,7 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
             resource: Some(resource),
             conditions: vec![created, compiled_condition],
             created_at: now,
+            cloned_from: None,
         },
         execution: Some(execution),
     })

@@ -577,3 +577,85 @@ async fn stop_ends_a_managed_run_and_records_a_client_one() {
         "stopped"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_is_restarted_or_copied_with_its_artifacts() {
+    let api = Api::new("clone", None);
+    api.project("demo").await;
+    // Writes an output the first time, and says whether it found one.
+    let content = "kind: component\nname: maker\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [sh, -c]\n    args: ['out=$POLYAXON_CONTEXT_ROOT/artifacts/${POLYAXON_RUN_INSTANCE##*.}/outputs; if [ -f $out/model.txt ]; then echo found $(cat $out/model.txt); else mkdir -p $out; echo 42 > $out/model.txt; echo made; fi']\n";
+    let first = api
+        .ok(
+            "POST",
+            "/api/v1/default/demo/runs",
+            Some(json!({"content": content, "tags": ["v1"]})),
+        )
+        .await;
+    let first = first["uuid"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api.wait_until_done("demo", &first).await["status"],
+        "succeeded"
+    );
+    let logs_of = |uuid: String| {
+        let api = &api;
+        async move {
+            let logs = api
+                .ok(
+                    "GET",
+                    &format!("/streams/v1/polyaxon/default/demo/runs/{uuid}/logs"),
+                    None,
+                )
+                .await;
+            logs["logs"][0]["value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        }
+    };
+    assert_eq!(logs_of(first.clone()).await, "made");
+
+    let restarted = api
+        .ok(
+            "POST",
+            &format!("/api/v1/default/demo/runs/{first}/restart"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(restarted["original"], first.as_str());
+    assert_eq!(restarted["cloning_kind"], "restart");
+    assert_eq!(restarted["name"], "maker");
+    assert_eq!(restarted["tags"], json!(["v1"]));
+    let restarted = restarted["uuid"].as_str().unwrap().to_owned();
+    api.wait_until_done("demo", &restarted).await;
+    assert_eq!(
+        logs_of(restarted).await,
+        "made",
+        "a restart starts from nothing"
+    );
+
+    let copied = api
+        .ok(
+            "POST",
+            &format!("/api/v1/default/demo/runs/{first}/copy"),
+            Some(json!({"name": "copied"})),
+        )
+        .await;
+    assert_eq!(copied["cloning_kind"], "copy");
+    assert_eq!(copied["name"], "copied");
+    let copied = copied["uuid"].as_str().unwrap().to_owned();
+    api.wait_until_done("demo", &copied).await;
+    assert_eq!(
+        logs_of(copied).await,
+        "found 42",
+        "a copy starts with the original's artifacts"
+    );
+
+    let (status, body) = api
+        .send(
+            "POST",
+            &format!("/api/v1/default/demo/runs/{first}/copy"),
+            Some(json!({"meta_info": {"copy_artifacts": {"dirs": ["../../etc"]}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}

@@ -9,8 +9,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 use shared::api::{
-    LineageArtifact, LineageBody, ListResponse, OperationBody, Run, RunPatch, Status, StatusBody,
-    StatusCondition, StatusReport,
+    LineageArtifact, LineageBody, ListResponse, OperationBody, Project, Run, RunPatch, Status,
+    StatusBody, StatusCondition, StatusReport,
 };
 
 use super::run_uuid;
@@ -27,6 +27,8 @@ pub fn routes() -> Router<AppState> {
             get(read).patch(patch).delete(delete),
         )
         .route("/v1/{owner}/{project}/runs/{uuid}/stop", post(stop))
+        .route("/v1/{owner}/{project}/runs/{uuid}/restart", post(restart))
+        .route("/v1/{owner}/{project}/runs/{uuid}/copy", post(copy))
         .route(
             "/v1/{owner}/{project}/runs/{uuid}/statuses",
             get(statuses).post(add_status),
@@ -138,9 +140,20 @@ async fn create(
 ) -> Result<Json<Run>, AppError> {
     let Json(body) = body?;
     let project = state.store.project(&owner, &project).await?;
-    let prepared = submit::prepare(
+    Ok(Json(submit_run(&state, &project, body, None).await?))
+}
+
+/// Compiles, stores and hands a run to the runtime. A copy gets its original's artifacts before
+/// it starts.
+async fn submit_run(
+    state: &AppState,
+    project: &Project,
+    body: OperationBody,
+    origin: Option<Origin<'_>>,
+) -> Result<Run, AppError> {
+    let mut prepared = submit::prepare(
         Submission {
-            project: &project,
+            project,
             body,
             uuid: clock::new_uuid(),
             now: clock::now(),
@@ -149,6 +162,21 @@ async fn create(
         },
         state.runtime.as_ref(),
     )?;
+    prepared.run.cloned_from = origin
+        .as_ref()
+        .map(|origin| (origin.run.to_owned(), origin.kind.as_str().to_owned()));
+    let uuid = prepared.run.uuid.clone();
+    if let Some(Origin {
+        run,
+        kind: Cloning::Copy(paths),
+    }) = &origin
+    {
+        state
+            .artifacts
+            .copy_run(run, &uuid, paths)
+            .await
+            .map_err(AppError::BadRequest)?;
+    }
     let run = state
         .store
         .create_run(&project.owner, &project.name, prepared.run)
@@ -170,7 +198,90 @@ async fn create(
             .add_condition(&run.uuid, condition, false)
             .await?;
     }
-    Ok(Json(run))
+    Ok(run)
+}
+
+/// The run a new one is made from, and how.
+struct Origin<'a> {
+    run: &'a str,
+    kind: Cloning,
+}
+
+/// How a run is made from another.
+enum Cloning {
+    /// The same operation again.
+    Restart,
+    /// The same operation again, starting with these of the original's artifacts (all of them
+    /// when empty).
+    Copy(Vec<String>),
+}
+
+impl Cloning {
+    fn as_str(&self) -> &'static str {
+        match self {
+            Cloning::Restart => "restart",
+            Cloning::Copy(_) => "copy",
+        }
+    }
+}
+
+async fn restart(
+    State(state): State<AppState>,
+    Path((owner, project, uuid)): Path<(String, String, String)>,
+    body: Result<Json<OperationBody>, JsonRejection>,
+) -> Result<Json<Run>, AppError> {
+    clone_run(&state, &owner, &project, &uuid, body, false).await
+}
+
+async fn copy(
+    State(state): State<AppState>,
+    Path((owner, project, uuid)): Path<(String, String, String)>,
+    body: Result<Json<OperationBody>, JsonRejection>,
+) -> Result<Json<Run>, AppError> {
+    clone_run(&state, &owner, &project, &uuid, body, true).await
+}
+
+/// `polyaxon ops restart [--copy]`: a new run of the original's operation, or of the content
+/// sent instead, named and tagged as the original unless the request says otherwise.
+async fn clone_run(
+    state: &AppState,
+    owner: &str,
+    project: &str,
+    uuid: &str,
+    body: Result<Json<OperationBody>, JsonRejection>,
+    copy: bool,
+) -> Result<Json<Run>, AppError> {
+    let Json(mut body) = body?;
+    let uuid = run_uuid(uuid)?;
+    let project = state.store.project(owner, project).await?;
+    let original = state.store.run(owner, &project.name, &uuid).await?.run;
+    body.content = body.content.or(original.content);
+    if body.content.is_none() {
+        return Err(AppError::BadRequest(format!(
+            "run `{uuid}` has no Polyaxonfile to run again: its client executed it"
+        )));
+    }
+    body.name = body.name.or(original.name);
+    body.description = body.description.or(original.description);
+    body.tags = body.tags.or(Some(original.tags));
+    let kind = if copy {
+        let requested = body
+            .meta_info
+            .as_ref()
+            .and_then(|meta| meta.get("copy_artifacts"));
+        let paths = ["dirs", "files"]
+            .into_iter()
+            .flat_map(|key| requested.and_then(|r| r.get(key)).and_then(Json_::as_array))
+            .flatten()
+            .filter_map(Json_::as_str)
+            .map(str::to_owned)
+            .collect();
+        Cloning::Copy(paths)
+    } else {
+        Cloning::Restart
+    };
+    let origin = Origin { run: &uuid, kind };
+    Ok(Json(submit_run(state, &project, body, Some(origin)).await?))
 }
 
 async fn read(

@@ -59,6 +59,8 @@ pub struct NewRun {
     pub conditions: Vec<StatusCondition>,
     /// When it was created.
     pub created_at: shared::time::Timestamp,
+    /// The run it was restarted or copied from, and how (`restart`, `copy`).
+    pub cloned_from: Option<(String, String)>,
 }
 
 /// A run with what only the server needs: its compiled operation and resource.

@@ -552,8 +552,9 @@ impl Store for Sqlite {
                 "INSERT INTO runs (uuid, project_id, name, description, kind, runtime, executor, \
                  status, conditions, inputs, tags, meta_info, content, compiled, resource, \
                  managed_by, is_managed, pending, created_at, updated_at, started_at, \
-                 finished_at, wait_time, duration) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
-                 ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?19, ?20, ?21, ?22, ?23)",
+                 finished_at, wait_time, duration, original_uuid, cloning_kind) VALUES (?1, ?2, \
+                 ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
+                 ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
                 params![
                     run.uuid,
                     project_id,
@@ -578,6 +579,8 @@ impl Store for Sqlite {
                     state.finished_at.map(Timestamp::as_micros),
                     state.wait_time,
                     state.duration,
+                    run.cloned_from.as_ref().map(|(original, _)| original),
+                    run.cloned_from.as_ref().map(|(_, kind)| kind),
                 ],
             )?;
             let run_id = transaction.last_insert_rowid();
