@@ -139,6 +139,19 @@ impl Artifacts {
         .map_err(|error| error.to_string())?
     }
 
+    /// Begins receiving a file for run `uuid`'s artifacts, into a temporary file beside them.
+    pub async fn start_upload(&self, uuid: &str) -> std::io::Result<Upload> {
+        let folder = self.run_folder(uuid);
+        tokio::fs::create_dir_all(&folder).await?;
+        let temporary = folder.join(format!(".upload-{}", clock::new_uuid()));
+        let file = tokio::fs::File::create(&temporary).await?;
+        Ok(Upload {
+            run: folder,
+            temporary,
+            file,
+        })
+    }
+
     fn logs_folder(&self, uuid: &str) -> PathBuf {
         self.run_folder(uuid).join("plxlogs")
     }
@@ -171,6 +184,91 @@ impl Artifacts {
             .await
             .map_err(std::io::Error::other)?
     }
+}
+
+/// A file being received for a run's artifacts.
+#[derive(Debug)]
+pub struct Upload {
+    run: PathBuf,
+    temporary: PathBuf,
+    file: tokio::fs::File,
+}
+
+impl Upload {
+    /// Appends received bytes.
+    pub async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt as _;
+        self.file.write_all(bytes).await
+    }
+
+    /// Puts the file at `folder/name` under the run's artifacts, or unpacks it into `folder`
+    /// when it is a `.tar.gz`. The error says what is not allowed.
+    pub async fn finish(
+        mut self,
+        folder: &str,
+        name: &str,
+        untar: bool,
+        overwrite: bool,
+    ) -> Result<(), String> {
+        use tokio::io::AsyncWriteExt as _;
+        let result = async {
+            self.file
+                .flush()
+                .await
+                .map_err(|error| format!("cannot store the upload: {error}"))?;
+            let relative = Path::new(folder);
+            if !relative
+                .components()
+                .all(|part| matches!(part, std::path::Component::Normal(_)))
+            {
+                return Err(format!(
+                    "`{folder}` is not a folder inside the run's artifacts"
+                ));
+            }
+            let destination = self.run.join(relative);
+            let (temporary, name) = (self.temporary.clone(), name.to_owned());
+            tokio::task::spawn_blocking(move || {
+                place(&temporary, &destination, &name, untar, overwrite)
+            })
+            .await
+            .map_err(|error| error.to_string())?
+        }
+        .await;
+        let _ = tokio::fs::remove_file(&self.temporary).await;
+        result
+    }
+}
+
+fn place(
+    temporary: &Path,
+    destination: &Path,
+    name: &str,
+    untar: bool,
+    overwrite: bool,
+) -> Result<(), String> {
+    std::fs::create_dir_all(destination)
+        .map_err(|error| format!("cannot create {}: {error}", destination.display()))?;
+    if untar {
+        let file = std::fs::File::open(temporary).map_err(|error| error.to_string())?;
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+        archive.set_overwrite(overwrite);
+        // `unpack_in` refuses entries that would land outside the destination.
+        for entry in archive
+            .entries()
+            .map_err(|error| format!("`{name}` is not a .tar.gz: {error}"))?
+        {
+            let mut entry = entry.map_err(|error| format!("`{name}` is not a .tar.gz: {error}"))?;
+            entry
+                .unpack_in(destination)
+                .map_err(|error| format!("cannot unpack `{name}`: {error}"))?;
+        }
+        return Ok(());
+    }
+    let target = destination.join(name);
+    if !overwrite && target.exists() {
+        return Err(format!("`{name}` exists already and `overwrite` is false"));
+    }
+    std::fs::rename(temporary, &target).map_err(|error| format!("cannot store `{name}`: {error}"))
 }
 
 fn copy_recursively(from: &Path, to: &Path) -> std::io::Result<()> {

@@ -659,3 +659,114 @@ async fn a_run_is_restarted_or_copied_with_its_artifacts() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
+
+/// A multipart body as the tracking client's sync sends it.
+fn multipart(file_name: &str, contents: &[u8], spec: &Json) -> (String, Vec<u8>) {
+    let boundary = "myelin-test-boundary";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"upload_file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(contents);
+    body.extend_from_slice(
+        format!(
+            "\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"json\"\r\n\r\n{spec}\r\n--{boundary}--\r\n"
+        )
+        .as_bytes(),
+    );
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn files_are_uploaded_into_a_run_s_artifacts_and_archives_unpacked() {
+    let api = Api::new("upload", None);
+    api.project("demo").await;
+    let uuid = api.client_run("demo", "uploader", &[]).await;
+    let upload = |file_name: &'static str, contents: Vec<u8>, spec: Json| {
+        let api = &api;
+        let uuid = uuid.clone();
+        async move {
+            let (content_type, body) = multipart(file_name, &contents, &spec);
+            let request = Request::post(format!(
+                "/streams/v1/polyaxon/default/demo/runs/{uuid}/artifact"
+            ))
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap();
+            api.respond(request).await
+        }
+    };
+    let metric = b"step|timestamp|metric\n1|2026-11-22 14:48:53.521626+00:00|0.5".to_vec();
+    let (status, body) = upload(
+        "/tmp/plx/artifacts/x/events/metric/loss.plx",
+        metric.clone(),
+        json!({"untar": false, "path": "events/metric", "overwrite": true, "connection": "store"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let folder = api.state.artifacts.run_folder(&uuid);
+    assert_eq!(
+        std::fs::read(folder.join("events/metric/loss.plx")).unwrap(),
+        metric
+    );
+
+    let (status, body) = upload(
+        "again.txt",
+        b"new".to_vec(),
+        json!({"path": "", "overwrite": false}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = upload(
+        "again.txt",
+        b"newer".to_vec(),
+        json!({"path": "", "overwrite": false}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(std::fs::read(folder.join("again.txt")).unwrap(), b"new");
+
+    let (status, _) = upload(
+        "evil.txt",
+        b"x".to_vec(),
+        json!({"path": "../../elsewhere"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(!folder.join("../../elsewhere").exists());
+
+    let mut archive = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    let mut header = tar::Header::new_gnu();
+    header.set_size(5);
+    header.set_mode(0o644);
+    header.set_cksum();
+    archive
+        .append_data(&mut header, "code/train.py", &b"print"[..])
+        .unwrap();
+    let packed = archive.into_inner().unwrap().finish().unwrap();
+    let (status, body) = upload(
+        "code.tar.gz",
+        packed,
+        json!({"path": "uploads", "untar": true}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        std::fs::read(folder.join("uploads/code/train.py")).unwrap(),
+        b"print"
+    );
+    assert!(
+        !std::fs::read_dir(&folder).unwrap().any(|entry| entry
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".upload")),
+        "no temporary file is left behind"
+    );
+}

@@ -1,10 +1,11 @@
-//! Polyaxon's streams service: runs' logs, polled with a time cursor.
+//! Polyaxon's streams service: runs' logs, polled with a time cursor, and artifact uploads.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::routing::get;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use serde_json::{Value as Json_, json};
 use shared::api::Logs;
 use shared::time::Timestamp;
 
@@ -12,10 +13,16 @@ use super::run_uuid;
 use crate::{AppError, AppState};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/v1/{namespace}/{owner}/{project}/runs/{uuid}/logs",
-        get(logs),
-    )
+    Router::new()
+        .route(
+            "/v1/{namespace}/{owner}/{project}/runs/{uuid}/logs",
+            get(logs),
+        )
+        .route(
+            "/v1/{namespace}/{owner}/{project}/runs/{uuid}/artifact",
+            // Models and datasets are large: the upload streams to disk, whatever its size.
+            post(upload).layer(DefaultBodyLimit::disable()),
+        )
 }
 
 /// The most lines one answer carries; the client asks again from the last one.
@@ -70,4 +77,82 @@ async fn logs(
         last_file: None,
         files: Vec::new(),
     }))
+}
+
+/// Where an upload goes, as the client's `json` field says.
+#[derive(Debug, Deserialize)]
+struct UploadSpec {
+    /// A folder relative to the run's artifacts.
+    #[serde(default)]
+    path: String,
+    /// The file is a `.tar.gz` to unpack there.
+    #[serde(default)]
+    untar: bool,
+    /// Replace a file that is there.
+    #[serde(default = "yes")]
+    overwrite: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A file for a run's artifacts, as the tracking client's sync sends it: multipart with the
+/// file in `upload_file` (its name is the client's path; only the last part is kept) and the
+/// destination in `json`.
+async fn upload(
+    State(state): State<AppState>,
+    Path((_namespace, owner, project, uuid)): Path<(String, String, String, String)>,
+    mut multipart: Multipart,
+) -> Result<Json<Json_>, AppError> {
+    let uuid = run_uuid(&uuid)?;
+    state.store.run(&owner, &project, &uuid).await?;
+    let bad = |error: axum::extract::multipart::MultipartError| {
+        AppError::BadRequest(format!("the upload is not valid multipart: {error}"))
+    };
+    let mut spec: Option<UploadSpec> = None;
+    let mut received: Option<(String, crate::artifacts::Upload)> = None;
+    while let Some(mut field) = multipart.next_field().await.map_err(bad)? {
+        match field.name() {
+            Some("json") => {
+                let text = field.text().await.map_err(bad)?;
+                spec = Some(serde_json::from_str(&text).map_err(|error| {
+                    AppError::BadRequest(format!("the `json` field is not valid: {error}"))
+                })?);
+            }
+            Some("upload_file") => {
+                let name = field
+                    .file_name()
+                    .and_then(|name| name.rsplit(['/', '\\']).next())
+                    .filter(|name| !name.is_empty() && *name != "." && *name != "..")
+                    .ok_or_else(|| {
+                        AppError::BadRequest("`upload_file` needs a file name".to_owned())
+                    })?
+                    .to_owned();
+                let mut upload = state
+                    .artifacts
+                    .start_upload(&uuid)
+                    .await
+                    .map_err(internal)?;
+                while let Some(chunk) = field.chunk().await.map_err(bad)? {
+                    upload.write(&chunk).await.map_err(internal)?;
+                }
+                received = Some((name, upload));
+            }
+            _ => {}
+        }
+    }
+    let spec =
+        spec.ok_or_else(|| AppError::BadRequest("the upload has no `json` field".to_owned()))?;
+    let (name, upload) = received
+        .ok_or_else(|| AppError::BadRequest("the upload has no `upload_file` field".to_owned()))?;
+    upload
+        .finish(&spec.path, &name, spec.untar, spec.overwrite)
+        .await
+        .map_err(AppError::BadRequest)?;
+    Ok(Json(json!({})))
+}
+
+fn internal(error: std::io::Error) -> AppError {
+    AppError::Internal(format!("cannot store the upload: {error}"))
 }
