@@ -338,16 +338,16 @@ async fn runs_are_listed_with_pql_and_sort_and_bad_queries_say_where() {
                 .await
         }
     };
-    assert_eq!(uuids(&list("").await), [c.clone(), b.clone(), a.clone()]);
-    assert_eq!(uuids(&list("query=tags:nlp").await), [c.clone(), a.clone()]);
-    assert_eq!(uuids(&list("query=tags:nlp,name:alpha").await), [a.clone()]);
+    assert_eq!(uuids(&list("").await), [&c, &b, &a]);
+    assert_eq!(uuids(&list("query=tags:nlp").await), [&c, &a]);
+    assert_eq!(uuids(&list("query=tags:nlp,name:alpha").await), [&a]);
     assert_eq!(
         uuids(&list("query=outputs.loss:%3C0.4&sort=outputs.loss").await),
-        [b.clone(), c.clone()]
+        [&b, &c]
     );
     assert_eq!(
         uuids(&list("sort=name&limit=2&offset=1").await),
-        [b.clone(), c.clone()]
+        [&b, &c]
     );
     let page = list("sort=name&limit=1").await;
     assert_eq!(page["count"], 3);
