@@ -338,16 +338,22 @@ async fn runs_are_listed_with_pql_and_sort_and_bad_queries_say_where() {
                 .await
         }
     };
-    assert_eq!(uuids(&list("").await), [&c, &b, &a]);
-    assert_eq!(uuids(&list("query=tags:nlp").await), [&c, &a]);
-    assert_eq!(uuids(&list("query=tags:nlp,name:alpha").await), [&a]);
+    assert_eq!(uuids(&list("").await), [c.as_str(), b.as_str(), a.as_str()]);
+    assert_eq!(
+        uuids(&list("query=tags:nlp").await),
+        [c.as_str(), a.as_str()]
+    );
+    assert_eq!(
+        uuids(&list("query=tags:nlp,name:alpha").await),
+        [a.as_str()]
+    );
     assert_eq!(
         uuids(&list("query=outputs.loss:%3C0.4&sort=outputs.loss").await),
-        [&b, &c]
+        [b.as_str(), c.as_str()]
     );
     assert_eq!(
         uuids(&list("sort=name&limit=2&offset=1").await),
-        [&b, &c]
+        [b.as_str(), c.as_str()]
     );
     let page = list("sort=name&limit=1").await;
     assert_eq!(page["count"], 3);
