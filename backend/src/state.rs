@@ -43,6 +43,8 @@ impl std::fmt::Debug for AppState {
 
 /// The name of the artifacts store runs see in their settings and environment.
 const ARTIFACTS_STORE: &str = "artifacts-store";
+/// Where pods would mount the artifacts store.
+const STORE_MOUNT: &str = "/artifacts-store";
 
 impl AppState {
     /// Opens the data folder of `config` (creating what is missing) for a server whose API runs
@@ -51,8 +53,7 @@ impl AppState {
         let data = &config.data_dir;
         std::fs::create_dir_all(data)
             .with_context(|| format!("cannot create the data folder {}", data.display()))?;
-        let context_root = data.join("context");
-        let artifacts = context_root.join("artifacts");
+        let artifacts = data.join("artifacts");
         std::fs::create_dir_all(&artifacts)
             .with_context(|| format!("cannot create {}", artifacts.display()))?;
         let installation_key = installation_key(&data.join("installation-key"))?;
@@ -69,8 +70,9 @@ impl AppState {
         let archive = Artifacts::new(&artifacts);
         let runtime = ProcessRuntime::new(
             ProcessConfig {
-                context_root,
-                work_root: data.join("work"),
+                runs_root: data.join("runs"),
+                artifacts_root: artifacts.clone(),
+                store_mount: Some(STORE_MOUNT.to_owned()),
                 state_dir: data.join("state").join("process"),
                 max_concurrent: config.max_concurrent_runs,
                 token: config.token.clone(),
@@ -99,7 +101,7 @@ fn local_agent(artifacts: &std::path::Path) -> Agent {
     let store = serde_json::json!({
         "name": ARTIFACTS_STORE,
         "kind": "host_path",
-        "schema": {"hostPath": artifacts.to_string_lossy(), "mountPath": "/artifacts-store"},
+        "schema": {"hostPath": artifacts.to_string_lossy(), "mountPath": STORE_MOUNT},
     });
     Agent {
         namespace: "polyaxon".to_owned(),

@@ -287,9 +287,9 @@ fn the_tracking_client_in_a_run_logs_metrics_and_outputs() {
         .collect();
     assert!(names.contains(&"env"), "{lineage}");
 
-    let metric = server.root.join(format!(
-        "data/context/artifacts/{uuid}/events/metric/loss.plx"
-    ));
+    let metric = server
+        .root
+        .join(format!("data/artifacts/{uuid}/events/metric/loss.plx"));
     let text = std::fs::read_to_string(&metric)
         .unwrap_or_else(|error| panic!("{}: {error}", metric.display()));
     let rows: Vec<&str> = text.lines().filter(|line| !line.is_empty()).collect();

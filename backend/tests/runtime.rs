@@ -32,11 +32,12 @@ fn process_runtime(
     store: &Arc<dyn Store>,
     max_concurrent: usize,
 ) -> Arc<dyn Runtime> {
-    let artifacts = Artifacts::new(root.join("context/artifacts"));
+    let artifacts = Artifacts::new(root.join("artifacts"));
     Arc::new(ProcessRuntime::new(
         ProcessConfig {
-            context_root: root.join("context"),
-            work_root: root.join("work"),
+            runs_root: root.join("runs"),
+            artifacts_root: root.join("artifacts"),
+            store_mount: Some("/artifacts-store".to_owned()),
             state_dir: root.join("state"),
             max_concurrent,
             token: None,
@@ -68,7 +69,7 @@ impl Bench {
             .unwrap();
         let runtime = process_runtime(&root, &store, max_concurrent);
         Self {
-            artifacts: Artifacts::new(root.join("context/artifacts")),
+            artifacts: Artifacts::new(root.join("artifacts")),
             root,
             store,
             runtime,
@@ -236,8 +237,8 @@ async fn the_run_sees_polyaxon_s_environment_and_its_own_folders() {
         "managed=true".to_owned(),
         "host=http://127.0.0.1:9".to_owned(),
         "collect=true".to_owned(),
-        format!("context={root}/context"),
-        format!("pwd={root}/work/{uuid}"),
+        format!("context={root}/runs/{uuid}/context"),
+        format!("pwd={root}/runs/{uuid}/work"),
     ] {
         assert!(lines.contains(&expected), "{expected} not in {lines:?}");
     }
@@ -466,4 +467,88 @@ async fn a_failed_attempt_is_retried_up_to_max_retries() {
         .collect();
     assert!(kinds.contains(&Status::Retrying), "{kinds:?}");
     assert_eq!(bench.log_values(&uuid).await, ["first", "second"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_steps_clone_write_and_run_before_the_main_process() {
+    let bench = Bench::new("init", 2).await;
+    let repository = bench.root.join("repository");
+    std::fs::create_dir_all(&repository).unwrap();
+    std::fs::write(repository.join("README"), "from git").unwrap();
+    for args in [
+        vec!["init", "--quiet"],
+        vec!["add", "README"],
+        vec![
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "--quiet",
+            "-m",
+            "first",
+        ],
+    ] {
+        let status = std::process::Command::new("git")
+            .args(&args)
+            .current_dir(&repository)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    }
+    let polyaxonfile = format!(
+        "kind: component\nrun:\n  kind: job\n  init:\n  - file: {{filename: hello.sh, content: 'echo hello from {{{{ globals.name }}}}', chmod: '+x'}}\n  - git: {{url: {repository}}}\n  - container: {{name: prepare, image: busybox, command: [sh, -c, 'echo prepared; echo ready > /plx-context/artifacts/prepared.txt']}}\n  container:\n    image: busybox\n    command: [sh, -c]\n    args: ['/plx-context/artifacts/hello.sh; cat /plx-context/artifacts/prepared.txt /plx-context/artifacts/repository/README; echo; echo out > /plx-context/artifacts/$(basename $POLYAXON_RUN_INSTANCE | sed s/.*runs.//)/outputs.txt']\n",
+        repository = repository.display()
+    );
+    let uuid = bench.submit(&polyaxonfile).await;
+    let status = bench
+        .wait_for(&uuid, Status::is_done, Duration::from_secs(30))
+        .await;
+    let lines = bench.log_values(&uuid).await;
+    assert_eq!(
+        status,
+        Status::Succeeded,
+        "{lines:?} {:?}",
+        bench.conditions(&uuid).await
+    );
+    for expected in ["prepared", "hello from run", "ready", "from git"] {
+        assert!(
+            lines.iter().any(|line| line == expected),
+            "{expected} not in {lines:?}"
+        );
+    }
+    let logs = bench.artifacts.read_logs(&uuid, None).await.unwrap();
+    let prepared = logs.iter().find(|line| line.value == "prepared").unwrap();
+    assert_eq!(
+        prepared.container.as_deref(),
+        Some("prepare"),
+        "init output is the init container's"
+    );
+    assert_eq!(
+        std::fs::read_to_string(bench.artifacts.run_folder(&uuid).join("outputs.txt")).unwrap(),
+        "out\n",
+        "the run's artifacts folder in its context is the store's"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_init_step_fails_the_run_before_its_main_process() {
+    let bench = Bench::new("init-failure", 2).await;
+    let polyaxonfile = "kind: component\nrun:\n  kind: job\n  init:\n  - git: {url: /nonexistent/repository}\n  container:\n    image: busybox\n    command: [sh, -c, 'echo main ran']\n";
+    let uuid = bench.submit(polyaxonfile).await;
+    assert_eq!(
+        bench
+            .wait_for(&uuid, Status::is_done, Duration::from_secs(30))
+            .await,
+        Status::Failed
+    );
+    let last = bench.conditions(&uuid).await.pop().unwrap();
+    assert_eq!(last.1, "InitFailed");
+    assert!(last.2.contains("`git` exited with code"), "{}", last.2);
+    assert!(
+        !bench
+            .log_values(&uuid)
+            .await
+            .contains(&"main ran".to_owned())
+    );
 }

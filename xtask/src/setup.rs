@@ -24,7 +24,16 @@ pub fn run(workspace: &Workspace) -> Result<()> {
     wasm_bindgen(workspace)?;
     npm_packages(workspace)?;
     chromium()?;
+    git()?;
     polyaxon_venv(workspace)?;
+    Ok(())
+}
+
+/// The process runtime clones init repositories with the host's git, and its tests do too.
+fn git() -> Result<()> {
+    if version_of("git").is_none() {
+        apt_install(&["git"])?;
+    }
     Ok(())
 }
 

@@ -317,6 +317,11 @@ async fn delete(
     }
     state.store.delete_run(&owner, &project, &uuid).await?;
     state
+        .runtime
+        .clean(&uuid)
+        .await
+        .map_err(|error| AppError::Internal(error.to_string()))?;
+    state
         .artifacts
         .remove_run(&uuid)
         .await

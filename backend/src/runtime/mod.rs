@@ -59,6 +59,9 @@ pub trait Runtime: Send + Sync + 'static {
     /// Stops a run this runtime is executing or holds in its queue.
     async fn stop(&self, uuid: &str) -> Result<(), RuntimeError>;
 
+    /// Removes what the runtime keeps of a run that is deleted (its folders, its resources).
+    async fn clean(&self, uuid: &str) -> Result<(), RuntimeError>;
+
     /// Picks up a run that was active when the server stopped: it goes on if the runtime can
     /// reattach to it or had not started it yet, and otherwise ends with a reason.
     async fn recover(&self, execution: Execution) -> Result<(), RuntimeError>;

@@ -7,6 +7,7 @@
 //! writes the run's metrics next to its logs. At most `max_concurrent` runs execute at once; the
 //! rest wait in a queue.
 
+mod init;
 mod launch;
 mod plan;
 
@@ -32,10 +33,13 @@ const KINDS: &[&str] = &["job", "service"];
 /// Where the process runtime keeps things, and how much it runs at once.
 #[derive(Debug, Clone)]
 pub struct ProcessConfig {
-    /// What `/plx-context` becomes: runs' artifacts go to `{context_root}/artifacts/{uuid}`.
-    pub context_root: PathBuf,
-    /// Runs without a `workingDir` get `{work_root}/{uuid}`.
-    pub work_root: PathBuf,
+    /// Each run's own folder is `{runs_root}/{uuid}`: its `/plx-context` (`context/`) and,
+    /// unless its container names a `workingDir`, its working folder (`work/`).
+    pub runs_root: PathBuf,
+    /// The artifacts store on this machine: a run's artifacts are `{artifacts_root}/{uuid}`.
+    pub artifacts_root: PathBuf,
+    /// Where pods mount the artifacts store (`/artifacts-store`), read as `artifacts_root`.
+    pub store_mount: Option<String>,
     /// Where each executing run's process group, raw output and exit code are kept, so a
     /// restarted server can take up what an earlier one started.
     pub state_dir: PathBuf,
@@ -158,6 +162,15 @@ impl Runtime for ProcessRuntime {
             .report(uuid, Status::Stopping, "ProcessRuntime", "Run is stopping")
             .await;
         Ok(())
+    }
+
+    async fn clean(&self, uuid: &str) -> Result<(), RuntimeError> {
+        match tokio::fs::remove_dir_all(self.inner.config.runs_root.join(uuid)).await {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(
+                RuntimeError::Failed(format!("cannot remove the run's folder: {error}")),
+            ),
+            _ => Ok(()),
+        }
     }
 
     async fn recover(&self, execution: Execution) -> Result<(), RuntimeError> {
@@ -319,15 +332,24 @@ async fn attempt_once(
     inner
         .report(uuid, Status::Starting, "ProcessRuntime", "Run is starting")
         .await;
-    for folder in [&plan.working_dir, &plan.artifacts_dir] {
-        if let Err(error) = std::fs::create_dir_all(folder) {
-            return Outcome::Failed {
-                reason: "WorkingDirUnavailable",
-                message: format!("cannot create {}: {error}", folder.display()),
-            };
-        }
+    if let Err(message) = prepare_folders(plan) {
+        return Outcome::Failed {
+            reason: "WorkingDirUnavailable",
+            message,
+        };
     }
-    let launched = match launch::launch(plan, &inner.folder(uuid), &writer.sender()) {
+    let logs = writer.sender();
+    let init = tokio::select! {
+        done = init::run(plan, &logs) => done,
+        () = stopped(stop) => return Outcome::Stopped,
+    };
+    if let Err(message) = init {
+        return Outcome::Failed {
+            reason: "InitFailed",
+            message,
+        };
+    }
+    let launched = match launch::launch(plan, &inner.folder(uuid), &logs) {
         Ok(launched) => launched,
         Err(message) => {
             return Outcome::Failed {
@@ -340,6 +362,29 @@ async fn attempt_once(
         .report(uuid, Status::Running, "ProcessRuntime", "Run is running")
         .await;
     supervise(inner, launched, plan, stop, deadline).await
+}
+
+/// The run's working folder, artifacts folder and context, whose `artifacts/{uuid}` is the
+/// run's artifacts, as in a pod.
+fn prepare_folders(plan: &Plan) -> Result<(), String> {
+    let linked = plan.context_root.join("artifacts").join(
+        plan.artifacts_dir
+            .file_name()
+            .ok_or("the run's artifacts folder has no name")?,
+    );
+    for folder in [
+        &plan.working_dir,
+        &plan.artifacts_dir,
+        &plan.context_root.join("artifacts"),
+    ] {
+        std::fs::create_dir_all(folder)
+            .map_err(|error| format!("cannot create {}: {error}", folder.display()))?;
+    }
+    if linked.symlink_metadata().is_err() {
+        std::os::unix::fs::symlink(&plan.artifacts_dir, &linked)
+            .map_err(|error| format!("cannot link {}: {error}", linked.display()))?;
+    }
+    Ok(())
 }
 
 /// Waits for the process to end, to be stopped or to time out; then ends what is left of its
