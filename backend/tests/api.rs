@@ -776,3 +776,36 @@ async fn files_are_uploaded_into_a_run_s_artifacts_and_archives_unpacked() {
         "no temporary file is left behind"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_project_stops_its_runs_and_removes_their_files() {
+    let api = Api::new("delete-project", None);
+    api.project("doomed").await;
+    let content = "kind: component\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [sh, -c, 'echo started; sleep 60']\n";
+    let run = api
+        .ok(
+            "POST",
+            "/api/v1/default/doomed/runs",
+            Some(json!({"content": content})),
+        )
+        .await;
+    let uuid = run["uuid"].as_str().unwrap().to_owned();
+    let folder = api.state.artifacts.run_folder(&uuid);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !folder.join("plxlogs").is_dir() {
+        assert!(Instant::now() < deadline, "the run never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, _) = api.send("DELETE", "/api/v1/default/doomed", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = api
+        .send("GET", &format!("/api/v1/default/doomed/runs/{uuid}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The stopped run may still be writing its last lines for a moment.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while folder.exists() || api.root.join(format!("data/runs/{uuid}")).exists() {
+        assert!(Instant::now() < deadline, "the deleted run's files stay");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use shared::api::{ListResponse, Project, ProjectBody};
 
 use super::runs::{checked_page, page_links};
+use crate::runtime::RuntimeError;
 use crate::{AppError, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -101,10 +102,29 @@ async fn update(
     Ok(Json(state.store.update_project(&owner, &name, body).await?))
 }
 
+/// Deletes a project with its runs: the active ones are stopped first, and every run's files
+/// go with it.
 async fn delete(
     State(state): State<AppState>,
     Path((owner, name)): Path<(String, String)>,
 ) -> Result<axum::http::StatusCode, AppError> {
+    let runs = state.store.run_uuids(&owner, &name).await?;
+    for uuid in &runs {
+        match state.runtime.stop(uuid).await {
+            Ok(()) | Err(RuntimeError::NotActive) => {}
+            Err(error) => return Err(AppError::Internal(error.to_string())),
+        }
+    }
     state.store.delete_project(&owner, &name).await?;
+    for uuid in &runs {
+        let cleaned = state.runtime.clean(uuid).await;
+        let removed = state.artifacts.remove_run(uuid).await;
+        if let Err(error) = cleaned
+            .map_err(|e| e.to_string())
+            .and(removed.map_err(|e| e.to_string()))
+        {
+            tracing::warn!(%error, uuid, "a deleted run's files stay");
+        }
+    }
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -117,6 +117,8 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
         body: ProjectBody,
     ) -> Result<Project, StoreError>;
+    /// The uuids of a project's runs.
+    async fn run_uuids(&self, owner: &str, project: &str) -> Result<Vec<String>, StoreError>;
     /// Deletes a project and its runs.
     async fn delete_project(&self, owner: &str, name: &str) -> Result<(), StoreError>;
 

@@ -508,6 +508,20 @@ impl Store for Sqlite {
         .await
     }
 
+    async fn run_uuids(&self, owner: &str, project: &str) -> Result<Vec<String>, StoreError> {
+        let (owner, project) = (owner.to_owned(), project.to_owned());
+        self.read(move |connection, _| {
+            let project_id = project_id(connection, &owner, &project)?;
+            let mut statement =
+                connection.prepare_cached("SELECT uuid FROM runs WHERE project_id = ?1")?;
+            let uuids = statement
+                .query_map(params![project_id], |row| row.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(uuids)
+        })
+        .await
+    }
+
     async fn delete_project(&self, owner: &str, name: &str) -> Result<(), StoreError> {
         let (owner, name) = (owner.to_owned(), name.to_owned());
         self.write(move |transaction, _| {
