@@ -112,6 +112,15 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
         ));
     }
     runtime.supports(&kind).map_err(AppError::BadRequest)?;
+    let operation = match with_ports(&content, &operation, runtime) {
+        // Compiled again, so that templates (`{{ globals.ports[0] }}`) see the ports in use.
+        Some(moved) => shared::compile(&moved, &[], &context)
+            .compiled
+            .ok_or_else(|| {
+                AppError::Internal("a service with new ports does not compile".to_owned())
+            })?,
+        None => operation,
+    };
     let resource = shared::convert::convert(&operation, &context).map_err(|not_converted| {
         AppError::BadRequest(format!(
             "the operation compiles but cannot be converted to a resource: {not_converted:?}"
@@ -149,6 +158,36 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
         },
         execution: Some(execution),
     })
+}
+
+/// The Polyaxonfile with the ports the runtime gives a service in place of the ones it declares,
+/// when they differ (another service holds one): `None` when the declared ones are used.
+fn with_ports(content: &str, operation: &Json, runtime: &dyn Runtime) -> Option<String> {
+    let declared: Vec<u16> = operation
+        .pointer("/run/ports")?
+        .as_array()?
+        .iter()
+        .filter_map(|port| port.as_u64().and_then(|port| u16::try_from(port).ok()))
+        .collect();
+    let given = runtime.service_ports(&declared);
+    if given == declared {
+        return None;
+    }
+    let mut document = shared::yaml::parse(content).0?.to_json();
+    let ports = Json::from(given);
+    // Where the ports were written: a patch of the operation, its component, or the root.
+    for pointer in [
+        "/runPatch/ports",
+        "/component/run/ports",
+        "/run/ports",
+        "/ports",
+    ] {
+        if let Some(slot) = document.pointer_mut(pointer) {
+            *slot = ports;
+            return serde_json::to_string(&document).ok();
+        }
+    }
+    None
 }
 
 /// The params' values by input name, as the compiled operation resolved them.

@@ -809,3 +809,69 @@ async fn deleting_a_project_stops_its_runs_and_removes_their_files() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_gets_a_free_port_when_its_own_is_taken() {
+    let api = Api::new("service", None);
+    api.project("demo").await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let declared = taken.local_addr().unwrap().port();
+    let content = format!(
+        "kind: component\nname: web\nrun:\n  kind: service\n  ports: [{declared}]\n  container:\n    image: python:3.11\n    command: [python3, -m, http.server, '{{{{ globals.ports[0] }}}}', --bind, 127.0.0.1]\n"
+    );
+    let run = api
+        .ok(
+            "POST",
+            "/api/v1/default/demo/runs",
+            Some(json!({"content": content})),
+        )
+        .await;
+    let uuid = run["uuid"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/default/demo/runs/{uuid}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let message = loop {
+        let run = api.ok("GET", &path, None).await;
+        let running = run["status_conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|condition| condition["type"] == "running")
+            .map(|condition| condition["message"].as_str().unwrap().to_owned());
+        if let Some(message) = running {
+            break message;
+        }
+        assert!(Instant::now() < deadline, "never running: {run}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let url = message
+        .rsplit(' ')
+        .next()
+        .and_then(|url| url.strip_prefix("http://"))
+        .unwrap_or_else(|| panic!("no address in `{message}`"))
+        .to_owned();
+    assert_ne!(
+        url,
+        format!("127.0.0.1:{declared}"),
+        "the taken port was given again"
+    );
+    // The server starts listening a moment after the process starts.
+    let mut reply = String::new();
+    for _ in 0..100 {
+        if let Ok(mut stream) = std::net::TcpStream::connect(&url) {
+            use std::io::{Read as _, Write as _};
+            stream
+                .write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+                .unwrap();
+            stream.read_to_string(&mut reply).unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reply.starts_with("HTTP/1.0 200"), "{reply}");
+    api.ok("POST", &format!("{path}/stop"), None).await;
+    assert_eq!(
+        api.wait_until_done("demo", &uuid).await["status"],
+        "stopped"
+    );
+    drop(taken);
+}

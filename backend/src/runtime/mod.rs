@@ -52,6 +52,12 @@ pub trait Runtime: Send + Sync + 'static {
     /// Whether this runtime can execute a run of `kind`; the error says why not and what to do.
     fn supports(&self, kind: &str) -> Result<(), String>;
 
+    /// The ports a service declaring `declared` listens on when this runtime runs it. Pods have
+    /// a network of their own, so by default they are the declared ones.
+    fn service_ports(&self, declared: &[u16]) -> Vec<u16> {
+        declared.to_vec()
+    }
+
     /// Takes a run to execute and returns once it is accepted (queued); what follows is reported
     /// through the runtime's [`Reporter`].
     async fn submit(&self, execution: Execution) -> Result<(), RuntimeError>;

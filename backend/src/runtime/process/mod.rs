@@ -120,6 +120,26 @@ impl Runtime for ProcessRuntime {
         }
     }
 
+    /// Services share this machine's network: a declared port another process holds is
+    /// replaced by a free one.
+    fn service_ports(&self, declared: &[u16]) -> Vec<u16> {
+        let mut given: Vec<u16> = Vec::new();
+        for &port in declared {
+            let free = |port: u16| {
+                std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() && !given.contains(&port)
+            };
+            let chosen = if free(port) {
+                port
+            } else {
+                std::net::TcpListener::bind(("127.0.0.1", 0))
+                    .and_then(|listener| listener.local_addr())
+                    .map_or(port, |address| address.port())
+            };
+            given.push(chosen);
+        }
+        given
+    }
+
     async fn submit(&self, execution: Execution) -> Result<(), RuntimeError> {
         let (stop, stopped) = watch::channel(false);
         self.inner.active().insert(execution.uuid.clone(), stop);
@@ -358,8 +378,19 @@ async fn attempt_once(
             };
         }
     };
+    let message = match plan.ports.as_slice() {
+        [] => "Run is running".to_owned(),
+        ports => format!(
+            "Run is running; its service listens on {}",
+            ports
+                .iter()
+                .map(|port| format!("http://127.0.0.1:{port}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     inner
-        .report(uuid, Status::Running, "ProcessRuntime", "Run is running")
+        .report(uuid, Status::Running, "ProcessRuntime", message)
         .await;
     supervise(inner, launched, plan, stop, deadline).await
 }

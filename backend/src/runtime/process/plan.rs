@@ -40,6 +40,8 @@ pub struct Plan {
     pub artifacts_dir: PathBuf,
     /// The pod Polyaxon would run it in: its log lines carry this name.
     pub pod: String,
+    /// The ports a service listens on.
+    pub ports: Vec<u16>,
     /// How many times a failed attempt is tried again.
     pub max_retries: u32,
     /// How long the run may take, all attempts together.
@@ -157,6 +159,14 @@ impl Plan {
             context_root: PathBuf::from(&mapping.context),
             artifacts_dir: config.artifacts_root.join(&execution.uuid),
             pod: mapping.pod,
+            ports: execution
+                .compiled
+                .pointer("/run/ports")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|port| port.as_u64().and_then(|port| u16::try_from(port).ok()))
+                .collect(),
             max_retries: number("maxRetries").unwrap_or(0) as u32,
             timeout: number("timeout").map(Duration::from_secs),
         })
