@@ -619,6 +619,16 @@ async fn a_run_is_restarted_or_copied_with_its_artifacts() {
         }
     };
     assert_eq!(logs_of(first.clone()).await, "made");
+    let read = api
+        .ok("GET", &format!("/api/v1/default/demo/runs/{first}"), None)
+        .await;
+    assert_eq!(read["content"], content, "a run shows what was submitted");
+    let listed = api.ok("GET", "/api/v1/default/demo/runs", None).await;
+    assert_eq!(
+        listed["results"][0]["content"],
+        Json::Null,
+        "lists leave it out"
+    );
 
     let restarted = api
         .ok(

@@ -33,9 +33,6 @@ CREATE TABLE runs (
     outputs       TEXT,
     tags          TEXT NOT NULL DEFAULT '[]',
     meta_info     TEXT NOT NULL DEFAULT '{}',
-    content       TEXT,
-    compiled      TEXT,
-    resource      TEXT,
     managed_by    TEXT NOT NULL,
     is_managed    INTEGER NOT NULL,
     pending       TEXT,
@@ -53,6 +50,15 @@ CREATE INDEX runs_by_updated ON runs (project_id, updated_at);
 CREATE INDEX runs_by_status ON runs (project_id, status, created_at);
 CREATE INDEX runs_by_name ON runs (project_id, name);
 CREATE INDEX runs_active ON runs (status) WHERE finished_at IS NULL;
+
+-- What a run executes: the Polyaxonfile as sent, the compiled operation and the resource,
+-- kilobytes each, kept apart so that listing and filtering runs never reads them.
+CREATE TABLE run_specs (
+    run_id   INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    content  TEXT,
+    compiled TEXT,
+    resource TEXT
+);
 
 -- One row per tag of a run, so `tags:a|b` is an index lookup.
 CREATE TABLE run_tags (

@@ -217,15 +217,20 @@ fn optional_json_column<T: serde::de::DeserializeOwned>(
     .transpose()
 }
 
-const RUN_COLUMNS: &str = "runs.uuid, runs.name, runs.description, runs.tags, runs.user, \
-    projects.owner, projects.name, runs.created_at, runs.updated_at, runs.started_at, \
-    runs.finished_at, runs.wait_time, runs.duration, runs.managed_by, runs.is_managed, \
-    runs.pending, runs.content, runs.status, runs.conditions, runs.meta_info, runs.kind, \
-    runs.runtime, runs.inputs, runs.outputs, runs.executor, runs.original_uuid, \
-    runs.cloning_kind";
+/// The columns [`run_from_row`] reads, with `content` for the run's Polyaxonfile: lists leave it
+/// out (`NULL`), as Polyaxon's do, so they never read the specs table.
+fn run_columns(content: &str) -> String {
+    format!(
+        "runs.uuid, runs.name, runs.description, runs.tags, runs.user, projects.owner, \
+         projects.name, runs.created_at, runs.updated_at, runs.started_at, runs.finished_at, \
+         runs.wait_time, runs.duration, runs.managed_by, runs.is_managed, runs.pending, \
+         {content}, runs.status, runs.conditions, runs.meta_info, runs.kind, runs.runtime, \
+         runs.inputs, runs.outputs, runs.executor, runs.original_uuid, runs.cloning_kind"
+    )
+}
 
-/// The compiled operation and resource, after [`RUN_COLUMNS`].
-const STORED_RUN_COLUMNS: &str = "runs.compiled, runs.resource";
+/// The compiled operation and resource, after [`run_columns`].
+const STORED_RUN_COLUMNS: &str = "run_specs.compiled, run_specs.resource";
 
 fn run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<Run> {
     let status: String = row.get(17)?;
@@ -313,8 +318,10 @@ fn load_run(
     values: &[&dyn rusqlite::ToSql],
 ) -> Result<Option<StoredRun>, StoreError> {
     let sql = format!(
-        "SELECT {RUN_COLUMNS}, {STORED_RUN_COLUMNS} FROM runs \
-         JOIN projects ON projects.id = runs.project_id WHERE {condition}"
+        "SELECT {}, {STORED_RUN_COLUMNS} FROM runs \
+         JOIN projects ON projects.id = runs.project_id \
+         LEFT JOIN run_specs ON run_specs.run_id = runs.id WHERE {condition}",
+        run_columns("run_specs.content")
     );
     Ok(connection
         .query_row(&sql, values, |row| stored_run_from_row(row, settings))
@@ -564,11 +571,10 @@ impl Store for Sqlite {
             let is_managed = run.body.is_managed.unwrap_or(managed_by == "agent");
             transaction.execute(
                 "INSERT INTO runs (uuid, project_id, name, description, kind, runtime, executor, \
-                 status, conditions, inputs, tags, meta_info, content, compiled, resource, \
-                 managed_by, is_managed, pending, created_at, updated_at, started_at, \
-                 finished_at, wait_time, duration, original_uuid, cloning_kind) VALUES (?1, ?2, \
-                 ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
-                 ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+                 status, conditions, inputs, tags, meta_info, managed_by, is_managed, pending, \
+                 created_at, updated_at, started_at, finished_at, wait_time, duration, \
+                 original_uuid, cloning_kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
+                 ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
                 params![
                     run.uuid,
                     project_id,
@@ -582,9 +588,6 @@ impl Store for Sqlite {
                     run.inputs.as_ref().map(to_text).transpose()?,
                     to_text(&tags)?,
                     to_text(&run.body.meta_info.clone().unwrap_or_default())?,
-                    run.body.content,
-                    run.compiled.as_ref().map(to_text).transpose()?,
-                    run.resource.as_ref().map(to_text).transpose()?,
                     managed_by,
                     is_managed,
                     run.body.pending,
@@ -598,6 +601,16 @@ impl Store for Sqlite {
                 ],
             )?;
             let run_id = transaction.last_insert_rowid();
+            transaction.execute(
+                "INSERT INTO run_specs (run_id, content, compiled, resource) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    run_id,
+                    run.body.content,
+                    run.compiled.as_ref().map(to_text).transpose()?,
+                    run.resource.as_ref().map(to_text).transpose()?,
+                ],
+            )?;
             index_tags(transaction, run_id, project_id, &tags)?;
             index_values(
                 transaction,
@@ -654,8 +667,9 @@ impl Store for Sqlite {
             // Placeholders bind in the order they appear: the filter's, then the sort's.
             let values: Vec<SqlValue> = values.into_iter().chain(order_values).collect();
             let mut statement = connection.prepare_cached(&format!(
-                "SELECT {RUN_COLUMNS} FROM runs JOIN projects ON projects.id = runs.project_id \
-                 WHERE {condition} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+                "SELECT {} FROM runs JOIN projects ON projects.id = runs.project_id \
+                 WHERE {condition} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+                run_columns("NULL")
             ))?;
             let results = statement
                 .query_map(params_from_iter(values.iter()), |row| {
