@@ -174,14 +174,14 @@ fn path_steps(path: &str) -> Vec<String> {
 /// Checks and compiles a Polyaxonfile for the run described by `run`.
 pub fn compile(text: &str, params: &[(String, String)], run: &RunContext) -> Compiled {
     let checked = check::check(text, params);
-    let Some(operation) = checked.operation.clone() else {
+    let Some(operation) = &checked.operation else {
         return Compiled {
             checked,
             compiled: None,
             diagnostics: Vec::new(),
         };
     };
-    let (compiled, diagnostics) = match compile_operation(&operation, run) {
+    let (compiled, diagnostics) = match compile_operation(operation, run) {
         Ok(compiled) => (Some(compiled), Vec::new()),
         Err(failure) => {
             let span = locate(text, &failure.path);
@@ -222,12 +222,17 @@ fn compile_operation(operation: &Json, run: &RunContext) -> Result<Json, Failure
     }
     let templates = Templates::shared();
     let mut context = params_context(&specs, templates)?;
-    context.insert("globals".to_owned(), globals(&compiled, run, false));
+    context.insert("globals".to_owned(), globals(&compiled, run));
 
     // Stage 1: the IO and the operation-level sections, with the params and the globals.
     let stage_one = Context::new(Json::Object(context));
     for section in ["contexts", "inputs", "outputs"] {
-        if let Some(Json::Array(ios)) = compiled.get(section).cloned() {
+        // Taken out (a null keeps its place in the order) and put back rendered.
+        if let Some(Json::Array(ios)) = compiled
+            .get_mut(section)
+            .filter(|value| value.is_array())
+            .map(Json::take)
+        {
             let rendered = ios
                 .iter()
                 .enumerate()
@@ -240,11 +245,10 @@ fn compile_operation(operation: &Json, run: &RunContext) -> Result<Json, Failure
         }
     }
     for section in PARSING_SECTIONS {
-        if let Some(value) = compiled.get(*section).cloned() {
-            let rendered = templates
-                .expand(&value, &stage_one, Kind::Expression)
+        if let Some(value) = compiled.get_mut(*section) {
+            *value = templates
+                .expand(value, &stage_one, Kind::Expression)
                 .map_err(|error| error.within(section))?;
-            compiled.insert((*section).to_owned(), rendered);
         }
     }
     revalidate_io(&compiled)?;
@@ -271,13 +275,15 @@ fn compile_operation(operation: &Json, run: &RunContext) -> Result<Json, Failure
                 .entry("contexts")
                 .or_insert_with(|| Json::Array(Vec::new()));
         }
-    } else if let Some(run_section) = compiled.get("run").cloned() {
+    } else if let Some(run_section) = compiled.get_mut("run").map(Json::take) {
         let Json::Object(mut context) = stage_one.into_json() else {
             unreachable!("the stage one context is a mapping")
         };
-        let mut globals = globals(&compiled, run, true);
-        add_service_urls(&mut globals, &run_section, run);
-        context.insert("globals".to_owned(), globals);
+        let globals = context
+            .get_mut("globals")
+            .expect("stage one has the globals");
+        stage_two_globals(globals, &compiled, run);
+        add_service_urls(globals, &run_section, run);
         context.insert(
             "connections".to_owned(),
             connections_context(&run_section, run, false),
@@ -1161,13 +1167,9 @@ fn params_context(specs: &[ParamSpec], templates: &Templates) -> Result<Map<Stri
     Ok(context)
 }
 
-/// `globals.*`: who and where the run is; with `with_paths`, where its artifacts go.
-fn globals(compiled: &Map<String, Json>, run: &RunContext, with_paths: bool) -> Json {
-    let name = compiled
-        .get("name")
-        .and_then(Json::as_str)
-        .unwrap_or(&run.default_run_name);
-    let mut globals = json!({
+/// `globals.*` as stage one sees them: who and where the run is.
+fn globals(compiled: &Map<String, Json>, run: &RunContext) -> Json {
+    json!({
         "owner_name": run.owner,
         "project_name": run.project,
         "project_unique_name": run.project_unique_name(),
@@ -1175,7 +1177,7 @@ fn globals(compiled: &Map<String, Json>, run: &RunContext, with_paths: bool) -> 
         "username": null,
         "user_email": null,
         "run_info": format!("{}.runs.{}", run.project_unique_name(), run.run_uuid),
-        "name": name,
+        "name": run_name(compiled, run),
         "uuid": run.run_uuid,
         "namespace": run.agent.namespace,
         "iteration": null,
@@ -1192,41 +1194,54 @@ fn globals(compiled: &Map<String, Json>, run: &RunContext, with_paths: bool) -> 
         "is_independent": true,
         "store_path": "",
         "run_relative_outputs_path": format!("{}/outputs", run.run_uuid),
-    });
-    if with_paths && let Json::Object(globals) = &mut globals {
-        let plugins = compiled.get("plugins");
-        let plugin = |key: &str| {
-            plugins
-                .and_then(|plugins| plugins.get(key))
-                .and_then(Json::as_bool)
-        };
-        let store_path = run
-            .agent
-            .artifacts_store
-            .as_ref()
-            .and_then(|store| store.store_path());
-        if plugin("collectArtifacts") != Some(false) {
-            let artifacts = format!("{CONTEXT_ROOT}/artifacts/{}", run.run_uuid);
-            globals.insert(
-                "run_outputs_path".to_owned(),
-                Json::from(format!("{artifacts}/outputs")),
-            );
-            globals.insert("run_artifacts_path".to_owned(), Json::from(artifacts));
-        } else if let Some(store_path) = &store_path {
-            let artifacts = format!("{store_path}/{}", run.run_uuid);
-            globals.insert(
-                "run_outputs_path".to_owned(),
-                Json::from(format!("{artifacts}/outputs")),
-            );
-            globals.insert("run_artifacts_path".to_owned(), Json::from(artifacts));
-        }
-        if plugin("mountArtifactsStore") == Some(true)
-            && let Some(store_path) = store_path
-        {
-            globals.insert("store_path".to_owned(), Json::from(store_path));
-        }
+    })
+}
+
+fn run_name<'a>(compiled: &'a Map<String, Json>, run: &'a RunContext) -> &'a str {
+    compiled
+        .get("name")
+        .and_then(Json::as_str)
+        .unwrap_or(&run.default_run_name)
+}
+
+/// Stage one's globals made stage two's: the run's name as stage one rendered it, and the
+/// paths of its outputs, artifacts and store.
+fn stage_two_globals(globals: &mut Json, compiled: &Map<String, Json>, run: &RunContext) {
+    let Json::Object(globals) = globals else {
+        return;
+    };
+    globals.insert("name".to_owned(), Json::from(run_name(compiled, run)));
+    let plugins = compiled.get("plugins");
+    let plugin = |key: &str| {
+        plugins
+            .and_then(|plugins| plugins.get(key))
+            .and_then(Json::as_bool)
+    };
+    let store_path = run
+        .agent
+        .artifacts_store
+        .as_ref()
+        .and_then(|store| store.store_path());
+    if plugin("collectArtifacts") != Some(false) {
+        let artifacts = format!("{CONTEXT_ROOT}/artifacts/{}", run.run_uuid);
+        globals.insert(
+            "run_outputs_path".to_owned(),
+            Json::from(format!("{artifacts}/outputs")),
+        );
+        globals.insert("run_artifacts_path".to_owned(), Json::from(artifacts));
+    } else if let Some(store_path) = &store_path {
+        let artifacts = format!("{store_path}/{}", run.run_uuid);
+        globals.insert(
+            "run_outputs_path".to_owned(),
+            Json::from(format!("{artifacts}/outputs")),
+        );
+        globals.insert("run_artifacts_path".to_owned(), Json::from(artifacts));
     }
-    globals
+    if plugin("mountArtifactsStore") == Some(true)
+        && let Some(store_path) = store_path
+    {
+        globals.insert("store_path".to_owned(), Json::from(store_path));
+    }
 }
 
 /// An ISO 8601 timestamp as Python prints the datetime (`2024-01-02 03:04:05+00:00`).
