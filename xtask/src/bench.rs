@@ -1,8 +1,10 @@
-//! `cargo xtask bench`: Myelin's compiler beside Polyaxon's own, on the oracle corpus.
+//! `cargo xtask bench`: Myelin's compiler beside Polyaxon's own, on the oracle corpus; then the
+//! server's run list and submit at 100,000 runs beside haupt's measured numbers.
 //!
 //! Polyaxon 2.18 runs from a venv made from the oracle's pinned packages (PyPI), in one process
 //! with its imports done before timing; then `shared`'s bench times the same files and prints
-//! both medians and their ratio.
+//! both medians and their ratio. `backend`'s `runs` bench needs nothing from outside: haupt's
+//! numbers are constants taken from `../shared/docs/peer-anchors.md`.
 
 use std::process::Command;
 
@@ -44,5 +46,9 @@ pub fn run(workspace: &Workspace) -> Result<()> {
         .env("MYELIN_BENCH_CASES", oracle.join("cases"))
         .env("MYELIN_BENCH_AGENT", oracle.join("agent.yaml"))
         .env("MYELIN_BENCH_BASELINE", &baseline);
-    step("time Myelin's compiler beside Polyaxon's", bench)
+    step("time Myelin's compiler beside Polyaxon's", bench)?;
+
+    let mut runs = workspace.cargo();
+    runs.args(["bench", "--package", "backend", "--bench", "runs"]);
+    step("time run lists and submits at 100,000 runs", runs)
 }
