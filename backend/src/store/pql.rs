@@ -1087,6 +1087,34 @@ pub fn to_sql(query: &Query, now: Timestamp) -> (String, Vec<SqlValue>) {
     (writer.sql, writer.params)
 }
 
+/// When `query` is a single test that an input or output has a value (`inputs.lr:>0.01`), that
+/// test on a row `v` of `run_values` alone: the runs it matches are then counted from one range
+/// of an index, rather than by testing every run of the project. There is one such row per run
+/// and name, so the counts are the same.
+pub fn run_value_only(query: &Query, now: Timestamp) -> Option<(String, Vec<SqlValue>)> {
+    let Some(Expr::Condition(condition)) = &query.root else {
+        return None;
+    };
+    let Field::RunValue { section, key } = &condition.field else {
+        return None;
+    };
+    let operation = match (&condition.operation, condition.negated) {
+        (Operation::IsNil, _) => return None,
+        (Operation::Compare(comparison, value), true) => {
+            Operation::Compare(comparison.negated(), value.clone())
+        }
+        (_, true) => return None,
+        (operation, false) => operation.clone(),
+    };
+    let mut writer = SqlWriter {
+        sql: String::new(),
+        params: Vec::new(),
+        now,
+    };
+    writer.run_value_test(*section, key, &operation);
+    Some((writer.sql, writer.params))
+}
+
 /// The `ORDER BY` terms (without the keywords) for `sorts`, and the values of their `?`
 /// placeholders, which come after those of [`to_sql`] in a statement using both. No sorts means
 /// Polyaxon's `-created_at`. Runs without the value come last in either direction, and `runs.id`
@@ -1200,8 +1228,16 @@ impl SqlWriter {
             ""
         };
         self.sql.push_str(&format!(
-            "{negation}EXISTS (SELECT 1 FROM run_values v WHERE v.run_id = runs.id \
-             AND v.section = '{}' AND v.key = ? AND ",
+            "{negation}EXISTS (SELECT 1 FROM run_values v WHERE v.run_id = runs.id AND "
+        ));
+        self.run_value_test(section, key, operation);
+        self.sql.push(')');
+    }
+
+    /// The test of one input or output on the row `v` of `run_values`.
+    fn run_value_test(&mut self, section: Section, key: &str, operation: &Operation) {
+        self.sql.push_str(&format!(
+            "v.section = '{}' AND v.key = ? AND ",
             section.as_str()
         ));
         self.params.push(SqlValue::Text(key.to_owned()));
@@ -1242,7 +1278,6 @@ impl SqlWriter {
                 self.operation(operation);
             }
         }
-        self.sql.push(')');
     }
 
     /// Writes what follows the tested expression: ` = ?`, ` IN (?, ?)`, ….
@@ -1655,6 +1690,46 @@ mod tests {
         let db = database();
         for (query, expected) in cases {
             assert_eq!(select(&db, query, "created_at"), uuids(expected), "{query}");
+        }
+    }
+
+    #[test]
+    fn counting_from_run_values_alone_counts_the_same_runs() {
+        let db = database();
+        for query in [
+            "inputs.lr:0.1",
+            "inputs.lr:~>0.005",
+            "inputs.lr:>0.005",
+            "inputs.lr:0.01|0.1",
+            "inputs.optimizer:adam",
+            "inputs.optimizer:adam|sgd",
+            "inputs.augment:true",
+            "outputs.loss:<0.5",
+        ] {
+            let parsed = parse(query).expect("valid");
+            let (test, params) = run_value_only(&parsed, now())
+                .unwrap_or_else(|| panic!("{query} is one positive test of a run value"));
+            let counted: usize = db
+                .query_row(
+                    &format!("SELECT count(*) FROM run_values v WHERE v.project_id = 1 AND {test}"),
+                    params_from_iter(params),
+                    |row| row.get(0),
+                )
+                .expect("count");
+            assert_eq!(counted, select(&db, query, "created_at").len(), "{query}");
+        }
+        for query in [
+            "inputs.optimizer:nil",
+            "inputs.optimizer:~adam",
+            "status:running",
+            "inputs.lr:0.1,status:running",
+            "",
+        ] {
+            assert_eq!(
+                run_value_only(&parse(query).expect("valid"), now()),
+                None,
+                "{query}"
+            );
         }
     }
 

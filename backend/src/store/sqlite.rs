@@ -659,9 +659,25 @@ impl Store for Sqlite {
                 condition.push_str(&format!(" AND ({sql})"));
                 values.extend(query_values);
             }
-            let count: i64 = connection
-                .prepare_cached(&format!("SELECT count(*) FROM runs WHERE {condition}"))?
-                .query_row(params_from_iter(values.iter()), |row| row.get(0))?;
+            let count: i64 = match filter
+                .query
+                .as_ref()
+                .and_then(|query| pql::run_value_only(query, clock::now()))
+            {
+                Some((test, test_values)) => connection
+                    .prepare_cached(&format!(
+                        "SELECT count(*) FROM run_values v WHERE v.project_id = ? AND {test}"
+                    ))?
+                    .query_row(
+                        params_from_iter(
+                            std::iter::once(SqlValue::Integer(project_id)).chain(test_values),
+                        ),
+                        |row| row.get(0),
+                    )?,
+                None => connection
+                    .prepare_cached(&format!("SELECT count(*) FROM runs WHERE {condition}"))?
+                    .query_row(params_from_iter(values.iter()), |row| row.get(0))?,
+            };
             let (limit, offset) = page(filter.limit, filter.offset);
             let (order, order_values) = pql::order_by(&filter.sort);
             // Placeholders bind in the order they appear: the filter's, then the sort's.
