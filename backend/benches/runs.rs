@@ -26,6 +26,10 @@ use serde_json::{Map, Value as Json, json};
 use shared::api::{OperationBody, RunPatch, Status, StatusCondition};
 use tower::ServiceExt as _;
 
+/// The `myelin` binary's allocator, so the bench times what the server does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const OWNER: &str = "default";
 const PROJECT: &str = "scale";
 const RUNS: usize = 100_000;

@@ -3,6 +3,11 @@
 
 mod compiler_command;
 
+/// The compiler and the API build and drop many small JSON values per request; mimalloc serves
+/// those markedly faster than the system allocator (the compiler bench measures it).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -9,6 +9,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// The allocator of the `myelin` binary, where the compiler runs natively, so that the bench
+/// times what the server and CLI do.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../tests/common/oracle_run.rs"]
 mod common;
 

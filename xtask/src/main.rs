@@ -22,7 +22,7 @@ commands:
   build          setup, then build the web app into dist/ and report its size
   run [ARGS..]   build, then serve the app (ARGS go to `myelin serve`, e.g. --port 9000)
   test           build, then run every test: unit, golden, server, wasm build of shared, e2e
-  bench          time the compiler on the oracle corpus beside Polyaxon's own (needs ../shared)
+  bench          time the compiler beside Polyaxon's own (needs ../shared), and run lists over 100k runs
   help           this text
 ";
 
