@@ -552,3 +552,49 @@ async fn a_failing_init_step_fails_the_run_before_its_main_process() {
             .contains(&"main ran".to_owned())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_runs_inside_a_running_run() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let bench = Bench::new("exec", 2).await;
+    let uuid = bench.submit(&job("echo started; sleep 30")).await;
+    bench
+        .wait_for(&uuid, |s| s == Status::Running, Duration::from_secs(20))
+        .await;
+    let command = ["sh", "-c", "echo $POLYAXON_RUN_INSTANCE; pwd; cat"];
+    let mut session = bench
+        .runtime
+        .exec(&uuid, command.map(str::to_owned).to_vec())
+        .await
+        .unwrap();
+    session.stdin.write_all(b"typed\n").await.unwrap();
+    drop(session.stdin);
+    let mut output = String::new();
+    session.stdout.read_to_string(&mut output).await.unwrap();
+    assert_eq!(session.exit.await.unwrap(), Some(0));
+    let root = bench.root.display();
+    assert_eq!(
+        output,
+        format!("default.behaviour.runs.{uuid}\n{root}/runs/{uuid}/work\ntyped\n")
+    );
+
+    // A command still running inside the run ends with it.
+    let lingering = bench
+        .runtime
+        .exec(&uuid, vec!["sleep".to_owned(), "60".to_owned()])
+        .await
+        .unwrap();
+    bench.runtime.stop(&uuid).await.unwrap();
+    bench
+        .wait_for(&uuid, Status::is_done, Duration::from_secs(10))
+        .await;
+    let exit = tokio::time::timeout(Duration::from_secs(5), lingering.exit)
+        .await
+        .expect("the command ended with the run");
+    assert_eq!(exit.unwrap(), None, "ended by a signal");
+    assert!(matches!(
+        bench.runtime.exec(&uuid, vec!["true".to_owned()]).await,
+        Err(backend::runtime::RuntimeError::NotActive)
+    ));
+}

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value as Json;
 use shared::api::{Status, StatusCondition};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::artifacts::Artifacts;
 use crate::clock;
@@ -32,11 +33,31 @@ pub struct Execution {
     pub status: Status,
 }
 
+/// A command started inside a run, and its streams.
+pub struct ExecSession {
+    /// What the command reads; dropping it closes its input.
+    pub stdin: Box<dyn AsyncWrite + Send + Unpin>,
+    /// What it prints.
+    pub stdout: Box<dyn AsyncRead + Send + Unpin>,
+    /// What it prints as errors.
+    pub stderr: Box<dyn AsyncRead + Send + Unpin>,
+    /// Its exit code once it ends (`None` when a signal ended it).
+    pub exit: tokio::task::JoinHandle<Option<i32>>,
+}
+
+impl std::fmt::Debug for ExecSession {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ExecSession")
+            .finish_non_exhaustive()
+    }
+}
+
 /// What can go wrong when asking a runtime to do something.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    /// The runtime is not executing this run.
-    #[error("the run is not being executed")]
+    /// The runtime is not executing this run (for `exec`: it is not running).
+    #[error("the run is not running")]
     NotActive,
     /// The runtime itself failed.
     #[error("{0}")]
@@ -64,6 +85,11 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Stops a run this runtime is executing or holds in its queue.
     async fn stop(&self, uuid: &str) -> Result<(), RuntimeError>;
+
+    /// Starts `command` inside a running run (its working folder, its environment, its process
+    /// group or pod), as `polyaxon ops exec` and the browser's terminal do. Refused with
+    /// [`RuntimeError::NotActive`] when the run is not running.
+    async fn exec(&self, uuid: &str, command: Vec<String>) -> Result<ExecSession, RuntimeError>;
 
     /// Removes what the runtime keeps of a run that is deleted (its folders, its resources).
     async fn clean(&self, uuid: &str) -> Result<(), RuntimeError>;

@@ -103,9 +103,10 @@ async fn command(
     working_dir: &Path,
     logs: &mpsc::Sender<Captured>,
 ) -> Result<(), String> {
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    super::launch::set_environment(&mut command, env);
+    let mut child = command
         .args(args)
-        .envs(env.iter().map(|(name, value)| (name, value)))
         .current_dir(working_dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -119,14 +119,7 @@ pub fn launch(
         .stdout(output("stdout")?)
         .stderr(output("stderr")?)
         .process_group(0);
-    // The run sees the server's environment, as a process started from its shell would, less
-    // the server's own settings (its token above all), plus the container's.
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("MYELIN_") {
-            command.env_remove(name);
-        }
-    }
-    command.envs(plan.env.iter().map(|(name, value)| (name, value)));
+    set_environment(&mut command, &plan.env);
     let child = command
         .spawn()
         .map_err(|error| format!("cannot start `{}`: {error}", plan.program))?;
@@ -134,6 +127,17 @@ pub fn launch(
     std::fs::write(folder.group_file(), group.as_raw().to_string())
         .map_err(|error| format!("cannot record the run's process: {error}"))?;
     Ok(Launched::new(Process::Child(child), group, folder, logs))
+}
+
+/// The run sees the server's environment, as a process started from its shell would, less the
+/// server's own settings (its token above all), plus `env`.
+pub fn set_environment(command: &mut Command, env: &[(String, String)]) {
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("MYELIN_") {
+            command.env_remove(name);
+        }
+    }
+    command.envs(env.iter().map(|(name, value)| (name, value)));
 }
 
 /// Takes up the process an earlier server started for this run, whether it still runs or has
@@ -189,6 +193,11 @@ impl Launched {
                     .map_or(Exit::Unknown, Exit::Code)
             }
         }
+    }
+
+    /// The process group.
+    pub fn group(&self) -> Pid {
+        self.group
     }
 
     /// Sends `signal` to every process of the group.

@@ -19,12 +19,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use launch::{Exit, Launched, RunFolder};
 use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 use plan::Plan;
 use shared::api::Status;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
-use super::{Execution, Reporter, Runtime, RuntimeError};
+use super::{ExecSession, Execution, Reporter, Runtime, RuntimeError};
 use crate::artifacts::LogWriter;
 
 /// The kinds this runtime executes: the ones made of one pod.
@@ -69,6 +70,8 @@ struct Inner {
     slots: Semaphore,
     /// The runs queued or executing, each with the switch that stops it.
     active: Mutex<HashMap<String, watch::Sender<bool>>>,
+    /// The runs whose process runs, with where `exec` starts commands.
+    running: Mutex<HashMap<String, Running>>,
 }
 
 impl ProcessRuntime {
@@ -81,12 +84,26 @@ impl ProcessRuntime {
                 reporter,
                 slots,
                 active: Mutex::new(HashMap::new()),
+                running: Mutex::new(HashMap::new()),
             }),
         }
     }
 }
 
+/// A run whose process runs: its plan and its process group.
+#[derive(Debug, Clone)]
+struct Running {
+    plan: Arc<Plan>,
+    group: Pid,
+}
+
 impl Inner {
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
+        self.running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn active(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<bool>>> {
         self.active
             .lock()
@@ -184,6 +201,42 @@ impl Runtime for ProcessRuntime {
         Ok(())
     }
 
+    async fn exec(&self, uuid: &str, command: Vec<String>) -> Result<ExecSession, RuntimeError> {
+        let running = self
+            .inner
+            .running()
+            .get(uuid)
+            .cloned()
+            .ok_or(RuntimeError::NotActive)?;
+        let (program, args) = command
+            .split_first()
+            .ok_or_else(|| RuntimeError::Failed("there is no command to execute".to_owned()))?;
+        let mut process = tokio::process::Command::new(program);
+        launch::set_environment(&mut process, &running.plan.env);
+        let mut child = process
+            .args(args)
+            .current_dir(&running.plan.working_dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            // In the run's group, so stopping the run ends it too.
+            .process_group(running.group.as_raw())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|error| RuntimeError::Failed(format!("cannot start `{program}`: {error}")))?;
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(RuntimeError::Failed("the command has no pipes".to_owned()));
+        };
+        Ok(ExecSession {
+            stdin: Box::new(stdin),
+            stdout: Box::new(stdout),
+            stderr: Box::new(stderr),
+            exit: tokio::spawn(async move { child.wait().await.ok().and_then(|s| s.code()) }),
+        })
+    }
+
     async fn clean(&self, uuid: &str) -> Result<(), RuntimeError> {
         match tokio::fs::remove_dir_all(self.inner.config.runs_root.join(uuid)).await {
             Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(
@@ -235,7 +288,7 @@ impl Runtime for ProcessRuntime {
         }
         tokio::spawn(async move {
             let deadline = plan.timeout.map(|timeout| Instant::now() + timeout);
-            let outcome = supervise(&inner, launched, &plan, &mut stopped, deadline).await;
+            let outcome = supervise(&inner, &uuid, launched, &plan, &mut stopped, deadline).await;
             finish(&inner, &uuid, &plan, writer, outcome).await;
             inner.active().remove(&uuid);
         });
@@ -392,7 +445,7 @@ async fn attempt_once(
     inner
         .report(uuid, Status::Running, "ProcessRuntime", message)
         .await;
-    supervise(inner, launched, plan, stop, deadline).await
+    supervise(inner, uuid, launched, plan, stop, deadline).await
 }
 
 /// The run's working folder, artifacts folder and context, whose `artifacts/{uuid}` is the
@@ -422,11 +475,17 @@ fn prepare_folders(plan: &Plan) -> Result<(), String> {
 /// group and collects its last lines.
 async fn supervise(
     inner: &Inner,
+    uuid: &str,
     mut launched: Launched,
     plan: &Plan,
     stop: &mut watch::Receiver<bool>,
     deadline: Option<Instant>,
 ) -> Outcome {
+    let running = Running {
+        plan: Arc::new(plan.clone()),
+        group: launched.group(),
+    };
+    inner.running().insert(uuid.to_owned(), running);
     let timeout = async {
         match deadline {
             Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -457,6 +516,7 @@ async fn supervise(
             outcome
         }
     };
+    inner.running().remove(uuid);
     launched.finish().await;
     outcome
 }
