@@ -78,6 +78,18 @@ impl Api {
         .await;
     }
 
+    /// Submits a Polyaxonfile to `project`; the new run's uuid.
+    async fn submit(&self, project: &str, content: &str) -> String {
+        let run = self
+            .ok(
+                "POST",
+                &format!("/api/v1/default/{project}/runs"),
+                Some(json!({"content": content})),
+            )
+            .await;
+        run["uuid"].as_str().unwrap().to_owned()
+    }
+
     /// A run its client executes and reports (as the tracking client's standalone runs).
     async fn client_run(&self, project: &str, name: &str, tags: &[&str]) -> String {
         let run = self
@@ -478,14 +490,10 @@ async fn logs_are_polled_with_a_cursor_without_loss_or_duplicates() {
     let api = Api::new("logs", None);
     api.project("demo").await;
     let content = "kind: component\nname: printer\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [sh, -c]\n    args: ['i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done']\n";
+    let uuid = api.submit("demo", content).await;
     let run = api
-        .ok(
-            "POST",
-            "/api/v1/default/demo/runs",
-            Some(json!({"content": content})),
-        )
+        .ok("GET", &format!("/api/v1/default/demo/runs/{uuid}"), None)
         .await;
-    let uuid = run["uuid"].as_str().unwrap().to_owned();
     let mut cursor = run["created_at"].as_str().unwrap().to_owned();
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -546,14 +554,7 @@ async fn stop_ends_a_managed_run_and_records_a_client_one() {
     let api = Api::new("stop", None);
     api.project("demo").await;
     let content = "kind: component\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [sleep, '60']\n";
-    let run = api
-        .ok(
-            "POST",
-            "/api/v1/default/demo/runs",
-            Some(json!({"content": content})),
-        )
-        .await;
-    let uuid = run["uuid"].as_str().unwrap();
+    let uuid = api.submit("demo", content).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     while api
         .ok("GET", &format!("/api/v1/default/demo/runs/{uuid}"), None)
@@ -569,7 +570,10 @@ async fn stop_ends_a_managed_run_and_records_a_client_one() {
         None,
     )
     .await;
-    assert_eq!(api.wait_until_done("demo", uuid).await["status"], "stopped");
+    assert_eq!(
+        api.wait_until_done("demo", &uuid).await["status"],
+        "stopped"
+    );
 
     let client = api.client_run("demo", "by-hand", &[]).await;
     api.ok(
@@ -792,14 +796,7 @@ async fn deleting_a_project_stops_its_runs_and_removes_their_files() {
     let api = Api::new("delete-project", None);
     api.project("doomed").await;
     let content = "kind: component\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [sh, -c, 'echo started; sleep 60']\n";
-    let run = api
-        .ok(
-            "POST",
-            "/api/v1/default/doomed/runs",
-            Some(json!({"content": content})),
-        )
-        .await;
-    let uuid = run["uuid"].as_str().unwrap().to_owned();
+    let uuid = api.submit("doomed", content).await;
     let folder = api.state.artifacts.run_folder(&uuid);
     let deadline = Instant::now() + Duration::from_secs(20);
     while !folder.join("plxlogs").is_dir() {
@@ -829,14 +826,7 @@ async fn a_service_gets_a_free_port_when_its_own_is_taken() {
     let content = format!(
         "kind: component\nname: web\nrun:\n  kind: service\n  ports: [{declared}]\n  container:\n    image: python:3.11\n    command: [python3, -m, http.server, '{{{{ globals.ports[0] }}}}', --bind, 127.0.0.1]\n"
     );
-    let run = api
-        .ok(
-            "POST",
-            "/api/v1/default/demo/runs",
-            Some(json!({"content": content})),
-        )
-        .await;
-    let uuid = run["uuid"].as_str().unwrap().to_owned();
+    let uuid = api.submit("demo", &content).await;
     let path = format!("/api/v1/default/demo/runs/{uuid}");
     let deadline = Instant::now() + Duration::from_secs(20);
     let message = loop {

@@ -136,6 +136,12 @@ impl Bench {
         }
     }
 
+    /// Waits for the run to end; its final status.
+    async fn ended(&self, uuid: &str) -> Status {
+        self.wait_for(uuid, Status::is_done, Duration::from_secs(30))
+            .await
+    }
+
     async fn conditions(&self, uuid: &str) -> Vec<(Status, String, String)> {
         self.store
             .run_by_uuid(uuid)
@@ -180,9 +186,7 @@ async fn a_job_runs_to_success_with_every_status_in_order_and_its_logs() {
             "for i in 1 2 3; do echo line $i; done; echo to-stderr >&2",
         ))
         .await;
-    let status = bench
-        .wait_for(&uuid, Status::is_done, Duration::from_secs(20))
-        .await;
+    let status = bench.ended(&uuid).await;
     assert_eq!(status, Status::Succeeded);
     let kinds: Vec<Status> = bench
         .conditions(&uuid)
@@ -224,12 +228,7 @@ async fn the_run_sees_polyaxon_s_environment_and_its_own_folders() {
              echo context=$POLYAXON_CONTEXT_ROOT; echo pwd=$(pwd)",
         ))
         .await;
-    assert_eq!(
-        bench
-            .wait_for(&uuid, Status::is_done, Duration::from_secs(20))
-            .await,
-        Status::Succeeded
-    );
+    assert_eq!(bench.ended(&uuid).await, Status::Succeeded);
     let lines = bench.log_values(&uuid).await;
     let root = bench.root.display();
     for expected in [
@@ -248,12 +247,7 @@ async fn the_run_sees_polyaxon_s_environment_and_its_own_folders() {
 async fn a_failing_job_fails_with_its_exit_code() {
     let bench = Bench::new("failure", 2).await;
     let uuid = bench.submit(&job("echo before; exit 3")).await;
-    assert_eq!(
-        bench
-            .wait_for(&uuid, Status::is_done, Duration::from_secs(20))
-            .await,
-        Status::Failed
-    );
+    assert_eq!(bench.ended(&uuid).await, Status::Failed);
     let last = bench.conditions(&uuid).await.pop().unwrap();
     assert_eq!(last.1, "Error");
     assert_eq!(last.2, "`sh` exited with code 3");
@@ -265,12 +259,7 @@ async fn a_missing_program_fails_with_a_reason() {
     let bench = Bench::new("missing", 2).await;
     let polyaxonfile = "kind: component\nrun:\n  kind: job\n  container:\n    image: x\n    command: [myelin-no-such-program]\n";
     let uuid = bench.submit(polyaxonfile).await;
-    assert_eq!(
-        bench
-            .wait_for(&uuid, Status::is_done, Duration::from_secs(20))
-            .await,
-        Status::Failed
-    );
+    assert_eq!(bench.ended(&uuid).await, Status::Failed);
     let last = bench.conditions(&uuid).await.pop().unwrap();
     assert_eq!(last.1, "CommandNotStarted");
     assert!(
@@ -301,12 +290,7 @@ async fn stop_ends_the_whole_process_group() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     bench.runtime.stop(&uuid).await.unwrap();
-    assert_eq!(
-        bench
-            .wait_for(&uuid, Status::is_done, Duration::from_secs(10))
-            .await,
-        Status::Stopped
-    );
+    assert_eq!(bench.ended(&uuid).await, Status::Stopped);
     let kinds: Vec<Status> = bench
         .conditions(&uuid)
         .await
@@ -330,12 +314,7 @@ async fn a_job_past_its_timeout_fails_with_deadline_exceeded() {
     let bench = Bench::new("timeout", 2).await;
     let polyaxonfile = format!("{}termination:\n  timeout: 1\n", job("sleep 30"));
     let uuid = bench.submit(&polyaxonfile).await;
-    assert_eq!(
-        bench
-            .wait_for(&uuid, Status::is_done, Duration::from_secs(10))
-            .await,
-        Status::Failed
-    );
+    assert_eq!(bench.ended(&uuid).await, Status::Failed);
     let last = bench.conditions(&uuid).await.pop().unwrap();
     assert_eq!(last.1, "DeadlineExceeded");
 }
@@ -349,12 +328,7 @@ async fn runs_beyond_the_concurrency_limit_wait_in_the_queue() {
         .wait_for(&first, |s| s == Status::Running, Duration::from_secs(20))
         .await;
     assert_eq!(bench.status(&second).await, Status::Queued);
-    assert_eq!(
-        bench
-            .wait_for(&second, Status::is_done, Duration::from_secs(20))
-            .await,
-        Status::Succeeded
-    );
+    assert_eq!(bench.ended(&second).await, Status::Succeeded);
     let first_end = bench
         .store
         .run_by_uuid(&first)
@@ -386,12 +360,7 @@ async fn a_run_queued_when_stopped_never_starts() {
         .wait_for(&first, |s| s == Status::Running, Duration::from_secs(20))
         .await;
     bench.runtime.stop(&second).await.unwrap();
-    assert_eq!(
-        bench
-            .wait_for(&second, Status::is_done, Duration::from_secs(10))
-            .await,
-        Status::Stopped
-    );
+    assert_eq!(bench.ended(&second).await, Status::Stopped);
     assert!(bench.log_values(&second).await.is_empty());
 }
 
@@ -425,20 +394,10 @@ async fn after_a_restart_a_started_run_ends_with_a_reason_and_a_queued_one_runs(
         };
         restarted.recover(execution).await.unwrap();
     }
-    assert_eq!(
-        bench
-            .wait_for(&running.uuid, Status::is_done, Duration::from_secs(10))
-            .await,
-        Status::Failed
-    );
+    assert_eq!(bench.ended(&running.uuid).await, Status::Failed);
     let last = bench.conditions(&running.uuid).await.pop().unwrap();
     assert_eq!(last.1, "ServerRestarted");
-    assert_eq!(
-        bench
-            .wait_for(&compiled.uuid, Status::is_done, Duration::from_secs(20))
-            .await,
-        Status::Succeeded
-    );
+    assert_eq!(bench.ended(&compiled.uuid).await, Status::Succeeded);
     assert_eq!(bench.log_values(&compiled.uuid).await, ["resumed"]);
 }
 
@@ -453,12 +412,7 @@ async fn a_failed_attempt_is_retried_up_to_max_retries() {
     );
     let polyaxonfile = format!("{}termination:\n  maxRetries: 1\n", job(&command));
     let uuid = bench.submit(&polyaxonfile).await;
-    assert_eq!(
-        bench
-            .wait_for(&uuid, Status::is_done, Duration::from_secs(30))
-            .await,
-        Status::Succeeded
-    );
+    assert_eq!(bench.ended(&uuid).await, Status::Succeeded);
     let kinds: Vec<Status> = bench
         .conditions(&uuid)
         .await
@@ -501,9 +455,7 @@ async fn init_steps_clone_write_and_run_before_the_main_process() {
         repository = repository.display()
     );
     let uuid = bench.submit(&polyaxonfile).await;
-    let status = bench
-        .wait_for(&uuid, Status::is_done, Duration::from_secs(30))
-        .await;
+    let status = bench.ended(&uuid).await;
     let lines = bench.log_values(&uuid).await;
     assert_eq!(
         status,
@@ -536,12 +488,7 @@ async fn a_failing_init_step_fails_the_run_before_its_main_process() {
     let bench = Bench::new("init-failure", 2).await;
     let polyaxonfile = "kind: component\nrun:\n  kind: job\n  init:\n  - git: {url: /nonexistent/repository}\n  container:\n    image: busybox\n    command: [sh, -c, 'echo main ran']\n";
     let uuid = bench.submit(polyaxonfile).await;
-    assert_eq!(
-        bench
-            .wait_for(&uuid, Status::is_done, Duration::from_secs(30))
-            .await,
-        Status::Failed
-    );
+    assert_eq!(bench.ended(&uuid).await, Status::Failed);
     let last = bench.conditions(&uuid).await.pop().unwrap();
     assert_eq!(last.1, "InitFailed");
     assert!(last.2.contains("`git` exited with code"), "{}", last.2);
@@ -586,9 +533,7 @@ async fn a_command_runs_inside_a_running_run() {
         .await
         .unwrap();
     bench.runtime.stop(&uuid).await.unwrap();
-    bench
-        .wait_for(&uuid, Status::is_done, Duration::from_secs(10))
-        .await;
+    bench.ended(&uuid).await;
     let exit = tokio::time::timeout(Duration::from_secs(5), lingering.exit)
         .await
         .expect("the command ended with the run");

@@ -397,6 +397,16 @@ fn page(limit: u32, offset: u32) -> (i64, i64) {
     (i64::from(limit), i64::from(offset))
 }
 
+/// A page of `count` matches; the caller, who knows the URL, adds the links.
+fn list<T>(count: i64, results: Vec<T>) -> ListResponse<T> {
+    ListResponse {
+        count: u64::try_from(count).unwrap_or_default(),
+        results,
+        previous: None,
+        next: None,
+    }
+}
+
 #[async_trait]
 impl Store for Sqlite {
     async fn create_project(&self, owner: &str, body: ProjectBody) -> Result<Project, StoreError> {
@@ -464,12 +474,7 @@ impl Store for Sqlite {
             let results = statement
                 .query_map(params![owner, limit, offset], project_from_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(ListResponse {
-                count: count as u64,
-                results,
-                previous: None,
-                next: None,
-            })
+            Ok(list(count, results))
         })
         .await
     }
@@ -692,12 +697,7 @@ impl Store for Sqlite {
                     run_from_row(row, settings)
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(ListResponse {
-                count: count as u64,
-                results,
-                previous: None,
-                next: None,
-            })
+            Ok(list(count, results))
         })
         .await
     }
