@@ -641,8 +641,10 @@ async fn a_run_is_restarted_or_copied_with_its_artifacts() {
             Some(json!({})),
         )
         .await;
-    assert_eq!(restarted["original"], first.as_str());
-    assert_eq!(restarted["cloning_kind"], "restart");
+    assert_eq!(
+        restarted["original"],
+        json!({"uuid": first, "name": "maker", "kind": "restart"})
+    );
     assert_eq!(restarted["name"], "maker");
     assert_eq!(restarted["tags"], json!(["v1"]));
     let restarted = restarted["uuid"].as_str().unwrap().to_owned();
@@ -660,7 +662,7 @@ async fn a_run_is_restarted_or_copied_with_its_artifacts() {
             Some(json!({"name": "copied"})),
         )
         .await;
-    assert_eq!(copied["cloning_kind"], "copy");
+    assert_eq!(copied["original"]["kind"], "copy");
     assert_eq!(copied["name"], "copied");
     let copied = copied["uuid"].as_str().unwrap().to_owned();
     api.wait_until_done("demo", &copied).await;

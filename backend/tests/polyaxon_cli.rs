@@ -11,6 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::{Server, TOKEN, is_done, python_job};
+use serde_json::json;
 
 const NETWORK_GUARD: &str = r#"
 import ipaddress, os, sys
@@ -179,6 +180,27 @@ fn projects_and_runs_through_the_polyaxon_cli() {
     assert_eq!(run["inputs"]["lr"], 0.1);
     let logs = cli.ok(&["ops", "logs", "-p", "demo", "-uid", &uuid]);
     assert!(logs.contains("step 2 lr=0.1"), "{logs}");
+
+    // Run it again, and rename and tag the first.
+    let restarted = cli.ok(&["ops", "restart", "-p", "demo", "-uid", &uuid]);
+    let again = restarted
+        .split_whitespace()
+        .last()
+        .unwrap_or_else(|| panic!("no new uuid in: {restarted}"))
+        .to_owned();
+    server.wait_for("demo", &again, is_done, Duration::from_secs(30));
+    let rerun = server.run("demo", &again);
+    assert_eq!(rerun["status"], "succeeded", "{rerun}");
+    assert_eq!(rerun["original"]["uuid"], uuid.as_str(), "{rerun}");
+    assert_eq!(rerun["inputs"]["lr"], 0.1, "the same params: {rerun}");
+    cli.ok(&[
+        "ops", "update", "-p", "demo", "-uid", &uuid, "--name", "renamed", "--tags", "a,b",
+    ]);
+    let renamed = server.run("demo", &uuid);
+    assert_eq!(
+        (&renamed["name"], &renamed["tags"]),
+        (&json!("renamed"), &json!(["a", "b"]))
+    );
 
     // A failing run, to list by status.
     let failing = python_job("broken", "raise SystemExit(2)");

@@ -9,8 +9,8 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_from_iter};
 use serde_json::{Map, Value as Json};
 use shared::api::{
-    LineageArtifact, ListResponse, NamedRef, Project, ProjectBody, Run, RunPatch, RunSettings,
-    Status, StatusCondition,
+    Cloning, LineageArtifact, ListResponse, NamedRef, Project, ProjectBody, Run, RunPatch,
+    RunSettings, Status, StatusCondition,
 };
 use shared::time::Timestamp;
 
@@ -225,7 +225,8 @@ fn run_columns(content: &str) -> String {
          projects.name, runs.created_at, runs.updated_at, runs.started_at, runs.finished_at, \
          runs.wait_time, runs.duration, runs.managed_by, runs.is_managed, runs.pending, \
          {content}, runs.status, runs.conditions, runs.meta_info, runs.kind, runs.runtime, \
-         runs.inputs, runs.outputs, runs.executor, runs.original_uuid, runs.cloning_kind"
+         runs.inputs, runs.outputs, runs.executor, runs.original_uuid, runs.cloning_kind, \
+         (SELECT original.name FROM runs original WHERE original.uuid = runs.original_uuid)"
     )
 }
 
@@ -268,16 +269,24 @@ fn run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<Run> {
             runtime: row.get(24)?,
         },
         live_state: 1,
-        original: row.get(25)?,
-        cloning_kind: row.get(26)?,
+        original: row
+            .get::<_, Option<String>>(25)?
+            .map(|uuid| -> rusqlite::Result<Cloning> {
+                Ok(Cloning {
+                    uuid,
+                    kind: row.get::<_, Option<String>>(26)?.unwrap_or_default(),
+                    name: row.get(27)?,
+                })
+            })
+            .transpose()?,
     })
 }
 
 fn stored_run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<StoredRun> {
     Ok(StoredRun {
         run: run_from_row(row, settings)?,
-        compiled: optional_json_column(row, 27)?,
-        resource: optional_json_column(row, 28)?,
+        compiled: optional_json_column(row, 28)?,
+        resource: optional_json_column(row, 29)?,
     })
 }
 

@@ -313,9 +313,18 @@ pub struct Run {
     /// Always 1: live.
     pub live_state: i32,
     /// The run this one was copied or restarted from.
-    pub original: Option<String>,
-    /// `copy`, `restart` or `cache` when it was made from another run.
-    pub cloning_kind: Option<String>,
+    pub original: Option<Cloning>,
+}
+
+/// The run another was made from, and how (`V1Cloning`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cloning {
+    /// The original run's uuid.
+    pub uuid: String,
+    /// Its name.
+    pub name: Option<String>,
+    /// `copy`, `restart` or `cache`.
+    pub kind: String,
 }
 
 /// A run to create (`V1OperationBody`): the operation as JSON or YAML text.
