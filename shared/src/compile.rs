@@ -234,7 +234,7 @@ fn compile_operation(operation: &Json, run: &RunContext) -> Result<Json, Failure
             .map(Json::take)
         {
             let rendered = ios
-                .iter()
+                .into_iter()
                 .enumerate()
                 .map(|(index, io)| {
                     render_io(io, &stage_one, templates)
@@ -246,8 +246,8 @@ fn compile_operation(operation: &Json, run: &RunContext) -> Result<Json, Failure
     }
     for section in PARSING_SECTIONS {
         if let Some(value) = compiled.get_mut(*section) {
-            *value = templates
-                .expand(value, &stage_one, Kind::Expression)
+            templates
+                .expand_in_place(value, &stage_one, Kind::Expression)
                 .map_err(|error| error.within(section))?;
         }
     }
@@ -293,7 +293,8 @@ fn compile_operation(operation: &Json, run: &RunContext) -> Result<Json, Failure
             connections_context(&run_section, run, true),
         );
         let stage_two = Context::new(Json::Object(context));
-        let mut rendered = render_run_section(&run_section, &stage_two, templates)
+        let mut rendered = run_section;
+        render_run_section(&mut rendered, &stage_two, templates)
             .map_err(|error| error.within("run"))?;
         keep_string_maps(&mut rendered);
         read_tensorboard_uuids(&mut rendered, "run")?;
@@ -1251,11 +1252,10 @@ fn python_datetime(iso: &str) -> String {
 
 /// An input, output or context rendered in stage 1; the value of a text input stays text and
 /// `argFormat` is left for its own rendering.
-fn render_io(io: &Json, context: &Context, templates: &Templates) -> Result<Json, TemplateError> {
-    let Json::Object(fields) = io else {
-        return Ok(io.clone());
+fn render_io(io: Json, context: &Context, templates: &Templates) -> Result<Json, TemplateError> {
+    let Json::Object(mut fields) = io else {
+        return Ok(io);
     };
-    let mut fields = fields.clone();
     let arg_format = fields.remove("argFormat");
     let io_type = fields
         .get("type")
@@ -1263,25 +1263,24 @@ fn render_io(io: &Json, context: &Context, templates: &Templates) -> Result<Json
         .unwrap_or_default();
     let is_text = TEXT_TYPES.contains(&io_type);
     let value = fields.remove("value");
-    let mut rendered = match templates.expand(&Json::Object(fields), context, Kind::Expression)? {
-        Json::Object(rendered) => rendered,
-        _ => Map::new(),
-    };
-    if let Some(value) = value {
+    templates.expand_fields(&mut fields, context, |_, value, templates| {
+        templates.expand_in_place(value, context, Kind::Expression)
+    })?;
+    if let Some(mut value) = value {
         let kind = if is_text {
             Kind::Text
         } else {
             Kind::Expression
         };
-        let value = templates
-            .expand(&value, context, kind)
+        templates
+            .expand_in_place(&mut value, context, kind)
             .map_err(|error| error.within(".value"))?;
-        rendered.insert("value".to_owned(), value);
+        fields.insert("value".to_owned(), value);
     }
     if let Some(arg_format) = arg_format {
-        rendered.insert("argFormat".to_owned(), arg_format);
+        fields.insert("argFormat".to_owned(), arg_format);
     }
-    Ok(Json::Object(rendered))
+    Ok(Json::Object(fields))
 }
 
 /// The fields of distributed runs that hold replicas (`workers` a map of them); the rest of such
@@ -1308,63 +1307,49 @@ fn is_distributed(kind: &str) -> bool {
 
 /// Renders a run: all of a job or service, only the replicas of a distributed run.
 fn render_run_section(
-    run: &Json,
+    run: &mut Json,
     context: &Context,
     templates: &Templates,
-) -> Result<Json, TemplateError> {
+) -> Result<(), TemplateError> {
     let distributed = run
         .get("kind")
         .and_then(Json::as_str)
         .is_some_and(is_distributed);
-    let (Json::Object(fields), true) = (run, distributed) else {
+    let (Json::Object(fields), true) = (&mut *run, distributed) else {
         return render_run(run, context, templates);
     };
-    let mut rendered = fields.clone();
     for key in REPLICA_FIELDS {
-        if let Some(replica) = fields.get(*key) {
-            let replica = render_run(replica, context, templates)
+        if let Some(replica) = fields.get_mut(*key) {
+            render_run(replica, context, templates)
                 .map_err(|error| error.within(&format!(".{key}")))?;
-            rendered.insert((*key).to_owned(), replica);
         }
     }
-    Ok(Json::Object(rendered))
+    Ok(())
 }
 
 /// The run section rendered in stage 2; a container's `command` and `args` stay text.
-fn render_run(run: &Json, context: &Context, templates: &Templates) -> Result<Json, TemplateError> {
+fn render_run(
+    run: &mut Json,
+    context: &Context,
+    templates: &Templates,
+) -> Result<(), TemplateError> {
     match run {
         Json::Object(fields) => {
-            let mut rendered = Map::new();
-            for (key, value) in fields {
-                let inside = |error: TemplateError| error.within(&format!(".{key}"));
-                let value = if matches!(key.as_str(), "command" | "args") && value.is_array() {
-                    templates
-                        .expand(value, context, Kind::ContainerText)
-                        .map_err(inside)?
+            templates.expand_fields(fields, context, |key, value, templates| {
+                if matches!(key, "command" | "args") && value.is_array() {
+                    templates.expand_in_place(value, context, Kind::ContainerText)
                 } else {
-                    render_run(value, context, templates).map_err(inside)?
-                };
-                let key = match templates.expand(
-                    &Json::String(key.clone()),
-                    context,
-                    Kind::Expression,
-                )? {
-                    Json::String(key) => key,
-                    other => python::str_of(&other),
-                };
-                rendered.insert(key, value);
-            }
-            Ok(Json::Object(rendered))
-        }
-        Json::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(index, item)| {
-                render_run(item, context, templates)
-                    .map_err(|error| error.within(&format!("[{index}]")))
+                    render_run(value, context, templates)
+                }
             })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Json::Array),
-        other => templates.expand(other, context, Kind::Expression),
+        }
+        Json::Array(items) => {
+            for (index, item) in items.iter_mut().enumerate() {
+                render_run(item, context, templates)
+                    .map_err(|error| error.within(&format!("[{index}]")))?;
+            }
+            Ok(())
+        }
+        other => templates.expand_in_place(other, context, Kind::Expression),
     }
 }

@@ -92,36 +92,74 @@ impl Templates {
         context: &Context,
         kind: Kind,
     ) -> Result<Json, TemplateError> {
+        let mut expanded = expression.clone();
+        self.expand_in_place(&mut expanded, context, kind)?;
+        Ok(expanded)
+    }
+
+    /// [`Templates::expand`] on a value the caller owns: only what changes is rewritten, so the
+    /// many strings that are neither templates nor literals cost no copy.
+    pub fn expand_in_place(
+        &self,
+        expression: &mut Json,
+        context: &Context,
+        kind: Kind,
+    ) -> Result<(), TemplateError> {
         match expression {
-            Json::String(text) => self
-                .expand_string(text, context, kind)
-                .map_err(TemplateError::here),
-            Json::Array(items) => items
-                .iter()
-                .enumerate()
-                .map(|(index, item)| {
-                    self.expand(item, context, kind)
-                        .map_err(|error| error.within(&format!("[{index}]")))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Json::Array),
-            Json::Object(fields) => {
-                let mut expanded = Map::new();
-                for (key, value) in fields {
-                    let inside = |error: TemplateError| error.within(&format!(".{key}"));
-                    let rendered = self
-                        .expand_string(key, context, Kind::Expression)
-                        .map_err(|message| inside(TemplateError::here(message)))?;
-                    let rendered = match rendered {
-                        Json::String(key) => key,
-                        other => python::str_of(&other),
-                    };
-                    expanded.insert(rendered, self.expand(value, context, kind).map_err(inside)?);
+            Json::String(text) => {
+                if self.changes(text, kind) {
+                    *expression = self
+                        .expand_string(text, context, kind)
+                        .map_err(TemplateError::here)?;
                 }
-                Ok(Json::Object(expanded))
+                Ok(())
             }
-            other => Ok(other.clone()),
+            Json::Array(items) => {
+                for (index, item) in items.iter_mut().enumerate() {
+                    self.expand_in_place(item, context, kind)
+                        .map_err(|error| error.within(&format!("[{index}]")))?;
+                }
+                Ok(())
+            }
+            Json::Object(fields) => self.expand_fields(fields, context, |_, value, templates| {
+                templates.expand_in_place(value, context, kind)
+            }),
+            _ => Ok(()),
         }
+    }
+
+    /// Renders a mapping's values with `render` (given each value's key as written) and its
+    /// keys as expressions; the mapping is rebuilt only when a key renders to another.
+    pub fn expand_fields(
+        &self,
+        fields: &mut Map<String, Json>,
+        context: &Context,
+        render: impl Fn(&str, &mut Json, &Templates) -> Result<(), TemplateError>,
+    ) -> Result<(), TemplateError> {
+        if !fields.keys().any(|key| self.changes(key, Kind::Expression)) {
+            for (key, value) in fields.iter_mut() {
+                render(key, value, self).map_err(|error| error.within(&format!(".{key}")))?;
+            }
+            return Ok(());
+        }
+        for (key, mut value) in std::mem::take(fields) {
+            let inside = |error: TemplateError| error.within(&format!(".{key}"));
+            render(&key, &mut value, self).map_err(inside)?;
+            let rendered = self
+                .expand_string(&key, context, Kind::Expression)
+                .map_err(|message| inside(TemplateError::here(message)))?;
+            let key = match rendered {
+                Json::String(key) => key,
+                other => python::str_of(&other),
+            };
+            fields.insert(key, value);
+        }
+        Ok(())
+    }
+
+    /// Whether rendering `text` as `kind` can give anything but the same string.
+    fn changes(&self, text: &str, kind: Kind) -> bool {
+        is_template(text) || kind == Kind::Expression && python::literal_eval(text).is_some()
     }
 
     fn expand_string(&self, text: &str, context: &Context, kind: Kind) -> Result<Json, String> {
