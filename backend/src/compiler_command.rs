@@ -25,6 +25,10 @@ pub struct StageArgs {
     /// given fill its inputs.
     #[arg(long)]
     lint: bool,
+    /// With `convert`: print the native Kubernetes objects that run the resource (a Job; a
+    /// Deployment and a Service; a TFJob, …), as Kubernetes documents (`--json`: a list).
+    #[arg(long)]
+    native: bool,
     /// The run's identity and the agent, which `compile` uses; `check` accepts them so one
     /// command line serves every stage.
     #[command(flatten)]
@@ -155,6 +159,9 @@ fn compile(text: &str, args: StageArgs, convert: bool) -> ExitCode {
         report::compile_json(&compiled)
     };
     let succeeded = report["ok"] == serde_json::Value::Bool(true);
+    if args.native && succeeded {
+        return print_native(&report["resource"], args.json);
+    }
     if args.json {
         println!("{report}");
     } else if succeeded {
@@ -179,6 +186,28 @@ fn compile(text: &str, args: StageArgs, convert: bool) -> ExitCode {
     } else {
         ExitCode::from(INVALID)
     }
+}
+
+/// The native objects of a converted resource: a JSON list, or documents separated by `---`
+/// (JSON is YAML, so `kubectl apply -f` takes them as they are).
+fn print_native(resource: &serde_json::Value, json: bool) -> ExitCode {
+    let objects = match shared::convert::native::expand(resource) {
+        Ok(objects) => objects,
+        Err(why) => {
+            eprintln!("error: the resource cannot be expanded: {why}");
+            return ExitCode::from(INVALID);
+        }
+    };
+    if json {
+        println!("{}", serde_json::Value::Array(objects));
+    } else {
+        let documents: Vec<String> = objects
+            .iter()
+            .map(|object| serde_json::to_string_pretty(object).unwrap_or_default())
+            .collect();
+        println!("{}", documents.join("\n---\n"));
+    }
+    ExitCode::SUCCESS
 }
 
 fn check(text: &str, args: StageArgs) -> ExitCode {

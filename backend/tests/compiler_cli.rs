@@ -174,3 +174,35 @@ fn compile_rejects_a_connection_the_agent_does_not_have() {
         "{message}"
     );
 }
+
+#[test]
+fn convert_native_prints_the_kubernetes_objects_that_run_the_resource() {
+    let service = polyaxonfile(
+        "service.yaml",
+        "kind: component\nname: web\nrun:\n  kind: service\n  ports: [8888]\n  container:\n    image: python:3.11\n    command: [python, -m, http.server, '8888']\n",
+    );
+    let file = service.to_str().unwrap();
+    let output = myelin(&["convert", "-f", file, "--native", "--json"]);
+    assert_eq!(output.status.code(), Some(0));
+    let objects: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let kinds: Vec<&str> = objects
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|object| object["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["Deployment", "Service"]);
+    assert_eq!(objects[1]["spec"]["ports"][0]["port"], 8888);
+    assert_eq!(
+        objects[0]["spec"]["selector"]["matchLabels"], objects[1]["spec"]["selector"],
+        "the Service selects the Deployment's pods"
+    );
+
+    let documents = myelin(&["convert", "-f", file, "--native"]);
+    let text = String::from_utf8(documents.stdout).unwrap();
+    assert_eq!(text.matches("\n---\n").count(), 1, "{text}");
+
+    let invalid = polyaxonfile("typo-native.yaml", TYPO);
+    let rejected = myelin(&["convert", "-f", invalid.to_str().unwrap(), "--native"]);
+    assert_eq!(rejected.status.code(), Some(1));
+}

@@ -288,6 +288,53 @@ fn diagnostics_match_their_golden_code_frames() {
     assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
 }
 
+/// The native Kubernetes objects of every case that converts, against `NAME.native.json`.
+#[test]
+fn native_objects_match_their_golden_files() {
+    let mut problems = Vec::new();
+    let run = oracle_run();
+    for case in cases() {
+        let compiled = shared::compile(&case.text, &case.params, &run);
+        let resource = compiled
+            .compiled
+            .as_ref()
+            .and_then(|operation| shared::convert::convert(operation, &run).ok());
+        let golden = case.folder.join(format!("{}.native.json", case.name));
+        let Some(resource) = resource else {
+            assert!(
+                !golden.exists(),
+                "{}: does not convert, yet has {}",
+                case.name,
+                golden.display()
+            );
+            continue;
+        };
+        let native = match shared::convert::native::expand(&resource) {
+            Ok(objects) => Value::Array(objects),
+            Err(why) => {
+                problems.push(format!("{}: cannot expand its resource: {why}", case.name));
+                continue;
+            }
+        };
+        if updating() {
+            let text = serde_json::to_string_pretty(&native).unwrap() + "\n";
+            std::fs::write(&golden, text).unwrap();
+            continue;
+        }
+        let expected: Value = std::fs::read_to_string(&golden)
+            .map(|text| serde_json::from_str(&text).unwrap())
+            .unwrap_or(Value::Null);
+        if let Some(why) = disagreement(&expected, &native) {
+            problems.push(format!(
+                "{}: {} differs: {why}",
+                case.name,
+                golden.display()
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
 /// The diagnostics of checking and compiling a case, in that order.
 fn every_diagnostic(case: &Case, run: &RunContext) -> Vec<shared::Diagnostic> {
     let compiled = shared::compile(&case.text, &case.params, run);

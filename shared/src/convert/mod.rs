@@ -12,6 +12,7 @@
 //! are refused with an error until they are built.
 
 mod init;
+pub mod native;
 
 use serde_json::{Map, Value as Json, json};
 

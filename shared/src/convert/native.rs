@@ -1,0 +1,463 @@
+//! The native Kubernetes objects Polyaxon's operator makes of a `polyaxon.com/v1` resource, so
+//! Myelin can submit them to any cluster without that operator:
+//!
+//! | resource | objects |
+//! | --- | --- |
+//! | `Job` | `batch/v1` Job |
+//! | `Service` | `apps/v1` Deployment, then a `v1` Service |
+//! | `KfJob` | `kubeflow.org/v1` TFJob, PyTorchJob or MPIJob |
+//! | `Cluster` | `kubernetes.dask.org/v1` DaskCluster (and a DaskAutoscaler), or `ray.io/v1` RayCluster |
+//!
+//! Every object has the resource's name, namespace and labels (and, but for the kubeflow
+//! object, its annotations). The first object owns the rest: the runtime gives them an owner
+//! reference to it once the cluster has given it a uid, so deleting it deletes them all.
+//! Defaults are the operator's: a Job retries 0 times and is kept 5 s after it ends; pods do
+//! not restart. Unlike the operator, a service's ports are added to its container only when
+//! missing, and PyTorch's `nprocPerNode` is passed on.
+
+use serde_json::{Map, Value as Json, json};
+
+/// How long a finished workload is kept at least, so its final status can be read.
+const MIN_TTL_SECONDS: u64 = 5;
+/// The port a service without any listens on, as Polyaxon's operator assumes.
+const DEFAULT_SERVICE_PORT: u64 = 6006;
+
+/// The objects that run `resource`, the owner first; the error says what is missing.
+pub fn expand(resource: &Json) -> Result<Vec<Json>, String> {
+    let kind = resource
+        .get("kind")
+        .and_then(Json::as_str)
+        .ok_or("the resource has no `kind`")?;
+    let base = Base::of(resource)?;
+    match kind {
+        "Job" => Ok(vec![job(&base, spec(resource, "batchJobSpec")?)]),
+        "Service" => service(&base, spec(resource, "serviceSpec")?),
+        "KfJob" => kubeflow(&base),
+        "Cluster" => cluster(&base),
+        other => Err(format!("`{other}` is not a kind of Polyaxon resource")),
+    }
+}
+
+fn spec<'a>(resource: &'a Json, key: &str) -> Result<&'a Json, String> {
+    resource
+        .get(key)
+        .ok_or_else(|| format!("the resource has no `{key}`"))
+}
+
+/// What every object takes from the resource.
+struct Base<'a> {
+    resource: &'a Json,
+    name: &'a str,
+    namespace: &'a str,
+    labels: Map<String, Json>,
+    annotations: Map<String, Json>,
+}
+
+impl<'a> Base<'a> {
+    fn of(resource: &'a Json) -> Result<Self, String> {
+        let metadata = resource
+            .get("metadata")
+            .ok_or("the resource has no metadata")?;
+        let text = |key: &str| {
+            metadata
+                .get(key)
+                .and_then(Json::as_str)
+                .ok_or_else(|| format!("the resource has no `metadata.{key}`"))
+        };
+        let map = |key: &str| {
+            metadata
+                .get(key)
+                .and_then(Json::as_object)
+                .cloned()
+                .unwrap_or_default()
+        };
+        Ok(Self {
+            resource,
+            name: text("name")?,
+            namespace: text("namespace")?,
+            labels: map("labels"),
+            annotations: map("annotations"),
+        })
+    }
+
+    fn metadata(&self, name: &str, annotations: bool) -> Json {
+        let mut metadata = json!({
+            "name": name,
+            "namespace": self.namespace,
+            "labels": self.labels,
+        });
+        if annotations {
+            metadata["annotations"] = Json::Object(self.annotations.clone());
+        }
+        metadata
+    }
+
+    fn termination(&self, key: &str) -> Option<&Json> {
+        self.resource
+            .get("termination")
+            .and_then(|termination| termination.get(key))
+            .filter(|value| !value.is_null())
+    }
+
+    fn backoff_limit(&self) -> Json {
+        self.termination("backoffLimit")
+            .cloned()
+            .unwrap_or(json!(0))
+    }
+
+    fn ttl(&self) -> Json {
+        let ttl = self
+            .termination("ttlSecondsAfterFinished")
+            .and_then(Json::as_u64)
+            .unwrap_or(0);
+        json!(ttl.max(MIN_TTL_SECONDS))
+    }
+
+    /// A pod template with the resource's labels and annotations, as the operator rebuilds it,
+    /// and a restart policy when it has none.
+    fn pod_template(&self, template: &Json, default_restart: Option<&Json>) -> Json {
+        let mut spec = template.get("spec").cloned().unwrap_or_else(|| json!({}));
+        if let Some(restart) = default_restart
+            && spec.get("restartPolicy").is_none_or(Json::is_null)
+        {
+            spec["restartPolicy"] = restart.clone();
+        }
+        json!({
+            "metadata": {"labels": self.labels, "annotations": self.annotations},
+            "spec": spec,
+        })
+    }
+
+    /// A replica's pod template: its own labels and annotations with the resource's over them.
+    fn replica_template(&self, template: &Json) -> Json {
+        let merged = |key: &str, over: &Map<String, Json>| {
+            let mut map = template
+                .pointer(&format!("/metadata/{key}"))
+                .and_then(Json::as_object)
+                .cloned()
+                .unwrap_or_default();
+            map.extend(over.clone());
+            Json::Object(map)
+        };
+        json!({
+            "metadata": {
+                "labels": merged("labels", &self.labels),
+                "annotations": merged("annotations", &self.annotations),
+            },
+            "spec": template.get("spec").cloned().unwrap_or_else(|| json!({})),
+        })
+    }
+}
+
+fn insert_some(object: &mut Json, key: &str, value: Option<&Json>) {
+    if let Some(value) = value.filter(|value| !value.is_null()) {
+        object[key] = value.clone();
+    }
+}
+
+fn job(base: &Base<'_>, spec: &Json) -> Json {
+    let template = spec.get("template").unwrap_or(&Json::Null);
+    let mut job_spec = json!({
+        "backoffLimit": base.backoff_limit(),
+        "ttlSecondsAfterFinished": base.ttl(),
+        "template": base.pod_template(template, Some(&json!("Never"))),
+    });
+    insert_some(
+        &mut job_spec,
+        "activeDeadlineSeconds",
+        base.termination("activeDeadlineSeconds"),
+    );
+    insert_some(
+        &mut job_spec,
+        "podFailurePolicy",
+        base.termination("podFailurePolicy"),
+    );
+    json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": base.metadata(base.name, true),
+        "spec": job_spec,
+    })
+}
+
+fn service(base: &Base<'_>, spec: &Json) -> Result<Vec<Json>, String> {
+    let template = spec.get("template").unwrap_or(&Json::Null);
+    // A Deployment's pods can only restart.
+    let mut pod = base.pod_template(template, Some(&json!("Always")));
+    let container_ports = |pod: &Json| -> Vec<u64> {
+        pod.pointer("/spec/containers/0/ports")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|port| port.get("containerPort").and_then(Json::as_u64))
+            .collect()
+    };
+    let declared: Vec<u64> = spec
+        .get("ports")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Json::as_u64)
+        .collect();
+    let ports = match (declared.is_empty(), container_ports(&pod)) {
+        (false, _) => declared,
+        (true, found) if !found.is_empty() => found,
+        _ => vec![DEFAULT_SERVICE_PORT],
+    };
+    let present = container_ports(&pod);
+    if let Some(Json::Array(container_ports)) = pod.pointer_mut("/spec/containers/0/ports") {
+        for port in ports.iter().filter(|port| !present.contains(port)) {
+            container_ports.push(json!({"containerPort": port, "protocol": "TCP"}));
+        }
+    } else if let Some(container) = pod.pointer_mut("/spec/containers/0") {
+        container["ports"] = ports
+            .iter()
+            .map(|port| json!({"containerPort": port, "protocol": "TCP"}))
+            .collect();
+    } else {
+        return Err("the service's pod has no container".to_owned());
+    }
+    let deployment = json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": base.metadata(base.name, true),
+        "spec": {
+            "replicas": spec.get("replicas").filter(|r| !r.is_null()).cloned().unwrap_or(json!(1)),
+            "selector": {"matchLabels": base.labels},
+            "template": pod,
+        },
+    });
+    let is_external = spec.get("isExternal").and_then(Json::as_bool) == Some(true);
+    let service_name = if is_external {
+        format!("{}-ext", base.name)
+    } else {
+        base.name.to_owned()
+    };
+    let network = json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": base.metadata(&service_name, true),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": base.labels,
+            "ports": ports
+                .iter()
+                .map(|port| json!({
+                    "name": format!("port-{port}"),
+                    "port": port,
+                    "targetPort": port,
+                    "protocol": "TCP",
+                }))
+                .collect::<Vec<_>>(),
+        },
+    });
+    Ok(vec![deployment, network])
+}
+
+fn kubeflow(base: &Base<'_>) -> Result<Vec<Json>, String> {
+    let (kind, key, replicas_key) = [
+        ("TFJob", "tfJobSpec", "tfReplicaSpecs"),
+        ("PyTorchJob", "pytorchJobSpec", "pytorchReplicaSpecs"),
+        ("MPIJob", "mpiJobSpec", "mpiReplicaSpecs"),
+    ]
+    .into_iter()
+    .find(|(_, key, _)| base.resource.get(*key).is_some())
+    .ok_or("the KfJob has no tfJobSpec, pytorchJobSpec or mpiJobSpec")?;
+    let spec = &base.resource[key];
+    let mut run_policy = json!({
+        "backoffLimit": base.backoff_limit(),
+        "ttlSecondsAfterFinished": base.ttl(),
+        "cleanPodPolicy": spec.get("cleanPodPolicy").filter(|p| !p.is_null()).cloned().unwrap_or(json!("None")),
+    });
+    insert_some(
+        &mut run_policy,
+        "activeDeadlineSeconds",
+        base.termination("activeDeadlineSeconds"),
+    );
+    insert_some(
+        &mut run_policy,
+        "schedulingPolicy",
+        spec.get("schedulingPolicy"),
+    );
+    let replicas: Map<String, Json> = spec
+        .get("replicaSpecs")
+        .and_then(Json::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(role, replica)| {
+            let native = json!({
+                "replicas": replica.get("replicas").filter(|r| !r.is_null()).cloned().unwrap_or(json!(1)),
+                "restartPolicy": replica.get("restartPolicy").filter(|r| !r.is_null()).cloned().unwrap_or(json!("OnFailure")),
+                "template": base.replica_template(replica.get("template").unwrap_or(&Json::Null)),
+            });
+            (role.clone(), native)
+        })
+        .collect();
+    let mut native_spec = json!({"runPolicy": run_policy, replicas_key: replicas});
+    match kind {
+        "TFJob" => {
+            insert_some(
+                &mut native_spec,
+                "enableDynamicWorker",
+                spec.get("enableDynamicWorker"),
+            );
+            insert_some(&mut native_spec, "successPolicy", spec.get("successPolicy"));
+        }
+        "PyTorchJob" => {
+            insert_some(&mut native_spec, "elasticPolicy", spec.get("elasticPolicy"));
+            // Polyaxon writes `nProcPerNode`; the training operator reads `nprocPerNode`.
+            let nproc = spec
+                .get("nprocPerNode")
+                .or_else(|| spec.get("nProcPerNode"));
+            insert_some(&mut native_spec, "nprocPerNode", nproc);
+        }
+        _ => {
+            insert_some(
+                &mut native_spec,
+                "slotsPerWorker",
+                spec.get("slotsPerWorker"),
+            );
+            native_spec["mainContainer"] = json!(super::MAIN_CONTAINER);
+        }
+    }
+    Ok(vec![json!({
+        "apiVersion": "kubeflow.org/v1",
+        "kind": kind,
+        "metadata": base.metadata(base.name, false),
+        "spec": native_spec,
+    })])
+}
+
+fn cluster(base: &Base<'_>) -> Result<Vec<Json>, String> {
+    if let Some(spec) = base.resource.get("daskClusterSpec") {
+        return Ok(dask(base, spec));
+    }
+    if let Some(spec) = base.resource.get("rayClusterSpec") {
+        return Ok(vec![ray(base, spec)]);
+    }
+    Err("the Cluster has no daskClusterSpec or rayClusterSpec".to_owned())
+}
+
+fn dask(base: &Base<'_>, spec: &Json) -> Vec<Json> {
+    let replica = |role: &str| spec.pointer(&format!("/replicaSpecs/{role}"));
+    let template = |role: &str| {
+        let template = replica(role)
+            .and_then(|replica| replica.get("template"))
+            .unwrap_or(&Json::Null);
+        // For Dask, the template's own labels and annotations win over the resource's.
+        let mut labels = base.labels.clone();
+        let mut annotations = base.annotations.clone();
+        for (key, target) in [("labels", &mut labels), ("annotations", &mut annotations)] {
+            if let Some(own) = template
+                .pointer(&format!("/metadata/{key}"))
+                .and_then(Json::as_object)
+            {
+                target.extend(own.clone());
+            }
+        }
+        (
+            json!({"labels": labels, "annotations": annotations}),
+            template.get("spec").cloned().unwrap_or_else(|| json!({})),
+        )
+    };
+    let (worker_metadata, worker_spec) = template("Worker");
+    let (scheduler_metadata, scheduler_spec) = template("Scheduler");
+    let mut cluster_spec = json!({
+        "worker": {
+            "metadata": worker_metadata,
+            "replicas": replica("Worker").and_then(|r| r.get("replicas")).filter(|r| !r.is_null()).cloned().unwrap_or(json!(1)),
+            "spec": worker_spec,
+        },
+        "scheduler": {
+            "metadata": scheduler_metadata,
+            "spec": scheduler_spec,
+            "service": spec.get("service").cloned().unwrap_or_else(|| json!({})),
+        },
+    });
+    insert_some(&mut cluster_spec, "idleTimeout", spec.get("idleTimeout"));
+    let mut objects = vec![json!({
+        "apiVersion": "kubernetes.dask.org/v1",
+        "kind": "DaskCluster",
+        "metadata": base.metadata(base.name, true),
+        "spec": cluster_spec,
+    })];
+    if let (Some(minimum), Some(maximum)) = (
+        spec.get("minReplicas").filter(|v| !v.is_null()),
+        spec.get("maxReplicas").filter(|v| !v.is_null()),
+    ) {
+        objects.push(json!({
+            "apiVersion": "kubernetes.dask.org/v1",
+            "kind": "DaskAutoscaler",
+            "metadata": base.metadata(base.name, true),
+            "spec": {"cluster": base.name, "minimum": minimum, "maximum": maximum},
+        }));
+    }
+    objects
+}
+
+fn ray(base: &Base<'_>, spec: &Json) -> Json {
+    let head = spec.get("head").unwrap_or(&Json::Null);
+    let mut head_template = base.pod_template(
+        head.get("template").unwrap_or(&Json::Null),
+        head.get("restartPolicy").filter(|p| !p.is_null()),
+    );
+    if let Some(Json::Object(labels)) = head_template.pointer_mut("/metadata/labels") {
+        // KubeRay names the head's pods itself.
+        labels.remove("app.kubernetes.io/name");
+    }
+    let start_params = |group: &Json| {
+        group
+            .get("rayStartParams")
+            .filter(|params| !params.is_null())
+            .cloned()
+            .unwrap_or_else(|| json!({}))
+    };
+    let workers: Vec<Json> = spec
+        .get("workers")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(index, worker)| {
+            let count = |key: &str| {
+                worker
+                    .get(key)
+                    .filter(|value| !value.is_null())
+                    .cloned()
+                    .unwrap_or(json!(1))
+            };
+            json!({
+                "groupName": worker.get("groupName").and_then(Json::as_str).map_or_else(|| format!("worker-{index}"), str::to_owned),
+                "replicas": count("replicas"),
+                "minReplicas": count("minReplicas"),
+                "maxReplicas": count("maxReplicas"),
+                "rayStartParams": start_params(worker),
+                "template": base.pod_template(worker.get("template").unwrap_or(&Json::Null), worker.get("restartPolicy").filter(|p| !p.is_null())),
+            })
+        })
+        .collect();
+    let mut cluster_spec = json!({
+        "headGroupSpec": {
+            "rayStartParams": start_params(head),
+            "headService": {"metadata": {"name": format!("{}-svc", base.name)}},
+            "template": head_template,
+        },
+        "workerGroupSpecs": workers,
+    });
+    for key in ["rayVersion", "suspend", "enableInTreeAutoscaling"] {
+        insert_some(&mut cluster_spec, key, spec.get(key));
+    }
+    if let Some(timeout) = base
+        .termination("culling")
+        .and_then(|culling| culling.get("timeout"))
+        .filter(|timeout| !timeout.is_null())
+    {
+        cluster_spec["autoscalerOptions"] = json!({"idleTimeoutSeconds": timeout});
+    }
+    json!({
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": base.metadata(base.name, true),
+        "spec": cluster_spec,
+    })
+}
