@@ -39,7 +39,8 @@ fn git() -> Result<()> {
 
 /// The packages of Polyaxon 2.18 as the oracle's recordings were made with
 /// (`../shared/oracle/README.md`): the compiler bench runs its compiler, the server tests drive
-/// its CLI and tracking client.
+/// its CLI and tracking client. Then what the native-object tests validate with: Kubernetes'
+/// strict schemas (offline) and a JSON Schema checker for the operators' CRDs.
 const POLYAXON_PACKAGES: &[&str] = &[
     "polyaxon==2.18.0",
     "pydantic==2.14.3",
@@ -47,6 +48,9 @@ const POLYAXON_PACKAGES: &[&str] = &[
     "vents==0.10.0",
     "kubernetes==36.0.3",
     "Jinja2==3.1.4",
+    "kubernetes-validate==1.37.0",
+    "jsonschema==4.26.0",
+    "PyYAML==6.0.3",
 ];
 
 /// The venv with Polyaxon 2.18 in it, made once under the target folder; its path.

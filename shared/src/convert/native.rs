@@ -28,6 +28,12 @@ pub fn expand(resource: &Json) -> Result<Vec<Json>, String> {
         .get("kind")
         .and_then(Json::as_str)
         .ok_or("the resource has no `kind`")?;
+    if let Some(path) = unrendered(resource, "") {
+        return Err(format!(
+            "`{path}` is still a template, which Polyaxon leaves unrendered in a distributed \
+             run's own fields: write the value itself"
+        ));
+    }
     let base = Base::of(resource)?;
     match kind {
         "Job" => Ok(vec![job(&base, spec(resource, "batchJobSpec")?)]),
@@ -36,6 +42,25 @@ pub fn expand(resource: &Json) -> Result<Vec<Json>, String> {
         "Cluster" => cluster(&base),
         other => Err(format!("`{other}` is not a kind of Polyaxon resource")),
     }
+}
+
+/// The first string outside the metadata and the pods' templates that still holds a Jinja
+/// template, if any: there it would be read as a value. Inside containers and annotations a
+/// `{{` may be anybody's syntax.
+fn unrendered(value: &Json, path: &str) -> Option<String> {
+    match value {
+        Json::String(text) if text.contains("{{") || text.contains("{%") => Some(path.to_owned()),
+        Json::Object(fields) => fields
+            .iter()
+            .filter(|(key, _)| !matches!(key.as_str(), "template" | "metadata"))
+            .find_map(|(key, field)| unrendered(field, &format!("{path}.{key}"))),
+        Json::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| unrendered(item, &format!("{path}[{index}]"))),
+        _ => None,
+    }
+    .map(|path| path.trim_start_matches('.').to_owned())
 }
 
 fn spec<'a>(resource: &'a Json, key: &str) -> Result<&'a Json, String> {
@@ -116,7 +141,7 @@ impl<'a> Base<'a> {
     /// A pod template with the resource's labels and annotations, as the operator rebuilds it,
     /// and a restart policy when it has none.
     fn pod_template(&self, template: &Json, default_restart: Option<&Json>) -> Json {
-        let mut spec = template.get("spec").cloned().unwrap_or_else(|| json!({}));
+        let mut spec = pod_spec(template);
         if let Some(restart) = default_restart
             && spec.get("restartPolicy").is_none_or(Json::is_null)
         {
@@ -144,8 +169,87 @@ impl<'a> Base<'a> {
                 "labels": merged("labels", &self.labels),
                 "annotations": merged("annotations", &self.annotations),
             },
-            "spec": template.get("spec").cloned().unwrap_or_else(|| json!({})),
+            "spec": pod_spec(template),
         })
+    }
+}
+
+/// A template's pod spec as the API server takes it. Polyaxon passes some values on as written
+/// in the Polyaxonfile, which Kubernetes refuses: an `env` mapping's entries (`{A: 1}`), Python's
+/// `value_from` spelling (`'null'` when unset) and booleans printed by Python (`'True'`).
+fn pod_spec(template: &Json) -> Json {
+    let mut spec = template.get("spec").cloned().unwrap_or_else(|| json!({}));
+    for list in ["containers", "initContainers"] {
+        for container in spec
+            .get_mut(list)
+            .and_then(Json::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(Json::Array(env)) = container.get_mut("env") {
+                env.iter_mut().for_each(normalize_env);
+            }
+        }
+    }
+    if let Json::Object(fields) = &mut spec {
+        for (key, value) in fields.iter_mut() {
+            if BOOLEAN_POD_FIELDS.contains(&key.as_str())
+                && let Some(flag) = value.as_str().and_then(python_bool)
+            {
+                *value = Json::Bool(flag);
+            }
+        }
+    }
+    spec
+}
+
+/// The pod spec's boolean fields.
+const BOOLEAN_POD_FIELDS: &[&str] = &[
+    "automountServiceAccountToken",
+    "enableServiceLinks",
+    "hostIPC",
+    "hostNetwork",
+    "hostPID",
+    "hostUsers",
+    "setHostnameAsFQDN",
+    "shareProcessNamespace",
+];
+
+fn python_bool(text: &str) -> Option<bool> {
+    match text {
+        "True" | "true" => Some(true),
+        "False" | "false" => Some(false),
+        _ => None,
+    }
+}
+
+fn normalize_env(variable: &mut Json) {
+    let Json::Object(fields) = variable else {
+        return;
+    };
+    if !fields.contains_key("name") && fields.len() == 1 {
+        // `{A: 1}`: a name and its value.
+        let (name, value) = fields.iter().next().expect("one entry");
+        let value = match value {
+            Json::String(text) => text.clone(),
+            other => crate::python::str_of(other),
+        };
+        *variable = json!({"name": name, "value": value});
+        return;
+    }
+    if let Some(value_from) = fields.remove("value_from")
+        && !matches!(&value_from, Json::Null)
+        && value_from.as_str() != Some("null")
+        && !fields.contains_key("valueFrom")
+    {
+        fields.insert("valueFrom".to_owned(), value_from);
+    }
+    if fields
+        .get("value")
+        .is_some_and(|value| !value.is_string() && !value.is_null())
+    {
+        let value = crate::python::str_of(&fields["value"]);
+        fields.insert("value".to_owned(), Json::String(value));
     }
 }
 
@@ -279,11 +383,18 @@ fn kubeflow(base: &Base<'_>) -> Result<Vec<Json>, String> {
         "schedulingPolicy",
         spec.get("schedulingPolicy"),
     );
+    // Polyaxon writes a TFJob's `enableDynamicWorker` and `successPolicy` among its replicas;
+    // they are the TFJob's own fields.
+    let extra = |key: &str| {
+        spec.get(key)
+            .or_else(|| spec.pointer(&format!("/replicaSpecs/{key}")))
+    };
     let replicas: Map<String, Json> = spec
         .get("replicaSpecs")
         .and_then(Json::as_object)
         .into_iter()
         .flatten()
+        .filter(|(_, replica)| replica.get("template").is_some())
         .map(|(role, replica)| {
             let native = json!({
                 "replicas": replica.get("replicas").filter(|r| !r.is_null()).cloned().unwrap_or(json!(1)),
@@ -299,12 +410,16 @@ fn kubeflow(base: &Base<'_>) -> Result<Vec<Json>, String> {
             insert_some(
                 &mut native_spec,
                 "enableDynamicWorker",
-                spec.get("enableDynamicWorker"),
+                extra("enableDynamicWorker"),
             );
-            insert_some(&mut native_spec, "successPolicy", spec.get("successPolicy"));
+            insert_some(&mut native_spec, "successPolicy", extra("successPolicy"));
         }
         "PyTorchJob" => {
-            insert_some(&mut native_spec, "elasticPolicy", spec.get("elasticPolicy"));
+            insert_some(
+                &mut native_spec,
+                "elasticPolicy",
+                spec.get("elasticPolicy").map(rendezvous_names).as_ref(),
+            );
             // Polyaxon writes `nProcPerNode`; the training operator reads `nprocPerNode`.
             let nproc = spec
                 .get("nprocPerNode")
@@ -328,9 +443,22 @@ fn kubeflow(base: &Base<'_>) -> Result<Vec<Json>, String> {
     })])
 }
 
+/// Polyaxon spells the rendezvous fields `rdvz…`; the training operator reads `rdzv…`.
+fn rendezvous_names(policy: &Json) -> Json {
+    match policy {
+        Json::Object(fields) => Json::Object(
+            fields
+                .iter()
+                .map(|(key, value)| (key.replacen("rdvz", "rdzv", 1), value.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 fn cluster(base: &Base<'_>) -> Result<Vec<Json>, String> {
     if let Some(spec) = base.resource.get("daskClusterSpec") {
-        return Ok(dask(base, spec));
+        return dask(base, spec);
     }
     if let Some(spec) = base.resource.get("rayClusterSpec") {
         return Ok(vec![ray(base, spec)]);
@@ -338,8 +466,20 @@ fn cluster(base: &Base<'_>) -> Result<Vec<Json>, String> {
     Err("the Cluster has no daskClusterSpec or rayClusterSpec".to_owned())
 }
 
-fn dask(base: &Base<'_>, spec: &Json) -> Vec<Json> {
+fn dask(base: &Base<'_>, spec: &Json) -> Result<Vec<Json>, String> {
     let replica = |role: &str| spec.pointer(&format!("/replicaSpecs/{role}"));
+    for role in ["Scheduler", "Worker"] {
+        if replica(role)
+            .and_then(|replica| replica.get("template"))
+            .is_none()
+        {
+            return Err(format!(
+                "a Dask cluster needs a {}: add `{}` to the run",
+                role.to_lowercase(),
+                role.to_lowercase()
+            ));
+        }
+    }
     let template = |role: &str| {
         let template = replica(role)
             .and_then(|replica| replica.get("template"))
@@ -357,7 +497,7 @@ fn dask(base: &Base<'_>, spec: &Json) -> Vec<Json> {
         }
         (
             json!({"labels": labels, "annotations": annotations}),
-            template.get("spec").cloned().unwrap_or_else(|| json!({})),
+            pod_spec(template),
         )
     };
     let (worker_metadata, worker_spec) = template("Worker");
@@ -392,7 +532,7 @@ fn dask(base: &Base<'_>, spec: &Json) -> Vec<Json> {
             "spec": {"cluster": base.name, "minimum": minimum, "maximum": maximum},
         }));
     }
-    objects
+    Ok(objects)
 }
 
 fn ray(base: &Base<'_>, spec: &Json) -> Json {
