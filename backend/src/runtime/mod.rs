@@ -5,6 +5,7 @@
 //! A runtime reports what happens through its [`Reporter`]: status conditions go to the store
 //! (whose lifecycle rules decide what is recorded) and printed lines to the runs' artifacts.
 
+pub mod kubernetes;
 pub mod process;
 
 use std::sync::Arc;
