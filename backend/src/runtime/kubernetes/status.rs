@@ -356,7 +356,7 @@ mod tests {
         );
         assert_observed(
             job(failed),
-            &[killed.clone()],
+            std::slice::from_ref(&killed),
             Status::Failed,
             "OOMKilled",
             "train-0, container polyaxon-main ran out of memory",
