@@ -367,8 +367,28 @@ async fn runs_are_listed_with_pql_and_sort_and_bad_queries_say_where() {
         uuids(&list("sort=name&limit=2&offset=1").await),
         [b.as_str(), c.as_str()]
     );
+    // Sorted by an output: by value, runs without it last, pages across that boundary.
+    let d = api.client_run("demo", "delta", &["nlp"]).await;
+    let by_loss = [b.as_str(), c.as_str(), a.as_str(), d.as_str()];
+    assert_eq!(uuids(&list("sort=outputs.loss").await), by_loss);
+    assert_eq!(
+        uuids(&list("sort=-outputs.loss").await),
+        [a.as_str(), c.as_str(), b.as_str(), d.as_str()]
+    );
+    assert_eq!(
+        uuids(&list("sort=outputs.loss&limit=2&offset=2").await),
+        &by_loss[2..]
+    );
+    assert_eq!(
+        uuids(&list("sort=outputs.loss&limit=2&offset=3").await),
+        &by_loss[3..]
+    );
+    assert_eq!(
+        uuids(&list("query=tags:nlp&sort=outputs.loss").await),
+        [c.as_str(), a.as_str(), d.as_str()]
+    );
     let page = list("sort=name&limit=1").await;
-    assert_eq!(page["count"], 3);
+    assert_eq!(page["count"], 4);
     assert_eq!(
         page["next"],
         "/api/v1/default/demo/runs?limit=1&offset=1&sort=name"

@@ -111,7 +111,7 @@ pub enum Section {
 
 impl Section {
     /// The value of `run_values.section`.
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Inputs => "inputs",
             Self::Outputs => "outputs",
