@@ -172,6 +172,22 @@ impl Artifacts {
         Ok(LogWriter { sender, task })
     }
 
+    /// The lines of a run past `cursor` (at most about `limit`), oldest first, and the cursor
+    /// after them. A cursor counts bytes read in each pod's file, so unlike a time it never
+    /// skips a line printed at the same instant in another pod, nor repeats one.
+    pub async fn read_logs_from(
+        &self,
+        uuid: &str,
+        cursor: &LogCursor,
+        limit: usize,
+    ) -> std::io::Result<(Vec<LogLine>, LogCursor)> {
+        let folder = self.logs_folder(uuid);
+        let cursor = cursor.clone();
+        tokio::task::spawn_blocking(move || read_folder_from(&folder, cursor, limit))
+            .await
+            .map_err(std::io::Error::other)?
+    }
+
     /// Every line of a run printed after `after` (all of them without it), oldest first, from
     /// every pod and container.
     pub async fn read_logs(
@@ -333,6 +349,97 @@ fn write_lines(
             }
         }
     }
+}
+
+/// How far a reader has read a run's logs: bytes per pod file. Written as `pod:offset,…`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogCursor {
+    offsets: std::collections::BTreeMap<String, u64>,
+}
+
+impl std::fmt::Display for LogCursor {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .offsets
+            .iter()
+            .map(|(pod, offset)| format!("{pod}:{offset}"))
+            .collect();
+        formatter.write_str(&parts.join(","))
+    }
+}
+
+impl std::str::FromStr for LogCursor {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut offsets = std::collections::BTreeMap::new();
+        for part in text.split(',').filter(|part| !part.is_empty()) {
+            let (pod, offset) = part
+                .rsplit_once(':')
+                .and_then(|(pod, offset)| Some((pod, offset.parse().ok()?)))
+                .ok_or_else(|| format!("`{part}` is not a log cursor's `pod:offset`"))?;
+            offsets.insert(pod.to_owned(), offset);
+        }
+        Ok(Self { offsets })
+    }
+}
+
+fn read_folder_from(
+    folder: &Path,
+    mut cursor: LogCursor,
+    limit: usize,
+) -> std::io::Result<(Vec<LogLine>, LogCursor)> {
+    use std::io::{Read as _, Seek as _};
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(folder) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| {
+                path.extension()
+                    .is_some_and(|extension| extension == "jsonl")
+            })
+            .collect(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(error) => return Err(error),
+    };
+    files.sort();
+    let mut lines = Vec::new();
+    for path in files {
+        let pod = path
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let start = cursor.offsets.get(&pod).copied().unwrap_or(0);
+        let mut file = std::fs::File::open(&path)?;
+        file.seek(std::io::SeekFrom::Start(start))?;
+        let mut text = Vec::new();
+        file.take(4 * 1024 * 1024).read_to_end(&mut text)?;
+        // Records are written as "\n{json}": one is complete when its JSON parses, which a
+        // record still being written does not.
+        let mut consumed = 0;
+        let mut taken = 0;
+        for segment in text.split_inclusive(|byte| *byte == b'\n') {
+            let record = segment.strip_suffix(b"\n").unwrap_or(segment);
+            if !record.iter().all(u8::is_ascii_whitespace) {
+                match serde_json::from_slice::<LogLine>(record) {
+                    Ok(line) => {
+                        lines.push(line);
+                        taken += 1;
+                    }
+                    Err(_) if segment.len() == record.len() => break,
+                    // A damaged record (a crash mid-write) is passed over.
+                    Err(_) => {}
+                }
+            }
+            consumed += segment.len();
+            if taken >= limit {
+                break;
+            }
+        }
+        cursor.offsets.insert(pod, start + consumed as u64);
+    }
+    lines.sort_by_key(|line| line.timestamp);
+    Ok((lines, cursor))
 }
 
 fn read_folder(folder: &Path, after: Option<Timestamp>) -> std::io::Result<Vec<LogLine>> {

@@ -1,12 +1,14 @@
 //! Polyaxon's streams service: runs' logs, polled with a time cursor, and artifact uploads.
 
 use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
-use shared::api::Logs;
+use shared::api::{LogBatch, Logs};
 use shared::time::Timestamp;
 
 use super::run_uuid;
@@ -17,6 +19,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/v1/{namespace}/{owner}/{project}/runs/{uuid}/logs",
             get(logs),
+        )
+        .route(
+            "/v1/{namespace}/{owner}/{project}/runs/{uuid}/logs/ws",
+            get(logs_socket),
         )
         .route(
             "/v1/{namespace}/{owner}/{project}/runs/{uuid}/artifact",
@@ -77,6 +83,85 @@ async fn logs(
         last_file: None,
         files: Vec::new(),
     }))
+}
+
+#[derive(Debug, Deserialize)]
+struct SocketParams {
+    cursor: Option<String>,
+}
+
+/// How many lines one message of the log stream carries at most.
+const BATCH_LINES: usize = 1_000;
+/// How often a live run's logs are looked at for new lines.
+const LOG_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A run's logs as a stream: what was printed (after `cursor`), then each line as it is
+/// printed, then a last message with the final status. Every message carries the cursor that
+/// resumes right after it. The next batch is read only once the last one is sent, so a slow
+/// client slows the stream instead of making the server hold lines for it.
+async fn logs_socket(
+    State(state): State<AppState>,
+    Path((_namespace, owner, project, uuid)): Path<(String, String, String, String)>,
+    params: Result<Query<SocketParams>, QueryRejection>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, AppError> {
+    let Query(params) = params?;
+    let uuid = run_uuid(&uuid)?;
+    state.store.run(&owner, &project, &uuid).await?;
+    let cursor = params
+        .cursor
+        .as_deref()
+        .unwrap_or_default()
+        .parse()
+        .map_err(AppError::BadRequest)?;
+    Ok(upgrade.on_upgrade(move |socket| stream_logs(socket, state, uuid, cursor)))
+}
+
+async fn stream_logs(
+    mut socket: WebSocket,
+    state: AppState,
+    uuid: String,
+    mut cursor: crate::artifacts::LogCursor,
+) {
+    loop {
+        // The status is read before the lines: a run seen ended has written every line.
+        let Ok(stored) = state.store.run_by_uuid(&uuid).await else {
+            return;
+        };
+        let status = stored.run.status;
+        let Ok((lines, next)) = state
+            .artifacts
+            .read_logs_from(&uuid, &cursor, BATCH_LINES)
+            .await
+        else {
+            return;
+        };
+        cursor = next;
+        let finished = status.is_done() && lines.is_empty();
+        if !lines.is_empty() || finished {
+            let batch = LogBatch {
+                lines,
+                cursor: cursor.to_string(),
+                done: finished.then_some(status),
+            };
+            let text = serde_json::to_string(&batch).expect("a log batch serialises");
+            if socket.send(Message::Text(text.into())).await.is_err() {
+                return;
+            }
+            if finished {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
+            continue;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(LOG_POLL) => {}
+            message = socket.recv() => match message {
+                None | Some(Err(_) | Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
 }
 
 /// Where an upload goes, as the client's `json` field says.

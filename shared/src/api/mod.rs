@@ -62,6 +62,19 @@ pub struct ErrorBody {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// One message of a run's log stream (the logs WebSocket): lines in the order they were
+/// printed, and the cursor to reconnect with so that the stream resumes right after them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogBatch {
+    /// New lines, oldest first; empty in the last message.
+    pub lines: Vec<LogLine>,
+    /// Where the stream stands: give it back as `?cursor=` to resume.
+    pub cursor: String,
+    /// The run's final status, in the last message once every line was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done: Option<Status>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
