@@ -897,3 +897,96 @@ async fn a_service_gets_a_free_port_when_its_own_is_taken() {
     );
     drop(taken);
 }
+
+#[tokio::test]
+async fn event_series_are_read_as_columns_text_or_a_sample() {
+    let api = Api::new("events", None);
+    api.project("demo").await;
+    let first = api.client_run("demo", "first", &[]).await;
+    let second = api.client_run("demo", "second", &[]).await;
+    // As traceml writes them: a header, then `step|timestamp|value` rows, no final newline.
+    let rows: Vec<String> = (0..100)
+        .map(|step| {
+            format!(
+                "{step}|2026-11-22 14:48:{:02}.000000+00:00|{}",
+                step % 60,
+                f64::from(step) / 100.0
+            )
+        })
+        .collect();
+    let series = format!("step|timestamp|metric\n{}", rows.join("\n"));
+    for uuid in [&first, &second] {
+        let folder = api.state.artifacts.run_folder(uuid).join("events/metric");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("loss.plx"), &series).unwrap();
+    }
+    let base = format!("/streams/v1/polyaxon/default/demo/runs/{first}");
+    let columns = api
+        .ok(
+            "GET",
+            &format!("{base}/events/metric?names=loss,missing&orient=dict"),
+            None,
+        )
+        .await;
+    let events = columns["data"].as_array().unwrap();
+    assert_eq!(
+        events.len(),
+        1,
+        "a name without a file is left out: {columns}"
+    );
+    assert_eq!(
+        (&events[0]["name"], &events[0]["kind"]),
+        (&json!("loss"), &json!("metric"))
+    );
+    let data = &events[0]["data"];
+    assert_eq!(data["step"].as_array().unwrap().len(), 100);
+    assert_eq!(data["step"][99], 99);
+    assert_eq!(data["metric"][99], 0.99);
+    assert_eq!(data["timestamp"][1], "2026-11-22 14:48:01.000000+00:00");
+
+    let text = api
+        .ok(
+            "GET",
+            &format!("{base}/events/metric?names=loss&orient=csv"),
+            None,
+        )
+        .await;
+    assert_eq!(text["data"][0]["data"], series.as_str());
+
+    let sampled = api
+        .ok(
+            "GET",
+            &format!("{base}/events/metric?names=loss&sample=5"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        sampled["data"][0]["data"]["step"],
+        json!([0, 24, 49, 74, 99]),
+        "evenly spaced, first and last kept"
+    );
+
+    let multi = api
+        .ok(
+            "GET",
+            &format!("/streams/v1/polyaxon/default/demo/runs/multi/events/metric?runs={first},{second}&names=loss&sample=2"),
+            None,
+        )
+        .await;
+    for uuid in [&first, &second] {
+        assert_eq!(
+            multi["data"][uuid.as_str()][0]["data"]["step"],
+            json!([0, 99]),
+            "{multi}"
+        );
+    }
+    for bad in [
+        format!("{base}/events/nonsense?names=loss"),
+        format!("{base}/events/metric"),
+        format!("{base}/events/metric?names=loss&orient=table"),
+        "/streams/v1/polyaxon/default/demo/runs/multi/events/metric?names=loss".to_owned(),
+    ] {
+        let (status, body) = api.send("GET", &bad, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+}

@@ -112,6 +112,30 @@ impl Cli {
         command.output().expect("the polyaxon CLI starts")
     }
 
+    /// The venv's Python with `args`, as a user's script pointed at the server; its standard
+    /// output, which it must succeed to give.
+    fn python(&self, args: &[&str]) -> String {
+        let home = self.server.root.join("home");
+        let output = Command::new(self.venv.join("bin/python"))
+            .args(args)
+            .env("HOME", &home)
+            .env("POLYAXON_HOME", &home)
+            .env("POLYAXON_HOST", &self.server.url)
+            .env("POLYAXON_AUTH_TOKEN", TOKEN)
+            .env("POLYAXON_DISABLE_ERRORS_REPORTING", "true")
+            .envs(Self::guard_environment(&self.guard))
+            .stdin(Stdio::null())
+            .output()
+            .expect("python starts");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "python {args:?} failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    }
+
     /// `polyaxon ARGS`, which must succeed; its standard output.
     fn ok(&self, args: &[&str]) -> String {
         let output = self.polyaxon(args);
@@ -321,6 +345,17 @@ fn the_tracking_client_in_a_run_logs_metrics_and_outputs() {
         rows[3].starts_with("3|") && rows[3].ends_with("|0.3333333333333333"),
         "{text}"
     );
+
+    // Read back as the client reads metrics.
+    let script = "import json, sys\nfrom polyaxon.client import RunClient\n\
+        client = RunClient(owner='default', project='tracked', run_uuid=sys.argv[1])\n\
+        print(json.dumps(client.get_metrics(names=['loss'])['loss']))";
+    let metrics = cli.python(&["-c", script, &uuid]);
+    let loss: serde_json::Value =
+        serde_json::from_str(metrics.trim()).unwrap_or_else(|error| panic!("{error}: {metrics}"));
+    assert_eq!(loss["name"], "loss", "{loss}");
+    assert_eq!(loss["data"]["step"], json!([1, 2, 3]), "{loss}");
+    assert_eq!(loss["data"]["metric"][0], 1.0, "{loss}");
 
     let filtered = server.get("/api/v1/default/tracked/runs?query=outputs.final_loss%3A%3C0.5");
     assert_eq!(filtered["count"], 1, "{filtered}");
