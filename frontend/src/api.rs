@@ -4,8 +4,11 @@
 use std::fmt;
 
 use gloo_net::http::{Request, Response};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use shared::api::{ErrorBody, HEALTH_PATH, Health};
+use shared::api::{
+    DEFAULT_OWNER, ErrorBody, HEALTH_PATH, Health, ListResponse, Project, ProjectBody,
+};
 
 /// Why a call to the server failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +38,26 @@ impl fmt::Display for ApiError {
 /// What the server says about itself: its version and the Polyaxon version it follows.
 pub async fn health() -> Result<Health, ApiError> {
     get_json(HEALTH_PATH).await
+}
+
+/// The team's projects, newest first.
+pub async fn projects() -> Result<ListResponse<Project>, ApiError> {
+    get_json(&format!("/api/v1/{DEFAULT_OWNER}/projects/list?limit=1000")).await
+}
+
+/// Creates a project.
+pub async fn create_project(body: &ProjectBody) -> Result<Project, ApiError> {
+    post_json(&format!("/api/v1/{DEFAULT_OWNER}/projects/create"), body).await
+}
+
+async fn post_json<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
+    let response = Request::post(path)
+        .json(body)
+        .map_err(|error| ApiError::Network(error.to_string()))?
+        .send()
+        .await
+        .map_err(|error| ApiError::Network(error.to_string()))?;
+    decode(response).await
 }
 
 async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {

@@ -9,6 +9,7 @@ use crate::api;
 use crate::components::top_bar::TopBar;
 use crate::pages::not_found::NotFound;
 use crate::pages::planned::{self, Planned};
+use crate::pages::projects::Projects;
 
 /// The whole app: a top bar with the navigation and the server's status above the current page.
 #[component]
@@ -21,7 +22,7 @@ pub fn App() -> impl IntoView {
                 <main class="page">
                     <Routes fallback=NotFound>
                         <Route path=path!("/") view=|| view! { <Redirect path="/projects" /> } />
-                        <Route path=path!("/projects") view=|| view! { <Planned plan=&planned::PROJECTS /> } />
+                        <Route path=path!("/projects") view=Projects />
                         <Route path=path!("/runs") view=|| view! { <Planned plan=&planned::RUNS /> } />
                         <Route path=path!("/new") view=|| view! { <Planned plan=&planned::NEW_RUN /> } />
                         <Route path=path!("/hub") view=|| view! { <Planned plan=&planned::HUB /> } />

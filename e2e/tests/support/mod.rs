@@ -5,6 +5,8 @@
 //! Both child processes run in process groups of their own and are killed as groups when the
 //! test ends, pass or fail, so no Chromium outlives its test.
 
+#![allow(dead_code)] // Each test file uses its own part of this module.
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;

@@ -16,15 +16,6 @@ pub struct Plan {
     pub features: &'static [&'static str],
 }
 
-pub const PROJECTS: Plan = Plan {
-    title: "Projects",
-    summary: "Projects group the runs of one piece of work, with their settings and their team.",
-    features: &[
-        "Every project with its description, tags and latest runs.",
-        "Create a project here or with `polyaxon project create`.",
-    ],
-};
-
 pub const RUNS: Plan = Plan {
     title: "Runs",
     summary: "Every run of a project: its status, inputs, outputs and how long it took.",

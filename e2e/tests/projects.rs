@@ -1,0 +1,74 @@
+//! The projects page: the team's projects from the server, and creating one with the form, as
+//! a person would, with the server's refusal shown when the name is taken.
+
+mod support;
+
+use support::{Browser, Server};
+
+#[tokio::test]
+async fn a_project_is_created_from_the_page_and_listed() {
+    let server = Server::start();
+    let browser = Browser::start().await;
+    browser.open(&server.url("/projects")).await;
+    browser.expect_heading("Projects").await;
+    browser
+        .expect_text(
+            "//section[@aria-label='Project list']//p",
+            "No projects yet: create one above, or with polyaxon project create.",
+        )
+        .await;
+
+    for (field, text) in [("name", "mnist"), ("description", "digits, small and fast")] {
+        browser
+            .find(&format!(
+                "//form[@aria-label='New project']//input[@name='{field}']"
+            ))
+            .await
+            .send_keys(text)
+            .await
+            .expect("cannot type");
+    }
+    let create = "//form[@aria-label='New project']//button[normalize-space()='Create project']";
+    browser
+        .find(create)
+        .await
+        .click()
+        .await
+        .expect("cannot click");
+    browser
+        .expect_text("//table//tbody/tr[1]/th", "mnist")
+        .await;
+    browser
+        .expect_text("//table//tbody/tr[1]/td[1]", "digits, small and fast")
+        .await;
+    let cleared = browser
+        .evaluate("document.querySelector(\"input[name='name']\").value")
+        .await;
+    assert_eq!(cleared, "", "the form is cleared for the next project");
+
+    // The same name again: the server refuses, and the page says why.
+    browser
+        .find("//form[@aria-label='New project']//input[@name='name']")
+        .await
+        .send_keys("mnist")
+        .await
+        .expect("cannot type");
+    browser
+        .find(create)
+        .await
+        .click()
+        .await
+        .expect("cannot click");
+    browser
+        .expect_text(
+            "//form[@aria-label='New project']//*[@role='alert']",
+            "the server answered 409: a project named `mnist` exists already",
+        )
+        .await;
+    let rows = browser
+        .evaluate("document.querySelectorAll('table tbody tr').length")
+        .await;
+    assert_eq!(rows, 1);
+    browser.screenshot("projects").await;
+    browser.close().await;
+}
