@@ -7,7 +7,8 @@ use gloo_net::http::{Request, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::{
-    DEFAULT_OWNER, ErrorBody, HEALTH_PATH, Health, ListResponse, Project, ProjectBody,
+    DEFAULT_OWNER, ErrorBody, HEALTH_PATH, Health, ListResponse, LogBatch, Project, ProjectBody,
+    Run,
 };
 
 /// Why a call to the server failed.
@@ -48,6 +49,80 @@ pub async fn projects() -> Result<ListResponse<Project>, ApiError> {
 /// Creates a project.
 pub async fn create_project(body: &ProjectBody) -> Result<Project, ApiError> {
     post_json(&format!("/api/v1/{DEFAULT_OWNER}/projects/create"), body).await
+}
+
+/// A page of a project's runs, newest first, filtered by a PQL `query` when it is not empty.
+pub async fn runs(project: &str, query: &str) -> Result<ListResponse<Run>, ApiError> {
+    let mut path = format!("/api/v1/{DEFAULT_OWNER}/{project}/runs?limit=100");
+    if !query.trim().is_empty() {
+        path.push_str("&query=");
+        path.push_str(&percent_encode(query));
+    }
+    get_json(&path).await
+}
+
+/// One run.
+pub async fn run(project: &str, uuid: &str) -> Result<Run, ApiError> {
+    get_json(&format!("/api/v1/{DEFAULT_OWNER}/{project}/runs/{uuid}")).await
+}
+
+/// Follows a run's logs from the start: `on_batch` gets each batch as the server sends it,
+/// history first, then live lines, the last one with the run's final status. Resolves when the
+/// stream ends.
+pub async fn follow_logs(run: &Run, mut on_batch: impl FnMut(LogBatch)) -> Result<(), ApiError> {
+    use futures_util::StreamExt as _;
+    use gloo_net::websocket::Message;
+    use gloo_net::websocket::futures::WebSocket;
+
+    let location = web_location();
+    let scheme = if location.starts_with("https:") {
+        "wss"
+    } else {
+        "ws"
+    };
+    let host = location
+        .split_once("//")
+        .map(|(_, rest)| rest.split('/').next().unwrap_or_default())
+        .unwrap_or_default();
+    let url = format!(
+        "{scheme}://{host}/streams/v1/{}/{}/{}/runs/{}/logs/ws",
+        run.settings.namespace, run.owner, run.project, run.uuid
+    );
+    let mut socket = WebSocket::open(&url).map_err(|error| ApiError::Network(error.to_string()))?;
+    while let Some(message) = socket.next().await {
+        let text = match message {
+            Ok(Message::Text(text)) => text,
+            Ok(Message::Bytes(_)) => continue,
+            Err(error) => return Err(ApiError::Network(error.to_string())),
+        };
+        let batch: LogBatch =
+            serde_json::from_str(&text).map_err(|error| ApiError::Network(error.to_string()))?;
+        let done = batch.done.is_some();
+        on_batch(batch);
+        if done {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn web_location() -> String {
+    leptos::prelude::window()
+        .location()
+        .href()
+        .unwrap_or_default()
+}
+
+/// `text` as a URL query value: every byte but the unreserved ones as `%XX`.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(byte).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
 }
 
 async fn post_json<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {

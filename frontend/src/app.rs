@@ -9,7 +9,9 @@ use crate::api;
 use crate::components::top_bar::TopBar;
 use crate::pages::not_found::NotFound;
 use crate::pages::planned::{self, Planned};
+use crate::pages::project_runs::ProjectRuns;
 use crate::pages::projects::Projects;
+use crate::pages::run::RunPage;
 
 /// The whole app: a top bar with the navigation and the server's status above the current page.
 #[component]
@@ -23,6 +25,8 @@ pub fn App() -> impl IntoView {
                     <Routes fallback=NotFound>
                         <Route path=path!("/") view=|| view! { <Redirect path="/projects" /> } />
                         <Route path=path!("/projects") view=Projects />
+                        <Route path=path!("/projects/:name") view=ProjectRuns />
+                        <Route path=path!("/projects/:name/runs/:uuid") view=RunPage />
                         <Route path=path!("/runs") view=|| view! { <Planned plan=&planned::RUNS /> } />
                         <Route path=path!("/new") view=|| view! { <Planned plan=&planned::NEW_RUN /> } />
                         <Route path=path!("/hub") view=|| view! { <Planned plan=&planned::HUB /> } />

@@ -97,6 +97,32 @@ impl Server {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.origin)
     }
+
+    /// POSTs JSON to the API, as a script or the polyaxon CLI would; the JSON answer, which
+    /// must be a success.
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> serde_json::Value {
+        use std::io::{Read as _, Write as _};
+        let host = self.origin.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(host).expect("cannot reach the server");
+        let body = body.to_string();
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("cannot send the request");
+        let mut reply = String::new();
+        stream
+            .read_to_string(&mut reply)
+            .expect("cannot read the reply");
+        let (head, body) = reply.split_once("\r\n\r\n").expect("an HTTP reply");
+        assert!(
+            head.starts_with("HTTP/1.1 200"),
+            "POST {path}: {head}\n{body}"
+        );
+        serde_json::from_str(body).expect("a JSON reply")
+    }
 }
 
 /// A headless Chromium with a fresh profile, driven through chromedriver.

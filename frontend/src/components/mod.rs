@@ -1,4 +1,5 @@
 //! Widgets shared by pages. They take data and callbacks; they never call the server.
 
 pub mod page_header;
+pub mod status_badge;
 pub mod top_bar;

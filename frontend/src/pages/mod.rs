@@ -2,4 +2,6 @@
 
 pub mod not_found;
 pub mod planned;
+pub mod project_runs;
 pub mod projects;
+pub mod run;

@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::components::A;
 use shared::api::{Project, ProjectBody};
 
 use crate::api;
@@ -105,23 +106,15 @@ pub fn Projects() -> impl IntoView {
 }
 
 fn row(project: Project) -> impl IntoView {
+    let href = format!("/projects/{}", project.name);
     view! {
         <tr>
-            <th scope="row">{project.name}</th>
+            <th scope="row">
+                <A href=href>{project.name}</A>
+            </th>
             <td>{project.description.unwrap_or_default()}</td>
             <td>{project.tags.join(", ")}</td>
-            <td>{minute(&project.created_at.to_string())}</td>
+            <td>{crate::pages::project_runs::minute(&project.created_at.to_string())}</td>
         </tr>
     }
-}
-
-/// `2024-01-02T03:04:05.123456+00:00` as `2024-01-02 03:04 UTC`.
-fn minute(timestamp: &str) -> String {
-    format!(
-        "{} UTC",
-        timestamp
-            .get(..16)
-            .unwrap_or(timestamp)
-            .replacen('T', " ", 1)
-    )
 }

@@ -1,0 +1,70 @@
+//! A project's runs and a run's page: the table shows a submitted run and its status, and the
+//! run page streams its logs live, ending with its final status.
+
+mod support;
+
+use serde_json::json;
+use support::{Browser, Server};
+
+const PRINTER: &str = "kind: component
+name: printer
+run:
+  kind: job
+  container:
+    image: python:3.11
+    command: [python3, -u, -c]
+    args:
+    - |
+      import time
+      for i in range(50):
+          print(f'line-{i}')
+          time.sleep(0.04)
+";
+
+#[tokio::test]
+async fn a_run_is_listed_and_its_page_streams_its_logs_to_the_end() {
+    let server = Server::start();
+    server.post("/api/v1/default/projects/create", &json!({"name": "demo"}));
+    let run = server.post("/api/v1/default/demo/runs", &json!({"content": PRINTER}));
+    let uuid = run["uuid"].as_str().expect("a uuid").to_owned();
+
+    let browser = Browser::start().await;
+    browser.open(&server.url("/projects")).await;
+    browser
+        .find("//table//a[normalize-space()='demo']")
+        .await
+        .click()
+        .await
+        .expect("cannot click");
+    browser.expect_heading("demo").await;
+    browser
+        .expect_text(
+            "//section[@aria-label='Runs']//p[contains(@class,'count')]",
+            "1 run",
+        )
+        .await;
+    browser.screenshot("runs-table").await;
+    browser
+        .find("//table//a[normalize-space()='printer']")
+        .await
+        .click()
+        .await
+        .expect("cannot click");
+    assert_eq!(browser.path().await, format!("/projects/demo/runs/{uuid}"));
+    browser
+        .expect_text(
+            "//section[@aria-label='Logs']//p[contains(@class,'log-end')]",
+            "The run ended: succeeded",
+        )
+        .await;
+    let lines = browser
+        .evaluate("[...document.querySelectorAll('.log-line')].map(line => line.textContent)")
+        .await;
+    let expected: Vec<String> = (0..50).map(|i| format!("line-{i}")).collect();
+    assert_eq!(lines, json!(expected), "every line once, in order");
+    browser
+        .expect_text("//main//h1/span[contains(@class,'badge')]", "succeeded")
+        .await;
+    browser.screenshot("run-page").await;
+    browser.close().await;
+}

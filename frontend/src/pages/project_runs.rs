@@ -1,0 +1,142 @@
+//! A project's runs: a table that refreshes itself, filtered with Polyaxon's query language.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+use shared::api::Run;
+
+use crate::api;
+use crate::components::status_badge::StatusBadge;
+
+/// How often the table asks the server for the runs' statuses.
+const REFRESH_MS: u32 = 2_000;
+
+/// The runs page of one project.
+#[component]
+pub fn ProjectRuns() -> impl IntoView {
+    let params = use_params_map();
+    let project = move || params.read().get("name").unwrap_or_default();
+    let query = RwSignal::new(String::new());
+    let typed = RwSignal::new(String::new());
+    let tick = RwSignal::new(0_u32);
+    let runs = LocalResource::new(move || {
+        tick.track();
+        let (project, query) = (project(), query.get());
+        async move { api::runs(&project, &query).await }
+    });
+    // Statuses change on the server: ask again every few seconds while the page is open.
+    let interval = set_interval_with_handle(
+        move || tick.update(|count| *count += 1),
+        std::time::Duration::from_millis(u64::from(REFRESH_MS)),
+    )
+    .ok();
+    on_cleanup(move || {
+        if let Some(handle) = interval {
+            handle.clear();
+        }
+    });
+    let filter = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        query.set(typed.get_untracked());
+    };
+    view! {
+        <header class="page-header">
+            <h1>{project}</h1>
+            <p>"The project's runs, newest first. Statuses refresh on their own."</p>
+        </header>
+        <form class="panel filter" aria-label="Filter runs" on:submit=filter>
+            <div class="fields">
+                <label>
+                    "Query"
+                    <input
+                        name="query"
+                        placeholder="status:running, inputs.lr:>0.01"
+                        bind:value=typed
+                    />
+                </label>
+                <button type="submit">"Filter"</button>
+            </div>
+        </form>
+        <section class="panel" aria-label="Runs">
+            {move || match runs.get() {
+                None => view! { <p class="muted">"Loading the runs…"</p> }.into_any(),
+                Some(Err(error)) => {
+                    view! { <p class="problem" role="alert">{error.to_string()}</p> }.into_any()
+                }
+                Some(Ok(list)) if list.results.is_empty() => {
+                    view! {
+                        <p class="muted">
+                            "No runs match. Submit one with "
+                            <code>"polyaxon run -f polyaxonfile.yaml -p "{project()}</code>"."
+                        </p>
+                    }
+                        .into_any()
+                }
+                Some(Ok(list)) => {
+                    let count = list.count;
+                    view! {
+                        <p class="muted count">
+                            {format!("{count} {}", if count == 1 { "run" } else { "runs" })}
+                        </p>
+                        <table class="listing">
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Name"</th>
+                                    <th scope="col">"Status"</th>
+                                    <th scope="col">"Kind"</th>
+                                    <th scope="col">"Created"</th>
+                                    <th scope="col">"Duration"</th>
+                                    <th scope="col">"UUID"</th>
+                                </tr>
+                            </thead>
+                            <tbody>{list.results.into_iter().map(row).collect_view()}</tbody>
+                        </table>
+                    }
+                        .into_any()
+                }
+            }}
+        </section>
+    }
+}
+
+fn row(run: Run) -> impl IntoView {
+    let href = format!("/projects/{}/runs/{}", run.project, run.uuid);
+    let name = run.name.clone().unwrap_or_else(|| run.uuid[..8].to_owned());
+    view! {
+        <tr>
+            <th scope="row">
+                <A href=href>{name}</A>
+            </th>
+            <td>
+                <StatusBadge status=run.status />
+            </td>
+            <td>{run.kind}</td>
+            <td>{minute(&run.created_at.to_string())}</td>
+            <td>{run.duration.map(seconds).unwrap_or_default()}</td>
+            <td>
+                <code>{run.uuid[..8].to_owned()}</code>
+            </td>
+        </tr>
+    }
+}
+
+/// `2024-01-02T03:04:05.123456+00:00` as `2024-01-02 03:04 UTC`.
+pub fn minute(timestamp: &str) -> String {
+    format!(
+        "{} UTC",
+        timestamp
+            .get(..16)
+            .unwrap_or(timestamp)
+            .replacen('T', " ", 1)
+    )
+}
+
+/// A duration in seconds as people read it: `4.2 s`, `3 min 10 s`, `2 h 5 min`.
+pub fn seconds(total: f64) -> String {
+    let whole = total.round() as u64;
+    match whole {
+        0..=59 => format!("{total:.1} s"),
+        60..=3_599 => format!("{} min {} s", whole / 60, whole % 60),
+        _ => format!("{} h {} min", whole / 3_600, whole % 3_600 / 60),
+    }
+}

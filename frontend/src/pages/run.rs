@@ -1,0 +1,145 @@
+//! One run: its status with every condition's reason and message, and its logs, streamed live
+//! from the server and then kept as the archive.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_params_map;
+use shared::api::{LogLine, Run, Status};
+
+use crate::api;
+use crate::components::status_badge::StatusBadge;
+use crate::pages::project_runs::{minute, seconds};
+
+/// The run page.
+#[component]
+pub fn RunPage() -> impl IntoView {
+    let params = use_params_map();
+    let project = move || params.read().get("name").unwrap_or_default();
+    let uuid = move || params.read().get("uuid").unwrap_or_default();
+    // Loaded again when the log stream ends, so the header shows the final status and times.
+    let reload = RwSignal::new(0_u32);
+    let run = LocalResource::new(move || {
+        reload.track();
+        let (project, uuid) = (project(), uuid());
+        async move { api::run(&project, &uuid).await }
+    });
+    let lines = RwSignal::new(Vec::<LogLine>::new());
+    let ended = RwSignal::new(None::<Status>);
+    let stream_problem = RwSignal::new(None::<String>);
+    let streaming = StoredValue::new(false);
+    Effect::new(move || {
+        let Some(Ok(run)) = run.get() else {
+            return;
+        };
+        if streaming.get_value() {
+            return;
+        }
+        streaming.set_value(true);
+        spawn_local(async move {
+            let followed = api::follow_logs(&run, |batch| {
+                lines.update(|lines| lines.extend(batch.lines));
+                if let Some(status) = batch.done {
+                    ended.set(Some(status));
+                }
+            })
+            .await;
+            if let Err(error) = followed {
+                stream_problem.set(Some(error.to_string()));
+            }
+            reload.update(|count| *count += 1);
+        });
+    });
+    view! {
+        {move || match run.get() {
+            None => view! { <p class="muted">"Loading the run…"</p> }.into_any(),
+            Some(Err(error)) => {
+                view! { <p class="problem" role="alert">{error.to_string()}</p> }.into_any()
+            }
+            Some(Ok(run)) => header(run).into_any(),
+        }}
+        <section class="panel logs" aria-label="Logs">
+            <h2>"Logs"</h2>
+            <pre class="log-lines">
+                {move || {
+                    lines
+                        .get()
+                        .into_iter()
+                        .map(|line| view! { <div class="log-line">{line.value}</div> })
+                        .collect_view()
+                }}
+            </pre>
+            {move || {
+                ended
+                    .get()
+                    .map(|status| {
+                        view! {
+                            <p class="muted log-end">
+                                "The run ended: "<StatusBadge status=status />
+                            </p>
+                        }
+                    })
+            }}
+            {move || stream_problem.get().map(|text| view! { <p class="problem" role="alert">{text}</p> })}
+        </section>
+    }
+}
+
+fn header(run: Run) -> impl IntoView {
+    let name = run.name.clone().unwrap_or_else(|| run.uuid.clone());
+    let timing = match (run.started_at, run.duration) {
+        (Some(started), Some(duration)) => {
+            format!(
+                "started {}, took {}",
+                minute(&started.to_string()),
+                seconds(duration)
+            )
+        }
+        (Some(started), None) => format!("started {}", minute(&started.to_string())),
+        _ => format!("created {}", minute(&run.created_at.to_string())),
+    };
+    view! {
+        <header class="page-header run-header">
+            <h1>{name}" "<StatusBadge status=run.status /></h1>
+            <p>
+                <code>{run.uuid.clone()}</code>" · "{run.kind.clone()}" · runtime "
+                {run.settings.runtime.clone()}" · "{timing}
+            </p>
+        </header>
+        <section class="panel" aria-label="Status history">
+            <h2>"Status history"</h2>
+            <table class="listing conditions">
+                <thead>
+                    <tr>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Reason"</th>
+                        <th scope="col">"Message"</th>
+                        <th scope="col">"Since"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {run
+                        .status_conditions
+                        .into_iter()
+                        .map(|condition| {
+                            view! {
+                                <tr>
+                                    <th scope="row">
+                                        <StatusBadge status=condition.kind />
+                                    </th>
+                                    <td>{condition.reason.unwrap_or_default()}</td>
+                                    <td>{condition.message.unwrap_or_default()}</td>
+                                    <td>
+                                        {condition
+                                            .last_transition_time
+                                            .map(|at| at.to_string()[11..19].to_owned())
+                                            .unwrap_or_default()}
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}
