@@ -72,6 +72,9 @@ impl Cli {
         std::fs::write(guard.join("sitecustomize.py"), NETWORK_GUARD).unwrap();
         // Runs are Python processes started by the server: they get the guard too.
         let server = Server::start(name, &Self::guard_environment(&guard));
+        // Polyaxon falls back to a `.polyaxon` in the shared temporary folder when the home it
+        // is given does not exist, and parallel tests would then share their project cache.
+        std::fs::create_dir_all(server.root.join("home")).unwrap();
         Self {
             server,
             venv: venv(),
