@@ -1,5 +1,5 @@
 //! A project's runs and a run's page: the table shows a submitted run and its status, and the
-//! run page streams its logs live, ending with its final status.
+//! run page streams its 2,000 lines live, through a reload mid-stream, to its final status.
 
 mod support;
 
@@ -16,9 +16,10 @@ run:
     args:
     - |
       import time
-      for i in range(50):
+      for i in range(2000):
           print(f'line-{i}')
-          time.sleep(0.04)
+          if i % 50 == 0:
+              time.sleep(0.1)
 ";
 
 #[tokio::test]
@@ -51,6 +52,21 @@ async fn a_run_is_listed_and_its_page_streams_its_logs_to_the_end() {
         .await
         .expect("cannot click");
     assert_eq!(browser.path().await, format!("/projects/demo/runs/{uuid}"));
+    // Reload while the run still prints: the page streams again from the start.
+    let count = "document.querySelectorAll('.log-line').length";
+    let mut shown = 0;
+    for _ in 0..200 {
+        shown = browser.evaluate(count).await.as_u64().unwrap_or(0);
+        if shown >= 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(
+        (200..2000).contains(&shown),
+        "{shown} lines shown before the reload"
+    );
+    browser.client.refresh().await.expect("cannot reload");
     browser
         .expect_text(
             "//section[@aria-label='Logs']//p[contains(@class,'log-end')]",
@@ -60,8 +76,12 @@ async fn a_run_is_listed_and_its_page_streams_its_logs_to_the_end() {
     let lines = browser
         .evaluate("[...document.querySelectorAll('.log-line')].map(line => line.textContent)")
         .await;
-    let expected: Vec<String> = (0..50).map(|i| format!("line-{i}")).collect();
-    assert_eq!(lines, json!(expected), "every line once, in order");
+    let expected: Vec<String> = (0..2000).map(|i| format!("line-{i}")).collect();
+    assert_eq!(
+        lines,
+        json!(expected),
+        "every line once, in order, across the reload"
+    );
     browser
         .expect_text("//main//h1/span[contains(@class,'badge')]", "succeeded")
         .await;

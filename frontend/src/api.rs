@@ -67,13 +67,10 @@ pub async fn run(project: &str, uuid: &str) -> Result<Run, ApiError> {
 }
 
 /// Follows a run's logs from the start: `on_batch` gets each batch as the server sends it,
-/// history first, then live lines, the last one with the run's final status. Resolves when the
-/// stream ends.
+/// history first, then live lines, the last one with the run's final status. A dropped
+/// connection is opened again at the cursor of the last batch, so nothing is lost or repeated.
+/// Resolves when the stream ends, or fails after a few reconnections that brought nothing.
 pub async fn follow_logs(run: &Run, mut on_batch: impl FnMut(LogBatch)) -> Result<(), ApiError> {
-    use futures_util::StreamExt as _;
-    use gloo_net::websocket::Message;
-    use gloo_net::websocket::futures::WebSocket;
-
     let location = web_location();
     let scheme = if location.starts_with("https:") {
         "wss"
@@ -84,11 +81,46 @@ pub async fn follow_logs(run: &Run, mut on_batch: impl FnMut(LogBatch)) -> Resul
         .split_once("//")
         .map(|(_, rest)| rest.split('/').next().unwrap_or_default())
         .unwrap_or_default();
-    let url = format!(
+    let base = format!(
         "{scheme}://{host}/streams/v1/{}/{}/{}/runs/{}/logs/ws",
         run.settings.namespace, run.owner, run.project, run.uuid
     );
-    let mut socket = WebSocket::open(&url).map_err(|error| ApiError::Network(error.to_string()))?;
+    let mut cursor = String::new();
+    let mut fruitless = 0;
+    loop {
+        let url = if cursor.is_empty() {
+            base.clone()
+        } else {
+            format!("{base}?cursor={}", percent_encode(&cursor))
+        };
+        let before = cursor.clone();
+        let ended = stream_logs(&url, &mut cursor, &mut on_batch).await;
+        if let Ok(true) = ended {
+            return Ok(());
+        }
+        fruitless = if cursor == before { fruitless + 1 } else { 0 };
+        if fruitless > RECONNECTS {
+            return Err(ended.err().unwrap_or_else(|| {
+                ApiError::Network("the log stream keeps closing without new lines".to_owned())
+            }));
+        }
+    }
+}
+
+/// How many times in a row a log stream is opened again without getting anything.
+const RECONNECTS: u32 = 5;
+
+/// Reads one connection of a log stream; whether the stream reached its end.
+async fn stream_logs(
+    url: &str,
+    cursor: &mut String,
+    on_batch: &mut impl FnMut(LogBatch),
+) -> Result<bool, ApiError> {
+    use futures_util::StreamExt as _;
+    use gloo_net::websocket::Message;
+    use gloo_net::websocket::futures::WebSocket;
+
+    let mut socket = WebSocket::open(url).map_err(|error| ApiError::Network(error.to_string()))?;
     while let Some(message) = socket.next().await {
         let text = match message {
             Ok(Message::Text(text)) => text,
@@ -97,13 +129,14 @@ pub async fn follow_logs(run: &Run, mut on_batch: impl FnMut(LogBatch)) -> Resul
         };
         let batch: LogBatch =
             serde_json::from_str(&text).map_err(|error| ApiError::Network(error.to_string()))?;
+        cursor.clone_from(&batch.cursor);
         let done = batch.done.is_some();
         on_batch(batch);
         if done {
-            break;
+            return Ok(true);
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 fn web_location() -> String {
