@@ -86,5 +86,48 @@ async fn a_run_is_listed_and_its_page_streams_its_logs_to_the_end() {
         .expect_text("//main//h1/span[contains(@class,'badge')]", "succeeded")
         .await;
     browser.screenshot("run-page").await;
+
+    // The filter is in the URL: typing one changes it, and opening a URL shows its view.
+    browser.open(&server.url("/projects/demo")).await;
+    browser
+        .find("//form[@aria-label='Filter runs']//input[@name='query']")
+        .await
+        .send_keys("status:failed")
+        .await
+        .expect("cannot type");
+    browser
+        .find("//form[@aria-label='Filter runs']//button")
+        .await
+        .click()
+        .await
+        .expect("cannot click");
+    browser
+        .expect_text(
+            "//section[@aria-label='Runs']//p",
+            "No runs match. Submit one with polyaxon run -f polyaxonfile.yaml -p demo.",
+        )
+        .await;
+    assert_eq!(
+        browser.evaluate("location.search").await,
+        "?query=status%3Afailed"
+    );
+    browser
+        .open(&server.url("/projects/demo?query=status%3Asucceeded"))
+        .await;
+    browser
+        .expect_text(
+            "//section[@aria-label='Runs']//p[contains(@class,'count')]",
+            "1 run",
+        )
+        .await;
+    browser
+        .open(&server.url("/projects/demo?query=stauts%3Afailed"))
+        .await;
+    browser
+        .expect_text(
+            "//section[@aria-label='Runs']//*[@role='alert']",
+            "the server answered 400: `query` is not valid at character 1: unknown field `stauts`; did you mean `status`?",
+        )
+        .await;
     browser.close().await;
 }

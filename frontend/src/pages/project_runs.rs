@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{query_signal, use_params_map};
 use shared::api::Run;
 
 use crate::api;
@@ -16,12 +16,13 @@ const REFRESH_MS: u32 = 2_000;
 pub fn ProjectRuns() -> impl IntoView {
     let params = use_params_map();
     let project = move || params.read().get("name").unwrap_or_default();
-    let query = RwSignal::new(String::new());
-    let typed = RwSignal::new(String::new());
+    // The filter lives in the URL (`?query=…`), so a view can be shared or reopened.
+    let (query, set_query) = query_signal::<String>("query");
+    let typed = RwSignal::new(query.get_untracked().unwrap_or_default());
     let tick = RwSignal::new(0_u32);
     let runs = LocalResource::new(move || {
         tick.track();
-        let (project, query) = (project(), query.get());
+        let (project, query) = (project(), query.get().unwrap_or_default());
         async move { api::runs(&project, &query).await }
     });
     // Statuses change on the server: ask again every few seconds while the page is open.
@@ -37,7 +38,8 @@ pub fn ProjectRuns() -> impl IntoView {
     });
     let filter = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        query.set(typed.get_untracked());
+        let typed = typed.get_untracked().trim().to_owned();
+        set_query.set(Some(typed).filter(|typed| !typed.is_empty()));
     };
     view! {
         <header class="page-header">
