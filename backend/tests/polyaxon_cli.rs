@@ -93,10 +93,11 @@ impl Cli {
         std::fs::read_to_string(self.guard.join("refused.log")).unwrap_or_default()
     }
 
-    /// Runs `polyaxon ARGS` as a user would, with only environment variables for settings.
-    fn polyaxon(&self, args: &[&str]) -> Output {
+    /// A program of the venv (`polyaxon`, `python`) set up as a user's would be, with only
+    /// environment variables pointing it at the server.
+    fn client(&self, program: &str, args: &[&str]) -> Command {
         let home = self.server.root.join("home");
-        let mut command = Command::new(self.venv.join("bin/polyaxon"));
+        let mut command = Command::new(self.venv.join("bin").join(program));
         command
             .args(args)
             .current_dir(&self.server.root)
@@ -112,28 +113,27 @@ impl Cli {
             .env("COLUMNS", "200")
             .envs(Self::guard_environment(&self.guard))
             .stdin(Stdio::null());
-        command.output().expect("the polyaxon CLI starts")
+        command
     }
 
-    /// The venv's Python with `args`, as a user's script pointed at the server; its standard
-    /// output, which it must succeed to give.
-    fn python(&self, args: &[&str]) -> String {
-        let home = self.server.root.join("home");
-        let output = Command::new(self.venv.join("bin/python"))
-            .args(args)
-            .env("HOME", &home)
-            .env("POLYAXON_HOME", &home)
-            .env("POLYAXON_HOST", &self.server.url)
-            .env("POLYAXON_AUTH_TOKEN", TOKEN)
-            .env("POLYAXON_DISABLE_ERRORS_REPORTING", "true")
-            .envs(Self::guard_environment(&self.guard))
-            .stdin(Stdio::null())
+    /// Runs `polyaxon ARGS`.
+    fn polyaxon(&self, args: &[&str]) -> Output {
+        self.client("polyaxon", args)
             .output()
-            .expect("python starts");
+            .expect("the polyaxon CLI starts")
+    }
+
+    /// `program ARGS` from the venv, which must succeed; its standard output.
+    fn succeed(&self, program: &str, args: &[&str]) -> String {
+        let output = self
+            .client(program, args)
+            .output()
+            .unwrap_or_else(|error| panic!("{program} does not start: {error}"));
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         assert!(
             output.status.success(),
-            "python {args:?} failed:\n{stdout}\n{}",
+            "{program} {args:?} failed ({}):\n{stdout}\n{}",
+            output.status,
             String::from_utf8_lossy(&output.stderr)
         );
         stdout
@@ -141,15 +141,7 @@ impl Cli {
 
     /// `polyaxon ARGS`, which must succeed; its standard output.
     fn ok(&self, args: &[&str]) -> String {
-        let output = self.polyaxon(args);
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(
-            output.status.success(),
-            "polyaxon {args:?} failed ({}):\n{stdout}\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        stdout
+        self.succeed("polyaxon", args)
     }
 
     /// Writes a Polyaxonfile in the server's folder and submits it with `polyaxon run`; the new
@@ -353,7 +345,7 @@ fn the_tracking_client_in_a_run_logs_metrics_and_outputs() {
     let script = "import json, sys\nfrom polyaxon.client import RunClient\n\
         client = RunClient(owner='default', project='tracked', run_uuid=sys.argv[1])\n\
         print(json.dumps(client.get_metrics(names=['loss'])['loss']))";
-    let metrics = cli.python(&["-c", script, &uuid]);
+    let metrics = cli.succeed("python", &["-c", script, &uuid]);
     let loss: serde_json::Value =
         serde_json::from_str(metrics.trim()).unwrap_or_else(|error| panic!("{error}: {metrics}"));
     assert_eq!(loss["name"], "loss", "{loss}");
