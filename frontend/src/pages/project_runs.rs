@@ -7,6 +7,7 @@ use shared::api::Run;
 
 use crate::api;
 use crate::components::status_badge::StatusBadge;
+use crate::format::{minute, seconds};
 
 /// How often the table asks the server for the runs' statuses.
 const REFRESH_MS: u32 = 2_000;
@@ -119,26 +120,5 @@ fn row(run: Run) -> impl IntoView {
                 <code>{run.uuid[..8].to_owned()}</code>
             </td>
         </tr>
-    }
-}
-
-/// `2024-01-02T03:04:05.123456+00:00` as `2024-01-02 03:04 UTC`.
-pub fn minute(timestamp: &str) -> String {
-    format!(
-        "{} UTC",
-        timestamp
-            .get(..16)
-            .unwrap_or(timestamp)
-            .replacen('T', " ", 1)
-    )
-}
-
-/// A duration in seconds as people read it: `4.2 s`, `3 min 10 s`, `2 h 5 min`.
-pub fn seconds(total: f64) -> String {
-    let whole = total.round() as u64;
-    match whole {
-        0..=59 => format!("{total:.1} s"),
-        60..=3_599 => format!("{} min {} s", whole / 60, whole % 60),
-        _ => format!("{} h {} min", whole / 3_600, whole % 3_600 / 60),
     }
 }

@@ -7,6 +7,7 @@ use shared::api::{Project, ProjectBody};
 
 use crate::api;
 use crate::components::page_header::PageHeader;
+use crate::format::minute;
 
 /// The projects page.
 #[component]
@@ -114,7 +115,7 @@ fn row(project: Project) -> impl IntoView {
             </th>
             <td>{project.description.unwrap_or_default()}</td>
             <td>{project.tags.join(", ")}</td>
-            <td>{crate::pages::project_runs::minute(&project.created_at.to_string())}</td>
+            <td>{minute(&project.created_at.to_string())}</td>
         </tr>
     }
 }

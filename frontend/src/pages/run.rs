@@ -8,7 +8,7 @@ use shared::api::{LogLine, Run, Status};
 
 use crate::api;
 use crate::components::status_badge::StatusBadge;
-use crate::pages::project_runs::{minute, seconds};
+use crate::format::{minute, seconds};
 
 /// The run page.
 #[component]
