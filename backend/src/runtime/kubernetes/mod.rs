@@ -1,4 +1,601 @@
-//! The Kubernetes runtime: runs submitted as the native objects `shared` expands their Polyaxon
-//! resource into, and watched. So far, how it reads a run's status from the cluster.
+//! The Kubernetes runtime: a run is the native objects `shared` expands its Polyaxon resource
+//! into, applied to one namespace and watched. No Polyaxon operator is needed; distributed kinds
+//! need the operator that runs them (Kubeflow's training operator, the Dask operator, KubeRay).
+//!
+//! - **Submit**: server-side apply of every object under the field manager [`FIELD_MANAGER`],
+//!   the first one (the workload) owning the rest, so deleting it deletes them all.
+//! - **Watch**: the workload (by name) and the run's pods (by the uuid label); what they say
+//!   becomes a status through [`status::observe`]. Containers' logs are followed into the
+//!   run's archive as they start ([`logs`]); the final status is reported once they are in.
+//! - **Stop**: delete the workload with background propagation; `stopped` once it is gone.
+//! - **Exec**: the pod exec WebSocket of the run's running pod, main container.
+//!
+//! This is the only module that talks to a cluster (and imports `kube`).
 
+pub mod kinds;
+mod logs;
 pub mod status;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::StreamExt as _;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status as ExecStatus;
+use kube::Client;
+use kube::api::{Api, AttachParams, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::runtime::WatchStreamExt as _;
+use kube::runtime::watcher::{self, Event};
+use serde_json::{Value as Json, json};
+use shared::api::Status;
+use shared::convert::native;
+use tokio::sync::watch;
+
+use self::kinds::Kind;
+use self::logs::Followers;
+use super::{ExecSession, Execution, Reporter, Runtime, RuntimeError};
+
+/// Who applies the runs' objects, as the cluster's managed fields record it.
+pub const FIELD_MANAGER: &str = "myelin";
+/// The label every object and pod of a run carries, with the run's uuid.
+const UUID_LABEL: &str = "operation.polyaxon.com/uuid";
+/// The containers a command goes into unless told otherwise, as the polyaxon CLI picks them.
+const MAIN_CONTAINERS: [&str; 3] = [shared::convert::MAIN_CONTAINER, "tensorflow", "pytorch"];
+/// The kinds that can be a run's workload, the owner of its other objects.
+const WORKLOADS: [&str; 7] = [
+    "Job",
+    "Deployment",
+    "TFJob",
+    "PyTorchJob",
+    "MPIJob",
+    "DaskCluster",
+    "RayCluster",
+];
+/// How long a stopped run's workload may take to go before the run counts as stopped anyway.
+const STOP_WAIT: Duration = Duration::from_secs(60);
+const REASON: &str = "KubernetesRuntime";
+
+/// Runs as native objects in one namespace of a cluster.
+#[derive(Clone)]
+pub struct KubernetesRuntime {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for KubernetesRuntime {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("KubernetesRuntime")
+            .field("namespace", &self.inner.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    client: Client,
+    namespace: String,
+    reporter: Reporter,
+    /// The runs being watched, by uuid.
+    active: Mutex<HashMap<String, Watched>>,
+}
+
+struct Watched {
+    workload: Workload,
+    /// Tells the run's watch that the run is being stopped.
+    stop: watch::Sender<bool>,
+}
+
+/// A run's workload: the object that owns the rest.
+#[derive(Debug, Clone)]
+struct Workload {
+    kind: Kind,
+    name: String,
+}
+
+impl Workload {
+    fn of(objects: &[Json]) -> Result<Self, String> {
+        let first = objects.first().ok_or("the resource expands to no object")?;
+        let kind = Kind::of(first)
+            .filter(|kind| WORKLOADS.contains(&kind.kind))
+            .ok_or("the resource's first object is not a workload Myelin knows")?;
+        let name = first
+            .pointer("/metadata/name")
+            .and_then(Json::as_str)
+            .ok_or("the workload has no name")?;
+        Ok(Self {
+            kind,
+            name: name.to_owned(),
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("{} {}", self.kind.kind, self.name)
+    }
+}
+
+impl KubernetesRuntime {
+    /// A runtime applying runs to `namespace` through `client`, reporting to `reporter`.
+    pub fn new(client: Client, namespace: &str, reporter: Reporter) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                client,
+                namespace: namespace.to_owned(),
+                reporter,
+                active: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The namespace runs go to.
+    pub fn namespace(&self) -> &str {
+        &self.inner.namespace
+    }
+}
+
+impl Inner {
+    fn active(&self) -> MutexGuard<'_, HashMap<String, Watched>> {
+        self.active
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn report(&self, uuid: &str, status: Status, reason: &str, message: impl Into<String>) {
+        // A refused or failed report is logged by the reporter; the run goes on regardless.
+        let _ = self.reporter.status(uuid, status, reason, message).await;
+    }
+
+    fn api(&self, kind: &Kind) -> Api<DynamicObject> {
+        Api::namespaced_with(self.client.clone(), &self.namespace, &kind.resource())
+    }
+
+    fn pods(&self) -> Api<Pod> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// Applies `objects` in order; the first owns the others.
+    async fn apply(&self, objects: Vec<Json>) -> Result<(), String> {
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let mut owner: Option<Json> = None;
+        for mut object in objects {
+            let kind = Kind::of(&object).ok_or("the resource expands to an unknown kind")?;
+            let name = object
+                .pointer("/metadata/name")
+                .and_then(Json::as_str)
+                .ok_or("an object has no name")?
+                .to_owned();
+            object["metadata"]["namespace"] = json!(self.namespace);
+            if let Some(owner) = &owner {
+                object["metadata"]["ownerReferences"] = json!([owner]);
+            }
+            let applied = self
+                .api(&kind)
+                .patch(&name, &params, &Patch::Apply(&object))
+                .await
+                .map_err(|error| refusal(&error, &format!("{} {name}", kind.kind)))?;
+            if owner.is_none() {
+                owner = Some(json!({
+                    "apiVersion": kind.api_version,
+                    "kind": kind.kind,
+                    "name": name,
+                    "uid": applied.metadata.uid,
+                    "controller": true,
+                    "blockOwnerDeletion": true,
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, workload: &Workload) -> Result<(), String> {
+        match self
+            .api(&workload.kind)
+            .delete(&workload.name, &DeleteParams::background())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
+            Err(error) => Err(refusal(&error, &workload.describe())),
+        }
+    }
+
+    /// Applies (unless `applied`) and watches a run until it ends.
+    async fn run(
+        self: Arc<Self>,
+        uuid: String,
+        workload: Workload,
+        objects: Option<Vec<Json>>,
+        followers: Followers,
+        stop: watch::Receiver<bool>,
+    ) {
+        if let Some(objects) = objects {
+            if let Err(message) = self.apply(objects).await {
+                self.active().remove(&uuid);
+                self.report(&uuid, Status::Failed, "SubmissionRefused", message)
+                    .await;
+                return;
+            }
+            let message = format!(
+                "Run's objects are submitted to namespace {}",
+                self.namespace
+            );
+            self.report(&uuid, Status::Scheduled, REASON, message).await;
+        }
+        if *stop.borrow() {
+            // Stopped while its objects were being applied: the stop's delete may have come
+            // first.
+            let _ = self.delete(&workload).await;
+        }
+        let (status, reason, message) = self.watch(&uuid, &workload, followers, stop).await;
+        self.active().remove(&uuid);
+        self.report(&uuid, status, &reason, message).await;
+    }
+
+    /// Follows a run's workload and pods, reporting what changes, until the run ends; its
+    /// final status.
+    async fn watch(
+        &self,
+        uuid: &str,
+        workload: &Workload,
+        mut followers: Followers,
+        mut stop: watch::Receiver<bool>,
+    ) -> (Status, String, String) {
+        let by_name =
+            watcher::Config::default().fields(&format!("metadata.name={}", workload.name));
+        let mut workload_events = watcher::watcher(self.api(&workload.kind), by_name)
+            .default_backoff()
+            .boxed();
+        let by_uuid = watcher::Config::default().labels(&format!("{UUID_LABEL}={uuid}"));
+        let pods_api = Api::<DynamicObject>::namespaced_with(
+            self.client.clone(),
+            &self.namespace,
+            &kinds::POD.resource(),
+        );
+        let mut pod_events = watcher::watcher(pods_api, by_uuid)
+            .default_backoff()
+            .boxed();
+
+        let mut current: Option<Json> = None;
+        let mut gone = false;
+        let mut pods: BTreeMap<String, Json> = BTreeMap::new();
+        let mut last: Option<status::Observed> = None;
+        let mut stopping = *stop.borrow();
+        let stop_deadline = tokio::time::sleep(STOP_WAIT);
+        tokio::pin!(stop_deadline);
+        let outcome = loop {
+            tokio::select! {
+                Some(event) = workload_events.next() => match event {
+                    Ok(Event::Apply(object) | Event::InitApply(object)) => {
+                        current = Some(as_json(object, &workload.kind));
+                    }
+                    Ok(Event::Delete(_)) => gone = true,
+                    Ok(Event::Init | Event::InitDone) => {}
+                    Err(error) => tracing::warn!(%error, uuid, "watching a workload"),
+                },
+                Some(event) = pod_events.next() => match event {
+                    Ok(Event::Apply(pod) | Event::InitApply(pod)) => {
+                        let name = pod.metadata.name.clone().unwrap_or_default();
+                        pods.insert(name, as_json(pod, &kinds::POD));
+                    }
+                    Ok(Event::Delete(pod)) => {
+                        pods.remove(pod.metadata.name.as_deref().unwrap_or_default());
+                    }
+                    Ok(Event::Init) => pods.clear(),
+                    Ok(Event::InitDone) => {}
+                    Err(error) => tracing::warn!(%error, uuid, "watching a run's pods"),
+                },
+                Ok(()) = stop.changed(), if !stopping => {
+                    stopping = true;
+                    stop_deadline.as_mut().reset(tokio::time::Instant::now() + STOP_WAIT);
+                },
+                () = &mut stop_deadline, if stopping => {
+                    break (Status::Stopped, REASON.to_owned(), format!("Run was stopped; its {} is still being deleted", workload.describe()));
+                },
+            }
+            followers.follow(&pods);
+            if stopping {
+                if gone {
+                    break (
+                        Status::Stopped,
+                        REASON.to_owned(),
+                        "Run was stopped".to_owned(),
+                    );
+                }
+                continue;
+            }
+            if gone {
+                let message = format!(
+                    "the run's {} was deleted from the cluster",
+                    workload.describe()
+                );
+                break (Status::Failed, "Deleted".to_owned(), message);
+            }
+            let Some(object) = &current else {
+                continue;
+            };
+            let pod_list: Vec<Json> = pods.values().cloned().collect();
+            let observed = status::observe(object, &pod_list);
+            if observed.status.is_done() {
+                break (observed.status, observed.reason, observed.message);
+            }
+            if last.as_ref() != Some(&observed) {
+                self.report(
+                    uuid,
+                    observed.status,
+                    &observed.reason,
+                    observed.message.clone(),
+                )
+                .await;
+                last = Some(observed);
+            }
+        };
+        followers.finish().await;
+        outcome
+    }
+
+    /// The running pod of a run, and the container a command goes into.
+    async fn exec_target(&self, uuid: &str) -> Result<(String, String), RuntimeError> {
+        let pods = self
+            .pods()
+            .list(&ListParams::default().labels(&format!("{UUID_LABEL}={uuid}")))
+            .await
+            .map_err(|error| RuntimeError::Failed(refusal(&error, "the run's pods")))?;
+        let pod = pods
+            .items
+            .into_iter()
+            .find(|pod| {
+                pod.status
+                    .as_ref()
+                    .and_then(|status| status.phase.as_deref())
+                    == Some("Running")
+            })
+            .ok_or(RuntimeError::NotActive)?;
+        let containers: Vec<String> = pod
+            .spec
+            .map(|spec| spec.containers.into_iter().map(|c| c.name).collect())
+            .unwrap_or_default();
+        let container = MAIN_CONTAINERS
+            .iter()
+            .find(|main| containers.iter().any(|name| name == *main))
+            .map(|main| (*main).to_owned())
+            .or_else(|| containers.into_iter().next())
+            .ok_or_else(|| RuntimeError::Failed("the run's pod has no container".to_owned()))?;
+        Ok((pod.metadata.name.unwrap_or_default(), container))
+    }
+
+    /// Lines already archived per pod and container, so followers resume after them.
+    async fn archived(&self, uuid: &str) -> HashMap<(String, String), usize> {
+        let mut counts = HashMap::new();
+        let lines = self
+            .reporter
+            .artifacts()
+            .read_logs(uuid, None)
+            .await
+            .unwrap_or_default();
+        for line in lines {
+            let key = (
+                line.pod.unwrap_or_default(),
+                line.container.unwrap_or_default(),
+            );
+            *counts.entry(key).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Registers a run as watched; the receiver learns when it is stopped.
+    fn watched(&self, uuid: &str, workload: &Workload) -> watch::Receiver<bool> {
+        let (stop, stopped) = watch::channel(false);
+        self.active().insert(
+            uuid.to_owned(),
+            Watched {
+                workload: workload.clone(),
+                stop,
+            },
+        );
+        stopped
+    }
+}
+
+/// An object from the API as JSON, with its kind (which watch events may leave out).
+fn as_json(object: DynamicObject, kind: &Kind) -> Json {
+    let mut value = serde_json::to_value(object).unwrap_or(Json::Null);
+    if let Some(fields) = value.as_object_mut() {
+        fields.insert("apiVersion".to_owned(), json!(kind.api_version));
+        fields.insert("kind".to_owned(), json!(kind.kind));
+    }
+    value
+}
+
+/// What went wrong asking the cluster about `what`, in words.
+fn refusal(error: &kube::Error, what: &str) -> String {
+    match error {
+        kube::Error::Api(status) => format!(
+            "the cluster refused {what}: {} ({})",
+            status.message, status.code
+        ),
+        other => format!("cannot reach the cluster about {what}: {other}"),
+    }
+}
+
+/// The exit code an exec's final status carries (`None` when it has none).
+fn exit_code(status: Option<ExecStatus>) -> Option<i32> {
+    let status = status?;
+    if status.status.as_deref() == Some("Success") {
+        return Some(0);
+    }
+    status
+        .details?
+        .causes?
+        .into_iter()
+        .find(|cause| cause.reason.as_deref() == Some("ExitCode"))
+        .and_then(|cause| cause.message?.parse().ok())
+}
+
+#[async_trait]
+impl Runtime for KubernetesRuntime {
+    fn name(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn supports(&self, kind: &str) -> Result<(), String> {
+        match kind {
+            "job" | "service" | "tfjob" | "pytorchjob" | "mpijob" | "daskcluster"
+            | "raycluster" => Ok(()),
+            other => Err(format!(
+                "the kubernetes runtime cannot execute a `{other}` operation"
+            )),
+        }
+    }
+
+    async fn submit(&self, execution: Execution) -> Result<(), RuntimeError> {
+        let objects = native::expand(&execution.resource).map_err(RuntimeError::Failed)?;
+        let workload = Workload::of(&objects).map_err(RuntimeError::Failed)?;
+        let inner = &self.inner;
+        let uuid = execution.uuid;
+        let stop = inner.watched(&uuid, &workload);
+        inner
+            .report(&uuid, Status::Queued, REASON, "Run is queued")
+            .await;
+        let followers = Followers::new(
+            inner.pods(),
+            &uuid,
+            inner.reporter.artifacts().clone(),
+            HashMap::new(),
+        );
+        tokio::spawn(Arc::clone(inner).run(uuid, workload, Some(objects), followers, stop));
+        Ok(())
+    }
+
+    async fn stop(&self, uuid: &str) -> Result<(), RuntimeError> {
+        let workload = {
+            let active = self.inner.active();
+            let watched = active.get(uuid).ok_or(RuntimeError::NotActive)?;
+            let _ = watched.stop.send(true);
+            watched.workload.clone()
+        };
+        self.inner
+            .report(uuid, Status::Stopping, REASON, "Run is stopping")
+            .await;
+        self.inner
+            .delete(&workload)
+            .await
+            .map_err(RuntimeError::Failed)
+    }
+
+    async fn exec(&self, uuid: &str, command: Vec<String>) -> Result<ExecSession, RuntimeError> {
+        if !self.inner.active().contains_key(uuid) {
+            return Err(RuntimeError::NotActive);
+        }
+        let (pod, container) = self.inner.exec_target(uuid).await?;
+        let params = AttachParams::default()
+            .container(&container)
+            .stdin(true)
+            .stdout(true)
+            .stderr(true);
+        let mut attached = self
+            .inner
+            .pods()
+            .exec(&pod, command, &params)
+            .await
+            .map_err(|error| {
+                RuntimeError::Failed(refusal(&error, &format!("exec in pod {pod}")))
+            })?;
+        let (Some(stdin), Some(stdout), Some(stderr), Some(status)) = (
+            attached.stdin(),
+            attached.stdout(),
+            attached.stderr(),
+            attached.take_status(),
+        ) else {
+            return Err(RuntimeError::Failed(
+                "the exec session has no streams".to_owned(),
+            ));
+        };
+        Ok(ExecSession {
+            stdin: Box::new(stdin),
+            stdout: Box::new(stdout),
+            stderr: Box::new(stderr),
+            exit: tokio::spawn(async move {
+                let code = exit_code(status.await);
+                let _ = attached.join().await;
+                code
+            }),
+        })
+    }
+
+    async fn clean(&self, uuid: &str) -> Result<(), RuntimeError> {
+        // Found by label, so a run submitted before a restart is cleaned too.
+        let selector = ListParams::default().labels(&format!("{UUID_LABEL}={uuid}"));
+        for kind in kinds::KINDS
+            .iter()
+            .filter(|kind| WORKLOADS.contains(&kind.kind))
+        {
+            let listed = match self.inner.api(kind).list_metadata(&selector).await {
+                Ok(listed) => listed,
+                // An operator that is not installed has nothing of the run.
+                Err(kube::Error::Api(status)) if status.is_not_found() => continue,
+                Err(error) => return Err(RuntimeError::Failed(refusal(&error, kind.plural))),
+            };
+            for object in listed.items {
+                let workload = Workload {
+                    kind: *kind,
+                    name: object.metadata.name.unwrap_or_default(),
+                };
+                self.inner
+                    .delete(&workload)
+                    .await
+                    .map_err(RuntimeError::Failed)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn recover(&self, execution: Execution) -> Result<(), RuntimeError> {
+        if matches!(
+            execution.status,
+            Status::Created | Status::Compiled | Status::Queued
+        ) {
+            return self.submit(execution).await;
+        }
+        let objects = native::expand(&execution.resource).map_err(RuntimeError::Failed)?;
+        let workload = Workload::of(&objects).map_err(RuntimeError::Failed)?;
+        let inner = &self.inner;
+        let uuid = execution.uuid;
+        let exists = inner
+            .api(&workload.kind)
+            .get_opt(&workload.name)
+            .await
+            .map_err(|error| RuntimeError::Failed(refusal(&error, &workload.describe())))?
+            .is_some();
+        // Applied again only if it may never have been: a finished workload the cluster has
+        // since removed must not run twice.
+        let objects = match (exists, execution.status) {
+            (true, _) => None,
+            (false, Status::Scheduled) => Some(objects),
+            (false, _) => {
+                let message = format!(
+                    "the run's {} is no longer in the cluster",
+                    workload.describe()
+                );
+                inner.report(&uuid, Status::Failed, "Lost", message).await;
+                return Ok(());
+            }
+        };
+        let stop = inner.watched(&uuid, &workload);
+        if execution.status == Status::Stopping {
+            let _ = inner
+                .active()
+                .get(&uuid)
+                .map(|watched| watched.stop.send(true));
+            let _ = inner.delete(&workload).await;
+        }
+        let archived = inner.archived(&uuid).await;
+        let followers = Followers::new(
+            inner.pods(),
+            &uuid,
+            inner.reporter.artifacts().clone(),
+            archived,
+        );
+        tokio::spawn(Arc::clone(inner).run(uuid, workload, objects, followers, stop));
+        Ok(())
+    }
+}

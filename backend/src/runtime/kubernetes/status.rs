@@ -7,6 +7,7 @@
 //! | --- | --- | --- | --- |
 //! | Job condition `Complete=True`; kubeflow `Succeeded`; Dask `Successful` | `succeeded` | `Succeeded` | the workload's |
 //! | a container terminated `OOMKilled` while the workload failed or retries | `failed` | `OOMKilled` | which container ran out of memory |
+//! | a container terminated with a non-zero exit code while the workload failed | `failed` | the container's reason (`Error`, `StartError`, …) | which container exited with which code, and its termination message |
 //! | Job condition `Failed=True` (`BackoffLimitExceeded`, `DeadlineExceeded`, …); kubeflow `Failed`; Dask `Error` | `failed` | the condition's reason | the condition's message |
 //! | a pod `PodScheduled=False` with reason `Unschedulable` | `unschedulable` | `Unschedulable` | the scheduler's message |
 //! | a container (or init container) waiting in `ErrImagePull`, `ImagePullBackOff`, `InvalidImageName`, `CreateContainerConfigError`, `CrashLoopBackOff` | `warning` | the waiting reason | the waiting message, with the container |
@@ -67,9 +68,9 @@ pub fn observe(workload: &Json, pods: &[Json]) -> Observed {
     };
     match verdict {
         Verdict::Succeeded(message) => Observed::new(Status::Succeeded, "Succeeded", message),
-        Verdict::Failed(reason, message) => {
-            out_of_memory(pods).unwrap_or_else(|| Observed::new(Status::Failed, &reason, message))
-        }
+        Verdict::Failed(reason, message) => out_of_memory(pods)
+            .or_else(|| exited(pods))
+            .unwrap_or_else(|| Observed::new(Status::Failed, &reason, message)),
         verdict => pod_trouble(pods)
             .or_else(|| match &verdict {
                 Verdict::Retrying(message) => Some(
@@ -292,6 +293,33 @@ fn out_of_memory(pods: &[Json]) -> Option<Observed> {
     })
 }
 
+/// The first container that ended with a non-zero exit code, if any: a more telling cause of a
+/// failure than the workload's "backoff limit exceeded".
+fn exited(pods: &[Json]) -> Option<Observed> {
+    pods.iter().find_map(|pod| {
+        container_statuses(pod).find_map(|container| {
+            let terminated = container.pointer("/state/terminated")?;
+            let code = terminated.get("exitCode").and_then(Json::as_i64)?;
+            if code == 0 {
+                return None;
+            }
+            let reason = Some(text(terminated.get("reason")))
+                .filter(|reason| !reason.is_empty())
+                .unwrap_or_else(|| "Error".to_owned());
+            let mut message = format!(
+                "pod {}, container {} exited with code {code}",
+                pod_name(pod),
+                text(container.get("name"))
+            );
+            let said = text(terminated.get("message"));
+            if !said.is_empty() {
+                message = format!("{message}: {}", said.trim_end());
+            }
+            Some(Observed::new(Status::Failed, &reason, message))
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -368,6 +396,37 @@ mod tests {
             Status::Retrying,
             "OOMKilled",
             "out of memory",
+        );
+    }
+
+    #[test]
+    fn a_container_s_exit_code_is_the_cause_of_a_failure() {
+        let failed = json!({"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}], "failed": 1});
+        let exited = pod(
+            "train-0",
+            json!({"phase": "Failed", "containerStatuses": [
+                {"name": "polyaxon-main", "state": {"terminated": {"reason": "Error", "exitCode": 3}}}
+            ]}),
+        );
+        assert_observed(
+            job(failed.clone()),
+            &[exited],
+            Status::Failed,
+            "Error",
+            "pod train-0, container polyaxon-main exited with code 3",
+        );
+        let not_started = pod(
+            "train-0",
+            json!({"phase": "Failed", "containerStatuses": [
+                {"name": "polyaxon-main", "state": {"terminated": {"reason": "StartError", "exitCode": 128, "message": "exec: \"trian\": executable file not found in $PATH"}}}
+            ]}),
+        );
+        assert_observed(
+            job(failed),
+            &[not_started],
+            Status::Failed,
+            "StartError",
+            "exited with code 128: exec: \"trian\": executable file not found",
         );
     }
 
