@@ -51,6 +51,10 @@ pub struct Captured {
     pub value: String,
     /// Where the line came from, written down once the line is in the archive.
     pub mark: Option<Mark>,
+    /// When it was printed, if its source says (a kubelet does); otherwise it is stamped when
+    /// the writer receives it. Lines of several pods then merge in the order they were printed,
+    /// however late one pod's log was read.
+    pub printed: Option<Timestamp>,
 }
 
 /// How far into a source file (a process's captured output) the archive has read: once a line
@@ -483,8 +487,8 @@ fn write_lines(
                     None => marks.push(mark),
                 }
             }
-            let now = clock::now();
-            last = if now > last { now } else { last.plus_micros(1) };
+            let at = captured.printed.unwrap_or_else(clock::now);
+            last = if at > last { at } else { last.plus_micros(1) };
             let line = LogLine {
                 timestamp: last,
                 node: Some(node.to_owned()),

@@ -1,16 +1,32 @@
 //! How a runtime must behave, written against the `Runtime` trait so that every runtime runs
 //! the same checks: statuses in order to success and to failure, logs in order, stop, timeout,
-//! retries, the queue, and recovery after a restart. The process runtime runs them here.
+//! retries and exec run against both the process runtime and the Kubernetes runtime (talking
+//! HTTP to a fake API server whose kubelet runs pods as local processes). What only one runtime
+//! has (the process runtime's queue and init steps, the Kubernetes runtime's reattaching to a
+//! run still in the cluster) is checked on that one.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use backend::artifacts::Artifacts;
+use backend::runtime::kubernetes::KubernetesRuntime;
 use backend::runtime::process::{ProcessConfig, ProcessRuntime};
 use backend::runtime::{Execution, Reporter, Runtime};
 use backend::store::{Sqlite, Store};
 use backend::submit::{Submission, prepare};
 use shared::api::{OperationBody, Project, ProjectBody, Status};
+
+use fake_kube::FakeCluster;
+
+mod fake_kube;
+mod role;
+
+/// Which runtime a bench runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Process,
+    Kubernetes,
+}
 
 /// A store, an artifacts folder and a runtime over them, in a folder removed when dropped.
 struct Bench {
@@ -19,7 +35,12 @@ struct Bench {
     artifacts: Artifacts,
     runtime: Arc<dyn Runtime>,
     project: Project,
+    /// The API server the Kubernetes runtime talks to.
+    cluster: Option<FakeCluster>,
 }
+
+/// The namespace runs go to.
+const NAMESPACE: &str = "polyaxon";
 
 impl Drop for Bench {
     fn drop(&mut self) {
@@ -49,10 +70,25 @@ fn process_runtime(
     ))
 }
 
+fn kubernetes_runtime(
+    cluster: &FakeCluster,
+    root: &std::path::Path,
+    store: &Arc<dyn Store>,
+) -> Arc<dyn Runtime> {
+    let artifacts = Artifacts::new(root.join("artifacts"));
+    Arc::new(KubernetesRuntime::new(
+        cluster.client(),
+        NAMESPACE,
+        Reporter::new(Arc::clone(store), artifacts),
+    ))
+}
+
 impl Bench {
-    async fn new(name: &str, max_concurrent: usize) -> Self {
-        let root =
-            std::env::temp_dir().join(format!("myelin-runtime-{name}-{}", std::process::id()));
+    async fn new(name: &str, kind: Kind, max_concurrent: usize) -> Self {
+        let root = std::env::temp_dir().join(format!(
+            "myelin-runtime-{name}-{kind:?}-{}",
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
         let store: Arc<dyn Store> =
@@ -67,13 +103,20 @@ impl Bench {
             )
             .await
             .unwrap();
-        let runtime = process_runtime(&root, &store, max_concurrent);
+        let (runtime, cluster) = match kind {
+            Kind::Process => (process_runtime(&root, &store, max_concurrent), None),
+            Kind::Kubernetes => {
+                let cluster = FakeCluster::start(&root).await;
+                (kubernetes_runtime(&cluster, &root, &store), Some(cluster))
+            }
+        };
         Self {
             artifacts: Artifacts::new(root.join("artifacts")),
             root,
             store,
             runtime,
             project,
+            cluster,
         }
     }
 
@@ -90,7 +133,7 @@ impl Bench {
                 now: backend::clock::now(),
                 api_host: "http://127.0.0.1:9",
                 agent: &shared::Agent {
-                    namespace: "polyaxon".to_owned(),
+                    namespace: NAMESPACE.to_owned(),
                     ..shared::Agent::default()
                 },
             },
@@ -178,9 +221,8 @@ fn job(command: &str) -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_runs_to_success_with_every_status_in_order_and_its_logs() {
-    let bench = Bench::new("success", 2).await;
+async fn a_job_runs_to_success_with_every_status_in_order_and_its_logs(kind: Kind) {
+    let bench = Bench::new("success", kind, 2).await;
     let uuid = bench
         .submit(&job(
             "for i in 1 2 3; do echo line $i; done; echo to-stderr >&2",
@@ -218,60 +260,66 @@ async fn a_job_runs_to_success_with_every_status_in_order_and_its_logs() {
     assert!(run.duration.is_some_and(|seconds| seconds >= 0.0));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_run_sees_polyaxon_s_environment_and_its_own_folders() {
-    let bench = Bench::new("environment", 2).await;
+async fn the_run_sees_polyaxon_s_environment_and_its_own_folders(kind: Kind) {
+    let bench = Bench::new("environment", kind, 2).await;
     let uuid = bench
         .submit(&job(
             "echo instance=$POLYAXON_RUN_INSTANCE; echo managed=$POLYAXON_IS_MANAGED; \
              echo host=$POLYAXON_HOST; echo collect=$POLYAXON_COLLECT_ARTIFACTS; \
+             echo namespace=$POLYAXON_K8S_NAMESPACE; \
              echo context=$POLYAXON_CONTEXT_ROOT; echo pwd=$(pwd)",
         ))
         .await;
     assert_eq!(bench.ended(&uuid).await, Status::Succeeded);
     let lines = bench.log_values(&uuid).await;
-    let root = bench.root.display();
-    for expected in [
+    let mut expected = vec![
         format!("instance=default.behaviour.runs.{uuid}"),
         "managed=true".to_owned(),
         "host=http://127.0.0.1:9".to_owned(),
         "collect=true".to_owned(),
-        format!("context={root}/runs/{uuid}/context"),
-        format!("pwd={root}/runs/{uuid}/work"),
-    ] {
+        format!("namespace={NAMESPACE}"),
+    ];
+    if kind == Kind::Process {
+        // The process runtime maps the pod's folders to the run's own.
+        let root = bench.root.display();
+        expected.push(format!("context={root}/runs/{uuid}/context"));
+        expected.push(format!("pwd={root}/runs/{uuid}/work"));
+    }
+    for expected in expected {
         assert!(lines.contains(&expected), "{expected} not in {lines:?}");
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_job_fails_with_its_exit_code() {
-    let bench = Bench::new("failure", 2).await;
+async fn a_failing_job_fails_with_its_exit_code(kind: Kind) {
+    let bench = Bench::new("failure", kind, 2).await;
     let uuid = bench.submit(&job("echo before; exit 3")).await;
     assert_eq!(bench.ended(&uuid).await, Status::Failed);
     let last = bench.conditions(&uuid).await.pop().unwrap();
     assert_eq!(last.1, "Error");
-    assert_eq!(last.2, "`sh` exited with code 3");
+    let said = match kind {
+        Kind::Process => "`sh` exited with code 3",
+        Kind::Kubernetes => "container polyaxon-main exited with code 3",
+    };
+    assert!(last.2.ends_with(said), "{}", last.2);
     assert_eq!(bench.log_values(&uuid).await, ["before"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_missing_program_fails_with_a_reason() {
-    let bench = Bench::new("missing", 2).await;
+async fn a_missing_program_fails_with_a_reason(kind: Kind) {
+    let bench = Bench::new("missing", kind, 2).await;
     let polyaxonfile = "kind: component\nrun:\n  kind: job\n  container:\n    image: x\n    command: [myelin-no-such-program]\n";
     let uuid = bench.submit(polyaxonfile).await;
     assert_eq!(bench.ended(&uuid).await, Status::Failed);
     let last = bench.conditions(&uuid).await.pop().unwrap();
-    assert_eq!(last.1, "CommandNotStarted");
-    assert!(
-        last.2.starts_with("cannot start `myelin-no-such-program`"),
-        "{}",
-        last.2
-    );
+    let (reason, said) = match kind {
+        Kind::Process => ("CommandNotStarted", "cannot start `myelin-no-such-program`"),
+        Kind::Kubernetes => ("StartError", "exec: \"myelin-no-such-program\""),
+    };
+    assert_eq!(last.1, reason);
+    assert!(last.2.contains(said), "{}", last.2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stop_ends_the_whole_process_group() {
-    let bench = Bench::new("stop", 2).await;
+async fn stop_ends_the_whole_process_group(kind: Kind) {
+    let bench = Bench::new("stop", kind, 2).await;
     let marker = bench.root.join("child-alive");
     // A background child that would write the marker after the stop, if it survived.
     let command = format!(
@@ -309,9 +357,8 @@ async fn stop_ends_the_whole_process_group() {
     ));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_past_its_timeout_fails_with_deadline_exceeded() {
-    let bench = Bench::new("timeout", 2).await;
+async fn a_job_past_its_timeout_fails_with_deadline_exceeded(kind: Kind) {
+    let bench = Bench::new("timeout", kind, 2).await;
     let polyaxonfile = format!("{}termination:\n  timeout: 1\n", job("sleep 30"));
     let uuid = bench.submit(&polyaxonfile).await;
     assert_eq!(bench.ended(&uuid).await, Status::Failed);
@@ -321,7 +368,7 @@ async fn a_job_past_its_timeout_fails_with_deadline_exceeded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_beyond_the_concurrency_limit_wait_in_the_queue() {
-    let bench = Bench::new("queue", 1).await;
+    let bench = Bench::new("queue", Kind::Process, 1).await;
     let first = bench.submit(&job("sleep 1")).await;
     let second = bench.submit(&job("echo second")).await;
     bench
@@ -353,7 +400,7 @@ async fn runs_beyond_the_concurrency_limit_wait_in_the_queue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_queued_when_stopped_never_starts() {
-    let bench = Bench::new("stop-queued", 1).await;
+    let bench = Bench::new("stop-queued", Kind::Process, 1).await;
     let first = bench.submit(&job("sleep 2")).await;
     let second = bench.submit(&job("echo never")).await;
     bench
@@ -366,7 +413,7 @@ async fn a_run_queued_when_stopped_never_starts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_restart_a_started_run_ends_with_a_reason_and_a_queued_one_runs() {
-    let bench = Bench::new("recover", 2).await;
+    let bench = Bench::new("recover", Kind::Process, 2).await;
     // What a server killed mid-run leaves: one run that was running, one that was compiled.
     let running = bench.create(&job("echo never")).await;
     for status in [
@@ -401,9 +448,8 @@ async fn after_a_restart_a_started_run_ends_with_a_reason_and_a_queued_one_runs(
     assert_eq!(bench.log_values(&compiled.uuid).await, ["resumed"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_attempt_is_retried_up_to_max_retries() {
-    let bench = Bench::new("retries", 2).await;
+async fn a_failed_attempt_is_retried_up_to_max_retries(kind: Kind) {
+    let bench = Bench::new("retries", kind, 2).await;
     let counter = bench.root.join("attempts");
     // Fails the first time, succeeds the second.
     let command = format!(
@@ -425,7 +471,7 @@ async fn a_failed_attempt_is_retried_up_to_max_retries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_steps_clone_write_and_run_before_the_main_process() {
-    let bench = Bench::new("init", 2).await;
+    let bench = Bench::new("init", Kind::Process, 2).await;
     let repository = bench.root.join("repository");
     std::fs::create_dir_all(&repository).unwrap();
     std::fs::write(repository.join("README"), "from git").unwrap();
@@ -485,7 +531,7 @@ async fn init_steps_clone_write_and_run_before_the_main_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_init_step_fails_the_run_before_its_main_process() {
-    let bench = Bench::new("init-failure", 2).await;
+    let bench = Bench::new("init-failure", Kind::Process, 2).await;
     let polyaxonfile = "kind: component\nrun:\n  kind: job\n  init:\n  - git: {url: /nonexistent/repository}\n  container:\n    image: busybox\n    command: [sh, -c, 'echo main ran']\n";
     let uuid = bench.submit(polyaxonfile).await;
     assert_eq!(bench.ended(&uuid).await, Status::Failed);
@@ -500,11 +546,10 @@ async fn a_failing_init_step_fails_the_run_before_its_main_process() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_command_runs_inside_a_running_run() {
+async fn a_command_runs_inside_a_running_run(kind: Kind) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-    let bench = Bench::new("exec", 2).await;
+    let bench = Bench::new("exec", kind, 2).await;
     let uuid = bench.submit(&job("echo started; sleep 30")).await;
     bench
         .wait_for(&uuid, |s| s == Status::Running, Duration::from_secs(20))
@@ -520,11 +565,14 @@ async fn a_command_runs_inside_a_running_run() {
     let mut output = String::new();
     session.stdout.read_to_string(&mut output).await.unwrap();
     assert_eq!(session.exit.await.unwrap(), Some(0));
-    let root = bench.root.display();
-    assert_eq!(
-        output,
-        format!("default.behaviour.runs.{uuid}\n{root}/runs/{uuid}/work\ntyped\n")
-    );
+    let lines: Vec<&str> = output.lines().collect();
+    assert_eq!(lines.len(), 3, "{output}");
+    assert_eq!(lines[0], format!("default.behaviour.runs.{uuid}"));
+    assert_eq!(lines[2], "typed");
+    if kind == Kind::Process {
+        let root = bench.root.display();
+        assert_eq!(lines[1], format!("{root}/runs/{uuid}/work"));
+    }
 
     // A command still running inside the run ends with it.
     let lingering = bench
@@ -537,9 +585,190 @@ async fn a_command_runs_inside_a_running_run() {
     let exit = tokio::time::timeout(Duration::from_secs(5), lingering.exit)
         .await
         .expect("the command ended with the run");
-    assert_eq!(exit.unwrap(), None, "ended by a signal");
+    assert_ne!(
+        exit.unwrap(),
+        Some(0),
+        "ended by the run's end, not by itself"
+    );
     assert!(matches!(
         bench.runtime.exec(&uuid, vec!["true".to_owned()]).await,
         Err(backend::runtime::RuntimeError::NotActive)
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubernetes_runs_are_applied_as_myelin_and_stopped_by_deleting_their_workload() {
+    let bench = Bench::new("k8s-requests", Kind::Kubernetes, 2).await;
+    let cluster = bench.cluster.as_ref().unwrap();
+    let uuid = bench.submit(&job("echo done")).await;
+    assert_eq!(bench.ended(&uuid).await, Status::Succeeded);
+    let name = format!("plx-operation-{uuid}");
+    let requests = cluster.requests();
+    let apply = requests
+        .iter()
+        .find(|request| request.method == "PATCH")
+        .expect("the Job was applied");
+    assert_eq!(
+        apply.path,
+        format!("/apis/batch/v1/namespaces/{NAMESPACE}/jobs/{name}")
+    );
+    assert!(
+        apply.query.contains("fieldManager=myelin") && apply.query.contains("force=true"),
+        "{}",
+        apply.query
+    );
+    assert_eq!(apply.body["metadata"]["namespace"], NAMESPACE);
+    assert_eq!(
+        apply.body["metadata"]["labels"]["operation.polyaxon.com/uuid"],
+        uuid.as_str()
+    );
+
+    // A service: a Deployment owning its Service, both gone once the run is stopped.
+    let service = "kind: component\nrun:\n  kind: service\n  ports: [8888]\n  container:\n    image: busybox\n    command: [sh, -c, 'echo serving; sleep 60']\n";
+    let uuid = bench.submit(service).await;
+    bench
+        .wait_for(&uuid, |s| s == Status::Running, Duration::from_secs(20))
+        .await;
+    let name = format!("plx-operation-{uuid}");
+    let deployment = cluster
+        .object("apps/v1/deployments", NAMESPACE, &name)
+        .expect("a Deployment");
+    let owned = cluster
+        .object("v1/services", NAMESPACE, &name)
+        .expect("a Service");
+    assert_eq!(
+        owned["metadata"]["ownerReferences"][0]["uid"],
+        deployment["metadata"]["uid"]
+    );
+    assert_eq!(owned["metadata"]["ownerReferences"][0]["controller"], true);
+    bench.runtime.stop(&uuid).await.unwrap();
+    assert_eq!(bench.ended(&uuid).await, Status::Stopped);
+    let delete = cluster
+        .requests()
+        .into_iter()
+        .find(|request| request.method == "DELETE")
+        .expect("the workload was deleted");
+    assert_eq!(
+        delete.path,
+        format!("/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{name}")
+    );
+    assert_eq!(delete.body["propagationPolicy"], "Background");
+    assert!(cluster.object("v1/services", NAMESPACE, &name).is_none());
+    assert!(
+        cluster.objects("v1/pods", NAMESPACE).iter().all(|pod| {
+            pod["metadata"]["labels"]["operation.polyaxon.com/uuid"] != uuid.as_str()
+        })
+    );
+    assert!(
+        bench
+            .log_values(&uuid)
+            .await
+            .contains(&"serving".to_owned())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_the_kubernetes_runtime_follows_a_run_still_in_the_cluster() {
+    let bench = Bench::new("k8s-recover", Kind::Kubernetes, 2).await;
+    let cluster = bench.cluster.as_ref().unwrap();
+    // What a server stopped mid-run leaves: a running Job, one line of it archived.
+    let execution = bench.create(&job("echo one; sleep 1; echo two")).await;
+    let objects = shared::convert::native::expand(&execution.resource).unwrap();
+    let mut workload = objects[0].clone();
+    workload["metadata"]["namespace"] = NAMESPACE.into();
+    cluster.create("batch/v1/jobs", NAMESPACE, workload);
+    let pod = loop {
+        let pods = cluster.objects("v1/pods", NAMESPACE);
+        if let Some(pod) = pods.iter().find(|pod| pod["status"]["phase"] == "Running") {
+            break pod["metadata"]["name"].as_str().unwrap().to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let writer = bench
+        .artifacts
+        .log_writer(&execution.uuid, &pod, "fake-node")
+        .unwrap();
+    let archived = backend::artifacts::Captured {
+        container: "polyaxon-main".to_owned(),
+        value: "one".to_owned(),
+        mark: None,
+        printed: None,
+    };
+    writer.sender().send(archived).await.unwrap();
+    writer.close().await;
+    for status in [
+        Status::Queued,
+        Status::Scheduled,
+        Status::Starting,
+        Status::Running,
+    ] {
+        let condition =
+            shared::api::StatusCondition::new(status, "Test", "", backend::clock::now());
+        bench
+            .store
+            .add_condition(&execution.uuid, condition, false)
+            .await
+            .unwrap();
+    }
+    // And a run whose Job is gone from the cluster.
+    let lost = bench.create(&job("echo never")).await;
+    for status in [Status::Queued, Status::Scheduled, Status::Starting] {
+        let condition =
+            shared::api::StatusCondition::new(status, "Test", "", backend::clock::now());
+        bench
+            .store
+            .add_condition(&lost.uuid, condition, false)
+            .await
+            .unwrap();
+    }
+
+    let restarted = kubernetes_runtime(cluster, &bench.root, &bench.store);
+    for execution in [execution.clone(), lost.clone()] {
+        let status = bench.status(&execution.uuid).await;
+        restarted
+            .recover(Execution {
+                status,
+                ..execution
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(bench.ended(&execution.uuid).await, Status::Succeeded);
+    assert_eq!(bench.log_values(&execution.uuid).await, ["one", "two"]);
+    assert_eq!(bench.ended(&lost.uuid).await, Status::Failed);
+    let last = bench.conditions(&lost.uuid).await.pop().unwrap();
+    assert_eq!(last.1, "Lost");
+}
+
+/// Each behaviour above, once per runtime.
+macro_rules! on_every_runtime {
+    ($($behaviour:ident),* $(,)?) => {
+        mod process {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $behaviour() {
+                    super::$behaviour(super::Kind::Process).await;
+                }
+            )*
+        }
+        mod kubernetes {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $behaviour() {
+                    super::$behaviour(super::Kind::Kubernetes).await;
+                }
+            )*
+        }
+    };
+}
+
+on_every_runtime!(
+    a_job_runs_to_success_with_every_status_in_order_and_its_logs,
+    the_run_sees_polyaxon_s_environment_and_its_own_folders,
+    a_failing_job_fails_with_its_exit_code,
+    a_missing_program_fails_with_a_reason,
+    stop_ends_the_whole_process_group,
+    a_job_past_its_timeout_fails_with_deadline_exceeded,
+    a_failed_attempt_is_retried_up_to_max_retries,
+    a_command_runs_inside_a_running_run,
+);

@@ -9,6 +9,7 @@ use futures_util::{AsyncBufReadExt as _, TryStreamExt as _};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, LogParams};
 use serde_json::Value as Json;
+use shared::time::Timestamp;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -110,7 +111,7 @@ impl Followers {
 }
 
 /// The containers of `pod` (init containers first) that run or ran, so have a log.
-fn started_containers(pod: &Json) -> impl Iterator<Item = &str> {
+pub fn started_containers(pod: &Json) -> impl Iterator<Item = &str> {
     ["initContainerStatuses", "containerStatuses"]
         .into_iter()
         .filter_map(|key| pod.pointer(&format!("/status/{key}"))?.as_array())
@@ -135,6 +136,7 @@ async fn follow(
     let params = LogParams {
         container: Some(container.clone()),
         follow: true,
+        timestamps: true,
         ..LogParams::default()
     };
     loop {
@@ -144,16 +146,18 @@ async fn follow(
                 let mut lines = stream.lines();
                 loop {
                     match lines.try_next().await {
-                        Ok(Some(value)) => {
+                        Ok(Some(text)) => {
                             read += 1;
                             if read <= delivered {
                                 continue;
                             }
                             delivered = read;
+                            let (printed, value) = split_timestamp(text);
                             let line = Captured {
                                 container: container.clone(),
                                 value,
                                 mark: None,
+                                printed,
                             };
                             if sender.send(line).await.is_err() {
                                 return;
@@ -177,6 +181,15 @@ async fn follow(
             }
             _ => return,
         }
+    }
+}
+
+/// A line as `timestamps` gives it: the time it was printed, a space, the line.
+fn split_timestamp(text: String) -> (Option<Timestamp>, String) {
+    let (time, value) = text.split_once(' ').unwrap_or((&text, ""));
+    match Timestamp::parse(time) {
+        Some(printed) => (Some(printed), value.to_owned()),
+        None => (None, text),
     }
 }
 

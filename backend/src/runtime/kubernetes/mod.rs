@@ -31,6 +31,7 @@ use kube::runtime::watcher::{self, Event};
 use serde_json::{Value as Json, json};
 use shared::api::Status;
 use shared::convert::native;
+use tokio::io::AsyncWriteExt as _;
 use tokio::sync::watch;
 
 use self::kinds::Kind;
@@ -259,6 +260,7 @@ impl Inner {
         let mut gone = false;
         let mut pods: BTreeMap<String, Json> = BTreeMap::new();
         let mut last: Option<status::Observed> = None;
+        let mut passed = Passed::default();
         let mut stopping = *stop.borrow();
         let stop_deadline = tokio::time::sleep(STOP_WAIT);
         tokio::pin!(stop_deadline);
@@ -316,8 +318,23 @@ impl Inner {
             let pod_list: Vec<Json> = pods.values().cloned().collect();
             let observed = status::observe(object, &pod_list);
             if observed.status.is_done() {
+                // The pods' watch may lag the workload's: the workload's end is judged, and
+                // its last logs followed, on the pods as they are now.
+                if let Some(now) = self.pods_of(uuid).await {
+                    pods = now;
+                }
+                followers.follow(&pods);
+                let pod_list: Vec<Json> = pods.values().cloned().collect();
+                let observed = status::observe(object, &pod_list);
+                let ran = pod_list
+                    .iter()
+                    .any(|pod| logs::started_containers(pod).next().is_some());
+                if ran {
+                    self.catch_up(uuid, observed.status, &mut passed).await;
+                }
                 break (observed.status, observed.reason, observed.message);
             }
+            self.catch_up(uuid, observed.status, &mut passed).await;
             if last.as_ref() != Some(&observed) {
                 self.report(
                     uuid,
@@ -331,6 +348,44 @@ impl Inner {
         };
         followers.finish().await;
         outcome
+    }
+
+    /// Reports the steps before `next` that the watch did not see, because the cluster moved
+    /// faster than it looked: a run that runs was starting; one that ended after it ran was
+    /// running.
+    async fn catch_up(&self, uuid: &str, next: Status, passed: &mut Passed) {
+        if (next == Status::Running || next.is_done()) && !passed.starting {
+            self.report(uuid, Status::Starting, "Starting", "").await;
+        }
+        if next.is_done() && !passed.running {
+            self.report(uuid, Status::Running, "Running", "").await;
+        }
+        passed.starting |= matches!(next, Status::Starting | Status::Running);
+        passed.running |= next == Status::Running;
+    }
+
+    /// A run's pods by name, as the API lists them now (`None` when it cannot).
+    async fn pods_of(&self, uuid: &str) -> Option<BTreeMap<String, Json>> {
+        let api = Api::<DynamicObject>::namespaced_with(
+            self.client.clone(),
+            &self.namespace,
+            &kinds::POD.resource(),
+        );
+        let listed = api
+            .list(&ListParams::default().labels(&format!("{UUID_LABEL}={uuid}")))
+            .await
+            .map_err(|error| tracing::warn!(%error, uuid, "listing a run's pods"))
+            .ok()?;
+        Some(
+            listed
+                .items
+                .into_iter()
+                .map(|pod| {
+                    let name = pod.metadata.name.clone().unwrap_or_default();
+                    (name, as_json(pod, &kinds::POD))
+                })
+                .collect(),
+        )
     }
 
     /// The running pod of a run, and the container a command goes into.
@@ -394,6 +449,13 @@ impl Inner {
         );
         stopped
     }
+}
+
+/// Which steps of its way a run has been reported at.
+#[derive(Debug, Default)]
+struct Passed {
+    starting: bool,
+    running: bool,
 }
 
 /// An object from the API as JSON, with its kind (which watch events may leave out).
@@ -510,8 +572,16 @@ impl Runtime for KubernetesRuntime {
                 "the exec session has no streams".to_owned(),
             ));
         };
+        // kube's stdin ends only when shut down; the session's ends when dropped, so a pipe in
+        // between shuts kube's down once the caller lets go of its end.
+        let (input, mut piped) = tokio::io::duplex(64 * 1024);
+        tokio::spawn(async move {
+            let mut stdin = stdin;
+            let _ = tokio::io::copy(&mut piped, &mut stdin).await;
+            let _ = stdin.shutdown().await;
+        });
         Ok(ExecSession {
-            stdin: Box::new(stdin),
+            stdin: Box::new(input),
             stdout: Box::new(stdout),
             stderr: Box::new(stderr),
             exit: tokio::spawn(async move {

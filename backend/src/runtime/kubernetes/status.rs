@@ -12,7 +12,7 @@
 //! | a pod `PodScheduled=False` with reason `Unschedulable` | `unschedulable` | `Unschedulable` | the scheduler's message |
 //! | a container (or init container) waiting in `ErrImagePull`, `ImagePullBackOff`, `InvalidImageName`, `CreateContainerConfigError`, `CrashLoopBackOff` | `warning` | the waiting reason | the waiting message, with the container |
 //! | a Job with failed pods and attempts left; kubeflow `Restarting` | `retrying` | `Retrying` | how many attempts failed |
-//! | a Job with active pods, one of them running; a Deployment `Available=True` with ready replicas; kubeflow `Running`; Dask `Running`; a Ray head ready | `running` | `Running` | — |
+//! | a Job with active pods, one of them running (or just ended); a Deployment `Available=True` with ready replicas; kubeflow `Running`; Dask `Running`; a Ray head ready | `running` | `Running` | — |
 //! | anything else (created, pulling, scheduling) | `starting` | `Starting` | — |
 //!
 //! Distributed kinds are judged over every replica's pods: one unschedulable worker makes the
@@ -84,7 +84,8 @@ pub fn observe(workload: &Json, pods: &[Json]) -> Observed {
                         }),
                 ),
                 Verdict::Running => Some(Observed::new(Status::Running, "Running", "")),
-                Verdict::Active if pods.iter().any(is_running) => {
+                // A pod that ended while its workload has yet to say so still counts.
+                Verdict::Active if pods.iter().any(|pod| is_running(pod) || has_ended(pod)) => {
                     Some(Observed::new(Status::Running, "Running", ""))
                 }
                 _ => None,
@@ -106,6 +107,13 @@ enum Verdict {
 
 fn is_running(pod: &Json) -> bool {
     pod.pointer("/status/phase").and_then(Json::as_str) == Some("Running")
+}
+
+fn has_ended(pod: &Json) -> bool {
+    matches!(
+        pod.pointer("/status/phase").and_then(Json::as_str),
+        Some("Succeeded" | "Failed")
+    )
 }
 
 fn conditions(object: &Json) -> impl Iterator<Item = &Json> {
@@ -538,6 +546,17 @@ mod tests {
         assert_observed(dask, &[], Status::Running, "Running", "");
         let ray = json!({"kind": "RayCluster", "status": {"state": "ready", "head": {"podIP": "10.0.0.4"}}});
         assert_observed(ray, &[], Status::Running, "Running", "");
+    }
+
+    #[test]
+    fn a_pod_that_just_ended_keeps_an_active_job_running() {
+        assert_observed(
+            job(json!({"active": 1})),
+            &[pod("p", json!({"phase": "Succeeded"}))],
+            Status::Running,
+            "Running",
+            "",
+        );
     }
 
     #[test]

@@ -151,6 +151,7 @@ fn forward(
                 container: container.clone(),
                 value: line,
                 mark: None,
+                printed: None,
             };
             if logs.send(captured).await.is_err() {
                 return;

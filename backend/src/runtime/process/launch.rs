@@ -278,6 +278,7 @@ async fn send(
             file: Arc::clone(mark_file),
             offset,
         }),
+        printed: None,
     };
     logs.send(captured).await.is_ok()
 }

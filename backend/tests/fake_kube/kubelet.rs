@@ -1,0 +1,725 @@
+//! The fake cluster's controllers and node: Jobs get pods (again after a failure while their
+//! backoff limit allows, and none past their deadline), Deployments get a pod and become
+//! available once it runs, and every pod's containers run as local processes in a folder of
+//! their own, with the pod's environment (downward-API fields resolved), their output kept as
+//! the containers' logs. Deleting a pod kills its processes, exec sessions included.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::ws::{Message, WebSocket};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt as _, StreamExt as _};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use serde_json::{Value as Json, json};
+use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWriteExt as _, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, watch};
+
+use super::{Change, Cluster, now};
+
+const NODE: &str = "fake-node";
+const POD_IP: &str = "10.0.0.2";
+const PODS: &str = "v1/pods";
+const JOBS: &str = "batch/v1/jobs";
+const DEPLOYMENTS: &str = "apps/v1/deployments";
+
+/// One container's log: its lines so far, and whether it ended.
+#[derive(Default)]
+struct Log {
+    /// Each line with when it was printed.
+    lines: Mutex<(Vec<(String, String)>, bool)>,
+    changed: watch::Sender<usize>,
+}
+
+impl Log {
+    fn push(&self, line: String) {
+        let mut log = self.lines.lock().unwrap();
+        log.0.push((now(), line));
+        self.changed.send_replace(log.0.len());
+    }
+
+    fn close(&self) {
+        self.lines.lock().unwrap().1 = true;
+        self.changed.send_modify(|_| {});
+    }
+}
+
+/// A container that started: its environment, its process group and its log.
+struct Container {
+    env: Vec<(String, String)>,
+    group: Option<i32>,
+    running: bool,
+    log: Arc<Log>,
+}
+
+/// A pod on the node.
+struct Pod {
+    folder: PathBuf,
+    containers: HashMap<String, Container>,
+    /// Told when the pod is deleted.
+    deleted: watch::Sender<bool>,
+}
+
+/// The node: the pods it runs.
+pub struct Kubelet {
+    root: PathBuf,
+    pods: Mutex<HashMap<(String, String), Pod>>,
+}
+
+/// A command started by exec, waiting for its socket.
+pub struct Started {
+    child: Child,
+}
+
+impl Kubelet {
+    pub fn new(root: PathBuf) -> Self {
+        Self {
+            root,
+            pods: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn pods(&self) -> MutexGuard<'_, HashMap<(String, String), Pod>> {
+        self.pods
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Kills every process of every pod (the server is going away).
+    pub fn stop_all(&self) {
+        for pod in self.pods().values() {
+            kill(pod);
+        }
+    }
+
+    /// A container's log, whole or followed until the container ends.
+    pub fn logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        follow: bool,
+        timestamps: bool,
+    ) -> Result<Response, String> {
+        let log = self
+            .pods()
+            .get(&(namespace.to_owned(), pod.to_owned()))
+            .and_then(|pod| pod.containers.get(container))
+            .map(|container| Arc::clone(&container.log))
+            .ok_or_else(|| {
+                format!("container \"{container}\" in pod \"{pod}\" is waiting to start: ContainerCreating")
+            })?;
+        let (lines, receiver) = mpsc::channel::<Result<Bytes, std::convert::Infallible>>(64);
+        let mut changed = log.changed.subscribe();
+        tokio::spawn(async move {
+            let mut sent = 0;
+            loop {
+                let (batch, ended) = {
+                    let log = log.lines.lock().unwrap();
+                    (log.0[sent..].to_vec(), log.1)
+                };
+                sent += batch.len();
+                for (printed, line) in batch {
+                    let line = if timestamps {
+                        format!("{printed} {line}\n")
+                    } else {
+                        format!("{line}\n")
+                    };
+                    if lines.send(Ok(Bytes::from(line))).await.is_err() {
+                        return;
+                    }
+                }
+                if ended || !follow || changed.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Body::from_stream(super::tokio_stream_of(receiver)).into_response())
+    }
+
+    /// Starts `command` in a running container of a pod.
+    pub fn exec(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        command: &[String],
+    ) -> Result<Started, String> {
+        let pods = self.pods();
+        let pod_state = pods
+            .get(&(namespace.to_owned(), pod.to_owned()))
+            .ok_or_else(|| format!("pod {pod} is not running"))?;
+        let running = pod_state
+            .containers
+            .get(container)
+            .filter(|container| container.running)
+            .ok_or_else(|| format!("container {container} is not valid for pod {pod}"))?;
+        let (program, args) = command
+            .split_first()
+            .ok_or("you must specify at least one command for the container")?;
+        let mut process = Command::new(program);
+        process
+            .args(args)
+            .envs(running.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&pod_state.folder)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(group) = running.group {
+            process.process_group(group);
+        }
+        let child = process
+            .spawn()
+            .map_err(|error| format!("exec: \"{program}\": {error}"))?;
+        Ok(Started { child })
+    }
+}
+
+fn kill(pod: &Pod) {
+    let _ = pod.deleted.send(true);
+    for container in pod.containers.values() {
+        if let Some(group) = container.group {
+            let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
+        }
+    }
+}
+
+/// Plays the controllers: reacts to every change of the cluster, in order.
+pub async fn control(cluster: Arc<Cluster>, mut changes: mpsc::UnboundedReceiver<Change>) {
+    // Pods whose end the Job controller has counted.
+    let mut counted: HashSet<String> = HashSet::new();
+    while let Some(change) = changes.recv().await {
+        let namespace = change.namespace.clone();
+        let name = text(&change.object, "/metadata/name");
+        match (change.resource.as_str(), change.kind) {
+            (JOBS, "ADDED") => {
+                let deadline = change
+                    .object
+                    .pointer("/spec/activeDeadlineSeconds")
+                    .and_then(Json::as_u64);
+                cluster.update(JOBS, &namespace, &name, |job| {
+                    job["status"] = json!({"active": 1, "startTime": now()});
+                });
+                create_pod(&cluster, &change.object, "Never");
+                if let Some(seconds) = deadline {
+                    tokio::spawn(past_deadline(
+                        Arc::clone(&cluster),
+                        namespace,
+                        name,
+                        seconds,
+                    ));
+                }
+            }
+            (DEPLOYMENTS, "ADDED") => {
+                create_pod(&cluster, &change.object, "Always");
+            }
+            (PODS, "ADDED") => {
+                tokio::spawn(run_pod(Arc::clone(&cluster), change.object));
+            }
+            (PODS, "DELETED") => {
+                if let Some(pod) = cluster.kubelet.pods().remove(&(namespace, name)) {
+                    kill(&pod);
+                }
+            }
+            (PODS, "MODIFIED") => {
+                let phase = text(&change.object, "/status/phase");
+                let owner = change
+                    .object
+                    .pointer("/metadata/ownerReferences/0")
+                    .cloned()
+                    .unwrap_or_default();
+                let owner_name = text(&owner, "/name");
+                match (text(&owner, "/kind").as_str(), phase.as_str()) {
+                    ("Job", "Succeeded" | "Failed") if counted.insert(name.clone()) => {
+                        pod_ended(&cluster, &namespace, &owner_name, phase == "Succeeded");
+                    }
+                    ("Deployment", "Running") => {
+                        cluster.update(DEPLOYMENTS, &namespace, &owner_name, |deployment| {
+                            deployment["status"] = json!({
+                                "replicas": 1, "readyReplicas": 1, "availableReplicas": 1,
+                                "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}],
+                            });
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn text(value: &Json, pointer: &str) -> String {
+    value
+        .pointer(pointer)
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A new pod of a Job or Deployment, from its template.
+fn create_pod(cluster: &Cluster, owner: &Json, restart: &str) {
+    static PODS_MADE: AtomicU64 = AtomicU64::new(0);
+    let owner_name = text(owner, "/metadata/name");
+    let namespace = text(owner, "/metadata/namespace");
+    let template = owner.pointer("/spec/template").cloned().unwrap_or_default();
+    let mut labels = template
+        .pointer("/metadata/labels")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    labels["job-name"] = json!(owner_name);
+    let mut spec = template.get("spec").cloned().unwrap_or_default();
+    spec["nodeName"] = json!(NODE);
+    if spec.get("restartPolicy").is_none() {
+        spec["restartPolicy"] = json!(restart);
+    }
+    let pod = json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": format!("{owner_name}-{:05x}", PODS_MADE.fetch_add(1, Ordering::Relaxed)),
+            "labels": labels,
+            "annotations": template.pointer("/metadata/annotations").cloned().unwrap_or_else(|| json!({})),
+            "ownerReferences": [{
+                "apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": owner_name,
+                "uid": owner.pointer("/metadata/uid"), "controller": true,
+            }],
+        },
+        "spec": spec,
+        "status": {"phase": "Pending"},
+    });
+    cluster.create(PODS, &namespace, pod);
+}
+
+/// The Job controller's part when one of a Job's pods ends.
+fn pod_ended(cluster: &Cluster, namespace: &str, job: &str, succeeded: bool) {
+    let Some(object) = cluster.get(JOBS, namespace, job) else {
+        return;
+    };
+    if object.pointer("/status/conditions").is_some() {
+        return;
+    }
+    if succeeded {
+        cluster.update(JOBS, namespace, job, |job| {
+            let status = &mut job["status"];
+            status["succeeded"] = json!(1);
+            status["active"] = json!(0);
+            status["completionTime"] = json!(now());
+            status["conditions"] = json!([
+                {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached"},
+                {"type": "Complete", "status": "True", "reason": "CompletionsReached"},
+            ]);
+        });
+        return;
+    }
+    let failed = object
+        .pointer("/status/failed")
+        .and_then(Json::as_u64)
+        .unwrap_or(0)
+        + 1;
+    let limit = object
+        .pointer("/spec/backoffLimit")
+        .and_then(Json::as_u64)
+        .unwrap_or(6);
+    let retry = failed <= limit;
+    let updated = cluster.update(JOBS, namespace, job, |job| {
+        let status = &mut job["status"];
+        status["failed"] = json!(failed);
+        status["active"] = json!(u64::from(retry));
+        if !retry {
+            status["conditions"] = json!([{
+                "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                "message": "Job has reached the specified backoff limit",
+            }]);
+        }
+    });
+    if retry && let Some(job) = updated {
+        create_pod(cluster, &job, "Never");
+    }
+}
+
+/// Fails a Job still running after its deadline, deleting its pods.
+async fn past_deadline(cluster: Arc<Cluster>, namespace: String, job: String, seconds: u64) {
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let Some(object) = cluster.get(JOBS, &namespace, &job) else {
+        return;
+    };
+    if object.pointer("/status/conditions").is_some() {
+        return;
+    }
+    let uid = object.pointer("/metadata/uid").cloned();
+    for pod in cluster.list(PODS, &namespace, &super::Selector::default()) {
+        if pod.pointer("/metadata/ownerReferences/0/uid") == uid.as_ref() {
+            cluster.delete(PODS, &namespace, &text(&pod, "/metadata/name"));
+        }
+    }
+    cluster.update(JOBS, &namespace, &job, |job| {
+        job["status"]["active"] = json!(0);
+        job["status"]["conditions"] = json!([{
+            "type": "Failed", "status": "True", "reason": "DeadlineExceeded",
+            "message": "Job was active longer than specified deadline",
+        }]);
+    });
+}
+
+/// The environment of a container of `pod`: values, and the downward API's fields.
+fn environment(pod: &Json, container: &Json) -> Vec<(String, String)> {
+    let field = |path: &str| match path {
+        "metadata.name" => Some(text(pod, "/metadata/name")),
+        "metadata.namespace" => Some(text(pod, "/metadata/namespace")),
+        "metadata.uid" => Some(text(pod, "/metadata/uid")),
+        "spec.nodeName" => Some(NODE.to_owned()),
+        "status.podIP" | "status.hostIP" => Some(POD_IP.to_owned()),
+        _ => None,
+    };
+    container
+        .get("env")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|variable| {
+            let name = variable.get("name")?.as_str()?.to_owned();
+            let value = match variable.get("value") {
+                Some(value) => value.as_str()?.to_owned(),
+                None => field(
+                    variable
+                        .pointer("/valueFrom/fieldRef/fieldPath")?
+                        .as_str()?,
+                )?,
+            };
+            Some((name, value))
+        })
+        .collect()
+}
+
+/// Runs a pod: its init containers one after the other, then its containers together; its
+/// status follows.
+async fn run_pod(cluster: Arc<Cluster>, pod: Json) {
+    let namespace = text(&pod, "/metadata/namespace");
+    let name = text(&pod, "/metadata/name");
+    let key = (namespace.clone(), name.clone());
+    let folder = super::pod_folder(&cluster.kubelet.root, &namespace, &name);
+    std::fs::create_dir_all(&folder).unwrap();
+    let (deleted, mut on_delete) = watch::channel(false);
+    cluster.kubelet.pods().insert(
+        key.clone(),
+        Pod {
+            folder: folder.clone(),
+            containers: HashMap::new(),
+            deleted,
+        },
+    );
+    let containers: Vec<Json> = pod
+        .pointer("/spec/containers")
+        .and_then(Json::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let init: Vec<Json> = pod
+        .pointer("/spec/initContainers")
+        .and_then(Json::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let waiting = |list: &[Json]| -> Vec<Json> {
+        list.iter()
+            .map(|c| json!({"name": c["name"], "ready": false, "restartCount": 0, "image": c["image"], "state": {"waiting": {"reason": "ContainerCreating"}}}))
+            .collect()
+    };
+    let mut status = json!({
+        "phase": "Pending", "hostIP": POD_IP, "podIP": POD_IP, "startTime": now(),
+        "conditions": [{"type": "PodScheduled", "status": "True"}],
+        "initContainerStatuses": waiting(&init),
+        "containerStatuses": waiting(&containers),
+    });
+    if init.is_empty() {
+        status
+            .as_object_mut()
+            .unwrap()
+            .remove("initContainerStatuses");
+    }
+    let set_status = |status: &Json| {
+        cluster
+            .update(PODS, &namespace, &name, |pod| {
+                pod["status"] = status.clone()
+            })
+            .is_some()
+    };
+    if !set_status(&status) {
+        return;
+    }
+    for (index, container) in init.iter().enumerate() {
+        let mut started = start(&cluster, &key, &pod, container, &folder);
+        status["initContainerStatuses"][index]["state"] = json!({"running": {"startedAt": now()}});
+        if !set_status(&status) {
+            return;
+        }
+        let Some(terminated) = finish(&mut started, &mut on_delete).await else {
+            return;
+        };
+        let failed = terminated["exitCode"] != json!(0);
+        status["initContainerStatuses"][index]["state"] = json!({"terminated": terminated});
+        if failed {
+            status["phase"] = json!("Failed");
+            set_status(&status);
+            return;
+        }
+    }
+    let mut running = Vec::new();
+    for (index, container) in containers.iter().enumerate() {
+        running.push(start(&cluster, &key, &pod, container, &folder));
+        status["containerStatuses"][index]["state"] = json!({"running": {"startedAt": now()}});
+        status["containerStatuses"][index]["ready"] = json!(true);
+    }
+    status["phase"] = json!("Running");
+    status["conditions"] =
+        json!([{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "True"}]);
+    if !set_status(&status) {
+        return;
+    }
+    let mut all_succeeded = true;
+    for (index, started) in running.iter_mut().enumerate() {
+        let Some(terminated) = finish(started, &mut on_delete).await else {
+            return;
+        };
+        all_succeeded &= terminated["exitCode"] == json!(0);
+        status["containerStatuses"][index]["state"] = json!({"terminated": terminated});
+        status["containerStatuses"][index]["ready"] = json!(false);
+        if let Some(pod) = cluster.kubelet.pods().get_mut(&key)
+            && let Some(container) = pod
+                .containers
+                .get_mut(text(&containers[index], "/name").as_str())
+        {
+            container.running = false;
+        }
+    }
+    status["phase"] = json!(if all_succeeded { "Succeeded" } else { "Failed" });
+    set_status(&status);
+}
+
+/// A container's process as it starts: running, or why it could not.
+enum Process {
+    Running {
+        child: Child,
+        readers: Vec<tokio::task::JoinHandle<()>>,
+        log: Arc<Log>,
+    },
+    NotStarted(String),
+}
+
+fn start(
+    cluster: &Cluster,
+    key: &(String, String),
+    pod: &Json,
+    container: &Json,
+    folder: &std::path::Path,
+) -> Process {
+    let name = text(container, "/name");
+    let env = environment(pod, container);
+    let argv: Vec<String> = ["command", "args"]
+        .iter()
+        .filter_map(|field| container.get(*field)?.as_array())
+        .flatten()
+        .filter_map(|part| part.as_str().map(str::to_owned))
+        .collect();
+    let log = Arc::new(Log::default());
+    let register = |group: Option<i32>, running: bool| {
+        if let Some(pod) = cluster.kubelet.pods().get_mut(key) {
+            pod.containers.insert(
+                name.clone(),
+                Container {
+                    env: env.clone(),
+                    group,
+                    running,
+                    log: Arc::clone(&log),
+                },
+            );
+        }
+    };
+    let Some((program, args)) = argv.split_first() else {
+        register(None, false);
+        log.close();
+        return Process::NotStarted(
+            "the fake kubelet runs only containers with a command".to_owned(),
+        );
+    };
+    let spawned = Command::new(program)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(folder)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(_) => {
+            register(None, false);
+            log.close();
+            return Process::NotStarted(format!(
+                "exec: \"{program}\": executable file not found in $PATH"
+            ));
+        }
+    };
+    register(child.id().and_then(|id| i32::try_from(id).ok()), true);
+    let readers = [
+        child
+            .stdout
+            .take()
+            .map(|out| Box::new(out) as Box<dyn AsyncRead + Send + Unpin>),
+        child
+            .stderr
+            .take()
+            .map(|err| Box::new(err) as Box<dyn AsyncRead + Send + Unpin>),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|stream| {
+        let log = Arc::clone(&log);
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                log.push(line);
+            }
+        })
+    })
+    .collect();
+    Process::Running {
+        child,
+        readers,
+        log,
+    }
+}
+
+/// Waits for a container to end: its `terminated` state, or `None` when its pod was deleted.
+async fn finish(process: &mut Process, on_delete: &mut watch::Receiver<bool>) -> Option<Json> {
+    let (child, readers, log) = match process {
+        Process::NotStarted(message) => {
+            return Some(
+                json!({"exitCode": 128, "reason": "StartError", "message": message, "finishedAt": now()}),
+            );
+        }
+        Process::Running {
+            child,
+            readers,
+            log,
+        } => (child, readers, log),
+    };
+    let exit = tokio::select! {
+        exit = child.wait() => exit.ok(),
+        _ = on_delete.wait_for(|deleted| *deleted) => None,
+    };
+    for reader in readers.drain(..) {
+        let _ = reader.await;
+    }
+    log.close();
+    let exit = exit?;
+    if *on_delete.borrow() {
+        return None;
+    }
+    let code = exit.code().unwrap_or(137);
+    let reason = if code == 0 { "Completed" } else { "Error" };
+    Some(json!({"exitCode": code, "reason": reason, "finishedAt": now()}))
+}
+
+/// Relays an exec'd command over the channel protocol: stdin from channel 0 (v5 closes it
+/// with 255), stdout on 1, stderr on 2, and its exit as a `metav1.Status` on 3.
+pub async fn relay(socket: WebSocket, started: Started) {
+    let v5 = socket.protocol().and_then(|p| p.to_str().ok()) == Some("v5.channel.k8s.io");
+    let Started { mut child } = started;
+    let (mut sink, mut incoming) = socket.split();
+    let (frames, mut outgoing) = mpsc::channel::<Vec<u8>>(64);
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = outgoing.recv().await {
+            if sink.send(Message::Binary(frame.into())).await.is_err() {
+                return;
+            }
+        }
+        let _ = sink.send(Message::Close(None)).await;
+    });
+    let pumps: Vec<_> = [
+        (
+            1u8,
+            child
+                .stdout
+                .take()
+                .map(|out| Box::new(out) as Box<dyn AsyncRead + Send + Unpin>),
+        ),
+        (
+            2u8,
+            child
+                .stderr
+                .take()
+                .map(|err| Box::new(err) as Box<dyn AsyncRead + Send + Unpin>),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(channel, stream)| Some((channel, stream?)))
+    .map(|(channel, mut stream)| {
+        let frames = frames.clone();
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt as _;
+            let mut buffer = vec![0u8; 8192];
+            while let Ok(read) = stream.read(&mut buffer).await {
+                if read == 0 {
+                    break;
+                }
+                let mut frame = vec![channel];
+                frame.extend_from_slice(&buffer[..read]);
+                if frames.send(frame).await.is_err() {
+                    break;
+                }
+            }
+        })
+    })
+    .collect();
+    let mut stdin = child.stdin.take();
+    let input = async {
+        while let Some(Ok(message)) = incoming.next().await {
+            match message {
+                Message::Binary(data) => match data.first() {
+                    Some(0) => {
+                        if let Some(input) = stdin.as_mut() {
+                            let _ = input.write_all(&data[1..]).await;
+                        }
+                    }
+                    Some(255) if v5 && data.get(1) == Some(&0) => stdin = None,
+                    _ => {}
+                },
+                Message::Close(_) => break,
+                _ => {}
+            }
+        }
+    };
+    let exit = tokio::select! {
+        exit = child.wait() => exit.ok(),
+        () = input => {
+            // The client went away: so does the command.
+            let _ = child.kill().await;
+            return;
+        }
+    };
+    for pump in pumps {
+        let _ = pump.await;
+    }
+    let status = match exit.and_then(|exit| exit.code()) {
+        Some(0) => json!({"metadata": {}, "status": "Success"}),
+        code => json!({
+            "metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
+            "message": format!("command terminated with non-zero exit code: {code:?}"),
+            "details": {"causes": [{"reason": "ExitCode", "message": code.unwrap_or(137).to_string()}]},
+        }),
+    };
+    let mut frame = vec![3u8];
+    frame.extend(serde_json::to_vec(&status).unwrap());
+    let _ = frames.send(frame).await;
+    drop(frames);
+    let _ = writer.await;
+}

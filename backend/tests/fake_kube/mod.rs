@@ -1,0 +1,753 @@
+//! A Kubernetes API server for tests, over real HTTP on loopback: what kube-rs sends is what a
+//! cluster would get. It keeps objects in memory with resource versions, answers list, watch
+//! (history replayed from a version, then live), get, server-side apply, create and delete
+//! (owned objects go with their owner), streams pods' logs (`follow`), and speaks the exec
+//! channel protocol (`v5.channel.k8s.io`, `v4.channel.k8s.io`) over WebSocket. Its
+//! [`kubelet`] plays the Job and Deployment controllers and runs pods' containers as local
+//! processes, so a run's statuses, logs and shells are real.
+//!
+//! Every request is authorized against the Role Myelin is deployed with ([`super::role`]) and
+//! recorded, so a test can assert exactly what was asked.
+
+pub mod kubelet;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path as UrlPath, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value as Json, json};
+use tokio::sync::{broadcast, mpsc};
+
+use self::kubelet::Kubelet;
+
+/// The kinds the fake serves, by resource (`{apiVersion}/{plural}`); others are not installed.
+const KINDS: &[(&str, &str)] = &[
+    ("v1/pods", "Pod"),
+    ("v1/services", "Service"),
+    ("batch/v1/jobs", "Job"),
+    ("apps/v1/deployments", "Deployment"),
+    ("kubeflow.org/v1/tfjobs", "TFJob"),
+    ("kubeflow.org/v1/pytorchjobs", "PyTorchJob"),
+    ("kubeflow.org/v1/mpijobs", "MPIJob"),
+    ("kubernetes.dask.org/v1/daskclusters", "DaskCluster"),
+    ("kubernetes.dask.org/v1/daskautoscalers", "DaskAutoscaler"),
+    ("ray.io/v1/rayclusters", "RayCluster"),
+];
+
+/// One request as the API server saw it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The HTTP method.
+    pub method: String,
+    /// The path.
+    pub path: String,
+    /// The query string.
+    pub query: String,
+    /// The body, as JSON when it is.
+    pub body: Json,
+}
+
+/// A change to an object, as watches see it.
+#[derive(Debug, Clone)]
+pub struct Change {
+    version: u64,
+    resource: String,
+    namespace: String,
+    kind: &'static str,
+    object: Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    resource: String,
+    namespace: String,
+    name: String,
+}
+
+#[derive(Default)]
+struct Objects {
+    version: u64,
+    uids: u64,
+    objects: BTreeMap<Key, Json>,
+    history: Vec<Change>,
+    requests: Vec<Recorded>,
+}
+
+/// The cluster's state, shared by the API and the kubelet.
+pub struct Cluster {
+    objects: Mutex<Objects>,
+    watchers: broadcast::Sender<Change>,
+    controllers: mpsc::UnboundedSender<Change>,
+    kubelet: Kubelet,
+}
+
+/// A running fake API server.
+pub struct FakeCluster {
+    /// Where it listens (`http://127.0.0.1:PORT`).
+    pub url: String,
+    cluster: Arc<Cluster>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeCluster {
+    fn drop(&mut self) {
+        self.server.abort();
+        self.cluster.kubelet.stop_all();
+    }
+}
+
+impl FakeCluster {
+    /// Starts a server whose pods work in folders under `root`.
+    pub async fn start(root: &Path) -> Self {
+        let (watchers, _) = broadcast::channel(4096);
+        let (controllers, changes) = mpsc::unbounded_channel();
+        let cluster = Arc::new(Cluster {
+            objects: Mutex::new(Objects::default()),
+            watchers,
+            controllers,
+            kubelet: Kubelet::new(root.join("pods")),
+        });
+        tokio::spawn(kubelet::control(Arc::clone(&cluster), changes));
+        let app = Router::new()
+            .route(
+                "/api/v1/namespaces/{namespace}/pods/{pod}/exec",
+                axum::routing::get(exec),
+            )
+            .fallback(handle)
+            .with_state(Arc::clone(&cluster));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self {
+            url,
+            cluster,
+            server,
+        }
+    }
+
+    /// A kube client of this server.
+    pub fn client(&self) -> kube::Client {
+        let config = kube::Config::new(self.url.parse().unwrap());
+        kube::Client::try_from(config).unwrap()
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.cluster.objects().requests.clone()
+    }
+
+    /// The object `name` of `resource` (`batch/v1/jobs`) in `namespace`, if it exists.
+    pub fn object(&self, resource: &str, namespace: &str, name: &str) -> Option<Json> {
+        self.cluster.get(resource, namespace, name)
+    }
+
+    /// The objects of `resource` in `namespace`.
+    pub fn objects(&self, resource: &str, namespace: &str) -> Vec<Json> {
+        self.cluster.list(resource, namespace, &Selector::default())
+    }
+
+    /// Creates an object as another client would (the runtime before a restart).
+    pub fn create(&self, resource: &str, namespace: &str, object: Json) {
+        self.cluster
+            .create(resource, namespace, object)
+            .expect("no object of that name yet");
+    }
+}
+
+/// A `metav1.Status` error answer.
+fn refusal(code: StatusCode, reason: &str, message: String) -> Response {
+    let body = json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {},
+        "status": "Failure", "message": message, "reason": reason, "code": code.as_u16(),
+    });
+    (code, axum::Json(body)).into_response()
+}
+
+/// Label and field selectors, equality only (what Myelin uses).
+#[derive(Debug, Default, Clone)]
+struct Selector {
+    labels: Vec<(String, String)>,
+    fields: Vec<(String, String)>,
+}
+
+impl Selector {
+    fn of(query: &HashMap<String, String>) -> Self {
+        let pairs = |key: &str| -> Vec<(String, String)> {
+            query
+                .get(key)
+                .map(|text| {
+                    text.split(',')
+                        .filter_map(|term| term.split_once('='))
+                        .map(|(k, v)| (k.to_owned(), v.trim_start_matches('=').to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Self {
+            labels: pairs("labelSelector"),
+            fields: pairs("fieldSelector"),
+        }
+    }
+
+    fn matches(&self, object: &Json) -> bool {
+        self.labels.iter().all(|(key, value)| {
+            object
+                .pointer("/metadata/labels")
+                .and_then(|labels| labels.get(key))
+                .and_then(Json::as_str)
+                == Some(value)
+        }) && self.fields.iter().all(|(field, value)| {
+            let pointer = format!("/{}", field.replace('.', "/"));
+            object.pointer(&pointer).and_then(Json::as_str) == Some(value)
+        })
+    }
+}
+
+/// The time now, as the API writes times.
+fn now() -> String {
+    backend::clock::now().to_string().replace("+00:00", "Z")
+}
+
+impl Cluster {
+    fn objects(&self) -> MutexGuard<'_, Objects> {
+        self.objects
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn publish(&self, objects: &mut Objects, change: Change) {
+        objects.history.push(change.clone());
+        let _ = self.watchers.send(change.clone());
+        let _ = self.controllers.send(change);
+    }
+
+    fn get(&self, resource: &str, namespace: &str, name: &str) -> Option<Json> {
+        let key = Key {
+            resource: resource.to_owned(),
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        };
+        self.objects().objects.get(&key).cloned()
+    }
+
+    fn list(&self, resource: &str, namespace: &str, selector: &Selector) -> Vec<Json> {
+        self.objects()
+            .objects
+            .iter()
+            .filter(|(key, object)| {
+                key.resource == resource && key.namespace == namespace && selector.matches(object)
+            })
+            .map(|(_, object)| object.clone())
+            .collect()
+    }
+
+    /// Stores a new object; `None` when one of that name exists.
+    pub fn create(&self, resource: &str, namespace: &str, mut object: Json) -> Option<Json> {
+        let mut objects = self.objects();
+        let name = object.pointer("/metadata/name")?.as_str()?.to_owned();
+        let key = Key {
+            resource: resource.to_owned(),
+            namespace: namespace.to_owned(),
+            name,
+        };
+        if objects.objects.contains_key(&key) {
+            return None;
+        }
+        objects.version += 1;
+        objects.uids += 1;
+        let metadata = &mut object["metadata"];
+        metadata["namespace"] = json!(namespace);
+        metadata["uid"] = json!(format!("uid-{}", objects.uids));
+        metadata["resourceVersion"] = json!(objects.version.to_string());
+        metadata["creationTimestamp"] = json!(now());
+        metadata["generation"] = json!(1);
+        objects.objects.insert(key, object.clone());
+        let change = Change {
+            version: objects.version,
+            resource: resource.to_owned(),
+            namespace: namespace.to_owned(),
+            kind: "ADDED",
+            object: object.clone(),
+        };
+        self.publish(&mut objects, change);
+        Some(object)
+    }
+
+    /// Changes an object in place; `None` when it is gone.
+    pub fn update(
+        &self,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+        change: impl FnOnce(&mut Json),
+    ) -> Option<Json> {
+        let mut objects = self.objects();
+        let key = Key {
+            resource: resource.to_owned(),
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        };
+        let mut object = objects.objects.get(&key)?.clone();
+        change(&mut object);
+        objects.version += 1;
+        object["metadata"]["resourceVersion"] = json!(objects.version.to_string());
+        objects.objects.insert(key, object.clone());
+        let change = Change {
+            version: objects.version,
+            resource: resource.to_owned(),
+            namespace: namespace.to_owned(),
+            kind: "MODIFIED",
+            object: object.clone(),
+        };
+        self.publish(&mut objects, change);
+        Some(object)
+    }
+
+    /// Removes an object, and then every object it owns; the removed object.
+    pub fn delete(&self, resource: &str, namespace: &str, name: &str) -> Option<Json> {
+        let object = {
+            let mut objects = self.objects();
+            let key = Key {
+                resource: resource.to_owned(),
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+            };
+            let object = objects.objects.remove(&key)?;
+            objects.version += 1;
+            let change = Change {
+                version: objects.version,
+                resource: resource.to_owned(),
+                namespace: namespace.to_owned(),
+                kind: "DELETED",
+                object: object.clone(),
+            };
+            self.publish(&mut objects, change);
+            object
+        };
+        // The garbage collector: whatever this object owned goes too.
+        let uid = object.pointer("/metadata/uid").cloned();
+        let owned: Vec<Key> = self
+            .objects()
+            .objects
+            .iter()
+            .filter(|(_, candidate)| {
+                candidate
+                    .pointer("/metadata/ownerReferences")
+                    .and_then(Json::as_array)
+                    .is_some_and(|owners| {
+                        owners.iter().any(|owner| owner.get("uid") == uid.as_ref())
+                    })
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in owned {
+            self.delete(&key.resource, &key.namespace, &key.name);
+        }
+        Some(object)
+    }
+
+    /// Server-side apply: creates the object, or replaces the fields the patch sets.
+    fn apply(
+        &self,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+        patch: Json,
+        manager: &str,
+    ) -> Json {
+        let managed = json!([{"manager": manager, "operation": "Apply", "apiVersion": patch.get("apiVersion")}]);
+        let updated = self.update(resource, namespace, name, |object| {
+            for (field, value) in patch.as_object().into_iter().flatten() {
+                if field == "metadata" {
+                    for key in ["labels", "annotations", "ownerReferences"] {
+                        if let Some(value) = value.get(key) {
+                            object["metadata"][key] = value.clone();
+                        }
+                    }
+                } else if field != "status" {
+                    object[field] = value.clone();
+                }
+            }
+            object["metadata"]["managedFields"] = managed.clone();
+        });
+        updated.unwrap_or_else(|| {
+            let mut object = patch;
+            object["metadata"]["managedFields"] = managed;
+            // Lost a race with a create of the same name: the next apply updates it.
+            self.create(resource, namespace, object.clone())
+                .unwrap_or(object)
+        })
+    }
+
+    /// Whether the object exists.
+    fn exists(&self, resource: &str, namespace: &str, name: &str) -> bool {
+        self.get(resource, namespace, name).is_some()
+    }
+}
+
+/// Where a request goes: `resource` is `{apiVersion}/{plural}`.
+#[derive(Debug)]
+struct Target {
+    group: String,
+    resource: String,
+    plural: String,
+    kind: &'static str,
+    namespace: String,
+    name: Option<String>,
+    subresource: Option<String>,
+}
+
+impl Target {
+    fn parse(path: &str) -> Option<Self> {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let (group, version, rest) = match segments.as_slice() {
+            ["api", version, rest @ ..] => ("", *version, rest),
+            ["apis", group, version, rest @ ..] => (*group, *version, rest),
+            _ => return None,
+        };
+        let ["namespaces", namespace, plural, rest @ ..] = rest else {
+            return None;
+        };
+        let api_version = if group.is_empty() {
+            version.to_owned()
+        } else {
+            format!("{group}/{version}")
+        };
+        let resource = format!("{api_version}/{plural}");
+        let kind = KINDS.iter().find(|(known, _)| *known == resource)?.1;
+        Some(Self {
+            group: group.to_owned(),
+            resource,
+            plural: (*plural).to_owned(),
+            kind,
+            namespace: (*namespace).to_owned(),
+            name: rest.first().map(|name| (*name).to_owned()),
+            subresource: rest.get(1).map(|sub| (*sub).to_owned()),
+        })
+    }
+
+    /// The RBAC resource (`pods/log`).
+    fn rbac_resource(&self) -> String {
+        match &self.subresource {
+            Some(sub) => format!("{}/{sub}", self.plural),
+            None => self.plural.clone(),
+        }
+    }
+
+    fn api_version(&self) -> &str {
+        self.resource
+            .rsplit_once('/')
+            .map_or("", |(version, _)| version)
+    }
+}
+
+fn query_map(query: &str) -> HashMap<String, String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
+}
+
+/// Refuses what the deploy Role does not allow, as the API server would.
+fn authorize(target: &Target, verb: &str) -> Result<(), Box<Response>> {
+    let resource = target.rbac_resource();
+    let allowed = super::role::ROLE_RULES
+        .iter()
+        .any(|(group, resources, verbs)| {
+            *group == target.group
+                && resources.contains(&resource.as_str())
+                && verbs.contains(&verb)
+        });
+    if allowed {
+        return Ok(());
+    }
+    let group = &target.group;
+    Err(Box::new(refusal(
+        StatusCode::FORBIDDEN,
+        "Forbidden",
+        format!(
+            "User \"system:serviceaccount:myelin:myelin\" cannot {verb} resource \"{resource}\" in API group \"{group}\" in the namespace \"{}\"",
+            target.namespace
+        ),
+    )))
+}
+
+async fn handle(
+    State(cluster): State<Arc<Cluster>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let query = uri.query().unwrap_or_default().to_owned();
+    cluster.objects().requests.push(Recorded {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        query: query.clone(),
+        body: serde_json::from_slice(&body).unwrap_or(Json::Null),
+    });
+    let Some(target) = Target::parse(uri.path()) else {
+        return refusal(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!(
+                "the server could not find the requested resource ({})",
+                uri.path()
+            ),
+        );
+    };
+    let params = query_map(&query);
+    match respond(&cluster, &method, &target, &params, &headers, &body).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+async fn respond(
+    cluster: &Arc<Cluster>,
+    method: &Method,
+    target: &Target,
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, Response> {
+    let namespace = &target.namespace;
+    let not_found = |name: &str| {
+        refusal(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("{} \"{name}\" not found", target.plural),
+        )
+    };
+    match (method.as_str(), &target.name, target.subresource.as_deref()) {
+        ("GET", None, None) => {
+            let watching = params.get("watch").is_some_and(|w| w == "true" || w == "1");
+            authorize(target, if watching { "watch" } else { "list" })
+                .map_err(|refused| *refused)?;
+            let selector = Selector::of(params);
+            if watching {
+                return Ok(watch(cluster, target, params, selector));
+            }
+            let version = cluster.objects().version;
+            let items = cluster.list(&target.resource, namespace, &selector);
+            Ok(axum::Json(json!({
+                "apiVersion": target.api_version(), "kind": format!("{}List", target.kind),
+                "metadata": {"resourceVersion": version.to_string()}, "items": items,
+            }))
+            .into_response())
+        }
+        ("GET", Some(name), None) => {
+            authorize(target, "get").map_err(|refused| *refused)?;
+            let object = cluster
+                .get(&target.resource, namespace, name)
+                .ok_or_else(|| not_found(name))?;
+            Ok(axum::Json(object).into_response())
+        }
+        ("GET", Some(name), Some("log")) => {
+            authorize(target, "get").map_err(|refused| *refused)?;
+            if !cluster.exists(&target.resource, namespace, name) {
+                return Err(not_found(name));
+            }
+            let container = params.get("container").cloned().unwrap_or_default();
+            let flag = |name: &str| params.get(name).is_some_and(|value| value == "true");
+            cluster
+                .kubelet
+                .logs(
+                    namespace,
+                    name,
+                    &container,
+                    flag("follow"),
+                    flag("timestamps"),
+                )
+                .map_err(|message| refusal(StatusCode::BAD_REQUEST, "BadRequest", message))
+        }
+        ("PATCH", Some(name), None) => {
+            let content_type = headers
+                .get("content-type")
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default();
+            if content_type != "application/apply-patch+yaml" {
+                return Err(refusal(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "UnsupportedMediaType",
+                    format!("the fake only applies, not `{content_type}`"),
+                ));
+            }
+            authorize(target, "patch").map_err(|refused| *refused)?;
+            if !cluster.exists(&target.resource, namespace, name) {
+                authorize(target, "create").map_err(|refused| *refused)?;
+            }
+            let Some(manager) = params.get("fieldManager") else {
+                return Err(refusal(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Invalid",
+                    "fieldManager is required for apply requests".to_owned(),
+                ));
+            };
+            let patch: Json = serde_json::from_slice(body).map_err(|error| {
+                refusal(StatusCode::BAD_REQUEST, "BadRequest", error.to_string())
+            })?;
+            if patch.pointer("/metadata/name").and_then(Json::as_str) != Some(name) {
+                return Err(refusal(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    "the name in the body differs from the URL's".to_owned(),
+                ));
+            }
+            let applied = cluster.apply(&target.resource, namespace, name, patch, manager);
+            Ok(axum::Json(applied).into_response())
+        }
+        ("DELETE", Some(name), None) => {
+            authorize(target, "delete").map_err(|refused| *refused)?;
+            let deleted = cluster
+                .delete(&target.resource, namespace, name)
+                .ok_or_else(|| not_found(name))?;
+            Ok(axum::Json(deleted).into_response())
+        }
+        (method, _, sub) => Err(refusal(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            format!(
+                "the fake does not serve {method} on {}{}",
+                target.resource,
+                sub.map(|s| format!("/{s}")).unwrap_or_default()
+            ),
+        )),
+    }
+}
+
+/// Watch events as JSON lines: changes past the given version (every current object when none
+/// is given), then live ones, until `timeoutSeconds`.
+fn watch(
+    cluster: &Arc<Cluster>,
+    target: &Target,
+    params: &HashMap<String, String>,
+    selector: Selector,
+) -> Response {
+    let since: Option<u64> = params
+        .get("resourceVersion")
+        .and_then(|version| version.parse().ok())
+        .filter(|version| *version > 0);
+    let timeout = params
+        .get("timeoutSeconds")
+        .and_then(|seconds| seconds.parse().ok())
+        .unwrap_or(300);
+    let (resource, namespace) = (target.resource.clone(), target.namespace.clone());
+    let relevant = move |change: &Change| {
+        change.resource == resource
+            && change.namespace == namespace
+            && selector.matches(&change.object)
+    };
+    let (backlog, mut live) = {
+        let objects = cluster.objects();
+        let live = cluster.watchers.subscribe();
+        let backlog: Vec<Change> = match since {
+            Some(since) => objects
+                .history
+                .iter()
+                .filter(|change| change.version > since && relevant(change))
+                .cloned()
+                .collect(),
+            None => objects
+                .objects
+                .values()
+                .map(|object| Change {
+                    version: objects.version,
+                    resource: target.resource.clone(),
+                    namespace: target.namespace.clone(),
+                    kind: "ADDED",
+                    object: object.clone(),
+                })
+                .filter(|change| relevant(change))
+                .collect(),
+        };
+        (backlog, live)
+    };
+    let (lines, receiver) = mpsc::channel::<Result<Bytes, std::convert::Infallible>>(64);
+    tokio::spawn(async move {
+        let line = |change: &Change| {
+            let mut text =
+                serde_json::to_vec(&json!({"type": change.kind, "object": change.object})).unwrap();
+            text.push(b'\n');
+            Ok(Bytes::from(text))
+        };
+        for change in &backlog {
+            if lines.send(line(change)).await.is_err() {
+                return;
+            }
+        }
+        let last = backlog.last().map_or(0, |change| change.version);
+        let deadline = tokio::time::sleep(std::time::Duration::from_secs(timeout));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                change = live.recv() => match change {
+                    Ok(change) if change.version > last && relevant(&change) => {
+                        if lines.send(line(&change)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) | Err(broadcast::error::RecvError::Closed) => return,
+                },
+                () = &mut deadline => return,
+            }
+        }
+    });
+    Body::from_stream(tokio_stream_of(receiver)).into_response()
+}
+
+fn tokio_stream_of<T: Send + 'static>(
+    mut receiver: mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> {
+    futures_util::stream::poll_fn(move |context| receiver.poll_recv(context))
+}
+
+async fn exec(
+    State(cluster): State<Arc<Cluster>>,
+    UrlPath((namespace, pod)): UrlPath<(String, String)>,
+    RawQuery(query): RawQuery,
+    upgrade: axum::extract::ws::WebSocketUpgrade,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let path = format!("/api/v1/namespaces/{namespace}/pods/{pod}/exec");
+    cluster.objects().requests.push(Recorded {
+        method: "GET".to_owned(),
+        path: path.clone(),
+        query: query.clone(),
+        body: Json::Null,
+    });
+    let target = Target::parse(&path).expect("a pods path");
+    if let Err(refused) = authorize(&target, "create") {
+        return *refused;
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&query).unwrap_or_default();
+    let command: Vec<String> = pairs
+        .iter()
+        .filter(|(key, _)| key == "command")
+        .map(|(_, value)| value.clone())
+        .collect();
+    let container = pairs
+        .iter()
+        .find(|(key, _)| key == "container")
+        .map(|(_, value)| value.clone())
+        .unwrap_or_default();
+    let started = match cluster.kubelet.exec(&namespace, &pod, &container, &command) {
+        Ok(started) => started,
+        Err(message) => return refusal(StatusCode::BAD_REQUEST, "BadRequest", message),
+    };
+    upgrade
+        .protocols(["v5.channel.k8s.io", "v4.channel.k8s.io"])
+        .on_upgrade(move |socket| kubelet::relay(socket, started))
+}
+
+/// Object folders of pods, by namespace and name.
+pub(crate) fn pod_folder(root: &Path, namespace: &str, pod: &str) -> PathBuf {
+    root.join(namespace).join(pod)
+}
