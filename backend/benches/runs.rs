@@ -189,6 +189,7 @@ async fn bench(root: &Path) {
         backend::Config::local(&data, root.join("web")),
         "http://127.0.0.1:9",
     )
+    .await
     .expect("the state opens in a fresh folder");
     let router = backend::app(state.clone());
 

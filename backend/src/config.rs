@@ -17,6 +17,24 @@ pub struct Config {
     pub token: Option<String>,
     /// How many runs the process runtime executes at once; the rest wait in a queue.
     pub max_concurrent_runs: usize,
+    /// What executes runs.
+    pub runtime: RuntimeChoice,
+    /// Where runs reach the API (`POLYAXON_HOST`); by default the address the server binds.
+    pub api_host: Option<String>,
+}
+
+/// Which runtime executes runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RuntimeChoice {
+    /// Processes on this machine.
+    #[default]
+    Process,
+    /// Native objects on the cluster the Kubernetes configuration (`KUBECONFIG`,
+    /// `~/.kube/config`, or the pod's service account) points at.
+    Kubernetes {
+        /// The namespace runs go to; the configuration's by default.
+        namespace: Option<String>,
+    },
 }
 
 impl Config {
@@ -35,6 +53,8 @@ impl Config {
             web_dir: web_dir.into(),
             token: None,
             max_concurrent_runs: std::thread::available_parallelism().map_or(2, usize::from),
+            runtime: RuntimeChoice::Process,
+            api_host: None,
         }
     }
 }

@@ -26,7 +26,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 
-pub use config::Config;
+pub use config::{Config, RuntimeChoice};
 pub use error::AppError;
 pub use state::AppState;
 
@@ -66,7 +66,8 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot listen on {}", config.addr()))?;
     let addr = listener.local_addr()?;
-    let state = AppState::open(config, &api_host(addr))?;
+    let api_host = config.api_host.clone().unwrap_or_else(|| api_host(addr));
+    let state = AppState::open(config, &api_host).await?;
     recover(&state).await?;
     on_listening(addr);
     axum::serve(listener, app(state))

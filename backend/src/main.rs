@@ -59,6 +59,23 @@ struct ServeArgs {
     /// number of CPUs.
     #[arg(long, env = "MYELIN_MAX_CONCURRENT_RUNS")]
     max_concurrent_runs: Option<usize>,
+    /// What executes runs: processes on this machine, or native objects on the Kubernetes
+    /// cluster that KUBECONFIG, ~/.kube/config or the pod's service account points at.
+    #[arg(long, env = "MYELIN_RUNTIME", value_enum, default_value_t = RuntimeArg::Process)]
+    runtime: RuntimeArg,
+    /// With `--runtime kubernetes`: the namespace runs go to (default: the configuration's).
+    #[arg(long, env = "MYELIN_NAMESPACE")]
+    namespace: Option<String>,
+    /// Where runs reach this server's API (their POLYAXON_HOST). Default: the address it
+    /// binds; on a cluster, the server's Service (e.g. http://myelin).
+    #[arg(long, env = "MYELIN_API_HOST")]
+    api_host: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RuntimeArg {
+    Process,
+    Kubernetes,
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -90,6 +107,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(max) = args.max_concurrent_runs {
         config.max_concurrent_runs = max.max(1);
     }
+    config.runtime = match args.runtime {
+        RuntimeArg::Process => backend::RuntimeChoice::Process,
+        RuntimeArg::Kubernetes => backend::RuntimeChoice::Kubernetes {
+            namespace: args.namespace.filter(|namespace| !namespace.is_empty()),
+        },
+    };
+    config.api_host = args.api_host.filter(|host| !host.is_empty());
     backend::serve(config, announce, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -5,8 +5,9 @@ use anyhow::Context as _;
 use shared::Agent;
 use shared::api::NamedRef;
 
-use crate::Config;
 use crate::artifacts::Artifacts;
+use crate::config::{Config, RuntimeChoice};
+use crate::runtime::kubernetes::{KubernetesRuntime, KubernetesTarget};
 use crate::runtime::process::{ProcessConfig, ProcessRuntime};
 use crate::runtime::{Reporter, Runtime};
 use crate::store::{Sqlite, Store};
@@ -49,7 +50,7 @@ const STORE_MOUNT: &str = "/artifacts-store";
 impl AppState {
     /// Opens the data folder of `config` (creating what is missing) for a server whose API runs
     /// reach at `api_host`.
-    pub fn open(config: Config, api_host: &str) -> anyhow::Result<Self> {
+    pub async fn open(config: Config, api_host: &str) -> anyhow::Result<Self> {
         let data = &config.data_dir;
         std::fs::create_dir_all(data)
             .with_context(|| format!("cannot create the data folder {}", data.display()))?;
@@ -57,7 +58,21 @@ impl AppState {
         std::fs::create_dir_all(&artifacts)
             .with_context(|| format!("cannot create {}", artifacts.display()))?;
         let installation_key = installation_key(&data.join("installation-key"))?;
-        let agent = local_agent(&artifacts);
+        let archive = Artifacts::new(&artifacts);
+        // The store learns the namespace before the runtime exists, and the runtime reports
+        // to the store: the Kubernetes runtime's namespace comes first.
+        let kubernetes = match &config.runtime {
+            RuntimeChoice::Process => None,
+            RuntimeChoice::Kubernetes { namespace } => Some(
+                KubernetesTarget::find(namespace.as_deref())
+                    .await
+                    .map_err(anyhow::Error::msg)?,
+            ),
+        };
+        let agent = match &kubernetes {
+            None => local_agent(&artifacts),
+            Some(target) => cluster_agent(target.namespace()),
+        };
         let store_ref = NamedRef {
             name: ARTIFACTS_STORE.to_owned(),
             uuid: installation_key.clone(),
@@ -67,32 +82,46 @@ impl AppState {
             Sqlite::open(&database, &agent.namespace, Some(store_ref))
                 .with_context(|| format!("cannot open the database {}", database.display()))?,
         );
-        let archive = Artifacts::new(&artifacts);
-        let runtime = ProcessRuntime::new(
-            ProcessConfig {
-                runs_root: data.join("runs"),
-                artifacts_root: artifacts.clone(),
-                store_mount: Some(STORE_MOUNT.to_owned()),
-                state_dir: data.join("state").join("process"),
-                max_concurrent: config.max_concurrent_runs,
-                token: config.token.clone(),
-                stop_grace: std::time::Duration::from_secs(10),
-                retry_backoff: std::time::Duration::from_secs(10),
-                node: nix::unistd::gethostname()
-                    .map(|name| name.to_string_lossy().into_owned())
-                    .unwrap_or_else(|_| "localhost".to_owned()),
-            },
-            Reporter::new(Arc::clone(&store), archive.clone()),
-        );
+        let reporter = Reporter::new(Arc::clone(&store), archive.clone());
+        let runtime: Arc<dyn Runtime> = match kubernetes {
+            Some(target) => Arc::new(KubernetesRuntime::new(target, reporter)),
+            None => Arc::new(ProcessRuntime::new(
+                ProcessConfig {
+                    runs_root: data.join("runs"),
+                    artifacts_root: artifacts.clone(),
+                    store_mount: Some(STORE_MOUNT.to_owned()),
+                    state_dir: data.join("state").join("process"),
+                    max_concurrent: config.max_concurrent_runs,
+                    token: config.token.clone(),
+                    stop_grace: std::time::Duration::from_secs(10),
+                    retry_backoff: std::time::Duration::from_secs(10),
+                    node: nix::unistd::gethostname()
+                        .map(|name| name.to_string_lossy().into_owned())
+                        .unwrap_or_else(|_| "localhost".to_owned()),
+                },
+                reporter,
+            )),
+        };
         Ok(Self {
             config: Arc::new(config),
             store,
-            runtime: Arc::new(runtime),
+            runtime,
             artifacts: archive,
             agent: Arc::new(agent),
             api_host: api_host.into(),
             installation_key: installation_key.into(),
         })
+    }
+}
+
+/// The agent of a cluster: runs in `namespace`; their logs are collected through the API, and
+/// their artifacts stay in their pods unless their connections say otherwise.
+fn cluster_agent(namespace: &str) -> Agent {
+    Agent {
+        namespace: namespace.to_owned(),
+        additional_namespaces: Vec::new(),
+        artifacts_store: None,
+        connections: Vec::new(),
     }
 }
 

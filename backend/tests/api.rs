@@ -23,12 +23,14 @@ impl Drop for Api {
 }
 
 impl Api {
-    fn new(name: &str, token: Option<&'static str>) -> Self {
+    async fn new(name: &str, token: Option<&'static str>) -> Self {
         let root = std::env::temp_dir().join(format!("myelin-api-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         let mut config = backend::Config::local(root.join("data"), root.join("dist"));
         config.token = token.map(str::to_owned);
-        let state = backend::AppState::open(config, "http://127.0.0.1:9").unwrap();
+        let state = backend::AppState::open(config, "http://127.0.0.1:9")
+            .await
+            .unwrap();
         Self { root, state, token }
     }
 
@@ -135,7 +137,7 @@ fn uuids(list: &Json) -> Vec<String> {
 
 #[tokio::test]
 async fn a_typo_in_a_submitted_polyaxonfile_is_a_400_with_its_line_column_and_hint() {
-    let api = Api::new("typo", None);
+    let api = Api::new("typo", None).await;
     api.project("demo").await;
     let content = "kind: component\nrun:\n  kind: job\n  contianer:\n    image: python:3.11\n";
     let (status, body) = api
@@ -175,7 +177,7 @@ async fn a_typo_in_a_submitted_polyaxonfile_is_a_400_with_its_line_column_and_hi
 
 #[tokio::test]
 async fn what_the_process_runtime_cannot_run_is_refused_with_why() {
-    let api = Api::new("refused", None);
+    let api = Api::new("refused", None).await;
     api.project("demo").await;
     let tfjob = "kind: component\nrun:\n  kind: tfjob\n  chief:\n    replicas: 1\n    container:\n      image: tensorflow/tensorflow\n      command: [python, train.py]\n";
     let (status, body) = api
@@ -217,7 +219,7 @@ async fn what_the_process_runtime_cannot_run_is_refused_with_why() {
 
 #[tokio::test]
 async fn the_token_is_required_when_the_server_has_one() {
-    let api = Api::new("token", Some("s3cret"));
+    let api = Api::new("token", Some("s3cret")).await;
     let ask = |authorization: Option<&'static str>| {
         let mut request = Request::get("/api/v1/default/projects/list");
         if let Some(value) = authorization {
@@ -263,7 +265,7 @@ async fn the_token_is_required_when_the_server_has_one() {
 
 #[tokio::test]
 async fn projects_are_created_read_listed_changed_and_deleted() {
-    let api = Api::new("projects", None);
+    let api = Api::new("projects", None).await;
     for name in ["alpha", "beta", "gamma"] {
         api.project(name).await;
     }
@@ -330,7 +332,7 @@ async fn projects_are_created_read_listed_changed_and_deleted() {
 
 #[tokio::test]
 async fn runs_are_listed_with_pql_and_sort_and_bad_queries_say_where() {
-    let api = Api::new("pql", None);
+    let api = Api::new("pql", None).await;
     api.project("demo").await;
     let a = api.client_run("demo", "alpha", &["nlp", "big"]).await;
     let b = api.client_run("demo", "beta", &["cv"]).await;
@@ -423,7 +425,7 @@ async fn runs_are_listed_with_pql_and_sort_and_bad_queries_say_where() {
 
 #[tokio::test]
 async fn a_client_run_reports_its_statuses_outputs_and_lineage() {
-    let api = Api::new("client-run", None);
+    let api = Api::new("client-run", None).await;
     api.project("demo").await;
     let uuid = api.client_run("demo", "tracked", &[]).await;
     let path = format!("/api/v1/default/demo/runs/{uuid}");
@@ -507,7 +509,7 @@ async fn a_client_run_reports_its_statuses_outputs_and_lineage() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_are_polled_with_a_cursor_without_loss_or_duplicates() {
-    let api = Api::new("logs", None);
+    let api = Api::new("logs", None).await;
     api.project("demo").await;
     let content = "kind: component\nname: printer\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [sh, -c]\n    args: ['i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done']\n";
     let uuid = api.submit("demo", content).await;
@@ -571,7 +573,7 @@ async fn logs_are_polled_with_a_cursor_without_loss_or_duplicates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_ends_a_managed_run_and_records_a_client_one() {
-    let api = Api::new("stop", None);
+    let api = Api::new("stop", None).await;
     api.project("demo").await;
     let content = "kind: component\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [sleep, '60']\n";
     let uuid = api.submit("demo", content).await;
@@ -610,7 +612,7 @@ async fn stop_ends_a_managed_run_and_records_a_client_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_is_restarted_or_copied_with_its_artifacts() {
-    let api = Api::new("clone", None);
+    let api = Api::new("clone", None).await;
     api.project("demo").await;
     // Writes an output the first time, and says whether it found one.
     let content = "kind: component\nname: maker\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [sh, -c]\n    args: ['out=$POLYAXON_CONTEXT_ROOT/artifacts/${POLYAXON_RUN_INSTANCE##*.}/outputs; if [ -f $out/model.txt ]; then echo found $(cat $out/model.txt); else mkdir -p $out; echo 42 > $out/model.txt; echo made; fi']\n";
@@ -724,7 +726,7 @@ fn multipart(file_name: &str, contents: &[u8], spec: &Json) -> (String, Vec<u8>)
 
 #[tokio::test]
 async fn files_are_uploaded_into_a_run_s_artifacts_and_archives_unpacked() {
-    let api = Api::new("upload", None);
+    let api = Api::new("upload", None).await;
     api.project("demo").await;
     let uuid = api.client_run("demo", "uploader", &[]).await;
     let upload = |file_name: &'static str, contents: Vec<u8>, spec: Json| {
@@ -815,7 +817,7 @@ async fn files_are_uploaded_into_a_run_s_artifacts_and_archives_unpacked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_project_stops_its_runs_and_removes_their_files() {
-    let api = Api::new("delete-project", None);
+    let api = Api::new("delete-project", None).await;
     api.project("doomed").await;
     let content = "kind: component\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [sh, -c, 'echo started; sleep 60']\n";
     let uuid = api.submit("doomed", content).await;
@@ -841,7 +843,7 @@ async fn deleting_a_project_stops_its_runs_and_removes_their_files() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_gets_a_free_port_when_its_own_is_taken() {
-    let api = Api::new("service", None);
+    let api = Api::new("service", None).await;
     api.project("demo").await;
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let declared = taken.local_addr().unwrap().port();
@@ -900,7 +902,7 @@ async fn a_service_gets_a_free_port_when_its_own_is_taken() {
 
 #[tokio::test]
 async fn event_series_are_read_as_columns_text_or_a_sample() {
-    let api = Api::new("events", None);
+    let api = Api::new("events", None).await;
     api.project("demo").await;
     let first = api.client_run("demo", "first", &[]).await;
     let second = api.client_run("demo", "second", &[]).await;

@@ -43,7 +43,9 @@ impl Fixture {
     }
 
     async fn request(&self, request: Request<Body>) -> Response {
-        let state = backend::AppState::open(self.config(), "http://127.0.0.1:9").unwrap();
+        let state = backend::AppState::open(self.config(), "http://127.0.0.1:9")
+            .await
+            .unwrap();
         backend::app(state).oneshot(request).await.unwrap()
     }
 }

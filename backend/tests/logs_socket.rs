@@ -29,7 +29,9 @@ impl Server {
         let root = std::env::temp_dir().join(format!("myelin-logs-ws-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         let config = backend::Config::local(root.join("data"), root.join("dist"));
-        let state = backend::AppState::open(config, "http://127.0.0.1:9").unwrap();
+        let state = backend::AppState::open(config, "http://127.0.0.1:9")
+            .await
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let app = backend::app(state.clone());

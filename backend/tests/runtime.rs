@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backend::artifacts::Artifacts;
-use backend::runtime::kubernetes::KubernetesRuntime;
+use backend::runtime::kubernetes::{KubernetesRuntime, KubernetesTarget};
 use backend::runtime::process::{ProcessConfig, ProcessRuntime};
 use backend::runtime::{Execution, Reporter, Runtime};
 use backend::store::{Sqlite, Store};
@@ -77,8 +77,7 @@ fn kubernetes_runtime(
 ) -> Arc<dyn Runtime> {
     let artifacts = Artifacts::new(root.join("artifacts"));
     Arc::new(KubernetesRuntime::new(
-        cluster.client(),
-        NAMESPACE,
+        KubernetesTarget::new(cluster.client(), NAMESPACE),
         Reporter::new(Arc::clone(store), artifacts),
     ))
 }

@@ -9,6 +9,8 @@
 //! Every request is authorized against the Role Myelin is deployed with ([`super::role`]) and
 //! recorded, so a test can assert exactly what was asked.
 
+#![allow(dead_code)] // Each test file uses its own part of this module.
+
 pub mod kubelet;
 
 use std::collections::{BTreeMap, HashMap};

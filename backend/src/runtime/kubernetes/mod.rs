@@ -115,22 +115,54 @@ impl Workload {
     }
 }
 
-impl KubernetesRuntime {
-    /// A runtime applying runs to `namespace` through `client`, reporting to `reporter`.
-    pub fn new(client: Client, namespace: &str, reporter: Reporter) -> Self {
+/// The cluster and namespace runs go to.
+pub struct KubernetesTarget {
+    client: Client,
+    namespace: String,
+}
+
+impl KubernetesTarget {
+    /// Runs in `namespace` of the cluster `client` talks to.
+    pub fn new(client: Client, namespace: &str) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                client,
-                namespace: namespace.to_owned(),
-                reporter,
-                active: Mutex::new(HashMap::new()),
-            }),
+            client,
+            namespace: namespace.to_owned(),
         }
+    }
+
+    /// The cluster of the Kubernetes configuration in reach: `KUBECONFIG`, `~/.kube/config`,
+    /// or the service account of the pod the server runs in. Runs go to `namespace`, or the
+    /// configuration's.
+    pub async fn find(namespace: Option<&str>) -> Result<Self, String> {
+        let config = kube::Config::infer().await.map_err(|error| {
+            format!(
+                "no Kubernetes configuration ({error}): set KUBECONFIG, write ~/.kube/config, \
+                 or run Myelin in a pod with a service account"
+            )
+        })?;
+        let namespace = namespace.map_or_else(|| config.default_namespace.clone(), str::to_owned);
+        let client = Client::try_from(config)
+            .map_err(|error| format!("cannot make a Kubernetes client: {error}"))?;
+        Ok(Self { client, namespace })
     }
 
     /// The namespace runs go to.
     pub fn namespace(&self) -> &str {
-        &self.inner.namespace
+        &self.namespace
+    }
+}
+
+impl KubernetesRuntime {
+    /// A runtime applying runs to `target`, reporting to `reporter`.
+    pub fn new(target: KubernetesTarget, reporter: Reporter) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                client: target.client,
+                namespace: target.namespace,
+                reporter,
+                active: Mutex::new(HashMap::new()),
+            }),
+        }
     }
 }
 

@@ -1,0 +1,85 @@
+//! `myelin serve --runtime kubernetes`, the real binary: it finds its cluster through
+//! `KUBECONFIG` (here, a fake API server on loopback), takes the namespace from the
+//! configuration's context, and runs a submitted Polyaxonfile there to success, its logs in the
+//! archive and the run saying which runtime ran it.
+
+mod common;
+mod fake_kube;
+mod role;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::{Server, is_done};
+use fake_kube::FakeCluster;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_server_on_a_cluster_runs_a_polyaxonfile_there() {
+    let root =
+        std::env::temp_dir().join(format!("myelin-cluster-for-serve-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let cluster = FakeCluster::start(&root).await;
+    let kubeconfig = root.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster: {{server: \"{}\"}}\n\
+             users:\n- name: tester\n  user: {{token: not-checked}}\ncontexts:\n- name: fake\n  \
+             context: {{cluster: fake, user: tester, namespace: team-a}}\ncurrent-context: fake\n",
+            cluster.url
+        ),
+    )
+    .unwrap();
+    let environment = [
+        ("MYELIN_RUNTIME", PathBuf::from("kubernetes")),
+        ("KUBECONFIG", kubeconfig),
+    ];
+    let server = tokio::task::block_in_place(|| Server::start("serve-k8s", &environment));
+
+    let uuid = tokio::task::block_in_place(|| {
+        let (status, project) = server.request(
+            "POST",
+            "/api/v1/default/projects/create",
+            Some(&json!({"name": "on-cluster"})),
+        );
+        assert_eq!(status, 200, "{project}");
+        let content = "kind: component\nrun:\n  kind: job\n  container:\n    image: busybox\n    \
+                       command: [sh, -c, 'echo hello from $POLYAXON_K8S_NAMESPACE']\n";
+        let (status, run) = server.request(
+            "POST",
+            "/api/v1/default/on-cluster/runs",
+            Some(&json!({"content": content})),
+        );
+        assert_eq!(status, 200, "{run}");
+        run["uuid"].as_str().unwrap().to_owned()
+    });
+    let status = tokio::task::block_in_place(|| {
+        server.wait_for("on-cluster", &uuid, is_done, Duration::from_secs(30))
+    });
+    let run = tokio::task::block_in_place(|| server.run("on-cluster", &uuid));
+    assert_eq!(status, "succeeded", "{run}");
+    assert_eq!(run["settings"]["runtime"], "kubernetes");
+    assert_eq!(run["settings"]["namespace"], "team-a");
+    let logs = tokio::task::block_in_place(|| {
+        server.get(&format!(
+            "/streams/v1/team-a/default/on-cluster/runs/{uuid}/logs"
+        ))
+    });
+    let lines: Vec<&str> = logs["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|line| line["value"].as_str())
+        .collect();
+    assert_eq!(lines, ["hello from team-a"], "{logs}");
+    assert!(
+        cluster
+            .object("batch/v1/jobs", "team-a", &format!("plx-operation-{uuid}"))
+            .is_some(),
+        "the Job is in the configuration's namespace"
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&root);
+}
