@@ -26,7 +26,15 @@ mod role;
 enum Kind {
     Process,
     Kubernetes,
+    /// The Kubernetes runtime over a `tower-test` mock: the test answers each request itself.
+    Scripted,
 }
+
+/// The test's end of a scripted API server.
+type ApiHandle = tower_test::mock::Handle<
+    axum::http::Request<kube::client::Body>,
+    axum::http::Response<kube::client::Body>,
+>;
 
 /// A store, an artifacts folder and a runtime over them, in a folder removed when dropped.
 struct Bench {
@@ -37,6 +45,8 @@ struct Bench {
     project: Project,
     /// The API server the Kubernetes runtime talks to.
     cluster: Option<FakeCluster>,
+    /// The scripted API server's requests, to answer.
+    api: std::sync::Mutex<Option<ApiHandle>>,
 }
 
 /// The namespace runs go to.
@@ -71,13 +81,13 @@ fn process_runtime(
 }
 
 fn kubernetes_runtime(
-    cluster: &FakeCluster,
+    client: kube::Client,
     root: &std::path::Path,
     store: &Arc<dyn Store>,
 ) -> Arc<dyn Runtime> {
     let artifacts = Artifacts::new(root.join("artifacts"));
     Arc::new(KubernetesRuntime::new(
-        KubernetesTarget::new(cluster.client(), NAMESPACE),
+        KubernetesTarget::new(client, NAMESPACE),
         Reporter::new(Arc::clone(store), artifacts),
     ))
 }
@@ -102,11 +112,19 @@ impl Bench {
             )
             .await
             .unwrap();
-        let (runtime, cluster) = match kind {
-            Kind::Process => (process_runtime(&root, &store, max_concurrent), None),
+        let (mut cluster, mut api) = (None, None);
+        let runtime = match kind {
+            Kind::Process => process_runtime(&root, &store, max_concurrent),
             Kind::Kubernetes => {
-                let cluster = FakeCluster::start(&root).await;
-                (kubernetes_runtime(&cluster, &root, &store), Some(cluster))
+                let fake = FakeCluster::start(&root).await;
+                let runtime = kubernetes_runtime(fake.client(), &root, &store);
+                cluster = Some(fake);
+                runtime
+            }
+            Kind::Scripted => {
+                let (service, handle) = tower_test::mock::pair();
+                api = Some(handle);
+                kubernetes_runtime(kube::Client::new(service, NAMESPACE), &root, &store)
             }
         };
         Self {
@@ -116,6 +134,7 @@ impl Bench {
             runtime,
             project,
             cluster,
+            api: std::sync::Mutex::new(api),
         }
     }
 
@@ -297,7 +316,7 @@ async fn a_failing_job_fails_with_its_exit_code(kind: Kind) {
     assert_eq!(last.1, "Error");
     let said = match kind {
         Kind::Process => "`sh` exited with code 3",
-        Kind::Kubernetes => "container polyaxon-main exited with code 3",
+        Kind::Kubernetes | Kind::Scripted => "container polyaxon-main exited with code 3",
     };
     assert!(last.2.ends_with(said), "{}", last.2);
     assert_eq!(bench.log_values(&uuid).await, ["before"]);
@@ -311,7 +330,7 @@ async fn a_missing_program_fails_with_a_reason(kind: Kind) {
     let last = bench.conditions(&uuid).await.pop().unwrap();
     let (reason, said) = match kind {
         Kind::Process => ("CommandNotStarted", "cannot start `myelin-no-such-program`"),
-        Kind::Kubernetes => ("StartError", "exec: \"myelin-no-such-program\""),
+        Kind::Kubernetes | Kind::Scripted => ("StartError", "exec: \"myelin-no-such-program\""),
     };
     assert_eq!(last.1, reason);
     assert!(last.2.contains(said), "{}", last.2);
@@ -596,33 +615,9 @@ async fn a_command_runs_inside_a_running_run(kind: Kind) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubernetes_runs_are_applied_as_myelin_and_stopped_by_deleting_their_workload() {
-    let bench = Bench::new("k8s-requests", Kind::Kubernetes, 2).await;
+async fn a_stopped_service_takes_its_service_and_pods_with_it() {
+    let bench = Bench::new("k8s-service", Kind::Kubernetes, 2).await;
     let cluster = bench.cluster.as_ref().unwrap();
-    let uuid = bench.submit(&job("echo done")).await;
-    assert_eq!(bench.ended(&uuid).await, Status::Succeeded);
-    let name = format!("plx-operation-{uuid}");
-    let requests = cluster.requests();
-    let apply = requests
-        .iter()
-        .find(|request| request.method == "PATCH")
-        .expect("the Job was applied");
-    assert_eq!(
-        apply.path,
-        format!("/apis/batch/v1/namespaces/{NAMESPACE}/jobs/{name}")
-    );
-    assert!(
-        apply.query.contains("fieldManager=myelin") && apply.query.contains("force=true"),
-        "{}",
-        apply.query
-    );
-    assert_eq!(apply.body["metadata"]["namespace"], NAMESPACE);
-    assert_eq!(
-        apply.body["metadata"]["labels"]["operation.polyaxon.com/uuid"],
-        uuid.as_str()
-    );
-
-    // A service: a Deployment owning its Service, both gone once the run is stopped.
     let service = "kind: component\nrun:\n  kind: service\n  ports: [8888]\n  container:\n    image: busybox\n    command: [sh, -c, 'echo serving; sleep 60']\n";
     let uuid = bench.submit(service).await;
     bench
@@ -721,7 +716,7 @@ async fn after_a_restart_the_kubernetes_runtime_follows_a_run_still_in_the_clust
             .unwrap();
     }
 
-    let restarted = kubernetes_runtime(cluster, &bench.root, &bench.store);
+    let restarted = kubernetes_runtime(cluster.client(), &bench.root, &bench.store);
     for execution in [execution.clone(), lost.clone()] {
         let status = bench.status(&execution.uuid).await;
         restarted
@@ -737,6 +732,192 @@ async fn after_a_restart_the_kubernetes_runtime_follows_a_run_still_in_the_clust
     assert_eq!(bench.ended(&lost.uuid).await, Status::Failed);
     let last = bench.conditions(&lost.uuid).await.pop().unwrap();
     assert_eq!(last.1, "Lost");
+}
+
+/// A write the runtime sent to the scripted API server, waiting for its answer.
+struct Write {
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+    content_type: String,
+    body: serde_json::Value,
+    answer: tower_test::mock::SendResponse<axum::http::Response<kube::client::Body>>,
+}
+
+impl Write {
+    fn respond(self, code: u16, body: &serde_json::Value) {
+        let response = axum::http::Response::builder()
+            .status(code)
+            .header("content-type", "application/json")
+            .body(kube::client::Body::from(serde_json::to_vec(body).unwrap()))
+            .unwrap();
+        self.answer.send_response(response);
+    }
+}
+
+/// The next request that writes, in order; lists are answered empty and watches are held open
+/// (in `held`) so the runtime's watchers wait quietly.
+async fn next_write(api: &mut ApiHandle, held: &mut Vec<Write>) -> Write {
+    loop {
+        let (request, answer) = tokio::time::timeout(Duration::from_secs(10), api.next_request())
+            .await
+            .expect("the runtime sent a request in time")
+            .expect("the runtime's client is alive");
+        let (parts, body) = request.into_parts();
+        let bytes = body.collect_bytes().await.unwrap();
+        let write = Write {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_owned(),
+            query: serde_urlencoded::from_str(parts.uri.query().unwrap_or_default()).unwrap(),
+            content_type: parts
+                .headers
+                .get("content-type")
+                .map(|value| value.to_str().unwrap().to_owned())
+                .unwrap_or_default(),
+            body: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+            answer,
+        };
+        if write.method != "GET" {
+            return write;
+        }
+        if write
+            .query
+            .iter()
+            .any(|(key, value)| key == "watch" && value == "true")
+        {
+            held.push(write);
+        } else {
+            let empty = serde_json::json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": "1"}, "items": []});
+            write.respond(200, &empty);
+        }
+    }
+}
+
+/// The object an apply sent, as the API server returns it: with a uid.
+fn applied(write: &Write, uid: &str) -> serde_json::Value {
+    let mut object = write.body.clone();
+    object["metadata"]["uid"] = uid.into();
+    object["metadata"]["resourceVersion"] = "1".into();
+    object
+}
+
+fn assert_applied_as_myelin(write: &Write, path: &str) {
+    assert_eq!(
+        (write.method.as_str(), write.path.as_str()),
+        ("PATCH", path)
+    );
+    assert_eq!(write.content_type, "application/apply-patch+yaml");
+    for (key, value) in [("fieldManager", "myelin"), ("force", "true")] {
+        assert!(
+            write.query.contains(&(key.to_owned(), value.to_owned())),
+            "{key}={value} not in {:?}",
+            write.query
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kubernetes_runtime_applies_a_job_as_myelin_and_stops_it_by_deleting_it() {
+    let bench = Bench::new("scripted-job", Kind::Scripted, 2).await;
+    let mut api = bench.api.lock().unwrap().take().unwrap();
+    let mut held = Vec::new();
+    let execution = bench.create(&job("echo hi")).await;
+    let uuid = execution.uuid.clone();
+    let mut expected = shared::convert::native::expand(&execution.resource).unwrap()[0].clone();
+    expected["metadata"]["namespace"] = NAMESPACE.into();
+    bench.runtime.submit(execution).await.unwrap();
+
+    let apply = next_write(&mut api, &mut held).await;
+    let name = format!("plx-operation-{uuid}");
+    assert_applied_as_myelin(
+        &apply,
+        &format!("/apis/batch/v1/namespaces/{NAMESPACE}/jobs/{name}"),
+    );
+    assert_eq!(
+        apply.body, expected,
+        "the Job is sent whole, as `shared` expands it"
+    );
+    let job_object = applied(&apply, "job-uid");
+    apply.respond(200, &job_object);
+    bench
+        .wait_for(&uuid, |s| s == Status::Scheduled, Duration::from_secs(10))
+        .await;
+
+    let runtime = Arc::clone(&bench.runtime);
+    let stopping = tokio::spawn({
+        let uuid = uuid.clone();
+        async move { runtime.stop(&uuid).await }
+    });
+    let delete = next_write(&mut api, &mut held).await;
+    assert_eq!(
+        (delete.method.as_str(), delete.path.as_str()),
+        (
+            "DELETE",
+            format!("/apis/batch/v1/namespaces/{NAMESPACE}/jobs/{name}").as_str()
+        )
+    );
+    assert_eq!(delete.body["propagationPolicy"], "Background");
+    delete.respond(200, &job_object);
+    stopping.await.unwrap().unwrap();
+    assert_eq!(bench.status(&uuid).await, Status::Stopping);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kubernetes_runtime_applies_a_service_s_objects_owned_by_its_deployment() {
+    let bench = Bench::new("scripted-service", Kind::Scripted, 2).await;
+    let mut api = bench.api.lock().unwrap().take().unwrap();
+    let mut held = Vec::new();
+    let service = "kind: component\nrun:\n  kind: service\n  ports: [8888]\n  container:\n    image: busybox\n    command: [sleep, '60']\n";
+    let execution = bench.create(service).await;
+    let name = format!("plx-operation-{}", execution.uuid);
+    bench.runtime.submit(execution).await.unwrap();
+
+    let deployment = next_write(&mut api, &mut held).await;
+    assert_applied_as_myelin(
+        &deployment,
+        &format!("/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{name}"),
+    );
+    assert!(deployment.body["metadata"].get("ownerReferences").is_none());
+    let object = applied(&deployment, "deployment-uid");
+    deployment.respond(200, &object);
+
+    let owned = next_write(&mut api, &mut held).await;
+    assert_applied_as_myelin(
+        &owned,
+        &format!("/api/v1/namespaces/{NAMESPACE}/services/{name}"),
+    );
+    assert_eq!(
+        owned.body["metadata"]["ownerReferences"],
+        serde_json::json!([{
+            "apiVersion": "apps/v1", "kind": "Deployment", "name": name,
+            "uid": "deployment-uid", "controller": true, "blockOwnerDeletion": true,
+        }])
+    );
+    let object = applied(&owned, "service-uid");
+    owned.respond(200, &object);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_the_cluster_refuses_fails_with_the_cluster_s_words() {
+    let bench = Bench::new("scripted-refused", Kind::Scripted, 2).await;
+    let mut api = bench.api.lock().unwrap().take().unwrap();
+    let mut held = Vec::new();
+    let uuid = bench.submit(&job("echo hi")).await;
+    let apply = next_write(&mut api, &mut held).await;
+    let forbidden = serde_json::json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": "jobs.batch is forbidden: User \"system:serviceaccount:myelin:myelin\" cannot patch resource \"jobs\"",
+        "reason": "Forbidden", "code": 403,
+    });
+    apply.respond(403, &forbidden);
+    assert_eq!(bench.ended(&uuid).await, Status::Failed);
+    let last = bench.conditions(&uuid).await.pop().unwrap();
+    assert_eq!(last.1, "SubmissionRefused");
+    assert!(
+        last.2.contains("cannot patch resource \"jobs\" (403)"),
+        "{}",
+        last.2
+    );
 }
 
 /// Each behaviour above, once per runtime.
