@@ -197,6 +197,18 @@ impl Bench {
         }
     }
 
+    /// Records that a run went through `statuses`, as a server that stopped would have.
+    async fn passed(&self, uuid: &str, statuses: &[Status]) {
+        for status in statuses {
+            let condition =
+                shared::api::StatusCondition::new(*status, "Test", "", backend::clock::now());
+            self.store
+                .add_condition(uuid, condition, false)
+                .await
+                .unwrap();
+        }
+    }
+
     /// Waits for the run to end; its final status.
     async fn ended(&self, uuid: &str) -> Status {
         self.wait_for(uuid, Status::is_done, Duration::from_secs(30))
@@ -434,20 +446,17 @@ async fn after_a_restart_a_started_run_ends_with_a_reason_and_a_queued_one_runs(
     let bench = Bench::new("recover", Kind::Process, 2).await;
     // What a server killed mid-run leaves: one run that was running, one that was compiled.
     let running = bench.create(&job("echo never")).await;
-    for status in [
-        Status::Queued,
-        Status::Scheduled,
-        Status::Starting,
-        Status::Running,
-    ] {
-        let condition =
-            shared::api::StatusCondition::new(status, "Test", "", backend::clock::now());
-        bench
-            .store
-            .add_condition(&running.uuid, condition, false)
-            .await
-            .unwrap();
-    }
+    bench
+        .passed(
+            &running.uuid,
+            &[
+                Status::Queued,
+                Status::Scheduled,
+                Status::Starting,
+                Status::Running,
+            ],
+        )
+        .await;
     let compiled = bench.create(&job("echo resumed")).await;
 
     let restarted = process_runtime(&bench.root, &bench.store, 2);
@@ -690,31 +699,25 @@ async fn after_a_restart_the_kubernetes_runtime_follows_a_run_still_in_the_clust
     };
     writer.sender().send(archived).await.unwrap();
     writer.close().await;
-    for status in [
-        Status::Queued,
-        Status::Scheduled,
-        Status::Starting,
-        Status::Running,
-    ] {
-        let condition =
-            shared::api::StatusCondition::new(status, "Test", "", backend::clock::now());
-        bench
-            .store
-            .add_condition(&execution.uuid, condition, false)
-            .await
-            .unwrap();
-    }
+    bench
+        .passed(
+            &execution.uuid,
+            &[
+                Status::Queued,
+                Status::Scheduled,
+                Status::Starting,
+                Status::Running,
+            ],
+        )
+        .await;
     // And a run whose Job is gone from the cluster.
     let lost = bench.create(&job("echo never")).await;
-    for status in [Status::Queued, Status::Scheduled, Status::Starting] {
-        let condition =
-            shared::api::StatusCondition::new(status, "Test", "", backend::clock::now());
-        bench
-            .store
-            .add_condition(&lost.uuid, condition, false)
-            .await
-            .unwrap();
-    }
+    bench
+        .passed(
+            &lost.uuid,
+            &[Status::Queued, Status::Scheduled, Status::Starting],
+        )
+        .await;
 
     let restarted = kubernetes_runtime(cluster.client(), &bench.root, &bench.store);
     for execution in [execution.clone(), lost.clone()] {

@@ -224,7 +224,22 @@ impl Cluster {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn publish(&self, objects: &mut Objects, change: Change) {
+    /// Makes a change known to watches and controllers, under a new resource version.
+    fn publish(
+        &self,
+        objects: &mut Objects,
+        resource: &str,
+        namespace: &str,
+        kind: &'static str,
+        object: Json,
+    ) {
+        let change = Change {
+            version: objects.version,
+            resource: resource.to_owned(),
+            namespace: namespace.to_owned(),
+            kind,
+            object,
+        };
         objects.history.push(change.clone());
         let _ = self.watchers.send(change.clone());
         let _ = self.controllers.send(change);
@@ -271,14 +286,7 @@ impl Cluster {
         metadata["creationTimestamp"] = json!(now());
         metadata["generation"] = json!(1);
         objects.objects.insert(key, object.clone());
-        let change = Change {
-            version: objects.version,
-            resource: resource.to_owned(),
-            namespace: namespace.to_owned(),
-            kind: "ADDED",
-            object: object.clone(),
-        };
-        self.publish(&mut objects, change);
+        self.publish(&mut objects, resource, namespace, "ADDED", object.clone());
         Some(object)
     }
 
@@ -301,14 +309,13 @@ impl Cluster {
         objects.version += 1;
         object["metadata"]["resourceVersion"] = json!(objects.version.to_string());
         objects.objects.insert(key, object.clone());
-        let change = Change {
-            version: objects.version,
-            resource: resource.to_owned(),
-            namespace: namespace.to_owned(),
-            kind: "MODIFIED",
-            object: object.clone(),
-        };
-        self.publish(&mut objects, change);
+        self.publish(
+            &mut objects,
+            resource,
+            namespace,
+            "MODIFIED",
+            object.clone(),
+        );
         Some(object)
     }
 
@@ -323,14 +330,7 @@ impl Cluster {
             };
             let object = objects.objects.remove(&key)?;
             objects.version += 1;
-            let change = Change {
-                version: objects.version,
-                resource: resource.to_owned(),
-                namespace: namespace.to_owned(),
-                kind: "DELETED",
-                object: object.clone(),
-            };
-            self.publish(&mut objects, change);
+            self.publish(&mut objects, resource, namespace, "DELETED", object.clone());
             object
         };
         // The garbage collector: whatever this object owned goes too.
