@@ -33,6 +33,9 @@ pub enum AppError {
     /// The server failed; the request was fine.
     #[error("{0}")]
     Internal(String),
+    /// What the server forwards the request to did not answer.
+    #[error("{0}")]
+    BadGateway(String),
 }
 
 impl AppError {
@@ -43,6 +46,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
         }
     }
 }

@@ -65,6 +65,21 @@ impl Api {
         (status, json)
     }
 
+    /// A request whose answer is not JSON (a service's page): its status and text.
+    async fn text(&self, method: &str, path: &str) -> (StatusCode, String) {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = self.token {
+            request = request.header(header::AUTHORIZATION, format!("Token {token}"));
+        }
+        let response = backend::app(self.state.clone())
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     async fn ok(&self, method: &str, path: &str, body: Option<Json>) -> Json {
         let (status, json) = self.send(method, path, body).await;
         assert_eq!(status, StatusCode::OK, "{method} {path}: {json}");
@@ -842,7 +857,7 @@ async fn deleting_a_project_stops_its_runs_and_removes_their_files() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_service_gets_a_free_port_when_its_own_is_taken() {
+async fn a_service_gets_a_free_port_when_its_own_is_taken_and_is_reached_through_the_proxy() {
     let api = Api::new("service", None).await;
     api.project("demo").await;
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -878,20 +893,35 @@ async fn a_service_gets_a_free_port_when_its_own_is_taken() {
         format!("127.0.0.1:{declared}"),
         "the taken port was given again"
     );
-    // The server starts listening a moment after the process starts.
-    let mut reply = String::new();
+    let port = url.rsplit(':').next().unwrap();
+    // Through the services proxy: `/rewrite-services/` gives the service the path past the
+    // port, `/services/` the whole path (http.server has no such folder). The server starts
+    // listening a moment after the process starts.
+    let base = format!("v1/polyaxon/default/demo/runs/{uuid}/{port}");
+    let mut listing = (StatusCode::BAD_GATEWAY, String::new());
     for _ in 0..100 {
-        if let Ok(mut stream) = std::net::TcpStream::connect(&url) {
-            use std::io::{Read as _, Write as _};
-            stream
-                .write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
-                .unwrap();
-            stream.read_to_string(&mut reply).unwrap();
+        listing = api.text("GET", &format!("/rewrite-services/{base}/")).await;
+        if listing.0 == StatusCode::OK {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(reply.starts_with("HTTP/1.0 200"), "{reply}");
+    assert!(listing.1.contains("Directory listing for /"), "{listing:?}");
+    let (status, page) = api.text("GET", &format!("/services/{base}/notes")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{page}");
+    assert!(
+        page.contains("File not found"),
+        "http.server's own page: {page}"
+    );
+    let elsewhere = format!("/services/v1/polyaxon/default/demo/runs/{uuid}/{declared}/");
+    assert_eq!(api.text("GET", &elsewhere).await.0, StatusCode::CONFLICT);
+    let (status, _) = api
+        .text(
+            "GET",
+            &format!("/services/v1/polyaxon/default/other/runs/{uuid}/{port}/"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another project's path");
     api.ok("POST", &format!("{path}/stop"), None).await;
     assert_eq!(
         api.wait_until_done("demo", &uuid).await["status"],

@@ -623,6 +623,98 @@ async fn a_command_runs_inside_a_running_run(kind: Kind) {
     ));
 }
 
+/// A service that answers GETs with the path it was asked and POSTs with their body.
+const ECHO_SERVICE: &str = r#"
+import http.server
+class Echo(http.server.BaseHTTPRequestHandler):
+    def answer(self, code, body):
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        self.answer(200, ("path=" + self.path).encode())
+    def do_POST(self):
+        self.answer(201, self.rfile.read(int(self.headers["Content-Length"])))
+http.server.HTTPServer(("127.0.0.1", {{ globals.ports[0] }}), Echo).serve_forever()
+"#;
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn a_service_answers_through_the_runtime_s_proxy(kind: Kind) {
+    use axum::body::Body;
+    use axum::http::Request;
+
+    let bench = Bench::new("service-proxy", kind, 2).await;
+    let polyaxonfile = format!(
+        "kind: component\nrun:\n  kind: service\n  ports: [{}]\n  container:\n    image: python:3.11\n    command: [python3, -u, -c]\n    args: [{}]\n",
+        free_port(),
+        serde_json::to_string(ECHO_SERVICE).unwrap()
+    );
+    let execution = bench.create(&polyaxonfile).await;
+    let uuid = execution.uuid.clone();
+    let port = u16::try_from(execution.compiled["run"]["ports"][0].as_u64().unwrap()).unwrap();
+    bench.runtime.submit(execution).await.unwrap();
+    bench
+        .wait_for(&uuid, |s| s == Status::Running, Duration::from_secs(20))
+        .await;
+    let body = |response: axum::http::Response<Body>| async move {
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    };
+    // The service binds its port a moment after it starts.
+    let mut answer = (0, String::new());
+    for _ in 0..100 {
+        let request = Request::get("/notebooks/a.ipynb?kernel=1")
+            .body(Body::empty())
+            .unwrap();
+        if let Ok(response) = bench.runtime.proxy(&uuid, port, request).await {
+            answer = body(response).await;
+            if answer.0 == 200 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(answer, (200, "path=/notebooks/a.ipynb?kernel=1".to_owned()));
+    let post = Request::post("/api/contents")
+        .header("content-type", "application/json")
+        .body(Body::from("{\"type\": \"notebook\"}"))
+        .unwrap();
+    let response = bench.runtime.proxy(&uuid, port, post).await.unwrap();
+    assert_eq!(
+        body(response).await,
+        (201, "{\"type\": \"notebook\"}".to_owned())
+    );
+    let elsewhere = Request::get("/").body(Body::empty()).unwrap();
+    match bench
+        .runtime
+        .proxy(&uuid, port.wrapping_add(1), elsewhere)
+        .await
+    {
+        Err(backend::runtime::RuntimeError::NotActive) => {}
+        Ok(response) => assert!(!response.status().is_success(), "{response:?}"),
+        Err(other) => panic!("{other}"),
+    }
+    bench.runtime.stop(&uuid).await.unwrap();
+    assert_eq!(bench.ended(&uuid).await, Status::Stopped);
+    let request = Request::get("/").body(Body::empty()).unwrap();
+    assert!(matches!(
+        bench.runtime.proxy(&uuid, port, request).await,
+        Err(backend::runtime::RuntimeError::NotActive)
+    ));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_service_takes_its_service_and_pods_with_it() {
     let bench = Bench::new("k8s-service", Kind::Kubernetes, 2).await;
@@ -954,4 +1046,5 @@ on_every_runtime!(
     a_job_past_its_timeout_fails_with_deadline_exceeded,
     a_failed_attempt_is_retried_up_to_max_retries,
     a_command_runs_inside_a_running_run,
+    a_service_answers_through_the_runtime_s_proxy,
 );

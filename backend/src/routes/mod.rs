@@ -5,6 +5,7 @@ mod health;
 mod installation;
 mod projects;
 mod runs;
+mod services;
 mod streams;
 
 use axum::Router;
@@ -33,6 +34,12 @@ pub fn streams(state: &AppState) -> Router<AppState> {
     streams::routes()
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .fallback(unknown_route)
+}
+
+/// Services' reverse proxy (`/services/v1/…`, `/rewrite-services/v1/…`), behind the API's
+/// token: a service runs the user's code with the user's data.
+pub fn services(state: &AppState) -> Router<AppState> {
+    services::routes().route_layer(middleware::from_fn_with_state(state.clone(), require_token))
 }
 
 async fn unknown_route(OriginalUri(uri): OriginalUri) -> AppError {

@@ -11,6 +11,8 @@ pub mod process;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::{Request, Response};
 use serde_json::Value as Json;
 use shared::api::{Status, StatusCondition};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -92,12 +94,56 @@ pub trait Runtime: Send + Sync + 'static {
     /// [`RuntimeError::NotActive`] when the run is not running.
     async fn exec(&self, uuid: &str, command: Vec<String>) -> Result<ExecSession, RuntimeError>;
 
+    /// Sends `request` (whose URI is the path and query the service is to see) to `port` of a
+    /// running service run, and returns the service's answer: how the browser reaches
+    /// notebooks, dashboards and editors. Refused with [`RuntimeError::NotActive`] when the run
+    /// is not running or does not listen on `port`.
+    async fn proxy(
+        &self,
+        uuid: &str,
+        port: u16,
+        request: Request<Body>,
+    ) -> Result<Response<Body>, RuntimeError>;
+
     /// Removes what the runtime keeps of a run that is deleted (its folders, its resources).
     async fn clean(&self, uuid: &str) -> Result<(), RuntimeError>;
 
     /// Picks up a run that was active when the server stopped: it goes on if the runtime can
     /// reattach to it or had not started it yet, and otherwise ends with a reason.
     async fn recover(&self, execution: Execution) -> Result<(), RuntimeError>;
+}
+
+/// Headers that concern one connection, not the request: a proxy does not pass them on. The
+/// caller's credentials stay with Myelin too.
+pub const NOT_FORWARDED: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "authorization",
+];
+
+/// A service's answer as the proxy passes it on: its status, headers and streamed body, but not
+/// what concerned its own connection (its HTTP version, `connection`, `transfer-encoding`, …).
+pub fn forwarded<B>(response: Response<B>) -> Response<Body>
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    let (parts, body) = response.into_parts();
+    let mut answer = Response::new(Body::new(body));
+    *answer.status_mut() = parts.status;
+    for (name, value) in &parts.headers {
+        if !NOT_FORWARDED.contains(&name.as_str()) {
+            answer.headers_mut().append(name, value.clone());
+        }
+    }
+    answer
 }
 
 /// Where runtimes report statuses and logs.

@@ -506,6 +506,11 @@ async fn handle(
         );
     };
     let params = query_map(&query);
+    if target.subresource.as_deref() == Some("proxy") {
+        return proxy(&cluster, &method, &uri, &target, &headers, body)
+            .await
+            .unwrap_or_else(|refused| *refused);
+    }
     match respond(&cluster, &method, &target, &params, &headers, &body).await {
         Ok(response) | Err(response) => response,
     }
@@ -622,6 +627,76 @@ async fn respond(
             ),
         )),
     }
+}
+
+/// The API server's service proxy: to the port on this machine the Service's port targets,
+/// where the kubelet's process listens.
+async fn proxy(
+    cluster: &Cluster,
+    method: &Method,
+    uri: &Uri,
+    target: &Target,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, Box<Response>> {
+    let verb = match method.as_str() {
+        "GET" | "HEAD" => "get",
+        "POST" => "create",
+        "PUT" => "update",
+        "PATCH" => "patch",
+        _ => "delete",
+    };
+    authorize(target, verb)?;
+    let name = target.name.as_deref().unwrap_or_default();
+    let (service, port) = name.split_once(':').unwrap_or((name, "80"));
+    let not_found = || {
+        Box::new(refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            format!("no endpoints available for service \"{name}\""),
+        ))
+    };
+    let object = cluster
+        .get("v1/services", &target.namespace, service)
+        .ok_or_else(not_found)?;
+    let target_port = object
+        .pointer("/spec/ports")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .find(|entry| entry.get("port").map(Json::to_string).as_deref() == Some(port))
+        .and_then(|entry| entry.get("targetPort").or_else(|| entry.get("port")))
+        .and_then(Json::as_u64)
+        .ok_or_else(not_found)?;
+    let rest = uri.path().split_once("/proxy").map_or("", |(_, rest)| rest);
+    let query = uri
+        .query()
+        .map(|query| format!("?{query}"))
+        .unwrap_or_default();
+    let mut request = axum::http::Request::builder()
+        .method(method.clone())
+        .uri(format!(
+            "http://127.0.0.1:{target_port}{}{query}",
+            if rest.is_empty() { "/" } else { rest }
+        ));
+    for (header, value) in headers {
+        if header != "host" && header != "authorization" {
+            request = request.header(header, value);
+        }
+    }
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Body>();
+    let response = client
+        .request(request.body(Body::from(body)).unwrap())
+        .await
+        .map_err(|error| {
+            Box::new(refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                format!("error trying to reach service: {error}"),
+            ))
+        })?;
+    Ok(backend::runtime::forwarded(response))
 }
 
 /// Watch events as JSON lines: changes past the given version (every current object when none

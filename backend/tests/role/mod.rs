@@ -17,6 +17,11 @@ pub const ROLE_RULES: &[(&str, &[&str], &[&str])] = &[
     ("", &["pods/log"], &["get"]),
     ("", &["pods/exec"], &["create", "get"]),
     ("", &["services"], OWNED),
+    (
+        "",
+        &["services/proxy"],
+        &["get", "create", "update", "patch", "delete"],
+    ),
     ("batch", &["jobs"], OWNER),
     ("apps", &["deployments"], OWNER),
     ("kubeflow.org", &["tfjobs", "pytorchjobs", "mpijobs"], OWNER),

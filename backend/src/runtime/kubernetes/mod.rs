@@ -21,6 +21,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::{Request, Response, Uri};
 use futures_util::StreamExt as _;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status as ExecStatus;
@@ -36,7 +38,7 @@ use tokio::sync::watch;
 
 use self::kinds::Kind;
 use self::logs::Followers;
-use super::{ExecSession, Execution, Reporter, Runtime, RuntimeError};
+use super::{ExecSession, Execution, NOT_FORWARDED, Reporter, Runtime, RuntimeError};
 
 /// Who applies the runs' objects, as the cluster's managed fields record it.
 pub const FIELD_MANAGER: &str = "myelin";
@@ -57,6 +59,8 @@ const WORKLOADS: [&str; 7] = [
 /// How long a stopped run's workload may take to go before the run counts as stopped anyway.
 const STOP_WAIT: Duration = Duration::from_secs(60);
 const REASON: &str = "KubernetesRuntime";
+/// The largest request body sent on to a service (kube sends bodies whole).
+const PROXIED_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Runs as native objects in one namespace of a cluster.
 #[derive(Clone)]
@@ -83,6 +87,8 @@ struct Inner {
 
 struct Watched {
     workload: Workload,
+    /// The ports a service run's Service exposes.
+    ports: Vec<u16>,
     /// Tells the run's watch that the run is being stopped.
     stop: watch::Sender<bool>,
 }
@@ -470,12 +476,21 @@ impl Inner {
     }
 
     /// Registers a run as watched; the receiver learns when it is stopped.
-    fn watched(&self, uuid: &str, workload: &Workload) -> watch::Receiver<bool> {
+    fn watched(&self, execution: &Execution, workload: &Workload) -> watch::Receiver<bool> {
         let (stop, stopped) = watch::channel(false);
+        let ports = execution
+            .compiled
+            .pointer("/run/ports")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|port| u16::try_from(port.as_u64()?).ok())
+            .collect();
         self.active().insert(
-            uuid.to_owned(),
+            execution.uuid.clone(),
             Watched {
                 workload: workload.clone(),
+                ports,
                 stop,
             },
         );
@@ -545,8 +560,8 @@ impl Runtime for KubernetesRuntime {
         let objects = native::expand(&execution.resource).map_err(RuntimeError::Failed)?;
         let workload = Workload::of(&objects).map_err(RuntimeError::Failed)?;
         let inner = &self.inner;
+        let stop = inner.watched(&execution, &workload);
         let uuid = execution.uuid;
-        let stop = inner.watched(&uuid, &workload);
         inner
             .report(&uuid, Status::Queued, REASON, "Run is queued")
             .await;
@@ -624,6 +639,48 @@ impl Runtime for KubernetesRuntime {
         })
     }
 
+    async fn proxy(
+        &self,
+        uuid: &str,
+        port: u16,
+        request: Request<Body>,
+    ) -> Result<Response<Body>, RuntimeError> {
+        // Through the API server's proxy to the run's Service, which has the workload's name.
+        // A port the Service lacks is refused here: the API server would answer 503, which
+        // kube's client retries for a long while.
+        let name = self
+            .inner
+            .active()
+            .get(uuid)
+            .filter(|watched| watched.ports.contains(&port))
+            .map(|watched| watched.workload.name.clone())
+            .ok_or(RuntimeError::NotActive)?;
+        let (mut parts, body) = request.into_parts();
+        let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
+        parts.uri = format!(
+            "/api/v1/namespaces/{}/services/{name}:{port}/proxy{path}",
+            self.inner.namespace
+        )
+        .parse::<Uri>()
+        .map_err(|error| RuntimeError::Failed(format!("cannot proxy to {path}: {error}")))?;
+        for header in NOT_FORWARDED {
+            parts.headers.remove(*header);
+        }
+        // kube sends whole bodies: a request is read first, up to a limit.
+        let body = axum::body::to_bytes(body, PROXIED_BODY_LIMIT)
+            .await
+            .map_err(|error| RuntimeError::Failed(format!("cannot read the request: {error}")))?;
+        let response = self
+            .inner
+            .client
+            .send(Request::from_parts(parts, kube::client::Body::from(body)))
+            .await
+            .map_err(|error| {
+                RuntimeError::Failed(refusal(&error, &format!("service port {port}")))
+            })?;
+        Ok(super::forwarded(response))
+    }
+
     async fn clean(&self, uuid: &str) -> Result<(), RuntimeError> {
         // Found by label, so a run submitted before a restart is cleaned too.
         let selector = ListParams::default().labels(&format!("{UUID_LABEL}={uuid}"));
@@ -661,7 +718,7 @@ impl Runtime for KubernetesRuntime {
         let objects = native::expand(&execution.resource).map_err(RuntimeError::Failed)?;
         let workload = Workload::of(&objects).map_err(RuntimeError::Failed)?;
         let inner = &self.inner;
-        let uuid = execution.uuid;
+        let uuid = execution.uuid.clone();
         let exists = inner
             .api(&workload.kind)
             .get_opt(&workload.name)
@@ -682,7 +739,7 @@ impl Runtime for KubernetesRuntime {
                 return Ok(());
             }
         };
-        let stop = inner.watched(&uuid, &workload);
+        let stop = inner.watched(&execution, &workload);
         if execution.status == Status::Stopping {
             let _ = inner
                 .active()

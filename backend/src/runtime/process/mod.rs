@@ -17,6 +17,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::{Request, Response, Uri};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use launch::{Exit, Launched, RunFolder};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -25,7 +30,7 @@ use shared::api::Status;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
-use super::{ExecSession, Execution, Reporter, Runtime, RuntimeError};
+use super::{ExecSession, Execution, NOT_FORWARDED, Reporter, Runtime, RuntimeError};
 use crate::artifacts::LogWriter;
 
 /// The kinds this runtime executes: the ones made of one pod.
@@ -66,6 +71,8 @@ pub struct ProcessRuntime {
 #[derive(Debug)]
 struct Inner {
     config: ProcessConfig,
+    /// Reaches services' ports on this machine.
+    http: Client<HttpConnector, Body>,
     reporter: Reporter,
     slots: Semaphore,
     /// The runs queued or executing, each with the switch that stops it.
@@ -81,6 +88,7 @@ impl ProcessRuntime {
         Self {
             inner: Arc::new(Inner {
                 config,
+                http: Client::builder(TokioExecutor::new()).build_http(),
                 reporter,
                 slots,
                 active: Mutex::new(HashMap::new()),
@@ -235,6 +243,41 @@ impl Runtime for ProcessRuntime {
             stderr: Box::new(stderr),
             exit: tokio::spawn(async move { child.wait().await.ok().and_then(|s| s.code()) }),
         })
+    }
+
+    async fn proxy(
+        &self,
+        uuid: &str,
+        port: u16,
+        request: Request<Body>,
+    ) -> Result<Response<Body>, RuntimeError> {
+        let listens = self
+            .inner
+            .running()
+            .get(uuid)
+            .is_some_and(|running| running.plan.ports.contains(&port));
+        if !listens {
+            return Err(RuntimeError::NotActive);
+        }
+        let (mut parts, body) = request.into_parts();
+        let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
+        parts.uri = format!("http://127.0.0.1:{port}{path}")
+            .parse::<Uri>()
+            .map_err(|error| RuntimeError::Failed(format!("cannot proxy to {path}: {error}")))?;
+        for header in NOT_FORWARDED {
+            parts.headers.remove(*header);
+        }
+        let response = self
+            .inner
+            .http
+            .request(Request::from_parts(parts, body))
+            .await
+            .map_err(|error| {
+                RuntimeError::Failed(format!(
+                    "the service on port {port} did not answer: {error}"
+                ))
+            })?;
+        Ok(super::forwarded(response))
     }
 
     async fn clean(&self, uuid: &str) -> Result<(), RuntimeError> {
