@@ -2,6 +2,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use serde_json::{Value as Json, json};
 use shared::Agent;
 use shared::api::NamedRef;
 
@@ -25,6 +26,8 @@ pub struct AppState {
     pub artifacts: Artifacts,
     /// The agent runs are compiled for: namespace, artifacts store, connections.
     pub agent: Arc<Agent>,
+    /// The same, as Polyaxon's camelCase settings: what the browser compiles its previews for.
+    pub agent_config: Arc<Json>,
     /// Where runs reach this server's API (`POLYAXON_HOST`).
     pub api_host: Arc<str>,
     /// This installation's identity, kept in the data folder.
@@ -69,10 +72,12 @@ impl AppState {
                     .map_err(anyhow::Error::msg)?,
             ),
         };
-        let agent = match &kubernetes {
+        let agent_config = match &kubernetes {
             None => local_agent(&artifacts),
             Some(target) => cluster_agent(target.namespace()),
         };
+        let agent: Agent = serde_json::from_value(agent_config.clone())
+            .context("the agent configuration does not read as one")?;
         let store_ref = NamedRef {
             name: ARTIFACTS_STORE.to_owned(),
             uuid: installation_key.clone(),
@@ -108,36 +113,30 @@ impl AppState {
             runtime,
             artifacts: archive,
             agent: Arc::new(agent),
+            agent_config: Arc::new(agent_config),
             api_host: api_host.into(),
             installation_key: installation_key.into(),
         })
     }
 }
 
-/// The agent of a cluster: runs in `namespace`; their logs are collected through the API, and
-/// their artifacts stay in their pods unless their connections say otherwise.
-fn cluster_agent(namespace: &str) -> Agent {
-    Agent {
-        namespace: namespace.to_owned(),
-        additional_namespaces: Vec::new(),
-        artifacts_store: None,
-        connections: Vec::new(),
-    }
+/// The agent of a cluster, in the camelCase shape of Polyaxon's agent settings: runs in
+/// `namespace`; their logs are collected through the API, and their artifacts stay in their
+/// pods unless their connections say otherwise.
+fn cluster_agent(namespace: &str) -> Json {
+    json!({"namespace": namespace})
 }
 
 /// The agent of a single machine: runs' artifacts in the data folder.
-fn local_agent(artifacts: &std::path::Path) -> Agent {
-    let store = serde_json::json!({
-        "name": ARTIFACTS_STORE,
-        "kind": "host_path",
-        "schema": {"hostPath": artifacts.to_string_lossy(), "mountPath": STORE_MOUNT},
-    });
-    Agent {
-        namespace: "polyaxon".to_owned(),
-        additional_namespaces: Vec::new(),
-        artifacts_store: serde_json::from_value(store).ok(),
-        connections: Vec::new(),
-    }
+fn local_agent(artifacts: &std::path::Path) -> Json {
+    json!({
+        "namespace": "polyaxon",
+        "artifactsStore": {
+            "name": ARTIFACTS_STORE,
+            "kind": "host_path",
+            "schema": {"hostPath": artifacts.to_string_lossy(), "mountPath": STORE_MOUNT},
+        },
+    })
 }
 
 fn installation_key(path: &PathBuf) -> anyhow::Result<String> {

@@ -88,7 +88,13 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
         compiled_at: now.to_string(),
         agent: agent.clone(),
     };
-    let compiled = shared::compile(&content, &[], &context);
+    let params: Vec<(String, String)> = body
+        .params
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let compiled = shared::compile(&content, &params, &context);
     let Some(operation) = compiled.compiled else {
         let diagnostics: Vec<_> = compiled
             .checked
@@ -98,6 +104,21 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
             .filter(shared::Diagnostic::is_error)
             .collect();
         return Err(invalid(diagnostics));
+    };
+    // With params, the run keeps its operation with them written in (what the CLI would have
+    // sent), so a restart or a copy compiles the same without them.
+    let (content, body) = match (&compiled.checked.operation, params.is_empty()) {
+        (Some(checked), false) => {
+            let content = serde_json::to_string(checked)
+                .map_err(|error| AppError::Internal(error.to_string()))?;
+            let body = OperationBody {
+                content: Some(content.clone()),
+                params: None,
+                ..body
+            };
+            (content, body)
+        }
+        _ => (content, body),
     };
     let kind = operation
         .pointer("/run/kind")

@@ -1022,3 +1022,59 @@ async fn event_series_are_read_as_columns_text_or_a_sample() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn params_beside_the_editor_s_text_fill_its_inputs_and_problems_point_into_it() {
+    let api = Api::new("params", None).await;
+    api.project("demo").await;
+    let content = "kind: component\ninputs:\n- {name: greeting, type: str}\n- {name: times, type: int, value: 1, isOptional: true}\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [sh, -c, 'echo {{ greeting }} x{{ times }}']\n";
+    let (status, refused) = api
+        .send(
+            "POST",
+            "/api/v1/default/demo/runs",
+            Some(json!({"content": content, "params": {"greeting": "hi", "times": "many"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    let problem = &refused["diagnostics"][0];
+    assert_eq!(
+        (problem["path"].as_str(), problem["line"].as_u64()),
+        (Some("-P times"), Some(4)),
+        "{refused}"
+    );
+
+    let run = api
+        .ok(
+            "POST",
+            "/api/v1/default/demo/runs",
+            Some(json!({"content": content, "params": {"greeting": "hi", "times": "2"}})),
+        )
+        .await;
+    let uuid = run["uuid"].as_str().unwrap().to_owned();
+    let done = api.wait_until_done("demo", &uuid).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["inputs"], json!({"greeting": "hi", "times": 2}));
+    // The operation is kept with its params written in, so a restart needs none.
+    let restarted = api
+        .ok(
+            "POST",
+            &format!("/api/v1/default/demo/runs/{uuid}/restart"),
+            Some(json!({})),
+        )
+        .await;
+    let again = api
+        .wait_until_done("demo", restarted["uuid"].as_str().unwrap())
+        .await;
+    assert_eq!(again["status"], "succeeded", "{again}");
+    assert_eq!(again["inputs"], json!({"greeting": "hi", "times": 2}));
+}
+
+#[tokio::test]
+async fn the_browser_learns_the_agent_runs_are_compiled_for() {
+    let api = Api::new("agent", None).await;
+    let agent = api.ok("GET", "/api/v1/compiler/agent", None).await;
+    assert_eq!(agent["namespace"], "polyaxon");
+    assert_eq!(agent["artifactsStore"]["kind"], "host_path");
+    let parsed: shared::Agent = serde_json::from_value(agent).unwrap();
+    assert_eq!(parsed, *api.state.agent);
+}

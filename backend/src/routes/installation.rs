@@ -16,6 +16,13 @@ pub fn routes() -> Router<AppState> {
             get(compatibility),
         )
         .route("/v1/log_handler", get(log_handler))
+        .route("/v1/compiler/agent", get(agent))
+}
+
+/// Myelin's own: the agent configuration runs are compiled for, so the browser's previews
+/// compile exactly as the server will.
+async fn agent(State(state): State<AppState>) -> Json<Json_> {
+    Json(state.agent_config.as_ref().clone())
 }
 
 /// A single-team (`ce`) installation: the CLI then uses the `default` owner and skips login.

@@ -354,6 +354,12 @@ pub struct OperationBody {
     /// Facts to record with it.
     #[serde(default)]
     pub meta_info: Option<Map<String, Json>>,
+    /// Myelin's own: values for the content's inputs, as `-P name=value` gives them, so that
+    /// `content` can be the very text of the browser's editor and a problem the server finds
+    /// points into it. The run records its operation with these params written in, as the CLI
+    /// sends it. Polyaxon's clients do not send it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// Fields of a run to change (`PATCH`); `merge` adds outputs and meta info to the existing ones
