@@ -693,3 +693,127 @@ fn timestamp(text: &str, minutes_are_enough: bool) -> Option<String> {
     }
     Some(result)
 }
+
+/// `value` as block-style YAML that reads back (by the rules above) as the same value: strings
+/// stay plain where that is safe and are double-quoted otherwise, floats keep a dot. For showing
+/// manifests to people; `kubectl apply -f` takes it as it is.
+pub fn emit(value: &serde_json::Value) -> String {
+    let mut out = String::new();
+    write_block(value, 0, &mut out);
+    out
+}
+
+fn is_block(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Object(map) => !map.is_empty(),
+        serde_json::Value::Array(items) => !items.is_empty(),
+        _ => false,
+    }
+}
+
+/// Writes `value` on lines of its own, each indented by `indent`.
+fn write_block(value: &serde_json::Value, indent: usize, out: &mut String) {
+    match value {
+        serde_json::Value::Object(map) if !map.is_empty() => {
+            for (key, child) in map {
+                out.push_str(&" ".repeat(indent));
+                write_entry(key, child, indent, out);
+            }
+        }
+        serde_json::Value::Array(items) if !items.is_empty() => {
+            for item in items {
+                out.push_str(&" ".repeat(indent));
+                out.push_str("- ");
+                write_item(item, indent + 2, out);
+            }
+        }
+        scalar => {
+            out.push_str(&" ".repeat(indent));
+            out.push_str(&scalar_text(scalar));
+            out.push('\n');
+        }
+    }
+}
+
+/// Writes `key: value`; the indentation is already written.
+fn write_entry(key: &str, value: &serde_json::Value, indent: usize, out: &mut String) {
+    out.push_str(&string_text(key));
+    out.push(':');
+    if is_block(value) {
+        out.push('\n');
+        write_block(value, indent + 2, out);
+    } else {
+        out.push(' ');
+        out.push_str(&scalar_text(value));
+        out.push('\n');
+    }
+}
+
+/// Writes a sequence item whose `- ` is already written; its content starts at `indent`.
+fn write_item(item: &serde_json::Value, indent: usize, out: &mut String) {
+    match item {
+        serde_json::Value::Object(map) if !map.is_empty() => {
+            for (index, (key, child)) in map.iter().enumerate() {
+                if index > 0 {
+                    out.push_str(&" ".repeat(indent));
+                }
+                write_entry(key, child, indent, out);
+            }
+        }
+        serde_json::Value::Array(items) if !items.is_empty() => {
+            for (index, nested) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push_str(&" ".repeat(indent));
+                }
+                out.push_str("- ");
+                write_item(nested, indent + 2, out);
+            }
+        }
+        scalar => {
+            out.push_str(&scalar_text(scalar));
+            out.push('\n');
+        }
+    }
+}
+
+fn scalar_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => "null".to_owned(),
+        serde_json::Value::Bool(flag) => flag.to_string(),
+        serde_json::Value::Number(number) => {
+            let text = number.to_string();
+            // YAML 1.1 reads `1e-05` as a string: a float needs its dot.
+            match text.split_once('e') {
+                Some((mantissa, exponent)) if number.is_f64() && !mantissa.contains('.') => {
+                    format!("{mantissa}.0e{exponent}")
+                }
+                _ => text,
+            }
+        }
+        serde_json::Value::String(text) => string_text(text),
+        serde_json::Value::Array(_) => "[]".to_owned(),
+        serde_json::Value::Object(_) => "{}".to_owned(),
+    }
+}
+
+/// A string plain when it reads back as that same string and holds nothing YAML gives a
+/// meaning to; double-quoted (JSON's escapes are YAML's) otherwise.
+fn string_text(text: &str) -> String {
+    let safe_start = text
+        .chars()
+        .next()
+        .is_some_and(|first| first.is_ascii_alphanumeric() || matches!(first, '/' | '_' | '.'));
+    let safe_chars = text.chars().all(|c| {
+        c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '@' | '+' | '=' | '-' | ' ')
+    });
+    let plain = safe_start
+        && safe_chars
+        && !text.ends_with(' ')
+        && !text.contains("  ")
+        && resolve_plain(text) == Value::Str(text.to_owned());
+    if plain {
+        text.to_owned()
+    } else {
+        serde_json::Value::String(text.to_owned()).to_string()
+    }
+}
