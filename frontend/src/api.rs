@@ -7,8 +7,8 @@ use gloo_net::http::{Request, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::{
-    DEFAULT_OWNER, ErrorBody, HEALTH_PATH, Health, ListResponse, LogBatch, Project, ProjectBody,
-    Run,
+    DEFAULT_OWNER, ErrorBody, HEALTH_PATH, Health, ListResponse, LogBatch, OperationBody, Project,
+    ProjectBody, Run,
 };
 
 /// Why a call to the server failed.
@@ -22,6 +22,8 @@ pub enum ApiError {
         code: u16,
         /// The server's explanation.
         message: String,
+        /// The problems it found in a submitted Polyaxonfile, at their lines and columns.
+        diagnostics: Vec<shared::Diagnostic>,
     },
 }
 
@@ -29,7 +31,7 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ApiError::Network(reason) => write!(f, "cannot reach the server: {reason}"),
-            ApiError::Status { code, message } => {
+            ApiError::Status { code, message, .. } => {
                 write!(f, "the server answered {code}: {message}")
             }
         }
@@ -59,6 +61,18 @@ pub async fn runs(project: &str, query: &str) -> Result<ListResponse<Run>, ApiEr
         path.push_str(&percent_encode(query));
     }
     get_json(&path).await
+}
+
+/// Submits a run of a Polyaxonfile to `project`; the server compiles it again, with the same
+/// compiler, and refuses it with every problem it finds.
+pub async fn submit_run(project: &str, body: &OperationBody) -> Result<Run, ApiError> {
+    post_json(&format!("/api/v1/{DEFAULT_OWNER}/{project}/runs"), body).await
+}
+
+/// The agent configuration the server compiles runs for (namespace, artifacts store,
+/// connections), so previews in the browser compile the same.
+pub async fn agent() -> Result<serde_json::Value, ApiError> {
+    get_json("/api/v1/compiler/agent").await
 }
 
 /// One run.
@@ -186,9 +200,13 @@ async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> 
     let code = response.status();
     // An error from our own API carries an ErrorBody; anything else (a proxy's HTML page, say)
     // is reported by its status text.
-    let message = match response.json::<ErrorBody>().await {
-        Ok(body) => body.message,
-        Err(_) => response.status_text(),
+    let (message, diagnostics) = match response.json::<ErrorBody>().await {
+        Ok(body) => (body.message, body.diagnostics),
+        Err(_) => (response.status_text(), Vec::new()),
     };
-    Err(ApiError::Status { code, message })
+    Err(ApiError::Status {
+        code,
+        message,
+        diagnostics,
+    })
 }

@@ -7,6 +7,7 @@ use leptos_router::path;
 
 use crate::api;
 use crate::components::top_bar::TopBar;
+use crate::pages::new_run::NewRun;
 use crate::pages::not_found::NotFound;
 use crate::pages::planned::{self, Planned};
 use crate::pages::project_runs::ProjectRuns;
@@ -28,7 +29,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/projects/:name") view=ProjectRuns />
                         <Route path=path!("/projects/:name/runs/:uuid") view=RunPage />
                         <Route path=path!("/runs") view=|| view! { <Planned plan=&planned::RUNS /> } />
-                        <Route path=path!("/new") view=|| view! { <Planned plan=&planned::NEW_RUN /> } />
+                        <Route path=path!("/new") view=NewRun />
                         <Route path=path!("/hub") view=|| view! { <Planned plan=&planned::HUB /> } />
                         <Route path=path!("/compare") view=|| view! { <Planned plan=&planned::COMPARE /> } />
                     </Routes>

@@ -1,8 +1,12 @@
-//! Built and served by `cargo xtask run`; Trunk compiles it to WebAssembly.
+//! The app. Built and served by `cargo xtask run`; Trunk compiles it to WebAssembly. The
+//! compiler runs beside it in a worker (`src/bin/compiler.rs`), loaded by the pages that need it.
 
 mod api;
 mod app;
+mod compiler;
 mod components;
+mod editor;
+mod examples;
 mod format;
 mod pages;
 

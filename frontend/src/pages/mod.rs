@@ -1,5 +1,6 @@
 //! One module per route.
 
+pub mod new_run;
 pub mod not_found;
 pub mod planned;
 pub mod project_runs;

@@ -25,15 +25,6 @@ pub const RUNS: Plan = Plan {
     ],
 };
 
-pub const NEW_RUN: Plan = Plan {
-    title: "New run",
-    summary: "Write a Polyaxonfile, see what it compiles to, and run it.",
-    features: &[
-        "An editor that checks the Polyaxonfile as you type, with each problem at its line and column.",
-        "A form for the component's inputs, and a preview of the Kubernetes objects it becomes.",
-    ],
-};
-
 pub const HUB: Plan = Plan {
     title: "Hub",
     summary: "Ready-made components: notebooks, TensorBoard, VS Code and training jobs.",

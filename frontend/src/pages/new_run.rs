@@ -1,0 +1,813 @@
+//! New run: a Polyaxonfile in an editor, checked and compiled in the browser on every edit by
+//! the compiler the server runs, with a form for its inputs, a preview of what Kubernetes will
+//! receive, and a submit that lands on the new run's page.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::{query_signal, use_navigate};
+use serde_json::Value as Json;
+use shared::Diagnostic;
+use shared::api::OperationBody;
+use wasm_bindgen::JsCast as _;
+
+use crate::api::{self, ApiError};
+use crate::compiler::Compiler;
+use crate::editor::{Editor, Marker};
+use crate::examples::EXAMPLES;
+use frontend::PreviewRequest;
+use frontend::preview::{DagNode, Input, Preview, Shape};
+
+/// How long typing pauses before the text is compiled again.
+const DEBOUNCE: Duration = Duration::from_millis(40);
+/// Where the editor's text and params survive a reload.
+const SAVED_TEXT: &str = "myelin.new-run.text";
+const SAVED_PARAMS: &str = "myelin.new-run.params";
+
+/// The preview tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Structure,
+    Operation,
+    Resource,
+    Kubernetes,
+}
+
+impl Tab {
+    const ALL: [Tab; 4] = [
+        Tab::Structure,
+        Tab::Operation,
+        Tab::Resource,
+        Tab::Kubernetes,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Tab::Structure => "Structure",
+            Tab::Operation => "Operation",
+            Tab::Resource => "Polyaxon resource",
+            Tab::Kubernetes => "Kubernetes",
+        }
+    }
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    window().local_storage().ok().flatten()
+}
+
+fn now_iso() -> String {
+    js_sys::Date::new_0()
+        .to_iso_string()
+        .as_string()
+        .unwrap_or_default()
+}
+
+/// The new run page.
+#[component]
+pub fn NewRun() -> impl IntoView {
+    let saved = storage().and_then(|store| store.get_item(SAVED_TEXT).ok().flatten());
+    let initial = saved.unwrap_or_else(|| EXAMPLES[0].text.to_owned());
+    let saved_params: BTreeMap<String, String> = storage()
+        .and_then(|store| store.get_item(SAVED_PARAMS).ok().flatten())
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    // What the editor holds, and what was last compiled (after a pause in typing).
+    let typed = RwSignal::new(initial.clone());
+    let text = RwSignal::new(initial.clone());
+    let params = RwSignal::new(saved_params);
+    let server_problems = RwSignal::new(Vec::<Diagnostic>::new());
+    let problem = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let tab = RwSignal::new(Tab::Structure);
+    let (project_query, set_project_query) = query_signal::<String>("project");
+    let name = RwSignal::new(String::new());
+    let tags = RwSignal::new(String::new());
+    let description = RwSignal::new(String::new());
+
+    let projects = LocalResource::new(api::projects);
+    let agent = LocalResource::new(api::agent);
+    let project = Memo::new(move |_| {
+        project_query
+            .get()
+            .filter(|name| !name.is_empty())
+            .or_else(|| {
+                projects
+                    .get()
+                    .and_then(|list| list.ok())
+                    .and_then(|list| list.results.first().map(|project| project.name.clone()))
+            })
+    });
+
+    // What the newest text compiles to, as the compiler worker answers.
+    let compiled = RwSignal::new(Preview::default());
+    let compiler = StoredValue::new_local(None::<Compiler>);
+    let compiler_problem = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        let request = PreviewRequest {
+            id: 0,
+            text: text.get(),
+            params: params.get().into_iter().collect(),
+            project: project.get().unwrap_or_else(|| "project".to_owned()),
+            api_host: window().location().origin().unwrap_or_default(),
+            now: now_iso(),
+            agent: agent.get().and_then(Result::ok).unwrap_or_default(),
+        };
+        compiler.update_value(|running| {
+            if running.is_none() {
+                match Compiler::start(move |preview| compiled.set(preview)) {
+                    Ok(started) => *running = Some(started),
+                    Err(why) => compiler_problem.set(Some(why)),
+                }
+            }
+            if let Some(compiler) = running {
+                compiler.compile(request);
+            }
+        });
+    });
+    on_cleanup(move || compiler.set_value(None));
+
+    // The editor, once Monaco has loaded; kept here so that the page's effects can reach it.
+    let editor = StoredValue::new_local(None::<Editor>);
+    let host = NodeRef::<leptos::html::Div>::new();
+    let editor_problem = RwSignal::new(None::<String>);
+
+    let submit = move || {
+        let Some(project) = project.get_untracked() else {
+            problem.set(Some(
+                "create a project first, on the Projects page".to_owned(),
+            ));
+            return;
+        };
+        let given = params.get_untracked();
+        let tag_list: Vec<String> = tags
+            .get_untracked()
+            .split(',')
+            .map(|tag| tag.trim().to_owned())
+            .filter(|tag| !tag.is_empty())
+            .collect();
+        let body = OperationBody {
+            content: Some(typed.get_untracked()),
+            params: (!given.is_empty()).then_some(given),
+            name: Some(name.get_untracked().trim().to_owned()).filter(|name| !name.is_empty()),
+            description: Some(description.get_untracked().trim().to_owned())
+                .filter(|text| !text.is_empty()),
+            tags: (!tag_list.is_empty()).then_some(tag_list),
+            ..OperationBody::default()
+        };
+        busy.set(true);
+        problem.set(None);
+        let navigate = use_navigate();
+        spawn_local(async move {
+            match api::submit_run(&project, &body).await {
+                Ok(run) => navigate(
+                    &format!("/projects/{project}/runs/{}", run.uuid),
+                    Default::default(),
+                ),
+                Err(ApiError::Status {
+                    message,
+                    diagnostics,
+                    ..
+                }) => {
+                    problem.set(Some(format!("the server refused the run: {message}")));
+                    server_problems.set(diagnostics);
+                }
+                Err(error) => problem.set(Some(error.to_string())),
+            }
+            busy.set(false);
+        });
+    };
+    let save = move || download("polyaxonfile.yaml", &typed.get_untracked());
+
+    // Monaco loads when the page mounts (and only here).
+    Effect::new(move |_| {
+        let Some(element) = host.get() else {
+            return;
+        };
+        let element: web_sys::HtmlElement = element.unchecked_into();
+        let initial = typed.get_untracked();
+        spawn_local(async move {
+            let on_change = move |value: String| {
+                typed.set(value.clone());
+                server_problems.set(Vec::new());
+                if let Some(store) = storage() {
+                    let _ = store.set_item(SAVED_TEXT, &value);
+                }
+                set_timeout(
+                    move || {
+                        if typed.get_untracked() == value {
+                            text.set(value);
+                        }
+                    },
+                    DEBOUNCE,
+                );
+            };
+            match Editor::create(&element, &initial, on_change, submit, save).await {
+                Ok(created) => {
+                    editor.set_value(Some(created));
+                    // Markers of what was compiled before the editor was there.
+                    let markers = markers_of(&compiled.get_untracked().diagnostics, &[]);
+                    editor.with_value(|editor| {
+                        if let Some(editor) = editor {
+                            editor.set_markers(&markers);
+                        }
+                    });
+                }
+                Err(why) => editor_problem.set(Some(why)),
+            }
+        });
+    });
+    on_cleanup(move || editor.set_value(None));
+
+    // Every compile's problems, and the server's, underlined in the editor.
+    Effect::new(move |_| {
+        let markers = compiled.with(|preview| {
+            server_problems.with(|server| markers_of(&preview.diagnostics, server))
+        });
+        editor.with_value(|editor| {
+            if let Some(editor) = editor {
+                editor.set_markers(&markers);
+            }
+        });
+    });
+
+    // Ctrl/Cmd+Enter and Ctrl/Cmd+S also work when the focus is outside the editor.
+    let keys = window_event_listener(leptos::ev::keydown, move |event| {
+        if !(event.ctrl_key() || event.meta_key()) {
+            return;
+        }
+        match event.key().as_str() {
+            "Enter" => {
+                event.prevent_default();
+                submit();
+            }
+            "s" => {
+                event.prevent_default();
+                save();
+            }
+            _ => {}
+        }
+    });
+    on_cleanup(move || keys.remove());
+
+    let load_example = move |event: leptos::ev::Event| {
+        let index: usize = event_target_value(&event).parse().unwrap_or(usize::MAX);
+        if let Some(example) = EXAMPLES.get(index) {
+            params.set(BTreeMap::new());
+            if let Some(store) = storage() {
+                let _ = store.remove_item(SAVED_PARAMS);
+            }
+            editor.with_value(|editor| {
+                if let Some(editor) = editor {
+                    editor.set_text(example.text);
+                }
+            });
+            typed.set(example.text.to_owned());
+            text.set(example.text.to_owned());
+        }
+    };
+    let set_param = move |name: String, value: String| {
+        params.update(|params| {
+            if value.trim().is_empty() {
+                params.remove(&name);
+            } else {
+                params.insert(name, value);
+            }
+        });
+        if let Some(store) = storage() {
+            let _ = store.set_item(
+                SAVED_PARAMS,
+                &serde_json::to_string(&params.get_untracked()).unwrap_or_default(),
+            );
+        }
+    };
+    let jump = move |line: u32, column: u32| {
+        editor.with_value(|editor| {
+            if let Some(editor) = editor {
+                editor.reveal(line, column);
+            }
+        });
+    };
+
+    view! {
+        <header class="page-header new-run-header">
+            <div>
+                <h1>"New run"</h1>
+                <p>"Write a Polyaxonfile: it is checked and compiled as you type, by the compiler the server runs."</p>
+            </div>
+            <div class="actions">
+                <label class="inline">
+                    "Start from"
+                    <select aria-label="Examples" on:change=load_example>
+                        <option value="" selected>"an example…"</option>
+                        {EXAMPLES
+                            .iter()
+                            .enumerate()
+                            .map(|(index, example)| {
+                                view! { <option value=index.to_string()>{example.title}</option> }
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
+                <button type="button" class="secondary" on:click=move |_| save() title="Ctrl+S">
+                    "Download"
+                </button>
+                <button
+                    type="button"
+                    on:click=move |_| submit()
+                    disabled=move || busy.get() || project.get().is_none()
+                    title="Ctrl+Enter"
+                >
+                    "Run"
+                </button>
+            </div>
+        </header>
+        <section class="panel run-settings" aria-label="Run settings">
+            <div class="fields">
+                <label>
+                    "Project"
+                    <select
+                        aria-label="Project"
+                        on:change=move |event| set_project_query.set(Some(event_target_value(&event)))
+                    >
+                        {move || {
+                            let chosen = project.get().unwrap_or_default();
+                            projects
+                                .get()
+                                .and_then(|list| list.ok())
+                                .map(|list| {
+                                    list.results
+                                        .into_iter()
+                                        .map(|p| {
+                                            let selected = p.name == chosen;
+                                            let label = p.name.clone();
+                                            view! { <option value=p.name selected=selected>{label}</option> }
+                                        })
+                                        .collect_view()
+                                })
+                        }}
+                    </select>
+                </label>
+                <label>"Name" <input name="run-name" placeholder="the operation's" bind:value=name /></label>
+                <label>"Tags" <input name="tags" placeholder="comma, separated" bind:value=tags /></label>
+                <label class="wide">"Description" <input name="description" bind:value=description /></label>
+            </div>
+            {move || problem.get().map(|text| view! { <p class="problem" role="alert">{text}</p> })}
+        </section>
+        <div class="new-run">
+            <section class="panel editor-panel" aria-label="Polyaxonfile">
+                <div class="editor-host" node_ref=host data-testid="editor"></div>
+                {move || editor_problem.get().or_else(|| compiler_problem.get()).map(|text| view! { <p class="problem" role="alert">{text}</p> })}
+                <Problems compiled=compiled server=server_problems jump=jump />
+            </section>
+            <div class="side">
+                <InputsForm compiled=compiled params=params set_param=set_param />
+                <section class="panel preview" aria-label="Preview">
+                    <div class="tabs" role="tablist">
+                        {Tab::ALL
+                            .into_iter()
+                            .map(|choice| {
+                                view! {
+                                    <button
+                                        type="button"
+                                        role="tab"
+                                        aria-selected=move || (tab.get() == choice).to_string()
+                                        on:click=move |_| tab.set(choice)
+                                    >
+                                        {choice.label()}
+                                    </button>
+                                }
+                            })
+                            .collect_view()}
+                    </div>
+                    {move || compiled.with(|preview| render_tab(tab.get(), preview))}
+                </section>
+            </div>
+        </div>
+    }
+}
+
+fn markers_of(compiled: &[Diagnostic], server: &[Diagnostic]) -> Vec<Marker> {
+    compiled.iter().chain(server).map(Marker::of).collect()
+}
+
+/// Every problem, each a button that moves the editor to it.
+#[component]
+fn Problems(
+    compiled: RwSignal<Preview>,
+    server: RwSignal<Vec<Diagnostic>>,
+    jump: impl Fn(u32, u32) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    view! {
+        <div class="problems" aria-label="Problems" role="list">
+            {move || {
+                let all: Vec<Diagnostic> = compiled.with(|preview| {
+                    server.with(|server| preview.diagnostics.iter().chain(server).cloned().collect())
+                });
+                if all.is_empty() {
+                    return view! { <p class="ok" role="status">"No problems: the file is valid."</p> }.into_any();
+                }
+                all.into_iter()
+                    .map(|diagnostic| {
+                        let (line, column) = (diagnostic.line, diagnostic.column);
+                        let class = if diagnostic.is_error() { "problem-row error" } else { "problem-row warning" };
+                        view! {
+                            <button type="button" role="listitem" class=class on:click=move |_| jump(line, column)>
+                                <span class="where">{format!("{line}:{column}")}</span>
+                                <span class="what">{diagnostic.message.clone()}</span>
+                                {diagnostic.hints.iter().map(|hint| view! { <span class="hint">{hint.clone()}</span> }).collect_view()}
+                            </button>
+                        }
+                    })
+                    .collect_view()
+                    .into_any()
+            }}
+        </div>
+    }
+}
+
+/// A field per input of the component, typed; values go to the compile as `-P` params.
+#[component]
+fn InputsForm(
+    compiled: RwSignal<Preview>,
+    params: RwSignal<BTreeMap<String, String>>,
+    set_param: impl Fn(String, String) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    view! {
+        <section class="panel inputs-form" aria-label="Inputs">
+            <h2>"Inputs"</h2>
+            {move || {
+                let (inputs, diagnostics) = compiled.with(|preview| (preview.inputs.clone(), preview.diagnostics.clone()));
+                if inputs.is_empty() {
+                    return view! { <p class="muted">"The component declares no inputs."</p> }.into_any();
+                }
+                inputs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, input)| {
+                        let error = field_error(&diagnostics, &input.name, index);
+                        let value = params.with_untracked(|params| params.get(&input.name).cloned());
+                        input_field(input, value, error, set_param)
+                    })
+                    .collect_view()
+                    .into_any()
+            }}
+        </section>
+    }
+}
+
+/// The compiler's complaint about one input's param, if any.
+fn field_error(diagnostics: &[Diagnostic], name: &str, index: usize) -> Option<String> {
+    diagnostics
+        .iter()
+        .find(|diagnostic| {
+            diagnostic.path == format!("-P {name}") || diagnostic.path == format!("inputs[{index}]")
+        })
+        .map(|diagnostic| diagnostic.message.clone())
+}
+
+fn input_field(
+    input: Input,
+    value: Option<String>,
+    error: Option<String>,
+    set_param: impl Fn(String, String) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let name = input.name.clone();
+    let default_text = input.default.as_ref().map(display_value);
+    let placeholder = default_text.clone().unwrap_or_default();
+    let current = value.clone().unwrap_or_default();
+    let label_note = match (&default_text, input.optional) {
+        (Some(default), _) => format!("{} · default {default}", input.kind),
+        (None, true) => format!("{} · optional", input.kind),
+        (None, false) => format!("{} · required", input.kind),
+    };
+    let on_input = {
+        let name = name.clone();
+        move |event: leptos::ev::Event| set_param(name.clone(), event_target_value(&event))
+    };
+    let widget = if !input.options.is_empty() {
+        let options = input.options.iter().map(display_value).collect::<Vec<_>>();
+        view! {
+            <select name=name.clone() on:change=on_input>
+                <option value="" selected=current.is_empty()>{format!("(default{})", default_text.map(|d| format!(": {d}")).unwrap_or_default())}</option>
+                {options
+                    .into_iter()
+                    .map(|option| {
+                        let selected = option == current;
+                        view! { <option value=option.clone() selected=selected>{option.clone()}</option> }
+                    })
+                    .collect_view()}
+            </select>
+        }
+        .into_any()
+    } else {
+        match input.kind.as_str() {
+            "int" | "float" => view! {
+                <input
+                    type="number"
+                    name=name.clone()
+                    step=if input.kind == "int" { "1" } else { "any" }
+                    min=input.min.map(|min| min.to_string())
+                    max=input.max.map(|max| max.to_string())
+                    placeholder=placeholder
+                    value=current
+                    on:input=on_input
+                />
+            }
+            .into_any(),
+            "bool" => {
+                let checked = value
+                    .as_deref()
+                    .map(|value| value == "true")
+                    .or_else(|| input.default.as_ref().and_then(Json::as_bool))
+                    .unwrap_or(false);
+                let name_for_change = name.clone();
+                view! {
+                    <input
+                        type="checkbox"
+                        name=name.clone()
+                        checked=checked
+                        on:change=move |event| {
+                            let checked = event_target_checked(&event);
+                            set_param(name_for_change.clone(), checked.to_string());
+                        }
+                    />
+                }
+                .into_any()
+            }
+            "dict" | "list" => view! {
+                <textarea name=name.clone() placeholder=placeholder rows="3" on:input=on_input>{current}</textarea>
+            }
+            .into_any(),
+            _ => view! {
+                <input type="text" name=name.clone() placeholder=placeholder value=current on:input=on_input />
+            }
+            .into_any(),
+        }
+    };
+    let invalid = error.is_some();
+    view! {
+        <label class="input-field" class:invalid=invalid>
+            <span class="input-name">{name.clone()} <small>{label_note}</small></span>
+            {widget}
+            {input.description.map(|text| view! { <small class="muted">{text}</small> })}
+            {error.map(|text| view! { <small class="field-problem" role="alert">{text}</small> })}
+        </label>
+    }
+}
+
+fn display_value(value: &Json) -> String {
+    match value {
+        Json::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn render_tab(tab: Tab, preview: &Preview) -> AnyView {
+    let note = preview.note.clone();
+    match tab {
+        Tab::Structure => view! { <Structure preview=preview.clone() /> }.into_any(),
+        Tab::Operation => yaml_view(
+            preview.compiled.as_ref().map(shared::yaml::emit),
+            "operation.yaml",
+            None,
+        ),
+        Tab::Resource => yaml_view(
+            preview.resource.as_ref().map(shared::yaml::emit),
+            "resource.yaml",
+            note,
+        ),
+        Tab::Kubernetes => {
+            let text = preview.native.as_ref().map(|objects| {
+                objects
+                    .iter()
+                    .map(shared::yaml::emit)
+                    .collect::<Vec<_>>()
+                    .join("---\n")
+            });
+            yaml_view(text, "kubernetes.yaml", note)
+        }
+    }
+}
+
+fn yaml_view(text: Option<String>, file: &'static str, note: Option<String>) -> AnyView {
+    let Some(text) = text else {
+        let why = note.unwrap_or_else(|| "Nothing to show until the file is valid.".to_owned());
+        return view! { <p class="muted">{why}</p> }.into_any();
+    };
+    let copied = text.clone();
+    let downloaded = text.clone();
+    view! {
+        <div class="yaml-actions">
+            <button type="button" class="secondary" on:click=move |_| {
+                let _ = window().navigator().clipboard().write_text(&copied);
+            }>"Copy"</button>
+            <button type="button" class="secondary" on:click=move |_| download(file, &downloaded)>"Download"</button>
+        </div>
+        <pre class="yaml"><code>{text}</code></pre>
+    }
+    .into_any()
+}
+
+/// The operation as Polyaxon's docs draw it: Operation → workload → pod → containers; a DAG's
+/// graph; a matrix's count.
+#[component]
+fn Structure(preview: Preview) -> impl IntoView {
+    match preview.shape.clone() {
+        Shape::Unknown => view! { <p class="muted">"Nothing to show until the file is valid."</p> }.into_any(),
+        Shape::Dag(nodes) => view! { <DagGraph nodes=nodes /> }.into_any(),
+        Shape::Matrix { kind, runs } => {
+            let count = runs.map_or_else(
+                || format!("This {kind} search decides how many runs to make as it goes."),
+                |runs| format!("This {kind} search makes {runs} run{}.", if runs == 1 { "" } else { "s" }),
+            );
+            view! { <p class="matrix-count" role="status">{count}</p> }.into_any()
+        }
+        Shape::Schedule(kind) => view! { <p class="muted">{format!("A {kind} schedule: it makes a run each time it fires.")}</p> }.into_any(),
+        Shape::Single(kind) => {
+            let Some(native) = preview.native else {
+                return view! { <p class="muted">{preview.note.unwrap_or_else(|| format!("A {kind} run."))}</p> }.into_any();
+            };
+            view! {
+                <ul class="tree" aria-label="Structure">
+                    <li>
+                        <span class="node">{format!("Operation ({kind})")}</span>
+                        <ul>{native.iter().map(object_node).collect_view()}</ul>
+                    </li>
+                </ul>
+            }
+            .into_any()
+        }
+    }
+}
+
+/// A native object and, for workloads, their pods' containers.
+fn object_node(object: &Json) -> impl IntoView {
+    let kind = object
+        .get("kind")
+        .and_then(Json::as_str)
+        .unwrap_or("object")
+        .to_owned();
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    // Pod templates sit at `spec.template` or in each replica spec.
+    let mut pods: Vec<(String, Json)> = Vec::new();
+    if let Some(template) = object.pointer("/spec/template/spec") {
+        pods.push(("Pod".to_owned(), template.clone()));
+    }
+    for (key, replicas) in object
+        .get("spec")
+        .and_then(Json::as_object)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(specs) = replicas
+            .as_object()
+            .filter(|_| key.ends_with("ReplicaSpecs"))
+        {
+            for (role, spec) in specs {
+                if let Some(template) = spec.pointer("/template/spec") {
+                    let count = spec.get("replicas").and_then(Json::as_u64).unwrap_or(1);
+                    pods.push((format!("Pod: {role} × {count}"), template.clone()));
+                }
+            }
+        }
+    }
+    view! {
+        <li>
+            <span class="node">{kind}" "<small>{name}</small></span>
+            <ul>
+                {pods
+                    .into_iter()
+                    .map(|(label, spec)| {
+                        let list = |key: &str, role: &'static str| {
+                            spec.get(key)
+                                .and_then(Json::as_array)
+                                .into_iter()
+                                .flatten()
+                                .map(|container| {
+                                    let name = container.get("name").and_then(Json::as_str).unwrap_or_default().to_owned();
+                                    let image = container.get("image").and_then(Json::as_str).unwrap_or_default().to_owned();
+                                    let role = if role == "container" && name != shared::convert::MAIN_CONTAINER && name.starts_with("polyaxon-") { "sidecar" } else { role };
+                                    view! { <li><span class=format!("leaf {role}")>{role}" "<code>{name}</code>" "<small>{image}</small></span></li> }
+                                })
+                                .collect_view()
+                        };
+                        view! {
+                            <li>
+                                <span class="node">{label}</span>
+                                <ul>{list("initContainers", "init")}{list("containers", "container")}</ul>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        </li>
+    }
+}
+
+/// A DAG's operations in columns by depth, an arrow from each to what waits for it.
+#[component]
+fn DagGraph(nodes: Vec<DagNode>) -> impl IntoView {
+    const WIDTH: f64 = 150.0;
+    const HEIGHT: f64 = 40.0;
+    const GAP_X: f64 = 60.0;
+    const GAP_Y: f64 = 24.0;
+    // Depth: the longest chain of dependencies before a node (cycles are the compiler's to
+    // report; they stop the walk).
+    let index_of = |name: &str| nodes.iter().position(|node| node.name == name);
+    let mut depth = vec![0_usize; nodes.len()];
+    for _ in 0..nodes.len() {
+        for (index, node) in nodes.iter().enumerate() {
+            for before in &node.after {
+                if let Some(other) = index_of(before) {
+                    depth[index] = depth[index].max(depth[other] + 1);
+                }
+            }
+        }
+    }
+    let mut rows = vec![0_usize; nodes.len() + 1];
+    let position: Vec<(f64, f64)> = depth
+        .iter()
+        .map(|&column| {
+            let row = rows[column];
+            rows[column] += 1;
+            (
+                column as f64 * (WIDTH + GAP_X) + 8.0,
+                row as f64 * (HEIGHT + GAP_Y) + 8.0,
+            )
+        })
+        .collect();
+    let columns = depth.iter().max().map_or(1, |deepest| deepest + 1);
+    let tallest = rows.iter().max().copied().unwrap_or(1).max(1);
+    let width = columns as f64 * (WIDTH + GAP_X);
+    let height = tallest as f64 * (HEIGHT + GAP_Y) + 16.0;
+    let edges: Vec<(f64, f64, f64, f64)> = nodes
+        .iter()
+        .enumerate()
+        .flat_map(|(index, node)| {
+            let to = position[index];
+            node.after
+                .iter()
+                .filter_map(|before| index_of(before))
+                .map(move |from| (from, to))
+                .collect::<Vec<_>>()
+        })
+        .map(|(from, (x2, y2))| {
+            let (x1, y1) = position[from];
+            (x1 + WIDTH, y1 + HEIGHT / 2.0, x2, y2 + HEIGHT / 2.0)
+        })
+        .collect();
+    view! {
+        <svg class="dag" role="img" aria-label="DAG" viewBox=format!("0 0 {width} {height}") width=width height=height>
+            <defs>
+                <marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse">
+                    <path d="M 0 0 L 10 5 L 0 10 z" />
+                </marker>
+            </defs>
+            {edges
+                .into_iter()
+                .map(|(x1, y1, x2, y2)| {
+                    let middle = (x1 + x2) / 2.0;
+                    view! { <path class="edge" d=format!("M {x1} {y1} C {middle} {y1}, {middle} {y2}, {x2} {y2}") marker-end="url(#arrow)" /> }
+                })
+                .collect_view()}
+            {nodes
+                .iter()
+                .zip(&position)
+                .map(|(node, (x, y))| {
+                    view! {
+                        <g class="op">
+                            <rect x=*x y=*y width=WIDTH height=HEIGHT rx="6" />
+                            <text x=x + WIDTH / 2.0 y=y + HEIGHT / 2.0 + 4.0 text-anchor="middle">{node.name.clone()}</text>
+                        </g>
+                    }
+                })
+                .collect_view()}
+        </svg>
+    }
+}
+
+/// Saves `text` as a file named `name`, as the browser saves downloads.
+fn download(name: &str, text: &str) {
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("application/yaml");
+    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else {
+        return;
+    };
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
+        return;
+    };
+    if let Ok(anchor) = document().create_element("a") {
+        let anchor: web_sys::HtmlAnchorElement = anchor.unchecked_into();
+        anchor.set_href(&url);
+        anchor.set_download(name);
+        anchor.click();
+    }
+    let _ = web_sys::Url::revoke_object_url(&url);
+}
