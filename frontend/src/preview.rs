@@ -83,11 +83,14 @@ pub struct Input {
 /// Checks, compiles and converts `text` with `params` for the run `context` describes.
 pub fn preview(text: &str, params: &[(String, String)], context: &RunContext) -> Preview {
     let linted = shared::lint(text, &[]);
-    let inputs = linted
-        .operation
-        .as_ref()
-        .map(|operation| inputs_of(operation, text))
-        .unwrap_or_default();
+    // While the file has errors elsewhere, its inputs are read as written, so the form stays.
+    let inputs = match &linted.operation {
+        Some(operation) => inputs_of(operation, text),
+        None => shared::yaml::parse(text)
+            .0
+            .map(|root| inputs_of(&root.to_json(), text))
+            .unwrap_or_default(),
+    };
     let compiled = shared::compile(text, params, context);
     let mut diagnostics: Vec<Diagnostic> = compiled
         .checked
@@ -396,8 +399,13 @@ mod tests {
 
     #[test]
     fn a_typo_is_a_diagnostic_with_a_hint() {
-        let text = "kind: component\nrun:\n  kind: job\n  contianer:\n    image: busybox\n";
+        let text = "kind: component\ninputs: [{name: lr, type: float}]\nrun:\n  kind: job\n  contianer:\n    image: busybox\n";
         let preview = preview(text, &[], &context());
+        assert_eq!(
+            preview.inputs.len(),
+            1,
+            "the form stays while the file has errors"
+        );
         let typo = preview
             .diagnostics
             .iter()
@@ -407,7 +415,7 @@ mod tests {
                     .any(|hint| hint.contains("did you mean `container`"))
             })
             .expect("a hint");
-        assert_eq!((typo.line, typo.column), (4, 3));
+        assert_eq!((typo.line, typo.column), (5, 3));
     }
 
     #[test]

@@ -129,8 +129,12 @@ fn test(workspace: &Workspace) -> Result<()> {
     server.args(["build", "--package", "backend", "--bin", "myelin"]);
     step("build the server for the e2e tests", server)?;
 
-    // The frontend is tested in the browser by e2e; building it natively for tests would only
-    // compile Leptos a second time.
+    // The frontend is tested in the browser by e2e; natively, only its library (what the
+    // compiler worker computes) has tests of its own.
+    let mut frontend = workspace.cargo();
+    frontend.args(["test", "--package", "frontend", "--lib"]);
+    step("test the frontend's library", frontend)?;
+
     let mut tests = workspace.cargo();
     tests
         .args(["test", "--workspace", "--exclude", "frontend"])

@@ -20,6 +20,13 @@ const COMPRESSIBLE: &[&str] = &[
 /// Below this many bytes a gzip sibling saves less than its own request overhead.
 const MIN_COMPRESS_BYTES: u64 = 1024;
 
+/// The most a WebAssembly module of ours may weigh, gzipped: the app's and the compiler
+/// worker's each (Monaco, which the editor's page alone loads, aside).
+const WASM_BUDGET_GZIP: u64 = 600 * 1024;
+
+/// Monaco's files, copied from npm and reported as one line.
+const MONACO: &str = "vs";
+
 pub fn build(workspace: &Workspace) -> Result<()> {
     let node_bin = workspace.root.join("frontend/node_modules/.bin");
     let mut trunk = Command::new("trunk");
@@ -39,6 +46,18 @@ pub fn build(workspace: &Workspace) -> Result<()> {
         }
     }
     report(&dist, &sizes);
+    let over: Vec<String> = sizes
+        .iter()
+        .filter(|(file, size)| {
+            file.extension().is_some_and(|e| e == "wasm") && size.gzip > WASM_BUDGET_GZIP
+        })
+        .map(|(file, size)| format!("{} is {} bytes gzipped", file.display(), size.gzip))
+        .collect();
+    anyhow::ensure!(
+        over.is_empty(),
+        "over the budget of {WASM_BUDGET_GZIP} bytes gzipped per WebAssembly module: {}",
+        over.join("; ")
+    );
     Ok(())
 }
 
@@ -96,15 +115,24 @@ fn report(dist: &Path, sizes: &[(PathBuf, Size)]) {
     eprintln!("xtask: web app sizes (bytes):");
     eprintln!("  {:<48} {:>10} {:>10}", "file", "raw", "gzip");
     let (mut total_raw, mut total_gzip) = (0, 0);
+    let (mut monaco_files, mut monaco_raw, mut monaco_gzip) = (0, 0, 0);
     for (file, size) in sizes {
-        let name = file
-            .strip_prefix(dist)
-            .unwrap_or(file)
-            .display()
-            .to_string();
-        eprintln!("  {name:<48} {:>10} {:>10}", size.raw, size.gzip);
-        total_raw += size.raw;
-        total_gzip += size.gzip;
+        let name = file.strip_prefix(dist).unwrap_or(file);
+        if name.starts_with(MONACO) {
+            monaco_files += 1;
+            monaco_raw += size.raw;
+            monaco_gzip += size.gzip;
+        } else {
+            let name = name.display().to_string();
+            eprintln!("  {name:<48} {:>10} {:>10}", size.raw, size.gzip);
+            total_raw += size.raw;
+            total_gzip += size.gzip;
+        }
     }
-    eprintln!("  {:<48} {total_raw:>10} {total_gzip:>10}", "total");
+    eprintln!(
+        "  {:<48} {total_raw:>10} {total_gzip:>10}",
+        "total, Monaco aside"
+    );
+    let monaco = format!("{MONACO}/ (Monaco, {monaco_files} files, editor page only)");
+    eprintln!("  {monaco:<48} {monaco_raw:>10} {monaco_gzip:>10}");
 }

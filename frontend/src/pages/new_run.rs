@@ -133,6 +133,8 @@ pub fn NewRun() -> impl IntoView {
     let host = NodeRef::<leptos::html::Div>::new();
     let editor_problem = RwSignal::new(None::<String>);
 
+    // Taken now: submissions come from event handlers, outside the router's reach.
+    let navigate = StoredValue::new_local(use_navigate());
     let submit = move || {
         let Some(project) = project.get_untracked() else {
             problem.set(Some(
@@ -158,13 +160,14 @@ pub fn NewRun() -> impl IntoView {
         };
         busy.set(true);
         problem.set(None);
-        let navigate = use_navigate();
         spawn_local(async move {
             match api::submit_run(&project, &body).await {
-                Ok(run) => navigate(
-                    &format!("/projects/{project}/runs/{}", run.uuid),
-                    Default::default(),
-                ),
+                Ok(run) => navigate.with_value(|navigate| {
+                    navigate(
+                        &format!("/projects/{project}/runs/{}", run.uuid),
+                        Default::default(),
+                    );
+                }),
                 Err(ApiError::Status {
                     message,
                     diagnostics,

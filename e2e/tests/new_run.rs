@@ -1,0 +1,190 @@
+//! New run: a Polyaxonfile with a typo gets a marker at the typo with the compiler's hint; the
+//! problem, clicked, takes the cursor there and the fix is typed; the preview shows the Job and
+//! its main container; an input set in the form reaches the compile; the run is submitted and
+//! runs to success. Monaco comes from this server, and only on this page.
+
+mod support;
+
+use std::time::Duration;
+
+use fantoccini::key::Key;
+use serde_json::json;
+use support::{Browser, Server};
+
+const WITH_TYPO: &str = "kind: component
+name: counter
+inputs:
+- {name: count, type: int, value: 2, isOptional: true, validation: {ge: 1, le: 10}}
+run:
+  kind: job
+  contianer:
+    image: python:3.11
+    command: [python3, -u, -c]
+    args: ['for i in range({{ count }}): print(f\"counted {i}\")']
+";
+
+/// Monaco's markers for the editor's text, as `[line, column, message]`.
+const MARKERS: &str =
+    "monaco.editor.getModelMarkers({}).map(m => [m.startLineNumber, m.startColumn, m.message])";
+
+#[tokio::test]
+async fn a_typo_is_marked_fixed_previewed_and_the_run_succeeds() {
+    let server = Server::start();
+    server.post("/api/v1/default/projects/create", &json!({"name": "demo"}));
+    let browser = Browser::start().await;
+
+    // Other pages do not load the editor.
+    browser.open(&server.url("/projects")).await;
+    browser.expect_heading("Projects").await;
+    assert!(
+        !browser
+            .requested_urls()
+            .await
+            .iter()
+            .any(|url| url.contains("/vs/")),
+        "Monaco was loaded on a page without an editor"
+    );
+
+    browser
+        .nav_link("New run")
+        .await
+        .click()
+        .await
+        .expect("cannot click");
+    browser.expect_heading("New run").await;
+    browser
+        .find("//div[@data-testid='editor']//div[contains(@class,'monaco-editor')]")
+        .await;
+    let urls = browser.requested_urls().await;
+    assert!(
+        urls.iter().any(|url| url.ends_with("/vs/loader.js")),
+        "{urls:?}"
+    );
+    let origin = server.url("/");
+    assert!(
+        urls.iter().all(|url| url.starts_with(&origin)),
+        "a request left this server: {urls:?}"
+    );
+
+    // The whole file goes in as a paste would; the compiler runs on the change.
+    let paste = format!(
+        "monaco.editor.getEditors()[0].executeEdits('e2e', [{{range: monaco.editor.getEditors()[0].getModel().getFullModelRange(), text: {}}}])",
+        serde_json::to_string(WITH_TYPO).unwrap()
+    );
+    browser.evaluate(&paste).await;
+    let mut markers = json!([]);
+    for _ in 0..100 {
+        markers = browser.evaluate(MARKERS).await;
+        if markers.as_array().is_some_and(|list| !list.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let typo = markers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|marker| {
+            marker[2]
+                .as_str()
+                .unwrap_or_default()
+                .contains("did you mean `container`")
+        })
+        .unwrap_or_else(|| panic!("no marker with the hint: {markers}"));
+    assert_eq!(
+        (typo[0].as_u64(), typo[1].as_u64()),
+        (Some(7), Some(3)),
+        "{markers}"
+    );
+    browser
+        .find("//div[@aria-label='Problems']//button[.//span[@class='where' and text()='7:3']]")
+        .await;
+    browser.screenshot("new-run-diagnostics").await;
+
+    // The problem takes the cursor to the typo; the fix is typed there.
+    browser
+        .find("//div[@aria-label='Problems']//button[.//span[text()='7:3']]")
+        .await
+        .click()
+        .await
+        .expect("cannot click the problem");
+    let typing = browser
+        .client
+        .active_element()
+        .await
+        .expect("a focused element");
+    let mut keys = String::new();
+    for _ in 0.."contianer".len() {
+        keys.push(char::from(Key::Delete));
+    }
+    keys.push_str("container");
+    typing.send_keys(&keys).await.expect("cannot type");
+    for _ in 0..100 {
+        if browser.evaluate(MARKERS).await == json!([]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        browser.evaluate(MARKERS).await,
+        json!([]),
+        "the fix left markers"
+    );
+    browser
+        .expect_text(
+            "//div[@aria-label='Problems']//p",
+            "No problems: the file is valid.",
+        )
+        .await;
+
+    // The structure: the Job, its pod and its main container.
+    let tree = "//ul[@aria-label='Structure']";
+    browser
+        .find(&format!(
+            "{tree}//span[starts-with(normalize-space(),'Job')]"
+        ))
+        .await;
+    browser
+        .find(&format!("{tree}//code[text()='polyaxon-main']"))
+        .await;
+
+    // An input from the form reaches the compile: the native Job runs `range(4)`.
+    let count = browser
+        .find("//section[@aria-label='Inputs']//input[@name='count']")
+        .await;
+    count.send_keys("4").await.expect("cannot type the input");
+    browser
+        .find("//div[@role='tablist']/button[text()='Kubernetes']")
+        .await
+        .click()
+        .await
+        .expect("cannot open the tab");
+    browser
+        .find("//pre[contains(@class,'yaml')]/code[contains(.,'range(4)') and contains(.,'kind: Job')]")
+        .await;
+    browser.screenshot("new-run-preview").await;
+
+    // Submitted with Ctrl+Enter, the run lands on its page and runs to success with the
+    // input's value.
+    let chord = format!("{}{}", char::from(Key::Control), char::from(Key::Enter));
+    count
+        .send_keys(&chord)
+        .await
+        .expect("cannot press Ctrl+Enter");
+    let mut path = String::new();
+    for _ in 0..100 {
+        path = browser.path().await;
+        if path.starts_with("/projects/demo/runs/") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(path.starts_with("/projects/demo/runs/"), "still at {path}");
+    browser
+        .find("//header//*[contains(@class,'badge') and normalize-space()='succeeded']")
+        .await;
+    browser
+        .find("//*[contains(@class,'log-line') and contains(.,'counted 3')]")
+        .await;
+    browser.close().await;
+}
