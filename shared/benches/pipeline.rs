@@ -3,7 +3,9 @@
 //! Times check + compile + convert of every case in a corpus (median of many runs per file) and
 //! prints it beside Polyaxon's median for the same file, when `cargo xtask bench` passes those in.
 //! Environment: `MYELIN_BENCH_CASES` (the corpus folder), `MYELIN_BENCH_AGENT` (the agent YAML),
-//! `MYELIN_BENCH_BASELINE` (Polyaxon's medians as `{case: seconds}`, optional).
+//! `MYELIN_BENCH_BASELINE` (Polyaxon's medians as `{case: seconds}`, optional),
+//! `MYELIN_BENCH_EXPORT` (where to write ours in the same shape, optional: the WebAssembly
+//! bench prints them beside its own).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -85,6 +87,10 @@ fn main() {
             }
             None => println!("{name:<44} {:>12.1}", median * 1e6),
         }
+    }
+    if let Ok(path) = std::env::var("MYELIN_BENCH_EXPORT") {
+        let medians: BTreeMap<&String, f64> = names.iter().zip(ours.iter().copied()).collect();
+        std::fs::write(&path, serde_json::to_string(&medians).unwrap()).unwrap();
     }
     let median_of = |values: &mut Vec<f64>| {
         values.sort_by(f64::total_cmp);

@@ -3,14 +3,15 @@
 //!
 //! Polyaxon 2.18 runs from a venv made from the oracle's pinned packages (PyPI), in one process
 //! with its imports done before timing; then `shared`'s bench times the same files and prints
-//! both medians and their ratio. `backend`'s `runs` bench needs nothing from outside: haupt's
+//! both medians and their ratio, and the browser's compiler worker times them again in Chromium
+//! (WebAssembly beside native). `backend`'s `runs` bench needs nothing from outside: haupt's
 //! numbers are constants taken from `../shared/docs/peer-anchors.md`.
 
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{Workspace, setup, step};
+use crate::{Workspace, setup, step, web};
 
 pub fn run(workspace: &Workspace) -> Result<()> {
     let oracle = workspace
@@ -40,13 +41,32 @@ pub fn run(workspace: &Workspace) -> Result<()> {
     std::fs::write(&baseline, &output.stdout)
         .with_context(|| format!("cannot write {}", baseline.display()))?;
 
+    let native = workspace.target_dir().join("bench-native.json");
     let mut bench = workspace.cargo();
     bench
         .args(["bench", "--package", "shared", "--bench", "pipeline"])
         .env("MYELIN_BENCH_CASES", oracle.join("cases"))
         .env("MYELIN_BENCH_AGENT", oracle.join("agent.yaml"))
-        .env("MYELIN_BENCH_BASELINE", &baseline);
+        .env("MYELIN_BENCH_BASELINE", &baseline)
+        .env("MYELIN_BENCH_EXPORT", &native);
     step("time Myelin's compiler beside Polyaxon's", bench)?;
+
+    // The same files in the browser's compiler worker, in Chromium.
+    web::build(workspace)?;
+    let mut server = workspace.cargo();
+    server.args(["build", "--package", "backend", "--bin", "myelin"]);
+    step("build the server that serves the web app", server)?;
+    let mut wasm = workspace.cargo();
+    wasm.args(["bench", "--package", "e2e", "--bench", "compiler_wasm"])
+        .env("MYELIN_BENCH_CASES", oracle.join("cases"))
+        .env("MYELIN_BENCH_AGENT", oracle.join("agent.yaml"))
+        .env("MYELIN_BENCH_NATIVE", &native)
+        .env(
+            "MYELIN_BIN",
+            workspace.target_dir().join("debug").join("myelin"),
+        )
+        .env("MYELIN_WEB_DIR", workspace.dist());
+    step("time the compiler in WebAssembly, in Chromium", wasm)?;
 
     let mut runs = workspace.cargo();
     runs.args(["bench", "--package", "backend", "--bench", "runs"]);

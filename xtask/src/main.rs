@@ -22,7 +22,8 @@ commands:
   build          setup, then build the web app into dist/ and report its size
   run [ARGS..]   build, then serve the app (ARGS go to `myelin serve`, e.g. --port 9000)
   test           build, then run every test: unit, golden, server, wasm build of shared, e2e
-  bench          time the compiler beside Polyaxon's own (needs ../shared), and run lists over 100k runs
+  bench          time the compiler beside Polyaxon's own and in WebAssembly in Chromium (needs
+                 ../shared), and run lists over 100k runs
   help           this text
 ";
 
@@ -47,7 +48,10 @@ fn main() -> Result<()> {
             web::build(&workspace)?;
             test(&workspace)
         }
-        "bench" => bench::run(&workspace),
+        "bench" => {
+            setup::run(&workspace)?;
+            bench::run(&workspace)
+        }
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())
