@@ -188,3 +188,78 @@ async fn a_typo_is_marked_fixed_previewed_and_the_run_succeeds() {
         .await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn examples_show_a_dag_and_a_grid_and_the_text_survives_a_reload() {
+    let server = Server::start();
+    server.post("/api/v1/default/projects/create", &json!({"name": "demo"}));
+    let browser = Browser::start().await;
+    browser.open(&server.url("/new")).await;
+    browser.expect_heading("New run").await;
+    browser
+        .find("//div[@data-testid='editor']//div[contains(@class,'monaco-editor')]")
+        .await;
+    let pick = |title: &'static str| {
+        let browser = &browser;
+        async move {
+            browser
+                .find(&format!(
+                    "//select[@aria-label='Examples']/option[text()='{title}']"
+                ))
+                .await
+                .click()
+                .await
+                .expect("cannot pick an example");
+        }
+    };
+
+    pick("Small DAG").await;
+    browser
+        .find("//*[name()='svg' and @aria-label='DAG']")
+        .await;
+    let operations = browser
+        .evaluate("document.querySelectorAll('svg.dag g.op').length")
+        .await;
+    assert_eq!(operations, json!(4));
+    let edges = browser
+        .evaluate("document.querySelectorAll('svg.dag path.edge').length")
+        .await;
+    assert_eq!(
+        edges,
+        json!(3),
+        "prepare → train → evaluate, train → report"
+    );
+    browser.screenshot("new-run-dag").await;
+
+    pick("Grid search").await;
+    browser
+        .expect_text(
+            "//p[contains(@class,'matrix-count')]",
+            "This grid search makes 9 runs.",
+        )
+        .await;
+    // The server compiles it too, and says it does not run searches yet.
+    browser
+        .find("//button[text()='Run']")
+        .await
+        .click()
+        .await
+        .expect("cannot submit");
+    browser
+        .find("//section[@aria-label='Run settings']//p[@role='alert' and contains(.,'the server refused the run')]")
+        .await;
+
+    // What was in the editor is there after a reload.
+    browser.open(&server.url("/new")).await;
+    browser
+        .find("//div[@data-testid='editor']//div[contains(@class,'monaco-editor')]")
+        .await;
+    let text = browser
+        .evaluate("monaco.editor.getEditors()[0].getValue()")
+        .await;
+    assert!(
+        text.as_str().unwrap_or_default().contains("kind: grid"),
+        "{text}"
+    );
+    browser.close().await;
+}

@@ -13,8 +13,11 @@ use shared::{Diagnostic, RunContext};
 pub struct Preview {
     /// Every problem, errors first in the order of the text, then warnings.
     pub diagnostics: Vec<Diagnostic>,
-    /// The component's inputs, for the form (also when params are still missing).
+    /// The component's inputs, for the form (also when params are still missing): those its
+    /// `template.fields` name, in that order, when it has them.
     pub inputs: Vec<Input>,
+    /// A template's description (`template.description`), to head the form.
+    pub template: Option<String>,
     /// The operation as compiled for the run.
     pub compiled: Option<Json>,
     /// The `polyaxon.com/v1` resource it converts to.
@@ -78,19 +81,22 @@ pub struct Input {
     pub description: Option<String>,
     /// Where it is declared in the text (1-based line).
     pub line: u32,
+    /// Its place among the declared inputs (`inputs[N]` in diagnostics' paths).
+    pub index: usize,
 }
 
 /// Checks, compiles and converts `text` with `params` for the run `context` describes.
 pub fn preview(text: &str, params: &[(String, String)], context: &RunContext) -> Preview {
     let linted = shared::lint(text, &[]);
     // While the file has errors elsewhere, its inputs are read as written, so the form stays.
-    let inputs = match &linted.operation {
-        Some(operation) => inputs_of(operation, text),
-        None => shared::yaml::parse(text)
-            .0
-            .map(|root| inputs_of(&root.to_json(), text))
-            .unwrap_or_default(),
+    let document = match &linted.operation {
+        Some(operation) => Some(operation.clone()),
+        None => shared::yaml::parse(text).0.map(|root| root.to_json()),
     };
+    let (inputs, template) = document
+        .as_ref()
+        .map(|document| form_of(document, text))
+        .unwrap_or_default();
     let compiled = shared::compile(text, params, context);
     let mut diagnostics: Vec<Diagnostic> = compiled
         .checked
@@ -105,6 +111,7 @@ pub fn preview(text: &str, params: &[(String, String)], context: &RunContext) ->
         return Preview {
             diagnostics,
             inputs,
+            template,
             shape: linted.operation.as_ref().map_or(Shape::Unknown, shape_of),
             ..Preview::default()
         };
@@ -113,6 +120,7 @@ pub fn preview(text: &str, params: &[(String, String)], context: &RunContext) ->
     let mut preview = Preview {
         diagnostics,
         inputs,
+        template,
         shape,
         ..Preview::default()
     };
@@ -142,6 +150,41 @@ fn component(operation: &Json) -> &Json {
     operation.get("component").unwrap_or(operation)
 }
 
+/// The form a file asks for: its inputs (narrowed to `template.fields` when it is a template),
+/// and the template's description.
+fn form_of(document: &Json, text: &str) -> (Vec<Input>, Option<String>) {
+    let inputs = inputs_of(document, text);
+    let template = document
+        .get("template")
+        .or_else(|| component(document).get("template"))
+        .filter(|template| template.get("enabled") != Some(&Json::Bool(false)));
+    let Some(template) = template else {
+        return (inputs, None);
+    };
+    let description = template
+        .get("description")
+        .and_then(Json::as_str)
+        .map(str::to_owned);
+    let fields: Vec<&str> = template
+        .get("fields")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Json::as_str)
+        .collect();
+    if fields.is_empty() {
+        return (inputs, description);
+    }
+    let chosen = fields
+        .iter()
+        .filter_map(|field| {
+            let name = field.strip_prefix("inputs.").unwrap_or(field);
+            inputs.iter().find(|input| input.name == name).cloned()
+        })
+        .collect();
+    (chosen, description)
+}
+
 fn inputs_of(operation: &Json, text: &str) -> Vec<Input> {
     let declared = component(operation)
         .get("inputs")
@@ -150,12 +193,14 @@ fn inputs_of(operation: &Json, text: &str) -> Vec<Input> {
         .unwrap_or_default();
     declared
         .iter()
-        .filter_map(|input| {
+        .enumerate()
+        .filter_map(|(index, input)| {
             let name = input.get("name")?.as_str()?.to_owned();
             let validation = input.get("validation");
             let bound =
                 |keys: [&str; 2]| keys.iter().find_map(|key| validation?.get(*key)?.as_f64());
             Some(Input {
+                index,
                 line: line_of(text, &name),
                 kind: input
                     .get("type")
@@ -377,6 +422,19 @@ mod tests {
                 .any(|d| d.message.contains("`epochs` is required"))
         );
         assert!(preview.native.is_none());
+    }
+
+    #[test]
+    fn a_template_s_fields_narrow_the_form() {
+        let text = "kind: component\ntemplate:\n  description: Pick a rate.\n  fields: [inputs.lr]\ninputs:\n- {name: epochs, type: int, value: 1, isOptional: true}\n- {name: lr, type: float, value: 0.1, isOptional: true}\nrun: {kind: job, container: {image: busybox}}\n";
+        let preview = preview(text, &[], &context());
+        let names: Vec<&str> = preview
+            .inputs
+            .iter()
+            .map(|input| input.name.as_str())
+            .collect();
+        assert_eq!(names, ["lr"]);
+        assert_eq!(preview.template.as_deref(), Some("Pick a rate."));
     }
 
     #[test]

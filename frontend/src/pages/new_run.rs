@@ -440,6 +440,7 @@ fn InputsForm(
     view! {
         <section class="panel inputs-form" aria-label="Inputs">
             <h2>"Inputs"</h2>
+            {move || compiled.with(|preview| preview.template.clone()).map(|text| view! { <p class="muted">{text}</p> })}
             {move || {
                 let (inputs, diagnostics) = compiled.with(|preview| (preview.inputs.clone(), preview.diagnostics.clone()));
                 if inputs.is_empty() {
@@ -447,9 +448,8 @@ fn InputsForm(
                 }
                 inputs
                     .into_iter()
-                    .enumerate()
-                    .map(|(index, input)| {
-                        let error = field_error(&diagnostics, &input.name, index);
+                    .map(|input| {
+                        let error = field_error(&diagnostics, &input.name, input.index);
                         let value = params.with_untracked(|params| params.get(&input.name).cloned());
                         input_field(input, value, error, set_param)
                     })
