@@ -33,6 +33,9 @@ pub enum AppError {
     /// The server failed; the request was fine.
     #[error("{0}")]
     Internal(String),
+    /// The request is understood but not allowed from where it comes.
+    #[error("{0}")]
+    Forbidden(String),
     /// What the server forwards the request to did not answer.
     #[error("{0}")]
     BadGateway(String),
@@ -47,6 +50,7 @@ impl AppError {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
         }
     }
 }

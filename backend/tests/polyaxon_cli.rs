@@ -360,3 +360,96 @@ fn the_tracking_client_in_a_run_logs_metrics_and_outputs() {
         "a client tried to leave loopback"
     );
 }
+
+#[test]
+fn ops_exec_runs_a_command_inside_a_running_run() {
+    let cli = Cli::start("cli-exec");
+    cli.ok(&["project", "create", "--name", "shell"]);
+    let waiting = python_job("waiting", "import time\nprint('ready')\ntime.sleep(120)");
+    let uuid = cli.submit("shell", "waiting", &waiting, &[]);
+    cli.server.wait_for(
+        "shell",
+        &uuid,
+        |status| status == "running",
+        Duration::from_secs(30),
+    );
+
+    // The CLI finds the pod and its main container (`k8s_inspect`), then speaks Kubernetes'
+    // exec protocol over a WebSocket (`k8s_exec`).
+    let printed = cli.ok(&[
+        "ops",
+        "exec",
+        "-p",
+        "shell",
+        "-uid",
+        &uuid,
+        "--",
+        "sh",
+        "-c",
+        "echo instance=$POLYAXON_RUN_INSTANCE",
+    ]);
+    assert!(
+        printed.contains(&format!("instance=default.shell.runs.{uuid}")),
+        "{printed}"
+    );
+    // A command's exit code is the CLI's.
+    let failed = cli.polyaxon(&[
+        "ops", "exec", "-p", "shell", "-uid", &uuid, "--", "sh", "-c", "exit 3",
+    ]);
+    assert_eq!(failed.status.code(), Some(3), "{failed:?}");
+
+    // The socket wants the token, and no page of another site may open it.
+    let socket = format!(
+        "{}/k8s/v1/polyaxon/default/shell/runs/{uuid}/k8s_exec/pod/polyaxon-main?command=true",
+        cli.server.url.replacen("http", "ws", 1)
+    );
+    assert_eq!(handshake(&socket, &[]), 401);
+    let token = format!("Token {TOKEN}");
+    let elsewhere = [
+        ("Authorization", token.as_str()),
+        ("Origin", "http://elsewhere.example"),
+    ];
+    assert_eq!(handshake(&socket, &elsewhere), 403);
+    assert_eq!(
+        handshake(&socket, &[("Authorization", token.as_str())]),
+        101
+    );
+
+    cli.ok(&["ops", "stop", "-p", "shell", "-uid", &uuid, "--yes"]);
+    cli.server
+        .wait_for("shell", &uuid, is_done, Duration::from_secs(30));
+    let inspect = format!("/streams/v1/polyaxon/default/shell/runs/{uuid}/k8s_inspect");
+    let (status, refused) = cli.server.request("GET", &inspect, None);
+    assert_eq!(status, 409, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not running")
+    );
+    assert_eq!(cli.refused_connections(), "", "a client left loopback");
+}
+
+/// The status a WebSocket handshake with `headers` gets (101 when it opens).
+fn handshake(url: &str, headers: &[(&str, &str)]) -> u16 {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+
+    let mut request = url.into_client_request().unwrap();
+    for (name, value) in headers {
+        let name = tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes());
+        request.headers_mut().insert(name.unwrap(), value.parse().unwrap());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((_, response)) => response.status().as_u16(),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                response.status().as_u16()
+            }
+            Err(other) => panic!("{url}: {other}"),
+        }
+    })
+}

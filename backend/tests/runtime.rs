@@ -11,7 +11,7 @@ use std::time::Duration;
 use backend::artifacts::Artifacts;
 use backend::runtime::kubernetes::{KubernetesRuntime, KubernetesTarget};
 use backend::runtime::process::{ProcessConfig, ProcessRuntime};
-use backend::runtime::{Execution, Reporter, Runtime};
+use backend::runtime::{ExecTarget, Execution, Reporter, Runtime};
 use backend::store::{Sqlite, Store};
 use backend::submit::{Submission, prepare};
 use shared::api::{OperationBody, Project, ProjectBody, Status};
@@ -581,10 +581,20 @@ async fn a_command_runs_inside_a_running_run(kind: Kind) {
     bench
         .wait_for(&uuid, |s| s == Status::Running, Duration::from_secs(20))
         .await;
+    let pods = bench.runtime.inspect(&uuid).await.unwrap();
+    assert_eq!(pods.len(), 1, "{pods:?}");
+    assert!(
+        pods[0].containers.contains(&"polyaxon-main".to_owned()),
+        "{pods:?}"
+    );
     let command = ["sh", "-c", "echo $POLYAXON_RUN_INSTANCE; pwd; cat"];
     let mut session = bench
         .runtime
-        .exec(&uuid, command.map(str::to_owned).to_vec())
+        .exec(
+            &uuid,
+            &ExecTarget::default(),
+            command.map(str::to_owned).to_vec(),
+        )
         .await
         .unwrap();
     session.stdin.write_all(b"typed\n").await.unwrap();
@@ -604,7 +614,11 @@ async fn a_command_runs_inside_a_running_run(kind: Kind) {
     // A command still running inside the run ends with it.
     let lingering = bench
         .runtime
-        .exec(&uuid, vec!["sleep".to_owned(), "60".to_owned()])
+        .exec(
+            &uuid,
+            &ExecTarget::default(),
+            vec!["sleep".to_owned(), "60".to_owned()],
+        )
         .await
         .unwrap();
     bench.runtime.stop(&uuid).await.unwrap();
@@ -618,7 +632,10 @@ async fn a_command_runs_inside_a_running_run(kind: Kind) {
         "ended by the run's end, not by itself"
     );
     assert!(matches!(
-        bench.runtime.exec(&uuid, vec!["true".to_owned()]).await,
+        bench
+            .runtime
+            .exec(&uuid, &ExecTarget::default(), vec!["true".to_owned()])
+            .await,
         Err(backend::runtime::RuntimeError::NotActive)
     ));
 }

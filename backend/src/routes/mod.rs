@@ -1,6 +1,7 @@
 //! The HTTP API, one module per resource: Polyaxon 2.18's routes and shapes under `/api/v1` and
 //! `/streams/v1`, so the unmodified `polyaxon` CLI and tracking client work against Myelin.
 
+mod exec;
 mod health;
 mod installation;
 mod projects;
@@ -32,6 +33,14 @@ pub fn api(state: &AppState) -> Router<AppState> {
 /// The routes under `/streams`: logs and artifacts, as Polyaxon's streams service has them.
 pub fn streams(state: &AppState) -> Router<AppState> {
     streams::routes()
+        .merge(exec::inspect_routes())
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .fallback(unknown_route)
+}
+
+/// The routes under `/k8s`: commands in running runs, over Kubernetes' exec protocol.
+pub fn k8s(state: &AppState) -> Router<AppState> {
+    exec::exec_routes()
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .fallback(unknown_route)
 }

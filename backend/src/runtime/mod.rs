@@ -5,6 +5,7 @@
 //! A runtime reports what happens through its [`Reporter`]: status conditions go to the store
 //! (whose lifecycle rules decide what is recorded) and printed lines to the runs' artifacts.
 
+pub mod channel;
 pub mod kubernetes;
 pub mod process;
 
@@ -34,6 +35,24 @@ pub struct Execution {
     pub resource: Json,
     /// The status the run was in, when the server picks it up after a restart.
     pub status: Status,
+}
+
+/// Where in a run a command goes; the run's first pod and main container when not said.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecTarget {
+    /// The pod.
+    pub pod: Option<String>,
+    /// The container.
+    pub container: Option<String>,
+}
+
+/// A pod of a running run, with its containers' names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodContainers {
+    /// The pod's name.
+    pub pod: String,
+    /// Its containers' names.
+    pub containers: Vec<String>,
 }
 
 /// A command started inside a run, and its streams.
@@ -89,10 +108,21 @@ pub trait Runtime: Send + Sync + 'static {
     /// Stops a run this runtime is executing or holds in its queue.
     async fn stop(&self, uuid: &str) -> Result<(), RuntimeError>;
 
+    /// The pods of a running run and their containers, among which `polyaxon ops shell` and
+    /// the browser's terminal choose. Refused with [`RuntimeError::NotActive`] when the run is
+    /// not running.
+    async fn inspect(&self, uuid: &str) -> Result<Vec<PodContainers>, RuntimeError>;
+
     /// Starts `command` inside a running run (its working folder, its environment, its process
-    /// group or pod), as `polyaxon ops exec` and the browser's terminal do. Refused with
-    /// [`RuntimeError::NotActive`] when the run is not running.
-    async fn exec(&self, uuid: &str, command: Vec<String>) -> Result<ExecSession, RuntimeError>;
+    /// group or pod), in `target` (the run's main container by default), as `polyaxon ops exec`
+    /// and the browser's terminal do. Refused with [`RuntimeError::NotActive`] when the run is
+    /// not running.
+    async fn exec(
+        &self,
+        uuid: &str,
+        target: &ExecTarget,
+        command: Vec<String>,
+    ) -> Result<ExecSession, RuntimeError>;
 
     /// Sends `request` (whose URI is the path and query the service is to see) to `port` of a
     /// running service run, and returns the service's answer: how the browser reaches

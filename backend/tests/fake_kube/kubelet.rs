@@ -11,13 +11,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::WebSocket;
 use axum::response::{IntoResponse, Response};
-use futures_util::{SinkExt as _, StreamExt as _};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde_json::{Value as Json, json};
-use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWriteExt as _, BufReader};
+use tokio::io::{AsyncBufReadExt as _, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
 
@@ -629,97 +628,19 @@ async fn finish(process: &mut Process, on_delete: &mut watch::Receiver<bool>) ->
     Some(json!({"exitCode": code, "reason": reason, "finishedAt": now()}))
 }
 
-/// Relays an exec'd command over the channel protocol: stdin from channel 0 (v5 closes it
-/// with 255), stdout on 1, stderr on 2, and its exit as a `metav1.Status` on 3.
+/// Relays an exec'd command over the channel protocol, as Myelin serves it too.
 pub async fn relay(socket: WebSocket, started: Started) {
-    let v5 = socket.protocol().and_then(|p| p.to_str().ok()) == Some("v5.channel.k8s.io");
     let Started { mut child } = started;
-    let (mut sink, mut incoming) = socket.split();
-    let (frames, mut outgoing) = mpsc::channel::<Vec<u8>>(64);
-    let writer = tokio::spawn(async move {
-        while let Some(frame) = outgoing.recv().await {
-            if sink.send(Message::Binary(frame.into())).await.is_err() {
-                return;
-            }
-        }
-        let _ = sink.send(Message::Close(None)).await;
-    });
-    let pumps: Vec<_> = [
-        (
-            1u8,
-            child
-                .stdout
-                .take()
-                .map(|out| Box::new(out) as Box<dyn AsyncRead + Send + Unpin>),
-        ),
-        (
-            2u8,
-            child
-                .stderr
-                .take()
-                .map(|err| Box::new(err) as Box<dyn AsyncRead + Send + Unpin>),
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(channel, stream)| Some((channel, stream?)))
-    .map(|(channel, mut stream)| {
-        let frames = frames.clone();
-        tokio::spawn(async move {
-            use tokio::io::AsyncReadExt as _;
-            let mut buffer = vec![0u8; 8192];
-            while let Ok(read) = stream.read(&mut buffer).await {
-                if read == 0 {
-                    break;
-                }
-                let mut frame = vec![channel];
-                frame.extend_from_slice(&buffer[..read]);
-                if frames.send(frame).await.is_err() {
-                    break;
-                }
-            }
-        })
-    })
-    .collect();
-    let mut stdin = child.stdin.take();
-    let input = async {
-        while let Some(Ok(message)) = incoming.next().await {
-            match message {
-                Message::Binary(data) => match data.first() {
-                    Some(0) => {
-                        if let Some(input) = stdin.as_mut() {
-                            let _ = input.write_all(&data[1..]).await;
-                        }
-                    }
-                    Some(255) if v5 && data.get(1) == Some(&0) => stdin = None,
-                    _ => {}
-                },
-                Message::Close(_) => break,
-                _ => {}
-            }
-        }
+    let (Some(stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return;
     };
-    let exit = tokio::select! {
-        exit = child.wait() => exit.ok(),
-        () = input => {
-            // The client went away: so does the command.
-            let _ = child.kill().await;
-            return;
-        }
+    let session = backend::runtime::ExecSession {
+        stdin: Box::new(stdin),
+        stdout: Box::new(stdout),
+        stderr: Box::new(stderr),
+        exit: tokio::spawn(async move { child.wait().await.ok().and_then(|exit| exit.code()) }),
     };
-    for pump in pumps {
-        let _ = pump.await;
-    }
-    let status = match exit.and_then(|exit| exit.code()) {
-        Some(0) => json!({"metadata": {}, "status": "Success"}),
-        code => json!({
-            "metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
-            "message": format!("command terminated with non-zero exit code: {code:?}"),
-            "details": {"causes": [{"reason": "ExitCode", "message": code.unwrap_or(137).to_string()}]},
-        }),
-    };
-    let mut frame = vec![3u8];
-    frame.extend(serde_json::to_vec(&status).unwrap());
-    let _ = frames.send(frame).await;
-    drop(frames);
-    let _ = writer.await;
+    backend::runtime::channel::serve(socket, session).await;
 }

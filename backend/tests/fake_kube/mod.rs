@@ -820,7 +820,7 @@ async fn exec(
         Err(message) => return refusal(StatusCode::BAD_REQUEST, "BadRequest", message),
     };
     upgrade
-        .protocols(["v5.channel.k8s.io", "v4.channel.k8s.io"])
+        .protocols(backend::runtime::channel::PROTOCOLS)
         .on_upgrade(move |socket| kubelet::relay(socket, started))
 }
 

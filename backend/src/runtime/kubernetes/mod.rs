@@ -38,7 +38,10 @@ use tokio::sync::watch;
 
 use self::kinds::Kind;
 use self::logs::Followers;
-use super::{ExecSession, Execution, NOT_FORWARDED, Reporter, Runtime, RuntimeError};
+use super::{
+    ExecSession, ExecTarget, Execution, NOT_FORWARDED, PodContainers, Reporter, Runtime,
+    RuntimeError,
+};
 
 /// Who applies the runs' objects, as the cluster's managed fields record it.
 pub const FIELD_MANAGER: &str = "myelin";
@@ -426,34 +429,61 @@ impl Inner {
         )
     }
 
-    /// The running pod of a run, and the container a command goes into.
-    async fn exec_target(&self, uuid: &str) -> Result<(String, String), RuntimeError> {
+    /// A run's running pods and their containers.
+    async fn running_pods(&self, uuid: &str) -> Result<Vec<PodContainers>, RuntimeError> {
         let pods = self
             .pods()
             .list(&ListParams::default().labels(&format!("{UUID_LABEL}={uuid}")))
             .await
             .map_err(|error| RuntimeError::Failed(refusal(&error, "the run's pods")))?;
-        let pod = pods
+        Ok(pods
             .items
             .into_iter()
-            .find(|pod| {
+            .filter(|pod| {
                 pod.status
                     .as_ref()
                     .and_then(|status| status.phase.as_deref())
                     == Some("Running")
             })
-            .ok_or(RuntimeError::NotActive)?;
-        let containers: Vec<String> = pod
-            .spec
-            .map(|spec| spec.containers.into_iter().map(|c| c.name).collect())
-            .unwrap_or_default();
-        let container = MAIN_CONTAINERS
-            .iter()
-            .find(|main| containers.iter().any(|name| name == *main))
-            .map(|main| (*main).to_owned())
-            .or_else(|| containers.into_iter().next())
-            .ok_or_else(|| RuntimeError::Failed("the run's pod has no container".to_owned()))?;
-        Ok((pod.metadata.name.unwrap_or_default(), container))
+            .map(|pod| PodContainers {
+                pod: pod.metadata.name.unwrap_or_default(),
+                containers: pod
+                    .spec
+                    .map(|spec| spec.containers.into_iter().map(|c| c.name).collect())
+                    .unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// The pod and container a command goes into: those asked for, or the first running pod
+    /// and its main container.
+    async fn exec_target(
+        &self,
+        uuid: &str,
+        target: &ExecTarget,
+    ) -> Result<(String, String), RuntimeError> {
+        let pods = self.running_pods(uuid).await?;
+        let pod = match &target.pod {
+            Some(name) => pods.into_iter().find(|pod| &pod.pod == name),
+            None => pods.into_iter().next(),
+        }
+        .ok_or(RuntimeError::NotActive)?;
+        let container = match &target.container {
+            Some(name) if pod.containers.contains(name) => name.clone(),
+            Some(name) => {
+                return Err(RuntimeError::Failed(format!(
+                    "pod {} has no container `{name}`",
+                    pod.pod
+                )));
+            }
+            None => MAIN_CONTAINERS
+                .iter()
+                .find(|main| pod.containers.iter().any(|name| name == *main))
+                .map(|main| (*main).to_owned())
+                .or_else(|| pod.containers.first().cloned())
+                .ok_or_else(|| RuntimeError::Failed("the run's pod has no container".to_owned()))?,
+        };
+        Ok((pod.pod, container))
     }
 
     /// Lines already archived per pod and container, so followers resume after them.
@@ -591,11 +621,23 @@ impl Runtime for KubernetesRuntime {
             .map_err(RuntimeError::Failed)
     }
 
-    async fn exec(&self, uuid: &str, command: Vec<String>) -> Result<ExecSession, RuntimeError> {
+    async fn inspect(&self, uuid: &str) -> Result<Vec<PodContainers>, RuntimeError> {
         if !self.inner.active().contains_key(uuid) {
             return Err(RuntimeError::NotActive);
         }
-        let (pod, container) = self.inner.exec_target(uuid).await?;
+        self.inner.running_pods(uuid).await
+    }
+
+    async fn exec(
+        &self,
+        uuid: &str,
+        target: &ExecTarget,
+        command: Vec<String>,
+    ) -> Result<ExecSession, RuntimeError> {
+        if !self.inner.active().contains_key(uuid) {
+            return Err(RuntimeError::NotActive);
+        }
+        let (pod, container) = self.inner.exec_target(uuid, target).await?;
         let params = AttachParams::default()
             .container(&container)
             .stdin(true)

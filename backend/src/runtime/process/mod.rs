@@ -30,7 +30,10 @@ use shared::api::Status;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
-use super::{ExecSession, Execution, NOT_FORWARDED, Reporter, Runtime, RuntimeError};
+use super::{
+    ExecSession, ExecTarget, Execution, NOT_FORWARDED, PodContainers, Reporter, Runtime,
+    RuntimeError,
+};
 use crate::artifacts::LogWriter;
 
 /// The kinds this runtime executes: the ones made of one pod.
@@ -209,7 +212,22 @@ impl Runtime for ProcessRuntime {
         Ok(())
     }
 
-    async fn exec(&self, uuid: &str, command: Vec<String>) -> Result<ExecSession, RuntimeError> {
+    async fn inspect(&self, uuid: &str) -> Result<Vec<PodContainers>, RuntimeError> {
+        let running = self.inner.running();
+        let running = running.get(uuid).ok_or(RuntimeError::NotActive)?;
+        Ok(vec![PodContainers {
+            pod: running.plan.pod.clone(),
+            containers: vec![shared::convert::MAIN_CONTAINER.to_owned()],
+        }])
+    }
+
+    /// A run here is one process group: every target is it.
+    async fn exec(
+        &self,
+        uuid: &str,
+        _target: &ExecTarget,
+        command: Vec<String>,
+    ) -> Result<ExecSession, RuntimeError> {
         let running = self
             .inner
             .running()

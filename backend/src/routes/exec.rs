@@ -1,0 +1,144 @@
+//! Commands in running runs, at Polyaxon's addresses: `/streams/v1/{namespace}/{owner}/{project}/
+//! runs/{uuid}/k8s_inspect` lists the run's pods and containers, and the WebSocket
+//! `/k8s/v1/…/runs/{uuid}/k8s_exec/{pod}/{container}?command=…` runs a command there over
+//! Kubernetes' channel protocol, as `polyaxon ops exec` and `ops shell` expect. The runtime
+//! carries the command: a process in the run's group, or the pod's exec.
+
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::{Map, Value as Json, json};
+
+use crate::runtime::{ExecTarget, RuntimeError, channel};
+use crate::{AppError, AppState};
+
+pub fn inspect_routes() -> Router<AppState> {
+    Router::new().route(
+        "/v1/{namespace}/{owner}/{project}/runs/{uuid}/k8s_inspect",
+        get(inspect),
+    )
+}
+
+pub fn exec_routes() -> Router<AppState> {
+    Router::new().route(
+        "/v1/{namespace}/{owner}/{project}/runs/{uuid}/k8s_exec/{pod}/{container}",
+        get(exec),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct RunPath {
+    owner: String,
+    project: String,
+    uuid: String,
+    pod: Option<String>,
+    container: Option<String>,
+}
+
+fn not_running(error: RuntimeError, uuid: &str) -> AppError {
+    match error {
+        RuntimeError::NotActive => AppError::Conflict(format!(
+            "run {uuid} is not running: commands run only inside a running run"
+        )),
+        RuntimeError::Failed(message) => AppError::BadGateway(message),
+    }
+}
+
+/// The run's pods, in the shape the CLI reads (`pods.NAME.spec.containers[].name`).
+async fn inspect(
+    State(state): State<AppState>,
+    Path(path): Path<RunPath>,
+) -> Result<axum::Json<Json>, AppError> {
+    state
+        .store
+        .run(&path.owner, &path.project, &path.uuid)
+        .await?;
+    let pods = state
+        .runtime
+        .inspect(&path.uuid)
+        .await
+        .map_err(|error| not_running(error, &path.uuid))?;
+    let pods: Map<String, Json> = pods
+        .into_iter()
+        .map(|pod| {
+            let containers: Vec<Json> = pod
+                .containers
+                .iter()
+                .map(|name| json!({"name": name}))
+                .collect();
+            let content = json!({
+                "metadata": {"name": pod.pod},
+                "spec": {"containers": containers},
+                "status": {"phase": "Running"},
+            });
+            (pod.pod, content)
+        })
+        .collect();
+    Ok(axum::Json(json!({"pods": pods})))
+}
+
+async fn exec(
+    State(state): State<AppState>,
+    Path(path): Path<RunPath>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, AppError> {
+    same_origin(&headers)?;
+    state
+        .store
+        .run(&path.owner, &path.project, &path.uuid)
+        .await?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
+            .map_err(|error| AppError::BadRequest(format!("unreadable query: {error}")))?;
+    let command: Vec<String> = pairs
+        .iter()
+        .filter(|(key, _)| key == "command")
+        .map(|(_, value)| value.clone())
+        .collect();
+    if command.is_empty() {
+        return Err(AppError::BadRequest(
+            "no `command` to run: give it as `command=…`, once per word".to_owned(),
+        ));
+    }
+    let target = ExecTarget {
+        pod: path.pod.clone(),
+        container: path.container.clone(),
+    };
+    let session = state
+        .runtime
+        .exec(&path.uuid, &target, command)
+        .await
+        .map_err(|error| not_running(error, &path.uuid))?;
+    Ok(upgrade
+        .protocols(channel::PROTOCOLS)
+        .on_upgrade(move |socket| channel::serve(socket, session)))
+}
+
+/// A page of another site may not open a shell here with the visitor's credentials: when a
+/// browser says where the page comes from, it must be this server.
+fn same_origin(headers: &HeaderMap) -> Result<(), AppError> {
+    let Some(origin) = headers
+        .get(header::ORIGIN)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return Ok(());
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    if origin_host == host {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "a page from {origin} may not open a command in this server's runs"
+        )))
+    }
+}

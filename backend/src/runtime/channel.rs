@@ -1,0 +1,132 @@
+//! Kubernetes' remote-command channel protocol over a WebSocket, what `kubectl exec` and
+//! `polyaxon ops exec`/`shell` speak (`v5.channel.k8s.io`, `v4.channel.k8s.io`). Every frame is
+//! binary and starts with its channel: 0 stdin, 1 stdout, 2 stderr, 3 the command's end as a
+//! `metav1.Status`, 4 a terminal resize; v5 adds 255, which closes a channel (the client's
+//! stdin). Myelin serves it for any runtime's exec session.
+
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::json;
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::sync::mpsc;
+
+use super::ExecSession;
+
+/// The versions served, the preferred first.
+pub const PROTOCOLS: [&str; 2] = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
+
+const STDIN: u8 = 0;
+const STDOUT: u8 = 1;
+const STDERR: u8 = 2;
+const STATUS: u8 = 3;
+const CLOSE: u8 = 255;
+
+/// Relays `session` over `socket` until the command ends (its exit goes out on channel 3) or the
+/// client goes away (the command's input then ends).
+pub async fn serve(socket: WebSocket, session: ExecSession) {
+    let v5 = socket.protocol().and_then(|p| p.to_str().ok()) == Some(PROTOCOLS[0]);
+    let ExecSession {
+        stdin,
+        stdout,
+        stderr,
+        exit,
+    } = session;
+    let (mut sink, mut incoming) = socket.split();
+    let (frames, mut outgoing) = mpsc::channel::<Vec<u8>>(64);
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = outgoing.recv().await {
+            if sink.send(Message::Binary(frame.into())).await.is_err() {
+                return;
+            }
+        }
+        let _ = sink.send(Message::Close(None)).await;
+    });
+    let pumps = [
+        tokio::spawn(pump(stdout, STDOUT, frames.clone())),
+        tokio::spawn(pump(stderr, STDERR, frames.clone())),
+    ];
+    let mut stdin = Some(stdin);
+    let input = async {
+        while let Some(Ok(message)) = incoming.next().await {
+            match message {
+                Message::Binary(data) => match data.first() {
+                    Some(&STDIN) => {
+                        if let Some(input) = stdin.as_mut() {
+                            let _ = input.write_all(&data[1..]).await;
+                        }
+                    }
+                    Some(&CLOSE) if v5 && data.get(1) == Some(&STDIN) => stdin = None,
+                    _ => {}
+                },
+                Message::Close(_) => break,
+                _ => {}
+            }
+        }
+    };
+    let mut exit = exit;
+    let code = tokio::select! {
+        code = &mut exit => code.ok().flatten(),
+        () = input => {
+            // The client went away: the command's input ends with it.
+            return;
+        }
+    };
+    for pump in pumps {
+        let _ = pump.await;
+    }
+    let mut frame = vec![STATUS];
+    frame.extend(serde_json::to_vec(&status(code)).unwrap_or_default());
+    let _ = frames.send(frame).await;
+    drop(frames);
+    let _ = writer.await;
+    // The closing handshake: the client answers the close (clients ping until they see it),
+    // and only then does the connection go.
+    let _ = tokio::time::timeout(CLOSING, async {
+        while let Some(Ok(message)) = incoming.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// How long a client has to answer the close.
+const CLOSING: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Sends what `stream` gives on `channel`, as it comes.
+async fn pump(
+    mut stream: Box<dyn AsyncRead + Send + Unpin>,
+    channel: u8,
+    frames: mpsc::Sender<Vec<u8>>,
+) {
+    let mut buffer = vec![0_u8; 8192];
+    while let Ok(read) = stream.read(&mut buffer).await {
+        if read == 0 {
+            break;
+        }
+        let mut frame = Vec::with_capacity(read + 1);
+        frame.push(channel);
+        frame.extend_from_slice(&buffer[..read]);
+        if frames.send(frame).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// The `metav1.Status` a command's end is told with: the exit code in a cause, as kubelets say
+/// it and clients read it.
+fn status(code: Option<i32>) -> serde_json::Value {
+    match code {
+        Some(0) => json!({"metadata": {}, "status": "Success"}),
+        Some(code) => json!({
+            "metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
+            "message": format!("command terminated with non-zero exit code: exit status {code}"),
+            "details": {"causes": [{"reason": "ExitCode", "message": code.to_string()}]},
+        }),
+        None => json!({
+            "metadata": {}, "status": "Failure", "reason": "InternalError",
+            "message": "the command was ended by a signal",
+        }),
+    }
+}
