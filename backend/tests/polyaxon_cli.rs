@@ -437,7 +437,9 @@ fn handshake(url: &str, headers: &[(&str, &str)]) -> u16 {
     let mut request = url.into_client_request().unwrap();
     for (name, value) in headers {
         let name = tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes());
-        request.headers_mut().insert(name.unwrap(), value.parse().unwrap());
+        request
+            .headers_mut()
+            .insert(name.unwrap(), value.parse().unwrap());
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -8,6 +8,9 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+#[path = "../../shared/benches/support/case_params.rs"]
+mod case_params;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -39,14 +42,7 @@ fn corpus(folder: &Path) -> Vec<Json> {
             let name = entry.unwrap().file_name().into_string().unwrap();
             let name = name.strip_suffix(".yaml")?.to_owned();
             let text = std::fs::read_to_string(folder.join(format!("{name}.yaml"))).unwrap();
-            let params: Vec<(String, String)> =
-                std::fs::read_to_string(folder.join(format!("{name}.params")))
-                    .unwrap_or_default()
-                    .lines()
-                    .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
-                    .filter_map(|line| line.split_once('='))
-                    .map(|(key, value)| (key.trim().to_owned(), value.to_owned()))
-                    .collect();
+            let params = case_params::case_params(folder, &name);
             Some(json!({"name": name, "text": text, "params": params}))
         })
         .collect();

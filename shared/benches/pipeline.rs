@@ -19,6 +19,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[path = "../tests/common/oracle_run.rs"]
 mod common;
 
+#[path = "support/case_params.rs"]
+mod case_params;
+
 const RUNS: usize = 200;
 
 fn main() {
@@ -53,14 +56,7 @@ fn main() {
     for name in &names {
         let folder = Path::new(&cases);
         let text = std::fs::read_to_string(folder.join(format!("{name}.yaml"))).unwrap();
-        let params: Vec<(String, String)> =
-            std::fs::read_to_string(folder.join(format!("{name}.params")))
-                .unwrap_or_default()
-                .lines()
-                .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
-                .filter_map(|line| line.split_once('='))
-                .map(|(name, value)| (name.trim().to_owned(), value.to_owned()))
-                .collect();
+        let params = case_params::case_params(folder, name);
         let mut times: Vec<Duration> = (0..RUNS)
             .map(|_| {
                 let started = Instant::now();

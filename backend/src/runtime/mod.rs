@@ -158,6 +158,20 @@ pub const NOT_FORWARDED: &[&str] = &[
     "authorization",
 ];
 
+/// `request` readdressed to `base` followed by its own path and query, without the headers a
+/// proxy does not pass on.
+pub fn forward_to(request: Request<Body>, base: &str) -> Result<Request<Body>, RuntimeError> {
+    let (mut parts, body) = request.into_parts();
+    let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
+    parts.uri = format!("{base}{path}")
+        .parse()
+        .map_err(|error| RuntimeError::Failed(format!("cannot proxy to {path}: {error}")))?;
+    for header in NOT_FORWARDED {
+        parts.headers.remove(*header);
+    }
+    Ok(Request::from_parts(parts, body))
+}
+
 /// A service's answer as the proxy passes it on: its status, headers and streamed body, but not
 /// what concerned its own connection (its HTTP version, `connection`, `transfer-encoding`, …).
 pub fn forwarded<B>(response: Response<B>) -> Response<Body>

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::body::Body;
-use axum::http::{Request, Response, Uri};
+use axum::http::{Request, Response};
 use futures_util::StreamExt as _;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status as ExecStatus;
@@ -38,10 +38,7 @@ use tokio::sync::watch;
 
 use self::kinds::Kind;
 use self::logs::Followers;
-use super::{
-    ExecSession, ExecTarget, Execution, NOT_FORWARDED, PodContainers, Reporter, Runtime,
-    RuntimeError,
-};
+use super::{ExecSession, ExecTarget, Execution, PodContainers, Reporter, Runtime, RuntimeError};
 
 /// Who applies the runs' objects, as the cluster's managed fields record it.
 pub const FIELD_MANAGER: &str = "myelin";
@@ -697,17 +694,11 @@ impl Runtime for KubernetesRuntime {
             .filter(|watched| watched.ports.contains(&port))
             .map(|watched| watched.workload.name.clone())
             .ok_or(RuntimeError::NotActive)?;
-        let (mut parts, body) = request.into_parts();
-        let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
-        parts.uri = format!(
-            "/api/v1/namespaces/{}/services/{name}:{port}/proxy{path}",
+        let base = format!(
+            "/api/v1/namespaces/{}/services/{name}:{port}/proxy",
             self.inner.namespace
-        )
-        .parse::<Uri>()
-        .map_err(|error| RuntimeError::Failed(format!("cannot proxy to {path}: {error}")))?;
-        for header in NOT_FORWARDED {
-            parts.headers.remove(*header);
-        }
+        );
+        let (parts, body) = super::forward_to(request, &base)?.into_parts();
         // kube sends whole bodies: a request is read first, up to a limit.
         let body = axum::body::to_bytes(body, PROXIED_BODY_LIMIT)
             .await

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::body::Body;
-use axum::http::{Request, Response, Uri};
+use axum::http::{Request, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -30,10 +30,7 @@ use shared::api::Status;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
-use super::{
-    ExecSession, ExecTarget, Execution, NOT_FORWARDED, PodContainers, Reporter, Runtime,
-    RuntimeError,
-};
+use super::{ExecSession, ExecTarget, Execution, PodContainers, Reporter, Runtime, RuntimeError};
 use crate::artifacts::LogWriter;
 
 /// The kinds this runtime executes: the ones made of one pod.
@@ -277,24 +274,12 @@ impl Runtime for ProcessRuntime {
         if !listens {
             return Err(RuntimeError::NotActive);
         }
-        let (mut parts, body) = request.into_parts();
-        let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
-        parts.uri = format!("http://127.0.0.1:{port}{path}")
-            .parse::<Uri>()
-            .map_err(|error| RuntimeError::Failed(format!("cannot proxy to {path}: {error}")))?;
-        for header in NOT_FORWARDED {
-            parts.headers.remove(*header);
-        }
-        let response = self
-            .inner
-            .http
-            .request(Request::from_parts(parts, body))
-            .await
-            .map_err(|error| {
-                RuntimeError::Failed(format!(
-                    "the service on port {port} did not answer: {error}"
-                ))
-            })?;
+        let request = super::forward_to(request, &format!("http://127.0.0.1:{port}"))?;
+        let response = self.inner.http.request(request).await.map_err(|error| {
+            RuntimeError::Failed(format!(
+                "the service on port {port} did not answer: {error}"
+            ))
+        })?;
         Ok(super::forwarded(response))
     }
 
