@@ -131,3 +131,46 @@ async fn a_run_is_listed_and_its_page_streams_its_logs_to_the_end() {
         .await;
     browser.close().await;
 }
+
+const COLOURED: &str = r#"kind: component
+name: coloured
+run:
+  kind: job
+  container:
+    image: python:3.11
+    command: [python3, -u, -c]
+    args:
+    - |
+      print("\033[1;31mERROR\033[0m disk nearly \033[93mfull\033[0m")
+      print("\033[32mok\033[0m plain again")
+"#;
+
+#[tokio::test]
+async fn logs_show_terminal_colours() {
+    let server = Server::start();
+    server.post("/api/v1/default/projects/create", &json!({"name": "demo"}));
+    let run = server.post("/api/v1/default/demo/runs", &json!({"content": COLOURED}));
+    let uuid = run["uuid"].as_str().expect("a uuid").to_owned();
+    let browser = Browser::start().await;
+    browser
+        .open(&server.url(&format!("/projects/demo/runs/{uuid}")))
+        .await;
+    let error = browser
+        .find("//div[contains(@class,'log-line')]/span[contains(@class,'ansi-fg-1') and contains(@class,'ansi-bold')]")
+        .await;
+    assert_eq!(error.text().await.expect("a text"), "ERROR");
+    browser
+        .find(
+            "//div[contains(@class,'log-line')]/span[contains(@class,'ansi-fg-2') and text()='ok']",
+        )
+        .await;
+    // No escape character reaches the page.
+    let text = browser
+        .evaluate("document.querySelector('.log-lines').textContent")
+        .await;
+    let text = text.as_str().unwrap_or_default();
+    assert!(text.contains("ERROR disk nearly full"), "{text}");
+    assert!(!text.contains('\u{1b}') && !text.contains("[0m"), "{text}");
+    browser.screenshot("logs-ansi").await;
+    browser.close().await;
+}

@@ -1,7 +1,8 @@
 //! What the app and its compiler worker share: the worker's messages and what it computes
-//! (`preview`). The app (`src/main.rs`) only sends and receives; the compiler itself is linked
+//! (`preview`); and what the app computes that can be tested without a browser (`ansi`). The app (`src/main.rs`) only sends and receives; the compiler itself is linked
 //! into the worker (`src/bin/compiler.rs`) alone, so pages without an editor never load it.
 
+pub mod ansi;
 pub mod preview;
 
 use serde::{Deserialize, Serialize};

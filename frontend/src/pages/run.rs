@@ -64,7 +64,7 @@ pub fn RunPage() -> impl IntoView {
                     lines
                         .get()
                         .into_iter()
-                        .map(|line| view! { <div class="log-line">{line.value}</div> })
+                        .map(|line| view! { <div class="log-line">{styled(&line.value)}</div> })
                         .collect_view()
                 }}
             </pre>
@@ -142,4 +142,18 @@ fn header(run: Run) -> impl IntoView {
             </table>
         </section>
     }
+}
+
+/// A log line with its terminal colours.
+fn styled(line: &str) -> impl IntoView + use<> {
+    frontend::ansi::segments(line)
+        .into_iter()
+        .map(|segment| {
+            if segment.classes.is_empty() {
+                segment.text.into_any()
+            } else {
+                view! { <span class=segment.classes>{segment.text}</span> }.into_any()
+            }
+        })
+        .collect_view()
 }
