@@ -11,7 +11,7 @@ use crate::config::{Config, RuntimeChoice};
 use crate::runtime::kubernetes::{KubernetesRuntime, KubernetesTarget};
 use crate::runtime::process::{ProcessConfig, ProcessRuntime};
 use crate::runtime::{Reporter, Runtime};
-use crate::store::{Sqlite, Store};
+use crate::store::{Notifying, Sqlite, Store};
 
 /// Everything a handler may need, cloned cheaply into each request.
 #[derive(Clone)]
@@ -28,6 +28,8 @@ pub struct AppState {
     pub agent: Arc<Agent>,
     /// The same, as Polyaxon's camelCase settings: what the browser compiles its previews for.
     pub agent_config: Arc<Json>,
+    /// Changes to runs as they are recorded (the same store as `store`).
+    pub run_events: Arc<Notifying>,
     /// Where runs reach this server's API (`POLYAXON_HOST`).
     pub api_host: Arc<str>,
     /// This installation's identity, kept in the data folder.
@@ -83,10 +85,13 @@ impl AppState {
             uuid: installation_key.clone(),
         };
         let database = data.join("myelin.db");
-        let store: Arc<dyn Store> = Arc::new(
+        let sqlite: Arc<dyn Store> = Arc::new(
             Sqlite::open(&database, &agent.namespace, Some(store_ref))
                 .with_context(|| format!("cannot open the database {}", database.display()))?,
         );
+        // Every write, the runtime's included, goes through the store that tells watchers.
+        let run_events = Arc::new(Notifying::new(sqlite));
+        let store: Arc<dyn Store> = run_events.clone();
         let reporter = Reporter::new(Arc::clone(&store), archive.clone());
         let runtime: Arc<dyn Runtime> = match kubernetes {
             Some(target) => Arc::new(KubernetesRuntime::new(target, reporter)),
@@ -114,6 +119,7 @@ impl AppState {
             artifacts: archive,
             agent: Arc::new(agent),
             agent_config: Arc::new(agent_config),
+            run_events,
             api_host: api_host.into(),
             installation_key: installation_key.into(),
         })

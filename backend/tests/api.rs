@@ -1078,3 +1078,73 @@ async fn the_browser_learns_the_agent_runs_are_compiled_for() {
     let parsed: shared::Agent = serde_json::from_value(agent).unwrap();
     assert_eq!(parsed, *api.state.agent);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_changes_are_pushed_as_server_sent_events() {
+    let api = Api::new("events-stream", None).await;
+    api.project("demo").await;
+    api.project("other").await;
+    let request = Request::get("/streams/v1/polyaxon/default/demo/runs/events")
+        .body(Body::empty())
+        .unwrap();
+    let response = backend::app(api.state.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.into_body();
+
+    api.submit("other", &job_with("echo elsewhere")).await;
+    let uuid = api.submit("demo", &job_with("echo here")).await;
+    let mut seen: Vec<(String, String, String)> = Vec::new();
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !seen.iter().any(|(_, _, status)| status == "succeeded") {
+        assert!(Instant::now() < deadline, "events so far: {seen:?}");
+        let frame = tokio::time::timeout(Duration::from_secs(30), body.frame())
+            .await
+            .expect("an event in time")
+            .expect("the stream goes on")
+            .unwrap();
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        text.push_str(&String::from_utf8_lossy(&data));
+        while let Some((event, rest)) = text.split_once("\n\n") {
+            let data = event
+                .lines()
+                .find_map(|line| line.strip_prefix("data: "))
+                .map(str::to_owned);
+            text = rest.to_owned();
+            if let Some(data) = data {
+                let event: Json = serde_json::from_str(&data).unwrap();
+                seen.push((
+                    event["uuid"].as_str().unwrap_or_default().to_owned(),
+                    event["change"].as_str().unwrap_or_default().to_owned(),
+                    event["status"].as_str().unwrap_or_default().to_owned(),
+                ));
+            }
+        }
+    }
+    assert!(
+        seen.iter().all(|(run, _, _)| *run == uuid),
+        "only this project's runs: {seen:?}"
+    );
+    assert_eq!(seen[0].1, "created", "{seen:?}");
+    let statuses: Vec<&str> = seen.iter().map(|(_, _, status)| status.as_str()).collect();
+    for expected in ["queued", "running", "succeeded"] {
+        assert!(
+            statuses.contains(&expected),
+            "{expected} not in {statuses:?}"
+        );
+    }
+}
+
+/// A job that runs `command` with `sh -c`.
+fn job_with(command: &str) -> String {
+    format!(
+        "kind: component\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [sh, -c, {}]\n",
+        serde_json::to_string(command).unwrap()
+    )
+}

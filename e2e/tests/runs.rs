@@ -174,3 +174,23 @@ async fn logs_show_terminal_colours() {
     browser.screenshot("logs-ansi").await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn the_runs_table_follows_runs_as_the_server_records_them() {
+    let server = Server::start();
+    server.post("/api/v1/default/projects/create", &json!({"name": "demo"}));
+    let browser = Browser::start().await;
+    browser.open(&server.url("/projects/demo")).await;
+    browser.expect_heading("demo").await;
+    browser
+        .find("//section[@aria-label='Runs']//p[starts-with(normalize-space(),'No runs match.')]")
+        .await;
+    // Submitted while the page is open: nothing reloads it but what the server pushes.
+    let quick = "kind: component\nname: pushed\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [sh, -c, 'sleep 1; echo done']\n";
+    server.post("/api/v1/default/demo/runs", &json!({"content": quick}));
+    browser.find("//table//a[normalize-space()='pushed']").await;
+    browser
+        .find("//table//tr[.//a[normalize-space()='pushed']]//*[contains(@class,'badge') and normalize-space()='succeeded']")
+        .await;
+    browser.close().await;
+}

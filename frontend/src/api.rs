@@ -80,6 +80,53 @@ pub async fn run(project: &str, uuid: &str) -> Result<Run, ApiError> {
     get_json(&format!("/api/v1/{DEFAULT_OWNER}/{project}/runs/{uuid}")).await
 }
 
+/// A subscription to a project's run changes; it ends when dropped.
+pub struct RunWatch {
+    source: web_sys::EventSource,
+    _on_event: wasm_bindgen::closure::Closure<dyn FnMut(web_sys::MessageEvent)>,
+}
+
+impl Drop for RunWatch {
+    fn drop(&mut self) {
+        self.source.close();
+    }
+}
+
+/// Calls `on_change` with the run's uuid whenever a run of `project` is created, changes
+/// status, is changed or deleted, and with `None` when changes were missed (the server pushes
+/// them; the browser reconnects by itself after a drop).
+pub fn watch_runs(
+    project: &str,
+    on_change: impl FnMut(Option<String>) + 'static,
+) -> Result<RunWatch, ApiError> {
+    use wasm_bindgen::JsCast as _;
+
+    // The namespace segment is Polyaxon's; the server reads the project from the rest.
+    let url = format!("/streams/v1/default/{DEFAULT_OWNER}/{project}/runs/events");
+    let source =
+        web_sys::EventSource::new(&url).map_err(|error| ApiError::Network(format!("{error:?}")))?;
+    let mut on_change = on_change;
+    let on_event = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+        move |event: web_sys::MessageEvent| {
+            let uuid = event
+                .data()
+                .as_string()
+                .and_then(|data| serde_json::from_str::<serde_json::Value>(&data).ok())
+                .and_then(|change| change.get("uuid")?.as_str().map(str::to_owned));
+            on_change(uuid);
+        },
+    );
+    for kind in ["run", "resync"] {
+        source
+            .add_event_listener_with_callback(kind, on_event.as_ref().unchecked_ref())
+            .map_err(|error| ApiError::Network(format!("{error:?}")))?;
+    }
+    Ok(RunWatch {
+        source,
+        _on_event: on_event,
+    })
+}
+
 /// Follows a run's logs from the start: `on_batch` gets each batch as the server sends it,
 /// history first, then live lines, the last one with the run's final status. A dropped
 /// connection is opened again at the cursor of the last batch, so nothing is lost or repeated.

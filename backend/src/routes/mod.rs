@@ -5,6 +5,7 @@ mod exec;
 mod health;
 mod installation;
 mod projects;
+mod run_events;
 mod runs;
 mod services;
 mod streams;
@@ -34,6 +35,7 @@ pub fn api(state: &AppState) -> Router<AppState> {
 pub fn streams(state: &AppState) -> Router<AppState> {
     streams::routes()
         .merge(exec::inspect_routes())
+        .merge(run_events::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .fallback(unknown_route)
 }

@@ -4,6 +4,7 @@
 //! SQLite's place without the handlers noticing. The rules of a run's lifecycle (which status
 //! may follow which) are in [`lifecycle`], shared by every implementation.
 
+pub mod events;
 pub mod lifecycle;
 pub mod pql;
 mod sqlite;
@@ -15,6 +16,7 @@ use shared::api::{
     StatusCondition,
 };
 
+pub use events::{Notifying, RunEvent};
 pub use sqlite::Sqlite;
 
 /// What can go wrong in the store.

@@ -9,9 +9,6 @@ use crate::api;
 use crate::components::status_badge::StatusBadge;
 use crate::format::{minute, seconds};
 
-/// How often the table asks the server for the runs' statuses.
-const REFRESH_MS: u32 = 2_000;
-
 /// The runs page of one project.
 #[component]
 pub fn ProjectRuns() -> impl IntoView {
@@ -26,17 +23,14 @@ pub fn ProjectRuns() -> impl IntoView {
         let (project, query) = (project(), query.get().unwrap_or_default());
         async move { api::runs(&project, &query).await }
     });
-    // Statuses change on the server: ask again every few seconds while the page is open.
-    let interval = set_interval_with_handle(
-        move || tick.update(|count| *count += 1),
-        std::time::Duration::from_millis(u64::from(REFRESH_MS)),
-    )
-    .ok();
-    on_cleanup(move || {
-        if let Some(handle) = interval {
-            handle.clear();
-        }
+    // The server pushes every change to the project's runs: the table reads again on each.
+    let watch = StoredValue::new_local(None::<api::RunWatch>);
+    Effect::new(move |_| {
+        let project = project();
+        let watching = api::watch_runs(&project, move |_| tick.update(|count| *count += 1));
+        watch.set_value(watching.ok());
     });
+    on_cleanup(move || watch.set_value(None));
     let filter = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let typed = typed.get_untracked().trim().to_owned();
@@ -45,7 +39,7 @@ pub fn ProjectRuns() -> impl IntoView {
     view! {
         <header class="page-header">
             <h1>{project}</h1>
-            <p>"The project's runs, newest first. Statuses refresh on their own."</p>
+            <p>"The project's runs, newest first. Statuses update as the server records them."</p>
         </header>
         <form class="panel filter" aria-label="Filter runs" on:submit=filter>
             <div class="fields">

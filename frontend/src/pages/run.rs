@@ -23,6 +23,18 @@ pub fn RunPage() -> impl IntoView {
         let (project, uuid) = (project(), uuid());
         async move { api::run(&project, &uuid).await }
     });
+    // The server pushes this run's changes: the header follows its status as it happens.
+    let watch = StoredValue::new_local(None::<api::RunWatch>);
+    Effect::new(move |_| {
+        let (project, own) = (project(), uuid());
+        let watching = api::watch_runs(&project, move |changed| {
+            if changed.as_deref().is_none_or(|changed| changed == own) {
+                reload.update(|count| *count += 1);
+            }
+        });
+        watch.set_value(watching.ok());
+    });
+    on_cleanup(move || watch.set_value(None));
     let lines = RwSignal::new(Vec::<LogLine>::new());
     let ended = RwSignal::new(None::<Status>);
     let stream_problem = RwSignal::new(None::<String>);

@@ -1,0 +1,180 @@
+//! Changes to runs as they are recorded, for whoever watches (the browser's tables and pages, over
+//! server-sent events). A [`Notifying`] store wraps any store and tells after each write that
+//! succeeded; watchers that fall behind are told to read again rather than being buffered for.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use shared::api::{
+    LineageArtifact, ListResponse, Project, ProjectBody, Run, RunPatch, Status, StatusCondition,
+};
+use tokio::sync::broadcast;
+
+use super::{NewRun, RunFilter, Store, StoreError, StoredRun, Transition};
+
+/// How many changes wait for a slow watcher before it is told it missed some.
+const BACKLOG: usize = 1024;
+
+/// One change to a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunEvent {
+    /// The run's owner.
+    pub owner: String,
+    /// The run's project.
+    pub project: String,
+    /// The run.
+    pub uuid: String,
+    /// `created`, `status`, `updated` or `deleted`.
+    pub change: &'static str,
+    /// The run's status after the change, when it has one.
+    pub status: Option<Status>,
+}
+
+/// A store that tells watchers of every change it records.
+pub struct Notifying {
+    inner: Arc<dyn Store>,
+    events: broadcast::Sender<RunEvent>,
+}
+
+impl Notifying {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Self {
+            inner,
+            events: broadcast::channel(BACKLOG).0,
+        }
+    }
+
+    /// Changes from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<RunEvent> {
+        self.events.subscribe()
+    }
+
+    fn tell(&self, run: &Run, change: &'static str) {
+        // Nobody watching is not a failure.
+        let _ = self.events.send(RunEvent {
+            owner: run.owner.clone(),
+            project: run.project.clone(),
+            uuid: run.uuid.clone(),
+            change,
+            status: Some(run.status),
+        });
+    }
+}
+
+#[async_trait]
+impl Store for Notifying {
+    async fn create_project(&self, owner: &str, body: ProjectBody) -> Result<Project, StoreError> {
+        self.inner.create_project(owner, body).await
+    }
+
+    async fn project(&self, owner: &str, name: &str) -> Result<Project, StoreError> {
+        self.inner.project(owner, name).await
+    }
+
+    async fn projects(
+        &self,
+        owner: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<ListResponse<Project>, StoreError> {
+        self.inner.projects(owner, limit, offset).await
+    }
+
+    async fn update_project(
+        &self,
+        owner: &str,
+        name: &str,
+        body: ProjectBody,
+    ) -> Result<Project, StoreError> {
+        self.inner.update_project(owner, name, body).await
+    }
+
+    async fn run_uuids(&self, owner: &str, project: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.run_uuids(owner, project).await
+    }
+
+    async fn delete_project(&self, owner: &str, name: &str) -> Result<(), StoreError> {
+        self.inner.delete_project(owner, name).await
+    }
+
+    async fn create_run(&self, owner: &str, project: &str, run: NewRun) -> Result<Run, StoreError> {
+        let run = self.inner.create_run(owner, project, run).await?;
+        self.tell(&run, "created");
+        Ok(run)
+    }
+
+    async fn run(&self, owner: &str, project: &str, uuid: &str) -> Result<StoredRun, StoreError> {
+        self.inner.run(owner, project, uuid).await
+    }
+
+    async fn run_by_uuid(&self, uuid: &str) -> Result<StoredRun, StoreError> {
+        self.inner.run_by_uuid(uuid).await
+    }
+
+    async fn runs(
+        &self,
+        owner: &str,
+        project: &str,
+        filter: &RunFilter,
+    ) -> Result<ListResponse<Run>, StoreError> {
+        self.inner.runs(owner, project, filter).await
+    }
+
+    async fn patch_run(
+        &self,
+        owner: &str,
+        project: &str,
+        uuid: &str,
+        patch: RunPatch,
+    ) -> Result<Run, StoreError> {
+        let run = self.inner.patch_run(owner, project, uuid, patch).await?;
+        self.tell(&run, "updated");
+        Ok(run)
+    }
+
+    async fn delete_run(&self, owner: &str, project: &str, uuid: &str) -> Result<(), StoreError> {
+        self.inner.delete_run(owner, project, uuid).await?;
+        let _ = self.events.send(RunEvent {
+            owner: owner.to_owned(),
+            project: project.to_owned(),
+            uuid: uuid.to_owned(),
+            change: "deleted",
+            status: None,
+        });
+        Ok(())
+    }
+
+    async fn add_condition(
+        &self,
+        uuid: &str,
+        condition: StatusCondition,
+        force: bool,
+    ) -> Result<Transition, StoreError> {
+        let transition = self.inner.add_condition(uuid, condition, force).await?;
+        if matches!(transition, Transition::Recorded(_)) && self.events.receiver_count() > 0 {
+            // The condition names no project: the run does.
+            if let Ok(stored) = self.inner.run_by_uuid(uuid).await {
+                self.tell(&stored.run, "status");
+            }
+        }
+        Ok(transition)
+    }
+
+    async fn add_lineage(
+        &self,
+        uuid: &str,
+        artifacts: Vec<LineageArtifact>,
+    ) -> Result<(), StoreError> {
+        self.inner.add_lineage(uuid, artifacts).await
+    }
+
+    async fn lineage(&self, uuid: &str) -> Result<Vec<LineageArtifact>, StoreError> {
+        self.inner.lineage(uuid).await
+    }
+
+    async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.unfinished_runs().await
+    }
+}
