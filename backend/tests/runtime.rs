@@ -867,41 +867,57 @@ impl Write {
     }
 }
 
-/// The next request that writes, in order; lists are answered empty and watches are held open
-/// (in `held`) so the runtime's watchers wait quietly.
-async fn next_write(api: &mut ApiHandle, held: &mut Vec<Write>) -> Write {
-    loop {
-        let (request, answer) = tokio::time::timeout(Duration::from_secs(10), api.next_request())
+/// The scripted API server's writes, in order. A task answers the rest as they come, whatever
+/// the test is doing: lists empty, watches held open, so the runtime's watchers wait quietly.
+struct Writes(tokio::sync::mpsc::UnboundedReceiver<Write>);
+
+impl Writes {
+    fn serve(mut api: ApiHandle) -> Self {
+        let (writes, received) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Some((request, answer)) = api.next_request().await {
+                let (parts, body) = request.into_parts();
+                let bytes = body.collect_bytes().await.unwrap_or_default();
+                let write = Write {
+                    method: parts.method.to_string(),
+                    path: parts.uri.path().to_owned(),
+                    query: serde_urlencoded::from_str(parts.uri.query().unwrap_or_default())
+                        .unwrap_or_default(),
+                    content_type: parts
+                        .headers
+                        .get("content-type")
+                        .and_then(|value| value.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned(),
+                    body: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+                    answer,
+                };
+                if write.method != "GET" {
+                    if writes.send(write).is_err() {
+                        return;
+                    }
+                } else if write
+                    .query
+                    .iter()
+                    .any(|(key, value)| key == "watch" && value == "true")
+                {
+                    held.push(write);
+                } else {
+                    let empty = serde_json::json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": "1"}, "items": []});
+                    write.respond(200, &empty);
+                }
+            }
+        });
+        Self(received)
+    }
+
+    /// The next write, failing the test if none comes in time.
+    async fn next(&mut self) -> Write {
+        tokio::time::timeout(Duration::from_secs(10), self.0.recv())
             .await
             .expect("the runtime sent a request in time")
-            .expect("the runtime's client is alive");
-        let (parts, body) = request.into_parts();
-        let bytes = body.collect_bytes().await.unwrap();
-        let write = Write {
-            method: parts.method.to_string(),
-            path: parts.uri.path().to_owned(),
-            query: serde_urlencoded::from_str(parts.uri.query().unwrap_or_default()).unwrap(),
-            content_type: parts
-                .headers
-                .get("content-type")
-                .map(|value| value.to_str().unwrap().to_owned())
-                .unwrap_or_default(),
-            body: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-            answer,
-        };
-        if write.method != "GET" {
-            return write;
-        }
-        if write
-            .query
-            .iter()
-            .any(|(key, value)| key == "watch" && value == "true")
-        {
-            held.push(write);
-        } else {
-            let empty = serde_json::json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": "1"}, "items": []});
-            write.respond(200, &empty);
-        }
+            .expect("the runtime's client is alive")
     }
 }
 
@@ -931,15 +947,14 @@ fn assert_applied_as_myelin(write: &Write, path: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kubernetes_runtime_applies_a_job_as_myelin_and_stops_it_by_deleting_it() {
     let bench = Bench::new("scripted-job", Kind::Scripted, 2).await;
-    let mut api = bench.api.lock().unwrap().take().unwrap();
-    let mut held = Vec::new();
+    let mut writes = Writes::serve(bench.api.lock().unwrap().take().unwrap());
     let execution = bench.create(&job("echo hi")).await;
     let uuid = execution.uuid.clone();
     let mut expected = shared::convert::native::expand(&execution.resource).unwrap()[0].clone();
     expected["metadata"]["namespace"] = NAMESPACE.into();
     bench.runtime.submit(execution).await.unwrap();
 
-    let apply = next_write(&mut api, &mut held).await;
+    let apply = writes.next().await;
     let name = format!("plx-operation-{uuid}");
     assert_applied_as_myelin(
         &apply,
@@ -960,7 +975,7 @@ async fn the_kubernetes_runtime_applies_a_job_as_myelin_and_stops_it_by_deleting
         let uuid = uuid.clone();
         async move { runtime.stop(&uuid).await }
     });
-    let delete = next_write(&mut api, &mut held).await;
+    let delete = writes.next().await;
     assert_eq!(
         (delete.method.as_str(), delete.path.as_str()),
         (
@@ -970,21 +985,24 @@ async fn the_kubernetes_runtime_applies_a_job_as_myelin_and_stops_it_by_deleting
     );
     assert_eq!(delete.body["propagationPolicy"], "Background");
     delete.respond(200, &job_object);
-    stopping.await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), stopping)
+        .await
+        .expect("the stop returned in time")
+        .unwrap()
+        .unwrap();
     assert_eq!(bench.status(&uuid).await, Status::Stopping);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kubernetes_runtime_applies_a_service_s_objects_owned_by_its_deployment() {
     let bench = Bench::new("scripted-service", Kind::Scripted, 2).await;
-    let mut api = bench.api.lock().unwrap().take().unwrap();
-    let mut held = Vec::new();
+    let mut writes = Writes::serve(bench.api.lock().unwrap().take().unwrap());
     let service = "kind: component\nrun:\n  kind: service\n  ports: [8888]\n  container:\n    image: busybox\n    command: [sleep, '60']\n";
     let execution = bench.create(service).await;
     let name = format!("plx-operation-{}", execution.uuid);
     bench.runtime.submit(execution).await.unwrap();
 
-    let deployment = next_write(&mut api, &mut held).await;
+    let deployment = writes.next().await;
     assert_applied_as_myelin(
         &deployment,
         &format!("/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{name}"),
@@ -993,7 +1011,7 @@ async fn the_kubernetes_runtime_applies_a_service_s_objects_owned_by_its_deploym
     let object = applied(&deployment, "deployment-uid");
     deployment.respond(200, &object);
 
-    let owned = next_write(&mut api, &mut held).await;
+    let owned = writes.next().await;
     assert_applied_as_myelin(
         &owned,
         &format!("/api/v1/namespaces/{NAMESPACE}/services/{name}"),
@@ -1012,10 +1030,9 @@ async fn the_kubernetes_runtime_applies_a_service_s_objects_owned_by_its_deploym
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_the_cluster_refuses_fails_with_the_cluster_s_words() {
     let bench = Bench::new("scripted-refused", Kind::Scripted, 2).await;
-    let mut api = bench.api.lock().unwrap().take().unwrap();
-    let mut held = Vec::new();
+    let mut writes = Writes::serve(bench.api.lock().unwrap().take().unwrap());
     let uuid = bench.submit(&job("echo hi")).await;
-    let apply = next_write(&mut api, &mut held).await;
+    let apply = writes.next().await;
     let forbidden = serde_json::json!({
         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
         "message": "jobs.batch is forbidden: User \"system:serviceaccount:myelin:myelin\" cannot patch resource \"jobs\"",

@@ -603,15 +603,19 @@ impl Runtime for KubernetesRuntime {
     }
 
     async fn stop(&self, uuid: &str) -> Result<(), RuntimeError> {
-        let workload = {
-            let active = self.inner.active();
-            let watched = active.get(uuid).ok_or(RuntimeError::NotActive)?;
-            let _ = watched.stop.send(true);
-            watched.workload.clone()
-        };
+        let workload = self
+            .inner
+            .active()
+            .get(uuid)
+            .map(|watched| watched.workload.clone())
+            .ok_or(RuntimeError::NotActive)?;
+        // Recorded before the run's watch is told, so `stopped` cannot come first.
         self.inner
             .report(uuid, Status::Stopping, REASON, "Run is stopping")
             .await;
+        if let Some(watched) = self.inner.active().get(uuid) {
+            let _ = watched.stop.send(true);
+        }
         self.inner
             .delete(&workload)
             .await

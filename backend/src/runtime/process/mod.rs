@@ -195,18 +195,23 @@ impl Runtime for ProcessRuntime {
     }
 
     async fn stop(&self, uuid: &str) -> Result<(), RuntimeError> {
+        if !self.inner.active().contains_key(uuid) {
+            return Err(RuntimeError::NotActive);
+        }
+        // Recorded before the run is told, so `stopped` cannot come first.
+        self.inner
+            .report(uuid, Status::Stopping, "ProcessRuntime", "Run is stopping")
+            .await;
         let sent = self
             .inner
             .active()
             .get(uuid)
             .is_some_and(|stop| stop.send(true).is_ok());
-        if !sent {
-            return Err(RuntimeError::NotActive);
+        if sent {
+            Ok(())
+        } else {
+            Err(RuntimeError::NotActive)
         }
-        self.inner
-            .report(uuid, Status::Stopping, "ProcessRuntime", "Run is stopping")
-            .await;
-        Ok(())
     }
 
     async fn inspect(&self, uuid: &str) -> Result<Vec<PodContainers>, RuntimeError> {
