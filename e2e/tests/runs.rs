@@ -194,3 +194,72 @@ async fn the_runs_table_follows_runs_as_the_server_records_them() {
         .await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_run_is_stopped_restarted_and_deleted_from_its_page() {
+    let server = Server::start();
+    server.post("/api/v1/default/projects/create", &json!({"name": "demo"}));
+    let waiting = "kind: component\nname: waiting\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [sh, -c, 'echo started; sleep 60']\n";
+    let run = server.post("/api/v1/default/demo/runs", &json!({"content": waiting}));
+    let uuid = run["uuid"].as_str().expect("a uuid").to_owned();
+    let browser = Browser::start().await;
+    browser
+        .open(&server.url(&format!("/projects/demo/runs/{uuid}")))
+        .await;
+    let badge = |status: &str| {
+        format!("//header//h1//*[contains(@class,'badge') and normalize-space()='{status}']")
+    };
+    browser.find(&badge("running")).await;
+    let actions = "//div[@aria-label='Run actions']";
+    browser
+        .find(&format!("{actions}/button[text()='Stop']"))
+        .await
+        .click()
+        .await
+        .expect("cannot stop");
+    browser.find(&badge("stopped")).await;
+
+    browser
+        .find(&format!("{actions}/button[text()='Restart']"))
+        .await
+        .click()
+        .await
+        .expect("cannot restart");
+    let mut path = String::new();
+    for _ in 0..100 {
+        path = browser.path().await;
+        if path.starts_with("/projects/demo/runs/") && !path.ends_with(&uuid) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let restarted = path.rsplit('/').next().unwrap_or_default().to_owned();
+    assert!(
+        restarted.len() == 32 && restarted != uuid,
+        "still at {path}"
+    );
+    browser.find(&badge("running")).await;
+    // The page shows the new run's logs, not the stopped one's end.
+    browser
+        .find("//*[contains(@class,'log-line') and normalize-space()='started']")
+        .await;
+    let ended = browser
+        .evaluate("document.querySelectorAll('.log-end').length")
+        .await;
+    assert_eq!(ended, json!(0), "the stopped run's end is still shown");
+    browser.screenshot("run-actions").await;
+
+    // Deleting asks first; accepted, the run is gone and the project's page shows.
+    browser
+        .find(&format!("{actions}/button[text()='Delete']"))
+        .await
+        .click()
+        .await
+        .expect("cannot delete");
+    browser.client.accept_alert().await.expect("a confirmation");
+    browser.expect_heading("demo").await;
+    assert_eq!(browser.path().await, "/projects/demo");
+    let gone = server.get_status(&format!("/api/v1/default/demo/runs/{restarted}"));
+    assert_eq!(gone, 404);
+    browser.close().await;
+}

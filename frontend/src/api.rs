@@ -75,6 +75,33 @@ pub async fn agent() -> Result<serde_json::Value, ApiError> {
     get_json("/api/v1/compiler/agent").await
 }
 
+/// Stops a run.
+pub async fn stop_run(project: &str, uuid: &str) -> Result<(), ApiError> {
+    let path = format!("/api/v1/{DEFAULT_OWNER}/{project}/runs/{uuid}/stop");
+    post_json::<_, serde_json::Value>(&path, &serde_json::json!({}))
+        .await
+        .map(|_| ())
+}
+
+/// Runs a run's operation again, as a new run.
+pub async fn restart_run(project: &str, uuid: &str) -> Result<Run, ApiError> {
+    let path = format!("/api/v1/{DEFAULT_OWNER}/{project}/runs/{uuid}/restart");
+    post_json(&path, &serde_json::json!({})).await
+}
+
+/// Deletes a run, its logs and artifacts.
+pub async fn delete_run(project: &str, uuid: &str) -> Result<(), ApiError> {
+    let response = Request::delete(&format!("/api/v1/{DEFAULT_OWNER}/{project}/runs/{uuid}"))
+        .send()
+        .await
+        .map_err(|error| ApiError::Network(error.to_string()))?;
+    if response.ok() {
+        Ok(())
+    } else {
+        decode::<serde_json::Value>(response).await.map(|_| ())
+    }
+}
+
 /// One run.
 pub async fn run(project: &str, uuid: &str) -> Result<Run, ApiError> {
     get_json(&format!("/api/v1/{DEFAULT_OWNER}/{project}/runs/{uuid}")).await

@@ -101,13 +101,31 @@ impl Server {
     /// POSTs JSON to the API, as a script or the polyaxon CLI would; the JSON answer, which
     /// must be a success.
     pub fn post(&self, path: &str, body: &serde_json::Value) -> serde_json::Value {
+        let (head, body) = self.request("POST", path, &body.to_string());
+        assert!(
+            head.starts_with("HTTP/1.1 200"),
+            "POST {path}: {head}\n{body}"
+        );
+        serde_json::from_str(&body).expect("a JSON reply")
+    }
+
+    /// The status code a GET of `path` answers.
+    pub fn get_status(&self, path: &str) -> u16 {
+        let (head, _) = self.request("GET", path, "");
+        head.split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {head}"))
+    }
+
+    /// One request over plain HTTP/1.1; the reply's head and body.
+    fn request(&self, method: &str, path: &str, body: &str) -> (String, String) {
         use std::io::{Read as _, Write as _};
         let host = self.origin.trim_start_matches("http://");
         let mut stream = std::net::TcpStream::connect(host).expect("cannot reach the server");
-        let body = body.to_string();
         write!(
             stream,
-            "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         )
@@ -117,11 +135,7 @@ impl Server {
             .read_to_string(&mut reply)
             .expect("cannot read the reply");
         let (head, body) = reply.split_once("\r\n\r\n").expect("an HTTP reply");
-        assert!(
-            head.starts_with("HTTP/1.1 200"),
-            "POST {path}: {head}\n{body}"
-        );
-        serde_json::from_str(body).expect("a JSON reply")
+        (head.to_owned(), body.to_owned())
     }
 }
 

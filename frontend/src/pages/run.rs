@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_navigate, use_params_map};
 use shared::api::{LogLine, Run, Status};
 
 use crate::api;
@@ -38,23 +38,37 @@ pub fn RunPage() -> impl IntoView {
     let lines = RwSignal::new(Vec::<LogLine>::new());
     let ended = RwSignal::new(None::<Status>);
     let stream_problem = RwSignal::new(None::<String>);
-    let streaming = StoredValue::new(false);
+    // The run whose logs are shown: the page stays when the route moves to another run (a
+    // restart), and its logs must not mix with the next run's.
+    let streaming = StoredValue::new(None::<String>);
     Effect::new(move || {
         let Some(Ok(run)) = run.get() else {
             return;
         };
-        if streaming.get_value() {
+        if streaming.with_value(|shown| shown.as_deref() == Some(run.uuid.as_str())) {
             return;
         }
-        streaming.set_value(true);
+        streaming.set_value(Some(run.uuid.clone()));
+        lines.set(Vec::new());
+        ended.set(None);
+        stream_problem.set(None);
         spawn_local(async move {
+            let own = run.uuid.clone();
+            let current =
+                move || streaming.with_value(|shown| shown.as_deref() == Some(own.as_str()));
             let followed = api::follow_logs(&run, |batch| {
+                if !current() {
+                    return;
+                }
                 lines.update(|lines| lines.extend(batch.lines));
                 if let Some(status) = batch.done {
                     ended.set(Some(status));
                 }
             })
             .await;
+            if !current() {
+                return;
+            }
             if let Err(error) = followed {
                 stream_problem.set(Some(error.to_string()));
             }
@@ -109,13 +123,17 @@ fn header(run: Run) -> impl IntoView {
         (Some(started), None) => format!("started {}", minute(&started.to_string())),
         _ => format!("created {}", minute(&run.created_at.to_string())),
     };
+    let (project, uuid, done) = (run.project.clone(), run.uuid.clone(), run.status.is_done());
     view! {
         <header class="page-header run-header">
-            <h1>{name}" "<StatusBadge status=run.status /></h1>
-            <p>
-                <code>{run.uuid.clone()}</code>" · "{run.kind.clone()}" · runtime "
-                {run.settings.runtime.clone()}" · "{timing}
-            </p>
+            <div>
+                <h1>{name}" "<StatusBadge status=run.status /></h1>
+                <p>
+                    <code>{run.uuid.clone()}</code>" · "{run.kind.clone()}" · runtime "
+                    {run.settings.runtime.clone()}" · "{timing}
+                </p>
+            </div>
+            <RunActions project=project uuid=uuid done=done />
         </header>
         <section class="panel" aria-label="Status history">
             <h2>"Status history"</h2>
@@ -153,6 +171,62 @@ fn header(run: Run) -> impl IntoView {
                 </tbody>
             </table>
         </section>
+    }
+}
+
+/// Stop, restart and delete; what a run allows depends on whether it ended.
+#[component]
+fn RunActions(project: String, uuid: String, done: bool) -> impl IntoView {
+    let navigate = StoredValue::new_local(use_navigate());
+    let problem = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let act = {
+        let (project, uuid) = (project.clone(), uuid.clone());
+        move |action: &'static str| {
+            let (project, uuid) = (project.clone(), uuid.clone());
+            if action == "delete"
+                && !window()
+                    .confirm_with_message(&format!(
+                        "Delete run {uuid} with its logs and artifacts? This cannot be undone."
+                    ))
+                    .unwrap_or(false)
+            {
+                return;
+            }
+            busy.set(true);
+            spawn_local(async move {
+                let outcome = match action {
+                    "stop" => api::stop_run(&project, &uuid).await.map(|()| None),
+                    "restart" => api::restart_run(&project, &uuid)
+                        .await
+                        .map(|run| Some(format!("/projects/{project}/runs/{}", run.uuid))),
+                    _ => api::delete_run(&project, &uuid)
+                        .await
+                        .map(|()| Some(format!("/projects/{project}"))),
+                };
+                match outcome {
+                    Ok(Some(path)) => {
+                        navigate.with_value(|navigate| navigate(&path, Default::default()));
+                    }
+                    Ok(None) => problem.set(None),
+                    Err(error) => problem.set(Some(error.to_string())),
+                }
+                busy.set(false);
+            });
+        }
+    };
+    let (stop, restart, delete) = (act.clone(), act.clone(), act);
+    view! {
+        <div class="actions" role="group" aria-label="Run actions">
+            {(!done).then(|| view! {
+                <button type="button" disabled=move || busy.get() on:click=move |_| stop("stop")>"Stop"</button>
+            })}
+            {done.then(|| view! {
+                <button type="button" disabled=move || busy.get() on:click=move |_| restart("restart")>"Restart"</button>
+            })}
+            <button type="button" class="secondary" disabled=move || busy.get() on:click=move |_| delete("delete")>"Delete"</button>
+            {move || problem.get().map(|text| view! { <p class="problem" role="alert">{text}</p> })}
+        </div>
     }
 }
 
