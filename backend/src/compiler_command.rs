@@ -145,13 +145,7 @@ fn compile(text: &str, args: StageArgs, convert: bool) -> ExitCode {
         (Some(operation), true) => Some(shared::convert::convert(operation, &context)),
         _ => None,
     };
-    let problems: Vec<_> = compiled
-        .checked
-        .diagnostics
-        .iter()
-        .chain(&compiled.diagnostics)
-        .cloned()
-        .collect();
+    let problems: Vec<_> = compiled.problems().cloned().collect();
     eprint!("{}", report::code_frames(text, &file_name, &problems));
     let report = if convert {
         report::convert_json(&compiled, converted.as_ref())

@@ -94,16 +94,10 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
         .unwrap_or_default()
         .into_iter()
         .collect();
-    let compiled = shared::compile(&content, &params, &context);
-    let Some(operation) = compiled.compiled else {
-        let diagnostics: Vec<_> = compiled
-            .checked
-            .diagnostics
-            .into_iter()
-            .chain(compiled.diagnostics)
-            .filter(shared::Diagnostic::is_error)
-            .collect();
-        return Err(invalid(diagnostics));
+    let mut compiled = shared::compile(&content, &params, &context);
+    let Some(operation) = compiled.compiled.take() else {
+        let errors = compiled.problems().filter(|problem| problem.is_error());
+        return Err(invalid(errors.cloned().collect()));
     };
     // With params, the run keeps its operation with them written in (what the CLI would have
     // sent), so a restart or a copy compiles the same without them.

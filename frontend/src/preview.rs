@@ -98,13 +98,7 @@ pub fn preview(text: &str, params: &[(String, String)], context: &RunContext) ->
         .map(|document| form_of(document, text))
         .unwrap_or_default();
     let compiled = shared::compile(text, params, context);
-    let mut diagnostics: Vec<Diagnostic> = compiled
-        .checked
-        .diagnostics
-        .iter()
-        .chain(&compiled.diagnostics)
-        .cloned()
-        .collect();
+    let mut diagnostics: Vec<Diagnostic> = compiled.problems().cloned().collect();
     diagnostics
         .sort_by_key(|diagnostic| (!diagnostic.is_error(), diagnostic.line, diagnostic.column));
     let Some(operation) = compiled.compiled else {

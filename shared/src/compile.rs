@@ -87,6 +87,11 @@ pub struct Compiled {
 }
 
 impl Compiled {
+    /// Every problem found: the check's, then the compile's.
+    pub fn problems(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.checked.diagnostics.iter().chain(&self.diagnostics)
+    }
+
     /// The stage that failed, if one did: `check` or `compile`.
     pub fn failed_stage(&self) -> Option<&'static str> {
         if !self.checked.is_valid() {
