@@ -156,12 +156,12 @@ async fn logs_show_terminal_colours() {
         .open(&server.url(&format!("/projects/demo/runs/{uuid}")))
         .await;
     let error = browser
-        .find("//div[contains(@class,'log-line')]/span[contains(@class,'ansi-fg-1') and contains(@class,'ansi-bold')]")
+        .find("//div[contains(@class,'log-line')]/span[contains(@style,'var(--ansi-1)') and contains(@class,'ansi-bold')]")
         .await;
     assert_eq!(error.text().await.expect("a text"), "ERROR");
     browser
         .find(
-            "//div[contains(@class,'log-line')]/span[contains(@class,'ansi-fg-2') and text()='ok']",
+            "//div[contains(@class,'log-line')]/span[contains(@style,'var(--ansi-2)') and text()='ok']",
         )
         .await;
     // No escape character reaches the page.

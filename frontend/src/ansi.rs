@@ -7,8 +7,11 @@
 pub struct Segment {
     /// The text.
     pub text: String,
-    /// The style's CSS classes (`ansi-fg-1 ansi-bold`), empty for the plain style.
+    /// The attributes' CSS classes (`ansi-bold ansi-underline`), empty when none.
     pub classes: String,
+    /// The colours, as inline CSS naming the palette's variables
+    /// (`color: var(--ansi-1)`), empty for the default ones.
+    pub colours: String,
 }
 
 /// The style in force: a colour of the 16-colour palette (0–15) for the text and the
@@ -24,14 +27,19 @@ struct Style {
 }
 
 impl Style {
-    fn classes(&self) -> String {
-        let mut classes = Vec::new();
+    fn colours(&self) -> String {
+        let mut colours = Vec::new();
         if let Some(color) = self.foreground {
-            classes.push(format!("ansi-fg-{color}"));
+            colours.push(format!("color: var(--ansi-{color})"));
         }
         if let Some(color) = self.background {
-            classes.push(format!("ansi-bg-{color}"));
+            colours.push(format!("background: var(--ansi-{color})"));
         }
+        colours.join("; ")
+    }
+
+    fn classes(&self) -> String {
+        let mut classes = Vec::new();
         for (on, name) in [
             (self.bold, "ansi-bold"),
             (self.dim, "ansi-dim"),
@@ -109,6 +117,7 @@ pub fn segments(line: &str) -> Vec<Segment> {
             pieces.push(Segment {
                 text: std::mem::take(text),
                 classes: style.classes(),
+                colours: style.colours(),
             });
         }
     };
@@ -158,10 +167,11 @@ pub fn segments(line: &str) -> Vec<Segment> {
 mod tests {
     use super::*;
 
-    fn piece(text: &str, classes: &str) -> Segment {
+    fn piece(text: &str, classes: &str, colours: &str) -> Segment {
         Segment {
             text: text.to_owned(),
             classes: classes.to_owned(),
+            colours: colours.to_owned(),
         }
     }
 
@@ -169,7 +179,7 @@ mod tests {
     fn plain_text_is_one_plain_piece() {
         assert_eq!(
             segments("epoch 1: loss=0.5"),
-            [piece("epoch 1: loss=0.5", "")]
+            [piece("epoch 1: loss=0.5", "", "")]
         );
         assert!(segments("").is_empty());
     }
@@ -180,21 +190,24 @@ mod tests {
         assert_eq!(
             segments(line),
             [
-                piece("ERROR", "ansi-fg-1 ansi-bold"),
-                piece(" disk ", ""),
-                piece("full", "ansi-fg-11"),
-                piece("!", ""),
+                piece("ERROR", "ansi-bold", "color: var(--ansi-1)"),
+                piece(" disk ", "", ""),
+                piece("full", "", "color: var(--ansi-11)"),
+                piece("!", "", ""),
             ]
         );
         assert_eq!(
             segments("\u{1b}[38;5;2mok\u{1b}[48;2;1;2;3m!"),
-            [piece("ok", "ansi-fg-2"), piece("!", "ansi-fg-2")]
+            [
+                piece("ok", "", "color: var(--ansi-2)"),
+                piece("!", "", "color: var(--ansi-2)"),
+            ]
         );
     }
 
     #[test]
     fn other_escapes_are_dropped() {
         let line = "\u{1b}]0;title\u{7}50%\u{1b}[2K\u{1b}[1Gdone\u{1b}(B";
-        assert_eq!(segments(line), [piece("50%done", "")]);
+        assert_eq!(segments(line), [piece("50%done", "", "")]);
     }
 }

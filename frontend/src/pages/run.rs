@@ -235,10 +235,11 @@ fn styled(line: &str) -> impl IntoView + use<> {
     frontend::ansi::segments(line)
         .into_iter()
         .map(|segment| {
-            if segment.classes.is_empty() {
+            if segment.classes.is_empty() && segment.colours.is_empty() {
                 segment.text.into_any()
             } else {
-                view! { <span class=segment.classes>{segment.text}</span> }.into_any()
+                view! { <span class=segment.classes style=segment.colours>{segment.text}</span> }
+                    .into_any()
             }
         })
         .collect_view()
