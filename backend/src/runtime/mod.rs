@@ -1,6 +1,6 @@
 //! What executes runs. Every runtime implements [`Runtime`]; the server does not know which one
 //! it drives. `process` (the embedded default) runs a job's main container as a process on this
-//! machine; `kubernetes` will submit native resources to a cluster.
+//! machine; `kubernetes` submits native resources to a cluster and watches them.
 //!
 //! A runtime reports what happens through its [`Reporter`]: status conditions go to the store
 //! (whose lifecycle rules decide what is recorded) and printed lines to the runs' artifacts.
