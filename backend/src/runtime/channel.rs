@@ -33,13 +33,14 @@ pub async fn serve(socket: WebSocket, session: ExecSession) {
     } = session;
     let (mut sink, mut incoming) = socket.split();
     let (frames, mut outgoing) = mpsc::channel::<Vec<u8>>(64);
+    // Hands the sink back once everything is sent, for the closing handshake.
     let writer = tokio::spawn(async move {
         while let Some(frame) = outgoing.recv().await {
             if sink.send(Message::Binary(frame.into())).await.is_err() {
-                return;
+                break;
             }
         }
-        let _ = sink.send(Message::Close(None)).await;
+        sink
     });
     let pumps = [
         tokio::spawn(pump(stdout, STDOUT, frames.clone())),
@@ -78,17 +79,21 @@ pub async fn serve(socket: WebSocket, session: ExecSession) {
     frame.extend(serde_json::to_vec(&status(code)).unwrap_or_default());
     let _ = frames.send(frame).await;
     drop(frames);
-    let _ = writer.await;
-    // The closing handshake: the client answers the close (clients ping until they see it),
-    // and only then does the connection go.
+    let sink = writer.await;
+    // Clients close once they have read the status. The connection stays open until then:
+    // closed earlier, with the client's pings unread, it would be reset and take the status
+    // with it.
     let _ = tokio::time::timeout(CLOSING, async {
-        while let Some(Ok(message)) = incoming.next().await {
-            if matches!(message, Message::Close(_)) {
+        while let Some(message) = incoming.next().await {
+            if matches!(message, Ok(Message::Close(_)) | Err(_)) {
                 break;
             }
         }
     })
     .await;
+    if let Ok(mut sink) = sink {
+        let _ = sink.send(Message::Close(None)).await;
+    }
 }
 
 /// How long a client has to answer the close.
