@@ -110,7 +110,7 @@ pub async fn run(project: &str, uuid: &str) -> Result<Run, ApiError> {
 /// A subscription to a project's run changes; it ends when dropped.
 pub struct RunWatch {
     source: web_sys::EventSource,
-    _on_event: wasm_bindgen::closure::Closure<dyn FnMut(web_sys::MessageEvent)>,
+    _on_event: wasm_bindgen::closure::Closure<dyn FnMut(web_sys::Event)>,
 }
 
 impl Drop for RunWatch {
@@ -120,8 +120,9 @@ impl Drop for RunWatch {
 }
 
 /// Calls `on_change` with the run's uuid whenever a run of `project` is created, changes
-/// status, is changed or deleted, and with `None` when changes were missed (the server pushes
-/// them; the browser reconnects by itself after a drop).
+/// status, is changed or deleted, and with `None` when changes may have been missed: when the
+/// stream opens or reopens (the browser reconnects by itself after a drop), or when the server
+/// says so.
 pub fn watch_runs(
     project: &str,
     on_change: impl FnMut(Option<String>) + 'static,
@@ -133,17 +134,19 @@ pub fn watch_runs(
     let source =
         web_sys::EventSource::new(&url).map_err(|error| ApiError::Network(format!("{error:?}")))?;
     let mut on_change = on_change;
-    let on_event = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
-        move |event: web_sys::MessageEvent| {
+    let on_event = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(
+        move |event: web_sys::Event| {
             let uuid = event
-                .data()
-                .as_string()
+                .dyn_ref::<web_sys::MessageEvent>()
+                .and_then(|message| message.data().as_string())
                 .and_then(|data| serde_json::from_str::<serde_json::Value>(&data).ok())
                 .and_then(|change| change.get("uuid")?.as_str().map(str::to_owned));
             on_change(uuid);
         },
     );
-    for kind in ["run", "resync"] {
+    // `open` (each connection, reconnections included) counts as missed changes: what changed
+    // before the stream was there is read again.
+    for kind in ["run", "resync", "open"] {
         source
             .add_event_listener_with_callback(kind, on_event.as_ref().unchecked_ref())
             .map_err(|error| ApiError::Network(format!("{error:?}")))?;
