@@ -177,13 +177,15 @@ fn header(run: Run) -> impl IntoView {
 /// Stop, restart and delete; what a run allows depends on whether it ended.
 #[component]
 fn RunActions(project: String, uuid: String, done: bool) -> impl IntoView {
-    let navigate = StoredValue::new_local(use_navigate());
+    // Held by the closure, not by the component: a status change while the request is out
+    // renders the header (and these buttons) again, and the navigation must still happen.
+    let navigate = use_navigate();
     let problem = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let act = {
         let (project, uuid) = (project.clone(), uuid.clone());
         move |action: &'static str| {
-            let (project, uuid) = (project.clone(), uuid.clone());
+            let (project, uuid, navigate) = (project.clone(), uuid.clone(), navigate.clone());
             if action == "delete"
                 && !window()
                     .confirm_with_message(&format!(
@@ -205,9 +207,7 @@ fn RunActions(project: String, uuid: String, done: bool) -> impl IntoView {
                         .map(|()| Some(format!("/projects/{project}"))),
                 };
                 match outcome {
-                    Ok(Some(path)) => {
-                        navigate.with_value(|navigate| navigate(&path, Default::default()));
-                    }
+                    Ok(Some(path)) => navigate(&path, Default::default()),
                     Ok(None) => problem.set(None),
                     Err(error) => problem.set(Some(error.to_string())),
                 }
