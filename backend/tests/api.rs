@@ -279,6 +279,67 @@ async fn the_token_is_required_when_the_server_has_one() {
 }
 
 #[tokio::test]
+async fn the_web_app_signs_in_once_and_carries_the_token_in_a_strict_cookie() {
+    let api = Api::new("session", Some("s3cret")).await;
+    let sign_in = |token: &str| {
+        Request::post("/api/v1/session")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({ "token": token }).to_string()))
+            .unwrap()
+    };
+    let wrong = backend::app(api.state.clone())
+        .oneshot(sign_in("wrong"))
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong.headers().get(header::SET_COOKIE).is_none());
+
+    let signed = backend::app(api.state.clone())
+        .oneshot(sign_in("s3cret"))
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), StatusCode::NO_CONTENT);
+    let cookie = signed.headers()[header::SET_COOKIE].to_str().unwrap();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(
+        !cookie.contains("s3cret"),
+        "the cookie keeps the token out of plain sight"
+    );
+    let pair = cookie.split(';').next().unwrap().to_owned();
+
+    let with_cookie = |value: &str| {
+        Request::get("/api/v1/default/projects/list")
+            .header(header::COOKIE, format!("theme=dark; {value}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(api.respond(with_cookie(&pair)).await.0, StatusCode::OK);
+    let events = Request::get("/streams/v1/polyaxon/default/p/runs/events")
+        .header(header::COOKIE, pair.clone())
+        .body(Body::empty())
+        .unwrap();
+    assert_ne!(api.respond(events).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        api.respond(with_cookie("myelin_token=77726f6e67")).await.0,
+        StatusCode::UNAUTHORIZED,
+        "a cookie with another token is refused"
+    );
+
+    let signed_out = backend::app(api.state.clone())
+        .oneshot(
+            Request::delete("/api/v1/session")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let cleared = signed_out.headers()[header::SET_COOKIE].to_str().unwrap();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+}
+
+#[tokio::test]
 async fn projects_are_created_read_listed_changed_and_deleted() {
     let api = Api::new("projects", None).await;
     for name in ["alpha", "beta", "gamma"] {
@@ -623,6 +684,111 @@ async fn stop_ends_a_managed_run_and_records_a_client_one() {
         api.wait_until_done("demo", &client).await["status"],
         "stopped"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_are_tagged_stopped_and_deleted_in_bulk() {
+    let api = Api::new("bulk", None).await;
+    api.project("demo").await;
+    let first = api.client_run("demo", "first", &["keep"]).await;
+    let second = api.client_run("demo", "second", &[]).await;
+    let managed = api.submit("demo", &job_with("sleep 60")).await;
+    let untouched = api.client_run("demo", "untouched", &[]).await;
+    let all = json!([first, second, managed]);
+
+    // A bad uuid anywhere refuses the whole request, before anything is done.
+    let (status, error) = api
+        .send(
+            "POST",
+            "/api/v1/default/demo/runs/tag",
+            Some(json!({"uuids": [first, "nope"], "tags": ["x"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert!(error.to_string().contains("`nope`"), "{error}");
+    let (status, error) = api
+        .send(
+            "POST",
+            "/api/v1/default/demo/runs/tag",
+            Some(json!({"uuids": [first], "tags": [" "]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    let run = api
+        .ok("GET", &format!("/api/v1/default/demo/runs/{first}"), None)
+        .await;
+    assert_eq!(run["tags"], json!(["keep"]));
+
+    api.ok(
+        "POST",
+        "/api/v1/default/demo/runs/tag",
+        Some(json!({"uuids": all, "tags": ["bulk", "keep"]})),
+    )
+    .await;
+    let tagged = api
+        .ok(
+            "GET",
+            "/api/v1/default/demo/runs?query=tags:bulk&limit=10",
+            None,
+        )
+        .await;
+    assert_eq!(tagged["count"], 3, "{tagged}");
+    let run = api
+        .ok("GET", &format!("/api/v1/default/demo/runs/{first}"), None)
+        .await;
+    assert_eq!(
+        run["tags"],
+        json!(["keep", "bulk"]),
+        "tags are added, not replaced"
+    );
+
+    api.ok(
+        "POST",
+        "/api/v1/default/demo/runs/stop",
+        Some(json!({"uuids": all})),
+    )
+    .await;
+    for uuid in [&first, &second, &managed] {
+        assert_eq!(api.wait_until_done("demo", uuid).await["status"], "stopped");
+    }
+    let run = api
+        .ok(
+            "GET",
+            &format!("/api/v1/default/demo/runs/{untouched}"),
+            None,
+        )
+        .await;
+    assert_eq!(run["status"], "created", "{run}");
+
+    // Gone already (another tab deleted it): passed over, the rest deleted.
+    let (status, _) = api
+        .send(
+            "DELETE",
+            &format!("/api/v1/default/demo/runs/{second}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = api
+        .send(
+            "DELETE",
+            "/api/v1/default/demo/runs/delete",
+            Some(json!({"uuids": all})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let left = api
+        .ok("GET", "/api/v1/default/demo/runs?limit=10", None)
+        .await;
+    assert_eq!(uuids(&left), vec![untouched]);
+    let (status, _) = api
+        .send(
+            "POST",
+            "/api/v1/default/nowhere/runs/stop",
+            Some(json!({"uuids": [first]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,7 @@ mod projects;
 mod run_events;
 mod runs;
 mod services;
+mod session;
 mod streams;
 
 use axum::Router;
@@ -26,8 +27,10 @@ pub fn api(state: &AppState) -> Router<AppState> {
         .merge(projects::routes())
         .merge(runs::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
-        // The health route stays open: it is how a browser or a probe learns the server is up.
+        // The health route stays open: it is how a browser or a probe learns the server is up;
+        // so does signing in, which checks the token itself.
         .merge(health::routes())
+        .merge(session::routes())
         .fallback(unknown_route)
 }
 
@@ -58,7 +61,7 @@ async fn unknown_route(OriginalUri(uri): OriginalUri) -> AppError {
 }
 
 /// When the server has a token, a request must carry it as Polyaxon's clients send it
-/// (`Authorization: Token …`; `Bearer` is taken too).
+/// (`Authorization: Token …`; `Bearer` is taken too) or in the web app's cookie.
 async fn require_token(
     State(state): State<AppState>,
     request: Request,
@@ -76,8 +79,9 @@ async fn require_token(
                 .strip_prefix("Token ")
                 .or_else(|| value.strip_prefix("Bearer "))
         })
-        .map(str::trim);
-    match given {
+        .map(|token| token.trim().to_owned())
+        .or_else(|| session::token_from_cookie(request.headers()));
+    match given.as_deref() {
         Some(token) if constant_time_eq(token.as_bytes(), expected.as_bytes()) => {
             Ok(next.run(request).await)
         }

@@ -9,8 +9,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 use shared::api::{
-    LineageArtifact, LineageBody, ListResponse, OperationBody, Project, Run, RunPatch, Status,
-    StatusBody, StatusCondition, StatusReport,
+    LineageArtifact, LineageBody, ListResponse, OperationBody, Project, Run, RunPatch,
+    RunSelection, Status, StatusBody, StatusCondition, StatusReport,
 };
 
 use super::run_uuid;
@@ -22,6 +22,12 @@ use crate::{AppError, AppState, clock};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/{owner}/{project}/runs", get(list).post(create))
+        .route("/v1/{owner}/{project}/runs/stop", post(stop_many))
+        .route(
+            "/v1/{owner}/{project}/runs/delete",
+            post(delete_many).delete(delete_many),
+        )
+        .route("/v1/{owner}/{project}/runs/tag", post(tag_many))
         .route(
             "/v1/{owner}/{project}/runs/{uuid}",
             get(read).patch(patch).delete(delete),
@@ -309,24 +315,33 @@ async fn delete(
     Path((owner, project, uuid)): Path<(String, String, String)>,
 ) -> Result<StatusCode, AppError> {
     let uuid = run_uuid(&uuid)?;
+    delete_run(&state, &owner, &project, &uuid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete_run(
+    state: &AppState,
+    owner: &str,
+    project: &str,
+    uuid: &str,
+) -> Result<(), AppError> {
     // Checks it is there before anything is stopped.
-    state.store.run(&owner, &project, &uuid).await?;
-    match state.runtime.stop(&uuid).await {
+    state.store.run(owner, project, uuid).await?;
+    match state.runtime.stop(uuid).await {
         Ok(()) | Err(RuntimeError::NotActive) => {}
         Err(error) => return Err(AppError::Internal(error.to_string())),
     }
-    state.store.delete_run(&owner, &project, &uuid).await?;
+    state.store.delete_run(owner, project, uuid).await?;
     state
         .runtime
-        .clean(&uuid)
+        .clean(uuid)
         .await
         .map_err(|error| AppError::Internal(error.to_string()))?;
     state
         .artifacts
-        .remove_run(&uuid)
+        .remove_run(uuid)
         .await
-        .map_err(|error| AppError::Internal(format!("the run's artifacts stay: {error}")))?;
-    Ok(StatusCode::NO_CONTENT)
+        .map_err(|error| AppError::Internal(format!("the run's artifacts stay: {error}")))
 }
 
 async fn stop(
@@ -334,21 +349,136 @@ async fn stop(
     Path((owner, project, uuid)): Path<(String, String, String)>,
 ) -> Result<Json<Json_>, AppError> {
     let uuid = run_uuid(&uuid)?;
-    let run = state.store.run(&owner, &project, &uuid).await?.run;
+    stop_run(&state, &owner, &project, &uuid).await?;
+    Ok(Json(json!({})))
+}
+
+async fn stop_run(
+    state: &AppState,
+    owner: &str,
+    project: &str,
+    uuid: &str,
+) -> Result<(), AppError> {
+    let run = state.store.run(owner, project, uuid).await?.run;
     if run.status.is_done() {
-        return Ok(Json(json!({})));
+        return Ok(());
     }
-    match state.runtime.stop(&uuid).await {
-        Ok(()) => {}
+    match state.runtime.stop(uuid).await {
+        Ok(()) => Ok(()),
         // Not executing (a client runs it, or it never reached the runtime): stopping it is
         // only a matter of record.
         Err(RuntimeError::NotActive) => {
             let condition =
                 StatusCondition::new(Status::Stopped, "Myelin", "Run was stopped", clock::now());
-            state.store.add_condition(&uuid, condition, false).await?;
+            state.store.add_condition(uuid, condition, false).await?;
+            Ok(())
         }
-        Err(error) => return Err(AppError::Internal(error.to_string())),
+        Err(error) => Err(AppError::Internal(error.to_string())),
     }
+}
+
+/// The uuids of a bulk request, each checked (and the project) before anything is done, so a
+/// typo in the last one does not leave the first ones acted on.
+async fn selected(
+    state: &AppState,
+    owner: &str,
+    project: &str,
+    body: Result<Json<RunSelection>, JsonRejection>,
+) -> Result<RunSelection, AppError> {
+    let Json(mut selection) = body?;
+    state.store.project(owner, project).await?;
+    selection.uuids = selection
+        .uuids
+        .iter()
+        .map(|uuid| {
+            run_uuid(uuid).map_err(|_| {
+                AppError::BadRequest(format!(
+                    "`uuids` lists `{uuid}`, which is not a run uuid (32 hex digits)"
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(selection)
+}
+
+/// Acts on each selected run in turn; a run that is already gone is passed over, as Polyaxon
+/// does, since another tab or client may have deleted it in the meantime.
+async fn each_run<F, Fut>(selection: &RunSelection, act: F) -> Result<(), AppError>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<(), AppError>>,
+{
+    for uuid in &selection.uuids {
+        match act(uuid.clone()).await {
+            Ok(()) | Err(AppError::NotFound(_)) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+/// `POST …/runs/stop`: stops every selected run still going.
+async fn stop_many(
+    State(state): State<AppState>,
+    Path((owner, project)): Path<(String, String)>,
+    body: Result<Json<RunSelection>, JsonRejection>,
+) -> Result<Json<Json_>, AppError> {
+    let selection = selected(&state, &owner, &project, body).await?;
+    each_run(&selection, |uuid| {
+        let (state, owner, project) = (&state, &owner, &project);
+        async move { stop_run(state, owner, project, &uuid).await }
+    })
+    .await?;
+    Ok(Json(json!({})))
+}
+
+/// `DELETE …/runs/delete` (and `POST`, which Polyaxon's older clients send).
+async fn delete_many(
+    State(state): State<AppState>,
+    Path((owner, project)): Path<(String, String)>,
+    body: Result<Json<RunSelection>, JsonRejection>,
+) -> Result<StatusCode, AppError> {
+    let selection = selected(&state, &owner, &project, body).await?;
+    each_run(&selection, |uuid| {
+        let (state, owner, project) = (&state, &owner, &project);
+        async move { delete_run(state, owner, project, &uuid).await }
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST …/runs/tag`: adds the tags to every selected run, keeping the tags they have.
+async fn tag_many(
+    State(state): State<AppState>,
+    Path((owner, project)): Path<(String, String)>,
+    body: Result<Json<RunSelection>, JsonRejection>,
+) -> Result<Json<Json_>, AppError> {
+    let selection = selected(&state, &owner, &project, body).await?;
+    let tags: Vec<String> = selection
+        .tags
+        .iter()
+        .flatten()
+        .map(|tag| tag.trim().to_owned())
+        .filter(|tag| !tag.is_empty())
+        .collect();
+    if tags.is_empty() {
+        return Err(AppError::BadRequest(
+            "`tags` must list at least one tag to add".to_owned(),
+        ));
+    }
+    each_run(&selection, |uuid| {
+        let (state, owner, project) = (&state, &owner, &project);
+        let patch = RunPatch {
+            tags: Some(tags.clone()),
+            merge: Some(true),
+            ..RunPatch::default()
+        };
+        async move {
+            state.store.patch_run(owner, project, &uuid, patch).await?;
+            Ok(())
+        }
+    })
+    .await?;
     Ok(Json(json!({})))
 }
 

@@ -386,6 +386,17 @@ pub struct RunPatch {
     pub merge: Option<bool>,
 }
 
+/// Runs of a project to act on at once (`V1Uuids`; `V1EntitiesTags` with `tags`): the body
+/// of the bulk `runs/stop`, `runs/delete` and `runs/tag` requests.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunSelection {
+    /// The runs' uuids.
+    pub uuids: Vec<String>,
+    /// Tags to add to each of them (`runs/tag` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+}
+
 /// One page of a list (`V1ListRunsResponse`, `V1ListProjectsResponse`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ListResponse<T> {
