@@ -18,7 +18,7 @@ run:
       import time
       for i in range(2000):
           print(f'line-{i}')
-          if i % 50 == 0:
+          if i % 25 == 0:
               time.sleep(0.1)
 ";
 
@@ -103,7 +103,7 @@ async fn a_run_is_listed_and_its_page_streams_its_logs_to_the_end() {
         .expect("cannot click");
     browser
         .expect_text(
-            "//section[@aria-label='Runs']//p",
+            "//section[@aria-label='Runs']//p[contains(@class,'empty')]",
             "No runs match. Submit one with polyaxon run -f polyaxonfile.yaml -p demo.",
         )
         .await;
@@ -125,7 +125,7 @@ async fn a_run_is_listed_and_its_page_streams_its_logs_to_the_end() {
         .await;
     browser
         .expect_text(
-            "//section[@aria-label='Runs']//*[@role='alert']",
+            "//form[@aria-label='Filter runs']//*[@role='alert']",
             "the server answered 400: `query` is not valid at character 1: unknown field `stauts`; did you mean `status`?",
         )
         .await;
@@ -262,4 +262,157 @@ async fn a_run_is_stopped_restarted_and_deleted_from_its_page() {
     let gone = server.get_status(&format!("/api/v1/default/demo/runs/{restarted}"));
     assert_eq!(gone, 404);
     browser.close().await;
+}
+
+/// Runs seeded for the scale test, and which of them failed (every seventh, from the fourth).
+const SEEDED: usize = 10_000;
+fn seeded_failed(index: usize) -> bool {
+    index % 7 == 3
+}
+
+#[tokio::test]
+async fn ten_thousand_runs_filter_sort_and_reopen_from_the_url() {
+    let server = Server::start();
+    server.post("/api/v1/default/projects/create", &json!({"name": "scale"}));
+    // Seeded through the API as the tracking client creates runs, four requests at a time.
+    std::thread::scope(|scope| {
+        for worker in 0..4 {
+            let server = &server;
+            scope.spawn(move || {
+                for index in (worker..SEEDED).step_by(4) {
+                    let run = server.post(
+                        "/api/v1/default/scale/runs",
+                        &json!({"is_managed": false, "managed_by": "user", "name": format!("run-{index:05}")}),
+                    );
+                    if seeded_failed(index) {
+                        let uuid = run["uuid"].as_str().expect("a uuid");
+                        server.post(
+                            &format!("/api/v1/default/scale/runs/{uuid}/statuses"),
+                            &json!({"condition": {"type": "failed", "status": "True", "reason": "Seeded", "message": "failed on purpose"}}),
+                        );
+                    }
+                }
+            });
+        }
+    });
+    let failed: Vec<String> = (0..SEEDED)
+        .filter(|index| seeded_failed(*index))
+        .map(|index| format!("run-{index:05}"))
+        .collect();
+    let (smallest, largest) = (&failed[0], &failed[failed.len() - 1]);
+
+    let browser = Browser::start().await;
+    browser.open(&server.url("/projects/scale")).await;
+    let count = "//section[@aria-label='Runs']//p[contains(@class,'count')]";
+    browser.expect_text(count, &format!("{SEEDED} runs")).await;
+    // Only the rows in view are in the page.
+    let rendered = "document.querySelectorAll('table.runs tbody tr:not(.spacer)').length";
+    let rows = browser.evaluate(rendered).await.as_u64().unwrap_or(0);
+    assert!(
+        (10..100).contains(&rows),
+        "{rows} rows rendered for {SEEDED} runs"
+    );
+
+    let query = browser
+        .find("//form[@aria-label='Filter runs']//input[@name='query']")
+        .await;
+    query
+        .send_keys("status:failed\n")
+        .await
+        .expect("cannot type");
+    browser
+        .expect_text(count, &format!("{} runs", failed.len()))
+        .await;
+    let name_header = "//table//thead//th[@data-column='name']";
+    let sort_by_name = format!("{name_header}//button");
+    // Largest first, then smallest first.
+    browser
+        .find(&sort_by_name)
+        .await
+        .click()
+        .await
+        .expect("cannot sort");
+    let first_name = "//table//tbody/tr[not(contains(@class,'spacer'))][1]/th";
+    browser.expect_text(first_name, largest).await;
+    browser
+        .find(&sort_by_name)
+        .await
+        .click()
+        .await
+        .expect("cannot sort");
+    browser.expect_text(first_name, smallest).await;
+    // Every row shown failed.
+    let statuses = browser
+        .evaluate(
+            "[...document.querySelectorAll('table.runs tbody .badge')].map(b => b.textContent)",
+        )
+        .await;
+    let statuses = statuses.as_array().expect("a list");
+    assert!(
+        !statuses.is_empty() && statuses.iter().all(|status| status == "failed"),
+        "{statuses:?}"
+    );
+    // Hide the Kind column.
+    browser
+        .find("//details[contains(@class,'columns')]/summary")
+        .await
+        .click()
+        .await
+        .expect("cannot open the columns");
+    browser
+        .find("//details[contains(@class,'columns')]//label[normalize-space()='Kind']/input")
+        .await
+        .click()
+        .await
+        .expect("cannot hide a column");
+    let kind_header = "count(//table//thead//th[@data-column='kind'])";
+    for _ in 0..100 {
+        if browser.evaluate(&format!("document.evaluate(\"{kind_header}\", document, null, XPathResult.NUMBER_TYPE).numberValue")).await == json!(0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Scrolled to the end, the last rows load and show.
+    browser
+        .evaluate("(() => { const v = document.querySelector('.runs-viewport'); v.scrollTop = v.scrollHeight; return true; })()")
+        .await;
+    browser
+        .find(&format!(
+            "//table//tbody//th[normalize-space()='{largest}']"
+        ))
+        .await;
+    browser.screenshot("runs-table-10k").await;
+
+    // The URL holds the whole view: another browser opening it sees the same.
+    let url = browser.client.current_url().await.expect("a URL");
+    let shared = url.as_str().to_owned();
+    for part in ["query=status%3Afailed", "sort=name", "columns="] {
+        assert!(shared.contains(part), "{shared} lacks {part}");
+    }
+    browser.close().await;
+    let other = Browser::start().await;
+    other.open(&shared).await;
+    other
+        .expect_text(count, &format!("{} runs", failed.len()))
+        .await;
+    other.expect_text(first_name, smallest).await;
+    let sorted = other
+        .find(name_header)
+        .await
+        .attr("aria-sort")
+        .await
+        .expect("an attribute");
+    assert_eq!(sorted.as_deref(), Some("ascending"));
+    let kinds = other
+        .evaluate(&format!("document.evaluate(\"{kind_header}\", document, null, XPathResult.NUMBER_TYPE).numberValue"))
+        .await;
+    assert_eq!(kinds, json!(0), "the hidden column stays hidden");
+    let typed = other
+        .find("//form[@aria-label='Filter runs']//input[@name='query']")
+        .await;
+    assert_eq!(
+        typed.prop("value").await.expect("a value").as_deref(),
+        Some("status:failed")
+    );
+    other.close().await;
 }

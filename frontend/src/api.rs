@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::{
     DEFAULT_OWNER, ErrorBody, HEALTH_PATH, Health, ListResponse, LogBatch, OperationBody, Project,
-    ProjectBody, Run,
+    ProjectBody, Run, RunSelection,
 };
 
 /// Why a call to the server failed.
@@ -53,14 +53,86 @@ pub async fn create_project(body: &ProjectBody) -> Result<Project, ApiError> {
     post_json(&format!("/api/v1/{DEFAULT_OWNER}/projects/create"), body).await
 }
 
-/// A page of a project's runs, newest first, filtered by a PQL `query` when it is not empty.
-pub async fn runs(project: &str, query: &str) -> Result<ListResponse<Run>, ApiError> {
-    let mut path = format!("/api/v1/{DEFAULT_OWNER}/{project}/runs?limit=100");
-    if !query.trim().is_empty() {
-        path.push_str("&query=");
-        path.push_str(&percent_encode(query));
+/// Which of a project's runs to read: a PQL `query` and a `sort` (both may be empty: all
+/// runs, newest first) and the window of rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunsWindow {
+    /// A PQL filter, e.g. `status:failed`.
+    pub query: String,
+    /// The order, e.g. `-created_at,name`.
+    pub sort: String,
+    /// The first row.
+    pub offset: usize,
+    /// How many rows.
+    pub limit: usize,
+}
+
+/// A window of a project's runs, with how many match in all.
+pub async fn runs(project: &str, window: &RunsWindow) -> Result<ListResponse<Run>, ApiError> {
+    let mut path = format!(
+        "/api/v1/{DEFAULT_OWNER}/{project}/runs?limit={}&offset={}",
+        window.limit, window.offset
+    );
+    for (name, value) in [("query", &window.query), ("sort", &window.sort)] {
+        if !value.trim().is_empty() {
+            path.push_str(&format!("&{name}={}", percent_encode(value)));
+        }
     }
     get_json(&path).await
+}
+
+/// Stops every run listed that is still going.
+pub async fn stop_runs(project: &str, uuids: &[String]) -> Result<(), ApiError> {
+    let path = format!("/api/v1/{DEFAULT_OWNER}/{project}/runs/stop");
+    let body = RunSelection {
+        uuids: uuids.to_vec(),
+        tags: None,
+    };
+    post_json::<_, serde_json::Value>(&path, &body)
+        .await
+        .map(|_| ())
+}
+
+/// Deletes every run listed, with their logs and artifacts.
+pub async fn delete_runs(project: &str, uuids: &[String]) -> Result<(), ApiError> {
+    let body = RunSelection {
+        uuids: uuids.to_vec(),
+        tags: None,
+    };
+    let request = Request::delete(&format!("/api/v1/{DEFAULT_OWNER}/{project}/runs/delete"))
+        .json(&body)
+        .map_err(|error| ApiError::Network(error.to_string()))?;
+    expect_empty(request).await
+}
+
+/// Adds `tags` to every run listed.
+pub async fn tag_runs(project: &str, uuids: &[String], tags: &[String]) -> Result<(), ApiError> {
+    let path = format!("/api/v1/{DEFAULT_OWNER}/{project}/runs/tag");
+    let body = RunSelection {
+        uuids: uuids.to_vec(),
+        tags: Some(tags.to_vec()),
+    };
+    post_json::<_, serde_json::Value>(&path, &body)
+        .await
+        .map(|_| ())
+}
+
+/// Whether this browser may use the API: the server has no token, or the browser signed in.
+pub async fn signed_in() -> Result<bool, ApiError> {
+    match get_json::<serde_json::Value>("/api/v1/installation").await {
+        Ok(_) => Ok(true),
+        Err(ApiError::Status { code: 401, .. }) => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+/// Signs this browser in with the server's token; the server keeps it in a cookie that page
+/// scripts cannot read.
+pub async fn sign_in(token: &str) -> Result<(), ApiError> {
+    let request = Request::post("/api/v1/session")
+        .json(&serde_json::json!({ "token": token }))
+        .map_err(|error| ApiError::Network(error.to_string()))?;
+    expect_empty(request).await
 }
 
 /// Submits a run of a Polyaxonfile to `project`; the server compiles it again, with the same
@@ -91,15 +163,11 @@ pub async fn restart_run(project: &str, uuid: &str) -> Result<Run, ApiError> {
 
 /// Deletes a run, its logs and artifacts.
 pub async fn delete_run(project: &str, uuid: &str) -> Result<(), ApiError> {
-    let response = Request::delete(&format!("/api/v1/{DEFAULT_OWNER}/{project}/runs/{uuid}"))
-        .send()
-        .await
+    let path = format!("/api/v1/{DEFAULT_OWNER}/{project}/runs/{uuid}");
+    let request = Request::delete(&path)
+        .build()
         .map_err(|error| ApiError::Network(error.to_string()))?;
-    if response.ok() {
-        Ok(())
-    } else {
-        decode::<serde_json::Value>(response).await.map(|_| ())
-    }
+    expect_empty(request).await
 }
 
 /// One run.
@@ -257,6 +325,19 @@ async fn post_json<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> R
         .await
         .map_err(|error| ApiError::Network(error.to_string()))?;
     decode(response).await
+}
+
+/// Sends a request whose success has no body (`204`).
+async fn expect_empty(request: Request) -> Result<(), ApiError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|error| ApiError::Network(error.to_string()))?;
+    if response.ok() {
+        Ok(())
+    } else {
+        decode::<serde_json::Value>(response).await.map(|_| ())
+    }
 }
 
 async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {

@@ -7,8 +7,10 @@ mod compiler;
 mod components;
 mod editor;
 mod examples;
-mod format;
 mod pages;
+
+// Shared with the library's pure views; pages read it as `crate::format`.
+use frontend::format;
 
 fn main() {
     console_error_panic_hook::set_once();

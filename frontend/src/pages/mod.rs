@@ -6,3 +6,4 @@ pub mod planned;
 pub mod project_runs;
 pub mod projects;
 pub mod run;
+pub mod sign_in;
