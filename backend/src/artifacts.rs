@@ -4,14 +4,18 @@
 //! Logs are kept as Polyaxon keeps them: JSON lines in `{uuid}/plxlogs/{pod}.jsonl`, one file
 //! per pod (or process). Lines are appended as they are printed, so what a run printed survives
 //! the run, its pod and the server; the API serves live and finished runs from the same files.
+//! Whoever follows a run's logs is woken by [`LogWrites`] when lines are written, rather than
+//! looking at the files again and again.
 
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use serde_json::Value as Json;
 use shared::api::LogLine;
 use shared::time::Timestamp;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::clock;
 
@@ -19,6 +23,8 @@ use crate::clock;
 #[derive(Debug, Clone)]
 pub struct Artifacts {
     root: PathBuf,
+    /// Per run, the channel that tells its log readers of lines written, while anyone holds it.
+    log_channels: Arc<Mutex<HashMap<String, Weak<watch::Sender<()>>>>>,
 }
 
 /// The writer of one pod's log file.
@@ -39,6 +45,28 @@ impl LogWriter {
     pub async fn close(self) {
         drop(self.sender);
         let _ = self.task.await;
+    }
+}
+
+/// Wakes a reader of one run's logs when lines are written to them.
+#[derive(Debug)]
+pub struct LogWrites {
+    receiver: watch::Receiver<()>,
+    /// Held so that the channel lives while the reader does, through writers that come and go.
+    _channel: Arc<watch::Sender<()>>,
+}
+
+impl LogWrites {
+    /// Takes every write so far as seen. Called before reading the logs, it makes [`Self::next`]
+    /// wait only for lines that reading may have missed.
+    pub fn seen(&mut self) {
+        self.receiver.mark_unchanged();
+    }
+
+    /// Waits until lines are written after the last [`Self::seen`] (at once if some were).
+    pub async fn next(&mut self) {
+        // The sender is `_channel`, so the channel cannot close while this waits.
+        let _ = self.receiver.changed().await;
     }
 }
 
@@ -63,7 +91,7 @@ pub struct Captured {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mark {
     /// The file that keeps the offset.
-    pub file: std::sync::Arc<Path>,
+    pub file: Arc<Path>,
     /// The byte offset in the source just past the line.
     pub offset: u64,
 }
@@ -88,7 +116,10 @@ impl Mark {
 impl Artifacts {
     /// The artifacts under `root`: a run's go to `root/{uuid}/`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            log_channels: Arc::default(),
+        }
     }
 
     /// The folder of a run's artifacts.
@@ -239,8 +270,36 @@ impl Artifacts {
             .open(folder.join(format!("{pod}.jsonl")))?;
         let (sender, receiver) = mpsc::channel(1024);
         let (pod, node) = (pod.to_owned(), node.to_owned());
-        let task = tokio::task::spawn_blocking(move || write_lines(file, receiver, &pod, &node));
+        let written = self.log_channel(uuid);
+        let task = tokio::task::spawn_blocking(move || {
+            write_lines(file, receiver, &written, &pod, &node);
+        });
         Ok(LogWriter { sender, task })
+    }
+
+    /// What wakes a reader of run `uuid`'s logs when lines are written to them.
+    pub fn log_writes(&self, uuid: &str) -> LogWrites {
+        let channel = self.log_channel(uuid);
+        LogWrites {
+            receiver: channel.subscribe(),
+            _channel: channel,
+        }
+    }
+
+    /// Run `uuid`'s channel for news of written lines, shared by its writers and readers.
+    fn log_channel(&self, uuid: &str) -> Arc<watch::Sender<()>> {
+        let mut channels = self
+            .log_channels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(channel) = channels.get(uuid).and_then(Weak::upgrade) {
+            return channel;
+        }
+        // The channels of runs that nobody reads or writes any more go as new ones come.
+        channels.retain(|_, channel| channel.strong_count() > 0);
+        let channel = Arc::new(watch::Sender::new(()));
+        channels.insert(uuid.to_owned(), Arc::downgrade(&channel));
+        channel
     }
 
     /// The lines of a run past `cursor` (at most about `limit`), oldest first, and the cursor
@@ -467,6 +526,7 @@ fn copy_recursively(from: &Path, to: &Path) -> std::io::Result<()> {
 fn write_lines(
     mut file: std::fs::File,
     mut receiver: mpsc::Receiver<Captured>,
+    written: &watch::Sender<()>,
     pod: &str,
     node: &str,
 ) {
@@ -504,6 +564,7 @@ fn write_lines(
             tracing::error!(%error, pod, "cannot write a run's logs");
             return;
         }
+        written.send_replace(());
         for mark in marks {
             if let Err(error) = mark.save() {
                 tracing::error!(%error, pod, "cannot record how far a run's logs were read");
@@ -545,12 +606,16 @@ impl std::str::FromStr for LogCursor {
     }
 }
 
+/// How much of a pod's log file one read takes at most, and in what steps it reads.
+const MAX_READ_PER_CALL: u64 = 4 * 1024 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
+
 fn read_folder_from(
     folder: &Path,
     mut cursor: LogCursor,
     limit: usize,
 ) -> std::io::Result<(Vec<LogLine>, LogCursor)> {
-    use std::io::{Read as _, Seek as _};
+    use std::io::{BufRead as _, Read as _, Seek as _};
     let mut files: Vec<PathBuf> = match std::fs::read_dir(folder) {
         Ok(entries) => entries
             .filter_map(Result::ok)
@@ -573,14 +638,21 @@ fn read_folder_from(
         let start = cursor.offsets.get(&pod).copied().unwrap_or(0);
         let mut file = std::fs::File::open(&path)?;
         file.seek(std::io::SeekFrom::Start(start))?;
-        let mut text = Vec::new();
-        file.take(4 * 1024 * 1024).read_to_end(&mut text)?;
+        // Read only as far as the lines taken: a reader that fell behind would otherwise copy
+        // megabytes for each batch it takes.
+        let mut reader =
+            std::io::BufReader::with_capacity(READ_CHUNK, file.take(MAX_READ_PER_CALL));
+        let mut segment = Vec::new();
         // Records are written as "\n{json}": one is complete when its JSON parses, which a
         // record still being written does not.
         let mut consumed = 0;
         let mut taken = 0;
-        for segment in text.split_inclusive(|byte| *byte == b'\n') {
-            let record = segment.strip_suffix(b"\n").unwrap_or(segment);
+        while taken < limit {
+            segment.clear();
+            if reader.read_until(b'\n', &mut segment)? == 0 {
+                break;
+            }
+            let record = segment.strip_suffix(b"\n").unwrap_or(&segment);
             if !record.iter().all(u8::is_ascii_whitespace) {
                 match serde_json::from_slice::<LogLine>(record) {
                     Ok(line) => {
@@ -593,9 +665,6 @@ fn read_folder_from(
                 }
             }
             consumed += segment.len();
-            if taken >= limit {
-                break;
-            }
         }
         cursor.offsets.insert(pod, start + consumed as u64);
     }

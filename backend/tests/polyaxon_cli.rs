@@ -5,13 +5,16 @@
 //! not to loopback; the tests fail if one was tried.
 
 mod common;
+mod terminal;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use backend::runtime::{ExecSession, TerminalSize};
 use common::{Server, TOKEN, is_done, python_job};
 use serde_json::json;
+use terminal::read_until;
 
 const NETWORK_GUARD: &str = r#"
 import ipaddress, os, sys
@@ -430,8 +433,220 @@ fn ops_exec_runs_a_command_inside_a_running_run() {
     assert_eq!(cli.refused_connections(), "", "a client left loopback");
 }
 
-/// The status a WebSocket handshake with `headers` gets (101 when it opens).
-fn handshake(url: &str, headers: &[(&str, &str)]) -> u16 {
+#[test]
+fn a_terminal_over_the_exec_socket_is_sized_by_its_client_and_goes_with_it() {
+    use futures_util::SinkExt as _;
+    use tokio::io::AsyncWriteExt as _;
+
+    let cli = Cli::start("cli-tty");
+    cli.ok(&["project", "create", "--name", "shell"]);
+    let waiting = python_job("waiting", "import time\nprint('ready')\ntime.sleep(120)");
+    let uuid = cli.submit("shell", "waiting", &waiting, &[]);
+    cli.server.wait_for(
+        "shell",
+        &uuid,
+        |status| status == "running",
+        Duration::from_secs(30),
+    );
+
+    // The query as `polyaxon ops shell` sends it, Python's booleans included.
+    let url = format!(
+        "{}/k8s/v1/polyaxon/default/shell/runs/{uuid}/k8s_exec/pod/polyaxon-main\
+         ?command=sh&stderr=True&stdin=True&stdout=True&tty=True",
+        cli.server.url.replacen("http", "ws", 1)
+    );
+    let received = block_on(async {
+        let mut socket = open_terminal(&url).await;
+        // The server takes the frames in order: the terminal has its size before the shell
+        // reads the line.
+        socket
+            .send(frame(4, br#"{"Width":120,"Height":40}"#))
+            .await
+            .unwrap();
+        socket
+            .send(frame(0, b"stty size; tty; exit 3\n"))
+            .await
+            .unwrap();
+        receive_until(&mut socket, |received| received.status.is_some()).await
+    });
+    let printed = &received.printed;
+    assert!(printed.contains("40 120"), "{printed:?}");
+    assert!(
+        printed.lines().any(|line| line.starts_with("/dev/pts/")),
+        "{printed:?}"
+    );
+    assert!(
+        received.errors.is_empty(),
+        "errors come with the output on a terminal"
+    );
+    let status = received.status.unwrap();
+    assert_eq!(status["details"]["causes"][0]["message"], "3", "{status}");
+
+    // A terminal whose client goes away hangs up, and its shell ends.
+    let shell = block_on(async {
+        let mut socket = open_terminal(&url).await;
+        socket.send(frame(0, b"echo pid=$$\n")).await.unwrap();
+        let received = receive_until(&mut socket, |received| {
+            shell_pid(&received.printed).is_some()
+        })
+        .await;
+        shell_pid(&received.printed).unwrap()
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{shell}")).exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the shell {shell} outlived its client"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // The real `polyaxon ops shell`, on a terminal of the test's own as a user's would be: it
+    // sends that terminal's size, then what is typed, raw.
+    let shell = cli.client(
+        "polyaxon",
+        &[
+            "ops",
+            "shell",
+            "-p",
+            "shell",
+            "-uid",
+            &uuid,
+            "--command",
+            "sh",
+        ],
+    );
+    block_on(async {
+        let mut session = start_on_a_terminal(&shell);
+        let resize = session.resize.as_mut().unwrap();
+        resize(TerminalSize {
+            width: 120,
+            height: 40,
+        });
+        let mut printed = String::new();
+        // The CLI drops what is typed before it puts its terminal in raw mode: the remote
+        // shell's prompt says it is there.
+        read_until(&mut *session.stdout, &mut printed, |printed| {
+            printed
+                .split_once("Starting a new shell session")
+                .is_some_and(|(_, after)| after.contains("# ") || after.contains("$ "))
+        })
+        .await;
+        session.stdin.write_all(b"stty size; tty\r").await.unwrap();
+        read_until(&mut *session.stdout, &mut printed, |printed| {
+            printed.contains("40 120") && printed.contains("/dev/pts/")
+        })
+        .await;
+        // The CLI stops at the command's status without printing what came in just before it,
+        // so the shell exits only once its answers are shown.
+        session.stdin.write_all(b"exit 3\r").await.unwrap();
+        read_until(&mut *session.stdout, &mut printed, |printed| {
+            printed.contains("Disconnecting")
+        })
+        .await;
+    });
+
+    cli.ok(&["ops", "stop", "-p", "shell", "-uid", &uuid, "--yes"]);
+    cli.server
+        .wait_for("shell", &uuid, is_done, Duration::from_secs(30));
+}
+
+/// What a terminal's socket sent: its output, its errors and the command's status.
+#[derive(Debug, Default)]
+struct Received {
+    printed: String,
+    errors: Vec<u8>,
+    status: Option<serde_json::Value>,
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens `url`, an exec socket, with the token and the protocols `polyaxon ops shell` offers.
+async fn open_terminal(url: &str) -> Socket {
+    let token = format!("Token {TOKEN}");
+    let request = socket_request(
+        url,
+        &[
+            ("Authorization", token.as_str()),
+            (
+                "Sec-WebSocket-Protocol",
+                "v5.channel.k8s.io,v4.channel.k8s.io",
+            ),
+        ],
+    );
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+/// A frame of the channel protocol.
+fn frame(channel: u8, data: &[u8]) -> tokio_tungstenite::tungstenite::Message {
+    tokio_tungstenite::tungstenite::Message::Binary([&[channel], data].concat().into())
+}
+
+/// Reads frames until `enough` says so; fails after 10 s, or when the socket closes first.
+async fn receive_until(socket: &mut Socket, enough: impl Fn(&Received) -> bool) -> Received {
+    use futures_util::StreamExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let mut received = Received::default();
+    let reading = async {
+        while !enough(&received) {
+            let message = socket.next().await.expect("the socket closed early");
+            let Message::Binary(data) = message.unwrap() else {
+                continue;
+            };
+            match data[0] {
+                1 => received
+                    .printed
+                    .push_str(&String::from_utf8_lossy(&data[1..])),
+                2 => received.errors.extend_from_slice(&data[1..]),
+                3 => received.status = Some(serde_json::from_slice(&data[1..]).unwrap()),
+                other => panic!("a frame on channel {other}"),
+            }
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(10), reading)
+        .await
+        .is_err()
+    {
+        panic!("not received within 10 s: {received:?}");
+    }
+    received
+}
+
+/// The pid a shell printed as `pid=N`; not the `pid=$$` the terminal echoes.
+fn shell_pid(printed: &str) -> Option<u32> {
+    printed.split("pid=").skip(1).find_map(|after| {
+        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    })
+}
+
+/// Starts `command` on a new pseudo-terminal, with its environment and folder.
+fn start_on_a_terminal(command: &Command) -> ExecSession {
+    let argv: Vec<String> = std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|word| word.to_string_lossy().into_owned())
+        .collect();
+    let prepare = |process: &mut tokio::process::Command| {
+        for (name, value) in command.get_envs() {
+            match value {
+                Some(value) => process.env(name, value),
+                None => process.env_remove(name),
+            };
+        }
+        if let Some(folder) = command.get_current_dir() {
+            process.current_dir(folder);
+        }
+    };
+    backend::runtime::pty::exec(&argv, prepare, std::future::pending()).unwrap()
+}
+
+/// A WebSocket request for `url` with `headers`.
+fn socket_request(
+    url: &str,
+    headers: &[(&str, &str)],
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
     let mut request = url.into_client_request().unwrap();
@@ -441,11 +656,22 @@ fn handshake(url: &str, headers: &[(&str, &str)]) -> u16 {
             .headers_mut()
             .insert(name.unwrap(), value.parse().unwrap());
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    request
+}
+
+/// Runs `future` to its end on a runtime of its own: these tests are otherwise synchronous.
+fn block_on<F: Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
-    runtime.block_on(async {
+        .unwrap()
+        .block_on(future)
+}
+
+/// The status a WebSocket handshake with `headers` gets (101 when it opens).
+fn handshake(url: &str, headers: &[(&str, &str)]) -> u16 {
+    let request = socket_request(url, headers);
+    block_on(async {
         match tokio_tungstenite::connect_async(request).await {
             Ok((_, response)) => response.status().as_u16(),
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {

@@ -1,7 +1,8 @@
 //! How a runtime must behave, written against the `Runtime` trait so that every runtime runs
 //! the same checks: statuses in order to success and to failure, logs in order, stop, timeout,
-//! retries and exec run against both the process runtime and the Kubernetes runtime (talking
-//! HTTP to a fake API server whose kubelet runs pods as local processes). What only one runtime
+//! retries, exec and exec on a terminal run against both the process runtime and the
+//! Kubernetes runtime (talking HTTP to a fake API server whose kubelet runs pods as local
+//! processes). What only one runtime
 //! has (the process runtime's queue and init steps, the Kubernetes runtime's reattaching to a
 //! run still in the cluster) is checked on that one.
 
@@ -11,15 +12,17 @@ use std::time::Duration;
 use backend::artifacts::Artifacts;
 use backend::runtime::kubernetes::{KubernetesRuntime, KubernetesTarget};
 use backend::runtime::process::{ProcessConfig, ProcessRuntime};
-use backend::runtime::{ExecTarget, Execution, Reporter, Runtime};
+use backend::runtime::{ExecSession, ExecTarget, Execution, Reporter, Runtime, TerminalSize};
 use backend::store::{Sqlite, Store};
 use backend::submit::{Submission, prepare};
 use shared::api::{OperationBody, Project, ProjectBody, Status};
 
 use fake_kube::FakeCluster;
+use terminal::read_until;
 
 mod fake_kube;
 mod role;
+mod terminal;
 
 /// Which runtime a bench runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -640,6 +643,118 @@ async fn a_command_runs_inside_a_running_run(kind: Kind) {
     ));
 }
 
+/// Where `sh` goes in the tests of terminals: the run's main container, on a terminal.
+fn on_a_terminal() -> ExecTarget {
+    ExecTarget {
+        tty: true,
+        ..ExecTarget::default()
+    }
+}
+
+/// Reads the rest of what a session prints and its exit code; fails after 10 s.
+async fn finish_session(mut session: ExecSession, printed: &mut String) -> Option<i32> {
+    use tokio::io::AsyncReadExt as _;
+
+    let mut rest = Vec::new();
+    let ending = async {
+        session.stdout.read_to_end(&mut rest).await.unwrap();
+        session.exit.await.unwrap()
+    };
+    let exit = tokio::time::timeout(Duration::from_secs(10), ending)
+        .await
+        .unwrap_or_else(|_| panic!("the session did not end within 10 s: {printed:?}"));
+    printed.push_str(&String::from_utf8_lossy(&rest));
+    exit
+}
+
+async fn a_shell_on_a_terminal_takes_its_size_and_ends_with_its_exit_code(kind: Kind) {
+    use tokio::io::AsyncWriteExt as _;
+
+    let bench = Bench::new("tty", kind, 2).await;
+    let uuid = bench.submit(&job("sleep 30")).await;
+    bench
+        .wait_for(&uuid, |s| s == Status::Running, Duration::from_secs(20))
+        .await;
+    let mut session = bench
+        .runtime
+        .exec(&uuid, &on_a_terminal(), vec!["sh".to_owned()])
+        .await
+        .unwrap();
+    let resize = session.resize.as_mut().expect("a terminal can be resized");
+    resize(TerminalSize {
+        width: 120,
+        height: 40,
+    });
+    // Through a cluster the size travels beside what is typed, not in order with it: waiting
+    // for the shell's prompt gives it the time to arrive first.
+    let mut printed = String::new();
+    read_until(&mut *session.stdout, &mut printed, |printed| {
+        !printed.is_empty()
+    })
+    .await;
+    session
+        .stdin
+        .write_all(b"stty size; echo $POLYAXON_RUN_INSTANCE; tty; exit 3\n")
+        .await
+        .unwrap();
+    let exit = finish_session(session, &mut printed).await;
+    assert_eq!(exit, Some(3), "{printed:?}");
+    // The terminal echoes what is typed: only the commands' answers hold these.
+    assert!(printed.contains("40 120"), "{printed:?}");
+    assert!(
+        printed.contains(&format!("default.behaviour.runs.{uuid}")),
+        "{printed:?}"
+    );
+    assert!(
+        printed.lines().any(|line| line.starts_with("/dev/pts/")),
+        "{printed:?}"
+    );
+    bench.runtime.stop(&uuid).await.unwrap();
+    bench.ended(&uuid).await;
+}
+
+async fn ctrl_c_on_a_terminal_interrupts_its_command_and_the_shell_lives_until_the_run_ends(
+    kind: Kind,
+) {
+    use tokio::io::AsyncWriteExt as _;
+
+    let bench = Bench::new("ctrl-c", kind, 2).await;
+    let uuid = bench.submit(&job("sleep 30")).await;
+    bench
+        .wait_for(&uuid, |s| s == Status::Running, Duration::from_secs(20))
+        .await;
+    let mut session = bench
+        .runtime
+        .exec(&uuid, &on_a_terminal(), vec!["sh".to_owned()])
+        .await
+        .unwrap();
+    let mut printed = String::new();
+    // The command says it runs as the very process that then sleeps: Ctrl-C after the word
+    // interrupts it, whether it sleeps already or not.
+    session
+        .stdin
+        .write_all(b"sh -c 'echo $((6 * 6)); exec sleep 30'\n")
+        .await
+        .unwrap();
+    read_until(&mut *session.stdout, &mut printed, |printed| {
+        printed.contains("36")
+    })
+    .await;
+    session.stdin.write_all(b"\x03").await.unwrap();
+    session.stdin.write_all(b"echo $((6 * 7))\n").await.unwrap();
+    read_until(&mut *session.stdout, &mut printed, |printed| {
+        printed.contains("42")
+    })
+    .await;
+
+    // The shell leads a session of its own, outside the run's processes, and still ends with
+    // the run.
+    bench.runtime.stop(&uuid).await.unwrap();
+    bench.ended(&uuid).await;
+    let exit = finish_session(session, &mut printed).await;
+    assert_ne!(exit, Some(0), "ended by the run's end: {printed:?}");
+}
+
 /// A service that answers GETs with the path it was asked and POSTs with their body.
 const ECHO_SERVICE: &str = r#"
 import http.server
@@ -1080,5 +1195,7 @@ on_every_runtime!(
     a_job_past_its_timeout_fails_with_deadline_exceeded,
     a_failed_attempt_is_retried_up_to_max_retries,
     a_command_runs_inside_a_running_run,
+    a_shell_on_a_terminal_takes_its_size_and_ends_with_its_exit_code,
+    ctrl_c_on_a_terminal_interrupts_its_command_and_the_shell_lives_until_the_run_ends,
     a_service_answers_through_the_runtime_s_proxy,
 );

@@ -263,3 +263,88 @@ async fn examples_show_a_dag_and_a_grid_and_the_text_survives_a_reload() {
     );
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_run_is_copied_to_the_editor_changed_and_run_again_as_its_copy() {
+    let server = Server::start();
+    server.post("/api/v1/default/projects/create", &json!({"name": "demo"}));
+    let first = "kind: component\nname: greeter\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [sh, -c, 'echo hello']\n";
+    let run = server.post("/api/v1/default/demo/runs", &json!({"content": first}));
+    let uuid = run["uuid"].as_str().expect("a uuid").to_owned();
+    let browser = Browser::start().await;
+    browser
+        .open(&server.url(&format!("/projects/demo/runs/{uuid}?tab=spec")))
+        .await;
+    browser
+        .find("//section[@aria-label='Spec']//a[normalize-space()='Copy to the editor']")
+        .await
+        .click()
+        .await
+        .expect("cannot copy");
+    browser.expect_heading("New run").await;
+    let text = "window.monaco && monaco.editor.getEditors().length ? monaco.editor.getEditors()[0].getValue() : ''";
+    let mut shown = json!("");
+    for _ in 0..200 {
+        shown = browser.evaluate(text).await;
+        if shown
+            .as_str()
+            .is_some_and(|text| text.contains("echo hello"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        shown.as_str().unwrap_or_default().contains("name: greeter"),
+        "{shown}"
+    );
+    let edited = first.replace("echo hello", "echo changed");
+    let paste = format!(
+        "monaco.editor.getEditors()[0].executeEdits('e2e', [{{range: monaco.editor.getEditors()[0].getModel().getFullModelRange(), text: {}}}])",
+        serde_json::to_string(&edited).unwrap()
+    );
+    browser.evaluate(&paste).await;
+    let changes = "//div[@aria-label='Changes']";
+    browser
+        .expect_text(&format!("{changes}/h3"), "Changes from greeter")
+        .await;
+    browser
+        .find(&format!(
+            "{changes}//div[@class='removed' and contains(., \"echo hello\")]"
+        ))
+        .await;
+    browser
+        .find(&format!(
+            "{changes}//div[@class='added' and contains(., \"echo changed\")]"
+        ))
+        .await;
+    browser.screenshot("copy-to-editor").await;
+    browser
+        .find("//header//button[normalize-space()='Run']")
+        .await
+        .click()
+        .await
+        .expect("cannot run");
+    let mut path = String::new();
+    for _ in 0..200 {
+        path = browser.path().await;
+        if path.starts_with("/projects/demo/runs/") && !path.ends_with(&uuid) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!path.ends_with(&uuid), "still at {path}");
+    browser
+        .find("//*[contains(@class,'log-line') and normalize-space()='changed']")
+        .await;
+    browser
+        .find("//nav[@aria-label='Run sections']/button[normalize-space()='Overview']")
+        .await
+        .click()
+        .await
+        .expect("cannot open the overview");
+    browser
+        .find("//section[@aria-label='Overview']//p[starts-with(normalize-space(),'A copy of')]/a[normalize-space()='greeter']")
+        .await;
+    browser.close().await;
+}

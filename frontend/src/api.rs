@@ -161,6 +161,15 @@ pub async fn restart_run(project: &str, uuid: &str) -> Result<Run, ApiError> {
     post_json(&path, &serde_json::json!({})).await
 }
 
+/// Runs an edited copy of a run: a new run of `body`, recorded as the original's copy.
+pub async fn copy_run(project: &str, uuid: &str, body: &OperationBody) -> Result<Run, ApiError> {
+    post_json(
+        &format!("/api/v1/{DEFAULT_OWNER}/{project}/runs/{uuid}/copy"),
+        body,
+    )
+    .await
+}
+
 /// Deletes a run, its logs and artifacts.
 pub async fn delete_run(project: &str, uuid: &str) -> Result<(), ApiError> {
     let path = format!("/api/v1/{DEFAULT_OWNER}/{project}/runs/{uuid}");
@@ -230,20 +239,7 @@ pub fn watch_runs(
 /// connection is opened again at the cursor of the last batch, so nothing is lost or repeated.
 /// Resolves when the stream ends, or fails after a few reconnections that brought nothing.
 pub async fn follow_logs(run: &Run, mut on_batch: impl FnMut(LogBatch)) -> Result<(), ApiError> {
-    let location = web_location();
-    let scheme = if location.starts_with("https:") {
-        "wss"
-    } else {
-        "ws"
-    };
-    let host = location
-        .split_once("//")
-        .map(|(_, rest)| rest.split('/').next().unwrap_or_default())
-        .unwrap_or_default();
-    let base = format!(
-        "{scheme}://{host}/streams/v1/{}/{}/{}/runs/{}/logs/ws",
-        run.settings.namespace, run.owner, run.project, run.uuid
-    );
+    let base = socket_url(&format!("/streams/v1/{}/logs/ws", run_streams_path(run)));
     let mut cursor = String::new();
     let mut fruitless = 0;
     loop {
@@ -367,4 +363,227 @@ async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> 
         message,
         diagnostics,
     })
+}
+
+/// A pod of a running run and its containers, where a terminal can open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecTarget {
+    /// The pod.
+    pub pod: String,
+    /// One of its containers.
+    pub container: String,
+}
+
+fn run_streams_path(run: &Run) -> String {
+    format!(
+        "{}/{}/{}/runs/{}",
+        run.settings.namespace, run.owner, run.project, run.uuid
+    )
+}
+
+/// Where commands can run in a running run: every container of every pod (Polyaxon's
+/// `k8s_inspect`), the main container of the first pod first.
+pub async fn exec_targets(run: &Run) -> Result<Vec<ExecTarget>, ApiError> {
+    let inspected: serde_json::Value = get_json(&format!(
+        "/streams/v1/{}/k8s_inspect",
+        run_streams_path(run)
+    ))
+    .await?;
+    let mut targets = Vec::new();
+    for (pod, content) in inspected["pods"].as_object().into_iter().flatten() {
+        for container in content["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if let Some(name) = container["name"].as_str() {
+                targets.push(ExecTarget {
+                    pod: pod.clone(),
+                    container: name.to_owned(),
+                });
+            }
+        }
+    }
+    Ok(targets)
+}
+
+/// What an exec session reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExecEvent {
+    /// The socket is open: the command runs.
+    Opened,
+    /// What the command printed.
+    Output(Vec<u8>),
+    /// The command ended, with its exit code when the server gave one, and the server's words.
+    Exited {
+        /// The exit code.
+        code: Option<i32>,
+        /// The server's message, when the command failed.
+        message: Option<String>,
+    },
+    /// The socket closed; `opened` says whether it ever opened (a refused socket did not).
+    Closed {
+        /// Whether the session had started.
+        opened: bool,
+        /// The WebSocket close code.
+        code: u16,
+    },
+}
+
+/// A command running inside a run over Kubernetes' channel protocol (`v5.channel.k8s.io`), as
+/// `polyaxon ops shell` runs one; it is closed when dropped.
+pub struct ExecSocket {
+    socket: web_sys::WebSocket,
+    _handlers: [wasm_bindgen::closure::Closure<dyn FnMut(web_sys::Event)>; 3],
+}
+
+/// The channel protocol's channels: the first byte of every message.
+const STDIN: u8 = 0;
+const STDOUT: u8 = 1;
+const STDERR: u8 = 2;
+const STATUS: u8 = 3;
+const RESIZE: u8 = 4;
+
+impl ExecSocket {
+    /// Starts `command` on a terminal in `target` of `run`; `on_event` hears what happens.
+    pub fn open(
+        run: &Run,
+        target: &ExecTarget,
+        command: &[&str],
+        on_event: impl FnMut(ExecEvent) + 'static,
+    ) -> Result<Self, ApiError> {
+        use wasm_bindgen::JsCast as _;
+        use wasm_bindgen::closure::Closure;
+
+        let mut path = format!(
+            "/k8s/v1/{}/k8s_exec/{}/{}?stdin=true&stdout=true&stderr=true&tty=true",
+            run_streams_path(run),
+            percent_encode(&target.pod),
+            percent_encode(&target.container)
+        );
+        for word in command {
+            path.push_str("&command=");
+            path.push_str(&percent_encode(word));
+        }
+        let url = socket_url(&path);
+        let protocols = js_sys::Array::of1(&"v5.channel.k8s.io".into());
+        let socket = web_sys::WebSocket::new_with_str_sequence(&url, &protocols)
+            .map_err(|error| ApiError::Network(format!("{error:?}")))?;
+        socket.set_binary_type(web_sys::BinaryType::Arraybuffer);
+        let on_event = std::rc::Rc::new(std::cell::RefCell::new(on_event));
+        let opened = std::rc::Rc::new(std::cell::Cell::new(false));
+
+        let on_open = {
+            let (on_event, opened) = (on_event.clone(), opened.clone());
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+                opened.set(true);
+                (on_event.borrow_mut())(ExecEvent::Opened);
+            })
+        };
+        let on_message = {
+            let on_event = on_event.clone();
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+                let Some(message) = event.dyn_ref::<web_sys::MessageEvent>() else {
+                    return;
+                };
+                let bytes = js_sys::Uint8Array::new(&message.data()).to_vec();
+                let Some((&channel, data)) = bytes.split_first() else {
+                    return;
+                };
+                let event = match channel {
+                    STDOUT | STDERR => ExecEvent::Output(data.to_vec()),
+                    STATUS => exit_status(data),
+                    _ => return,
+                };
+                (on_event.borrow_mut())(event);
+            })
+        };
+        let on_close = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+            let code = event
+                .dyn_ref::<web_sys::CloseEvent>()
+                .map_or(1006, web_sys::CloseEvent::code);
+            (on_event.borrow_mut())(ExecEvent::Closed {
+                opened: opened.get(),
+                code,
+            });
+        });
+        socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        Ok(Self {
+            socket,
+            _handlers: [on_open, on_message, on_close],
+        })
+    }
+
+    /// Sends what the user typed to the command.
+    pub fn input(&self, text: &str) {
+        self.send(STDIN, text.as_bytes());
+    }
+
+    /// Tells the command's terminal its new size.
+    pub fn resize(&self, columns: u16, rows: u16) {
+        let size = serde_json::json!({ "Width": columns, "Height": rows });
+        self.send(RESIZE, size.to_string().as_bytes());
+    }
+
+    /// Ends the session from this side, as a client does once it has the command's status;
+    /// the close is reported like any other.
+    pub fn close(&self) {
+        let _ = self.socket.close_with_code(1000);
+    }
+
+    fn send(&self, channel: u8, data: &[u8]) {
+        if self.socket.ready_state() != web_sys::WebSocket::OPEN {
+            return;
+        }
+        let mut message = Vec::with_capacity(data.len() + 1);
+        message.push(channel);
+        message.extend_from_slice(data);
+        // A failed send shows as the socket's close, which the page reports.
+        let _ = self.socket.send_with_u8_array(&message);
+    }
+}
+
+impl Drop for ExecSocket {
+    fn drop(&mut self) {
+        self.socket.set_onclose(None);
+        self.socket.set_onmessage(None);
+        self.socket.set_onopen(None);
+        let _ = self.socket.close();
+    }
+}
+
+/// The exit code and message in a channel-3 status (`metav1.Status`): `Success` is 0; a
+/// failure carries the code as the `ExitCode` cause.
+fn exit_status(data: &[u8]) -> ExecEvent {
+    let status: serde_json::Value = serde_json::from_slice(data).unwrap_or_default();
+    if status["status"] == "Success" {
+        return ExecEvent::Exited {
+            code: Some(0),
+            message: None,
+        };
+    }
+    let code = status["details"]["causes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|cause| cause["reason"] == "ExitCode")
+        .and_then(|cause| cause["message"].as_str()?.parse().ok());
+    ExecEvent::Exited {
+        code,
+        message: status["message"].as_str().map(str::to_owned),
+    }
+}
+
+/// A path on this server as a WebSocket URL (`ws:` or `wss:` as the page is served).
+fn socket_url(path: &str) -> String {
+    let location = web_location();
+    let (scheme, rest) = match location.split_once("//") {
+        Some((scheme, rest)) => (scheme, rest),
+        None => ("http:", location.as_str()),
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    let socket_scheme = if scheme == "https:" { "wss" } else { "ws" };
+    format!("{socket_scheme}://{host}{path}")
 }

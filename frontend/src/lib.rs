@@ -4,6 +4,7 @@
 //! into the worker (`src/bin/compiler.rs`) alone, so pages without an editor never load it.
 
 pub mod ansi;
+pub mod diff;
 pub mod format;
 pub mod preview;
 pub mod runs_view;

@@ -8,6 +8,7 @@ mod components;
 mod editor;
 mod examples;
 mod pages;
+mod terminal;
 
 // Shared with the library's pure views; pages read it as `crate::format`.
 use frontend::format;

@@ -1,11 +1,14 @@
 //! `cargo xtask bench`: Myelin's compiler beside Polyaxon's own, on the oracle corpus; then the
-//! server's run list and submit at 100,000 runs beside haupt's measured numbers.
+//! server's run list and submit at 100,000 runs beside haupt's measured numbers; then the logs
+//! WebSocket: 1,000,000 lines streamed to a client (lines/s, write-to-receipt latency) and the
+//! server's memory with 1,000 idle log sockets, beside the goals.
 //!
 //! Polyaxon 2.18 runs from a venv made from the oracle's pinned packages (PyPI), in one process
 //! with its imports done before timing; then `shared`'s bench times the same files and prints
 //! both medians and their ratio, and the browser's compiler worker times them again in Chromium
-//! (WebAssembly beside native). `backend`'s `runs` bench needs nothing from outside: haupt's
-//! numbers are constants taken from `../shared/docs/peer-anchors.md`.
+//! (WebAssembly beside native). `backend`'s `runs` and `logs` benches need nothing from outside:
+//! haupt's numbers are constants taken from `../shared/docs/peer-anchors.md`, which has none for
+//! live logs.
 
 use std::process::Command;
 
@@ -70,5 +73,12 @@ pub fn run(workspace: &Workspace) -> Result<()> {
 
     let mut runs = workspace.cargo();
     runs.args(["bench", "--package", "backend", "--bench", "runs"]);
-    step("time run lists and submits at 100,000 runs", runs)
+    step("time run lists and submits at 100,000 runs", runs)?;
+
+    let mut logs = workspace.cargo();
+    logs.args(["bench", "--package", "backend", "--bench", "logs"]);
+    step(
+        "time the logs WebSocket: 1,000,000 lines, 1,000 idle sockets",
+        logs,
+    )
 }

@@ -1,8 +1,10 @@
 //! Commands in running runs, at Polyaxon's addresses: `/streams/v1/{namespace}/{owner}/{project}/
 //! runs/{uuid}/k8s_inspect` lists the run's pods and containers, and the WebSocket
-//! `/k8s/v1/…/runs/{uuid}/k8s_exec/{pod}/{container}?command=…` runs a command there over
-//! Kubernetes' channel protocol, as `polyaxon ops exec` and `ops shell` expect. The runtime
-//! carries the command: a process in the run's group, or the pod's exec.
+//! `/k8s/v1/…/runs/{uuid}/k8s_exec/{pod}/{container}?command=…&tty=…` runs a command there
+//! over Kubernetes' channel protocol, as `polyaxon ops exec` and `ops shell` expect: `command`
+//! once per word, and `tty=true` (`ops shell`) for a terminal, which the client then resizes on
+//! channel 4. `stdin`, `stdout` and `stderr` are always open. The runtime carries the command:
+//! a process in the run's group or on a terminal of its own, or the pod's exec.
 
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
@@ -106,9 +108,16 @@ async fn exec(
             "no `command` to run: give it as `command=…`, once per word".to_owned(),
         ));
     }
+    let tty = match pairs.iter().rev().find(|(key, _)| key == "tty") {
+        Some((_, value)) => query_bool(value).ok_or_else(|| {
+            AppError::BadRequest(format!("`tty={value}` is neither true nor false"))
+        })?,
+        None => false,
+    };
     let target = ExecTarget {
         pod: path.pod.clone(),
         container: path.container.clone(),
+        tty,
     };
     let session = state
         .runtime
@@ -118,6 +127,16 @@ async fn exec(
     Ok(upgrade
         .protocols(channel::PROTOCOLS)
         .on_upgrade(move |socket| channel::serve(socket, session)))
+}
+
+/// A boolean of the query as Kubernetes' API server reads it (Go's `strconv.ParseBool`): kube-rs
+/// sends `true`, Polyaxon's Python client `True`.
+fn query_bool(value: &str) -> Option<bool> {
+    match value {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
 }
 
 /// A page of another site may not open a shell here with the visitor's credentials: when a

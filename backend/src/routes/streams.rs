@@ -10,9 +10,11 @@ use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 use shared::api::{LogBatch, Logs};
 use shared::time::Timestamp;
+use tokio::sync::broadcast;
 
 use super::run_uuid;
 use crate::artifacts::EventOrient;
+use crate::store::RunEvent;
 use crate::{AppError, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -105,13 +107,17 @@ struct SocketParams {
 
 /// How many lines one message of the log stream carries at most.
 const BATCH_LINES: usize = 1_000;
-/// How often a live run's logs are looked at for new lines.
-const LOG_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+/// What a logs socket reads into. Its client sends nothing but a close or a ping, so this is
+/// far below the 128 KiB default, which every idle socket would otherwise hold filled with zeros;
+/// a larger frame still reads, into a buffer grown for it.
+const CLIENT_READ_BUFFER: usize = 4 * 1024;
 
 /// A run's logs as a stream: what was printed (after `cursor`), then each line as it is
 /// printed, then a last message with the final status. Every message carries the cursor that
 /// resumes right after it. The next batch is read only once the last one is sent, so a slow
-/// client slows the stream instead of making the server hold lines for it.
+/// client slows the stream instead of making the server hold lines for it. Once it has sent
+/// everything, the stream sleeps until lines are written or the run changes: an idle socket
+/// costs no reads.
 async fn logs_socket(
     State(state): State<AppState>,
     Path((_namespace, owner, project, uuid)): Path<(String, String, String, String)>,
@@ -127,7 +133,9 @@ async fn logs_socket(
         .unwrap_or_default()
         .parse()
         .map_err(AppError::BadRequest)?;
-    Ok(upgrade.on_upgrade(move |socket| stream_logs(socket, state, uuid, cursor)))
+    Ok(upgrade
+        .read_buffer_size(CLIENT_READ_BUFFER)
+        .on_upgrade(move |socket| stream_logs(socket, state, uuid, cursor)))
 }
 
 async fn stream_logs(
@@ -136,7 +144,11 @@ async fn stream_logs(
     uuid: String,
     mut cursor: crate::artifacts::LogCursor,
 ) {
+    // Both are watched from before the first read, so no write or change after a read is missed.
+    let mut writes = state.artifacts.log_writes(&uuid);
+    let mut changes = state.run_events.subscribe();
     loop {
+        writes.seen();
         // The status is read before the lines: a run seen ended has written every line.
         let Ok(stored) = state.store.run_by_uuid(&uuid).await else {
             return;
@@ -168,11 +180,24 @@ async fn stream_logs(
             continue;
         }
         tokio::select! {
-            () = tokio::time::sleep(LOG_POLL) => {}
+            () = writes.next() => {}
+            () = run_changed(&mut changes, &uuid) => {}
             message = socket.recv() => match message {
                 None | Some(Err(_) | Ok(Message::Close(_))) => return,
                 Some(Ok(_)) => {}
             },
+        }
+    }
+}
+
+/// Waits for a change to run `uuid`, or for changes that were missed (one of them may be its).
+async fn run_changed(changes: &mut broadcast::Receiver<RunEvent>, uuid: &str) {
+    loop {
+        match changes.recv().await {
+            Ok(event) if event.uuid != uuid => {}
+            // The store outlives every socket; were it gone, nothing would change any more.
+            Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => return,
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Kubernetes' remote-command channel protocol over a WebSocket, what `kubectl exec` and
-//! `polyaxon ops exec`/`shell` speak (`v5.channel.k8s.io`, `v4.channel.k8s.io`). Every frame is
-//! binary and starts with its channel: 0 stdin, 1 stdout, 2 stderr, 3 the command's end as a
-//! `metav1.Status`, 4 a terminal resize; v5 adds 255, which closes a channel (the client's
-//! stdin). Myelin serves it for any runtime's exec session.
+//! `polyaxon ops exec`/`shell` speak (`v5.channel.k8s.io`, `v4.channel.k8s.io`). Every frame
+//! starts with its channel: 0 stdin, 1 stdout, 2 stderr, 3 the command's end as a
+//! `metav1.Status`, 4 a terminal resize (JSON `{"Width":…,"Height":…}`, passed on to the
+//! session's terminal); v5 adds 255, which closes a channel (the client's stdin). Frames are
+//! binary, but Python's client sends its strings (resizes) as text, which the API server takes
+//! as bytes too. Myelin serves it for any runtime's exec session.
 
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -10,7 +12,7 @@ use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::mpsc;
 
-use super::ExecSession;
+use super::{ExecSession, TerminalSize};
 
 /// The versions served, the preferred first.
 pub const PROTOCOLS: [&str; 2] = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
@@ -19,6 +21,7 @@ const STDIN: u8 = 0;
 const STDOUT: u8 = 1;
 const STDERR: u8 = 2;
 const STATUS: u8 = 3;
+const RESIZE: u8 = 4;
 const CLOSE: u8 = 255;
 
 /// Relays `session` over `socket` until the command ends (its exit goes out on channel 3) or the
@@ -29,6 +32,7 @@ pub async fn serve(socket: WebSocket, session: ExecSession) {
         stdin,
         stdout,
         stderr,
+        mut resize,
         exit,
     } = session;
     let (mut sink, mut incoming) = socket.split();
@@ -49,17 +53,25 @@ pub async fn serve(socket: WebSocket, session: ExecSession) {
     let mut stdin = Some(stdin);
     let input = async {
         while let Some(Ok(message)) = incoming.next().await {
-            match message {
-                Message::Binary(data) => match data.first() {
-                    Some(&STDIN) => {
-                        if let Some(input) = stdin.as_mut() {
-                            let _ = input.write_all(&data[1..]).await;
-                        }
-                    }
-                    Some(&CLOSE) if v5 && data.get(1) == Some(&STDIN) => stdin = None,
-                    _ => {}
-                },
+            let data: &[u8] = match &message {
+                Message::Binary(data) => data,
+                Message::Text(text) => text.as_str().as_bytes(),
                 Message::Close(_) => break,
+                _ => continue,
+            };
+            match data.first() {
+                Some(&STDIN) => {
+                    if let Some(input) = stdin.as_mut() {
+                        let _ = input.write_all(&data[1..]).await;
+                    }
+                }
+                Some(&RESIZE) => {
+                    let size = serde_json::from_slice::<TerminalSize>(&data[1..]);
+                    if let (Some(resize), Ok(size)) = (resize.as_mut(), size) {
+                        resize(size);
+                    }
+                }
+                Some(&CLOSE) if v5 && data.get(1) == Some(&STDIN) => stdin = None,
                 _ => {}
             }
         }
@@ -68,7 +80,11 @@ pub async fn serve(socket: WebSocket, session: ExecSession) {
     let code = tokio::select! {
         code = &mut exit => code.ok().flatten(),
         () = input => {
-            // The client went away: the command's input ends with it.
+            // The client went away: the command's input ends with it, and so does its output,
+            // which also hangs up a terminal (the pumps hold its last handles).
+            for pump in pumps {
+                pump.abort();
+            }
             return;
         }
     };
@@ -91,8 +107,10 @@ pub async fn serve(socket: WebSocket, session: ExecSession) {
         }
     })
     .await;
+    // `close` sends our close frame, or, when the client closed first, flushes the reply the
+    // protocol owes it: either way the client sees a clean close (1000), not a dropped one.
     if let Ok(mut sink) = sink {
-        let _ = sink.send(Message::Close(None)).await;
+        let _ = sink.close().await;
     }
 }
 

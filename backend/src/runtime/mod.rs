@@ -8,6 +8,7 @@
 pub mod channel;
 pub mod kubernetes;
 pub mod process;
+pub mod pty;
 
 use std::sync::Arc;
 
@@ -37,13 +38,29 @@ pub struct Execution {
     pub status: Status,
 }
 
-/// Where in a run a command goes; the run's first pod and main container when not said.
+/// Where in a run a command goes (the run's first pod and main container when not said), and
+/// whether it runs on a terminal.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExecTarget {
     /// The pod.
     pub pod: Option<String>,
     /// The container.
     pub container: Option<String>,
+    /// Whether the command gets a terminal of its own, as `polyaxon ops shell` and the browser's
+    /// terminal ask (`tty=true`): it then sees a terminal on its input and output, its errors
+    /// come with its output, Ctrl-C interrupts it and it can be resized.
+    pub tty: bool,
+}
+
+/// A terminal's size in characters, as clients send it on the exec protocol's resize channel
+/// (`{"Width":120,"Height":40}`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TerminalSize {
+    /// Columns.
+    pub width: u16,
+    /// Rows.
+    pub height: u16,
 }
 
 /// A pod of a running run, with its containers' names.
@@ -57,14 +74,36 @@ pub struct PodContainers {
 
 /// A command started inside a run, and its streams.
 pub struct ExecSession {
-    /// What the command reads; dropping it closes its input.
+    /// What the command reads; dropping it closes its input. On a terminal it is what is typed,
+    /// and the input ends only when the whole session is dropped (the terminal hangs up).
     pub stdin: Box<dyn AsyncWrite + Send + Unpin>,
     /// What it prints.
     pub stdout: Box<dyn AsyncRead + Send + Unpin>,
-    /// What it prints as errors.
+    /// What it prints as errors; nothing on a terminal, where errors come with the output.
     pub stderr: Box<dyn AsyncRead + Send + Unpin>,
+    /// Changes the size of the command's terminal; `None` when it has none.
+    pub resize: Option<Box<dyn FnMut(TerminalSize) + Send>>,
     /// Its exit code once it ends (`None` when a signal ended it).
     pub exit: tokio::task::JoinHandle<Option<i32>>,
+}
+
+impl ExecSession {
+    /// The session of a local `child` whose stdin, stdout and stderr are piped (`None` when one
+    /// is not).
+    pub fn piped(mut child: tokio::process::Child) -> Option<Self> {
+        let (stdin, stdout, stderr) = (
+            child.stdin.take()?,
+            child.stdout.take()?,
+            child.stderr.take()?,
+        );
+        Some(Self {
+            stdin: Box::new(stdin),
+            stdout: Box::new(stdout),
+            stderr: Box::new(stderr),
+            resize: None,
+            exit: tokio::spawn(async move { child.wait().await.ok().and_then(|exit| exit.code()) }),
+        })
+    }
 }
 
 impl std::fmt::Debug for ExecSession {
@@ -114,9 +153,10 @@ pub trait Runtime: Send + Sync + 'static {
     async fn inspect(&self, uuid: &str) -> Result<Vec<PodContainers>, RuntimeError>;
 
     /// Starts `command` inside a running run (its working folder, its environment, its process
-    /// group or pod), in `target` (the run's main container by default), as `polyaxon ops exec`
-    /// and the browser's terminal do. Refused with [`RuntimeError::NotActive`] when the run is
-    /// not running.
+    /// group or pod), in `target` (the run's main container by default) and on a terminal when
+    /// `target` asks for one, as `polyaxon ops exec` and `ops shell` and the browser's terminal
+    /// do. The command ends with the run. Refused with [`RuntimeError::NotActive`] when the run
+    /// is not running.
     async fn exec(
         &self,
         uuid: &str,

@@ -90,6 +90,11 @@ impl Server {
         self.launch();
     }
 
+    /// The server process's id, to read its /proc entries.
+    pub fn pid(&self) -> u32 {
+        self.process.as_ref().expect("the server is running").id()
+    }
+
     /// The data folder.
     pub fn data(&self) -> PathBuf {
         self.root.join("data")

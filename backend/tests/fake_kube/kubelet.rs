@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::ws::WebSocket;
 use axum::response::{IntoResponse, Response};
+use backend::runtime::ExecSession;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde_json::{Value as Json, json};
@@ -69,11 +69,6 @@ struct Pod {
 pub struct Kubelet {
     root: PathBuf,
     pods: Mutex<HashMap<(String, String), Pod>>,
-}
-
-/// A command started by exec, waiting for its socket.
-pub struct Started {
-    child: Child,
 }
 
 impl Kubelet {
@@ -142,14 +137,16 @@ impl Kubelet {
         Ok(Body::from_stream(super::tokio_stream_of(receiver)).into_response())
     }
 
-    /// Starts `command` in a running container of a pod.
+    /// Starts `command` in a running container of a pod, on a terminal of its own when `tty`
+    /// (as Myelin's process runtime does it).
     pub fn exec(
         &self,
         namespace: &str,
         pod: &str,
         container: &str,
         command: &[String],
-    ) -> Result<Started, String> {
+        tty: bool,
+    ) -> Result<ExecSession, String> {
         let pods = self.pods();
         let pod_state = pods
             .get(&(namespace.to_owned(), pod.to_owned()))
@@ -162,11 +159,25 @@ impl Kubelet {
         let (program, args) = command
             .split_first()
             .ok_or("you must specify at least one command for the container")?;
+        let not_started = |error| format!("exec: \"{program}\": {error}");
+        let prepare = |process: &mut Command| {
+            process
+                .envs(running.env.iter().map(|(k, v)| (k, v)))
+                .current_dir(&pod_state.folder);
+        };
+        if tty {
+            // A terminal's session is no member of the container's process group: it goes when
+            // the pod is deleted.
+            let mut deleted = pod_state.deleted.subscribe();
+            let deleted = async move {
+                let _ = deleted.wait_for(|deleted| *deleted).await;
+            };
+            return backend::runtime::pty::exec(command, prepare, deleted).map_err(not_started);
+        }
         let mut process = Command::new(program);
+        prepare(&mut process);
         process
             .args(args)
-            .envs(running.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(&pod_state.folder)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -174,10 +185,8 @@ impl Kubelet {
         if let Some(group) = running.group {
             process.process_group(group);
         }
-        let child = process
-            .spawn()
-            .map_err(|error| format!("exec: \"{program}\": {error}"))?;
-        Ok(Started { child })
+        let child = process.spawn().map_err(not_started)?;
+        ExecSession::piped(child).ok_or_else(|| "exec: the command has no pipes".to_owned())
     }
 }
 
@@ -626,21 +635,4 @@ async fn finish(process: &mut Process, on_delete: &mut watch::Receiver<bool>) ->
     let code = exit.code().unwrap_or(137);
     let reason = if code == 0 { "Completed" } else { "Error" };
     Some(json!({"exitCode": code, "reason": reason, "finishedAt": now()}))
-}
-
-/// Relays an exec'd command over the channel protocol, as Myelin serves it too.
-pub async fn relay(socket: WebSocket, started: Started) {
-    let Started { mut child } = started;
-    let (Some(stdin), Some(stdout), Some(stderr)) =
-        (child.stdin.take(), child.stdout.take(), child.stderr.take())
-    else {
-        return;
-    };
-    let session = backend::runtime::ExecSession {
-        stdin: Box::new(stdin),
-        stdout: Box::new(stdout),
-        stderr: Box::new(stderr),
-        exit: tokio::spawn(async move { child.wait().await.ok().and_then(|exit| exit.code()) }),
-    };
-    backend::runtime::channel::serve(socket, session).await;
 }

@@ -815,13 +815,20 @@ async fn exec(
         .find(|(key, _)| key == "container")
         .map(|(_, value)| value.clone())
         .unwrap_or_default();
-    let started = match cluster.kubelet.exec(&namespace, &pod, &container, &command) {
-        Ok(started) => started,
+    let tty = pairs
+        .iter()
+        .any(|(key, value)| key == "tty" && value == "true");
+    let session = match cluster
+        .kubelet
+        .exec(&namespace, &pod, &container, &command, tty)
+    {
+        Ok(session) => session,
         Err(message) => return refusal(StatusCode::BAD_REQUEST, "BadRequest", message),
     };
+    // The kubelet relays the session as Myelin serves its own.
     upgrade
         .protocols(backend::runtime::channel::PROTOCOLS)
-        .on_upgrade(move |socket| kubelet::relay(socket, started))
+        .on_upgrade(move |socket| backend::runtime::channel::serve(socket, session))
 }
 
 /// Object folders of pods, by namespace and name.

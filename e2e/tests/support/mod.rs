@@ -47,11 +47,22 @@ pub struct Server {
     _process: ProcessGroup,
     /// The origin the server answers on, e.g. `http://127.0.0.1:41234`.
     pub origin: String,
+    /// The token the server requires, if any; `post` and `get_status` send it.
+    token: Option<String>,
     _data_dir: TempDir,
 }
 
 impl Server {
     pub fn start() -> Self {
+        Self::launch(None)
+    }
+
+    /// A server that requires `token`, as `MYELIN_TOKEN` sets it.
+    pub fn with_token(token: &str) -> Self {
+        Self::launch(Some(token))
+    }
+
+    fn launch(token: Option<&str>) -> Self {
         let binary = env_path("MYELIN_BIN", "target/debug/myelin");
         let web_dir = env_path("MYELIN_WEB_DIR", "dist");
         assert!(
@@ -65,17 +76,20 @@ impl Server {
             web_dir.display()
         );
         let data_dir = TempDir::new("server-data");
-        let mut process = ProcessGroup::spawn(
-            Command::new(&binary)
-                .args(["serve", "--port", "0", "--data-dir"])
-                .arg(&data_dir.0)
-                .arg("--web-dir")
-                .arg(&web_dir)
-                // Quiet unless something goes wrong; the server's log goes to the test's stderr.
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::piped()),
-        )
-        .expect("cannot start the server");
+        let mut command = Command::new(&binary);
+        command
+            .args(["serve", "--port", "0", "--data-dir"])
+            .arg(&data_dir.0)
+            .arg("--web-dir")
+            .arg(&web_dir)
+            // Quiet unless something goes wrong; the server's log goes to the test's stderr.
+            .env("RUST_LOG", "warn")
+            .env_remove("MYELIN_TOKEN")
+            .stdout(Stdio::piped());
+        if let Some(token) = token {
+            command.env("MYELIN_TOKEN", token);
+        }
+        let mut process = ProcessGroup::spawn(&mut command).expect("cannot start the server");
         let stdout = process.0.stdout.take().expect("stdout is piped");
         // The server's one line on stdout names the address it listens on.
         let mut line = String::new();
@@ -90,6 +104,7 @@ impl Server {
         Self {
             _process: process,
             origin,
+            token: token.map(str::to_owned),
             _data_dir: data_dir,
         }
     }
@@ -123,10 +138,15 @@ impl Server {
         use std::io::{Read as _, Write as _};
         let host = self.origin.trim_start_matches("http://");
         let mut stream = std::net::TcpStream::connect(host).expect("cannot reach the server");
+        let authorization = self
+            .token
+            .as_ref()
+            .map(|token| format!("Authorization: Token {token}\r\n"))
+            .unwrap_or_default();
         write!(
             stream,
             "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+             {authorization}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         )
         .expect("cannot send the request");

@@ -10,15 +10,15 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::{query_signal, use_navigate};
 use serde_json::Value as Json;
 use shared::Diagnostic;
-use shared::api::OperationBody;
+use shared::api::{OperationBody, Run};
 use wasm_bindgen::JsCast as _;
 
 use crate::api::{self, ApiError};
 use crate::compiler::Compiler;
 use crate::editor::{Editor, Marker};
 use crate::examples::EXAMPLES;
-use frontend::PreviewRequest;
 use frontend::preview::{DagNode, Input, Preview, Shape};
+use frontend::{PreviewRequest, diff};
 
 /// How long typing pauses before the text is compiled again.
 const DEBOUNCE: Duration = Duration::from_millis(40);
@@ -85,6 +85,10 @@ pub fn NewRun() -> impl IntoView {
     let name = RwSignal::new(String::new());
     let tags = RwSignal::new(String::new());
     let description = RwSignal::new(String::new());
+    // A run copied from its page (`?copy=UUID`): its Polyaxonfile fills the editor, the changes
+    // from it show below, and the submission is recorded as its copy.
+    let (copy_query, _) = query_signal::<String>("copy");
+    let original = RwSignal::new(None::<Run>);
 
     let projects = LocalResource::new(api::projects);
     let agent = LocalResource::new(api::agent);
@@ -160,8 +164,13 @@ pub fn NewRun() -> impl IntoView {
         };
         busy.set(true);
         problem.set(None);
+        let copied = original.with_untracked(|run| run.as_ref().map(|run| run.uuid.clone()));
         spawn_local(async move {
-            match api::submit_run(&project, &body).await {
+            let submitted = match copied {
+                Some(uuid) => api::copy_run(&project, &uuid, &body).await,
+                None => api::submit_run(&project, &body).await,
+            };
+            match submitted {
                 Ok(run) => navigate.with_value(|navigate| {
                     navigate(
                         &format!("/projects/{project}/runs/{}", run.uuid),
@@ -208,6 +217,8 @@ pub fn NewRun() -> impl IntoView {
             };
             match Editor::create(&element, &initial, on_change, submit, save).await {
                 Ok(created) => {
+                    // The text may have changed while Monaco loaded (a copied run arrived).
+                    created.set_text(&typed.get_untracked());
                     editor.set_value(Some(created));
                     // Markers of what was compiled before the editor was there.
                     let markers = markers_of(&compiled.get_untracked().diagnostics, &[]);
@@ -222,6 +233,41 @@ pub fn NewRun() -> impl IntoView {
         });
     });
     on_cleanup(move || editor.set_value(None));
+
+    Effect::new(move |_| {
+        let (Some(uuid), Some(project)) = (copy_query.get(), project.get()) else {
+            return;
+        };
+        if original.with_untracked(|run| run.as_ref().is_some_and(|run| run.uuid == uuid)) {
+            return;
+        }
+        spawn_local(async move {
+            match api::run(&project, &uuid).await {
+                Ok(run) => {
+                    let Some(content) = run.content.clone() else {
+                        problem.set(Some(format!(
+                            "run {uuid} has no Polyaxonfile to copy: its client ran it"
+                        )));
+                        return;
+                    };
+                    // Its params are written into the content already.
+                    params.set(BTreeMap::new());
+                    name.set(run.name.clone().unwrap_or_default());
+                    tags.set(run.tags.join(", "));
+                    description.set(run.description.clone().unwrap_or_default());
+                    editor.with_value(|editor| {
+                        if let Some(editor) = editor {
+                            editor.set_text(&content);
+                        }
+                    });
+                    typed.set(content.clone());
+                    text.set(content);
+                    original.set(Some(run));
+                }
+                Err(error) => problem.set(Some(format!("cannot copy run {uuid}: {error}"))),
+            }
+        });
+    });
 
     // Every compile's problems, and the server's, underlined in the editor.
     Effect::new(move |_| {
@@ -363,6 +409,7 @@ pub fn NewRun() -> impl IntoView {
                 <div class="editor-host" node_ref=host data-testid="editor"></div>
                 {move || editor_problem.get().or_else(|| compiler_problem.get()).map(|text| view! { <p class="problem" role="alert">{text}</p> })}
                 <Problems compiled=compiled server=server_problems jump=jump />
+                <Changes original=original typed=typed />
             </section>
             <div class="side">
                 <InputsForm compiled=compiled params=params set_param=set_param />
@@ -388,6 +435,45 @@ pub fn NewRun() -> impl IntoView {
                 </section>
             </div>
         </div>
+    }
+}
+
+/// What changed from the run being copied, line by line.
+#[component]
+fn Changes(original: RwSignal<Option<Run>>, typed: RwSignal<String>) -> impl IntoView {
+    move || {
+        original.with(|run| {
+            let run = run.as_ref()?;
+            let before = run.content.as_deref().unwrap_or_default();
+            let name = run.name.clone().unwrap_or_else(|| run.uuid.clone());
+            let rows = typed.with(|after| {
+                let changes = diff::lines(before, after);
+                if changes
+                    .iter()
+                    .all(|line| matches!(line, diff::Line::Same(_)))
+                {
+                    return view! { <p class="muted">"No changes yet."</p> }.into_any();
+                }
+                changes
+                    .into_iter()
+                    .filter_map(|line| match line {
+                        diff::Line::Same(_) => None,
+                        diff::Line::Removed(text) => Some(("removed", "-", text.to_owned())),
+                        diff::Line::Added(text) => Some(("added", "+", text.to_owned())),
+                    })
+                    .map(|(class, sign, text)| {
+                        view! { <div class=class><span class="sign">{sign}</span>{text}</div> }
+                    })
+                    .collect_view()
+                    .into_any()
+            });
+            Some(view! {
+                <div class="changes" aria-label="Changes">
+                    <h3>{format!("Changes from {name}")}</h3>
+                    <pre class="diff">{rows}</pre>
+                </div>
+            })
+        })
     }
 }
 

@@ -3,12 +3,14 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::components::A;
+use leptos_router::hooks::{query_signal, use_navigate, use_params_map};
 use shared::api::{LogLine, Run, Status};
 
 use crate::api;
 use crate::components::status_badge::StatusBadge;
 use crate::format::{minute, seconds};
+use crate::pages::run_terminal::RunTerminal;
 
 /// The run page.
 #[component]
@@ -75,6 +77,15 @@ pub fn RunPage() -> impl IntoView {
             reload.update(|count| *count += 1);
         });
     });
+    let (tab_query, set_tab_query) = query_signal::<String>("tab");
+    let tab = Memo::new(move |_| Tab::from_query(tab_query.get().as_deref()));
+    // The terminal depends only on which run it is and whether it runs: a status reload that
+    // changes neither must not close the session.
+    let live = Memo::new(move |_| {
+        run.get()
+            .and_then(Result::ok)
+            .map(|run| (run.uuid.clone(), run.status == Status::Running))
+    });
     view! {
         {move || match run.get() {
             None => view! { <p class="muted">"Loading the run…"</p> }.into_any(),
@@ -83,8 +94,42 @@ pub fn RunPage() -> impl IntoView {
             }
             Some(Ok(run)) => header(run).into_any(),
         }}
-        <section class="panel logs" aria-label="Logs">
-            <h2>"Logs"</h2>
+        <nav class="run-tabs" role="tablist" aria-label="Run sections">
+            {Tab::ALL
+                .into_iter()
+                .map(|each| {
+                    view! {
+                        <button
+                            type="button"
+                            role="tab"
+                            aria-selected=move || (tab.get() == each).to_string()
+                            on:click=move |_| set_tab_query.set(Some(each.key().to_owned()))
+                        >
+                            {each.title()}
+                        </button>
+                    }
+                })
+                .collect_view()}
+        </nav>
+        {move || match (tab.get(), run.get()) {
+            (Tab::Overview, Some(Ok(run))) => overview(run).into_any(),
+            (Tab::Spec, Some(Ok(run))) => spec(run).into_any(),
+            _ => ().into_any(),
+        }}
+        {move || (tab.get() == Tab::Terminal).then(|| match live.get() {
+            Some((_, true)) => {
+                let run = run.get_untracked().and_then(Result::ok);
+                run.map(|run| view! { <RunTerminal run=run /> }).into_any()
+            }
+            Some((_, false)) => view! {
+                <section class="panel" aria-label="Terminal">
+                    <p class="muted">"A terminal opens inside a running run; this one is not running."</p>
+                </section>
+            }
+                .into_any(),
+            None => ().into_any(),
+        })}
+        <section class="panel logs" aria-label="Logs" hidden=move || tab.get() != Tab::Logs>
             <pre class="log-lines">
                 {move || {
                     lines
@@ -107,6 +152,45 @@ pub fn RunPage() -> impl IntoView {
             }}
             {move || stream_problem.get().map(|text| view! { <p class="problem" role="alert">{text}</p> })}
         </section>
+    }
+}
+
+/// The sections of a run's page; the URL's `tab` names the one shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Overview,
+    Logs,
+    Terminal,
+    Spec,
+}
+
+impl Tab {
+    const ALL: [Tab; 4] = [Tab::Overview, Tab::Logs, Tab::Terminal, Tab::Spec];
+
+    fn key(self) -> &'static str {
+        match self {
+            Tab::Overview => "overview",
+            Tab::Logs => "logs",
+            Tab::Terminal => "terminal",
+            Tab::Spec => "spec",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Tab::Overview => "Overview",
+            Tab::Logs => "Logs",
+            Tab::Terminal => "Terminal",
+            Tab::Spec => "Spec",
+        }
+    }
+
+    /// The tab a URL names; the logs when it names none.
+    fn from_query(key: Option<&str>) -> Tab {
+        Tab::ALL
+            .into_iter()
+            .find(|tab| Some(tab.key()) == key)
+            .unwrap_or(Tab::Logs)
     }
 }
 
@@ -135,6 +219,71 @@ fn header(run: Run) -> impl IntoView {
             </div>
             <RunActions project=project uuid=uuid done=done />
         </header>
+    }
+}
+
+/// What the run is: its description, tags, inputs and outputs, and every status it went
+/// through with the reason and message.
+fn overview(run: Run) -> impl IntoView {
+    let values = |values: Option<serde_json::Map<String, serde_json::Value>>| {
+        let values = values.unwrap_or_default();
+        if values.is_empty() {
+            return view! { <p class="muted">"None."</p> }.into_any();
+        }
+        view! {
+            <dl class="values">
+                {values
+                    .into_iter()
+                    .map(|(name, value)| {
+                        let value = match value {
+                            serde_json::Value::String(text) => text,
+                            other => other.to_string(),
+                        };
+                        view! {
+                            <dt>{name}</dt>
+                            <dd><code>{value}</code></dd>
+                        }
+                    })
+                    .collect_view()}
+            </dl>
+        }
+        .into_any()
+    };
+    let original = run.original.clone().map(|original| {
+        let href = format!("/projects/{}/runs/{}", run.project, original.uuid);
+        let name = original.name.unwrap_or_else(|| original.uuid.clone());
+        view! { <p>{format!("A {} of ", original.kind)}<A href=href>{name}</A>"."</p> }
+    });
+    view! {
+        <section class="panel overview" aria-label="Overview">
+            <div class="overview-grid">
+                <div>
+                    <h2>"Description"</h2>
+                    <p>{run.description.clone().unwrap_or_else(|| "No description.".to_owned())}</p>
+                    {original}
+                    <h2>"Tags"</h2>
+                    <p class="tags">
+                        {if run.tags.is_empty() {
+                            view! { <span class="muted">"None."</span> }.into_any()
+                        } else {
+                            run.tags
+                                .iter()
+                                .map(|tag| view! { <span class="tag">{tag.clone()}</span> })
+                                .collect_view()
+                                .into_any()
+                        }}
+                    </p>
+                </div>
+                <div>
+                    <h2>"Inputs"</h2>
+                    {values(run.inputs.clone())}
+                </div>
+                <div>
+                    <h2>"Outputs"</h2>
+                    {values(run.outputs.clone())}
+                </div>
+            </div>
+        </section>
         <section class="panel" aria-label="Status history">
             <h2>"Status history"</h2>
             <table class="listing conditions">
@@ -172,6 +321,29 @@ fn header(run: Run) -> impl IntoView {
             </table>
         </section>
     }
+}
+
+/// The Polyaxonfile the run was submitted with, its params written in.
+fn spec(run: Run) -> impl IntoView {
+    let Some(content) = run.content.clone() else {
+        return view! {
+            <section class="panel" aria-label="Spec">
+                <p class="muted">"Its client ran this run and sent no Polyaxonfile."</p>
+            </section>
+        }
+        .into_any();
+    };
+    let edit = format!("/new?project={}&copy={}", run.project, run.uuid);
+    view! {
+        <section class="panel" aria-label="Spec">
+            <div class="spec-tools">
+                <h2>"Polyaxonfile"</h2>
+                <A href=edit attr:class="button">"Copy to the editor"</A>
+            </div>
+            <pre class="spec"><code>{content}</code></pre>
+        </section>
+    }
+    .into_any()
 }
 
 /// Stop, restart and delete; what a run allows depends on whether it ended.

@@ -8,7 +8,8 @@
 //!   becomes a status through [`status::observe`]. Containers' logs are followed into the
 //!   run's archive as they start ([`logs`]); the final status is reported once they are in.
 //! - **Stop**: delete the workload with background propagation; `stopped` once it is gone.
-//! - **Exec**: the pod exec WebSocket of the run's running pod, main container.
+//! - **Exec**: the pod exec WebSocket of the run's running pod, main container, with a tty and
+//!   its resizes when the session asks for a terminal.
 //!
 //! This is the only module that talks to a cluster (and imports `kube`).
 
@@ -23,7 +24,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Request, Response};
-use futures_util::StreamExt as _;
+use futures_util::{SinkExt as _, StreamExt as _};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status as ExecStatus;
 use kube::Client;
@@ -33,12 +34,15 @@ use kube::runtime::watcher::{self, Event};
 use serde_json::{Value as Json, json};
 use shared::api::Status;
 use shared::convert::native;
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncRead, AsyncWriteExt as _};
 use tokio::sync::watch;
 
 use self::kinds::Kind;
 use self::logs::Followers;
-use super::{ExecSession, ExecTarget, Execution, PodContainers, Reporter, Runtime, RuntimeError};
+use super::{
+    ExecSession, ExecTarget, Execution, PodContainers, Reporter, Runtime, RuntimeError,
+    TerminalSize,
+};
 
 /// Who applies the runs' objects, as the cluster's managed fields record it.
 pub const FIELD_MANAGER: &str = "myelin";
@@ -553,6 +557,27 @@ fn refusal(error: &kube::Error, what: &str) -> String {
     }
 }
 
+/// Passes an exec session's terminal sizes on to kube's resize channel. Only the latest size
+/// matters, so sizes coming faster than the cluster takes them replace each other rather than
+/// fill kube's small queue, where the last, the one that counts, could be refused.
+fn forward_sizes(
+    mut sizes: impl futures_util::Sink<kube::api::TerminalSize> + Send + Unpin + 'static,
+) -> Box<dyn FnMut(TerminalSize) + Send> {
+    let (latest, mut changed) = watch::channel(TerminalSize::default());
+    tokio::spawn(async move {
+        while changed.changed().await.is_ok() {
+            let TerminalSize { width, height } = *changed.borrow_and_update();
+            let size = kube::api::TerminalSize { width, height };
+            if sizes.send(size).await.is_err() {
+                break;
+            }
+        }
+    });
+    Box::new(move |size| {
+        latest.send_replace(size);
+    })
+}
+
 /// The exit code an exec's final status carries (`None` when it has none).
 fn exit_code(status: Option<ExecStatus>) -> Option<i32> {
     let status = status?;
@@ -639,11 +664,13 @@ impl Runtime for KubernetesRuntime {
             return Err(RuntimeError::NotActive);
         }
         let (pod, container) = self.inner.exec_target(uuid, target).await?;
+        // With a terminal the command's errors come with its output, as kubelets send them.
         let params = AttachParams::default()
             .container(&container)
             .stdin(true)
             .stdout(true)
-            .stderr(true);
+            .stderr(!target.tty)
+            .tty(target.tty);
         let mut attached = self
             .inner
             .pods()
@@ -652,16 +679,18 @@ impl Runtime for KubernetesRuntime {
             .map_err(|error| {
                 RuntimeError::Failed(refusal(&error, &format!("exec in pod {pod}")))
             })?;
-        let (Some(stdin), Some(stdout), Some(stderr), Some(status)) = (
-            attached.stdin(),
-            attached.stdout(),
-            attached.stderr(),
-            attached.take_status(),
-        ) else {
+        let (Some(stdin), Some(stdout), Some(status)) =
+            (attached.stdin(), attached.stdout(), attached.take_status())
+        else {
             return Err(RuntimeError::Failed(
                 "the exec session has no streams".to_owned(),
             ));
         };
+        let stderr: Box<dyn AsyncRead + Send + Unpin> = match attached.stderr() {
+            Some(stderr) => Box::new(stderr),
+            None => Box::new(tokio::io::empty()),
+        };
+        let resize = attached.terminal_size().map(forward_sizes);
         // kube's stdin ends only when shut down; the session's ends when dropped, so a pipe in
         // between shuts kube's down once the caller lets go of its end.
         let (input, mut piped) = tokio::io::duplex(64 * 1024);
@@ -673,7 +702,8 @@ impl Runtime for KubernetesRuntime {
         Ok(ExecSession {
             stdin: Box::new(input),
             stdout: Box::new(stdout),
-            stderr: Box::new(stderr),
+            stderr,
+            resize,
             exit: tokio::spawn(async move {
                 let code = exit_code(status.await);
                 let _ = attached.join().await;

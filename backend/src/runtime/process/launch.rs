@@ -200,6 +200,11 @@ impl Launched {
         self.group
     }
 
+    /// Set once the attempt is over and its group ended ([`Launched::finish`]).
+    pub fn ended(&self) -> watch::Receiver<bool> {
+        self.ended.subscribe()
+    }
+
     /// Sends `signal` to every process of the group.
     pub fn signal(&self, signal: Signal) {
         let _ = killpg(self.group, signal);

@@ -6,6 +6,10 @@
 //! folder, so paths under `/plx-context` (artifacts, outputs) land there and the tracking client
 //! writes the run's metrics next to its logs. At most `max_concurrent` runs execute at once; the
 //! rest wait in a queue.
+//!
+//! A command exec'd into a running run starts in its folder with its environment and joins its
+//! process group; one that asks for a terminal leads a session of its own on a pseudo-terminal
+//! ([`super::pty`]) instead, and is killed when the attempt ends.
 
 mod init;
 mod launch;
@@ -30,7 +34,9 @@ use shared::api::Status;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
-use super::{ExecSession, ExecTarget, Execution, PodContainers, Reporter, Runtime, RuntimeError};
+use super::{
+    ExecSession, ExecTarget, Execution, PodContainers, Reporter, Runtime, RuntimeError, pty,
+};
 use crate::artifacts::LogWriter;
 
 /// The kinds this runtime executes: the ones made of one pod.
@@ -98,11 +104,14 @@ impl ProcessRuntime {
     }
 }
 
-/// A run whose process runs: its plan and its process group.
+/// A run whose process runs: its plan, its process group, and what says when the attempt is
+/// over (commands on a terminal lead sessions of their own, outside the group, and are ended
+/// then).
 #[derive(Debug, Clone)]
 struct Running {
     plan: Arc<Plan>,
     group: Pid,
+    ended: watch::Receiver<bool>,
 }
 
 impl Inner {
@@ -223,11 +232,11 @@ impl Runtime for ProcessRuntime {
         }])
     }
 
-    /// A run here is one process group: every target is it.
+    /// A run here is one process group: every pod and container of a target is it.
     async fn exec(
         &self,
         uuid: &str,
-        _target: &ExecTarget,
+        target: &ExecTarget,
         command: Vec<String>,
     ) -> Result<ExecSession, RuntimeError> {
         let running = self
@@ -239,11 +248,23 @@ impl Runtime for ProcessRuntime {
         let (program, args) = command
             .split_first()
             .ok_or_else(|| RuntimeError::Failed("there is no command to execute".to_owned()))?;
+        let not_started =
+            |error| RuntimeError::Failed(format!("cannot start `{program}`: {error}"));
+        let prepare = |process: &mut tokio::process::Command| {
+            launch::set_environment(process, &running.plan.env);
+            process.current_dir(&running.plan.working_dir);
+        };
+        if target.tty {
+            let mut ended = running.ended.clone();
+            let ended = async move {
+                let _ = ended.wait_for(|ended| *ended).await;
+            };
+            return pty::exec(&command, prepare, ended).map_err(not_started);
+        }
         let mut process = tokio::process::Command::new(program);
-        launch::set_environment(&mut process, &running.plan.env);
-        let mut child = process
+        prepare(&mut process);
+        let child = process
             .args(args)
-            .current_dir(&running.plan.working_dir)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -251,18 +272,9 @@ impl Runtime for ProcessRuntime {
             .process_group(running.group.as_raw())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|error| RuntimeError::Failed(format!("cannot start `{program}`: {error}")))?;
-        let (Some(stdin), Some(stdout), Some(stderr)) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take())
-        else {
-            return Err(RuntimeError::Failed("the command has no pipes".to_owned()));
-        };
-        Ok(ExecSession {
-            stdin: Box::new(stdin),
-            stdout: Box::new(stdout),
-            stderr: Box::new(stderr),
-            exit: tokio::spawn(async move { child.wait().await.ok().and_then(|s| s.code()) }),
-        })
+            .map_err(not_started)?;
+        ExecSession::piped(child)
+            .ok_or_else(|| RuntimeError::Failed("the command has no pipes".to_owned()))
     }
 
     async fn proxy(
@@ -535,6 +547,7 @@ async fn supervise(
     let running = Running {
         plan: Arc::new(plan.clone()),
         group: launched.group(),
+        ended: launched.ended(),
     };
     inner.running().insert(uuid.to_owned(), running);
     let timeout = async {
