@@ -171,6 +171,31 @@ async fn logs_show_terminal_colours() {
     let text = text.as_str().unwrap_or_default();
     assert!(text.contains("ERROR disk nearly full"), "{text}");
     assert!(!text.contains('\u{1b}') && !text.contains("[0m"), "{text}");
+
+    // A search marks its matches inside the coloured pieces and counts the lines it finds;
+    // times show on demand.
+    let search = browser.find("//input[@name='log-search']").await;
+    search.send_keys("r+or|nearly").await.expect("cannot type");
+    browser
+        .expect_text("//*[contains(@class,'log-matches')]", "1 / 1")
+        .await;
+    let marks = browser
+        .evaluate("[...document.querySelectorAll('.log-line mark')].map(m => m.textContent)")
+        .await;
+    assert_eq!(marks, json!(["RROR", "nearly"]));
+    browser
+        .find("//div[contains(@class,'log-line') and contains(@class,'current')]/span[contains(@style,'var(--ansi-1)')]/mark[text()='RROR']")
+        .await;
+    browser
+        .find("//label[normalize-space()='times']/input")
+        .await
+        .click()
+        .await
+        .expect("cannot show times");
+    let times = browser
+        .evaluate("document.querySelectorAll('.log-line .log-time').length")
+        .await;
+    assert_eq!(times, json!(2));
     browser.screenshot("logs-ansi").await;
     browser.close().await;
 }

@@ -6,6 +6,7 @@
 pub mod ansi;
 pub mod diff;
 pub mod format;
+pub mod log_view;
 pub mod preview;
 pub mod runs_view;
 
