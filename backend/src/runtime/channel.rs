@@ -35,6 +35,7 @@ pub async fn serve(socket: WebSocket, session: ExecSession) {
         mut resize,
         exit,
     } = session;
+    let terminal = resize.is_some();
     let (mut sink, mut incoming) = socket.split();
     let (frames, mut outgoing) = mpsc::channel::<Vec<u8>>(64);
     // Hands the sink back once everything is sent, for the closing handshake.
@@ -80,12 +81,18 @@ pub async fn serve(socket: WebSocket, session: ExecSession) {
     let code = tokio::select! {
         code = &mut exit => code.ok().flatten(),
         () = input => {
-            // The client went away: the command's input ends with it, and so does its output,
-            // which also hangs up a terminal (the pumps hold its last handles).
-            for pump in pumps {
-                pump.abort();
+            if terminal {
+                // The client went away: so does the terminal's output, which hangs the terminal
+                // up (the pumps hold its last handles) and ends its shell.
+                for pump in pumps {
+                    pump.abort();
+                }
+                return;
             }
-            return;
+            // The client sends no more: the command's input ends, and what it still prints
+            // and how it ends go out while the client may still read them.
+            drop(stdin.take());
+            exit.await.ok().flatten()
         }
     };
     for pump in pumps {
