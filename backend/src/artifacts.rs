@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use serde_json::Value as Json;
-use shared::api::LogLine;
+use shared::api::{ArtifactTree, LogLine};
 use shared::time::Timestamp;
 use tokio::sync::{mpsc, watch};
 
@@ -125,6 +125,50 @@ impl Artifacts {
     /// The folder of a run's artifacts.
     pub fn run_folder(&self, uuid: &str) -> PathBuf {
         self.root.join(uuid)
+    }
+
+    /// Where `path` (relative to run `uuid`'s artifacts, `""` for all of them) is on disk, or why
+    /// it is not a place there: it must be relative, without `..`, exist, and still be inside the
+    /// run's folder once links are followed, so no path reaches another run's files.
+    pub async fn locate(&self, uuid: &str, path: &str) -> Result<PathBuf, Locate> {
+        let relative = Path::new(path.trim_start_matches('/'));
+        if relative
+            .components()
+            .any(|part| !matches!(part, std::path::Component::Normal(_)))
+        {
+            return Err(Locate::Outside(path.to_owned()));
+        }
+        let folder = self.run_folder(uuid);
+        let missing = |_| Locate::Missing(path.to_owned());
+        let root = tokio::fs::canonicalize(&folder).await.map_err(missing)?;
+        let found = tokio::fs::canonicalize(folder.join(relative))
+            .await
+            .map_err(missing)?;
+        if found.starts_with(&root) {
+            Ok(found)
+        } else {
+            Err(Locate::Outside(path.to_owned()))
+        }
+    }
+
+    /// What the folder `path` of run `uuid`'s artifacts holds (Polyaxon's `V1ArtifactTree`).
+    pub async fn tree(&self, uuid: &str, path: &str) -> Result<ArtifactTree, Locate> {
+        let folder = self.locate(uuid, path).await?;
+        let mut entries = tokio::fs::read_dir(&folder)
+            .await
+            .map_err(|_| Locate::Missing(path.to_owned()))?;
+        let mut tree = ArtifactTree::default();
+        while let Some(entry) = entries.next_entry().await.map_err(Locate::Unreadable)? {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let metadata = entry.metadata().await.map_err(Locate::Unreadable)?;
+            if metadata.is_dir() {
+                tree.dirs.push(name);
+            } else {
+                tree.files.insert(name, metadata.len());
+            }
+        }
+        tree.dirs.sort();
+        Ok(tree)
     }
 
     /// Deletes everything a run left.
@@ -420,6 +464,20 @@ fn event_columns(kind: &str, text: &str, sample: Option<usize>) -> Json {
             })
             .collect(),
     )
+}
+
+/// Why a path is not one of a run's artifacts.
+#[derive(Debug, thiserror::Error)]
+pub enum Locate {
+    /// It leads out of the run's folder.
+    #[error("`{0}` is not a path inside the run's artifacts (relative, without `..`)")]
+    Outside(String),
+    /// Nothing is there.
+    #[error("the run has no artifact at `{0}`")]
+    Missing(String),
+    /// The folder could not be read.
+    #[error("cannot read the run's artifacts: {0}")]
+    Unreadable(std::io::Error),
 }
 
 /// A file being received for a run's artifacts.

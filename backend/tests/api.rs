@@ -906,6 +906,62 @@ fn multipart(file_name: &str, contents: &[u8], spec: &Json) -> (String, Vec<u8>)
 }
 
 #[tokio::test]
+async fn a_run_s_artifacts_are_listed_and_downloaded_and_nothing_outside_them() {
+    let api = Api::new("artifacts", None).await;
+    api.project("demo").await;
+    let uuid = api.client_run("demo", "maker", &[]).await;
+    let folder = api.state.artifacts.run_folder(&uuid);
+    std::fs::create_dir_all(folder.join("outputs/sub")).unwrap();
+    std::fs::write(folder.join("outputs/model.txt"), "hello").unwrap();
+    std::fs::write(folder.join("outputs/sub/weights.bin"), [0_u8; 10]).unwrap();
+    let secret = api.root.join("secret.txt");
+    std::fs::write(&secret, "not yours").unwrap();
+    std::os::unix::fs::symlink(&secret, folder.join("outputs/escape.txt")).unwrap();
+    let base = format!("/streams/v1/polyaxon/default/demo/runs/{uuid}");
+
+    let root = api.ok("GET", &format!("{base}/artifacts/tree"), None).await;
+    assert_eq!(root["dirs"], json!(["outputs"]), "{root}");
+    let outputs = api
+        .ok("GET", &format!("{base}/artifacts/tree?path=outputs"), None)
+        .await;
+    assert_eq!(outputs["dirs"], json!(["sub"]));
+    assert_eq!(outputs["files"]["model.txt"], 5, "{outputs}");
+
+    let (status, text) = api
+        .text("GET", &format!("{base}/artifact?path=outputs/model.txt"))
+        .await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "hello"));
+    let response = backend::app(api.state.clone())
+        .oneshot(
+            Request::get(format!(
+                "{base}/artifact?path=outputs/model.txt&download=true"
+            ))
+            .body(Body::empty())
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()[header::CONTENT_DISPOSITION],
+        "attachment; filename=\"model.txt\""
+    );
+
+    for (path, expected) in [
+        ("../../secret.txt", StatusCode::BAD_REQUEST),
+        ("outputs/escape.txt", StatusCode::BAD_REQUEST),
+        ("/etc/hostname", StatusCode::NOT_FOUND),
+        ("outputs/missing.txt", StatusCode::NOT_FOUND),
+        ("outputs", StatusCode::BAD_REQUEST),
+    ] {
+        let (status, text) = api
+            .text("GET", &format!("{base}/artifact?path={path}"))
+            .await;
+        assert_eq!(status, expected, "{path}: {text}");
+        assert!(!text.contains("not yours"), "{path}: {text}");
+    }
+}
+
+#[tokio::test]
 async fn files_are_uploaded_into_a_run_s_artifacts_and_archives_unpacked() {
     let api = Api::new("upload", None).await;
     api.project("demo").await;

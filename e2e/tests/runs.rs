@@ -441,3 +441,56 @@ async fn ten_thousand_runs_filter_sort_and_reopen_from_the_url() {
     );
     other.close().await;
 }
+
+#[tokio::test]
+async fn a_run_s_artifacts_are_browsed_previewed_and_downloadable() {
+    let server = Server::start();
+    server.post("/api/v1/default/projects/create", &json!({"name": "demo"}));
+    let maker = "kind: component\nname: maker\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [sh, -c, 'mkdir -p {{ globals.run_outputs_path }}/plots && echo weights-v1 > {{ globals.run_outputs_path }}/model.txt && echo done']\n";
+    let run = server.post("/api/v1/default/demo/runs", &json!({"content": maker}));
+    let uuid = run["uuid"].as_str().expect("a uuid").to_owned();
+    let browser = Browser::start().await;
+    browser
+        .open(&server.url(&format!("/projects/demo/runs/{uuid}")))
+        .await;
+    browser.find("//*[contains(@class,'log-end')]").await;
+    browser
+        .find("//nav[@aria-label='Run sections']/button[normalize-space()='Artifacts']")
+        .await
+        .click()
+        .await
+        .expect("cannot open the artifacts");
+    let section = "//section[@aria-label='Artifacts']";
+    browser
+        .find(&format!("{section}//button[normalize-space()='outputs/']"))
+        .await
+        .click()
+        .await
+        .expect("cannot open the folder");
+    browser
+        .find(&format!("{section}//tr[th[normalize-space()='plots/']]"))
+        .await;
+    let row = format!("{section}//tr[th[normalize-space()='model.txt']]");
+    let download = browser
+        .find(&format!("{row}//a[normalize-space()='Download']"))
+        .await
+        .attr("href")
+        .await
+        .expect("an attribute")
+        .expect("a link");
+    assert!(
+        download.ends_with("artifact?path=outputs%2Fmodel.txt&download=true"),
+        "{download}"
+    );
+    browser
+        .find(&format!("{row}//button[normalize-space()='Preview']"))
+        .await
+        .click()
+        .await
+        .expect("cannot preview");
+    browser
+        .expect_text(&format!("{section}//pre"), "weights-v1")
+        .await;
+    browser.screenshot("run-artifacts").await;
+    browser.close().await;
+}

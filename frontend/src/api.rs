@@ -7,8 +7,8 @@ use gloo_net::http::{Request, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::{
-    DEFAULT_OWNER, ErrorBody, HEALTH_PATH, Health, ListResponse, LogBatch, OperationBody, Project,
-    ProjectBody, Run, RunSelection,
+    ArtifactTree, DEFAULT_OWNER, ErrorBody, HEALTH_PATH, Health, ListResponse, LogBatch,
+    OperationBody, Project, ProjectBody, Run, RunSelection,
 };
 
 /// Why a call to the server failed.
@@ -586,4 +586,41 @@ fn socket_url(path: &str) -> String {
     let host = rest.split('/').next().unwrap_or_default();
     let socket_scheme = if scheme == "https:" { "wss" } else { "ws" };
     format!("{socket_scheme}://{host}{path}")
+}
+
+/// A folder of a run's artifacts (`""` for the top).
+pub async fn artifact_tree(run: &Run, path: &str) -> Result<ArtifactTree, ApiError> {
+    get_json(&format!(
+        "/streams/v1/{}/artifacts/tree?path={}",
+        run_streams_path(run),
+        percent_encode(path)
+    ))
+    .await
+}
+
+/// Where a run's artifact file is served: to show, or (`download`) to save.
+pub fn artifact_url(run: &Run, path: &str, download: bool) -> String {
+    format!(
+        "/streams/v1/{}/artifact?path={}{}",
+        run_streams_path(run),
+        percent_encode(path),
+        if download { "&download=true" } else { "" }
+    )
+}
+
+/// A run's artifact file as text.
+pub async fn artifact_text(run: &Run, path: &str) -> Result<String, ApiError> {
+    let response = Request::get(&artifact_url(run, path, false))
+        .send()
+        .await
+        .map_err(|error| ApiError::Network(error.to_string()))?;
+    if !response.ok() {
+        return decode::<serde_json::Value>(response)
+            .await
+            .map(|_| String::new());
+    }
+    response
+        .text()
+        .await
+        .map_err(|error| ApiError::Network(error.to_string()))
 }

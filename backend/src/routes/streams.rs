@@ -4,16 +4,16 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
-use shared::api::{LogBatch, Logs};
+use shared::api::{ArtifactTree, LogBatch, Logs};
 use shared::time::Timestamp;
 use tokio::sync::broadcast;
 
 use super::run_uuid;
-use crate::artifacts::EventOrient;
+use crate::artifacts::{EventOrient, Locate};
 use crate::store::RunEvent;
 use crate::{AppError, AppState};
 
@@ -41,8 +41,15 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/v1/{namespace}/{owner}/{project}/runs/{uuid}/artifact",
-            // Models and datasets are large: the upload streams to disk, whatever its size.
-            post(upload).layer(DefaultBodyLimit::disable()),
+            // Models and datasets are large: the upload streams to disk, whatever its size, and
+            // so does the download.
+            get(download)
+                .post(upload)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/v1/{namespace}/{owner}/{project}/runs/{uuid}/artifacts/tree",
+            get(tree),
         )
 }
 
@@ -451,4 +458,82 @@ async fn upload(
 
 fn internal(error: std::io::Error) -> AppError {
     AppError::Internal(format!("cannot store the upload: {error}"))
+}
+
+#[derive(Debug, Deserialize)]
+struct ArtifactParams {
+    #[serde(default)]
+    path: String,
+    /// Sent as a file to save rather than shown (`Content-Disposition: attachment`).
+    #[serde(default)]
+    download: bool,
+}
+
+fn located(error: Locate) -> AppError {
+    match error {
+        Locate::Outside(_) => AppError::BadRequest(error.to_string()),
+        Locate::Missing(_) => AppError::NotFound(error.to_string()),
+        Locate::Unreadable(_) => AppError::Internal(error.to_string()),
+    }
+}
+
+/// A folder of a run's artifacts: `{"files": {name: size}, "dirs": [name]}`.
+async fn tree(
+    State(state): State<AppState>,
+    Path((_namespace, owner, project, uuid)): Path<(String, String, String, String)>,
+    params: Result<Query<ArtifactParams>, QueryRejection>,
+) -> Result<Json<ArtifactTree>, AppError> {
+    let Query(params) = params?;
+    let uuid = run_uuid(&uuid)?;
+    state.store.run(&owner, &project, &uuid).await?;
+    let tree = state
+        .artifacts
+        .tree(&uuid, &params.path)
+        .await
+        .map_err(located)?;
+    Ok(Json(tree))
+}
+
+/// One of a run's artifact files, streamed from disk (ranges and type as the file server
+/// gives them).
+async fn download(
+    State(state): State<AppState>,
+    Path((_namespace, owner, project, uuid)): Path<(String, String, String, String)>,
+    params: Result<Query<ArtifactParams>, QueryRejection>,
+    request: axum::extract::Request,
+) -> Result<Response, AppError> {
+    use tower::ServiceExt as _;
+
+    let Query(params) = params?;
+    let uuid = run_uuid(&uuid)?;
+    state.store.run(&owner, &project, &uuid).await?;
+    let file = state
+        .artifacts
+        .locate(&uuid, &params.path)
+        .await
+        .map_err(located)?;
+    if !file.is_file() {
+        return Err(AppError::BadRequest(format!(
+            "`{}` is a folder: download its files one by one",
+            params.path
+        )));
+    }
+    let name = file
+        .file_name()
+        .map(|name| name.to_string_lossy().replace('"', ""))
+        .unwrap_or_default();
+    let served = tower_http::services::ServeFile::new(&file)
+        .oneshot(request)
+        .await
+        .map_err(|error| AppError::Internal(error.to_string()))?;
+    let mut response = served.map(axum::body::Body::new);
+    if params.download
+        && let Ok(value) =
+            axum::http::HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+    {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
 }

@@ -10,6 +10,7 @@ use shared::api::{LogLine, Run, Status};
 use crate::api;
 use crate::components::status_badge::StatusBadge;
 use crate::format::{minute, seconds};
+use crate::pages::run_artifacts::RunArtifacts;
 use crate::pages::run_terminal::RunTerminal;
 use frontend::log_view;
 
@@ -117,6 +118,11 @@ pub fn RunPage() -> impl IntoView {
             (Tab::Spec, Some(Ok(run))) => spec(run).into_any(),
             _ => ().into_any(),
         }}
+        // Read once per visit of the tab, not again on every status change.
+        {move || (tab.get() == Tab::Artifacts).then(|| {
+            live.track();
+            run.get_untracked().and_then(Result::ok).map(|run| view! { <RunArtifacts run=run /> })
+        })}
         {move || (tab.get() == Tab::Terminal).then(|| match live.get() {
             Some((_, true)) => {
                 let run = run.get_untracked().and_then(Result::ok);
@@ -350,10 +356,17 @@ enum Tab {
     Logs,
     Terminal,
     Spec,
+    Artifacts,
 }
 
 impl Tab {
-    const ALL: [Tab; 4] = [Tab::Overview, Tab::Logs, Tab::Terminal, Tab::Spec];
+    const ALL: [Tab; 5] = [
+        Tab::Overview,
+        Tab::Logs,
+        Tab::Terminal,
+        Tab::Spec,
+        Tab::Artifacts,
+    ];
 
     fn key(self) -> &'static str {
         match self {
@@ -361,6 +374,7 @@ impl Tab {
             Tab::Logs => "logs",
             Tab::Terminal => "terminal",
             Tab::Spec => "spec",
+            Tab::Artifacts => "artifacts",
         }
     }
 
@@ -370,6 +384,7 @@ impl Tab {
             Tab::Logs => "Logs",
             Tab::Terminal => "Terminal",
             Tab::Spec => "Spec",
+            Tab::Artifacts => "Artifacts",
         }
     }
 

@@ -386,6 +386,16 @@ pub struct RunPatch {
     pub merge: Option<bool>,
 }
 
+/// What a folder of a run's artifacts holds (`V1ArtifactTree`): its files with their sizes in
+/// bytes, and its folders' names.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactTree {
+    /// The files.
+    pub files: std::collections::BTreeMap<String, u64>,
+    /// The folders.
+    pub dirs: Vec<String>,
+}
+
 /// Runs of a project to act on at once (`V1Uuids`; `V1EntitiesTags` with `tags`): the body
 /// of the bulk `runs/stop`, `runs/delete` and `runs/tag` requests.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
