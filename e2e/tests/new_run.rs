@@ -267,10 +267,8 @@ async fn examples_show_a_dag_and_a_grid_and_the_text_survives_a_reload() {
 #[tokio::test]
 async fn a_run_is_copied_to_the_editor_changed_and_run_again_as_its_copy() {
     let server = Server::start();
-    server.post("/api/v1/default/projects/create", &json!({"name": "demo"}));
     let first = "kind: component\nname: greeter\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [sh, -c, 'echo hello']\n";
-    let run = server.post("/api/v1/default/demo/runs", &json!({"content": first}));
-    let uuid = run["uuid"].as_str().expect("a uuid").to_owned();
+    let uuid = server.project_with_run("demo", first);
     let browser = Browser::start().await;
     browser
         .open(&server.url(&format!("/projects/demo/runs/{uuid}?tab=spec")))

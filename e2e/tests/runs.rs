@@ -25,9 +25,7 @@ run:
 #[tokio::test]
 async fn a_run_is_listed_and_its_page_streams_its_logs_to_the_end() {
     let server = Server::start();
-    server.post("/api/v1/default/projects/create", &json!({"name": "demo"}));
-    let run = server.post("/api/v1/default/demo/runs", &json!({"content": PRINTER}));
-    let uuid = run["uuid"].as_str().expect("a uuid").to_owned();
+    let uuid = server.project_with_run("demo", PRINTER);
 
     let browser = Browser::start().await;
     browser.open(&server.url("/projects")).await;
@@ -148,9 +146,7 @@ run:
 #[tokio::test]
 async fn logs_show_terminal_colours() {
     let server = Server::start();
-    server.post("/api/v1/default/projects/create", &json!({"name": "demo"}));
-    let run = server.post("/api/v1/default/demo/runs", &json!({"content": COLOURED}));
-    let uuid = run["uuid"].as_str().expect("a uuid").to_owned();
+    let uuid = server.project_with_run("demo", COLOURED);
     let browser = Browser::start().await;
     browser
         .open(&server.url(&format!("/projects/demo/runs/{uuid}")))
@@ -223,10 +219,8 @@ async fn the_runs_table_follows_runs_as_the_server_records_them() {
 #[tokio::test]
 async fn a_run_is_stopped_restarted_and_deleted_from_its_page() {
     let server = Server::start();
-    server.post("/api/v1/default/projects/create", &json!({"name": "demo"}));
     let waiting = "kind: component\nname: waiting\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [sh, -c, 'echo started; sleep 60']\n";
-    let run = server.post("/api/v1/default/demo/runs", &json!({"content": waiting}));
-    let uuid = run["uuid"].as_str().expect("a uuid").to_owned();
+    let uuid = server.project_with_run("demo", waiting);
     let browser = Browser::start().await;
     browser
         .open(&server.url(&format!("/projects/demo/runs/{uuid}")))
@@ -445,10 +439,8 @@ async fn ten_thousand_runs_filter_sort_and_reopen_from_the_url() {
 #[tokio::test]
 async fn a_run_s_artifacts_are_browsed_previewed_and_downloadable() {
     let server = Server::start();
-    server.post("/api/v1/default/projects/create", &json!({"name": "demo"}));
     let maker = "kind: component\nname: maker\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [sh, -c, 'mkdir -p {{ globals.run_outputs_path }}/plots && echo weights-v1 > {{ globals.run_outputs_path }}/model.txt && echo done']\n";
-    let run = server.post("/api/v1/default/demo/runs", &json!({"content": maker}));
-    let uuid = run["uuid"].as_str().expect("a uuid").to_owned();
+    let uuid = server.project_with_run("demo", maker);
     let browser = Browser::start().await;
     browser
         .open(&server.url(&format!("/projects/demo/runs/{uuid}")))

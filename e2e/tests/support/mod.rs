@@ -124,6 +124,20 @@ impl Server {
         serde_json::from_str(&body).expect("a JSON reply")
     }
 
+    /// Creates `project` and submits the Polyaxonfile `content` to it, as the CLI would; the
+    /// new run's uuid.
+    pub fn project_with_run(&self, project: &str, content: &str) -> String {
+        self.post(
+            "/api/v1/default/projects/create",
+            &serde_json::json!({"name": project}),
+        );
+        let run = self.post(
+            &format!("/api/v1/default/{project}/runs"),
+            &serde_json::json!({"content": content}),
+        );
+        run["uuid"].as_str().expect("a uuid").to_owned()
+    }
+
     /// The status code a GET of `path` answers.
     pub fn get_status(&self, path: &str) -> u16 {
         let (head, _) = self.request("GET", path, "");
