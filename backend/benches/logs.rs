@@ -27,11 +27,12 @@
 //! Kubernetes (`../shared/docs/peer-anchors.md`), so the goals are printed as the anchor.
 //! It takes under a minute on two cores and up to 200 MB in the temp folder, removed as it goes.
 
+mod support;
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -48,6 +49,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tower::ServiceExt as _;
+
+use support::TempDir;
 
 /// The `myelin` binary's allocator, so the bench times what the server does.
 #[global_allocator]
@@ -84,19 +87,8 @@ run:
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// The data folder, removed however the bench ends.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn main() {
-    let root =
-        TempDir(std::env::temp_dir().join(format!("myelin-bench-logs-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&root.0);
+    let root = TempDir::new("logs");
     // Declared after `root`, so it shuts down (and the server with it) before the folder goes.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -12,9 +12,12 @@
 //! It takes about four minutes on two cores, most of it seeding, and needs about 1 GB in the
 //! temp folder, removed at the end.
 
+mod support;
+
 use std::io::Read as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
+use support::TempDir;
 
 use axum::Router;
 use axum::body::Body;
@@ -162,19 +165,8 @@ impl Rng {
     }
 }
 
-/// The data folder, removed however the bench ends.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn main() {
-    let root =
-        TempDir(std::env::temp_dir().join(format!("myelin-bench-runs-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&root.0);
+    let root = TempDir::new("runs");
     // Declared after `root`, so it shuts down (and its tasks with it) before the folder goes.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -364,9 +364,8 @@ fn the_tracking_client_in_a_run_logs_metrics_and_outputs() {
     );
 }
 
-#[test]
-fn ops_exec_runs_a_command_inside_a_running_run() {
-    let cli = Cli::start("cli-exec");
+/// A run in a new project `shell` that prints `ready` and sleeps, once it runs.
+fn waiting_in_project_shell(cli: &Cli) -> String {
     cli.ok(&["project", "create", "--name", "shell"]);
     let waiting = python_job("waiting", "import time\nprint('ready')\ntime.sleep(120)");
     let uuid = cli.submit("shell", "waiting", &waiting, &[]);
@@ -376,6 +375,13 @@ fn ops_exec_runs_a_command_inside_a_running_run() {
         |status| status == "running",
         Duration::from_secs(30),
     );
+    uuid
+}
+
+#[test]
+fn ops_exec_runs_a_command_inside_a_running_run() {
+    let cli = Cli::start("cli-exec");
+    let uuid = waiting_in_project_shell(&cli);
 
     // The CLI finds the pod and its main container (`k8s_inspect`), then speaks Kubernetes'
     // exec protocol over a WebSocket (`k8s_exec`).
@@ -439,15 +445,7 @@ fn a_terminal_over_the_exec_socket_is_sized_by_its_client_and_goes_with_it() {
     use tokio::io::AsyncWriteExt as _;
 
     let cli = Cli::start("cli-tty");
-    cli.ok(&["project", "create", "--name", "shell"]);
-    let waiting = python_job("waiting", "import time\nprint('ready')\ntime.sleep(120)");
-    let uuid = cli.submit("shell", "waiting", &waiting, &[]);
-    cli.server.wait_for(
-        "shell",
-        &uuid,
-        |status| status == "running",
-        Duration::from_secs(30),
-    );
+    let uuid = waiting_in_project_shell(&cli);
 
     // The query as `polyaxon ops shell` sends it, Python's booleans included.
     let url = format!(

@@ -667,19 +667,25 @@ async fn finish_session(mut session: ExecSession, printed: &mut String) -> Optio
     exit
 }
 
-async fn a_shell_on_a_terminal_takes_its_size_and_ends_with_its_exit_code(kind: Kind) {
-    use tokio::io::AsyncWriteExt as _;
-
-    let bench = Bench::new("tty", kind, 2).await;
+/// A running run and `sh` on a terminal inside it.
+async fn shell_on_a_terminal(name: &str, kind: Kind) -> (Bench, String, ExecSession) {
+    let bench = Bench::new(name, kind, 2).await;
     let uuid = bench.submit(&job("sleep 30")).await;
     bench
         .wait_for(&uuid, |s| s == Status::Running, Duration::from_secs(20))
         .await;
-    let mut session = bench
+    let session = bench
         .runtime
         .exec(&uuid, &on_a_terminal(), vec!["sh".to_owned()])
         .await
         .unwrap();
+    (bench, uuid, session)
+}
+
+async fn a_shell_on_a_terminal_takes_its_size_and_ends_with_its_exit_code(kind: Kind) {
+    use tokio::io::AsyncWriteExt as _;
+
+    let (bench, uuid, mut session) = shell_on_a_terminal("tty", kind).await;
     let resize = session.resize.as_mut().expect("a terminal can be resized");
     resize(TerminalSize {
         width: 120,
@@ -718,16 +724,7 @@ async fn ctrl_c_on_a_terminal_interrupts_its_command_and_the_shell_lives_until_t
 ) {
     use tokio::io::AsyncWriteExt as _;
 
-    let bench = Bench::new("ctrl-c", kind, 2).await;
-    let uuid = bench.submit(&job("sleep 30")).await;
-    bench
-        .wait_for(&uuid, |s| s == Status::Running, Duration::from_secs(20))
-        .await;
-    let mut session = bench
-        .runtime
-        .exec(&uuid, &on_a_terminal(), vec!["sh".to_owned()])
-        .await
-        .unwrap();
+    let (bench, uuid, mut session) = shell_on_a_terminal("ctrl-c", kind).await;
     let mut printed = String::new();
     // The command says it runs as the very process that then sleeps: Ctrl-C after the word
     // interrupts it, whether it sleeps already or not.

@@ -159,13 +159,15 @@ fn LogsView(
     let search = Memo::new(move |_| {
         typed.with(|text| (!text.is_empty()).then(|| log_view::Search::new(text)))
     });
+    // The places of the shown lines among all of them: the lines themselves are not copied.
     let shown = Memo::new(move |_| {
         source.with(|chosen| {
             lines.with(|lines| {
                 lines
                     .iter()
-                    .filter(|line| chosen.is_empty() || log_view::source(line) == *chosen)
-                    .cloned()
+                    .enumerate()
+                    .filter(|(_, line)| chosen.is_empty() || log_view::source(line) == *chosen)
+                    .map(|(index, _)| index)
                     .collect::<Vec<_>>()
             })
         })
@@ -176,18 +178,21 @@ fn LogsView(
             return Vec::new();
         };
         shown.with(|shown| {
-            shown
-                .iter()
-                .enumerate()
-                .filter(|(_, line)| {
-                    let plain: String = frontend::ansi::segments(&line.value)
-                        .into_iter()
-                        .map(|segment| segment.text)
-                        .collect();
-                    !search.ranges(&plain).is_empty()
-                })
-                .map(|(index, _)| index)
-                .collect::<Vec<_>>()
+            lines.with(|lines| {
+                shown
+                    .iter()
+                    .map(|index| &lines[*index])
+                    .enumerate()
+                    .filter(|(_, line)| {
+                        let plain: String = frontend::ansi::segments(&line.value)
+                            .into_iter()
+                            .map(|segment| segment.text)
+                            .collect();
+                        !search.ranges(&plain).is_empty()
+                    })
+                    .map(|(index, _)| index)
+                    .collect::<Vec<_>>()
+            })
         })
     });
     let viewport = NodeRef::<leptos::html::Pre>::new();
@@ -273,16 +278,17 @@ fn LogsView(
                     let found = found.get();
                     let current_line = found.get(current.get()).copied();
                     let show_times = times.get();
-                    shown.with(|shown| {
+                    shown.with(|shown| lines.with(|lines| {
                         shown
                             .iter()
+                            .map(|index| &lines[*index])
                             .enumerate()
                             .map(|(index, line)| {
                                 let is_match = found.binary_search(&index).is_ok();
                                 log_line(line, search.as_ref().filter(|_| is_match), show_times, current_line == Some(index))
                             })
                             .collect_view()
-                    })
+                    }))
                 }}
             </pre>
             {move || {
