@@ -1,5 +1,6 @@
-//! A project's runs and a run's page: the table shows a submitted run and its status, and the
-//! run page streams its 2,000 lines live, through a reload mid-stream, to its final status.
+//! A project's runs and a run's page: the table shows a submitted run and its status, the run
+//! page streams its 2,000 lines live, through a reload mid-stream, to its final status, and a
+//! million lines are searched and scrolled with a screenful of them in the page.
 
 mod support;
 
@@ -51,10 +52,9 @@ async fn a_run_is_listed_and_its_page_streams_its_logs_to_the_end() {
         .expect("cannot click");
     assert_eq!(browser.path().await, format!("/projects/demo/runs/{uuid}"));
     // Reload while the run still prints: the page streams again from the start.
-    let count = "document.querySelectorAll('.log-line').length";
     let mut shown = 0;
     for _ in 0..200 {
-        shown = browser.evaluate(count).await.as_u64().unwrap_or(0);
+        shown = browser.log_count().await;
         if shown >= 200 {
             break;
         }
@@ -71,14 +71,22 @@ async fn a_run_is_listed_and_its_page_streams_its_logs_to_the_end() {
             "The run ended: succeeded",
         )
         .await;
-    let lines = browser
-        .evaluate("[...document.querySelectorAll('.log-line')].map(line => line.textContent)")
+    browser
+        .expect_text("//*[contains(@class,'log-count')]", "2000 lines")
         .await;
+    // The view followed the end.
+    browser
+        .find("//div[contains(@class,'log-line') and normalize-space()='line-1999']")
+        .await;
+    let (lines, most_in_page) = browser.read_log_lines().await;
     let expected: Vec<String> = (0..2000).map(|i| format!("line-{i}")).collect();
     assert_eq!(
-        lines,
-        json!(expected),
+        lines, expected,
         "every line once, in order, across the reload"
+    );
+    assert!(
+        most_in_page < 100,
+        "{most_in_page} lines were in the page at once: only those in view should be"
     );
     browser
         .expect_text("//main//h1/span[contains(@class,'badge')]", "succeeded")
@@ -127,6 +135,89 @@ async fn a_run_is_listed_and_its_page_streams_its_logs_to_the_end() {
             "the server answered 400: `query` is not valid at character 1: unknown field `stauts`; did you mean `status`?",
         )
         .await;
+    browser.close().await;
+}
+
+const MILLION: &str = r#"kind: component
+name: million
+run:
+  kind: job
+  container:
+    image: python:3.11
+    command: [python3, -c]
+    args: ["import sys; sys.stdout.write(''.join(f'line-{i}\\n' for i in range(1_000_000)))"]
+"#;
+#[tokio::test]
+async fn a_million_lines_are_counted_searched_and_scrolled_with_only_a_screenful_in_the_page() {
+    let server = Server::start();
+    let uuid = server.project_with_run("demo", MILLION);
+    let browser = Browser::start().await;
+    let started = std::time::Instant::now();
+    browser
+        .open(&server.url(&format!("/projects/demo/runs/{uuid}")))
+        .await;
+    while browser.log_count().await < 1_000_000 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "{} lines shown after two minutes",
+            browser.log_count().await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    eprintln!(
+        "a million lines reached the page in {:?}",
+        started.elapsed()
+    );
+    browser
+        .find("//div[contains(@class,'log-line') and normalize-space()='line-999999']")
+        .await;
+    let in_page = "document.querySelectorAll('.log-line').length";
+    assert!(browser.evaluate(in_page).await.as_u64().unwrap_or(0) < 100);
+
+    // A search over all of them finds the one line and brings it into view.
+    let search = browser.find("//input[@name='log-search']").await;
+    search
+        .send_keys("^line-777777$")
+        .await
+        .expect("cannot type");
+    browser
+        .expect_text("//*[contains(@class,'log-matches')]", "1 / 1")
+        .await;
+    browser
+        .find("//button[@aria-label='Next match']")
+        .await
+        .click()
+        .await
+        .expect("cannot go to the match");
+    browser
+        .find("//div[contains(@class,'current') and normalize-space()='line-777777']")
+        .await;
+    browser.screenshot("logs-million").await;
+
+    // Jumps across the whole log render in a frame or so each.
+    let jumps = browser
+        .evaluate(
+            "(async () => {
+                const view = document.querySelector('.log-lines');
+                const frame = () => new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)));
+                const times = [];
+                for (const share of [0.1, 0.5, 0.9, 0.25, 0.75, 0]) {
+                    const begun = performance.now();
+                    view.scrollTop = share * view.scrollHeight;
+                    await frame();
+                    await frame();
+                    times.push(performance.now() - begun);
+                }
+                return [times, view.querySelector('.log-line').textContent];
+            })()",
+        )
+        .await;
+    eprintln!(
+        "scroll jumps over a million lines, ms to render: {}",
+        jumps[0]
+    );
+    assert_eq!(jumps[1], "line-0");
+    assert!(browser.evaluate(in_page).await.as_u64().unwrap_or(0) < 100);
     browser.close().await;
 }
 

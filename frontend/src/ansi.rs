@@ -2,6 +2,7 @@
 //! (`ESC [ … m`) change the style, each piece with the style it is printed in. Other escape
 //! sequences (cursor moves, titles) are dropped rather than shown as noise.
 
+use std::borrow::Cow;
 /// A piece of a line and how it is printed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Segment {
@@ -104,6 +105,20 @@ impl Style {
             index += 1;
         }
     }
+}
+
+/// `line` as it reads on screen, without its escapes; borrowed when it has none, as most
+/// lines do, since searches read every line.
+pub fn plain(line: &str) -> Cow<'_, str> {
+    if !line.contains('\u{1b}') {
+        return Cow::Borrowed(line);
+    }
+    Cow::Owned(
+        segments(line)
+            .into_iter()
+            .map(|segment| segment.text)
+            .collect(),
+    )
 }
 
 /// `line` in pieces of one style each; a line without escapes is one plain piece.
@@ -209,5 +224,7 @@ mod tests {
     fn other_escapes_are_dropped() {
         let line = "\u{1b}]0;title\u{7}50%\u{1b}[2K\u{1b}[1Gdone\u{1b}(B";
         assert_eq!(segments(line), [piece("50%done", "", "")]);
+        assert_eq!(plain(line), "50%done");
+        assert!(matches!(plain("no escapes"), Cow::Borrowed("no escapes")));
     }
 }

@@ -1,13 +1,15 @@
 //! What the app and its compiler worker share: the worker's messages and what it computes
 //! (`preview`); and what the app computes that can be tested without a browser (`ansi`,
-//! `format`, `runs_view`). The app (`src/main.rs`) only sends and receives; the compiler itself is linked
-//! into the worker (`src/bin/compiler.rs`) alone, so pages without an editor never load it.
+//! `diff`, `format`, `log_view`, `rows`, `runs_view`). The app (`src/main.rs`) only sends and
+//! receives; the compiler itself is linked into the worker (`src/bin/compiler.rs`) alone, so
+//! pages without an editor never load it.
 
 pub mod ansi;
 pub mod diff;
 pub mod format;
 pub mod log_view;
 pub mod preview;
+pub mod rows;
 pub mod runs_view;
 
 use serde::{Deserialize, Serialize};

@@ -6,6 +6,8 @@ use std::ops::Range;
 
 use shared::api::Run;
 
+use crate::rows::FixedRows;
+
 /// A column of the runs table.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Column {
@@ -258,21 +260,10 @@ pub fn next_sort(sort: Option<&str>, column: &Column) -> Option<String> {
     }
 }
 
-/// Every row is this tall (CSS keeps it so), which lets a scroll position name its rows.
-pub const ROW_HEIGHT: f64 = 36.0;
+/// Every row is this tall (CSS keeps it so).
+pub const ROWS: FixedRows = FixedRows(36.0);
 /// Rows a request asks for.
 pub const PAGE: usize = 100;
-/// Rows rendered above and below the visible ones, so a fast scroll shows rows, not gaps.
-const OVERSCAN: usize = 10;
-
-/// The rows to render for a scroll position and viewport height, out of `count`.
-pub fn window(scroll_top: f64, height: f64, count: usize) -> Range<usize> {
-    let first = (scroll_top.max(0.0) / ROW_HEIGHT).floor() as usize;
-    let visible = (height.max(0.0) / ROW_HEIGHT).ceil() as usize + 1;
-    let start = first.saturating_sub(OVERSCAN).min(count);
-    let end = (first + visible + OVERSCAN).min(count);
-    start..end
-}
 
 /// The pages (of [`PAGE`] rows) to read for `rows`: those that hold them, or the first one
 /// when there are none, since its answer says whether there are rows now.
@@ -405,13 +396,9 @@ mod tests {
     }
 
     #[test]
-    fn a_scroll_position_needs_its_rows_and_their_pages() {
-        assert_eq!(window(0.0, 360.0, 10_000), 0..21);
-        let deep = window(ROW_HEIGHT * 5_000.0, 360.0, 10_000);
-        assert_eq!(deep, 4_990..5_021);
+    fn rows_are_read_a_page_at_a_time() {
+        let deep = ROWS.window(ROWS.span(5_000), 360.0, 10_000);
         assert_eq!(pages(&deep), 49..51);
-        assert_eq!(window(ROW_HEIGHT * 9_995.0, 360.0, 10_000), 9_985..10_000);
-        assert_eq!(window(0.0, 360.0, 3), 0..3);
         assert_eq!(pages(&(0..0)), 0..1);
         assert_eq!(pages(&(0..100)), 0..1);
         assert_eq!(pages(&(99..101)), 0..2);

@@ -302,6 +302,45 @@ impl Browser {
             .unwrap_or_else(|error| panic!("cannot evaluate {expression}: {error}"))
     }
 
+    /// How many lines the Logs tab has, as its counter says.
+    pub async fn log_count(&self) -> u64 {
+        self.evaluate("parseInt(document.querySelector('.log-count')?.textContent) || 0")
+            .await
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// Every line the Logs tab shows, in order, read by scrolling it from top to bottom half a
+    /// view at a time (only the lines in view are in the page), and the most lines that were
+    /// in the page at once.
+    pub async fn read_log_lines(&self) -> (Vec<String>, u64) {
+        let read = self
+            .evaluate(
+                "(async () => {
+                    const view = document.querySelector('.log-lines');
+                    const frame = () => new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)));
+                    const seen = new Map();
+                    let most = 0;
+                    for (let top = 0; ; top += view.clientHeight / 2) {
+                        view.scrollTop = top;
+                        await frame();
+                        await frame();
+                        const lines = view.querySelectorAll('.log-line');
+                        most = Math.max(most, lines.length);
+                        for (const line of lines) seen.set(Number(line.dataset.line), line.textContent);
+                        if (view.scrollTop + view.clientHeight >= view.scrollHeight) break;
+                    }
+                    const places = [...seen.keys()].sort((a, b) => a - b);
+                    return [places.map(place => seen.get(place)), most, places.length === 0 || places[places.length - 1] === places.length - 1];
+                })()",
+            )
+            .await;
+        let (lines, most, contiguous): (Vec<String>, u64, bool) =
+            serde_json::from_value(read).expect("lines, a count and a flag");
+        assert!(contiguous, "some lines were never rendered while scrolling");
+        (lines, most)
+    }
+
     /// The URLs of every request the page has made so far (the Resource Timing API).
     pub async fn requested_urls(&self) -> Vec<String> {
         let urls = self

@@ -7,5 +7,6 @@ pub mod project_runs;
 pub mod projects;
 pub mod run;
 pub mod run_artifacts;
+pub mod run_logs;
 pub mod run_terminal;
 pub mod sign_in;

@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
-use frontend::runs_view::{self, Column, Direction, PAGE, ROW_HEIGHT};
+use frontend::runs_view::{self, Column, Direction, PAGE, ROWS};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
@@ -75,7 +75,7 @@ pub fn ProjectRuns() -> impl IntoView {
     let rows = Memo::new(move |_| {
         // Before the first answer, one page's worth is assumed, so the first page is asked for.
         let count = count.get().unwrap_or(PAGE);
-        runs_view::window(scroll_top.get(), height.get(), count)
+        ROWS.window(scroll_top.get(), height.get(), count)
     });
     Effect::new(move |_| {
         let generation_now = generation.get();
@@ -243,8 +243,8 @@ pub fn ProjectRuns() -> impl IntoView {
                             let range = rows.get();
                             let total = count.get().unwrap_or(0);
                             let shown = columns.get();
-                            let above = range.start as f64 * ROW_HEIGHT;
-                            let below = total.saturating_sub(range.end) as f64 * ROW_HEIGHT;
+                            let above = ROWS.span(range.start);
+                            let below = ROWS.span(total.saturating_sub(range.end));
                             let body = pages
                                 .with(|pages| {
                                     range

@@ -5,14 +5,15 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
 use leptos_router::hooks::{query_signal, use_navigate, use_params_map};
-use shared::api::{LogLine, Run, Status};
+use shared::api::{Run, Status};
 
 use crate::api;
 use crate::components::status_badge::StatusBadge;
 use crate::format::{minute, seconds};
 use crate::pages::run_artifacts::RunArtifacts;
+use crate::pages::run_logs::LogsView;
 use crate::pages::run_terminal::RunTerminal;
-use frontend::log_view;
+use frontend::log_view::LogBook;
 
 /// The run page.
 #[component]
@@ -39,7 +40,7 @@ pub fn RunPage() -> impl IntoView {
         watch.set_value(watching.ok());
     });
     on_cleanup(move || watch.set_value(None));
-    let lines = RwSignal::new(Vec::<LogLine>::new());
+    let book = RwSignal::new(LogBook::default());
     let ended = RwSignal::new(None::<Status>);
     let stream_problem = RwSignal::new(None::<String>);
     // The run whose logs are shown: the page stays when the route moves to another run (a
@@ -53,7 +54,7 @@ pub fn RunPage() -> impl IntoView {
             return;
         }
         streaming.set_value(Some(run.uuid.clone()));
-        lines.set(Vec::new());
+        book.set(LogBook::default());
         ended.set(None);
         stream_problem.set(None);
         spawn_local(async move {
@@ -64,7 +65,7 @@ pub fn RunPage() -> impl IntoView {
                 if !current() {
                     return;
                 }
-                lines.update(|lines| lines.extend(batch.lines));
+                book.update(|book| book.push(batch.lines));
                 if let Some(status) = batch.done {
                     ended.set(Some(status));
                 }
@@ -137,222 +138,9 @@ pub fn RunPage() -> impl IntoView {
             None => ().into_any(),
         })}
         <div hidden=move || tab.get() != Tab::Logs>
-            <LogsView lines=lines ended=ended problem=stream_problem />
+            <LogsView book=book ended=ended problem=stream_problem />
         </div>
     }
-}
-
-/// The Logs tab: the lines as they come, from one source or all, searched, with or without
-/// their times, following the end unless the reader scrolls up.
-#[component]
-fn LogsView(
-    lines: RwSignal<Vec<LogLine>>,
-    ended: RwSignal<Option<Status>>,
-    problem: RwSignal<Option<String>>,
-) -> impl IntoView {
-    let source = RwSignal::new(String::new());
-    let typed = RwSignal::new(String::new());
-    let times = RwSignal::new(false);
-    let follow = RwSignal::new(true);
-    let current = RwSignal::new(0_usize);
-    let sources = Memo::new(move |_| lines.with(|lines| log_view::sources(lines)));
-    let search = Memo::new(move |_| {
-        typed.with(|text| (!text.is_empty()).then(|| log_view::Search::new(text)))
-    });
-    // The places of the shown lines among all of them: the lines themselves are not copied.
-    let shown = Memo::new(move |_| {
-        source.with(|chosen| {
-            lines.with(|lines| {
-                lines
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, line)| chosen.is_empty() || log_view::source(line) == *chosen)
-                    .map(|(index, _)| index)
-                    .collect::<Vec<_>>()
-            })
-        })
-    });
-    // The shown lines the search finds, by their place among the shown ones.
-    let found = Memo::new(move |_| {
-        let Some(Ok(search)) = search.get() else {
-            return Vec::new();
-        };
-        shown.with(|shown| {
-            lines.with(|lines| {
-                shown
-                    .iter()
-                    .map(|index| &lines[*index])
-                    .enumerate()
-                    .filter(|(_, line)| {
-                        let plain: String = frontend::ansi::segments(&line.value)
-                            .into_iter()
-                            .map(|segment| segment.text)
-                            .collect();
-                        !search.ranges(&plain).is_empty()
-                    })
-                    .map(|(index, _)| index)
-                    .collect::<Vec<_>>()
-            })
-        })
-    });
-    let viewport = NodeRef::<leptos::html::Pre>::new();
-    Effect::new(move |_| {
-        shown.track();
-        if follow.get()
-            && let Some(element) = viewport.get()
-        {
-            element.set_scroll_top(element.scroll_height());
-        }
-    });
-    let step = move |by: isize| {
-        let count = found.with(Vec::len);
-        if count == 0 {
-            return;
-        }
-        follow.set(false);
-        current.update(|at| *at = (*at as isize + by).rem_euclid(count as isize) as usize);
-        request_animation_frame(move || {
-            if let Some(line) = document()
-                .query_selector(".log-line.current")
-                .ok()
-                .flatten()
-            {
-                line.scroll_into_view_with_bool(false);
-            }
-        });
-    };
-    let on_key = move |event: leptos::ev::KeyboardEvent| {
-        if event.key() == "Enter" {
-            event.prevent_default();
-            step(if event.shift_key() { -1 } else { 1 });
-        }
-    };
-    view! {
-        <section class="panel logs" aria-label="Logs">
-            <div class="log-tools" role="toolbar" aria-label="Log tools">
-                {move || (sources.with(Vec::len) > 1).then(|| view! {
-                    <label>
-                        "Source "
-                        <select aria-label="Source" on:change=move |event| source.set(event_target_value(&event))>
-                            <option value="">"all"</option>
-                            {sources.get().into_iter().map(|each| view! { <option value=each.clone()>{each.clone()}</option> }).collect_view()}
-                        </select>
-                    </label>
-                })}
-                <input
-                    type="search"
-                    name="log-search"
-                    aria-label="Search the logs"
-                    placeholder="search (regex)"
-                    bind:value=typed
-                    on:input=move |_| current.set(0)
-                    on:keydown=on_key
-                />
-                <span class="muted log-matches" role="status">
-                    {move || match search.get() {
-                        None => String::new(),
-                        Some(Err(why)) => format!("not a regex: {why}"),
-                        Some(Ok(_)) => match found.with(Vec::len) {
-                            0 => "no match".to_owned(),
-                            count => format!("{} / {count}", current.get().min(count - 1) + 1),
-                        },
-                    }}
-                </span>
-                <button type="button" class="secondary" aria-label="Previous match" on:click=move |_| step(-1)>"↑"</button>
-                <button type="button" class="secondary" aria-label="Next match" on:click=move |_| step(1)>"↓"</button>
-                <label><input type="checkbox" bind:checked=times />" times"</label>
-                <label><input type="checkbox" bind:checked=follow />" follow"</label>
-            </div>
-            <pre
-                class="log-lines"
-                node_ref=viewport
-                on:scroll=move |_| {
-                    if let Some(element) = viewport.get_untracked() {
-                        let bottom = element.scroll_top() + element.client_height() + 24;
-                        follow.set(bottom >= element.scroll_height());
-                    }
-                }
-            >
-                {move || {
-                    let search = search.get().and_then(Result::ok);
-                    let found = found.get();
-                    let current_line = found.get(current.get()).copied();
-                    let show_times = times.get();
-                    shown.with(|shown| lines.with(|lines| {
-                        shown
-                            .iter()
-                            .map(|index| &lines[*index])
-                            .enumerate()
-                            .map(|(index, line)| {
-                                let is_match = found.binary_search(&index).is_ok();
-                                log_line(line, search.as_ref().filter(|_| is_match), show_times, current_line == Some(index))
-                            })
-                            .collect_view()
-                    }))
-                }}
-            </pre>
-            {move || {
-                ended
-                    .get()
-                    .map(|status| {
-                        view! {
-                            <p class="muted log-end">
-                                "The run ended: "<StatusBadge status=status />
-                            </p>
-                        }
-                    })
-            }}
-            {move || problem.get().map(|text| view! { <p class="problem" role="alert">{text}</p> })}
-        </section>
-    }
-}
-
-/// One line: its time when asked for, its colours, and the search's matches marked.
-fn log_line(
-    line: &LogLine,
-    search: Option<&log_view::Search>,
-    show_time: bool,
-    current: bool,
-) -> impl IntoView + use<> {
-    let time = show_time.then(|| {
-        let stamp = line.timestamp.to_string();
-        view! { <span class="log-time">{stamp.get(11..23).unwrap_or(&stamp).to_owned()}" "</span> }
-    });
-    let text = match search {
-        None => styled(&line.value).into_any(),
-        Some(search) => {
-            let segments = frontend::ansi::segments(&line.value);
-            let plain: String = segments
-                .iter()
-                .map(|segment| segment.text.as_str())
-                .collect();
-            let ranges = search.ranges(&plain);
-            log_view::marked(&segments, &ranges)
-                .into_iter()
-                .zip(segments)
-                .map(|(parts, segment)| {
-                    let parts = parts
-                        .into_iter()
-                        .map(|(text, inside)| {
-                            if inside {
-                                view! { <mark>{text}</mark> }.into_any()
-                            } else {
-                                text.into_any()
-                            }
-                        })
-                        .collect_view();
-                    view! { <span class=segment.classes style=segment.colours>{parts}</span> }
-                })
-                .collect_view()
-                .into_any()
-        }
-    };
-    let class = match (search.is_some(), current) {
-        (_, true) => "log-line match current",
-        (true, false) => "log-line match",
-        (false, false) => "log-line",
-    };
-    view! { <div class=class>{time}{text}</div> }
 }
 
 /// The sections of a run's page; the URL's `tab` names the one shown.
@@ -609,19 +397,4 @@ fn RunActions(project: String, uuid: String, done: bool) -> impl IntoView {
             {move || problem.get().map(|text| view! { <p class="problem" role="alert">{text}</p> })}
         </div>
     }
-}
-
-/// A log line with its terminal colours.
-fn styled(line: &str) -> impl IntoView + use<> {
-    frontend::ansi::segments(line)
-        .into_iter()
-        .map(|segment| {
-            if segment.classes.is_empty() && segment.colours.is_empty() {
-                segment.text.into_any()
-            } else {
-                view! { <span class=segment.classes style=segment.colours>{segment.text}</span> }
-                    .into_any()
-            }
-        })
-        .collect_view()
 }
