@@ -331,11 +331,20 @@ impl Builder {
     /// Applies `<<` merge keys and drops all but the last of duplicate keys, as PyYAML does;
     /// each duplicate is reported, since it is almost always a mistake.
     fn merge_and_dedup(&mut self, entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+        let is_merge = |key: &Node| matches!(&key.value, Value::Str(text) if text == "<<");
+        let is_repeated = |index: usize| {
+            entries[..index]
+                .iter()
+                .any(|(earlier, _)| earlier.value == entries[index].0.value)
+        };
+        // Nearly every mapping has neither; it is kept as it is read.
+        if !entries.iter().any(|(key, _)| is_merge(key)) && !(0..entries.len()).any(is_repeated) {
+            return entries;
+        }
         let mut merged: Vec<(Node, Node)> = Vec::new();
         let mut own: Vec<(Node, Node)> = Vec::new();
         for (key, value) in entries {
-            let is_merge = matches!(&key.value, Value::Str(text) if text == "<<");
-            if !is_merge {
+            if !is_merge(&key) {
                 own.push((key, value));
                 continue;
             }
