@@ -179,9 +179,15 @@ impl<'a> Reader<'a, '_> {
     }
 
     fn skip_spaces(&mut self) {
-        while self.peek() == b' ' {
-            self.pos += 1;
+        self.pos = self.after_spaces(self.pos);
+    }
+
+    /// Where the spaces from `at` on end.
+    fn after_spaces(&self, mut at: usize) -> usize {
+        while self.bytes.get(at) == Some(&b' ') {
+            at += 1;
         }
+        at
     }
 
     fn skip_to_line_end(&mut self) {
@@ -342,19 +348,7 @@ impl<'a> Reader<'a, '_> {
     fn mapping_key(&mut self) -> Read<Scalar<'a>> {
         let key = match self.peek() {
             b'\'' | b'"' => self.quoted()?,
-            byte if starts_plain(byte, self.peek_at(1), false) => {
-                let start = self.mark();
-                let from = self.pos;
-                self.plain_line(false)?;
-                Scalar {
-                    text: Cow::Borrowed(&self.text[from..self.pos]),
-                    style: ScalarStyle::Plain,
-                    span: Span {
-                        start,
-                        end: self.mark(),
-                    },
-                }
-            }
+            byte if starts_plain(byte, self.peek_at(1), false) => self.plain(false)?,
             _ => return Err(Unsupported),
         };
         self.skip_spaces();
@@ -435,10 +429,7 @@ impl<'a> Reader<'a, '_> {
                 }
                 byte if in_flow && is_flow_indicator(byte) => return Ok(()),
                 b' ' => {
-                    let mut ahead = self.pos;
-                    while self.bytes.get(ahead) == Some(&b' ') {
-                        ahead += 1;
-                    }
+                    let ahead = self.after_spaces(self.pos);
                     let next = self.bytes.get(ahead + 1).copied().unwrap_or(0);
                     match self.bytes.get(ahead).copied().unwrap_or(0) {
                         b'\n' | b'#' | 0 => return Ok(()),
@@ -456,34 +447,40 @@ impl<'a> Reader<'a, '_> {
         }
     }
 
-    /// A plain scalar in block context inside a block indented by `parent`, and whether it is a
-    /// key (then `pos` is left before its `:`).
-    fn block_plain(&mut self, parent: i64) -> Read<(Scalar<'a>, bool)> {
+    /// A plain scalar that ends on its line (see [`Self::plain_line`]).
+    fn plain(&mut self, in_flow: bool) -> Read<Scalar<'a>> {
         let start = self.mark();
         let from = self.pos;
-        self.plain_line(false)?;
-        let mut end = self.mark();
-        let mut text = Cow::Borrowed(&self.text[from..self.pos]);
-        let mut ahead = self.pos;
-        while self.bytes.get(ahead) == Some(&b' ') {
-            ahead += 1;
-        }
+        self.plain_line(in_flow)?;
+        Ok(Scalar {
+            text: Cow::Borrowed(&self.text[from..self.pos]),
+            style: ScalarStyle::Plain,
+            span: Span {
+                start,
+                end: self.mark(),
+            },
+        })
+    }
+
+    /// A plain scalar in block context inside a block indented by `parent`, and whether it is a
+    /// key (then `pos` is left at its `:`).
+    fn block_plain(&mut self, parent: i64) -> Read<(Scalar<'a>, bool)> {
+        let mut scalar = self.plain(false)?;
+        let ahead = self.after_spaces(self.pos);
         match self.bytes.get(ahead) {
             Some(b':') => {
                 self.pos = ahead;
-                return Ok((Scalar::plain(text, start, end), true));
+                return Ok((scalar, true));
             }
             Some(b'\n') => {}
-            _ => return Ok((Scalar::plain(text, start, end), false)),
+            _ => return Ok((scalar, false)),
         }
         // Lines indented deeper than the block continue the scalar, folded into it.
         loop {
             let (mut pos, mut line, mut line_start) = (self.pos, self.line, self.line_start);
             let mut breaks = 0;
             loop {
-                while self.bytes.get(pos) == Some(&b' ') {
-                    pos += 1;
-                }
+                pos = self.after_spaces(pos);
                 if self.bytes.get(pos) != Some(&b'\n') {
                     break;
                 }
@@ -502,26 +499,22 @@ impl<'a> Reader<'a, '_> {
             (self.pos, self.line, self.line_start) = (pos, line, line_start);
             let from = self.pos;
             self.plain_line(false)?;
-            let folded = text.to_mut();
+            let folded = scalar.text.to_mut();
             if breaks == 1 {
                 folded.push(' ');
             } else {
                 folded.extend(std::iter::repeat_n('\n', breaks - 1));
             }
             folded.push_str(&self.text[from..self.pos]);
-            end = self.mark();
-            let mut after = self.pos;
-            while self.bytes.get(after) == Some(&b' ') {
-                after += 1;
-            }
-            match self.bytes.get(after) {
+            scalar.span.end = self.mark();
+            match self.bytes.get(self.after_spaces(self.pos)) {
                 // A continuation line cannot hold a key.
                 Some(b':') => return Err(Unsupported),
                 Some(b'\n') => {}
                 _ => break,
             }
         }
-        Ok((Scalar::plain(text, start, end), false))
+        Ok((scalar, false))
     }
 
     /// A single- or double-quoted scalar on one line. saphyr ends its span after the spaces and
@@ -684,7 +677,7 @@ impl<'a> Reader<'a, '_> {
                 if !sequence {
                     let key = match self.peek() {
                         b'\'' | b'"' => self.quoted()?,
-                        byte if starts_plain(byte, self.peek_at(1), true) => self.flow_plain()?,
+                        byte if starts_plain(byte, self.peek_at(1), true) => self.plain(true)?,
                         _ => return Err(Unsupported),
                     };
                     self.emit_scalar(key)?;
@@ -743,22 +736,11 @@ impl<'a> Reader<'a, '_> {
                 self.emit_scalar(scalar)
             }
             byte if starts_plain(byte, self.peek_at(1), true) => {
-                let scalar = self.flow_plain()?;
+                let scalar = self.plain(true)?;
                 self.emit_scalar(scalar)
             }
             _ => Err(Unsupported),
         }
-    }
-
-    fn flow_plain(&mut self) -> Read<Scalar<'a>> {
-        let start = self.mark();
-        let from = self.pos;
-        self.plain_line(true)?;
-        Ok(Scalar::plain(
-            Cow::Borrowed(&self.text[from..self.pos]),
-            start,
-            self.mark(),
-        ))
     }
 
     /// Spaces inside a flow collection, which must go on on the same line.
@@ -768,16 +750,6 @@ impl<'a> Reader<'a, '_> {
             Err(Unsupported)
         } else {
             Ok(())
-        }
-    }
-}
-
-impl<'a> Scalar<'a> {
-    fn plain(text: Cow<'a, str>, start: Position, end: Position) -> Self {
-        Self {
-            text,
-            style: ScalarStyle::Plain,
-            span: Span { start, end },
         }
     }
 }
