@@ -16,6 +16,8 @@ use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError};
 
 use crate::diagnostic::{Diagnostic, Position, Span};
 
+mod quick;
+
 /// A YAML node and where it stands in the text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
@@ -140,10 +142,19 @@ impl Node {
 /// problem found on the way.
 pub fn parse(text: &str) -> (Option<Node>, Vec<Diagnostic>) {
     let mut builder = Builder::default();
+    if quick::read(text, &mut builder).is_ok() {
+        return builder.finish();
+    }
+    parse_with_saphyr(text)
+}
+
+/// Reads a document with saphyr, which reads all of YAML and reports every syntax error.
+fn parse_with_saphyr(text: &str) -> (Option<Node>, Vec<Diagnostic>) {
+    let mut builder = Builder::default();
     for event in Parser::new_from_str(text) {
         match event {
             Ok((event, span)) => {
-                if let Err(diagnostic) = builder.event(event, span) {
+                if let Err(diagnostic) = builder.event(event, span_of(&span)) {
                     builder.diagnostics.push(diagnostic);
                     return (None, builder.diagnostics);
                 }
@@ -154,14 +165,7 @@ pub fn parse(text: &str) -> (Option<Node>, Vec<Diagnostic>) {
             }
         }
     }
-    let root = builder.root.unwrap_or(Node {
-        value: Value::Null,
-        span: Span {
-            start: Position { line: 1, column: 1 },
-            end: Position { line: 1, column: 1 },
-        },
-    });
-    (Some(root), builder.diagnostics)
+    builder.finish()
 }
 
 fn position(marker: &Marker) -> Position {
@@ -222,8 +226,19 @@ struct Builder {
 }
 
 impl Builder {
-    fn event(&mut self, event: Event<'_>, span: saphyr_parser::Span) -> Result<(), Diagnostic> {
-        let span = span_of(&span);
+    /// The root read (null for an empty document) and the problems found.
+    fn finish(self) -> (Option<Node>, Vec<Diagnostic>) {
+        let root = self.root.unwrap_or(Node {
+            value: Value::Null,
+            span: Span {
+                start: Position { line: 1, column: 1 },
+                end: Position { line: 1, column: 1 },
+            },
+        });
+        (Some(root), self.diagnostics)
+    }
+
+    fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), Diagnostic> {
         match event {
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
             Event::DocumentStart(_) => {
@@ -316,11 +331,20 @@ impl Builder {
     /// Applies `<<` merge keys and drops all but the last of duplicate keys, as PyYAML does;
     /// each duplicate is reported, since it is almost always a mistake.
     fn merge_and_dedup(&mut self, entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+        let is_merge = |key: &Node| matches!(&key.value, Value::Str(text) if text == "<<");
+        let is_repeated = |index: usize| {
+            entries[..index]
+                .iter()
+                .any(|(earlier, _)| earlier.value == entries[index].0.value)
+        };
+        // Nearly every mapping has neither; it is kept as it is read.
+        if !entries.iter().any(|(key, _)| is_merge(key)) && !(0..entries.len()).any(is_repeated) {
+            return entries;
+        }
         let mut merged: Vec<(Node, Node)> = Vec::new();
         let mut own: Vec<(Node, Node)> = Vec::new();
         for (key, value) in entries {
-            let is_merge = matches!(&key.value, Value::Str(text) if text == "<<");
-            if !is_merge {
+            if !is_merge(&key) {
                 own.push((key, value));
                 continue;
             }
