@@ -961,6 +961,66 @@ async fn a_run_s_artifacts_are_listed_and_downloaded_and_nothing_outside_them() 
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_s_spec_shows_what_was_submitted_compiled_and_what_kubernetes_would_receive() {
+    let api = Api::new("spec", None).await;
+    api.project("demo").await;
+    let content = job_with("echo hi");
+    let uuid = api.submit("demo", &content).await;
+    let spec = api
+        .ok(
+            "GET",
+            &format!("/api/v1/default/demo/runs/{uuid}/spec"),
+            None,
+        )
+        .await;
+    assert_eq!(spec["content"], json!(content));
+    assert_eq!(spec["compiled"]["kind"], "compiled_operation", "{spec}");
+    assert_eq!(
+        spec["compiled"]["run"]["container"]["command"],
+        json!(["sh", "-c", "echo hi"])
+    );
+    assert_eq!(spec["resource"]["kind"], "Job");
+    assert_eq!(
+        spec["resource"]["metadata"]["name"],
+        format!("plx-operation-{uuid}")
+    );
+    let native = spec["native"].as_array().expect("a list of objects");
+    assert_eq!(native.len(), 1, "{spec}");
+    assert_eq!(
+        (native[0]["apiVersion"].as_str(), native[0]["kind"].as_str()),
+        (Some("batch/v1"), Some("Job"))
+    );
+    assert_eq!(spec["native_error"], Json::Null);
+
+    // A client's own run was made from nothing Myelin compiled.
+    let client = api.client_run("demo", "notebook", &[]).await;
+    let spec = api
+        .ok(
+            "GET",
+            &format!("/api/v1/default/demo/runs/{client}/spec"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            &spec["content"],
+            &spec["compiled"],
+            &spec["resource"],
+            &spec["native"]
+        ),
+        (&Json::Null, &Json::Null, &Json::Null, &json!([]))
+    );
+    let (status, _) = api
+        .send(
+            "GET",
+            "/api/v1/default/demo/runs/0123456789abcdef0123456789abcdef/spec",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
 #[tokio::test]
 async fn files_are_uploaded_into_a_run_s_artifacts_and_archives_unpacked() {
     let api = Api::new("upload", None).await;

@@ -273,6 +273,33 @@ async fn a_run_is_copied_to_the_editor_changed_and_run_again_as_its_copy() {
     browser
         .open(&server.url(&format!("/projects/demo/runs/{uuid}?tab=spec")))
         .await;
+    // Every stage of the run is there to read: the file, the compiled operation, Polyaxon's
+    // resource and the objects Kubernetes would receive.
+    let stage = |title: &str| {
+        format!(
+            "//section[@aria-label='Spec']//button[@role='tab' and normalize-space()='{title}']"
+        )
+    };
+    let shown = "//section[@aria-label='Spec']//pre[contains(@class,'yaml')]";
+    browser
+        .find(&format!("{shown}[contains(., \"echo hello\")]"))
+        .await;
+    for (title, expected) in [
+        ("Compiled operation", "kind: compiled_operation"),
+        ("Polyaxon resource", "apiVersion: polyaxon.com/v1"),
+        ("Kubernetes objects", "apiVersion: batch/v1"),
+    ] {
+        browser
+            .find(&stage(title))
+            .await
+            .click()
+            .await
+            .expect("cannot choose a stage");
+        browser
+            .find(&format!("{shown}[contains(., '{expected}')]"))
+            .await;
+    }
+    browser.screenshot("run-spec").await;
     browser
         .find("//section[@aria-label='Spec']//a[normalize-space()='Copy to the editor']")
         .await

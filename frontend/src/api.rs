@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::{
     ArtifactTree, DEFAULT_OWNER, ErrorBody, HEALTH_PATH, Health, ListResponse, LogBatch,
-    OperationBody, Project, ProjectBody, Run, RunSelection,
+    OperationBody, Project, ProjectBody, Run, RunSelection, RunSpec,
 };
 
 /// Why a call to the server failed.
@@ -182,6 +182,14 @@ pub async fn delete_run(project: &str, uuid: &str) -> Result<(), ApiError> {
 /// One run.
 pub async fn run(project: &str, uuid: &str) -> Result<Run, ApiError> {
     get_json(&format!("/api/v1/{DEFAULT_OWNER}/{project}/runs/{uuid}")).await
+}
+
+/// What the run was made from, stage by stage.
+pub async fn run_spec(project: &str, uuid: &str) -> Result<RunSpec, ApiError> {
+    get_json(&format!(
+        "/api/v1/{DEFAULT_OWNER}/{project}/runs/{uuid}/spec"
+    ))
+    .await
 }
 
 /// A subscription to a project's run changes; it ends when dropped.

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 use shared::api::{
     LineageArtifact, LineageBody, ListResponse, OperationBody, Project, Run, RunPatch,
-    RunSelection, Status, StatusBody, StatusCondition, StatusReport,
+    RunSelection, RunSpec, Status, StatusBody, StatusCondition, StatusReport,
 };
 
 use super::run_uuid;
@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
             "/v1/{owner}/{project}/runs/{uuid}",
             get(read).patch(patch).delete(delete),
         )
+        .route("/v1/{owner}/{project}/runs/{uuid}/spec", get(spec))
         .route("/v1/{owner}/{project}/runs/{uuid}/stop", post(stop))
         .route("/v1/{owner}/{project}/runs/{uuid}/restart", post(restart))
         .route("/v1/{owner}/{project}/runs/{uuid}/copy", post(copy))
@@ -296,6 +297,32 @@ async fn read(
 ) -> Result<Json<Run>, AppError> {
     let uuid = run_uuid(&uuid)?;
     Ok(Json(state.store.run(&owner, &project, &uuid).await?.run))
+}
+
+/// What the run was made from, stage by stage; the native objects are expanded from its
+/// resource on request rather than stored, so they follow the expansion Myelin has now.
+async fn spec(
+    State(state): State<AppState>,
+    Path((owner, project, uuid)): Path<(String, String, String)>,
+) -> Result<Json<RunSpec>, AppError> {
+    let uuid = run_uuid(&uuid)?;
+    let stored = state.store.run(&owner, &project, &uuid).await?;
+    let (native, native_error) = match stored
+        .resource
+        .as_ref()
+        .map(shared::convert::native::expand)
+    {
+        Some(Ok(objects)) => (objects, None),
+        Some(Err(why)) => (Vec::new(), Some(why)),
+        None => (Vec::new(), None),
+    };
+    Ok(Json(RunSpec {
+        content: stored.run.content,
+        compiled: stored.compiled,
+        resource: stored.resource,
+        native,
+        native_error,
+    }))
 }
 
 async fn patch(

@@ -3,3 +3,4 @@
 pub mod page_header;
 pub mod status_badge;
 pub mod top_bar;
+pub mod yaml_view;

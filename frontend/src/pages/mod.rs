@@ -8,5 +8,6 @@ pub mod projects;
 pub mod run;
 pub mod run_artifacts;
 pub mod run_logs;
+pub mod run_spec;
 pub mod run_terminal;
 pub mod sign_in;

@@ -15,6 +15,7 @@ use wasm_bindgen::JsCast as _;
 
 use crate::api::{self, ApiError};
 use crate::compiler::Compiler;
+use crate::components::yaml_view::{documents, download, yaml_view};
 use crate::editor::{Editor, Marker};
 use crate::examples::EXAMPLES;
 use frontend::preview::{DagNode, Input, Preview, Shape};
@@ -667,36 +668,12 @@ fn render_tab(tab: Tab, preview: &Preview) -> AnyView {
             "resource.yaml",
             note,
         ),
-        Tab::Kubernetes => {
-            let text = preview.native.as_ref().map(|objects| {
-                objects
-                    .iter()
-                    .map(shared::yaml::emit)
-                    .collect::<Vec<_>>()
-                    .join("---\n")
-            });
-            yaml_view(text, "kubernetes.yaml", note)
-        }
+        Tab::Kubernetes => yaml_view(
+            preview.native.as_deref().map(documents),
+            "kubernetes.yaml",
+            note,
+        ),
     }
-}
-
-fn yaml_view(text: Option<String>, file: &'static str, note: Option<String>) -> AnyView {
-    let Some(text) = text else {
-        let why = note.unwrap_or_else(|| "Nothing to show until the file is valid.".to_owned());
-        return view! { <p class="muted">{why}</p> }.into_any();
-    };
-    let copied = text.clone();
-    let downloaded = text.clone();
-    view! {
-        <div class="yaml-actions">
-            <button type="button" class="secondary" on:click=move |_| {
-                let _ = window().navigator().clipboard().write_text(&copied);
-            }>"Copy"</button>
-            <button type="button" class="secondary" on:click=move |_| download(file, &downloaded)>"Download"</button>
-        </div>
-        <pre class="yaml"><code>{text}</code></pre>
-    }
-    .into_any()
 }
 
 /// The operation as Polyaxon's docs draw it: Operation → workload → pod → containers; a DAG's
@@ -879,24 +856,4 @@ fn DagGraph(nodes: Vec<DagNode>) -> impl IntoView {
                 .collect_view()}
         </svg>
     }
-}
-
-/// Saves `text` as a file named `name`, as the browser saves downloads.
-fn download(name: &str, text: &str) {
-    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type("application/yaml");
-    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else {
-        return;
-    };
-    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
-        return;
-    };
-    if let Ok(anchor) = document().create_element("a") {
-        let anchor: web_sys::HtmlAnchorElement = anchor.unchecked_into();
-        anchor.set_href(&url);
-        anchor.set_download(name);
-        anchor.click();
-    }
-    let _ = web_sys::Url::revoke_object_url(&url);
 }

@@ -12,6 +12,7 @@ use crate::components::status_badge::StatusBadge;
 use crate::format::{minute, seconds};
 use crate::pages::run_artifacts::RunArtifacts;
 use crate::pages::run_logs::LogsView;
+use crate::pages::run_spec::RunSpecView;
 use crate::pages::run_terminal::RunTerminal;
 use frontend::log_view::LogBook;
 
@@ -89,6 +90,14 @@ pub fn RunPage() -> impl IntoView {
             .and_then(Result::ok)
             .map(|run| (run.uuid.clone(), run.status == Status::Running))
     });
+    // The run as first loaded, changing only when the page moves to another run.
+    let shown = Memo::new(move |before: Option<&Option<Run>>| {
+        let now = run.get().and_then(Result::ok);
+        match (before.cloned().flatten(), now) {
+            (Some(before), Some(now)) if before.uuid == now.uuid => Some(before),
+            (before, now) => now.or(before),
+        }
+    });
     view! {
         {move || match run.get() {
             None => view! { <p class="muted">"Loading the run…"</p> }.into_any(),
@@ -116,13 +125,14 @@ pub fn RunPage() -> impl IntoView {
         </nav>
         {move || match (tab.get(), run.get()) {
             (Tab::Overview, Some(Ok(run))) => overview(run).into_any(),
-            (Tab::Spec, Some(Ok(run))) => spec(run).into_any(),
             _ => ().into_any(),
         }}
         // Read once per visit of the tab, not again on every status change.
+        {move || (tab.get() == Tab::Spec).then(|| {
+            shown.get().map(|run| view! { <RunSpecView run=run /> })
+        })}
         {move || (tab.get() == Tab::Artifacts).then(|| {
-            live.track();
-            run.get_untracked().and_then(Result::ok).map(|run| view! { <RunArtifacts run=run /> })
+            shown.get().map(|run| view! { <RunArtifacts run=run /> })
         })}
         {move || (tab.get() == Tab::Terminal).then(|| match live.get() {
             Some((_, true)) => {
@@ -318,29 +328,6 @@ fn overview(run: Run) -> impl IntoView {
             </table>
         </section>
     }
-}
-
-/// The Polyaxonfile the run was submitted with, its params written in.
-fn spec(run: Run) -> impl IntoView {
-    let Some(content) = run.content.clone() else {
-        return view! {
-            <section class="panel" aria-label="Spec">
-                <p class="muted">"Its client ran this run and sent no Polyaxonfile."</p>
-            </section>
-        }
-        .into_any();
-    };
-    let edit = format!("/new?project={}&copy={}", run.project, run.uuid);
-    view! {
-        <section class="panel" aria-label="Spec">
-            <div class="spec-tools">
-                <h2>"Polyaxonfile"</h2>
-                <A href=edit attr:class="button">"Copy to the editor"</A>
-            </div>
-            <pre class="spec"><code>{content}</code></pre>
-        </section>
-    }
-    .into_any()
 }
 
 /// Stop, restart and delete; what a run allows depends on whether it ended.

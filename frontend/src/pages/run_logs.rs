@@ -13,6 +13,9 @@ use frontend::rows::FixedRows;
 /// browsers lay out (about 17.9 million pixels in Firefox).
 const LINES: FixedRows = FixedRows(17.0);
 
+/// How long typing pauses before a search starts.
+const SEARCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(150);
+
 /// How far from the end a reader may be and still follow it, in pixels.
 const FOLLOW_SLACK: i32 = 24;
 
@@ -29,8 +32,22 @@ pub fn LogsView(
     let follow = RwSignal::new(true);
     let current = RwSignal::new(0_usize);
     let sources = Memo::new(move |_| book.with(|book| book.sources().to_vec()));
+    // A search reads every line: it starts when the typing pauses, not on every key.
+    let settled = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        let text = typed.get();
+        set_timeout(
+            // The tab may be gone by then.
+            move || {
+                if typed.try_get_untracked().as_ref() == Some(&text) {
+                    settled.try_set(text);
+                }
+            },
+            SEARCH_PAUSE,
+        );
+    });
     let search = Memo::new(move |_| {
-        typed.with(|text| (!text.is_empty()).then(|| log_view::Search::new(text)))
+        settled.with(|text| (!text.is_empty()).then(|| log_view::Search::new(text)))
     });
     Effect::new(move |_| {
         let chosen = source.get();

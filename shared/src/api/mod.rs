@@ -95,3 +95,20 @@ mod tests {
         assert_eq!(back, health);
     }
 }
+
+/// What a run was made from, at every stage (Myelin's `…/runs/{uuid}/spec`; Polyaxon's UI
+/// shows only the first): what was submitted, the operation compiled from it, the custom
+/// resource Polyaxon's operator would receive, and the native objects Kubernetes would.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// The Polyaxonfile as submitted, its params written in; none for runs a client made.
+    pub content: Option<String>,
+    /// The compiled operation.
+    pub compiled: Option<serde_json::Value>,
+    /// The `polyaxon.com/v1` custom resource.
+    pub resource: Option<serde_json::Value>,
+    /// The native Kubernetes objects the resource becomes, owner first.
+    pub native: Vec<serde_json::Value>,
+    /// Why there are no native objects when a resource is there.
+    pub native_error: Option<String>,
+}
