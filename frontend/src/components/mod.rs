@@ -2,5 +2,6 @@
 
 pub mod page_header;
 pub mod status_badge;
+pub mod tabs;
 pub mod top_bar;
 pub mod yaml_view;

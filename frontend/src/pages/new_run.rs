@@ -15,6 +15,7 @@ use wasm_bindgen::JsCast as _;
 
 use crate::api::{self, ApiError};
 use crate::compiler::Compiler;
+use crate::components::tabs::tab_buttons;
 use crate::components::yaml_view::{documents, download, yaml_view};
 use crate::editor::{Editor, Marker};
 use crate::examples::EXAMPLES;
@@ -416,21 +417,7 @@ pub fn NewRun() -> impl IntoView {
                 <InputsForm compiled=compiled params=params set_param=set_param />
                 <section class="panel preview" aria-label="Preview">
                     <div class="tabs" role="tablist">
-                        {Tab::ALL
-                            .into_iter()
-                            .map(|choice| {
-                                view! {
-                                    <button
-                                        type="button"
-                                        role="tab"
-                                        aria-selected=move || (tab.get() == choice).to_string()
-                                        on:click=move |_| tab.set(choice)
-                                    >
-                                        {choice.label()}
-                                    </button>
-                                }
-                            })
-                            .collect_view()}
+                        {tab_buttons(Tab::ALL, Tab::label, move || tab.get(), move |choice| tab.set(choice))}
                     </div>
                     {move || compiled.with(|preview| render_tab(tab.get(), preview))}
                 </section>

@@ -9,6 +9,7 @@ use shared::api::{Run, Status};
 
 use crate::api;
 use crate::components::status_badge::StatusBadge;
+use crate::components::tabs::tab_buttons;
 use crate::format::{minute, seconds};
 use crate::pages::run_artifacts::RunArtifacts;
 use crate::pages::run_logs::LogsView;
@@ -107,21 +108,7 @@ pub fn RunPage() -> impl IntoView {
             Some(Ok(run)) => header(run).into_any(),
         }}
         <nav class="run-tabs" role="tablist" aria-label="Run sections">
-            {Tab::ALL
-                .into_iter()
-                .map(|each| {
-                    view! {
-                        <button
-                            type="button"
-                            role="tab"
-                            aria-selected=move || (tab.get() == each).to_string()
-                            on:click=move |_| set_tab_query.set(Some(each.key().to_owned()))
-                        >
-                            {each.title()}
-                        </button>
-                    }
-                })
-                .collect_view()}
+            {tab_buttons(Tab::ALL, Tab::title, move || tab.get(), move |each| set_tab_query.set(Some(each.key().to_owned())))}
         </nav>
         {move || match (tab.get(), run.get()) {
             (Tab::Overview, Some(Ok(run))) => overview(run).into_any(),
@@ -136,8 +123,7 @@ pub fn RunPage() -> impl IntoView {
         })}
         {move || (tab.get() == Tab::Terminal).then(|| match live.get() {
             Some((_, true)) => {
-                let run = run.get_untracked().and_then(Result::ok);
-                run.map(|run| view! { <RunTerminal run=run /> }).into_any()
+                shown.get_untracked().map(|run| view! { <RunTerminal run=run /> }).into_any()
             }
             Some((_, false)) => view! {
                 <section class="panel" aria-label="Terminal">

@@ -7,6 +7,7 @@ use leptos_router::components::A;
 use shared::api::{Run, RunSpec};
 
 use crate::api;
+use crate::components::tabs::tab_buttons;
 use crate::components::yaml_view::{documents, yaml_view};
 
 /// The Spec tab.
@@ -25,19 +26,7 @@ pub fn RunSpecView(run: Run) -> impl IntoView {
         <section class="panel" aria-label="Spec">
             <div class="spec-tools">
                 <div class="tabs" role="tablist" aria-label="Stages">
-                    {Stage::ALL
-                        .into_iter()
-                        .map(|each| view! {
-                            <button
-                                type="button"
-                                role="tab"
-                                aria-selected=move || (stage.get() == each).to_string()
-                                on:click=move |_| stage.set(each)
-                            >
-                                {each.title()}
-                            </button>
-                        })
-                        .collect_view()}
+                    {tab_buttons(Stage::ALL, Stage::title, move || stage.get(), move |each| stage.set(each))}
                 </div>
                 {run.content.is_some().then(|| view! { <A href=edit attr:class="button">"Copy to the editor"</A> })}
             </div>
