@@ -103,11 +103,8 @@ async fn a_typo_is_marked_fixed_previewed_and_the_run_succeeds() {
 
     // The problem takes the cursor to the typo; the fix is typed there.
     browser
-        .find("//div[@aria-label='Problems']//button[.//span[text()='7:3']]")
-        .await
-        .click()
-        .await
-        .expect("cannot click the problem");
+        .click("//div[@aria-label='Problems']//button[.//span[text()='7:3']]")
+        .await;
     let typing = browser
         .client
         .active_element()
@@ -154,11 +151,8 @@ async fn a_typo_is_marked_fixed_previewed_and_the_run_succeeds() {
         .await;
     count.send_keys("4").await.expect("cannot type the input");
     browser
-        .find("//div[@role='tablist']/button[text()='Kubernetes']")
-        .await
-        .click()
-        .await
-        .expect("cannot open the tab");
+        .click("//div[@role='tablist']/button[text()='Kubernetes']")
+        .await;
     browser
         .find("//pre[contains(@class,'yaml')]/code[contains(.,'range(4)') and contains(.,'kind: Job')]")
         .await;
@@ -203,13 +197,10 @@ async fn examples_show_a_dag_and_a_grid_and_the_text_survives_a_reload() {
         let browser = &browser;
         async move {
             browser
-                .find(&format!(
+                .click(&format!(
                     "//select[@aria-label='Examples']/option[text()='{title}']"
                 ))
-                .await
-                .click()
-                .await
-                .expect("cannot pick an example");
+                .await;
         }
     };
 
@@ -239,12 +230,7 @@ async fn examples_show_a_dag_and_a_grid_and_the_text_survives_a_reload() {
         )
         .await;
     // The server compiles it too, and says it does not run searches yet.
-    browser
-        .find("//button[text()='Run']")
-        .await
-        .click()
-        .await
-        .expect("cannot submit");
+    browser.click("//button[text()='Run']").await;
     browser
         .find("//section[@aria-label='Run settings']//p[@role='alert' and contains(.,'the server refused the run')]")
         .await;
@@ -289,23 +275,15 @@ async fn a_run_is_copied_to_the_editor_changed_and_run_again_as_its_copy() {
         ("Polyaxon resource", "apiVersion: polyaxon.com/v1"),
         ("Kubernetes objects", "apiVersion: batch/v1"),
     ] {
-        browser
-            .find(&stage(title))
-            .await
-            .click()
-            .await
-            .expect("cannot choose a stage");
+        browser.click(&stage(title)).await;
         browser
             .find(&format!("{shown}[contains(., '{expected}')]"))
             .await;
     }
     browser.screenshot("run-spec").await;
     browser
-        .find("//section[@aria-label='Spec']//a[normalize-space()='Copy to the editor']")
-        .await
-        .click()
-        .await
-        .expect("cannot copy");
+        .click("//section[@aria-label='Spec']//a[normalize-space()='Copy to the editor']")
+        .await;
     browser.expect_heading("New run").await;
     let text = "window.monaco && monaco.editor.getEditors().length ? monaco.editor.getEditors()[0].getValue() : ''";
     let mut shown = json!("");
@@ -345,11 +323,8 @@ async fn a_run_is_copied_to_the_editor_changed_and_run_again_as_its_copy() {
         .await;
     browser.screenshot("copy-to-editor").await;
     browser
-        .find("//header//button[normalize-space()='Run']")
-        .await
-        .click()
-        .await
-        .expect("cannot run");
+        .click("//header//button[normalize-space()='Run']")
+        .await;
     let mut path = String::new();
     for _ in 0..200 {
         path = browser.path().await;
@@ -363,11 +338,8 @@ async fn a_run_is_copied_to_the_editor_changed_and_run_again_as_its_copy() {
         .find("//*[contains(@class,'log-line') and normalize-space()='changed']")
         .await;
     browser
-        .find("//nav[@aria-label='Run sections']/button[normalize-space()='Overview']")
-        .await
-        .click()
-        .await
-        .expect("cannot open the overview");
+        .click("//nav[@aria-label='Run sections']/button[normalize-space()='Overview']")
+        .await;
     browser
         .find("//section[@aria-label='Overview']//p[starts-with(normalize-space(),'A copy of')]/a[normalize-space()='greeter']")
         .await;

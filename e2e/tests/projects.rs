@@ -29,12 +29,7 @@ async fn a_project_is_created_from_the_page_and_listed() {
             .expect("cannot type");
     }
     let create = "//form[@aria-label='New project']//button[normalize-space()='Create project']";
-    browser
-        .find(create)
-        .await
-        .click()
-        .await
-        .expect("cannot click");
+    browser.click(create).await;
     browser
         .expect_text("//table//tbody/tr[1]/th", "mnist")
         .await;
@@ -53,12 +48,7 @@ async fn a_project_is_created_from_the_page_and_listed() {
         .send_keys("mnist")
         .await
         .expect("cannot type");
-    browser
-        .find(create)
-        .await
-        .click()
-        .await
-        .expect("cannot click");
+    browser.click(create).await;
     browser
         .expect_text(
             "//form[@aria-label='New project']//*[@role='alert']",

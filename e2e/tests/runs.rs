@@ -30,12 +30,7 @@ async fn a_run_is_listed_and_its_page_streams_its_logs_to_the_end() {
 
     let browser = Browser::start().await;
     browser.open(&server.url("/projects")).await;
-    browser
-        .find("//table//a[normalize-space()='demo']")
-        .await
-        .click()
-        .await
-        .expect("cannot click");
+    browser.click("//table//a[normalize-space()='demo']").await;
     browser.expect_heading("demo").await;
     browser
         .expect_text(
@@ -45,11 +40,8 @@ async fn a_run_is_listed_and_its_page_streams_its_logs_to_the_end() {
         .await;
     browser.screenshot("runs-table").await;
     browser
-        .find("//table//a[normalize-space()='printer']")
-        .await
-        .click()
-        .await
-        .expect("cannot click");
+        .click("//table//a[normalize-space()='printer']")
+        .await;
     assert_eq!(browser.path().await, format!("/projects/demo/runs/{uuid}"));
     // Reload while the run still prints: the page streams again from the start.
     let mut shown = 0;
@@ -102,11 +94,8 @@ async fn a_run_is_listed_and_its_page_streams_its_logs_to_the_end() {
         .await
         .expect("cannot type");
     browser
-        .find("//form[@aria-label='Filter runs']//button")
-        .await
-        .click()
-        .await
-        .expect("cannot click");
+        .click("//form[@aria-label='Filter runs']//button")
+        .await;
     browser
         .expect_text(
             "//section[@aria-label='Runs']//p[contains(@class,'empty')]",
@@ -183,12 +172,7 @@ async fn a_million_lines_are_counted_searched_and_scrolled_with_only_a_screenful
     browser
         .expect_text("//*[contains(@class,'log-matches')]", "1 / 1")
         .await;
-    browser
-        .find("//button[@aria-label='Next match']")
-        .await
-        .click()
-        .await
-        .expect("cannot go to the match");
+    browser.click("//button[@aria-label='Next match']").await;
     browser
         .find("//div[contains(@class,'current') and normalize-space()='line-777777']")
         .await;
@@ -274,11 +258,8 @@ async fn logs_show_terminal_colours() {
         .find("//div[contains(@class,'log-line') and contains(@class,'current')]/span[contains(@style,'var(--ansi-1)')]/mark[text()='RROR']")
         .await;
     browser
-        .find("//label[normalize-space()='times']/input")
-        .await
-        .click()
-        .await
-        .expect("cannot show times");
+        .click("//label[normalize-space()='times']/input")
+        .await;
     let times = browser
         .evaluate("document.querySelectorAll('.log-line .log-time').length")
         .await;
@@ -322,19 +303,13 @@ async fn a_run_is_stopped_restarted_and_deleted_from_its_page() {
     browser.find(&badge("running")).await;
     let actions = "//div[@aria-label='Run actions']";
     browser
-        .find(&format!("{actions}/button[text()='Stop']"))
-        .await
-        .click()
-        .await
-        .expect("cannot stop");
+        .click(&format!("{actions}/button[text()='Stop']"))
+        .await;
     browser.find(&badge("stopped")).await;
 
     browser
-        .find(&format!("{actions}/button[text()='Restart']"))
-        .await
-        .click()
-        .await
-        .expect("cannot restart");
+        .click(&format!("{actions}/button[text()='Restart']"))
+        .await;
     let mut path = String::new();
     for _ in 0..100 {
         path = browser.path().await;
@@ -361,11 +336,8 @@ async fn a_run_is_stopped_restarted_and_deleted_from_its_page() {
 
     // Deleting asks first; accepted, the run is gone and the project's page shows.
     browser
-        .find(&format!("{actions}/button[text()='Delete']"))
-        .await
-        .click()
-        .await
-        .expect("cannot delete");
+        .click(&format!("{actions}/button[text()='Delete']"))
+        .await;
     browser.client.accept_alert().await.expect("a confirmation");
     browser.expect_heading("demo").await;
     assert_eq!(browser.path().await, "/projects/demo");
@@ -436,20 +408,10 @@ async fn ten_thousand_runs_filter_sort_and_reopen_from_the_url() {
     let name_header = "//table//thead//th[@data-column='name']";
     let sort_by_name = format!("{name_header}//button");
     // Largest first, then smallest first.
-    browser
-        .find(&sort_by_name)
-        .await
-        .click()
-        .await
-        .expect("cannot sort");
+    browser.click(&sort_by_name).await;
     let first_name = "//table//tbody/tr[not(contains(@class,'spacer'))][1]/th";
     browser.expect_text(first_name, largest).await;
-    browser
-        .find(&sort_by_name)
-        .await
-        .click()
-        .await
-        .expect("cannot sort");
+    browser.click(&sort_by_name).await;
     browser.expect_text(first_name, smallest).await;
     // Every row shown failed.
     let statuses = browser
@@ -464,17 +426,11 @@ async fn ten_thousand_runs_filter_sort_and_reopen_from_the_url() {
     );
     // Hide the Kind column.
     browser
-        .find("//details[contains(@class,'columns')]/summary")
-        .await
-        .click()
-        .await
-        .expect("cannot open the columns");
+        .click("//details[contains(@class,'columns')]/summary")
+        .await;
     browser
-        .find("//details[contains(@class,'columns')]//label[normalize-space()='Kind']/input")
-        .await
-        .click()
-        .await
-        .expect("cannot hide a column");
+        .click("//details[contains(@class,'columns')]//label[normalize-space()='Kind']/input")
+        .await;
     let kind_header = "count(//table//thead//th[@data-column='kind'])";
     for _ in 0..100 {
         if browser.evaluate(&format!("document.evaluate(\"{kind_header}\", document, null, XPathResult.NUMBER_TYPE).numberValue")).await == json!(0) {
@@ -538,18 +494,12 @@ async fn a_run_s_artifacts_are_browsed_previewed_and_downloadable() {
         .await;
     browser.find("//*[contains(@class,'log-end')]").await;
     browser
-        .find("//nav[@aria-label='Run sections']/button[normalize-space()='Artifacts']")
-        .await
-        .click()
-        .await
-        .expect("cannot open the artifacts");
+        .click("//nav[@aria-label='Run sections']/button[normalize-space()='Artifacts']")
+        .await;
     let section = "//section[@aria-label='Artifacts']";
     browser
-        .find(&format!("{section}//button[normalize-space()='outputs/']"))
-        .await
-        .click()
-        .await
-        .expect("cannot open the folder");
+        .click(&format!("{section}//button[normalize-space()='outputs/']"))
+        .await;
     browser
         .find(&format!("{section}//tr[th[normalize-space()='plots/']]"))
         .await;
@@ -566,11 +516,8 @@ async fn a_run_s_artifacts_are_browsed_previewed_and_downloadable() {
         "{download}"
     );
     browser
-        .find(&format!("{row}//button[normalize-space()='Preview']"))
-        .await
-        .click()
-        .await
-        .expect("cannot preview");
+        .click(&format!("{row}//button[normalize-space()='Preview']"))
+        .await;
     browser
         .expect_text(&format!("{section}//pre"), "weights-v1")
         .await;

@@ -273,6 +273,15 @@ impl Browser {
             .unwrap_or_else(|error| panic!("no element matches {xpath}: {error}"))
     }
 
+    /// Waits for the element at `xpath` and clicks it.
+    pub async fn click(&self, xpath: &str) {
+        self.find(xpath)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|error| panic!("cannot click {xpath}: {error}"));
+    }
+
     /// Waits until the page's main heading reads `title`.
     pub async fn expect_heading(&self, title: &str) {
         self.expect_text("//main//h1", title).await;
