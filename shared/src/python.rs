@@ -115,15 +115,23 @@ pub fn literal_eval(text: &str) -> Option<Json> {
     let mut parser = Literal {
         chars: text.trim_start_matches([' ', '\t']).chars().collect(),
         at: 0,
+        depth: 0,
     };
     let value = parser.expression()?;
     parser.skip_space();
     (parser.at == parser.chars.len()).then_some(value)
 }
 
+/// Python's tokenizer refuses brackets nested deeper than this ("too many nested
+/// parentheses"), so `literal_eval` fails there; so does this reader, which keeps its recursion
+/// bounded on any text.
+const MAX_NESTING: usize = 200;
+
 struct Literal {
     chars: Vec<char>,
     at: usize,
+    /// Brackets open at the current position.
+    depth: usize,
 }
 
 impl Literal {
@@ -152,6 +160,17 @@ impl Literal {
 
     fn expression(&mut self) -> Option<Json> {
         self.skip_space();
+        let opens = matches!(self.peek()?, '[' | '(' | '{');
+        if opens && self.depth == MAX_NESTING {
+            return None;
+        }
+        self.depth += usize::from(opens);
+        let value = self.value();
+        self.depth -= usize::from(opens);
+        value
+    }
+
+    fn value(&mut self) -> Option<Json> {
         match self.peek()? {
             '[' => {
                 self.at += 1;

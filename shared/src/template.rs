@@ -39,6 +39,10 @@ impl Context {
     }
 }
 
+/// The work one template may do, in minijinja's units (about one per instruction and one per
+/// few bytes made); the templates of real Polyaxonfiles take a few hundred at most.
+pub const TEMPLATE_FUEL: u64 = 1_000_000;
+
 /// How a rendered string is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -54,6 +58,9 @@ pub enum Kind {
 impl Default for Templates {
     fn default() -> Self {
         let mut environment = Environment::new();
+        // A template is a few lines of a Polyaxonfile: loops in loops that would run for hours
+        // end with an error instead.
+        environment.set_fuel(Some(TEMPLATE_FUEL));
         environment.set_formatter(|out, _state, value| {
             let text = python_str(value);
             out.write_str(&text)
@@ -248,6 +255,12 @@ fn describe(error: &Error, template: &str) -> String {
             template.get(start..range.end)
         })
         .map(|expression| format!("`{}` is undefined", expression.trim()));
+    if error.kind() == ErrorKind::OutOfFuel {
+        return format!(
+            "cannot render the template: it does more work than a template may \
+             ({TEMPLATE_FUEL} steps); render less, or compute the value before passing it as a param"
+        );
+    }
     let detail = undefined.unwrap_or_else(|| {
         error
             .detail()

@@ -9,6 +9,12 @@
 //! Problems do not stop the reading where that is safe: a duplicate key is a warning (the later
 //! value wins, as in PyYAML) and reading goes on. A syntax error ends it, since nothing after it
 //! can be trusted.
+//!
+//! Any text, hostile or not, is read with bounded work: a document has at most [`MAX_BYTES`] of
+//! text, [`MAX_DEPTH`] levels of nesting and [`MAX_NODES`] values once its aliases are expanded,
+//! whose scalars hold at most [`MAX_SCALAR_BYTES`]. An alias is weighed before it is copied, so a
+//! "billion laughs" (a few lines of aliases of aliases) is refused at the alias that would cross
+//! a limit, in about the time it takes to read the text, instead of filling the memory.
 
 use std::collections::HashMap;
 
@@ -17,6 +23,20 @@ use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError};
 use crate::diagnostic::{Diagnostic, Position, Span};
 
 mod quick;
+
+/// The most text a document may have. Kubernetes keeps a whole object under 1.5 MB; a
+/// Polyaxonfile is far smaller.
+pub const MAX_BYTES: usize = 1 << 20;
+
+/// The deepest nesting of collections; every stage after reading walks the tree recursively.
+pub const MAX_DEPTH: usize = 100;
+
+/// The most values (scalars and collections) a document may hold, its aliases expanded. The
+/// largest real Polyaxonfiles hold a few thousand.
+pub const MAX_NODES: usize = 100_000;
+
+/// The most scalar text a document may hold, its aliases expanded.
+pub const MAX_SCALAR_BYTES: usize = 4 << 20;
 
 /// A YAML node and where it stands in the text.
 #[derive(Debug, Clone, PartialEq)]
@@ -141,6 +161,9 @@ impl Node {
 /// Reads one YAML document. Returns the root node (`None` when the text cannot be read) and every
 /// problem found on the way.
 pub fn parse(text: &str) -> (Option<Node>, Vec<Diagnostic>) {
+    if text.len() > MAX_BYTES {
+        return (None, vec![too_long(text)]);
+    }
     let mut builder = Builder::default();
     if quick::read(text, &mut builder).is_ok() {
         return builder.finish();
@@ -201,28 +224,94 @@ fn syntax_error(error: &ScanError, text: &str) -> Diagnostic {
     .with_hint("check the indentation and the quotes on this line and the one before")
 }
 
-/// A collection being read: its items so far and where it began.
+/// The diagnostic for a text over [`MAX_BYTES`], at the line where it crosses the limit.
+fn too_long(text: &str) -> Diagnostic {
+    let mut cut = MAX_BYTES;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let before = &text[..cut];
+    let at = Position {
+        line: before.matches('\n').count() as u32 + 1,
+        column: before
+            .rsplit('\n')
+            .next()
+            .map_or(0, |line| line.chars().count()) as u32
+            + 1,
+    };
+    Diagnostic::error(
+        format!(
+            "the file is {} bytes long, more than the {MAX_BYTES} bytes a Polyaxonfile may have",
+            text.len()
+        ),
+        "",
+        Span { start: at, end: at },
+    )
+    .with_hint("keep large data in artifacts or connections and pass their paths as params")
+}
+
+/// A collection being read: its items so far, where it began, and how many nodes and scalar
+/// bytes the document had read when it began (what it adds is its weight).
 enum Frame {
     Seq {
         items: Vec<Node>,
         start: Position,
         anchor: usize,
+        before: Weight,
     },
     Map {
         entries: Vec<(Node, Node)>,
         key: Option<Node>,
         start: Position,
         anchor: usize,
+        before: Weight,
     },
+}
+
+/// What a node costs once expanded: its nodes and its scalars' bytes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Weight {
+    nodes: usize,
+    bytes: usize,
+}
+
+impl Weight {
+    fn plus(self, other: Weight) -> Weight {
+        Weight {
+            nodes: self.nodes.saturating_add(other.nodes),
+            bytes: self.bytes.saturating_add(other.bytes),
+        }
+    }
+
+    fn minus(self, other: Weight) -> Weight {
+        Weight {
+            nodes: self.nodes - other.nodes,
+            bytes: self.bytes - other.bytes,
+        }
+    }
+
+    /// Why a document of this weight is refused, if it is.
+    fn excess(self) -> Option<String> {
+        if self.nodes > MAX_NODES {
+            Some(format!("more than {MAX_NODES} values"))
+        } else if self.bytes > MAX_SCALAR_BYTES {
+            Some(format!("more than {MAX_SCALAR_BYTES} bytes of text"))
+        } else {
+            None
+        }
+    }
 }
 
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Each anchored node with its weight, so an alias is weighed before it is copied.
+    anchors: HashMap<usize, (Node, Weight)>,
     root: Option<Node>,
     documents: usize,
     diagnostics: Vec<Diagnostic>,
+    /// What the document holds so far, aliases expanded.
+    read: Weight,
 }
 
 impl Builder {
@@ -253,31 +342,64 @@ impl Builder {
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
+                let weight = Weight {
+                    nodes: 1,
+                    bytes: text.len(),
+                };
+                self.add(weight, span, "this value")?;
                 let value = resolve_scalar(&text, style, tag.as_deref(), span)?;
-                self.complete(Node { value, span }, anchor);
+                self.complete(Node { value, span }, anchor, weight);
             }
             Event::Alias(anchor) => {
-                let Some(node) = self.anchors.get(&anchor).cloned() else {
+                let Some(&(_, weight)) = self.anchors.get(&anchor) else {
                     return Err(Diagnostic::error("this alias names no anchor", "", span));
                 };
-                self.complete(node, 0);
+                // Weighed before the copy: the copy is what a bomb would make huge.
+                if let Some(excess) = self.read.plus(weight).excess() {
+                    return Err(Diagnostic::error(
+                        format!(
+                            "this alias expands to {} values and would bring the document to {excess}",
+                            weight.nodes
+                        ),
+                        "",
+                        span,
+                    )
+                    .with_hint(
+                        "aliases of aliases multiply: a few lines can stand for billions of values; \
+                         write the values out, or alias fewer times",
+                    ));
+                }
+                self.read = self.read.plus(weight);
+                let node = self.anchors[&anchor].0.clone();
+                self.complete(node, 0, weight);
             }
-            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
-                items: Vec::new(),
-                start: span.start,
-                anchor,
-            }),
-            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
-                entries: Vec::new(),
-                key: None,
-                start: span.start,
-                anchor,
-            }),
+            Event::SequenceStart(anchor, _) => {
+                let before = self.read;
+                self.open(span)?;
+                self.stack.push(Frame::Seq {
+                    items: Vec::new(),
+                    start: span.start,
+                    anchor,
+                    before,
+                });
+            }
+            Event::MappingStart(anchor, _) => {
+                let before = self.read;
+                self.open(span)?;
+                self.stack.push(Frame::Map {
+                    entries: Vec::new(),
+                    key: None,
+                    start: span.start,
+                    anchor,
+                    before,
+                });
+            }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq {
                     items,
                     start,
                     anchor,
+                    before,
                 }) = self.stack.pop()
                 {
                     let node = Node {
@@ -287,7 +409,8 @@ impl Builder {
                             end: span.end,
                         },
                     };
-                    self.complete(node, anchor);
+                    let weight = self.read.minus(before);
+                    self.complete(node, anchor, weight);
                 }
             }
             Event::MappingEnd => {
@@ -295,6 +418,7 @@ impl Builder {
                     entries,
                     start,
                     anchor,
+                    before,
                     ..
                 }) = self.stack.pop()
                 {
@@ -306,17 +430,46 @@ impl Builder {
                             end: span.end,
                         },
                     };
-                    self.complete(node, anchor);
+                    let weight = self.read.minus(before);
+                    self.complete(node, anchor, weight);
                 }
             }
         }
         Ok(())
     }
 
-    /// Places a finished node in the collection being read, or makes it the root.
-    fn complete(&mut self, node: Node, anchor: usize) {
+    /// Counts a collection that starts at `span`, refusing nesting deeper than [`MAX_DEPTH`].
+    fn open(&mut self, span: Span) -> Result<(), Diagnostic> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(Diagnostic::error(
+                format!("this value is nested more than {MAX_DEPTH} levels deep"),
+                "",
+                span,
+            )
+            .with_hint("a Polyaxonfile nests a few levels; flatten this value"));
+        }
+        self.add(Weight { nodes: 1, bytes: 0 }, span, "this collection")
+    }
+
+    /// Counts what was just read, refusing a document that grows past a limit.
+    fn add(&mut self, weight: Weight, span: Span, what: &str) -> Result<(), Diagnostic> {
+        self.read = self.read.plus(weight);
+        match self.read.excess() {
+            None => Ok(()),
+            Some(excess) => Err(Diagnostic::error(
+                format!("{what} brings the document to {excess}"),
+                "",
+                span,
+            )
+            .with_hint("a Polyaxonfile this large is not one a person wrote; split it up")),
+        }
+    }
+
+    /// Places a finished node in the collection being read, or makes it the root; an anchored
+    /// node is kept, with its weight, for the aliases that name it.
+    fn complete(&mut self, node: Node, anchor: usize, weight: Weight) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), weight));
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
@@ -332,13 +485,8 @@ impl Builder {
     /// each duplicate is reported, since it is almost always a mistake.
     fn merge_and_dedup(&mut self, entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
         let is_merge = |key: &Node| matches!(&key.value, Value::Str(text) if text == "<<");
-        let is_repeated = |index: usize| {
-            entries[..index]
-                .iter()
-                .any(|(earlier, _)| earlier.value == entries[index].0.value)
-        };
         // Nearly every mapping has neither; it is kept as it is read.
-        if !entries.iter().any(|(key, _)| is_merge(key)) && !(0..entries.len()).any(is_repeated) {
+        if !entries.iter().any(|(key, _)| is_merge(key)) && !has_duplicate_keys(&entries) {
             return entries;
         }
         let mut merged: Vec<(Node, Node)> = Vec::new();
@@ -366,19 +514,18 @@ impl Builder {
                 }
             }
         }
-        let mut result: Vec<(Node, Node)> = Vec::new();
-        for (key, value) in own {
-            if let Some(earlier) = result
-                .iter()
-                .position(|(candidate, _)| candidate.value == key.value)
-            {
-                let (earlier_key, _) = result.remove(earlier);
+        // A repeated key keeps the place and value of its last occurrence.
+        let mut keys = KeyIndex::default();
+        let mut replaced = vec![false; own.len()];
+        for (at, (key, _)) in own.iter().enumerate() {
+            if let Some(earlier) = keys.insert(key, at) {
+                replaced[earlier] = true;
                 self.diagnostics.push(
                     Diagnostic::warning(
                         format!(
                             "duplicate key `{}`: this value replaces the one at line {}",
                             key.key_text(),
-                            earlier_key.span.start.line
+                            own[earlier].0.span.start.line
                         ),
                         "",
                         key.span,
@@ -386,21 +533,68 @@ impl Builder {
                     .with_hint("remove one of the two keys"),
                 );
             }
-            result.push((key, value));
         }
-        // Merged keys never override keys written in the mapping itself.
+        // Merged keys never override keys written in the mapping itself, nor earlier merged ones.
         let mut with_merged: Vec<(Node, Node)> = Vec::new();
         for (key, value) in merged {
-            let shadowed = result
-                .iter()
-                .chain(with_merged.iter())
-                .any(|(candidate, _)| candidate.value == key.value);
-            if !shadowed {
+            if keys.insert_new(&key) {
                 with_merged.push((key, value));
             }
         }
-        with_merged.extend(result);
+        with_merged.extend(
+            own.into_iter()
+                .zip(replaced)
+                .filter(|(_, replaced)| !replaced)
+                .map(|(entry, _)| entry),
+        );
         with_merged
+    }
+}
+
+/// Whether two keys of a mapping are equal. Mappings with a handful of keys, nearly all of them,
+/// are compared pairwise; larger ones through an index, so that no mapping costs the square of
+/// its size.
+fn has_duplicate_keys(entries: &[(Node, Node)]) -> bool {
+    if entries.len() <= 16 {
+        return (1..entries.len()).any(|index| {
+            entries[..index]
+                .iter()
+                .any(|(earlier, _)| earlier.value == entries[index].0.value)
+        });
+    }
+    let mut keys = KeyIndex::default();
+    !entries.iter().all(|(key, _)| keys.insert_new(key))
+}
+
+/// Mapping keys seen so far, found by their kind and text and told apart by value, as Python's
+/// dict tells them apart (`1` and `"1"` are two keys; two NaNs are too).
+#[derive(Default)]
+struct KeyIndex {
+    by_text: HashMap<KeyText, Vec<(Value, usize)>>,
+}
+
+/// A key's kind and text: equal keys have equal ones.
+type KeyText = (std::mem::Discriminant<Value>, String);
+
+impl KeyIndex {
+    /// Records `key` as written at `at`; returns where an equal key was recorded before.
+    fn insert(&mut self, key: &Node, at: usize) -> Option<usize> {
+        let same_text = self
+            .by_text
+            .entry((std::mem::discriminant(&key.value), key.key_text()))
+            .or_default();
+        match same_text.iter_mut().find(|(seen, _)| *seen == key.value) {
+            Some((_, place)) => Some(std::mem::replace(place, at)),
+            None => {
+                same_text.push((key.value.clone(), at));
+                None
+            }
+        }
+    }
+
+    /// Records `key`; false when an equal key was recorded before.
+    fn insert_new(&mut self, key: &Node) -> bool {
+        self.insert(key, 0).is_none()
     }
 }
 
