@@ -5,6 +5,7 @@
 //! only when missing or at the wrong version, so a second run skips straight to the work.
 
 mod bench;
+mod fuzz;
 mod setup;
 mod web;
 
@@ -24,6 +25,9 @@ commands:
   test           build, then run every test: unit, golden, server, wasm build of shared, e2e
   bench          time the compiler beside Polyaxon's own and in WebAssembly in Chromium (needs
                  ../shared), and run lists over 100k runs
+  fuzz [--runs N] [--time SECS]
+                 fuzz the compiler from shared/fuzz's seeds (default 10,000,000 runs; installs
+                 cargo-fuzz); an input that panics, takes over 2 s or 2 GB is a finding
   help           this text
 ";
 
@@ -52,6 +56,7 @@ fn main() -> Result<()> {
             setup::run(&workspace)?;
             bench::run(&workspace)
         }
+        "fuzz" => fuzz::run(&workspace, &rest),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())

@@ -97,7 +97,7 @@ pub fn path_with(first: &[PathBuf]) -> Result<std::ffi::OsString> {
 }
 
 /// The first line a tool prints for `--version`, or `None` when it cannot be run.
-fn version_of(program: &str) -> Option<String> {
+pub fn version_of(program: &str) -> Option<String> {
     let output = Command::new(program)
         .arg("--version")
         .env("PATH", path_with(&[]).ok()?)

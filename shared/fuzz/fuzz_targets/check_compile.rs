@@ -1,7 +1,10 @@
-//! Run with `RUSTC_BOOTSTRAP=1 cargo fuzz run check_compile` from `shared/`.
+//! Run with `cargo xtask fuzz` from the workspace root (it installs cargo-fuzz and passes the
+//! seeds, the dictionary and the limits), or `RUSTC_BOOTSTRAP=1 cargo fuzz run check_compile`
+//! from `shared/`.
 //!
 //! Any text, valid YAML or not, goes through check, compile and convert: the compiler must
-//! answer with diagnostics or a result, never panic.
+//! answer with diagnostics or a result, never panic, and within the time and memory limits
+//! `cargo xtask fuzz` sets, so a document that explodes (aliases of aliases) is a finding too.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -25,14 +28,25 @@ fn run() -> &'static RunContext {
     })
 }
 
+/// The params an input passes: each `# -P name=value` line is one, as `myelin compile -P` takes
+/// them (a comment to YAML, it leaves the document as it is), so params' text is fuzzed with the
+/// file. An input without any passes `lr=0.1` half the time, so params validation and casting are
+/// reached anyway.
+fn params(data: &[u8], text: &str) -> Vec<(String, String)> {
+    let mut params: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("# -P ")?.split_once('='))
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+    if params.is_empty() && data.first().is_some_and(|byte| byte % 2 == 0) {
+        params.push(("lr".to_owned(), "0.1".to_owned()));
+    }
+    params
+}
+
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    // Half the inputs also pass a param, so params validation and casting are reached too.
-    let params = if data.first().is_some_and(|byte| byte % 2 == 0) {
-        vec![("lr".to_owned(), "0.1".to_owned())]
-    } else {
-        Vec::new()
-    };
+    let params = params(data, &text);
     let compiled = shared::compile(&text, &params, run());
     let converted = compiled
         .compiled
