@@ -23,6 +23,14 @@ run:
     args: ['for i in range({{ count }}): print(f\"counted {i}\")']
 ";
 
+/// JavaScript that replaces the editor's whole text, as a paste would.
+fn paste(text: &str) -> String {
+    format!(
+        "monaco.editor.getEditors()[0].executeEdits('e2e', [{{range: monaco.editor.getEditors()[0].getModel().getFullModelRange(), text: {}}}])",
+        serde_json::to_string(text).unwrap()
+    )
+}
+
 /// Monaco's markers for the editor's text, as `[line, column, message]`.
 const MARKERS: &str =
     "monaco.editor.getModelMarkers({}).map(m => [m.startLineNumber, m.startColumn, m.message])";
@@ -67,11 +75,7 @@ async fn a_typo_is_marked_fixed_previewed_and_the_run_succeeds() {
     );
 
     // The whole file goes in as a paste would; the compiler runs on the change.
-    let paste = format!(
-        "monaco.editor.getEditors()[0].executeEdits('e2e', [{{range: monaco.editor.getEditors()[0].getModel().getFullModelRange(), text: {}}}])",
-        serde_json::to_string(WITH_TYPO).unwrap()
-    );
-    browser.evaluate(&paste).await;
+    browser.evaluate(&paste(WITH_TYPO)).await;
     let mut markers = json!([]);
     for _ in 0..100 {
         markers = browser.evaluate(MARKERS).await;
@@ -302,11 +306,7 @@ async fn a_run_is_copied_to_the_editor_changed_and_run_again_as_its_copy() {
         "{shown}"
     );
     let edited = first.replace("echo hello", "echo changed");
-    let paste = format!(
-        "monaco.editor.getEditors()[0].executeEdits('e2e', [{{range: monaco.editor.getEditors()[0].getModel().getFullModelRange(), text: {}}}])",
-        serde_json::to_string(&edited).unwrap()
-    );
-    browser.evaluate(&paste).await;
+    browser.evaluate(&paste(&edited)).await;
     let changes = "//div[@aria-label='Changes']";
     browser
         .expect_text(&format!("{changes}/h3"), "Changes from greeter")
@@ -343,5 +343,98 @@ async fn a_run_is_copied_to_the_editor_changed_and_run_again_as_its_copy() {
     browser
         .find("//section[@aria-label='Overview']//p[starts-with(normalize-space(),'A copy of')]/a[normalize-space()='greeter']")
         .await;
+    browser.close().await;
+}
+
+/// A "billion laughs": nine anchors, each a list of nine aliases of the one before. Expanded,
+/// it would be 387 million values; the compiler refuses it at the alias that crosses its limit.
+fn alias_bomb() -> String {
+    let mut text = String::from(
+        "version: 1.1\nkind: component\nx0: &x0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+    );
+    for level in 1..9 {
+        let aliases = vec![format!("*x{}", level - 1); 9].join(", ");
+        text.push_str(&format!("x{level}: &x{level} [{aliases}]\n"));
+    }
+    text.push_str("run:\n  kind: job\n  container:\n    image: busybox\n");
+    text
+}
+
+/// Every text the Problems list's status line shows, in order, from now on.
+const RECORD_STATUSES: &str = "(() => {
+    const problems = document.querySelector(\"[aria-label='Problems']\");
+    window.statuses = [];
+    const record = () => {
+        const status = problems.querySelector(\"[role='status']\");
+        const text = status ? status.textContent : 'none';
+        if (window.statuses[window.statuses.length - 1] !== text) window.statuses.push(text);
+    };
+    new MutationObserver(record).observe(problems, {subtree: true, childList: true, characterData: true});
+    return true;
+})()";
+
+#[tokio::test]
+async fn the_editor_says_checking_and_never_shows_a_verdict_for_an_older_text() {
+    let server = Server::start();
+    server.post("/api/v1/default/projects/create", &json!({"name": "demo"}));
+    let browser = Browser::start().await;
+    browser.open(&server.url("/new")).await;
+    browser
+        .find("//div[@data-testid='editor']//div[contains(@class,'monaco-editor')]")
+        .await;
+    let valid = "//div[@aria-label='Problems']/p[@role='status']";
+    browser
+        .expect_text(valid, "No problems: the file is valid.")
+        .await;
+
+    // The bomb replaces a valid text: until the compiler answers, the page says it is checking,
+    // never that the file is valid; the answer is a marker at the alias that crosses the limit.
+    browser.evaluate(RECORD_STATUSES).await;
+    let started = browser.evaluate("performance.now()").await;
+    browser.evaluate(&paste(&alias_bomb())).await;
+    let bomb = "//div[@aria-label='Problems']//button[.//span[@class='where' and text()='8:10']]";
+    browser.find(bomb).await;
+    let took = browser
+        .evaluate("performance.now()")
+        .await
+        .as_f64()
+        .unwrap()
+        - started.as_f64().unwrap();
+    let markers = browser.evaluate(MARKERS).await;
+    let marker = &markers[0];
+    assert_eq!(
+        (marker[0].as_u64(), marker[1].as_u64()),
+        (Some(8), Some(10)),
+        "{markers}"
+    );
+    assert!(
+        marker[2]
+            .as_str()
+            .unwrap_or_default()
+            .contains("this alias expands to"),
+        "{markers}"
+    );
+    let statuses = browser.evaluate("window.statuses").await;
+    assert_eq!(statuses, json!(["Checking…", "none"]), "{statuses}");
+    eprintln!(
+        "the alias bomb was marked {took:.0} ms after it was pasted (40 ms of it the typing pause)"
+    );
+    browser.screenshot("new-run-alias-bomb").await;
+
+    // Back to a valid text: again "checking" first, then the verdict for this text.
+    browser.evaluate(RECORD_STATUSES).await;
+    browser
+        .evaluate(&paste(WITH_TYPO.replace("contianer", "container").as_str()))
+        .await;
+    browser
+        .expect_text(valid, "No problems: the file is valid.")
+        .await;
+    let statuses = browser.evaluate("window.statuses").await;
+    assert_eq!(
+        statuses,
+        json!(["Checking…", "No problems: the file is valid."]),
+        "{statuses}"
+    );
+    assert_eq!(browser.evaluate(MARKERS).await, json!([]));
     browser.close().await;
 }

@@ -41,7 +41,7 @@ impl Context {
 
 /// The work one template may do, in minijinja's units (about one per instruction and one per
 /// few bytes made); the templates of real Polyaxonfiles take a few hundred at most.
-pub const TEMPLATE_FUEL: u64 = 1_000_000;
+pub const TEMPLATE_FUEL: u64 = 100_000;
 
 /// How a rendered string is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

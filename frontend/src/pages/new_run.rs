@@ -14,7 +14,7 @@ use shared::api::{OperationBody, Run};
 use wasm_bindgen::JsCast as _;
 
 use crate::api::{self, ApiError};
-use crate::compiler::Compiler;
+use crate::compiler::{Answer, Compiler};
 use crate::components::tabs::tab_buttons;
 use crate::components::yaml_view::{documents, download, yaml_view};
 use crate::editor::{Editor, Marker};
@@ -27,6 +27,17 @@ const DEBOUNCE: Duration = Duration::from_millis(40);
 /// Where the editor's text and params survive a reload.
 const SAVED_TEXT: &str = "myelin.new-run.text";
 const SAVED_PARAMS: &str = "myelin.new-run.params";
+
+/// Whether what the page shows belongs to the text on screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// The problems, form and preview are the text's.
+    Current,
+    /// The text changed since: what is shown is an older text's, until the compiler answers.
+    Checking,
+    /// The compiler gave up on this text; nothing shown is its verdict.
+    GaveUp,
+}
 
 /// The preview tabs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,10 +117,34 @@ pub fn NewRun() -> impl IntoView {
             })
     });
 
-    // What the newest text compiles to, as the compiler worker answers.
+    // What the newest text compiles to, as the compiler worker answers, and whether that answer
+    // is for the text on screen: no verdict is shown for a text that is not checked yet.
     let compiled = RwSignal::new(Preview::default());
     let compiler = StoredValue::new_local(None::<Compiler>);
     let compiler_problem = RwSignal::new(None::<String>);
+    let awaiting = RwSignal::new(true);
+    let gave_up = RwSignal::new(false);
+    let verdict = Memo::new(move |_| {
+        if gave_up.get() {
+            Verdict::GaveUp
+        } else if awaiting.get() || typed.with(|typed| text.with(|text| typed != text)) {
+            Verdict::Checking
+        } else {
+            Verdict::Current
+        }
+    });
+    let on_answer = move |answer| match answer {
+        Answer::Preview(preview) => {
+            compiled.set(preview);
+            compiler_problem.set(None);
+            awaiting.set(false);
+        }
+        Answer::GaveUp(why) => {
+            compiler_problem.set(Some(why));
+            awaiting.set(false);
+            gave_up.set(true);
+        }
+    };
     Effect::new(move |_| {
         let request = PreviewRequest {
             id: 0,
@@ -120,9 +155,11 @@ pub fn NewRun() -> impl IntoView {
             now: now_iso(),
             agent: agent.get().and_then(Result::ok).unwrap_or_default(),
         };
+        awaiting.set(true);
+        gave_up.set(false);
         compiler.update_value(|running| {
             if running.is_none() {
-                match Compiler::start(move |preview| compiled.set(preview)) {
+                match Compiler::start(on_answer) {
                     Ok(started) => *running = Some(started),
                     Err(why) => compiler_problem.set(Some(why)),
                 }
@@ -410,12 +447,17 @@ pub fn NewRun() -> impl IntoView {
             <section class="panel editor-panel" aria-label="Polyaxonfile">
                 <div class="editor-host" node_ref=host data-testid="editor"></div>
                 {move || editor_problem.get().or_else(|| compiler_problem.get()).map(|text| view! { <p class="problem" role="alert">{text}</p> })}
-                <Problems compiled=compiled server=server_problems jump=jump />
+                <Problems compiled=compiled server=server_problems verdict=verdict jump=jump />
                 <Changes original=original typed=typed />
             </section>
             <div class="side">
-                <InputsForm compiled=compiled params=params set_param=set_param />
-                <section class="panel preview" aria-label="Preview">
+                <InputsForm compiled=compiled params=params verdict=verdict set_param=set_param />
+                <section
+                    class="panel preview"
+                    class:stale=move || verdict.get() != Verdict::Current
+                    aria-busy=move || (verdict.get() == Verdict::Checking).to_string()
+                    aria-label="Preview"
+                >
                     <div class="tabs" role="tablist">
                         {tab_buttons(Tab::ALL, Tab::label, move || tab.get(), move |choice| tab.set(choice))}
                     </div>
@@ -474,18 +516,31 @@ fn markers_of(compiled: &[Diagnostic], server: &[Diagnostic]) -> Vec<Marker> {
 fn Problems(
     compiled: RwSignal<Preview>,
     server: RwSignal<Vec<Diagnostic>>,
+    verdict: Memo<Verdict>,
     jump: impl Fn(u32, u32) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     view! {
-        <div class="problems" aria-label="Problems" role="list">
+        <div
+            class="problems"
+            class:stale=move || verdict.get() != Verdict::Current
+            aria-busy=move || (verdict.get() == Verdict::Checking).to_string()
+            aria-label="Problems"
+            role="list"
+        >
             {move || {
+                let state = verdict.get();
                 let all: Vec<Diagnostic> = compiled.with(|preview| {
                     server.with(|server| preview.diagnostics.iter().chain(server).cloned().collect())
                 });
-                if all.is_empty() {
-                    return view! { <p class="ok" role="status">"No problems: the file is valid."</p> }.into_any();
-                }
-                all.into_iter()
+                // An older text's problems stay listed, dimmed, while the new one is checked;
+                // the verdict itself is only ever the text's own.
+                let status = match state {
+                    Verdict::Checking => Some(view! { <p class="checking" role="status">"Checking…"</p> }.into_any()),
+                    Verdict::GaveUp => Some(view! { <p class="problem" role="status">"Not checked: the compiler gave up on this text."</p> }.into_any()),
+                    Verdict::Current if all.is_empty() => Some(view! { <p class="ok" role="status">"No problems: the file is valid."</p> }.into_any()),
+                    Verdict::Current => None,
+                };
+                let rows = all.into_iter()
                     .map(|diagnostic| {
                         let (line, column) = (diagnostic.line, diagnostic.column);
                         let class = if diagnostic.is_error() { "problem-row error" } else { "problem-row warning" };
@@ -497,8 +552,8 @@ fn Problems(
                             </button>
                         }
                     })
-                    .collect_view()
-                    .into_any()
+                    .collect_view();
+                view! { {status} {rows} }.into_any()
             }}
         </div>
     }
@@ -509,10 +564,16 @@ fn Problems(
 fn InputsForm(
     compiled: RwSignal<Preview>,
     params: RwSignal<BTreeMap<String, String>>,
+    verdict: Memo<Verdict>,
     set_param: impl Fn(String, String) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     view! {
-        <section class="panel inputs-form" aria-label="Inputs">
+        <section
+            class="panel inputs-form"
+            class:stale=move || verdict.get() != Verdict::Current
+            aria-busy=move || (verdict.get() == Verdict::Checking).to_string()
+            aria-label="Inputs"
+        >
             <h2>"Inputs"</h2>
             {move || compiled.with(|preview| preview.template.clone()).map(|text| view! { <p class="muted">{text}</p> })}
             {move || {
