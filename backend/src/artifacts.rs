@@ -32,6 +32,7 @@ pub struct Artifacts {
 pub struct LogWriter {
     sender: mpsc::Sender<Captured>,
     task: tokio::task::JoinHandle<()>,
+    cut: watch::Receiver<Option<LogCut>>,
 }
 
 impl LogWriter {
@@ -40,12 +41,73 @@ impl LogWriter {
         self.sender.clone()
     }
 
+    /// Resolves if the file cannot be written any more (a full disk): from then on, lines sent
+    /// are not kept. Never resolves for a writer that keeps every line.
+    pub async fn cut(&self) -> LogCut {
+        let mut cut = self.cut.clone();
+        let found = cut
+            .wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|cut| cut.clone());
+        match found {
+            Some(cut) => cut,
+            // The writer ended without being cut.
+            None => std::future::pending().await,
+        }
+    }
+
     /// Waits until every line sent so far (by every sender, which must be dropped by now) is in
-    /// the file: a run's final status is reported only after its last line is readable.
-    pub async fn close(self) {
+    /// the file: a run's final status is reported only after its last line is readable. Says
+    /// where the file was cut, if it was.
+    pub async fn close(self) -> Option<LogCut> {
         drop(self.sender);
         let _ = self.task.await;
+        self.cut.borrow().clone()
     }
+}
+
+/// Where a pod's log file stopped because it could not be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogCut {
+    /// The artifacts store's folder, which holds the file.
+    pub folder: PathBuf,
+    /// Whether the disk holding it is full (or its quota spent).
+    pub disk_full: bool,
+    /// The error the write met.
+    pub error: String,
+    /// How many lines the file holds: the logs stop after this one.
+    pub lines: u64,
+    /// When the last line kept was stamped.
+    pub last: Option<Timestamp>,
+}
+
+impl LogCut {
+    /// What happened, as a run's status message says it.
+    pub fn describe(&self) -> String {
+        if self.disk_full {
+            format!(
+                "the disk holding {} is full: the run's output could not be kept; its logs stop at line {}",
+                self.folder.display(),
+                self.lines
+            )
+        } else {
+            format!(
+                "the run's logs could not be written to {} ({}): its output could not be kept; its logs stop at line {}",
+                self.folder.display(),
+                self.error,
+                self.lines
+            )
+        }
+    }
+}
+
+/// Whether `error` says a disk is full or a quota spent.
+pub fn is_disk_full(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }
 
 /// Wakes a reader of one run's logs when lines are written to them.
@@ -305,20 +367,74 @@ impl Artifacts {
     /// Starts the writer of one pod's log file. Each line is stamped when the writer receives
     /// it, strictly later than the line before, so a reader's "after this time" cursor never
     /// skips a line that shares a time with another.
+    ///
+    /// If the file cannot be written (a full disk), it is cut where the last whole line ends and
+    /// the writer says so ([`LogWriter::cut`]); lines sent after that are not kept.
     pub fn log_writer(&self, uuid: &str, pod: &str, node: &str) -> std::io::Result<LogWriter> {
         let folder = self.logs_folder(uuid);
         std::fs::create_dir_all(&folder)?;
+        let path = folder.join(format!("{pod}.jsonl"));
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(folder.join(format!("{pod}.jsonl")))?;
+            .open(&path)?;
         let (sender, receiver) = mpsc::channel(1024);
-        let (pod, node) = (pod.to_owned(), node.to_owned());
+        let (cut_sender, cut) = watch::channel(None);
+        let log = LogFile {
+            path,
+            root: self.root.clone(),
+            pod: pod.to_owned(),
+            node: node.to_owned(),
+        };
         let written = self.log_channel(uuid);
         let task = tokio::task::spawn_blocking(move || {
-            write_lines(file, receiver, &written, &pod, &node);
+            write_lines(file, receiver, &written, &log, &cut_sender);
         });
-        Ok(LogWriter { sender, task })
+        Ok(LogWriter { sender, task, cut })
+    }
+
+    /// Whether run `uuid` has logs: a log file with something in it.
+    pub fn has_logs(&self, uuid: &str) -> bool {
+        std::fs::read_dir(self.logs_folder(uuid))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|entry| entry.metadata().is_ok_and(|meta| meta.len() > 0))
+    }
+
+    /// How many lines pod `pod` of run `uuid` has logged.
+    pub fn log_lines(&self, uuid: &str, pod: &str) -> std::io::Result<u64> {
+        let path = self.logs_folder(uuid).join(format!("{pod}.jsonl"));
+        count_records(&path, u64::MAX)
+    }
+
+    /// Ends pod `pod`'s log, once it was `cut`, with a line saying that what the run printed
+    /// after it was not kept and why. The line is stamped after the last kept one.
+    pub fn mark_cut(&self, uuid: &str, pod: &str, node: &str, cut: &LogCut) -> std::io::Result<()> {
+        let why = if cut.disk_full {
+            format!("the disk holding {} was full", cut.folder.display())
+        } else {
+            cut.error.clone()
+        };
+        let now = clock::now();
+        let line = LogLine {
+            timestamp: match cut.last {
+                Some(last) if last >= now => last.plus_micros(1),
+                _ => now,
+            },
+            node: Some(node.to_owned()),
+            pod: Some(pod.to_owned()),
+            container: Some(shared::convert::MAIN_CONTAINER.to_owned()),
+            value: format!("[myelin] the run's output after this line was not kept: {why}"),
+        };
+        let mut record = vec![b'\n'];
+        serde_json::to_writer(&mut record, &line).map_err(std::io::Error::other)?;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.logs_folder(uuid).join(format!("{pod}.jsonl")))?;
+        file.write_all(&record)?;
+        self.log_channel(uuid).send_replace(());
+        Ok(())
     }
 
     /// What wakes a reader of run `uuid`'s logs when lines are written to them.
@@ -581,14 +697,42 @@ fn copy_recursively(from: &Path, to: &Path) -> std::io::Result<()> {
     }
 }
 
+/// One pod's log file, as its writer knows it.
+struct LogFile {
+    path: PathBuf,
+    /// The artifacts store's folder.
+    root: PathBuf,
+    pod: String,
+    node: String,
+}
+
+/// How many records the first `length` bytes of a log file hold: each starts with a newline.
+fn count_records(path: &Path, length: u64) -> std::io::Result<u64> {
+    use std::io::Read as _;
+    let mut reader = std::fs::File::open(path)?.take(length);
+    let mut chunk = vec![0; READ_CHUNK];
+    let mut records = 0;
+    loop {
+        let read = reader.read(&mut chunk)?;
+        if read == 0 {
+            return Ok(records);
+        }
+        records += chunk[..read].iter().filter(|byte| **byte == b'\n').count() as u64;
+    }
+}
+
 fn write_lines(
     mut file: std::fs::File,
     mut receiver: mpsc::Receiver<Captured>,
     written: &watch::Sender<()>,
-    pod: &str,
-    node: &str,
+    log: &LogFile,
+    cut: &watch::Sender<Option<LogCut>>,
 ) {
+    let (pod, node) = (log.pod.as_str(), log.node.as_str());
     let mut last = Timestamp::from_micros(i64::MIN);
+    let mut kept_last = None;
+    let mut length = file.metadata().map_or(0, |meta| meta.len());
+    let mut mark_failed = false;
     let mut batch = Vec::new();
     while let Some(first) = receiver.blocking_recv() {
         // Whatever else is already waiting goes out in the same write.
@@ -619,12 +763,29 @@ fn write_lines(
             serde_json::to_writer(&mut batch, &line).expect("a log line serialises");
         }
         if let Err(error) = file.write_all(&batch) {
-            tracing::error!(%error, pod, "cannot write a run's logs");
+            // What was written of this batch is taken back, so the file ends with a whole line,
+            // and the writer stops: lines after a gap would tell a wrong story.
+            let _ = file.set_len(length);
+            let lines = count_records(&log.path, length).unwrap_or_default();
+            tracing::error!(%error, pod, lines, "cannot write a run's logs; they stop here");
+            cut.send_replace(Some(LogCut {
+                folder: log.root.clone(),
+                disk_full: is_disk_full(&error),
+                error: error.to_string(),
+                lines,
+                last: kept_last,
+            }));
             return;
         }
+        length += batch.len() as u64;
+        kept_last = Some(last);
         written.send_replace(());
         for mark in marks {
-            if let Err(error) = mark.save() {
+            if let Err(error) = mark.save()
+                && !mark_failed
+            {
+                // Said once: on a full disk it would be said for every line.
+                mark_failed = true;
                 tracing::error!(%error, pod, "cannot record how far a run's logs were read");
             }
         }

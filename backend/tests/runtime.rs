@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use backend::artifacts::Artifacts;
+use backend::artifacts::{Artifacts, Captured};
 use backend::runtime::kubernetes::{KubernetesRuntime, KubernetesTarget};
 use backend::runtime::process::{ProcessConfig, ProcessRuntime};
 use backend::runtime::{ExecSession, ExecTarget, Execution, Reporter, Runtime, TerminalSize};
@@ -478,6 +478,73 @@ async fn after_a_restart_a_started_run_ends_with_a_reason_and_a_queued_one_runs(
     assert_eq!(bench.log_values(&compiled.uuid).await, ["resumed"]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_a_run_whose_process_ran_is_told_as_such() {
+    let bench = Bench::new("recover-ran", Kind::Process, 2).await;
+    let started = [
+        Status::Queued,
+        Status::Scheduled,
+        Status::Starting,
+        Status::Running,
+    ];
+    // Its process printed, but nothing of it is left in the runtime's folder: its exit status
+    // was never written down (an earlier server, or a full disk).
+    let printed = bench.create(&job("echo printed")).await;
+    bench.passed(&printed.uuid, &started).await;
+    let writer = bench
+        .artifacts
+        .log_writer(&printed.uuid, "pod", "test-node")
+        .unwrap();
+    for value in ["one", "two"] {
+        let line = Captured {
+            container: "main".to_owned(),
+            value: value.to_owned(),
+            mark: None,
+            printed: None,
+        };
+        writer.sender().send(line).await.unwrap();
+    }
+    writer.close().await;
+    // Its process ended while no server watched, and its exit code was written down.
+    let exited = bench.create(&job("exit 0")).await;
+    bench.passed(&exited.uuid, &started).await;
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    let folder = bench.root.join("state").join(&exited.uuid);
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("group"), gone.id().to_string()).unwrap();
+    std::fs::write(folder.join("exit"), "3\n").unwrap();
+
+    let restarted = process_runtime(&bench.root, &bench.store, 2);
+    for execution in [printed.clone(), exited.clone()] {
+        let stored = bench.store.run_by_uuid(&execution.uuid).await.unwrap();
+        let execution = Execution {
+            status: stored.run.status,
+            ..execution
+        };
+        restarted.recover(execution).await.unwrap();
+    }
+    assert_eq!(bench.ended(&printed.uuid).await, Status::Failed);
+    let (_, reason, message) = bench.conditions(&printed.uuid).await.pop().unwrap();
+    assert_eq!(reason, "ExitNotRecorded");
+    assert_eq!(
+        message,
+        "the run's process ran but its exit status was not recorded (Myelin stopped, or the \
+         disk was full); its output is kept"
+    );
+    assert_eq!(bench.log_values(&printed.uuid).await, ["one", "two"]);
+    assert_eq!(bench.ended(&exited.uuid).await, Status::Failed);
+    let (_, reason, message) = bench.conditions(&exited.uuid).await.pop().unwrap();
+    assert_eq!(
+        (reason.as_str(), message.as_str()),
+        ("Error", "`sh` exited with code 3")
+    );
+    assert!(
+        !folder.exists(),
+        "the runtime forgets the process once its end is recorded"
+    );
+}
+
 async fn a_failed_attempt_is_retried_up_to_max_retries(kind: Kind) {
     let bench = Bench::new("retries", kind, 2).await;
     let counter = bench.root.join("attempts");
@@ -912,7 +979,7 @@ async fn after_a_restart_the_kubernetes_runtime_follows_a_run_still_in_the_clust
         .artifacts
         .log_writer(&execution.uuid, &pod, "fake-node")
         .unwrap();
-    let archived = backend::artifacts::Captured {
+    let archived = Captured {
         container: "polyaxon-main".to_owned(),
         value: "one".to_owned(),
         mark: None,

@@ -3,14 +3,17 @@
 //! machine; `kubernetes` submits native resources to a cluster and watches them.
 //!
 //! A runtime reports what happens through its [`Reporter`]: status conditions go to the store
-//! (whose lifecycle rules decide what is recorded) and printed lines to the runs' artifacts.
+//! (whose lifecycle rules decide what is recorded; one the store cannot take yet waits, in
+//! order, until it can) and printed lines to the runs' artifacts.
 
 pub mod channel;
 pub mod kubernetes;
 pub mod process;
 pub mod pty;
 
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::body::Body;
@@ -18,6 +21,7 @@ use axum::http::{Request, Response};
 use serde_json::Value as Json;
 use shared::api::{Status, StatusCondition};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
 
 use crate::artifacts::Artifacts;
 use crate::clock;
@@ -231,10 +235,54 @@ where
 }
 
 /// Where runtimes report statuses and logs.
+///
+/// A status the store cannot take (its disk is full, say) is not dropped: it is kept in memory
+/// and written as soon as the store can take it, retried with a growing wait. The run's later
+/// statuses wait behind it, so the store sees every run's statuses in the order they happened.
 #[derive(Clone)]
 pub struct Reporter {
     store: Arc<dyn Store>,
     artifacts: Artifacts,
+    kept: Arc<Kept>,
+}
+
+/// What became of a reported status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reported {
+    /// The store took it: it recorded it, or its lifecycle refused it.
+    Written(Transition),
+    /// The store cannot take it now: it is kept, in order with the run's later statuses, and
+    /// written as soon as the store can take it.
+    Kept,
+    /// The run is not in the store any more (it was deleted): there is nothing to record.
+    Gone,
+}
+
+/// The wait before the first retry of a kept status, and the longest wait between retries.
+const FIRST_RETRY: Duration = Duration::from_millis(200);
+const LAST_RETRY: Duration = Duration::from_secs(5);
+
+/// Statuses the store could not take yet.
+struct Kept {
+    /// Held while statuses are written, so none overtakes one of the same run being written.
+    writing: tokio::sync::Mutex<()>,
+    runs: Mutex<KeptRuns>,
+    /// Told each time kept statuses are written.
+    written: watch::Sender<()>,
+}
+
+#[derive(Default)]
+struct KeptRuns {
+    /// Per run, its kept statuses, oldest first; a run is here only while it has some.
+    queues: HashMap<String, VecDeque<StatusCondition>>,
+    /// Whether a task is retrying them.
+    retrying: bool,
+}
+
+impl Kept {
+    fn runs(&self) -> MutexGuard<'_, KeptRuns> {
+        self.runs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl std::fmt::Debug for Reporter {
@@ -249,27 +297,131 @@ impl std::fmt::Debug for Reporter {
 impl Reporter {
     /// Reports to `store` and to the runs' `artifacts`.
     pub fn new(store: Arc<dyn Store>, artifacts: Artifacts) -> Self {
-        Self { store, artifacts }
+        Self {
+            store,
+            artifacts,
+            kept: Arc::new(Kept {
+                writing: tokio::sync::Mutex::new(()),
+                runs: Mutex::default(),
+                written: watch::Sender::new(()),
+            }),
+        }
     }
 
-    /// Records that run `uuid` is now in `status`, and whether the lifecycle accepted it.
+    /// Records that run `uuid` is now in `status`, or keeps it to be recorded as soon as the
+    /// store can take it; says which.
     pub async fn status(
         &self,
         uuid: &str,
         status: Status,
         reason: &str,
         message: impl Into<String>,
-    ) -> Result<Transition, StoreError> {
+    ) -> Reported {
+        let message = message.into();
+        let _writing = self.kept.writing.lock().await;
+        // Stamped once its turn has come, so a run's statuses are stamped in the order written.
         let condition = StatusCondition::new(status, reason, message, clock::now());
-        let transition = self.store.add_condition(uuid, condition, false).await;
-        if let Err(error) = &transition {
-            tracing::error!(%error, uuid, ?status, "cannot record a run's status");
+        if let Some(queue) = self.kept.runs().queues.get_mut(uuid) {
+            queue.push_back(condition);
+            return Reported::Kept;
         }
-        transition
+        match self
+            .store
+            .add_condition(uuid, condition.clone(), false)
+            .await
+        {
+            Ok(transition) => Reported::Written(transition),
+            Err(StoreError::NotFound(_)) => Reported::Gone,
+            Err(error) => {
+                tracing::error!(
+                    %error,
+                    uuid,
+                    ?status,
+                    "cannot record a run's status yet; it is kept and written once the store can take it"
+                );
+                let mut runs = self.kept.runs();
+                runs.queues
+                    .entry(uuid.to_owned())
+                    .or_default()
+                    .push_back(condition);
+                if !runs.retrying {
+                    runs.retrying = true;
+                    tokio::spawn(write_kept(Arc::clone(&self.store), Arc::clone(&self.kept)));
+                }
+                Reported::Kept
+            }
+        }
+    }
+
+    /// Waits until no status of run `uuid` is kept: every one reported is in the store.
+    pub async fn recorded(&self, uuid: &str) {
+        let mut written = self.kept.written.subscribe();
+        while self.kept.runs().queues.contains_key(uuid) {
+            // The sender lives as long as `self`, so this never ends the loop by closing.
+            let _ = written.changed().await;
+        }
     }
 
     /// Where runs' logs and artifacts go.
     pub fn artifacts(&self) -> &Artifacts {
         &self.artifacts
+    }
+}
+
+/// Writes kept statuses, each run's oldest first, until none is left; after a round that
+/// wrote none, it waits twice as long (up to [`LAST_RETRY`]) before the next.
+async fn write_kept(store: Arc<dyn Store>, kept: Arc<Kept>) {
+    let mut wait = FIRST_RETRY;
+    loop {
+        tokio::time::sleep(wait).await;
+        let _writing = kept.writing.lock().await;
+        let uuids: Vec<String> = kept.runs().queues.keys().cloned().collect();
+        let mut wrote = false;
+        for uuid in uuids {
+            loop {
+                let oldest = kept
+                    .runs()
+                    .queues
+                    .get(&uuid)
+                    .and_then(|queue| queue.front().cloned());
+                let Some(condition) = oldest else { break };
+                let status = condition.kind;
+                match store.add_condition(&uuid, condition, false).await {
+                    Ok(_) => {
+                        tracing::info!(uuid, ?status, "a kept status is recorded");
+                    }
+                    Err(StoreError::NotFound(_)) => {
+                        // Deleted meanwhile: none of its statuses has anywhere to go.
+                        kept.runs().queues.remove(&uuid);
+                        break;
+                    }
+                    Err(error) => {
+                        tracing::debug!(%error, uuid, ?status, "a kept status still cannot be recorded");
+                        break;
+                    }
+                }
+                wrote = true;
+                let mut runs = kept.runs();
+                if let Some(queue) = runs.queues.get_mut(&uuid) {
+                    queue.pop_front();
+                    if queue.is_empty() {
+                        runs.queues.remove(&uuid);
+                    }
+                }
+            }
+        }
+        if wrote {
+            kept.written.send_replace(());
+        }
+        let mut runs = kept.runs();
+        if runs.queues.is_empty() {
+            runs.retrying = false;
+            return;
+        }
+        wait = if wrote {
+            FIRST_RETRY
+        } else {
+            (wait * 2).min(LAST_RETRY)
+        };
     }
 }

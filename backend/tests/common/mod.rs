@@ -19,6 +19,8 @@ pub struct Server {
     pub root: PathBuf,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
+    /// The server's data folder.
+    data: PathBuf,
     process: Option<Child>,
     environment: Vec<(String, PathBuf)>,
 }
@@ -34,10 +36,17 @@ impl Server {
     /// A server on a free port over a new, empty folder named after `name`. `environment` is
     /// given to the server and so to the runs it starts.
     pub fn start(name: &str, environment: &[(&str, PathBuf)]) -> Self {
+        Self::start_on(name, environment, None)
+    }
+
+    /// A server as [`Server::start`] starts it, keeping its data in `data` when given (a disk
+    /// of the test's own, say) rather than in its folder's `data/`.
+    pub fn start_on(name: &str, environment: &[(&str, PathBuf)], data: Option<PathBuf>) -> Self {
         let root = std::env::temp_dir().join(format!("myelin-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
         let mut server = Self {
+            data: data.unwrap_or_else(|| root.join("data")),
             root,
             url: String::new(),
             process: None,
@@ -54,7 +63,7 @@ impl Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_myelin"));
         command
             .args(["serve", "--port", "0", "--data-dir"])
-            .arg(self.root.join("data"))
+            .arg(&self.data)
             .arg("--web-dir")
             .arg(self.root.join("dist"))
             .env("MYELIN_TOKEN", TOKEN)
@@ -97,7 +106,7 @@ impl Server {
 
     /// The data folder.
     pub fn data(&self) -> PathBuf {
-        self.root.join("data")
+        self.data.clone()
     }
 
     /// A request with the token; the status code and the JSON body (`null` when empty).

@@ -184,7 +184,8 @@ impl Inner {
     }
 
     async fn report(&self, uuid: &str, status: Status, reason: &str, message: impl Into<String>) {
-        // A refused or failed report is logged by the reporter; the run goes on regardless.
+        // A status the store cannot take yet is kept by the reporter and written later; the
+        // run goes on regardless.
         let _ = self.reporter.status(uuid, status, reason, message).await;
     }
 

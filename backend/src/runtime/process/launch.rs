@@ -14,6 +14,7 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
+use shared::api::Status;
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
@@ -57,10 +58,67 @@ impl RunFolder {
         text.trim().parse().ok().map(Pid::from_raw)
     }
 
+    /// The exit code the wrapper wrote down, if it did.
+    pub fn exit_code(&self) -> Option<i32> {
+        read_exit(&self.exit_file())
+    }
+
+    /// Lets go of the run's raw output once every line of it is archived (or can no longer
+    /// be): on a full disk, it gives back the room it took.
+    pub fn drop_output(&self) {
+        for stream in ["stdout", "stderr"] {
+            let _ = std::fs::remove_file(self.path.join(stream));
+            let _ = std::fs::remove_file(self.path.join(format!("{stream}.read")));
+        }
+    }
+
+    /// Writes down how the run ended before that is recorded in the store, so a server that
+    /// stops before the store takes it tells the same story after a restart.
+    pub fn record_ending(&self, ending: &Ending) {
+        let text = serde_json::json!({
+            "status": ending.status.as_str(),
+            "reason": ending.reason,
+            "message": ending.message,
+        });
+        let written = std::fs::create_dir_all(&self.path)
+            .and_then(|()| std::fs::write(self.path.join("ending"), text.to_string()));
+        if let Err(error) = written {
+            tracing::warn!(%error, folder = %self.path.display(), "cannot write down how a run ended");
+        }
+    }
+
+    /// How the run ended, if a server wrote it down ([`RunFolder::record_ending`]).
+    pub fn ending(&self) -> Option<Ending> {
+        let text = std::fs::read_to_string(self.path.join("ending")).ok()?;
+        let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+        Some(Ending {
+            status: Status::parse(json["status"].as_str()?)?,
+            reason: json["reason"].as_str()?.to_owned(),
+            message: json["message"].as_str()?.to_owned(),
+        })
+    }
+
     /// Forgets the run's process: called once its end is recorded.
     pub fn remove(&self) {
         let _ = std::fs::remove_dir_all(&self.path);
     }
+}
+
+/// How a run ended: its final status, with a reason and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ending {
+    /// The final status.
+    pub status: Status,
+    /// Why, in a word (`Error`, `DiskFull`, …).
+    pub reason: String,
+    /// Why, in a sentence.
+    pub message: String,
+}
+
+fn read_exit(path: &Path) -> Option<i32> {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
 }
 
 /// How a process ended.
@@ -124,8 +182,11 @@ pub fn launch(
         .spawn()
         .map_err(|error| format!("cannot start `{}`: {error}", plan.program))?;
     let group = Pid::from_raw(child.id().unwrap_or_default() as i32);
-    std::fs::write(folder.group_file(), group.as_raw().to_string())
-        .map_err(|error| format!("cannot record the run's process: {error}"))?;
+    if let Err(error) = std::fs::write(folder.group_file(), group.as_raw().to_string()) {
+        // A process no server could find again after a restart is not left running.
+        let _ = killpg(group, Signal::SIGKILL);
+        return Err(format!("cannot record the run's process: {error}"));
+    }
     Ok(Launched::new(Process::Child(child), group, folder, logs))
 }
 
@@ -187,10 +248,7 @@ impl Launched {
                 while kill(*pid, None) != Err(Errno::ESRCH) {
                     tokio::time::sleep(POLL * 4).await;
                 }
-                std::fs::read_to_string(&self.exit_file)
-                    .ok()
-                    .and_then(|text| text.trim().parse().ok())
-                    .map_or(Exit::Unknown, Exit::Code)
+                read_exit(&self.exit_file).map_or(Exit::Unknown, Exit::Code)
             }
         }
     }

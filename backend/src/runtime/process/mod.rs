@@ -16,7 +16,7 @@ mod launch;
 mod plan;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ use axum::http::{Request, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use launch::{Exit, Launched, RunFolder};
+use launch::{Ending, Exit, Launched, RunFolder};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use plan::Plan;
@@ -35,9 +35,10 @@ use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
 use super::{
-    ExecSession, ExecTarget, Execution, PodContainers, Reporter, Runtime, RuntimeError, pty,
+    ExecSession, ExecTarget, Execution, PodContainers, Reported, Reporter, Runtime, RuntimeError,
+    pty,
 };
-use crate::artifacts::LogWriter;
+use crate::artifacts::{LogCut, LogWriter, is_disk_full};
 
 /// The kinds this runtime executes: the ones made of one pod.
 const KINDS: &[&str] = &["job", "service"];
@@ -131,9 +132,16 @@ impl Inner {
         RunFolder::new(&self.config.state_dir, uuid)
     }
 
-    async fn report(&self, uuid: &str, status: Status, reason: &str, message: impl Into<String>) {
-        // A refused or failed report is logged by the reporter; the run goes on regardless.
-        let _ = self.reporter.status(uuid, status, reason, message).await;
+    /// Reports a status; one the store cannot take yet is kept by the reporter and written
+    /// later, so the run goes on regardless.
+    async fn report(
+        &self,
+        uuid: &str,
+        status: Status,
+        reason: &str,
+        message: impl Into<String>,
+    ) -> Reported {
+        self.reporter.status(uuid, status, reason, message).await
     }
 }
 
@@ -320,28 +328,43 @@ impl Runtime for ProcessRuntime {
         let inner = Arc::clone(&self.inner);
         let uuid = execution.uuid.clone();
         let folder = inner.folder(&uuid);
-        let plan = Plan::of(&execution, &inner.config);
-        let writer = plan.as_ref().ok().and_then(|plan| {
-            inner
+        let plan = match Plan::of(&execution, &inner.config) {
+            Ok(plan) => plan,
+            Err(why) => {
+                inner
+                    .report(&uuid, Status::Failed, "InvalidSpec", why)
+                    .await;
+                folder.remove();
+                return Ok(());
+            }
+        };
+        if let Some(ending) = folder.ending() {
+            // An earlier server knew how the run ended but stopped before the store took it.
+            record(&inner, &uuid, ending).await;
+            return Ok(());
+        }
+        let Some(group) = folder.group() else {
+            record(&inner, &uuid, unattached(&inner, &uuid, &plan, &folder)).await;
+            return Ok(());
+        };
+        let writer =
+            match inner
                 .reporter
                 .artifacts()
                 .log_writer(&uuid, &plan.pod, &inner.config.node)
-                .ok()
-        });
-        let launched = writer
-            .as_ref()
-            .and_then(|writer| launch::reattach(&folder, &writer.sender()));
-        let (Ok(plan), Some(writer), Some(launched)) = (plan, writer, launched) else {
-            // It was between its queue and its process when the server stopped.
-            folder.remove();
-            inner
-                .report(
-                    &uuid,
-                    Status::Failed,
-                    "ServerRestarted",
-                    "Myelin stopped before the run's process started; restart the run",
-                )
-                .await;
+            {
+                Ok(writer) => writer,
+                Err(error) => {
+                    // Its output could not be kept: it is not left running unseen.
+                    let _ = nix::sys::signal::killpg(group, Signal::SIGKILL);
+                    let ending = logs_unavailable(&inner, &error);
+                    record(&inner, &uuid, ending).await;
+                    return Ok(());
+                }
+            };
+        let Some(launched) = launch::reattach(&folder, &writer.sender()) else {
+            writer.close().await;
+            record(&inner, &uuid, unattached(&inner, &uuid, &plan, &folder)).await;
             return Ok(());
         };
         let (stop, mut stopped) = watch::channel(false);
@@ -351,7 +374,16 @@ impl Runtime for ProcessRuntime {
         }
         tokio::spawn(async move {
             let deadline = plan.timeout.map(|timeout| Instant::now() + timeout);
-            let outcome = supervise(&inner, &uuid, launched, &plan, &mut stopped, deadline).await;
+            let outcome = supervise(
+                &inner,
+                &uuid,
+                launched,
+                &plan,
+                &writer,
+                &mut stopped,
+                deadline,
+            )
+            .await;
             finish(&inner, &uuid, &plan, writer, outcome).await;
             inner.active().remove(&uuid);
         });
@@ -359,7 +391,74 @@ impl Runtime for ProcessRuntime {
     }
 }
 
-async fn execute(inner: &Inner, uuid: &str, plan: Plan, mut stop: watch::Receiver<bool>) {
+/// How a run that was active when the server stopped ended, when no process of it can be
+/// taken up: what its folder and its logs tell, and no more.
+fn unattached(inner: &Inner, uuid: &str, plan: &Plan, folder: &RunFolder) -> Ending {
+    if let Some(code) = folder.exit_code() {
+        return exited(&plan.program, Exit::Code(code));
+    }
+    if folder.group().is_some() || inner.reporter.artifacts().has_logs(uuid) {
+        return Ending {
+            status: Status::Failed,
+            reason: "ExitNotRecorded".to_owned(),
+            message: "the run's process ran but its exit status was not recorded (Myelin \
+                      stopped, or the disk was full); its output is kept"
+                .to_owned(),
+        };
+    }
+    Ending {
+        status: Status::Failed,
+        reason: "ServerRestarted".to_owned(),
+        message: "Myelin stopped before the run's process started; restart the run".to_owned(),
+    }
+}
+
+/// Reports how a run that this server does not execute ended, and forgets its process once the
+/// store has it.
+async fn record(inner: &Arc<Inner>, uuid: &str, ending: Ending) {
+    let folder = inner.folder(uuid);
+    let reported = inner
+        .report(uuid, ending.status, &ending.reason, ending.message)
+        .await;
+    forget_when_recorded(inner, uuid, folder, &reported);
+}
+
+/// Removes a run's process folder once its final status is in the store: until then, it tells
+/// a restarted server how the run ended.
+fn forget_when_recorded(inner: &Arc<Inner>, uuid: &str, folder: RunFolder, reported: &Reported) {
+    if *reported == Reported::Kept {
+        let (inner, uuid) = (Arc::clone(inner), uuid.to_owned());
+        tokio::spawn(async move {
+            inner.reporter.recorded(&uuid).await;
+            folder.remove();
+        });
+    } else {
+        folder.remove();
+    }
+}
+
+/// How a run ends whose logs cannot be written.
+fn logs_unavailable(inner: &Inner, error: &std::io::Error) -> Ending {
+    let folder = inner.config.artifacts_root.display();
+    let (reason, message) = if is_disk_full(error) {
+        (
+            "DiskFull",
+            format!("the disk holding {folder} is full: the run's output cannot be kept"),
+        )
+    } else {
+        (
+            "LogsUnavailable",
+            format!("cannot write the run's logs in {folder}: {error}"),
+        )
+    };
+    Ending {
+        status: Status::Failed,
+        reason: reason.to_owned(),
+        message,
+    }
+}
+
+async fn execute(inner: &Arc<Inner>, uuid: &str, plan: Plan, mut stop: watch::Receiver<bool>) {
     let _slot = tokio::select! {
         slot = inner.slots.acquire() => slot.expect("the semaphore is never closed"),
         () = stopped(&mut stop) => {
@@ -382,9 +481,9 @@ async fn execute(inner: &Inner, uuid: &str, plan: Plan, mut stop: watch::Receive
     {
         Ok(writer) => writer,
         Err(error) => {
-            let message = format!("cannot write the run's logs: {error}");
+            let ending = logs_unavailable(inner, &error);
             inner
-                .report(uuid, Status::Failed, "LogsUnavailable", message)
+                .report(uuid, ending.status, &ending.reason, ending.message)
                 .await;
             return;
         }
@@ -421,25 +520,95 @@ enum Outcome {
     },
     Stopped,
     TimedOut,
+    /// Its logs could not be written (the writer says where they stop): it was ended.
+    LogsCut,
 }
 
 /// Records how the run ended, once its last line is in the archive: clients stop reading logs
 /// when they see a final status.
-async fn finish(inner: &Inner, uuid: &str, plan: &Plan, writer: LogWriter, outcome: Outcome) {
-    writer.close().await;
-    let (status, reason, message) = match outcome {
-        Outcome::Succeeded => (
-            Status::Succeeded,
+async fn finish(inner: &Arc<Inner>, uuid: &str, plan: &Plan, writer: LogWriter, outcome: Outcome) {
+    let cut = writer.close().await;
+    let folder = inner.folder(uuid);
+    let ending = ending(inner, uuid, plan, outcome, cut.as_ref());
+    // Every line of the raw output is archived, or cannot be: the room it takes goes back
+    // first, so that on a full disk what follows may fit.
+    folder.drop_output();
+    if let Some(cut) = &cut {
+        let artifacts = inner.reporter.artifacts();
+        if let Err(error) = artifacts.mark_cut(uuid, &plan.pod, &inner.config.node, cut) {
+            tracing::warn!(%error, uuid, "cannot end the run's logs with where they stop");
+        }
+    }
+    folder.record_ending(&ending);
+    let reported = inner
+        .report(uuid, ending.status, &ending.reason, ending.message)
+        .await;
+    forget_when_recorded(inner, uuid, folder, &reported);
+}
+
+/// The final status of an attempt that ended with `outcome`, its logs `cut` or not.
+fn ending(
+    inner: &Inner,
+    uuid: &str,
+    plan: &Plan,
+    outcome: Outcome,
+    cut: Option<&LogCut>,
+) -> Ending {
+    let ending = |status, reason: &str, message: String| Ending {
+        status,
+        reason: reason.to_owned(),
+        message,
+    };
+    let cut_reason = |cut: &LogCut| {
+        if cut.disk_full {
+            "DiskFull"
+        } else {
+            "LogsUnavailable"
+        }
+    };
+    match (outcome, cut) {
+        (Outcome::Stopped, Some(cut)) => ending(
+            Status::Stopped,
             "ProcessRuntime",
-            "Run has succeeded".to_owned(),
+            format!("Run was stopped; {}", cut.describe()),
         ),
-        Outcome::Failed { reason, message } => (Status::Failed, reason, message),
-        Outcome::Stopped => (
+        (Outcome::Stopped, None) => ending(
             Status::Stopped,
             "ProcessRuntime",
             "Run was stopped".to_owned(),
         ),
-        Outcome::TimedOut => (
+        // Whatever the process did, what it printed from the cut on is lost.
+        (_, Some(cut)) => ending(Status::Failed, cut_reason(cut), cut.describe()),
+        (Outcome::Succeeded, None) => ending(
+            Status::Succeeded,
+            "ProcessRuntime",
+            "Run has succeeded".to_owned(),
+        ),
+        (Outcome::Failed { reason, message }, None) => {
+            let config = &inner.config;
+            match full_disk(&[&config.state_dir, &config.artifacts_root]) {
+                // A process whose writes fail for want of room fails, and its last words are
+                // lost: the full disk is the story.
+                Some(folder) => {
+                    let lines = inner
+                        .reporter
+                        .artifacts()
+                        .log_lines(uuid, &plan.pod)
+                        .unwrap_or_default();
+                    ending(
+                        Status::Failed,
+                        "DiskFull",
+                        format!(
+                            "the disk holding {} is full: the run's output could not be kept; \
+                             its logs stop at line {lines}; {message}",
+                            folder.display()
+                        ),
+                    )
+                }
+                None => ending(Status::Failed, reason, message),
+            }
+        }
+        (Outcome::TimedOut, None) => ending(
             Status::Failed,
             "DeadlineExceeded",
             format!(
@@ -447,9 +616,31 @@ async fn finish(inner: &Inner, uuid: &str, plan: &Plan, writer: LogWriter, outco
                 plan.timeout.unwrap_or_default().as_secs()
             ),
         ),
-    };
-    inner.report(uuid, status, reason, message).await;
-    inner.folder(uuid).remove();
+        (Outcome::LogsCut, None) => ending(
+            Status::Failed,
+            "LogsUnavailable",
+            "the run's logs could not be written".to_owned(),
+        ),
+    }
+}
+
+/// Less free room than this on a disk is no room: a process's writes fail there.
+const ROOM: u64 = 64 * 1024;
+
+/// The first of `folders` on a disk with no room left, as a disk looks when a run's writes
+/// failed for want of space.
+fn full_disk(folders: &[&Path]) -> Option<PathBuf> {
+    folders
+        .iter()
+        .find(|folder| {
+            nix::sys::statvfs::statvfs(**folder).is_ok_and(|stats| {
+                stats
+                    .blocks_available()
+                    .saturating_mul(stats.fragment_size())
+                    < ROOM
+            })
+        })
+        .map(|folder| folder.to_path_buf())
 }
 
 /// Resolves once the run is asked to stop (or its switch is gone).
@@ -458,7 +649,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 }
 
 async fn attempt_once(
-    inner: &Inner,
+    inner: &Arc<Inner>,
     uuid: &str,
     plan: &Plan,
     writer: &LogWriter,
@@ -508,7 +699,7 @@ async fn attempt_once(
     inner
         .report(uuid, Status::Running, "ProcessRuntime", message)
         .await;
-    supervise(inner, uuid, launched, plan, stop, deadline).await
+    supervise(inner, uuid, launched, plan, writer, stop, deadline).await
 }
 
 /// The run's working folder, artifacts folder and context, whose `artifacts/{uuid}` is the
@@ -541,6 +732,7 @@ async fn supervise(
     uuid: &str,
     mut launched: Launched,
     plan: &Plan,
+    writer: &LogWriter,
     stop: &mut watch::Receiver<bool>,
     deadline: Option<Instant>,
 ) -> Outcome {
@@ -560,13 +752,24 @@ async fn supervise(
         exit = launched.wait() => Ok(exit),
         () = stopped(stop) => Err(Outcome::Stopped),
         () = timeout => Err(Outcome::TimedOut),
+        // What it prints can no longer be kept: it is ended rather than run unseen.
+        _ = writer.cut() => Err(Outcome::LogsCut),
     };
     let outcome = match ended {
-        Ok(Exit::Code(0)) => Outcome::Succeeded,
-        Ok(exit) => Outcome::Failed {
-            reason: "Error",
-            message: describe_exit(&plan.program, exit),
-        },
+        Ok(exit) => {
+            let ending = exited(&plan.program, exit);
+            match ending.status {
+                Status::Succeeded => Outcome::Succeeded,
+                _ => Outcome::Failed {
+                    reason: if exit == Exit::Unknown {
+                        "ExitNotRecorded"
+                    } else {
+                        "Error"
+                    },
+                    message: ending.message,
+                },
+            }
+        }
         Err(outcome) => {
             // SIGTERM first, as Kubernetes does, and SIGKILL after the grace period.
             launched.signal(Signal::SIGTERM);
@@ -585,8 +788,16 @@ async fn supervise(
     outcome
 }
 
-fn describe_exit(program: &str, exit: Exit) -> String {
-    match exit {
+/// How a run whose process ended with `exit` ends.
+fn exited(program: &str, exit: Exit) -> Ending {
+    let message = match exit {
+        Exit::Code(0) => {
+            return Ending {
+                status: Status::Succeeded,
+                reason: "ProcessRuntime".to_owned(),
+                message: "Run has succeeded".to_owned(),
+            };
+        }
         Exit::Code(code) if code > 128 => match Signal::try_from(code - 128) {
             // The shell reports a process killed by signal N as 128 + N.
             Ok(signal) => format!(
@@ -596,8 +807,19 @@ fn describe_exit(program: &str, exit: Exit) -> String {
             Err(_) => format!("`{program}` exited with code {code}"),
         },
         Exit::Code(code) => format!("`{program}` exited with code {code}"),
-        Exit::Unknown => {
-            format!("`{program}` ended while Myelin was not running, without leaving its exit code")
+        Exit::Unknown => format!(
+            "`{program}` ran but its exit status was not recorded (Myelin stopped, or the disk \
+             was full); its output is kept"
+        ),
+    };
+    Ending {
+        status: Status::Failed,
+        reason: if exit == Exit::Unknown {
+            "ExitNotRecorded"
+        } else {
+            "Error"
         }
+        .to_owned(),
+        message,
     }
 }
