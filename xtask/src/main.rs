@@ -25,7 +25,7 @@ commands:
   test           build, then run every test: unit, golden, server, wasm build of shared, e2e
   bench          time the compiler beside Polyaxon's own and in WebAssembly in Chromium (needs
                  ../shared), and run lists over 100k runs
-  fuzz [--runs N] [--time SECS]
+  fuzz [--runs N] [--time SECS] [--sanitizer none]
                  fuzz the compiler from shared/fuzz's seeds (default 10,000,000 runs; installs
                  cargo-fuzz); an input that panics, takes over 2 s or 2 GB is a finding
   help           this text

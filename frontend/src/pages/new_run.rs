@@ -161,7 +161,10 @@ pub fn NewRun() -> impl IntoView {
             if running.is_none() {
                 match Compiler::start(on_answer) {
                     Ok(started) => *running = Some(started),
-                    Err(why) => compiler_problem.set(Some(why)),
+                    Err(why) => {
+                        compiler_problem.set(Some(why));
+                        gave_up.set(true);
+                    }
                 }
             }
             if let Some(compiler) = running {
