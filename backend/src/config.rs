@@ -21,6 +21,9 @@ pub struct Config {
     pub runtime: RuntimeChoice,
     /// Where runs reach the API (`POLYAXON_HOST`); by default the address the server binds.
     pub api_host: Option<String>,
+    /// Names the server answers to besides IP literals, `localhost` and `api_host`'s host; a
+    /// leading dot (`.example.com`) stands for a domain and every name under it.
+    pub allowed_hosts: Vec<String>,
 }
 
 /// Which runtime executes runs.
@@ -55,6 +58,7 @@ impl Config {
             max_concurrent_runs: std::thread::available_parallelism().map_or(2, usize::from),
             runtime: RuntimeChoice::Process,
             api_host: None,
+            allowed_hosts: Vec::new(),
         }
     }
 }

@@ -30,7 +30,7 @@ pub enum AppError {
     /// The request lacks the token the server requires.
     #[error("{0}")]
     Unauthorized(String),
-    /// The server failed; the request was fine.
+    /// The server failed; the request was fine. The message goes to the log, not to the client.
     #[error("{0}")]
     Internal(String),
     /// The request is understood but not allowed from where it comes.
@@ -86,9 +86,6 @@ impl From<QueryRejection> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if let AppError::Internal(message) = &self {
-            tracing::error!(%message, "request failed");
-        }
         let status = self.status();
         let body = match self {
             AppError::Invalid {
@@ -98,6 +95,18 @@ impl IntoResponse for AppError {
                 message,
                 diagnostics,
             },
+            // What failed inside (a path, a database's words) is the server's business: the
+            // client gets an id that finds the log line which says it.
+            AppError::Internal(message) => {
+                let id = error_id();
+                tracing::error!(error_id = %id, %message, "request failed");
+                ErrorBody {
+                    message: format!(
+                        "the server failed on this request (error id {id}); its log has the details"
+                    ),
+                    diagnostics: Vec::new(),
+                }
+            }
             other => ErrorBody {
                 message: other.to_string(),
                 diagnostics: Vec::new(),
@@ -105,4 +114,12 @@ impl IntoResponse for AppError {
         };
         (status, Json(body)).into_response()
     }
+}
+
+/// A short random id, unique enough to find one failure in a log.
+fn error_id() -> String {
+    let mut bytes = [0u8; 6];
+    // Without randomness the id is zeros: it only helps find the log line.
+    let _ = getrandom::fill(&mut bytes);
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }

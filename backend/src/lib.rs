@@ -13,6 +13,7 @@ pub mod artifacts;
 pub mod clock;
 mod config;
 mod error;
+mod guard;
 mod routes;
 pub mod runtime;
 mod state;
@@ -21,8 +22,9 @@ pub mod submit;
 mod web;
 
 use std::future::Future;
+use std::sync::Arc;
 
-use axum::Router;
+use axum::{Router, middleware};
 use tokio::net::TcpListener;
 use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 
@@ -33,8 +35,13 @@ pub use state::AppState;
 /// The server's own version, as reported by the health route and `myelin --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Everything the server answers, as one router.
+/// Everything the server answers, as one router; every route answers only requests addressed
+/// to the server's own names, and changes only what its own pages ask for (`guard`).
 pub fn app(state: AppState) -> Router {
+    let hosts = Arc::new(guard::AllowedHosts::new(
+        &state.config.allowed_hosts,
+        &state.api_host,
+    ));
     Router::new()
         .nest("/api", routes::api(&state))
         .nest("/streams", routes::streams(&state))
@@ -42,6 +49,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::services(&state))
         .fallback_service(web::service(&state.config.web_dir))
         .layer(CompressionLayer::new())
+        .layer(middleware::from_fn_with_state(hosts, guard::check))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -70,6 +70,17 @@ struct ServeArgs {
     /// binds; on a cluster, the server's Service (e.g. http://myelin).
     #[arg(long, env = "MYELIN_API_HOST")]
     api_host: Option<String>,
+    /// Another name this server answers to (repeatable; comma-separated in the variable);
+    /// `.example.com` allows the domain and every name under it. IP addresses, localhost and
+    /// the --api-host's name need none. Requests addressed to any other name are refused: a
+    /// page of another site may be using a DNS name that points here.
+    #[arg(
+        long = "allowed-host",
+        value_name = "NAME",
+        env = "MYELIN_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    allowed_hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -114,6 +125,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
     };
     config.api_host = args.api_host.filter(|host| !host.is_empty());
+    config.allowed_hosts = args.allowed_hosts;
     backend::serve(config, announce, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

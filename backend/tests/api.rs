@@ -1,5 +1,6 @@
 //! Polyaxon's REST API as Myelin serves it, through `backend::app` without a socket: projects,
-//! runs, PQL lists, statuses, lineage, logs with their cursor, errors, and the token.
+//! runs, PQL lists, statuses, lineage, logs with their cursor, errors (internal ones telling
+//! nothing internal), and the token.
 
 use std::time::{Duration, Instant};
 
@@ -1420,6 +1421,77 @@ async fn run_changes_are_pushed_as_server_sent_events() {
             statuses.contains(&expected),
             "{expected} not in {statuses:?}"
         );
+    }
+}
+
+#[tokio::test]
+async fn an_internal_failure_tells_the_client_an_id_and_the_log_what_failed() {
+    let log = Captured::default();
+    let writer = log.clone();
+    let _logging = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish(),
+    );
+    let api = Api::new("internal", None).await;
+    api.project("demo").await;
+    let uuid = api.client_run("demo", "broken", &[]).await;
+    // A file where the run's log folder belongs: reading the logs fails inside the server.
+    let folder = api.state.artifacts.run_folder(&uuid);
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("plxlogs"), "not a folder").unwrap();
+    let logs = format!("/streams/v1/polyaxon/default/demo/runs/{uuid}/logs");
+
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (status, body) = api.send("GET", &logs, None).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+        let message = body["message"].as_str().unwrap();
+        let id = message
+            .split_once("(error id ")
+            .and_then(|(_, rest)| rest.split_once(')'))
+            .map(|(id, _)| id.to_owned())
+            .unwrap_or_else(|| panic!("no error id in {message:?}"));
+        assert!(
+            id.len() == 12 && id.bytes().all(|byte| byte.is_ascii_hexdigit()),
+            "{message}"
+        );
+        for internal in ["plxlogs", "directory", "cannot read", &uuid] {
+            assert!(
+                !message.contains(internal),
+                "{message:?} tells {internal:?}"
+            );
+        }
+        let logged = log.text();
+        let line = logged
+            .lines()
+            .find(|line| line.contains(&id))
+            .unwrap_or_else(|| panic!("no log line with {id}:\n{logged}"));
+        assert!(line.contains("cannot read the run's logs"), "{line}");
+        ids.push(id);
+    }
+    assert_ne!(ids[0], ids[1], "each failure has an id of its own");
+}
+
+/// What a test's log subscriber wrote.
+#[derive(Debug, Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
