@@ -39,6 +39,9 @@ pub enum AppError {
     /// What the server forwards the request to did not answer.
     #[error("{0}")]
     BadGateway(String),
+    /// The disk the server writes to is full; the message names it.
+    #[error("{0}")]
+    InsufficientStorage(String),
 }
 
 impl AppError {
@@ -51,6 +54,7 @@ impl AppError {
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
         }
     }
 }
@@ -62,6 +66,7 @@ impl From<StoreError> for AppError {
             StoreError::Conflict(message) => AppError::Conflict(message),
             StoreError::Invalid(message) => AppError::BadRequest(message),
             StoreError::Database(message) => AppError::Internal(message),
+            StoreError::Full(message) => AppError::InsufficientStorage(message),
         }
     }
 }

@@ -34,6 +34,9 @@ pub enum StoreError {
     /// The database failed; the server's fault, not the request's.
     #[error("the database failed: {0}")]
     Database(String),
+    /// The disk holding the database is full: nothing is written until space is freed.
+    #[error("{0}")]
+    Full(String),
 }
 
 /// A run to record, already compiled.

@@ -51,7 +51,11 @@ impl std::fmt::Debug for Sqlite {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
-        StoreError::Database(error.to_string())
+        if error.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+            StoreError::Full(error.to_string())
+        } else {
+            StoreError::Database(error.to_string())
+        }
     }
 }
 
@@ -102,7 +106,7 @@ impl Sqlite {
     {
         let writer = Arc::clone(&self.writer);
         let settings = Arc::clone(&self.settings);
-        blocking(move || {
+        let written = blocking(move || {
             let mut connection = writer
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -111,7 +115,15 @@ impl Sqlite {
             transaction.commit()?;
             Ok(result)
         })
-        .await
+        .await;
+        // The one failure the user can act on: say which disk to free.
+        written.map_err(|error| match error {
+            StoreError::Full(_) => StoreError::Full(format!(
+                "the disk holding {} is full: nothing can be recorded until space is freed there",
+                self.path.parent().unwrap_or(&self.path).display()
+            )),
+            other => other,
+        })
     }
 
     async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
