@@ -58,22 +58,22 @@ fn processor_time(pid: u32) -> Duration {
 const BOMBS: [(&str, &str, &str); 4] = [
     (
         "hostile_alias_bomb_flow.yaml",
-        "9:10",
+        "8:35",
         "this alias expands to",
     ),
     (
         "hostile_alias_bomb_block.yaml",
-        "55:5",
+        "50:5",
         "this alias expands to",
     ),
     (
         "hostile_alias_bomb_merge.yaml",
-        "8:54",
+        "8:30",
         "this alias expands to",
     ),
     (
         "hostile_alias_bomb_params.yaml",
-        "9:10",
+        "8:35",
         "this alias expands to",
     ),
 ];

@@ -32,8 +32,8 @@ pub const MAX_BYTES: usize = 1 << 20;
 pub const MAX_DEPTH: usize = 100;
 
 /// The most values (scalars and collections) a document may hold, its aliases expanded. The
-/// largest real Polyaxonfiles hold a few thousand.
-pub const MAX_NODES: usize = 100_000;
+/// largest real Polyaxonfiles hold a few thousand (the corpora's, under 200).
+pub const MAX_NODES: usize = 50_000;
 
 /// The most scalar text a document may hold, its aliases expanded.
 pub const MAX_SCALAR_BYTES: usize = 4 << 20;

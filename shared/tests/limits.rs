@@ -52,7 +52,7 @@ fn hostile_texts_are_refused_at_the_place_that_crosses_a_limit() {
         (
             "a list of more values than a document may hold",
             component_with(&wide_list),
-            "brings the document to more than 100000 values",
+            "brings the document to more than 50000 values",
             3,
         ),
         (
