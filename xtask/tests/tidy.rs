@@ -6,10 +6,15 @@
 //! on a violation planted for it, which it must find and name, so that no check passes because it
 //! cannot fail.
 //!
-//! Two invariants are checked elsewhere, where what they need is at hand: the deploy Role grants
-//! exactly what the Kubernetes runtime needs (`backend/tests/deploy_manifests.rs`, and the fake
-//! API server of `backend/tests/fake_kube/` refuses anything else), and no run state lives only in
-//! memory (`backend/tests/restart.rs` kills the server mid-run and recovers).
+//! The invariants about behaviour are checked elsewhere, where what they need is at hand, by tests
+//! shown to fail without what they check: the deploy Role grants exactly what the Kubernetes
+//! runtime needs (`backend/tests/deploy_manifests.rs`, and the fake API server of
+//! `backend/tests/fake_kube/` refuses anything else); no run state lives only in memory
+//! (`backend/tests/restart.rs` kills the server mid-run and recovers, `backend/tests/disk_full.rs`
+//! keeps statuses a full disk refuses); no text makes the compiler work without bound
+//! (`shared/tests/limits.rs`, the golden `hostile_*` cases, `backend/tests/hostile_files.rs`: on a
+//! compiler without its limits they overflow the stack or run out of time and memory); no route
+//! answers a name that is not the server's (`backend/tests/host_guard.rs`, every surface).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
