@@ -958,23 +958,29 @@ async fn a_stopped_service_takes_its_service_and_pods_with_it() {
     );
 }
 
+/// Puts a run's Job in the cluster as a server that stopped would have left it, and waits for
+/// its pod to run; the pod's name.
+async fn left_running(cluster: &FakeCluster, execution: &Execution) -> String {
+    let objects = shared::convert::native::expand(&execution.resource).unwrap();
+    let mut workload = objects[0].clone();
+    workload["metadata"]["namespace"] = NAMESPACE.into();
+    cluster.create("batch/v1/jobs", NAMESPACE, workload);
+    loop {
+        let pods = cluster.objects("v1/pods", NAMESPACE);
+        if let Some(pod) = pods.iter().find(|pod| pod["status"]["phase"] == "Running") {
+            return pod["metadata"]["name"].as_str().unwrap().to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_restart_the_kubernetes_runtime_follows_a_run_still_in_the_cluster() {
     let bench = Bench::new("k8s-recover", Kind::Kubernetes, 2).await;
     let cluster = bench.cluster.as_ref().unwrap();
     // What a server stopped mid-run leaves: a running Job, one line of it archived.
     let execution = bench.create(&job("echo one; sleep 1; echo two")).await;
-    let objects = shared::convert::native::expand(&execution.resource).unwrap();
-    let mut workload = objects[0].clone();
-    workload["metadata"]["namespace"] = NAMESPACE.into();
-    cluster.create("batch/v1/jobs", NAMESPACE, workload);
-    let pod = loop {
-        let pods = cluster.objects("v1/pods", NAMESPACE);
-        if let Some(pod) = pods.iter().find(|pod| pod["status"]["phase"] == "Running") {
-            break pod["metadata"]["name"].as_str().unwrap().to_owned();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let pod = left_running(cluster, &execution).await;
     let writer = bench
         .artifacts
         .log_writer(&execution.uuid, &pod, "fake-node")
@@ -1023,6 +1029,48 @@ async fn after_a_restart_the_kubernetes_runtime_follows_a_run_still_in_the_clust
     assert_eq!(bench.ended(&lost.uuid).await, Status::Failed);
     let last = bench.conditions(&lost.uuid).await.pop().unwrap();
     assert_eq!(last.1, "Lost");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_a_running_run_is_not_recorded_starting_again() {
+    let bench = Bench::new("k8s-recover-running", Kind::Kubernetes, 2).await;
+    let cluster = bench.cluster.as_ref().unwrap();
+    let execution = bench.create(&job("echo one; sleep 2")).await;
+    left_running(cluster, &execution).await;
+    let started = [
+        Status::Queued,
+        Status::Scheduled,
+        Status::Starting,
+        Status::Running,
+    ];
+    bench.passed(&execution.uuid, &started).await;
+
+    let restarted = kubernetes_runtime(cluster.client(), &bench.root, &bench.store);
+    let recovered = Execution {
+        status: Status::Running,
+        ..execution.clone()
+    };
+    restarted.recover(recovered).await.unwrap();
+    assert_eq!(bench.ended(&execution.uuid).await, Status::Succeeded);
+    let kinds: Vec<Status> = bench
+        .conditions(&execution.uuid)
+        .await
+        .into_iter()
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            Status::Created,
+            Status::Compiled,
+            Status::Queued,
+            Status::Scheduled,
+            Status::Starting,
+            Status::Running,
+            Status::Succeeded
+        ],
+        "the restart is not a second start"
+    );
 }
 
 /// A write the runtime sent to the scripted API server, waiting for its answer.

@@ -5,8 +5,11 @@
 //! - **Submit**: server-side apply of every object under the field manager [`FIELD_MANAGER`],
 //!   the first one (the workload) owning the rest, so deleting it deletes them all.
 //! - **Watch**: the workload (by name) and the run's pods (by the uuid label); what they say
-//!   becomes a status through [`status::observe`]. Containers' logs are followed into the
-//!   run's archive as they start ([`logs`]); the final status is reported once they are in.
+//!   becomes a status through [`status::observe`], judged only on whole lists of both (the
+//!   workload listed before its pods would read as a run starting). A restarted server takes a
+//!   run up where its statuses are: a running run is not reported starting again. Containers'
+//!   logs are followed into the run's archive as they start ([`logs`]); the final status is
+//!   reported once they are in.
 //! - **Stop**: delete the workload with background propagation; `stopped` once it is gone.
 //! - **Exec**: the pod exec WebSocket of the run's running pod, main container, with a tty and
 //!   its resizes when the session asks for a terminal.
@@ -250,6 +253,7 @@ impl Inner {
         workload: Workload,
         objects: Option<Vec<Json>>,
         followers: Followers,
+        passed: Passed,
         stop: watch::Receiver<bool>,
     ) {
         if let Some(objects) = objects {
@@ -270,7 +274,7 @@ impl Inner {
             // first.
             let _ = self.delete(&workload).await;
         }
-        let (status, reason, message) = self.watch(&uuid, &workload, followers, stop).await;
+        let (status, reason, message) = self.watch(&uuid, &workload, followers, passed, stop).await;
         self.active().remove(&uuid);
         self.report(&uuid, status, &reason, message).await;
     }
@@ -282,6 +286,7 @@ impl Inner {
         uuid: &str,
         workload: &Workload,
         mut followers: Followers,
+        mut passed: Passed,
         mut stop: watch::Receiver<bool>,
     ) -> (Status, String, String) {
         let by_name =
@@ -303,7 +308,9 @@ impl Inner {
         let mut gone = false;
         let mut pods: BTreeMap<String, Json> = BTreeMap::new();
         let mut last: Option<status::Observed> = None;
-        let mut passed = Passed::default();
+        // Judged only on whole lists: the workload alone, before its pods are listed, would
+        // read as a run starting again.
+        let (mut workload_listed, mut pods_listed) = (false, false);
         let mut stopping = *stop.borrow();
         let stop_deadline = tokio::time::sleep(STOP_WAIT);
         tokio::pin!(stop_deadline);
@@ -314,7 +321,8 @@ impl Inner {
                         current = Some(as_json(object, &workload.kind));
                     }
                     Ok(Event::Delete(_)) => gone = true,
-                    Ok(Event::Init | Event::InitDone) => {}
+                    Ok(Event::InitDone) => workload_listed = true,
+                    Ok(Event::Init) => {}
                     Err(error) => tracing::warn!(%error, uuid, "watching a workload"),
                 },
                 Some(event) = pod_events.next() => match event {
@@ -326,7 +334,7 @@ impl Inner {
                         pods.remove(pod.metadata.name.as_deref().unwrap_or_default());
                     }
                     Ok(Event::Init) => pods.clear(),
-                    Ok(Event::InitDone) => {}
+                    Ok(Event::InitDone) => pods_listed = true,
                     Err(error) => tracing::warn!(%error, uuid, "watching a run's pods"),
                 },
                 Ok(()) = stop.changed(), if !stopping => {
@@ -355,7 +363,7 @@ impl Inner {
                 );
                 break (Status::Failed, "Deleted".to_owned(), message);
             }
-            let Some(object) = &current else {
+            let Some(object) = current.as_ref().filter(|_| workload_listed && pods_listed) else {
                 continue;
             };
             let pod_list: Vec<Json> = pods.values().cloned().collect();
@@ -537,6 +545,26 @@ struct Passed {
     running: bool,
 }
 
+impl Passed {
+    /// The steps a run now in `status` has passed, as a restarted server takes it up: one
+    /// that runs is not reported starting again.
+    fn at(status: Status) -> Self {
+        Self {
+            starting: !matches!(
+                status,
+                Status::Created
+                    | Status::Resuming
+                    | Status::OnSchedule
+                    | Status::Compiled
+                    | Status::Queued
+                    | Status::Scheduled
+                    | Status::Unschedulable
+            ),
+            running: status == Status::Running,
+        }
+    }
+}
+
 /// An object from the API as JSON, with its kind (which watch events may leave out).
 fn as_json(object: DynamicObject, kind: &Kind) -> Json {
     let mut value = serde_json::to_value(object).unwrap_or(Json::Null);
@@ -624,7 +652,14 @@ impl Runtime for KubernetesRuntime {
             inner.reporter.artifacts().clone(),
             HashMap::new(),
         );
-        tokio::spawn(Arc::clone(inner).run(uuid, workload, Some(objects), followers, stop));
+        tokio::spawn(Arc::clone(inner).run(
+            uuid,
+            workload,
+            Some(objects),
+            followers,
+            Passed::default(),
+            stop,
+        ));
         Ok(())
     }
 
@@ -822,7 +857,8 @@ impl Runtime for KubernetesRuntime {
             inner.reporter.artifacts().clone(),
             archived,
         );
-        tokio::spawn(Arc::clone(inner).run(uuid, workload, objects, followers, stop));
+        let passed = Passed::at(execution.status);
+        tokio::spawn(Arc::clone(inner).run(uuid, workload, objects, followers, passed, stop));
         Ok(())
     }
 }
