@@ -566,6 +566,47 @@ async fn a_failed_attempt_is_retried_up_to_max_retries(kind: Kind) {
     assert_eq!(bench.log_values(&uuid).await, ["first", "second"]);
 }
 
+async fn a_job_failing_every_attempt_fails_with_its_last_attempt_s_exit_code(kind: Kind) {
+    let bench = Bench::new("last-attempt", kind, 2).await;
+    let counter = bench.root.join("attempts");
+    // Exits with 3, then 4, then 5.
+    let command = format!(
+        "n=$(cat {0} 2>/dev/null || echo 2); n=$((n + 1)); echo $n > {0}; exit $n",
+        counter.display()
+    );
+    let polyaxonfile = format!("{}termination:\n  maxRetries: 2\n", job(&command));
+    let uuid = bench.submit(&polyaxonfile).await;
+    assert_eq!(bench.ended(&uuid).await, Status::Failed);
+    let (_, reason, message) = bench.conditions(&uuid).await.pop().unwrap();
+    if let Some(cluster) = &bench.cluster {
+        let mut attempts: Vec<(String, String)> = cluster
+            .objects("v1/pods", NAMESPACE)
+            .iter()
+            .map(|pod| {
+                let text =
+                    |pointer: &str| pod.pointer(pointer).unwrap().as_str().unwrap().to_owned();
+                (text("/metadata/creationTimestamp"), text("/metadata/name"))
+            })
+            .collect();
+        attempts.sort();
+        let names: Vec<&str> = attempts.iter().map(|(_, name)| name.as_str()).collect();
+        let last = *names.last().unwrap();
+        let mut by_name = names.clone();
+        by_name.sort_unstable();
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert!(
+            by_name.first() != Some(&last) && by_name.last() != Some(&last),
+            "the pods' random names put the last attempt first or last by name: {names:?}"
+        );
+        assert_eq!(
+            message,
+            format!("pod {last}, container polyaxon-main exited with code 5")
+        );
+    }
+    assert_eq!(reason, "Error");
+    assert!(message.ends_with("exited with code 5"), "{message}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_steps_clone_write_and_run_before_the_main_process() {
     let bench = Bench::new("init", Kind::Process, 2).await;
@@ -1306,6 +1347,7 @@ on_every_runtime!(
     stop_ends_the_whole_process_group,
     a_job_past_its_timeout_fails_with_deadline_exceeded,
     a_failed_attempt_is_retried_up_to_max_retries,
+    a_job_failing_every_attempt_fails_with_its_last_attempt_s_exit_code,
     a_command_runs_inside_a_running_run,
     a_shell_on_a_terminal_takes_its_size_and_ends_with_its_exit_code,
     ctrl_c_on_a_terminal_interrupts_its_command_and_the_shell_lives_until_the_run_ends,

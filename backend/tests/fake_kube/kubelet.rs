@@ -6,7 +6,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -274,7 +273,6 @@ fn text(value: &Json, pointer: &str) -> String {
 
 /// A new pod of a Job or Deployment, from its template.
 fn create_pod(cluster: &Cluster, owner: &Json, restart: &str) {
-    static PODS_MADE: AtomicU64 = AtomicU64::new(0);
     let owner_name = text(owner, "/metadata/name");
     let namespace = text(owner, "/metadata/namespace");
     let template = owner.pointer("/spec/template").cloned().unwrap_or_default();
@@ -292,7 +290,7 @@ fn create_pod(cluster: &Cluster, owner: &Json, restart: &str) {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "name": format!("{owner_name}-{:05x}", PODS_MADE.fetch_add(1, Ordering::Relaxed)),
+            "name": format!("{owner_name}-{}", cluster.random_suffix()),
             "labels": labels,
             "annotations": template.pointer("/metadata/annotations").cloned().unwrap_or_else(|| json!({})),
             "ownerReferences": [{
@@ -306,8 +304,13 @@ fn create_pod(cluster: &Cluster, owner: &Json, restart: &str) {
     cluster.create(PODS, &namespace, pod);
 }
 
+/// How long the Job controller waits before it makes a failed pod's next attempt: a tenth of a
+/// real one's first back-off (10 s), but enough that attempts are created in different seconds,
+/// as on a real cluster, where creation times have whole seconds.
+const RETRY_BACKOFF: Duration = Duration::from_secs(1);
+
 /// The Job controller's part when one of a Job's pods ends.
-fn pod_ended(cluster: &Cluster, namespace: &str, job: &str, succeeded: bool) {
+fn pod_ended(cluster: &Arc<Cluster>, namespace: &str, job: &str, succeeded: bool) {
     let Some(object) = cluster.get(JOBS, namespace, job) else {
         return;
     };
@@ -348,8 +351,14 @@ fn pod_ended(cluster: &Cluster, namespace: &str, job: &str, succeeded: bool) {
             }]);
         }
     });
-    if retry && let Some(job) = updated {
-        create_pod(cluster, &job, "Never");
+    if retry && updated.is_some() {
+        let (cluster, namespace, job) = (Arc::clone(cluster), namespace.to_owned(), job.to_owned());
+        tokio::spawn(async move {
+            tokio::time::sleep(RETRY_BACKOFF).await;
+            if let Some(job) = cluster.get(JOBS, &namespace, &job) {
+                create_pod(&cluster, &job, "Never");
+            }
+        });
     }
 }
 

@@ -86,6 +86,8 @@ pub struct Cluster {
     watchers: broadcast::Sender<Change>,
     controllers: mpsc::UnboundedSender<Change>,
     kubelet: Kubelet,
+    /// Where the random part of generated names comes from.
+    names: Mutex<u64>,
 }
 
 /// A running fake API server.
@@ -113,6 +115,7 @@ impl FakeCluster {
             watchers,
             controllers,
             kubelet: Kubelet::new(root.join("pods")),
+            names: Mutex::new(NAMES_SEED),
         });
         tokio::spawn(kubelet::control(Arc::clone(&cluster), changes));
         let app = Router::new()
@@ -217,7 +220,39 @@ fn now() -> String {
     backend::clock::now().to_string().replace("+00:00", "Z")
 }
 
+/// The time now in whole seconds, as the API writes when an object was created.
+fn now_in_seconds() -> String {
+    let now = now();
+    match now.split_once('.') {
+        Some((seconds, _)) => format!("{seconds}Z"),
+        None => now,
+    }
+}
+
+/// The seed of the names the fake generates: fixed, so a test sees the same names each time.
+const NAMES_SEED: u64 = 0x9e37_79b9_7f4a_7c1d;
+
 impl Cluster {
+    /// Five random characters as the API server ends a generated name with (`generateName`),
+    /// from its alphabet: the order of a Job's pods by name says nothing of which came first.
+    pub fn random_suffix(&self) -> String {
+        const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+        let mut state = self
+            .names
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (0..5)
+            .map(|_| {
+                // xorshift64*
+                *state ^= *state >> 12;
+                *state ^= *state << 25;
+                *state ^= *state >> 27;
+                let random = state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32;
+                char::from(ALPHABET[usize::try_from(random).unwrap_or(0) % ALPHABET.len()])
+            })
+            .collect()
+    }
+
     fn objects(&self) -> MutexGuard<'_, Objects> {
         self.objects
             .lock()
@@ -283,7 +318,7 @@ impl Cluster {
         metadata["namespace"] = json!(namespace);
         metadata["uid"] = json!(format!("uid-{}", objects.uids));
         metadata["resourceVersion"] = json!(objects.version.to_string());
-        metadata["creationTimestamp"] = json!(now());
+        metadata["creationTimestamp"] = json!(now_in_seconds());
         metadata["generation"] = json!(1);
         objects.objects.insert(key, object.clone());
         self.publish(&mut objects, resource, namespace, "ADDED", object.clone());

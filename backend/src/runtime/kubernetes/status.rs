@@ -7,7 +7,7 @@
 //! | --- | --- | --- | --- |
 //! | Job condition `Complete=True`; kubeflow `Succeeded`; Dask `Successful` | `succeeded` | `Succeeded` | the workload's |
 //! | a container terminated `OOMKilled` while the workload failed or retries | `failed` | `OOMKilled` | which container ran out of memory |
-//! | a container terminated with a non-zero exit code while the workload failed | `failed` | the container's reason (`Error`, `StartError`, …) | which container exited with which code, and its termination message |
+//! | a container terminated with a non-zero exit code while the workload failed | `failed` | the container's reason (`Error`, `StartError`, …) | which container of which pod exited with which code, and its termination message |
 //! | Job condition `Failed=True` (`BackoffLimitExceeded`, `DeadlineExceeded`, …); kubeflow `Failed`; Dask `Error` | `failed` | the condition's reason | the condition's message |
 //! | a pod `PodScheduled=False` with reason `Unschedulable` | `unschedulable` | `Unschedulable` | the scheduler's message |
 //! | a container (or init container) waiting in `ErrImagePull`, `ImagePullBackOff`, `InvalidImageName`, `CreateContainerConfigError`, `CrashLoopBackOff` | `warning` | the waiting reason | the waiting message, with the container |
@@ -16,10 +16,13 @@
 //! | anything else (created, pulling, scheduling) | `starting` | `Starting` | — |
 //!
 //! Distributed kinds are judged over every replica's pods: one unschedulable worker makes the
-//! run unschedulable, with the pod named in the message.
+//! run unschedulable, with the pod named in the message. The rows on containers that ended look
+//! at the last attempt first: the newest pods by creation and, among pods created together, the
+//! one that ended first (pods' names end in random characters, so their order says nothing).
 
 use serde_json::Value as Json;
 use shared::api::Status;
+use shared::time::Timestamp;
 
 /// A run's status as the cluster shows it, with why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,9 +282,33 @@ fn pod_trouble(pods: &[Json]) -> Option<Observed> {
     None
 }
 
-/// A container killed for want of memory, if any.
+/// The pods newest first: a retried workload's last attempt before the earlier ones. Among pods
+/// created at once (a distributed run's replicas), the one whose container ended first comes
+/// first, as the likeliest cause of the others' end.
+fn last_attempt_first(pods: &[Json]) -> Vec<&Json> {
+    let time = |value: Option<&Json>| value.and_then(Json::as_str).and_then(Timestamp::parse);
+    let ended = |pod: &Json| {
+        container_statuses(pod)
+            .filter_map(|container| time(container.pointer("/state/terminated/finishedAt")))
+            .min()
+    };
+    let mut pods: Vec<&Json> = pods.iter().collect();
+    pods.sort_by(|a, b| {
+        let created = |pod: &Json| time(pod.pointer("/metadata/creationTimestamp"));
+        created(b)
+            .cmp(&created(a))
+            .then_with(|| match (ended(a), ended(b)) {
+                (Some(a), Some(b)) => a.cmp(&b),
+                (a, b) => b.is_some().cmp(&a.is_some()),
+            })
+            .then_with(|| pod_name(a).cmp(&pod_name(b)))
+    });
+    pods
+}
+
+/// A container killed for want of memory, if any: the last attempt's first.
 fn out_of_memory(pods: &[Json]) -> Option<Observed> {
-    pods.iter().find_map(|pod| {
+    last_attempt_first(pods).into_iter().find_map(|pod| {
         container_statuses(pod).find_map(|container| {
             let terminated = ["/state/terminated", "/lastState/terminated"]
                 .into_iter()
@@ -301,10 +328,10 @@ fn out_of_memory(pods: &[Json]) -> Option<Observed> {
     })
 }
 
-/// The first container that ended with a non-zero exit code, if any: a more telling cause of a
-/// failure than the workload's "backoff limit exceeded".
+/// A container that ended with a non-zero exit code, the last attempt's first, if any: a more
+/// telling cause of a failure than the workload's "backoff limit exceeded".
 fn exited(pods: &[Json]) -> Option<Observed> {
-    pods.iter().find_map(|pod| {
+    last_attempt_first(pods).into_iter().find_map(|pod| {
         container_statuses(pod).find_map(|container| {
             let terminated = container.pointer("/state/terminated")?;
             let code = terminated.get("exitCode").and_then(Json::as_i64)?;
@@ -435,6 +462,33 @@ mod tests {
             Status::Failed,
             "StartError",
             "exited with code 128: exec: \"trian\": executable file not found",
+        );
+    }
+
+    #[test]
+    fn the_last_attempt_s_exit_code_is_the_cause_whatever_the_pods_names() {
+        let failed = json!({"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}], "failed": 3});
+        let attempt = |name: &str, created: &str, code: u64| {
+            let mut pod = pod(
+                name,
+                json!({"phase": "Failed", "containerStatuses": [
+                    {"name": "polyaxon-main", "state": {"terminated": {"reason": "Error", "exitCode": code}}}
+                ]}),
+            );
+            pod["metadata"]["creationTimestamp"] = json!(created);
+            pod
+        };
+        let pods = [
+            attempt("train-x7k2p", "2024-05-01T10:00:00Z", 3),
+            attempt("train-b9zqd", "2024-05-01T10:00:11Z", 4),
+            attempt("train-mf2cw", "2024-05-01T10:00:32Z", 5),
+        ];
+        assert_observed(
+            job(failed),
+            &pods,
+            Status::Failed,
+            "Error",
+            "pod train-mf2cw, container polyaxon-main exited with code 5",
         );
     }
 
