@@ -119,6 +119,7 @@ fn myelin_check_refuses_each_bomb_at_its_place_within_the_limit() {
             took < LIMIT,
             "{name}: refused in {took:?} of processor time"
         );
+        eprintln!("myelin check {name}: refused in {took:?} of processor time");
     }
 }
 
