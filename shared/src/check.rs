@@ -14,7 +14,7 @@ use crate::diagnostic::{Diagnostic, Span};
 use crate::schema::{self, KubernetesObject, Number, Object, RangeLayout, Shape, Tagged};
 use crate::suggest;
 use crate::yaml::{self, Node, Value};
-use crate::{dag, params, shortcuts, types};
+use crate::{dag, params, python, shortcuts, types};
 
 /// The outcome of checking a Polyaxonfile.
 #[derive(Debug, Clone, PartialEq)]
@@ -223,6 +223,8 @@ impl Walker {
             Shape::Slug => self.slug(node, path),
             Shape::Enum(values) => self.one_of(node, values, path),
             Shape::Int => self.int(node, path),
+            Shape::Bool => self.boolean(node, path),
+            Shape::TextMap => self.text_map(node, path),
             Shape::LiteralInt => self.literal_int(node, path),
             Shape::Float => self.float(node, path),
             Shape::DateTime => self.date_time(node, path),
@@ -492,6 +494,85 @@ impl Walker {
                 node.to_json()
             }
         }
+    }
+
+    fn boolean(&mut self, node: &Node, path: &str) -> Json {
+        let read = match &node.value {
+            Value::Bool(_) | Value::Null => return node.to_json(),
+            Value::Str(text) if is_template(text) => return node.to_json(),
+            Value::Int(0) => Some(false),
+            Value::Int(1) => Some(true),
+            Value::Float(value) if *value == 0.0 => Some(false),
+            Value::Float(value) if *value == 1.0 => Some(true),
+            Value::Str(text) => lax_bool(text),
+            _ => None,
+        };
+        if let Some(flag) = read {
+            return Json::Bool(flag);
+        }
+        self.error(
+            format!("`{path}` must be a boolean, not {}", describe_value(node)),
+            path,
+            node.span,
+        )
+        .hints
+        .push("write true or false, or a `{{ template }}` that renders to one".to_owned());
+        node.to_json()
+    }
+
+    /// A mapping of names to text: other values are kept as their JSON text, as Polyaxon's
+    /// `GenericStr` keeps them (Kubernetes labels and Ray's start params are text).
+    fn text_map(&mut self, node: &Node, path: &str) -> Json {
+        let entries = match &node.value {
+            Value::Null => return Json::Null,
+            Value::Map(entries) => entries,
+            _ => {
+                self.error(
+                    format!("`{path}` must be a mapping, not {}", describe_value(node)),
+                    path,
+                    node.span,
+                )
+                .hints
+                .push("write `name: value` pairs, one per line or as `{a: b}`".to_owned());
+                return node.to_json();
+            }
+        };
+        let mut map = Map::new();
+        for (key, value) in entries {
+            let name = key.key_text();
+            let value_path = child_path(path, &name);
+            if !matches!(key.value, Value::Str(_)) {
+                self.error(
+                    format!(
+                        "the name `{name}` in `{path}` must be text, not {}",
+                        key.kind_name()
+                    ),
+                    &value_path,
+                    key.span,
+                )
+                .hints
+                .push("quote it to keep it as text".to_owned());
+            }
+            let text = match &value.value {
+                Value::Null => {
+                    self.error(
+                        format!("`{value_path}` must be text, not null"),
+                        &value_path,
+                        value.span,
+                    )
+                    .hints
+                    .push("write a value, or leave the name out".to_owned());
+                    continue;
+                }
+                Value::Str(text) | Value::Timestamp(text) => text.clone(),
+                Value::Int(number) => number.to_string(),
+                Value::Float(number) => python::orjson_float(*number),
+                Value::Bool(flag) => flag.to_string(),
+                Value::Seq(_) | Value::Map(_) => python::orjson_dumps(&value.to_json()),
+            };
+            map.insert(name, Json::String(text));
+        }
+        Json::Object(map)
     }
 
     fn literal_int(&mut self, node: &Node, path: &str) -> Json {
@@ -906,6 +987,16 @@ impl Walker {
 fn is_template(text: &str) -> bool {
     text.find("{{")
         .is_some_and(|open| text[open..].contains("}}"))
+}
+
+/// A boolean written as text, as pydantic reads one: `true`/`false`, `yes`/`no`, `on`/`off`,
+/// `t`/`f`, `y`/`n` and `1`/`0`, in any case.
+pub(crate) fn lax_bool(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "1" | "on" | "t" | "true" | "y" | "yes" => Some(true),
+        "0" | "off" | "f" | "false" | "n" | "no" => Some(false),
+        _ => None,
+    }
 }
 
 /// A value quoted for a message: "`many`", or its type when it is not a scalar.

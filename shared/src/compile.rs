@@ -13,6 +13,7 @@ use crate::check::{self, Checked};
 use crate::diagnostic::{Diagnostic, Position, Span};
 use crate::python;
 use crate::run::RunContext;
+use crate::schema::{self, Object, Shape};
 use crate::shortcuts;
 use crate::template::{Context, Kind, TemplateError, Templates};
 use crate::types;
@@ -257,6 +258,9 @@ fn compile_operation(operation: &Json, run: &RunContext) -> Result<Json, Failure
         }
     }
     revalidate_io(&compiled)?;
+    if let Some(plugins) = compiled.get_mut("plugins") {
+        reread_plugins(plugins, &schema::PLUGINS, "plugins")?;
+    }
 
     // Stage 2: the run, with the globals' paths too. Pipelines are expanded into runs later.
     let is_pipeline = compiled.contains_key("matrix")
@@ -301,7 +305,7 @@ fn compile_operation(operation: &Json, run: &RunContext) -> Result<Json, Failure
         let mut rendered = run_section;
         render_run_section(&mut rendered, &stage_two, templates)
             .map_err(|error| error.within("run"))?;
-        keep_string_maps(&mut rendered);
+        keep_text_maps(&mut rendered, "run")?;
         read_tensorboard_uuids(&mut rendered, "run")?;
         compiled.insert("run".to_owned(), rendered);
     }
@@ -586,28 +590,108 @@ fn add_service_urls(globals: &mut Json, run_section: &Json, run: &RunContext) {
     globals.insert("ports".to_owned(), ports);
 }
 
-/// Kubernetes string maps (labels, annotations, node selectors) keep string values even where a
-/// value reads as a number.
-fn keep_string_maps(run: &mut Json) {
-    match run {
-        Json::Object(fields) => {
-            for (key, value) in fields.iter_mut() {
-                if matches!(key.as_str(), "labels" | "annotations" | "nodeSelector")
-                    && let Json::Object(map) = value
-                {
-                    for entry in map.values_mut() {
-                        if !entry.is_string() && !entry.is_null() {
-                            *entry = Json::String(python::str_of(entry));
-                        }
+/// Polyaxon reads the rendered run back through its models, where a mapping of names to text
+/// (an environment's labels, annotations and node selector, a Ray replica's `rayStartParams`)
+/// keeps a value that rendered to a number, boolean or structure as its JSON text, and refuses
+/// one that rendered to `None`. Kubernetes objects inside the run keep what rendered.
+fn keep_text_maps(section: &mut Json, path: &str) -> Result<(), Failure> {
+    let Json::Object(fields) = section else {
+        return Ok(());
+    };
+    for (key, value) in fields.iter_mut() {
+        let path = format!("{path}.{key}");
+        match (key.as_str(), value) {
+            ("environment", Json::Object(environment)) => {
+                for name in ["labels", "annotations", "nodeSelector"] {
+                    if let Some(map) = environment.get_mut(name) {
+                        text_values(map, &format!("{path}.{name}"))?;
                     }
-                    continue;
                 }
-                keep_string_maps(value);
             }
+            ("rayStartParams", map) => text_values(map, &path)?,
+            // A Ray cluster's groups of workers, by name.
+            ("workers", Json::Object(groups)) => {
+                for (group, replica) in groups.iter_mut() {
+                    keep_text_maps(replica, &format!("{path}.{group}"))?;
+                }
+            }
+            (key, replica) if REPLICA_FIELDS.contains(&key) => keep_text_maps(replica, &path)?,
+            _ => {}
         }
-        Json::Array(items) => items.iter_mut().for_each(keep_string_maps),
-        _ => {}
     }
+    Ok(())
+}
+
+/// The values of a mapping of names to text, as clipped's `GenericStr` keeps them.
+fn text_values(map: &mut Json, path: &str) -> Result<(), Failure> {
+    let Json::Object(entries) = map else {
+        return Ok(());
+    };
+    for (name, value) in entries.iter_mut() {
+        let text = match &*value {
+            Json::String(_) => continue,
+            Json::Null => {
+                return Err(Failure::at(
+                    format!("{path}.{name}"),
+                    format!("`{path}.{name}` must be text, but it rendered to None"),
+                ));
+            }
+            Json::Number(number) if number.is_f64() => {
+                python::orjson_float(number.as_f64().unwrap_or_default())
+            }
+            other => python::orjson_dumps(other),
+        };
+        *value = Json::String(text);
+    }
+    Ok(())
+}
+
+/// After the first templating stage Polyaxon reads the plugins again: a flag that rendered to
+/// text reads as pydantic reads a boolean (`no` is false), and a number must be a whole one.
+fn reread_plugins(plugins: &mut Json, object: &Object, path: &str) -> Result<(), Failure> {
+    let Json::Object(fields) = plugins else {
+        return Ok(());
+    };
+    for field in object.fields {
+        let Some(value) = fields.get_mut(field.name) else {
+            continue;
+        };
+        let path = format!("{path}.{}", field.name);
+        let read = match (&field.shape, &*value) {
+            (Shape::Object(inner), _) => {
+                reread_plugins(value, inner, &path)?;
+                continue;
+            }
+            (_, Json::Null) => continue,
+            (Shape::Bool, Json::Bool(_)) | (Shape::Int, Json::Number(_)) if !value.is_f64() => {
+                continue;
+            }
+            (Shape::Bool, Json::String(text)) => check::lax_bool(text).map(Json::Bool),
+            (Shape::Bool, Json::Number(number)) => match number.as_f64() {
+                Some(0.0) => Some(Json::Bool(false)),
+                Some(1.0) => Some(Json::Bool(true)),
+                _ => None,
+            },
+            (Shape::Bool | Shape::Int, _) => None,
+            _ => continue,
+        };
+        let Some(read) = read else {
+            let expected = if matches!(field.shape, Shape::Bool) {
+                "a boolean"
+            } else {
+                "an integer"
+            };
+            return Err(Failure::at(
+                &path,
+                format!(
+                    "`{path}` must be {expected}, but it rendered to `{}`",
+                    python::str_of(value)
+                ),
+            ));
+        };
+        *value = read;
+    }
+    Ok(())
 }
 
 /// The component with the operation's own sections over it, the root shortcuts applied to the

@@ -75,6 +75,72 @@ fn number_repr(number: &Number) -> String {
     }
 }
 
+/// The JSON text of a value as `orjson.dumps` writes it, which is how Polyaxon turns a number,
+/// list or mapping into text (clipped's `GenericStr`): compact, keys in their order, floats as
+/// [`orjson_float`] writes them.
+pub fn orjson_dumps(value: &Json) -> String {
+    let mut out = String::new();
+    write_orjson(value, &mut out);
+    out
+}
+
+fn write_orjson(value: &Json, out: &mut String) {
+    match value {
+        Json::Number(number) if number.is_f64() => {
+            out.push_str(&orjson_float(number.as_f64().unwrap_or_default()));
+        }
+        Json::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_orjson(item, out);
+            }
+            out.push(']');
+        }
+        Json::Object(fields) => {
+            out.push('{');
+            for (index, (key, item)) in fields.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Json::String(key.clone()).to_string());
+                out.push(':');
+                write_orjson(item, out);
+            }
+            out.push('}');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// A float as `orjson.dumps` writes it: like Python's `repr()`, but plain from 1e-5 on rather
+/// than 1e-4 (`0.00001`), with an unpadded exponent otherwise (`1e-6`, `1e+16`), and `null`
+/// for infinities and NaN, which JSON has no words for.
+pub fn orjson_float(value: f64) -> String {
+    if !value.is_finite() {
+        return "null".to_owned();
+    }
+    if value == 0.0 {
+        return float_repr(value);
+    }
+    let scientific = format!("{value:e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if (-5..16).contains(&exponent) {
+        let plain = format!("{value}");
+        if plain.contains('.') {
+            plain
+        } else {
+            format!("{plain}.0")
+        }
+    } else {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{}", exponent.abs())
+    }
+}
+
 /// Python's `repr()` of a string: single quotes unless the text has one and no double quote.
 pub fn string_repr(text: &str) -> String {
     let quote = if text.contains('\'') && !text.contains('"') {

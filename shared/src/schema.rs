@@ -31,6 +31,13 @@ pub enum Shape {
     Enum(&'static [&'static str]),
     /// An integer, or a `{{ template }}` that renders to one later.
     Int,
+    /// A boolean, read as pydantic reads one (`no`, `"off"`, `0` and `1.0` too), or a
+    /// `{{ template }}`.
+    Bool,
+    /// A mapping of names to text, Polyaxon's `Dict[str, GenericStr]`: a number, boolean, list
+    /// or mapping given as a value is kept as its JSON text (`0` becomes `"0"`, `[1, 2]`
+    /// `"[1,2]"`); names must be text and values may not be null.
+    TextMap,
     /// An integer written as one: Polyaxon takes no template here.
     LiteralInt,
     /// A number, kept as a float (`50` becomes `50.0`), or a template.
@@ -244,23 +251,24 @@ static TERMINATION: Object = Object {
     ],
 };
 
-static PLUGINS: Object = Object {
+/// The `plugins` section: what Polyaxon adds to a run's pods and does around them.
+pub static PLUGINS: Object = Object {
     name: "plugins",
     fields: &[
-        any("auth"),
-        any("docker"),
-        any("shm"),
-        any("tmux"),
-        any("sandbox"),
-        any("ssh"),
-        any("mountArtifactsStore"),
-        any("collectArtifacts"),
-        any("collectLogs"),
-        any("collectResources"),
-        any("syncStatuses"),
-        any("autoResume"),
+        field("auth", Shape::Bool),
+        field("docker", Shape::Bool),
+        field("shm", Shape::Bool),
+        field("tmux", Shape::Bool),
+        field("sandbox", Shape::Bool),
+        field("ssh", Shape::Bool),
+        field("mountArtifactsStore", Shape::Bool),
+        field("collectArtifacts", Shape::Bool),
+        field("collectLogs", Shape::Bool),
+        field("collectResources", Shape::Bool),
+        field("syncStatuses", Shape::Bool),
+        field("autoResume", Shape::Bool),
         any("logLevel"),
-        any("externalHost"),
+        field("externalHost", Shape::Bool),
         field("sidecar", Shape::Object(&POLYAXON_SIDECAR)),
         field("notifications", Shape::List(&Shape::Object(&NOTIFICATION))),
     ],
@@ -272,11 +280,11 @@ static POLYAXON_SIDECAR: Object = Object {
         any("image"),
         any("imageTag"),
         any("imagePullPolicy"),
-        any("sleepInterval"),
-        any("syncInterval"),
-        any("monitorLogs"),
-        any("monitorSpec"),
-        any("noConnections"),
+        field("sleepInterval", Shape::Int),
+        field("syncInterval", Shape::Int),
+        field("monitorLogs", Shape::Bool),
+        field("monitorSpec", Shape::Bool),
+        field("noConnections", Shape::Bool),
         any("resources"),
     ],
 };
@@ -418,9 +426,9 @@ static TEMPLATE: Object = Object {
 static ENVIRONMENT: Object = Object {
     name: "environment",
     fields: &[
-        any("labels"),
-        any("annotations"),
-        any("nodeSelector"),
+        field("labels", Shape::TextMap),
+        field("annotations", Shape::TextMap),
+        field("nodeSelector", Shape::TextMap),
         any("affinity"),
         any("tolerations"),
         any("nodeName"),
@@ -592,7 +600,7 @@ static RAY_REPLICA: Object = Object {
         any("replicas"),
         any("minReplicas"),
         any("maxReplicas"),
-        any("rayStartParams"),
+        field("rayStartParams", Shape::TextMap),
     ),
 };
 

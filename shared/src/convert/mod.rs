@@ -1103,24 +1103,23 @@ impl Converter<'_> {
         if !self.plugins.collect_artifacts && !self.plugins.collect_logs {
             return None;
         }
+        // The plugin's settings override the agent's only when Python finds them true: an
+        // interval of 0 keeps the agent's 10 s, and `monitorLogs: false` cannot turn off what
+        // the agent monitors (everything, as it sets nothing).
         let setting = |key: &str| {
             self.plugins
                 .sidecar
                 .get(key)
-                .filter(|value| !value.is_null() && *value != &Json::Bool(false))
+                .filter(|value| python_truthy(value))
         };
         let interval = |key: &str| setting(key).map_or_else(|| "10".to_owned(), python::str_of);
-        let mut args = vec![
+        let args = vec![
             format!("--container-id={}", self.layout.main_container),
             format!("--sleep-interval={}", interval("sleepInterval")),
             format!("--sync-interval={}", interval("syncInterval")),
+            "--monitor-logs".to_owned(),
+            "--monitor-spec".to_owned(),
         ];
-        if self.plugins.sidecar.get("monitorLogs") != Some(&Json::Bool(false)) {
-            args.push("--monitor-logs".to_owned());
-        }
-        if self.plugins.sidecar.get("monitorSpec") != Some(&Json::Bool(false)) {
-            args.push("--monitor-spec".to_owned());
-        }
         let mut vars = self.service_env("sidecar", true, true);
         vars.push(env("POLYAXON_CONTAINER_ID", self.layout.main_container));
         vars.push(env("POLYAXON_ARTIFACTS_STORE_NAME", store.name.clone()));
@@ -1699,4 +1698,16 @@ fn slugify(name: &str) -> String {
         }
     }
     slug
+}
+
+/// Whether Python finds a value true: not `None`, `False`, zero or empty.
+fn python_truthy(value: &Json) -> bool {
+    match value {
+        Json::Null => false,
+        Json::Bool(flag) => *flag,
+        Json::Number(number) => number.as_f64() != Some(0.0),
+        Json::String(text) => !text.is_empty(),
+        Json::Array(items) => !items.is_empty(),
+        Json::Object(fields) => !fields.is_empty(),
+    }
 }

@@ -176,7 +176,8 @@ impl<'a> Base<'a> {
 
 /// A template's pod spec as the API server takes it. Polyaxon passes some values on as written
 /// in the Polyaxonfile, which Kubernetes refuses: an `env` mapping's entries (`{A: 1}`), Python's
-/// `value_from` spelling (`'null'` when unset) and booleans printed by Python (`'True'`).
+/// `value_from` spelling (`'null'` when unset), booleans printed by Python (`'True'`), and
+/// numbers where a volume takes text (a claim template's labels, `"1.5"` rendered to 1.5).
 fn pod_spec(template: &Json) -> Json {
     let mut spec = template.get("spec").cloned().unwrap_or_else(|| json!({}));
     for list in ["containers", "initContainers"] {
@@ -191,6 +192,22 @@ fn pod_spec(template: &Json) -> Json {
             }
         }
     }
+    for volume in spec
+        .get_mut("volumes")
+        .and_then(Json::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        for pointer in VOLUME_TEXT_MAPS {
+            if let Some(Json::Object(map)) = volume.pointer_mut(pointer) {
+                for value in map.values_mut() {
+                    if !value.is_string() && !value.is_null() {
+                        *value = Json::String(crate::python::str_of(value));
+                    }
+                }
+            }
+        }
+    }
     if let Json::Object(fields) = &mut spec {
         for (key, value) in fields.iter_mut() {
             if BOOLEAN_POD_FIELDS.contains(&key.as_str())
@@ -202,6 +219,14 @@ fn pod_spec(template: &Json) -> Json {
     }
     spec
 }
+
+/// The mappings of a volume whose values Kubernetes takes as text only.
+const VOLUME_TEXT_MAPS: &[&str] = &[
+    "/ephemeral/volumeClaimTemplate/metadata/labels",
+    "/ephemeral/volumeClaimTemplate/metadata/annotations",
+    "/csi/volumeAttributes",
+    "/flexVolume/options",
+];
 
 /// The pod spec's boolean fields.
 const BOOLEAN_POD_FIELDS: &[&str] = &[
