@@ -1114,6 +1114,25 @@ async fn after_a_restart_a_running_run_is_not_recorded_starting_again() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_the_cluster_does_not_serve_fails_naming_the_operator_that_provides_it() {
+    let bench = Bench::new("k8s-no-crd", Kind::Kubernetes, 2).await;
+    let cluster = bench.cluster.as_ref().unwrap();
+    cluster.uninstall("tfjobs.kubeflow.org");
+    let tfjob = "kind: component\nrun:\n  kind: tfjob\n  worker:\n    replicas: 1\n    container:\n      image: tensorflow/tensorflow:2.15.0\n      command: [python, train.py]\n";
+    let uuid = bench.submit(tfjob).await;
+    assert_eq!(bench.ended(&uuid).await, Status::Failed);
+    let (_, reason, message) = bench.conditions(&uuid).await.pop().unwrap();
+    assert_eq!(reason, "SubmissionRefused");
+    assert_eq!(
+        message,
+        "the cluster has no resource tfjobs.kubeflow.org (kind TFJob, kubeflow.org/v1): \
+         install Kubeflow's training operator, which provides it"
+    );
+    // Deleting the run looks for its objects of every kind, the missing one included.
+    bench.runtime.clean(&uuid).await.unwrap();
+}
+
 /// A write the runtime sent to the scripted API server, waiting for its answer.
 struct Write {
     method: String,

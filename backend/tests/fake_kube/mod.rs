@@ -27,19 +27,62 @@ use tokio::sync::{broadcast, mpsc};
 
 use self::kubelet::Kubelet;
 
-/// The kinds the fake serves, by resource (`{apiVersion}/{plural}`); others are not installed.
-const KINDS: &[(&str, &str)] = &[
+/// The built-in kinds the fake serves, by resource (`{apiVersion}/{plural}`).
+const BUILT_IN: &[(&str, &str)] = &[
     ("v1/pods", "Pod"),
     ("v1/services", "Service"),
     ("batch/v1/jobs", "Job"),
     ("apps/v1/deployments", "Deployment"),
-    ("kubeflow.org/v1/tfjobs", "TFJob"),
-    ("kubeflow.org/v1/pytorchjobs", "PyTorchJob"),
-    ("kubeflow.org/v1/mpijobs", "MPIJob"),
-    ("kubernetes.dask.org/v1/daskclusters", "DaskCluster"),
-    ("kubernetes.dask.org/v1/daskautoscalers", "DaskAutoscaler"),
-    ("ray.io/v1/rayclusters", "RayCluster"),
 ];
+
+/// One installed kind: its resource (`{apiVersion}/{plural}`), its kind, and the name of the
+/// CRD that installed it (`tfjobs.kubeflow.org`; `None` for a built-in kind).
+#[derive(Debug, Clone)]
+struct Installed {
+    resource: String,
+    kind: String,
+    crd: Option<String>,
+}
+
+/// The kinds a cluster serves: the built-in ones, and those of the operators' CRDs in
+/// `shared/k8s/crds` (`{group}_{plural}.{version}.yaml`), all installed.
+fn installed_kinds() -> Vec<Installed> {
+    let mut kinds: Vec<Installed> = BUILT_IN
+        .iter()
+        .map(|(resource, kind)| Installed {
+            resource: (*resource).to_owned(),
+            kind: (*kind).to_owned(),
+            crd: None,
+        })
+        .collect();
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/k8s/crds");
+    let files = std::fs::read_dir(&folder)
+        .unwrap_or_else(|error| panic!("the operators' CRDs in {}: {error}", folder.display()));
+    for file in files {
+        let path = file.unwrap().path();
+        let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+            continue;
+        };
+        let Some((group, rest)) = name.strip_suffix(".yaml").and_then(|n| n.split_once('_')) else {
+            continue;
+        };
+        let (plural, version) = rest
+            .split_once('.')
+            .expect("{group}_{plural}.{version}.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        // `spec.names.kind`, the first line of its indentation.
+        let kind = text
+            .lines()
+            .find_map(|line| line.strip_prefix("    kind: "))
+            .unwrap_or_else(|| panic!("{name} names no kind"));
+        kinds.push(Installed {
+            resource: format!("{group}/{version}/{plural}"),
+            kind: kind.trim().to_owned(),
+            crd: Some(format!("{plural}.{group}")),
+        });
+    }
+    kinds
+}
 
 /// One request as the API server saw it.
 #[derive(Debug, Clone)]
@@ -86,6 +129,8 @@ pub struct Cluster {
     watchers: broadcast::Sender<Change>,
     controllers: mpsc::UnboundedSender<Change>,
     kubelet: Kubelet,
+    /// The kinds it serves.
+    kinds: Mutex<Vec<Installed>>,
     /// Where the random part of generated names comes from.
     names: Mutex<u64>,
 }
@@ -115,6 +160,7 @@ impl FakeCluster {
             watchers,
             controllers,
             kubelet: Kubelet::new(root.join("pods")),
+            kinds: Mutex::new(installed_kinds()),
             names: Mutex::new(NAMES_SEED),
         });
         tokio::spawn(kubelet::control(Arc::clone(&cluster), changes));
@@ -156,6 +202,15 @@ impl FakeCluster {
     /// The objects of `resource` in `namespace`.
     pub fn objects(&self, resource: &str, namespace: &str) -> Vec<Json> {
         self.cluster.list(resource, namespace, &Selector::default())
+    }
+
+    /// Removes the CRD named `crd` (`tfjobs.kubeflow.org`), as on a cluster without the
+    /// operator that installs it: its URLs answer `404 page not found`.
+    pub fn uninstall(&self, crd: &str) {
+        let mut kinds = self.cluster.kinds.lock().unwrap();
+        let before = kinds.len();
+        kinds.retain(|kind| kind.crd.as_deref() != Some(crd));
+        assert!(kinds.len() < before, "no CRD {crd} to uninstall");
     }
 
     /// Creates an object as another client would (the runtime before a restart).
@@ -435,14 +490,14 @@ struct Target {
     group: String,
     resource: String,
     plural: String,
-    kind: &'static str,
+    kind: String,
     namespace: String,
     name: Option<String>,
     subresource: Option<String>,
 }
 
 impl Target {
-    fn parse(path: &str) -> Option<Self> {
+    fn parse(path: &str, kinds: &[Installed]) -> Option<Self> {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         let (group, version, rest) = match segments.as_slice() {
             ["api", version, rest @ ..] => ("", *version, rest),
@@ -458,7 +513,11 @@ impl Target {
             format!("{group}/{version}")
         };
         let resource = format!("{api_version}/{plural}");
-        let kind = KINDS.iter().find(|(known, _)| *known == resource)?.1;
+        let kind = kinds
+            .iter()
+            .find(|known| known.resource == resource)?
+            .kind
+            .clone();
         Some(Self {
             group: group.to_owned(),
             resource,
@@ -530,15 +589,15 @@ async fn handle(
         query: query.clone(),
         body: serde_json::from_slice(&body).unwrap_or(Json::Null),
     });
-    let Some(target) = Target::parse(uri.path()) else {
-        return refusal(
+    let target = Target::parse(uri.path(), &cluster.kinds.lock().unwrap());
+    let Some(target) = target else {
+        // What a real API server says of a kind it does not serve: no Status, plain text.
+        return (
             StatusCode::NOT_FOUND,
-            "NotFound",
-            format!(
-                "the server could not find the requested resource ({})",
-                uri.path()
-            ),
-        );
+            [("content-type", "text/plain; charset=utf-8")],
+            "404 page not found\n",
+        )
+            .into_response();
     };
     let params = query_map(&query);
     if target.subresource.as_deref() == Some("proxy") {
@@ -835,7 +894,7 @@ async fn exec(
         query: query.clone(),
         body: Json::Null,
     });
-    let target = Target::parse(&path).expect("a pods path");
+    let target = Target::parse(&path, &cluster.kinds.lock().unwrap()).expect("a pods path");
     if let Err(refused) = authorize(&target, "create") {
         return *refused;
     }

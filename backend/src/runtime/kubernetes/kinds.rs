@@ -14,31 +14,54 @@ pub struct Kind {
     pub kind: &'static str,
     /// The resource in URLs (and RBAC rules).
     pub plural: &'static str,
+    /// What installs the kind in a cluster, for kinds Kubernetes does not have itself.
+    pub operator: Option<&'static str>,
 }
+
+const TRAINING_OPERATOR: Option<&str> = Some("Kubeflow's training operator");
+const DASK_OPERATOR: Option<&str> = Some("the Dask Kubernetes operator");
+const KUBERAY: Option<&str> = Some("KubeRay");
 
 /// Every kind the expansion of a Polyaxon resource can make.
 pub const KINDS: &[Kind] = &[
-    Kind::new("batch/v1", "Job", "jobs"),
-    Kind::new("apps/v1", "Deployment", "deployments"),
-    Kind::new("v1", "Service", "services"),
-    Kind::new("kubeflow.org/v1", "TFJob", "tfjobs"),
-    Kind::new("kubeflow.org/v1", "PyTorchJob", "pytorchjobs"),
-    Kind::new("kubeflow.org/v1", "MPIJob", "mpijobs"),
-    Kind::new("kubernetes.dask.org/v1", "DaskCluster", "daskclusters"),
+    Kind::new("batch/v1", "Job", "jobs", None),
+    Kind::new("apps/v1", "Deployment", "deployments", None),
+    Kind::new("v1", "Service", "services", None),
+    Kind::new("kubeflow.org/v1", "TFJob", "tfjobs", TRAINING_OPERATOR),
+    Kind::new(
+        "kubeflow.org/v1",
+        "PyTorchJob",
+        "pytorchjobs",
+        TRAINING_OPERATOR,
+    ),
+    Kind::new("kubeflow.org/v1", "MPIJob", "mpijobs", TRAINING_OPERATOR),
+    Kind::new(
+        "kubernetes.dask.org/v1",
+        "DaskCluster",
+        "daskclusters",
+        DASK_OPERATOR,
+    ),
     Kind::new(
         "kubernetes.dask.org/v1",
         "DaskAutoscaler",
         "daskautoscalers",
+        DASK_OPERATOR,
     ),
-    Kind::new("ray.io/v1", "RayCluster", "rayclusters"),
+    Kind::new("ray.io/v1", "RayCluster", "rayclusters", KUBERAY),
 ];
 
 impl Kind {
-    const fn new(api_version: &'static str, kind: &'static str, plural: &'static str) -> Self {
+    const fn new(
+        api_version: &'static str,
+        kind: &'static str,
+        plural: &'static str,
+        operator: Option<&'static str>,
+    ) -> Self {
         Self {
             api_version,
             kind,
             plural,
+            operator,
         }
     }
 
@@ -59,6 +82,24 @@ impl Kind {
             .map_or("", |(group, _)| group)
     }
 
+    /// Says that the cluster does not serve this kind, and what would install it.
+    pub fn missing(&self) -> String {
+        let group = self.group();
+        let resource = if group.is_empty() {
+            self.plural.to_owned()
+        } else {
+            format!("{}.{group}", self.plural)
+        };
+        let mut message = format!(
+            "the cluster has no resource {resource} (kind {}, {})",
+            self.kind, self.api_version
+        );
+        if let Some(operator) = self.operator {
+            message.push_str(&format!(": install {operator}, which provides it"));
+        }
+        message
+    }
+
     /// Where objects of this kind are, for kube's dynamic API.
     pub fn resource(&self) -> ApiResource {
         let version = self
@@ -71,7 +112,7 @@ impl Kind {
 }
 
 /// Pods, which the runtime watches, reads logs of and execs into.
-pub const POD: Kind = Kind::new("v1", "Pod", "pods");
+pub const POD: Kind = Kind::new("v1", "Pod", "pods", None);
 
 #[cfg(test)]
 mod tests {
@@ -87,5 +128,22 @@ mod tests {
         assert_eq!(service.group(), "");
         assert_eq!(service.resource().api_version, "v1");
         assert!(Kind::of(&serde_json::json!({"apiVersion": "v1", "kind": "Secret"})).is_none());
+    }
+
+    #[test]
+    fn every_kind_kubernetes_lacks_names_what_installs_it() {
+        for kind in KINDS.iter().filter(|kind| !kind.group().is_empty()) {
+            let builtin = ["batch", "apps"].contains(&kind.group());
+            assert_eq!(kind.operator.is_none(), builtin, "{kind:?}");
+        }
+        let dask = Kind::of(
+            &serde_json::json!({"apiVersion": "kubernetes.dask.org/v1", "kind": "DaskAutoscaler"}),
+        )
+        .unwrap();
+        assert_eq!(
+            dask.missing(),
+            "the cluster has no resource daskautoscalers.kubernetes.dask.org (kind DaskAutoscaler, \
+             kubernetes.dask.org/v1): install the Dask Kubernetes operator, which provides it"
+        );
     }
 }

@@ -3,7 +3,8 @@
 //! need the operator that runs them (Kubeflow's training operator, the Dask operator, KubeRay).
 //!
 //! - **Submit**: server-side apply of every object under the field manager [`FIELD_MANAGER`],
-//!   the first one (the workload) owning the rest, so deleting it deletes them all.
+//!   the first one (the workload) owning the rest, so deleting it deletes them all. A kind the
+//!   cluster does not serve is refused saying which operator would install it.
 //! - **Watch**: the workload (by name) and the run's pods (by the uuid label); what they say
 //!   becomes a status through [`status::observe`], judged only on whole lists of both (the
 //!   workload listed before its pods would read as a run starting). A restarted server takes a
@@ -219,7 +220,13 @@ impl Inner {
                 .api(&kind)
                 .patch(&name, &params, &Patch::Apply(&object))
                 .await
-                .map_err(|error| refusal(&error, &format!("{} {name}", kind.kind)))?;
+                .map_err(|error| {
+                    if is_unserved(&error) {
+                        kind.missing()
+                    } else {
+                        refusal(&error, &format!("{} {name}", kind.kind))
+                    }
+                })?;
             if owner.is_none() {
                 owner = Some(json!({
                     "apiVersion": kind.api_version,
@@ -575,6 +582,13 @@ fn as_json(object: DynamicObject, kind: &Kind) -> Json {
     value
 }
 
+/// Whether `error` says the cluster does not serve the kind asked about (its CRD is not
+/// installed): the API server answers such URLs with a bare `404 page not found`, not with
+/// the `NotFound` status of an object that does not exist.
+fn is_unserved(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 404 && status.reason != "NotFound")
+}
+
 /// What went wrong asking the cluster about `what`, in words.
 fn refusal(error: &kube::Error, what: &str) -> String {
     match error {
@@ -794,7 +808,7 @@ impl Runtime for KubernetesRuntime {
             let listed = match self.inner.api(kind).list_metadata(&selector).await {
                 Ok(listed) => listed,
                 // An operator that is not installed has nothing of the run.
-                Err(kube::Error::Api(status)) if status.is_not_found() => continue,
+                Err(error) if is_unserved(&error) => continue,
                 Err(error) => return Err(RuntimeError::Failed(refusal(&error, kind.plural))),
             };
             for object in listed.items {
@@ -822,12 +836,21 @@ impl Runtime for KubernetesRuntime {
         let workload = Workload::of(&objects).map_err(RuntimeError::Failed)?;
         let inner = &self.inner;
         let uuid = execution.uuid.clone();
-        let exists = inner
-            .api(&workload.kind)
-            .get_opt(&workload.name)
-            .await
-            .map_err(|error| RuntimeError::Failed(refusal(&error, &workload.describe())))?
-            .is_some();
+        let exists = match inner.api(&workload.kind).get_opt(&workload.name).await {
+            Ok(found) => found.is_some(),
+            Err(error) if is_unserved(&error) => {
+                let message = format!(
+                    "the run's {} cannot be found: {}",
+                    workload.describe(),
+                    workload.kind.missing()
+                );
+                inner.report(&uuid, Status::Failed, "Lost", message).await;
+                return Ok(());
+            }
+            Err(error) => {
+                return Err(RuntimeError::Failed(refusal(&error, &workload.describe())));
+            }
+        };
         // Applied again only if it may never have been: a finished workload the cluster has
         // since removed must not run twice.
         let objects = match (exists, execution.status) {
