@@ -84,15 +84,20 @@ fn process_runtime(
 }
 
 fn kubernetes_runtime(
-    client: kube::Client,
+    target: KubernetesTarget,
     root: &std::path::Path,
     store: &Arc<dyn Store>,
 ) -> Arc<dyn Runtime> {
     let artifacts = Artifacts::new(root.join("artifacts"));
     Arc::new(KubernetesRuntime::new(
-        KubernetesTarget::new(client, NAMESPACE),
+        target,
         Reporter::new(Arc::clone(store), artifacts),
     ))
+}
+
+/// Runs in [`NAMESPACE`] of the fake cluster, through clients made as `myelin serve` makes them.
+fn on(cluster: &FakeCluster) -> KubernetesTarget {
+    KubernetesTarget::from_config(cluster.config(), NAMESPACE).unwrap()
 }
 
 impl Bench {
@@ -120,14 +125,15 @@ impl Bench {
             Kind::Process => process_runtime(&root, &store, max_concurrent),
             Kind::Kubernetes => {
                 let fake = FakeCluster::start(&root).await;
-                let runtime = kubernetes_runtime(fake.client(), &root, &store);
+                let runtime = kubernetes_runtime(on(&fake), &root, &store);
                 cluster = Some(fake);
                 runtime
             }
             Kind::Scripted => {
                 let (service, handle) = tower_test::mock::pair();
                 api = Some(handle);
-                kubernetes_runtime(kube::Client::new(service, NAMESPACE), &root, &store)
+                let client = kube::Client::new(service, NAMESPACE);
+                kubernetes_runtime(KubernetesTarget::new(client, NAMESPACE), &root, &store)
             }
         };
         Self {
@@ -953,6 +959,36 @@ async fn a_service_answers_through_the_runtime_s_proxy(kind: Kind) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_with_no_ready_pod_answers_at_once() {
+    use axum::body::Body;
+    use axum::http::Request;
+
+    let bench = Bench::new("k8s-service-starting", Kind::Kubernetes, 2).await;
+    // Its pod is not ready while its init step sleeps.
+    let service = "kind: component\nrun:\n  kind: service\n  ports: [8888]\n  init:\n  - container: {name: wait, image: busybox, command: [sleep, '10']}\n  container:\n    image: busybox\n    command: [sleep, '60']\n";
+    let uuid = bench.submit(service).await;
+    bench
+        .wait_for(&uuid, |s| s == Status::Starting, Duration::from_secs(20))
+        .await;
+    let request = Request::get("/").body(Body::empty()).unwrap();
+    let answer = tokio::time::timeout(
+        Duration::from_secs(3),
+        bench.runtime.proxy(&uuid, 8888, request),
+    )
+    .await
+    .expect("the proxy answers within seconds while the service has no ready pod")
+    .unwrap();
+    assert_eq!(answer.status(), 503);
+    let body = axum::body::to_bytes(answer.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains("no endpoints available"), "{body}");
+    bench.runtime.stop(&uuid).await.unwrap();
+    assert_eq!(bench.ended(&uuid).await, Status::Stopped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_service_takes_its_service_and_pods_with_it() {
     let bench = Bench::new("k8s-service", Kind::Kubernetes, 2).await;
     let cluster = bench.cluster.as_ref().unwrap();
@@ -1054,7 +1090,7 @@ async fn after_a_restart_the_kubernetes_runtime_follows_a_run_still_in_the_clust
         )
         .await;
 
-    let restarted = kubernetes_runtime(cluster.client(), &bench.root, &bench.store);
+    let restarted = kubernetes_runtime(on(cluster), &bench.root, &bench.store);
     for execution in [execution.clone(), lost.clone()] {
         let status = bench.status(&execution.uuid).await;
         restarted
@@ -1086,7 +1122,7 @@ async fn after_a_restart_a_running_run_is_not_recorded_starting_again() {
     ];
     bench.passed(&execution.uuid, &started).await;
 
-    let restarted = kubernetes_runtime(cluster.client(), &bench.root, &bench.store);
+    let restarted = kubernetes_runtime(on(cluster), &bench.root, &bench.store);
     let recovered = Execution {
         status: Status::Running,
         ..execution.clone()

@@ -183,10 +183,14 @@ impl FakeCluster {
         }
     }
 
+    /// A kube configuration of this server.
+    pub fn config(&self) -> kube::Config {
+        kube::Config::new(self.url.parse().unwrap())
+    }
+
     /// A kube client of this server.
     pub fn client(&self) -> kube::Client {
-        let config = kube::Config::new(self.url.parse().unwrap());
-        kube::Client::try_from(config).unwrap()
+        kube::Client::try_from(self.config()).unwrap()
     }
 
     /// Every request so far.
@@ -753,6 +757,36 @@ async fn proxy(
     let object = cluster
         .get("v1/services", &target.namespace, service)
         .ok_or_else(not_found)?;
+    // The endpoints: the ready pods the Service selects.
+    let selector = Selector {
+        labels: object
+            .pointer("/spec/selector")
+            .and_then(Json::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(key, value)| (key.clone(), value.as_str().unwrap_or_default().to_owned()))
+            .collect(),
+        fields: Vec::new(),
+    };
+    let ready = cluster
+        .list("v1/pods", &target.namespace, &selector)
+        .iter()
+        .any(|pod| {
+            pod.pointer("/metadata/deletionTimestamp").is_none()
+                && pod
+                    .pointer("/status/conditions")
+                    .and_then(Json::as_array)
+                    .into_iter()
+                    .flatten()
+                    .any(|condition| condition["type"] == "Ready" && condition["status"] == "True")
+        });
+    if !ready {
+        return Err(Box::new(refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            format!("no endpoints available for service \"{service}\""),
+        )));
+    }
     let target_port = object
         .pointer("/spec/ports")
         .and_then(Json::as_array)

@@ -87,6 +87,7 @@ impl std::fmt::Debug for KubernetesRuntime {
 
 struct Inner {
     client: Client,
+    proxy_client: Client,
     namespace: String,
     reporter: Reporter,
     /// The runs being watched, by uuid.
@@ -132,16 +133,40 @@ impl Workload {
 /// The cluster and namespace runs go to.
 pub struct KubernetesTarget {
     client: Client,
+    /// The client service pages go through: one that does not retry.
+    proxy_client: Client,
     namespace: String,
 }
 
 impl KubernetesTarget {
-    /// Runs in `namespace` of the cluster `client` talks to.
+    /// Runs in `namespace` of the cluster `client` talks to, service pages included. kube's
+    /// clients made from a configuration retry answers `503` for minutes, and the API server
+    /// answers a service without a ready pod with one: [`Self::from_config`] makes a client
+    /// for pages that does not.
     pub fn new(client: Client, namespace: &str) -> Self {
         Self {
+            proxy_client: client.clone(),
             client,
             namespace: namespace.to_owned(),
         }
+    }
+
+    /// Runs in `namespace` of the cluster `config` describes.
+    pub fn from_config(config: kube::Config, namespace: &str) -> Result<Self, String> {
+        let client = |config: kube::Config| {
+            Client::try_from(config)
+                .map_err(|error| format!("cannot make a Kubernetes client: {error}"))
+        };
+        // A service that is starting has no endpoints: the API server says so with a 503,
+        // which the page's visitor is to see at once, not after six minutes of retries.
+        let mut without_retries = config.clone();
+        without_retries.default_retry = false;
+        let proxy_client = client(without_retries)?;
+        Ok(Self {
+            client: client(config)?,
+            proxy_client,
+            namespace: namespace.to_owned(),
+        })
     }
 
     /// The cluster of the Kubernetes configuration in reach: `KUBECONFIG`, `~/.kube/config`,
@@ -155,9 +180,7 @@ impl KubernetesTarget {
             )
         })?;
         let namespace = namespace.map_or_else(|| config.default_namespace.clone(), str::to_owned);
-        let client = Client::try_from(config)
-            .map_err(|error| format!("cannot make a Kubernetes client: {error}"))?;
-        Ok(Self { client, namespace })
+        Self::from_config(config, &namespace)
     }
 
     /// The namespace runs go to.
@@ -172,6 +195,7 @@ impl KubernetesRuntime {
         Self {
             inner: Arc::new(Inner {
                 client: target.client,
+                proxy_client: target.proxy_client,
                 namespace: target.namespace,
                 reporter,
                 active: Mutex::new(HashMap::new()),
@@ -769,8 +793,8 @@ impl Runtime for KubernetesRuntime {
         request: Request<Body>,
     ) -> Result<Response<Body>, RuntimeError> {
         // Through the API server's proxy to the run's Service, which has the workload's name.
-        // A port the Service lacks is refused here: the API server would answer 503, which
-        // kube's client retries for a long while.
+        // A port the Service lacks is refused here; a Service without a ready pod is the API
+        // server's 503, passed on as it comes (the client for pages does not retry).
         let name = self
             .inner
             .active()
@@ -789,7 +813,7 @@ impl Runtime for KubernetesRuntime {
             .map_err(|error| RuntimeError::Failed(format!("cannot read the request: {error}")))?;
         let response = self
             .inner
-            .client
+            .proxy_client
             .send(Request::from_parts(parts, kube::client::Body::from(body)))
             .await
             .map_err(|error| {
