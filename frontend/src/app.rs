@@ -2,7 +2,9 @@
 //! all set up here and nowhere else.
 
 use leptos::prelude::*;
+use leptos_router::NavigateOptions;
 use leptos_router::components::{Redirect, Route, Router, Routes};
+use leptos_router::hooks::use_params_map;
 use leptos_router::path;
 
 use crate::api;
@@ -52,6 +54,50 @@ fn Pages() -> impl IntoView {
             <Route path=path!("/new") view=NewRun />
             <Route path=path!("/hub") view=|| view! { <Planned plan=&planned::HUB /> } />
             <Route path=path!("/compare") view=|| view! { <Planned plan=&planned::COMPARE /> } />
+            // Polyaxon's UI, as the links the `polyaxon` CLI prints name it.
+            <Route path=path!("/ui") view=|| view! { <Redirect path="/projects" /> } />
+            <Route path=path!("/ui/orgs/:owner/projects") view=|| view! { <Redirect path="/projects" /> } />
+            <Route path=path!("/ui/:owner/:project") view=PolyaxonLink />
+            <Route path=path!("/ui/:owner/:project/:section") view=PolyaxonLink />
+            <Route path=path!("/ui/:owner/:project/runs/:uuid") view=PolyaxonLink />
+            <Route path=path!("/ui/:owner/:project/runs/:uuid/:section") view=PolyaxonLink />
         </Routes>
+    }
+}
+
+/// A link into Polyaxon's UI, as the `polyaxon` CLI prints them after `project create`, `run`,
+/// `ops dashboard` or `ops service` (`/ui/{owner}/{project}/runs/{uuid}/`), replaced by
+/// Myelin's page for the same thing: the project's runs, or the run on the tab the link names.
+/// Myelin has one owner, so the link's owner is not needed.
+#[component]
+fn PolyaxonLink() -> impl IntoView {
+    let params = use_params_map().get_untracked();
+    let project = params.get("project").unwrap_or_default();
+    let section = params.get("section");
+    let target = match params.get("uuid") {
+        None => format!("/projects/{project}"),
+        Some(uuid) => {
+            let tab = section.as_deref().and_then(run_tab);
+            let query = tab.map(|tab| format!("?tab={tab}")).unwrap_or_default();
+            format!("/projects/{project}/runs/{uuid}{query}")
+        }
+    };
+    // The link's address gives way to the page's, so going back does not come here again.
+    let options = NavigateOptions {
+        replace: true,
+        ..NavigateOptions::default()
+    };
+    view! { <Redirect path=target options=options /> }
+}
+
+/// The run page's tab that shows what a section of Polyaxon's run page shows, when one does.
+fn run_tab(section: &str) -> Option<&'static str> {
+    match section {
+        "info" | "overview" | "statuses" | "timeline" | "settings" | "service" => Some("overview"),
+        "logs" => Some("logs"),
+        "shell" => Some("terminal"),
+        "polyaxonfile" => Some("spec"),
+        "files" | "artifacts" | "lineage" | "outputs" => Some("artifacts"),
+        _ => None,
     }
 }
