@@ -886,6 +886,109 @@ async fn a_run_is_restarted_or_copied_with_its_artifacts() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_runs_wait_for_approval_and_runs_move_or_resume_in_place() {
+    let api = Api::new("run-actions", None).await;
+    api.project("demo").await;
+    api.project("other").await;
+    let run_path = |project: &str, uuid: &str| format!("/api/v1/default/{project}/runs/{uuid}");
+
+    // As `polyaxon run -u` of a file saying `isApproved: false`: the upload first, then a
+    // person's approval; nothing runs before both.
+    let content = format!("isApproved: false\n{}", job_with("echo held"));
+    let run = api
+        .ok(
+            "POST",
+            "/api/v1/default/demo/runs",
+            Some(json!({"content": content, "pending": "upload", "tags": ["t"]})),
+        )
+        .await;
+    let uuid = run["uuid"].as_str().unwrap().to_owned();
+    let approve = format!("{}/approve", run_path("demo", &uuid));
+    for waits_for in ["upload", "approval"] {
+        let run = api.ok("GET", &run_path("demo", &uuid), None).await;
+        assert_eq!(
+            (&run["status"], &run["pending"]),
+            (&json!("compiled"), &json!(waits_for))
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(api.ok("POST", &approve, None).await, json!({}));
+    }
+    let run = api.wait_until_done("demo", &uuid).await;
+    assert_eq!(
+        (&run["status"], &run["pending"]),
+        (&json!("succeeded"), &Json::Null)
+    );
+    // Approving what waits for nothing changes nothing.
+    assert_eq!(api.ok("POST", &approve, None).await, json!({}));
+
+    // Invalidate: there is no cache to forget, only the run to find.
+    let invalidate = format!("{}/invalidate", run_path("demo", &uuid));
+    assert_eq!(api.ok("POST", &invalidate, None).await, json!({}));
+    let (status, _) = api
+        .send(
+            "POST",
+            &format!("{}/invalidate", run_path("demo", &"0".repeat(32))),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Transfer: the run and its tags go to the other project, where filters find it.
+    let transfer = format!("{}/transfer", run_path("demo", &uuid));
+    for (body, expected) in [
+        (json!({}), StatusCode::BAD_REQUEST),
+        (json!({"project": "nowhere"}), StatusCode::BAD_REQUEST),
+        (json!({"project": "demo"}), StatusCode::OK),
+    ] {
+        let (status, answer) = api.send("POST", &transfer, Some(body.clone())).await;
+        assert_eq!(status, expected, "{body}: {answer}");
+    }
+    api.ok("POST", &transfer, Some(json!({"project": "other"})))
+        .await;
+    let (status, _) = api.send("GET", &run_path("demo", &uuid), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for (project, count) in [("other", 1), ("demo", 0)] {
+        let found = api
+            .ok(
+                "GET",
+                &format!("/api/v1/default/{project}/runs?query=tags:t"),
+                None,
+            )
+            .await;
+        assert_eq!(found["count"], count, "{project}: {found}");
+    }
+
+    // Resume with another command: the same run goes again, its logs continued.
+    let again = job_with("echo again");
+    let resumed = api
+        .ok(
+            "POST",
+            &format!("{}/resume", run_path("other", &uuid)),
+            Some(json!({"content": again})),
+        )
+        .await;
+    assert_eq!(resumed["uuid"], uuid.as_str());
+    assert_eq!(resumed["finished_at"], Json::Null, "{resumed}");
+    let run = api.wait_until_done("other", &uuid).await;
+    assert_eq!(run["status"], "succeeded");
+    assert_eq!(run["content"], again.as_str());
+    let logs = api
+        .ok(
+            "GET",
+            &format!("/streams/v1/polyaxon/default/other/runs/{uuid}/logs"),
+            None,
+        )
+        .await;
+    let printed: Vec<&str> = logs["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|line| line["value"].as_str())
+        .collect();
+    assert_eq!(printed, ["held", "again"]);
+}
+
 /// A multipart body as the tracking client's sync sends it.
 fn multipart(file_name: &str, contents: &[u8], spec: &Json) -> (String, Vec<u8>) {
     let boundary = "myelin-test-boundary";
@@ -946,6 +1049,39 @@ async fn a_run_s_artifacts_are_listed_and_downloaded_and_nothing_outside_them() 
         response.headers()[header::CONTENT_DISPOSITION],
         "attachment; filename=\"model.txt\""
     );
+
+    // A folder, packed: what is in it, links as links (nothing outside the run is read).
+    for (path, expected) in [
+        (
+            "",
+            vec![
+                "outputs/ (dir)",
+                "outputs/escape.txt -> link",
+                "outputs/model.txt: hello",
+                "outputs/sub/ (dir)",
+                "outputs/sub/weights.bin: \0\0\0\0\0\0\0\0\0\0",
+            ],
+        ),
+        ("outputs/sub", vec!["weights.bin: \0\0\0\0\0\0\0\0\0\0"]),
+        ("outputs/model.txt", vec!["model.txt: hello"]),
+    ] {
+        let (status, archive) = bytes(&api, &format!("{base}/artifacts?path={path}")).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(unpacked(&archive), expected, "{path}");
+    }
+    let (status, file) = bytes(
+        &api,
+        &format!("{base}/artifacts?path=outputs/model.txt&check_path=True"),
+    )
+    .await;
+    assert_eq!((status, file.as_slice()), (StatusCode::OK, &b"hello"[..]));
+    for (path, expected) in [
+        ("outputs/missing", StatusCode::NOT_FOUND),
+        ("../..", StatusCode::BAD_REQUEST),
+    ] {
+        let (status, _) = bytes(&api, &format!("{base}/artifacts?path={path}")).await;
+        assert_eq!(status, expected, "{path}");
+    }
 
     for (path, expected) in [
         ("../../secret.txt", StatusCode::BAD_REQUEST),
@@ -1496,6 +1632,38 @@ impl std::io::Write for Captured {
 }
 
 /// A job that runs `command` with `sh -c`.
+/// A GET's status and body, whatever its type.
+async fn bytes(api: &Api, path: &str) -> (StatusCode, Vec<u8>) {
+    let response = backend::app(api.state.clone())
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, body.to_vec())
+}
+
+/// What a `.tar.gz` holds, an entry a line: `name: contents`, `name/ (dir)` or `name -> link`.
+fn unpacked(archive: &[u8]) -> Vec<String> {
+    use std::io::Read as _;
+    let mut entries = Vec::new();
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
+    for entry in tar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().to_string_lossy().into_owned();
+        entries.push(match entry.header().entry_type() {
+            tar::EntryType::Directory => format!("{}/ (dir)", name.trim_end_matches('/')),
+            tar::EntryType::Symlink => format!("{name} -> link"),
+            _ => {
+                let mut contents = String::new();
+                entry.read_to_string(&mut contents).unwrap();
+                format!("{name}: {contents}")
+            }
+        });
+    }
+    entries
+}
+
 fn job_with(command: &str) -> String {
     format!(
         "kind: component\nrun:\n  kind: job\n  container:\n    image: busybox\n    command: [sh, -c, {}]\n",

@@ -353,6 +353,34 @@ impl Store for Full {
     async fn delete_run(&self, owner: &str, project: &str, uuid: &str) -> Result<(), StoreError> {
         self.inner.delete_run(owner, project, uuid).await
     }
+    async fn transfer_run(
+        &self,
+        owner: &str,
+        project: &str,
+        uuid: &str,
+        to_project: &str,
+    ) -> Result<Run, StoreError> {
+        self.inner
+            .transfer_run(owner, project, uuid, to_project)
+            .await
+    }
+    async fn change_pending(
+        &self,
+        uuid: &str,
+        from: &str,
+        to: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.inner.change_pending(uuid, from, to).await
+    }
+    async fn resume_run(
+        &self,
+        owner: &str,
+        project: &str,
+        resuming: StatusCondition,
+        run: NewRun,
+    ) -> Result<Run, StoreError> {
+        self.inner.resume_run(owner, project, resuming, run).await
+    }
     async fn add_condition(
         &self,
         uuid: &str,

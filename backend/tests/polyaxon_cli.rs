@@ -364,6 +364,227 @@ fn the_tracking_client_in_a_run_logs_metrics_and_outputs() {
     );
 }
 
+/// The statuses a run went through, oldest first.
+fn condition_types(run: &serde_json::Value) -> Vec<String> {
+    run["status_conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|condition| condition["type"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn resume_approve_invalidate_and_transfer_act_as_polyaxon_ce_does() {
+    let cli = Cli::start("cli-run-actions");
+    let server = &cli.server;
+    for project in ["demo", "other"] {
+        cli.ok(&["project", "create", "--name", project]);
+    }
+    let uuid = cli.submit("demo", "train", &python_job("train", "print('step')"), &[]);
+    server.wait_for("demo", &uuid, is_done, Duration::from_secs(30));
+
+    // Resume: the same run goes again, in place, with its logs kept, under the name given.
+    let resumed = cli.ok(&[
+        "ops", "resume", "-p", "demo", "-uid", &uuid, "--name", "again",
+    ]);
+    assert!(
+        resumed.contains(&format!("Run was resumed with uid {uuid}")),
+        "{resumed}"
+    );
+    server.wait_for("demo", &uuid, is_done, Duration::from_secs(30));
+    let run = server.run("demo", &uuid);
+    assert_eq!(
+        (&run["status"], &run["name"]),
+        (&json!("succeeded"), &json!("again")),
+        "{run}"
+    );
+    let statuses = condition_types(&run);
+    let resuming = statuses.iter().position(|kind| kind == "resuming");
+    assert!(
+        resuming.is_some_and(|at| statuses[..at].contains(&"succeeded".to_owned())
+            && statuses[at..].ends_with(&["succeeded".to_owned()])),
+        "{statuses:?}"
+    );
+    let logs = cli.ok(&["ops", "logs", "-p", "demo", "-uid", &uuid]);
+    assert_eq!(logs.matches("| step").count(), 2, "both attempts: {logs}");
+
+    // Approve: a run whose Polyaxonfile says `isApproved: false` waits, compiled, until then.
+    let held_job = |name: &str| {
+        python_job(name, "print('approved')").replacen(
+            "kind: component\n",
+            "kind: component\nisApproved: false\n",
+            1,
+        )
+    };
+    let held = cli.submit("demo", "held", &held_job("held"), &[]);
+    std::thread::sleep(Duration::from_secs(1));
+    let waiting = server.run("demo", &held);
+    assert_eq!(
+        (&waiting["status"], &waiting["pending"]),
+        (&json!("compiled"), &json!("approval")),
+        "{waiting}"
+    );
+    let approved = cli.ok(&["ops", "approve", "-p", "demo", "-uid", &held]);
+    assert!(
+        approved.contains(&format!("Run `{held}` was approved")),
+        "{approved}"
+    );
+    server.wait_for("demo", &held, is_done, Duration::from_secs(30));
+    let ran = server.run("demo", &held);
+    assert_eq!(
+        (&ran["status"], &ran["pending"]),
+        (&json!("succeeded"), &serde_json::Value::Null)
+    );
+
+    // Invalidate: Polyaxon forgets a run's cached results; Myelin caches none. Haupt answers
+    // `{}`, and 2.18's CLI then reads a uuid from the answer and fails with Python's
+    // AttributeError: the same exit here, and the run is as it was.
+    let invalidated = cli.polyaxon(&["ops", "invalidate", "-p", "demo", "-uid", &uuid]);
+    assert_eq!(invalidated.status.code(), Some(1), "{invalidated:?}");
+    assert!(
+        String::from_utf8_lossy(&invalidated.stderr)
+            .contains("'NoneType' object has no attribute 'uuid'"),
+        "{invalidated:?}"
+    );
+    assert_eq!(server.run("demo", &uuid)["status"], "succeeded");
+
+    // Transfer: the run moves to the other project, and only there.
+    let moved = cli.ok(&[
+        "ops",
+        "transfer",
+        "-p",
+        "demo",
+        "-uid",
+        &uuid,
+        "--to-project",
+        "other",
+    ]);
+    assert!(
+        moved.contains(&format!("Run `{uuid}` was transferred.")),
+        "{moved}"
+    );
+    assert_eq!(server.run("other", &uuid)["name"], "again");
+    let (status, _) = server.request("GET", &format!("/api/v1/default/demo/runs/{uuid}"), None);
+    assert_eq!(status, 404);
+    let listed = cli.ok(&["ops", "ls", "-p", "other"]);
+    assert!(listed.contains(&uuid), "{listed}");
+
+    // What Polyaxon refuses, refused alike: exit 1 with the reason.
+    let unfinished = cli.submit("demo", "unfinished", &held_job("unfinished"), &[]);
+    let missing = "0123456789abcdef0123456789abcdef";
+    for (args, reason) in [
+        (
+            vec!["ops", "resume", "-p", "demo", "-uid", &unfinished],
+            "cannot be resumed before it ends",
+        ),
+        (
+            vec![
+                "ops",
+                "transfer",
+                "-p",
+                "other",
+                "-uid",
+                &uuid,
+                "--to-project",
+                "nowhere",
+            ],
+            "the destination project `nowhere` does not exist",
+        ),
+        (
+            vec!["ops", "approve", "-p", "demo", "-uid", missing],
+            "Could not approve run",
+        ),
+    ] {
+        let refused = cli.polyaxon(&args);
+        let printed = String::from_utf8_lossy(&refused.stdout);
+        assert_eq!(refused.status.code(), Some(1), "{args:?}: {printed}");
+        assert!(printed.contains(reason), "{args:?}: {printed}");
+    }
+    assert_eq!(
+        cli.refused_connections(),
+        "",
+        "a client tried to leave loopback"
+    );
+}
+
+#[test]
+fn ops_artifacts_and_ops_pull_download_what_a_run_wrote() {
+    let cli = Cli::start("cli-artifacts");
+    let server = &cli.server;
+    cli.ok(&["project", "create", "--name", "files"]);
+    let script = "import os\n\
+        uuid = os.environ['POLYAXON_RUN_INSTANCE'].rsplit('.', 1)[1]\n\
+        out = os.path.join(os.environ['POLYAXON_CONTEXT_ROOT'], 'artifacts', uuid, 'outputs')\n\
+        os.makedirs(os.path.join(out, 'sub'))\n\
+        open(os.path.join(out, 'model.txt'), 'w').write('weights')\n\
+        open(os.path.join(out, 'sub', 'notes.txt'), 'w').write('deep')\n\
+        print('written')";
+    let uuid = cli.submit("files", "writer", &python_job("writer", script), &[]);
+    server.wait_for("files", &uuid, is_done, Duration::from_secs(30));
+    assert_eq!(server.run("files", &uuid)["status"], "succeeded");
+
+    // Where each download lands, under the CLI's folder (the server's), as with Polyaxon CE.
+    let read = |path: &str| {
+        std::fs::read_to_string(server.root.join(path))
+            .unwrap_or_else(|error| panic!("{path}: {error}"))
+    };
+    for (options, landed) in [
+        (vec!["--path", "all"], "all/outputs/sub/notes.txt"),
+        (
+            vec!["-d", "outputs/sub", "--path", "one"],
+            "one/outputs/sub/notes.txt",
+        ),
+        (
+            vec!["-f", "outputs/model.txt", "--path", "single"],
+            "single/outputs/model.txt",
+        ),
+    ] {
+        let mut args = vec!["ops", "artifacts", "-p", "files", "-uid", &uuid];
+        args.extend(&options);
+        let printed = cli.ok(&args);
+        assert!(
+            server.root.join(landed).is_file(),
+            "{options:?} left no {landed}:\n{printed}"
+        );
+    }
+    assert_eq!(read("all/outputs/model.txt"), "weights");
+    assert_eq!(read("one/outputs/sub/notes.txt"), "deep");
+    assert!(
+        read_dir_names(&server.root.join("all/plxlogs")).len() == 1,
+        "the logs come with the rest"
+    );
+
+    // Pull: the run's record and its artifacts, for offline use.
+    let pulled = cli.ok(&[
+        "ops", "pull", "-p", "files", "-uid", &uuid, "--path", "pulled",
+    ]);
+    assert!(pulled.contains("Finished pulling run"), "{pulled}");
+    let folder = format!("pulled/runs/{uuid}");
+    assert_eq!(read(&format!("{folder}/outputs/sub/notes.txt")), "deep");
+    let record: serde_json::Value =
+        serde_json::from_str(&read(&format!("{folder}/run.plx.json"))).unwrap();
+    assert_eq!(record["uuid"], uuid.as_str(), "{record}");
+
+    // A run that wrote nothing has no artifacts to download, and says so as Polyaxon CE does.
+    let (_, nothing) = server.request(
+        "POST",
+        "/api/v1/default/files/runs",
+        Some(&json!({"is_managed": false, "managed_by": "user"})),
+    );
+    let nothing = nothing["uuid"].as_str().unwrap();
+    let refused = cli.polyaxon(&["ops", "artifacts", "-p", "files", "-uid", nothing]);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert_eq!(cli.refused_connections(), "", "a client left loopback");
+}
+
+fn read_dir_names(folder: &Path) -> Vec<String> {
+    std::fs::read_dir(folder)
+        .unwrap_or_else(|error| panic!("{}: {error}", folder.display()))
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
 /// A run in a new project `shell` that prints `ready` and sleeps, once it runs.
 fn waiting_in_project_shell(cli: &Cli) -> String {
     cli.ok(&["project", "create", "--name", "shell"]);

@@ -10,11 +10,12 @@ use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 use shared::api::{
     LineageArtifact, LineageBody, ListResponse, OperationBody, Project, Run, RunPatch,
-    RunSelection, RunSpec, Status, StatusBody, StatusCondition, StatusReport,
+    RunSelection, RunSpec, RunTransfer, Status, StatusBody, StatusCondition, StatusReport, pending,
 };
 
 use super::run_uuid;
-use crate::runtime::RuntimeError;
+use crate::runtime::{Execution, RuntimeError};
+use crate::store::StoreError;
 use crate::store::{RunFilter, pql};
 use crate::submit::{self, Submission};
 use crate::{AppError, AppState, clock};
@@ -36,6 +37,13 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/{owner}/{project}/runs/{uuid}/stop", post(stop))
         .route("/v1/{owner}/{project}/runs/{uuid}/restart", post(restart))
         .route("/v1/{owner}/{project}/runs/{uuid}/copy", post(copy))
+        .route("/v1/{owner}/{project}/runs/{uuid}/resume", post(resume))
+        .route("/v1/{owner}/{project}/runs/{uuid}/approve", post(approve))
+        .route(
+            "/v1/{owner}/{project}/runs/{uuid}/invalidate",
+            post(invalidate),
+        )
+        .route("/v1/{owner}/{project}/runs/{uuid}/transfer", post(transfer))
         .route(
             "/v1/{owner}/{project}/runs/{uuid}/statuses",
             get(statuses).post(add_status),
@@ -172,6 +180,11 @@ async fn submit_run(
     prepared.run.cloned_from = origin
         .as_ref()
         .map(|origin| (origin.run.to_owned(), origin.kind.as_str().to_owned()));
+    // Polyaxon holds a run that waits for its client's upload (`polyaxon run -u`), or whose
+    // Polyaxonfile says `isApproved: false`, until `polyaxon ops approve`.
+    if prepared.run.body.pending.is_none() && asks_approval(prepared.run.compiled.as_ref()) {
+        prepared.run.body.pending = Some(pending::APPROVAL.to_owned());
+    }
     let uuid = prepared.run.uuid.clone();
     if let Some(Origin {
         run,
@@ -189,8 +202,17 @@ async fn submit_run(
         .create_run(&project.owner, &project.name, prepared.run)
         .await?;
     if let Some(execution) = prepared.execution
-        && let Err(error) = state.runtime.submit(execution).await
+        && run.pending.is_none()
     {
+        execute(state, execution).await?;
+    }
+    Ok(run)
+}
+
+/// Hands a stored run to the runtime; a run the runtime does not take fails, saying why.
+async fn execute(state: &AppState, execution: Execution) -> Result<(), AppError> {
+    let uuid = execution.uuid.clone();
+    if let Err(error) = state.runtime.submit(execution).await {
         let condition = StatusCondition::new(
             Status::Failed,
             "RuntimeUnavailable",
@@ -200,12 +222,18 @@ async fn submit_run(
             ),
             clock::now(),
         );
-        state
-            .store
-            .add_condition(&run.uuid, condition, false)
-            .await?;
+        state.store.add_condition(&uuid, condition, false).await?;
     }
-    Ok(run)
+    Ok(())
+}
+
+/// Whether a compiled operation waits for a person's approval (`isApproved: false`).
+fn asks_approval(compiled: Option<&Json_>) -> bool {
+    match compiled.and_then(|operation| operation.get("isApproved")) {
+        Some(Json_::Bool(approved)) => !approved,
+        Some(Json_::String(text)) => text.eq_ignore_ascii_case("false"),
+        _ => false,
+    }
 }
 
 /// The run a new one is made from, and how.
@@ -289,6 +317,151 @@ async fn clone_run(
     };
     let origin = Origin { run: &uuid, kind };
     Ok(Json(submit_run(state, &project, body, Some(origin)).await?))
+}
+
+/// `polyaxon ops resume`: a run that ended goes again as the same run, keeping its artifacts
+/// and logs, with its operation (or the content sent instead), its name, description and tags
+/// unless the request gives others. It goes from `resuming` through the statuses of a new run.
+async fn resume(
+    State(state): State<AppState>,
+    Path((owner, project, uuid)): Path<(String, String, String)>,
+    body: Result<Json<OperationBody>, JsonRejection>,
+) -> Result<Json<Run>, AppError> {
+    let Json(mut body) = body?;
+    let uuid = run_uuid(&uuid)?;
+    let project = state.store.project(&owner, &project).await?;
+    let original = state.store.run(&owner, &project.name, &uuid).await?.run;
+    if !original.status.is_done() {
+        return Err(AppError::BadRequest(format!(
+            "run `{uuid}` cannot be resumed before it ends: it is {}",
+            original.status.as_str()
+        )));
+    }
+    body.content = body.content.or(original.content);
+    if body.content.is_none() {
+        return Err(AppError::BadRequest(format!(
+            "run `{uuid}` has no Polyaxonfile to run again: its client executed it"
+        )));
+    }
+    body.name = body.name.or(original.name);
+    body.description = body.description.or(original.description);
+    body.tags = body.tags.or(Some(original.tags));
+    body.managed_by = Some(original.managed_by);
+    body.is_managed = Some(original.is_managed);
+    let prepared = submit::prepare(
+        Submission {
+            project: &project,
+            body,
+            uuid: uuid.clone(),
+            now: clock::now(),
+            api_host: &state.api_host,
+            agent: &state.agent,
+        },
+        state.runtime.as_ref(),
+    )?;
+    if prepared.execution.is_some() {
+        // What the runtime kept of the last attempt goes: the run starts afresh, as in a new
+        // pod, with its artifacts.
+        state
+            .runtime
+            .clean(&uuid)
+            .await
+            .map_err(|error| AppError::Internal(error.to_string()))?;
+    }
+    let resuming = StatusCondition::new(
+        Status::Resuming,
+        "Myelin",
+        "Run was resumed by user",
+        clock::now(),
+    );
+    let run = state
+        .store
+        .resume_run(&owner, &project.name, resuming, prepared.run)
+        .await?;
+    if let Some(execution) = prepared.execution {
+        execute(&state, execution).await?;
+    }
+    Ok(Json(run))
+}
+
+/// `polyaxon ops approve`: a run held until approval (or until its client's upload, after which
+/// it waits for approval if its Polyaxonfile asks for one) is handed to the runtime. A run that
+/// waits for nothing is left as it is.
+async fn approve(
+    State(state): State<AppState>,
+    Path((owner, project, uuid)): Path<(String, String, String)>,
+) -> Result<Json<Json_>, AppError> {
+    let uuid = run_uuid(&uuid)?;
+    let stored = state.store.run(&owner, &project, &uuid).await?;
+    let Some(waits_for) = stored.run.pending.as_deref() else {
+        return Ok(Json(json!({})));
+    };
+    let next = (waits_for == pending::UPLOAD && asks_approval(stored.compiled.as_ref()))
+        .then_some(pending::APPROVAL);
+    // Only the approval that changes it goes on, when two come at once.
+    let changed = state.store.change_pending(&uuid, waits_for, next).await?;
+    let run = stored.run;
+    if changed
+        && next.is_none()
+        && run.is_managed
+        && !run.status.is_done()
+        && let (Some(compiled), Some(resource)) = (stored.compiled, stored.resource)
+    {
+        let execution = Execution {
+            uuid: run.uuid,
+            kind: run.kind,
+            compiled,
+            resource,
+            status: run.status,
+        };
+        execute(&state, execution).await?;
+    }
+    Ok(Json(json!({})))
+}
+
+/// `polyaxon ops invalidate`: Polyaxon forgets the run's cached results, so that a later run
+/// with the same inputs executes instead of reusing them. Myelin reuses no run's results, so
+/// there is nothing to forget; the run must exist.
+async fn invalidate(
+    State(state): State<AppState>,
+    Path((owner, project, uuid)): Path<(String, String, String)>,
+) -> Result<Json<Json_>, AppError> {
+    let uuid = run_uuid(&uuid)?;
+    state.store.run(&owner, &project, &uuid).await?;
+    Ok(Json(json!({})))
+}
+
+/// `polyaxon ops transfer --to-project`: the run moves to another project of the same owner,
+/// with its artifacts (kept by uuid, not by project).
+async fn transfer(
+    State(state): State<AppState>,
+    Path((owner, project, uuid)): Path<(String, String, String)>,
+    body: Result<Json<RunTransfer>, JsonRejection>,
+) -> Result<Json<Json_>, AppError> {
+    let Json(body) = body?;
+    let uuid = run_uuid(&uuid)?;
+    state.store.run(&owner, &project, &uuid).await?;
+    let Some(destination) = body.project.filter(|name| !name.is_empty()) else {
+        return Err(AppError::BadRequest(
+            "the destination project was not provided: send `project`".to_owned(),
+        ));
+    };
+    if destination == project {
+        return Ok(Json(json!({})));
+    }
+    match state.store.project(&owner, &destination).await {
+        Err(StoreError::NotFound(_)) => {
+            return Err(AppError::BadRequest(format!(
+                "the destination project `{destination}` does not exist"
+            )));
+        }
+        other => other?,
+    };
+    state
+        .store
+        .transfer_run(&owner, &project, &uuid, &destination)
+        .await?;
+    Ok(Json(json!({})))
 }
 
 async fn read(

@@ -1,8 +1,10 @@
 //! Polyaxon's streams service: runs' logs, polled with a time cursor, and artifact uploads.
 
+use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -50,6 +52,12 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/v1/{namespace}/{owner}/{project}/runs/{uuid}/artifacts/tree",
             get(tree),
+        )
+        .route(
+            "/v1/{namespace}/{owner}/{project}/runs/{uuid}/artifacts",
+            // A folder, packed: downloaded (`ops artifacts`, `ops pull`) or uploaded to unpack
+            // (`polyaxon run -u`, `ops upload`).
+            get(archive).post(upload).layer(DefaultBodyLimit::disable()),
         )
 }
 
@@ -494,6 +502,166 @@ async fn tree(
     Ok(Json(tree))
 }
 
+#[derive(Debug, Deserialize)]
+struct ArchiveParams {
+    #[serde(default)]
+    path: String,
+    /// When `path` may name a file, which is then sent as it is rather than archived (Python's
+    /// `True`, as the client's lineage downloads send it; `check_file` in older clients).
+    check_path: Option<String>,
+    check_file: Option<String>,
+}
+
+/// A folder of a run's artifacts (all of them when `path` is empty) as a `.tar.gz` of what is in
+/// it, as `polyaxon ops artifacts` and `ops pull` download them; a file alone when `path` names
+/// one. The archive is packed as it is sent, so none of it is held in memory or on disk.
+async fn archive(
+    State(state): State<AppState>,
+    Path((_namespace, owner, project, uuid)): Path<(String, String, String, String)>,
+    params: Result<Query<ArchiveParams>, QueryRejection>,
+    request: axum::extract::Request,
+) -> Result<Response, AppError> {
+    let Query(params) = params?;
+    let uuid = run_uuid(&uuid)?;
+    state.store.run(&owner, &project, &uuid).await?;
+    let found = state
+        .artifacts
+        .locate(&uuid, &params.path)
+        .await
+        .map_err(located)?;
+    let is_true = |flag: &Option<String>| {
+        flag.as_deref()
+            .is_some_and(|text| matches!(text.to_ascii_lowercase().as_str(), "true" | "1"))
+    };
+    if found.is_file() && (is_true(&params.check_path) || is_true(&params.check_file)) {
+        return serve_file(&found, false, request).await;
+    }
+    let name = params
+        .path
+        .trim_matches('/')
+        .rsplit('/')
+        .next()
+        .filter(|last| !last.is_empty())
+        .unwrap_or(&uuid)
+        .replace('"', "");
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
+    tokio::task::spawn_blocking(move || {
+        let chunks = ChunkSender(sender.clone());
+        let packed = pack(&found, std::io::BufWriter::with_capacity(64 * 1024, chunks));
+        if let Err(error) = packed {
+            tracing::warn!(%error, folder = %found.display(), "cannot pack a run's artifacts");
+            // Ends the response early: the client sees a broken archive, not a short one.
+            let _ = sender.blocking_send(Err(error));
+        }
+    });
+    let chunks = futures_util::stream::poll_fn(move |context| receiver.poll_recv(context));
+    let mut response = Response::new(axum::body::Body::from_stream(chunks));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/gzip"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&format!("inline; filename=\"{name}.tar.gz\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+/// Writes what it is given to a response body, chunk by chunk; fails once the client is gone.
+struct ChunkSender(tokio::sync::mpsc::Sender<std::io::Result<Bytes>>);
+
+impl std::io::Write for ChunkSender {
+    fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(Ok(Bytes::copy_from_slice(buffer)))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client left"))?;
+        Ok(buffer.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Packs `found` (a folder's contents, or a file) as a gzipped tar into `into`.
+fn pack(found: &std::path::Path, into: impl std::io::Write) -> std::io::Result<()> {
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        into,
+        flate2::Compression::fast(),
+    ));
+    if found.is_file() {
+        let name = found.file_name().map(std::path::PathBuf::from);
+        add_file(&mut tar, found, &name.unwrap_or_default())?;
+    } else {
+        add_folder(&mut tar, found, std::path::Path::new(""))?;
+    }
+    tar.into_inner()?.finish()?.flush()
+}
+
+/// Adds what `folder` holds under `inside`. Links are kept as links, so nothing outside the
+/// run's folder is read; an entry that goes while the folder is read (a finished upload's
+/// temporary file) is passed over.
+fn add_folder<W: std::io::Write>(
+    tar: &mut tar::Builder<W>,
+    folder: &std::path::Path,
+    inside: &std::path::Path,
+) -> std::io::Result<()> {
+    let mut entries = std::fs::read_dir(folder)?.collect::<std::io::Result<Vec<_>>>()?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        let name = entry.file_name();
+        // An upload still being received is not an artifact yet.
+        if name.to_string_lossy().starts_with(".upload-") {
+            continue;
+        }
+        let (path, archived) = (entry.path(), inside.join(&name));
+        let added = match entry.file_type()? {
+            kind if kind.is_dir() => tar
+                .append_dir(&archived, &path)
+                .and_then(|()| add_folder(tar, &path, &archived)),
+            kind if kind.is_symlink() => add_link(tar, &path, &archived),
+            kind if kind.is_file() => add_file(tar, &path, &archived),
+            _ => Ok(()),
+        };
+        match added {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
+/// Adds a file with the size it has now: a file still written to (a running run's log) gets
+/// that many bytes, and one cut short meanwhile is padded, so the archive stays well formed.
+fn add_file<W: std::io::Write>(
+    tar: &mut tar::Builder<W>,
+    path: &std::path::Path,
+    archived: &std::path::Path,
+) -> std::io::Result<()> {
+    use std::io::Read as _;
+
+    let file = std::fs::File::open(path)?;
+    let metadata = file.metadata()?;
+    let mut header = tar::Header::new_gnu();
+    header.set_metadata(&metadata);
+    let size = metadata.len();
+    let data = file.take(size).chain(std::io::repeat(0)).take(size);
+    tar.append_data(&mut header, archived, data)
+}
+
+fn add_link<W: std::io::Write>(
+    tar: &mut tar::Builder<W>,
+    path: &std::path::Path,
+    archived: &std::path::Path,
+) -> std::io::Result<()> {
+    let target = std::fs::read_link(path)?;
+    let mut header = tar::Header::new_gnu();
+    header.set_metadata(&std::fs::symlink_metadata(path)?);
+    header.set_entry_type(tar::EntryType::Symlink);
+    header.set_size(0);
+    tar.append_link(&mut header, archived, target)
+}
+
 /// One of a run's artifact files, streamed from disk (ranges and type as the file server
 /// gives them).
 async fn download(
@@ -502,8 +670,6 @@ async fn download(
     params: Result<Query<ArtifactParams>, QueryRejection>,
     request: axum::extract::Request,
 ) -> Result<Response, AppError> {
-    use tower::ServiceExt as _;
-
     let Query(params) = params?;
     let uuid = run_uuid(&uuid)?;
     state.store.run(&owner, &project, &uuid).await?;
@@ -514,26 +680,37 @@ async fn download(
         .map_err(located)?;
     if !file.is_file() {
         return Err(AppError::BadRequest(format!(
-            "`{}` is a folder: download its files one by one",
+            "`{}` is a folder: download its files one by one, or all of them from `…/artifacts`",
             params.path
         )));
     }
+    serve_file(&file, params.download, request).await
+}
+
+/// A file, from disk, with ranges and its type as the file server gives them; as a file to save
+/// (`Content-Disposition: attachment`) when `download`.
+async fn serve_file(
+    file: &std::path::Path,
+    download: bool,
+    request: axum::extract::Request,
+) -> Result<Response, AppError> {
+    use tower::ServiceExt as _;
+
     let name = file
         .file_name()
         .map(|name| name.to_string_lossy().replace('"', ""))
         .unwrap_or_default();
-    let served = tower_http::services::ServeFile::new(&file)
+    let served = tower_http::services::ServeFile::new(file)
         .oneshot(request)
         .await
         .map_err(|error| AppError::Internal(error.to_string()))?;
     let mut response = served.map(axum::body::Body::new);
-    if params.download
-        && let Ok(value) =
-            axum::http::HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+    if download
+        && let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
     {
         response
             .headers_mut()
-            .insert(axum::http::header::CONTENT_DISPOSITION, value);
+            .insert(header::CONTENT_DISPOSITION, value);
     }
     Ok(response)
 }

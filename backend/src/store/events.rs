@@ -146,6 +146,54 @@ impl Store for Notifying {
         Ok(())
     }
 
+    async fn transfer_run(
+        &self,
+        owner: &str,
+        project: &str,
+        uuid: &str,
+        to_project: &str,
+    ) -> Result<Run, StoreError> {
+        let run = self
+            .inner
+            .transfer_run(owner, project, uuid, to_project)
+            .await?;
+        // For watchers of either project, it leaves one and arrives in the other.
+        let _ = self.events.send(RunEvent {
+            owner: owner.to_owned(),
+            project: project.to_owned(),
+            uuid: uuid.to_owned(),
+            change: "deleted",
+            status: None,
+        });
+        self.tell(&run, "created");
+        Ok(run)
+    }
+
+    async fn change_pending(
+        &self,
+        uuid: &str,
+        from: &str,
+        to: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let changed = self.inner.change_pending(uuid, from, to).await?;
+        if changed && let Ok(stored) = self.inner.run_by_uuid(uuid).await {
+            self.tell(&stored.run, "updated");
+        }
+        Ok(changed)
+    }
+
+    async fn resume_run(
+        &self,
+        owner: &str,
+        project: &str,
+        resuming: StatusCondition,
+        run: NewRun,
+    ) -> Result<Run, StoreError> {
+        let run = self.inner.resume_run(owner, project, resuming, run).await?;
+        self.tell(&run, "status");
+        Ok(run)
+    }
+
     async fn add_condition(
         &self,
         uuid: &str,

@@ -150,6 +150,34 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Run, StoreError>;
     /// Deletes a run.
     async fn delete_run(&self, owner: &str, project: &str, uuid: &str) -> Result<(), StoreError>;
+    /// Moves a run to another project of the same owner, with its tags and values.
+    async fn transfer_run(
+        &self,
+        owner: &str,
+        project: &str,
+        uuid: &str,
+        to_project: &str,
+    ) -> Result<Run, StoreError>;
+    /// Changes what a run waits for before it may be scheduled (`pending`) from `from` to `to`,
+    /// if it still waits for `from`; whether it did, so that of two approvals at once only one
+    /// goes on to submit the run.
+    async fn change_pending(
+        &self,
+        uuid: &str,
+        from: &str,
+        to: Option<&str>,
+    ) -> Result<bool, StoreError>;
+    /// Records a new attempt of a run that ended (`polyaxon ops resume`), as Polyaxon keeps it:
+    /// the same run, with `resuming` forced over its final status, then `run`'s conditions
+    /// (`created` is not recorded again), and `run`'s operation, name, description, tags and
+    /// inputs. Refused with [`StoreError::Invalid`] when the run has not ended.
+    async fn resume_run(
+        &self,
+        owner: &str,
+        project: &str,
+        resuming: StatusCondition,
+        run: NewRun,
+    ) -> Result<Run, StoreError>;
     /// Records a status condition, if the lifecycle accepts it (see [`lifecycle::apply`]).
     async fn add_condition(
         &self,
@@ -165,7 +193,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// What a run read and wrote, in the order it was first reported.
     async fn lineage(&self, uuid: &str) -> Result<Vec<LineageArtifact>, StoreError>;
-    /// The uuids of managed runs that have not ended, oldest first: what a restarted server must
-    /// pick up again.
+    /// The uuids of managed runs that have not ended and wait for nothing (no `pending`), oldest
+    /// first: what a restarted server must pick up again.
     async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError>;
 }

@@ -366,6 +366,30 @@ fn load_project_run(
     .ok_or_else(|| run_not_found(uuid))
 }
 
+/// A run's id and the part of it its statuses change.
+fn run_state(connection: &Connection, uuid: &str) -> Result<Option<(i64, RunState)>, StoreError> {
+    Ok(connection
+        .query_row(
+            "SELECT id, status, conditions, created_at, started_at, finished_at, wait_time, \
+             duration FROM runs WHERE uuid = ?1",
+            params![uuid],
+            |row| {
+                let status: String = row.get(1)?;
+                let state = RunState {
+                    status: Status::parse(&status).unwrap_or(Status::Unknown),
+                    conditions: json_column(row, 2)?,
+                    created_at: Timestamp::from_micros(row.get(3)?),
+                    started_at: row.get::<_, Option<i64>>(4)?.map(Timestamp::from_micros),
+                    finished_at: row.get::<_, Option<i64>>(5)?.map(Timestamp::from_micros),
+                    wait_time: row.get(6)?,
+                    duration: row.get(7)?,
+                };
+                Ok((row.get(0)?, state))
+            },
+        )
+        .optional()?)
+}
+
 /// Rewrites the index rows of a run's inputs or outputs.
 fn index_values(
     transaction: &Transaction<'_>,
@@ -898,6 +922,139 @@ impl Store for Sqlite {
         .await
     }
 
+    async fn transfer_run(
+        &self,
+        owner: &str,
+        project: &str,
+        uuid: &str,
+        to_project: &str,
+    ) -> Result<Run, StoreError> {
+        let (owner, project, uuid, to_project) = (
+            owner.to_owned(),
+            project.to_owned(),
+            uuid.to_owned(),
+            to_project.to_owned(),
+        );
+        self.write(move |transaction, settings| {
+            let from_id = project_id(transaction, &owner, &project)?;
+            let to_id = project_id(transaction, &owner, &to_project)?;
+            let run_id: i64 = transaction
+                .query_row(
+                    "SELECT id FROM runs WHERE project_id = ?1 AND uuid = ?2",
+                    params![from_id, uuid],
+                    |row| row.get(0),
+                )
+                .optional()?
+                .ok_or_else(|| run_not_found(&uuid))?;
+            transaction.execute(
+                "UPDATE runs SET project_id = ?1, updated_at = ?2 WHERE id = ?3",
+                params![to_id, clock::now().as_micros(), run_id],
+            )?;
+            // The index rows carry the project, so filters in the new one find the run.
+            for table in ["run_tags", "run_values"] {
+                transaction.execute(
+                    &format!("UPDATE {table} SET project_id = ?1 WHERE run_id = ?2"),
+                    params![to_id, run_id],
+                )?;
+            }
+            Ok(load_project_run(transaction, settings, &owner, &to_project, &uuid)?.run)
+        })
+        .await
+    }
+
+    async fn change_pending(
+        &self,
+        uuid: &str,
+        from: &str,
+        to: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let (uuid, from, to) = (uuid.to_owned(), from.to_owned(), to.map(str::to_owned));
+        self.write(move |transaction, _| {
+            let changed = transaction.execute(
+                "UPDATE runs SET pending = ?1, updated_at = ?2 WHERE uuid = ?3 AND pending = ?4",
+                params![to, clock::now().as_micros(), uuid, from],
+            )?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn resume_run(
+        &self,
+        owner: &str,
+        project: &str,
+        resuming: StatusCondition,
+        run: NewRun,
+    ) -> Result<Run, StoreError> {
+        let (owner, project) = (owner.to_owned(), project.to_owned());
+        self.write(move |transaction, settings| {
+            // In the project, or not at all.
+            load_project_run(transaction, settings, &owner, &project, &run.uuid)?;
+            let project_id = project_id(transaction, &owner, &project)?;
+            let (run_id, mut state) =
+                run_state(transaction, &run.uuid)?.ok_or_else(|| run_not_found(&run.uuid))?;
+            if !state.status.is_done() {
+                return Err(StoreError::Invalid(format!(
+                    "run `{}` cannot be resumed before it ends: it is {}",
+                    run.uuid,
+                    state.status.as_str()
+                )));
+            }
+            lifecycle::apply(&mut state, resuming, true);
+            // Going again, it has not ended: a restarted server picks it up, and its next end
+            // is its end. (Polyaxon keeps the first end's time until then.)
+            state.finished_at = None;
+            state.duration = None;
+            for condition in run.conditions {
+                lifecycle::apply(&mut state, condition, false);
+            }
+            let tags = run.body.tags.clone().unwrap_or_default();
+            transaction.execute(
+                "UPDATE runs SET name = ?1, description = ?2, kind = ?3, runtime = ?4, \
+                 executor = ?5, status = ?6, conditions = ?7, inputs = ?8, tags = ?9, \
+                 started_at = ?10, finished_at = ?11, wait_time = ?12, duration = ?13, \
+                 updated_at = ?14 WHERE id = ?15",
+                params![
+                    run.name,
+                    run.body.description,
+                    run.kind,
+                    run.runtime,
+                    run.executor,
+                    state.status.as_str(),
+                    to_text(&state.conditions)?,
+                    run.inputs.as_ref().map(to_text).transpose()?,
+                    to_text(&tags)?,
+                    state.started_at.map(Timestamp::as_micros),
+                    state.finished_at.map(Timestamp::as_micros),
+                    state.wait_time,
+                    state.duration,
+                    clock::now().as_micros(),
+                    run_id
+                ],
+            )?;
+            transaction.execute(
+                "INSERT OR REPLACE INTO run_specs (run_id, content, compiled, resource) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    run_id,
+                    run.body.content,
+                    run.compiled.as_ref().map(to_text).transpose()?,
+                    run.resource.as_ref().map(to_text).transpose()?,
+                ],
+            )?;
+            index_tags(transaction, run_id, project_id, &tags)?;
+            index_values(
+                transaction,
+                run_id,
+                project_id,
+                "inputs",
+                run.inputs.as_ref(),
+            )?;
+            Ok(load_project_run(transaction, settings, &owner, &project, &run.uuid)?.run)
+        })
+        .await
+    }
+
     async fn add_condition(
         &self,
         uuid: &str,
@@ -906,27 +1063,8 @@ impl Store for Sqlite {
     ) -> Result<Transition, StoreError> {
         let uuid = uuid.to_owned();
         self.write(move |transaction, _| {
-            let found = transaction
-                .query_row(
-                    "SELECT status, conditions, created_at, started_at, finished_at, wait_time, \
-                     duration FROM runs WHERE uuid = ?1",
-                    params![uuid],
-                    |row| {
-                        let status: String = row.get(0)?;
-                        Ok(RunState {
-                            status: Status::parse(&status).unwrap_or(Status::Unknown),
-                            conditions: json_column(row, 1)?,
-                            created_at: Timestamp::from_micros(row.get(2)?),
-                            started_at: row.get::<_, Option<i64>>(3)?.map(Timestamp::from_micros),
-                            finished_at: row.get::<_, Option<i64>>(4)?.map(Timestamp::from_micros),
-                            wait_time: row.get(5)?,
-                            duration: row.get(6)?,
-                        })
-                    },
-                )
-                .optional()?;
-            let mut state =
-                found.ok_or_else(|| StoreError::NotFound(format!("no run `{uuid}`")))?;
+            let (_, mut state) = run_state(transaction, &uuid)?
+                .ok_or_else(|| StoreError::NotFound(format!("no run `{uuid}`")))?;
             if !lifecycle::apply(&mut state, condition, force) {
                 return Ok(Transition::Refused);
             }
@@ -1015,7 +1153,8 @@ impl Store for Sqlite {
     async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {
         self.read(|connection, _| {
             let mut statement = connection.prepare_cached(
-                "SELECT uuid FROM runs WHERE finished_at IS NULL AND is_managed = 1 ORDER BY id",
+                "SELECT uuid FROM runs WHERE finished_at IS NULL AND is_managed = 1 \
+                 AND pending IS NULL ORDER BY id",
             )?;
             let uuids = statement
                 .query_map([], |row| row.get(0))?

@@ -407,6 +407,24 @@ pub struct RunSelection {
     pub tags: Option<Vec<String>>,
 }
 
+/// Where a run moves to (`polyaxon ops transfer`): the body of `…/runs/{uuid}/transfer`, a
+/// project of the same owner.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunTransfer {
+    /// The destination project's name.
+    #[serde(default)]
+    pub project: Option<String>,
+}
+
+/// What a run waits for before it may be scheduled (`V1RunPending`), as its `pending` says.
+pub mod pending {
+    /// A person must approve it (`polyaxon ops approve`): its Polyaxonfile says
+    /// `isApproved: false`.
+    pub const APPROVAL: &str = "approval";
+    /// Its client uploads files first, then approves it (`polyaxon run -u`).
+    pub const UPLOAD: &str = "upload";
+}
+
 /// One page of a list (`V1ListRunsResponse`, `V1ListProjectsResponse`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ListResponse<T> {
