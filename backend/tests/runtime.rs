@@ -1151,6 +1151,42 @@ async fn after_a_restart_a_running_run_is_not_recorded_starting_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_job_goes_while_watches_are_down_ends_when_they_are_back() {
+    let bench = Bench::new("k8s-watch-gap", Kind::Kubernetes, 2).await;
+    let cluster = bench.cluster.as_ref().unwrap();
+    let left = bench.submit(&job("echo started; sleep 60")).await;
+    let stopped = bench.submit(&job("echo started; sleep 60")).await;
+    for uuid in [&left, &stopped] {
+        bench
+            .wait_for(uuid, |s| s == Status::Running, Duration::from_secs(20))
+            .await;
+    }
+    // The API server restarts; meanwhile both Jobs go (someone with kubectl), and one run is
+    // stopped.
+    cluster.lose_watches();
+    for uuid in [&left, &stopped] {
+        cluster.remove("batch/v1/jobs", NAMESPACE, &format!("plx-operation-{uuid}"));
+    }
+    bench.runtime.stop(&stopped).await.unwrap();
+    let status = bench
+        .wait_for(&stopped, Status::is_done, Duration::from_secs(5))
+        .await;
+    assert_eq!(status, Status::Stopped, "its Job was already gone");
+    cluster.restore_watches();
+    let status = bench
+        .wait_for(&left, Status::is_done, Duration::from_secs(10))
+        .await;
+    assert_eq!(status, Status::Failed);
+    let (_, reason, message) = bench.conditions(&left).await.pop().unwrap();
+    assert_eq!(reason, "Deleted");
+    assert_eq!(
+        message,
+        format!("the run's Job plx-operation-{left} was deleted from the cluster")
+    );
+    assert_eq!(bench.log_values(&left).await, ["started"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kind_the_cluster_does_not_serve_fails_naming_the_operator_that_provides_it() {
     let bench = Bench::new("k8s-no-crd", Kind::Kubernetes, 2).await;
     let cluster = bench.cluster.as_ref().unwrap();
@@ -1190,8 +1226,8 @@ impl Write {
     }
 }
 
-/// The scripted API server's writes, in order. A task answers the rest as they come, whatever
-/// the test is doing: lists empty, watches held open, so the runtime's watchers wait quietly.
+/// The scripted API server's writes, in order. A task holds the rest (the watchers' lists and
+/// watches) unanswered, whatever the test is doing, so the runtime's watchers wait quietly.
 struct Writes(tokio::sync::mpsc::UnboundedReceiver<Write>);
 
 impl Writes {
@@ -1220,15 +1256,8 @@ impl Writes {
                     if writes.send(write).is_err() {
                         return;
                     }
-                } else if write
-                    .query
-                    .iter()
-                    .any(|(key, value)| key == "watch" && value == "true")
-                {
-                    held.push(write);
                 } else {
-                    let empty = serde_json::json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": "1"}, "items": []});
-                    write.respond(200, &empty);
+                    held.push(write);
                 }
             }
         });

@@ -120,7 +120,18 @@ struct Objects {
     uids: u64,
     objects: BTreeMap<Key, Json>,
     history: Vec<Change>,
+    /// The oldest version a watch may start from: older history is forgotten, as etcd's
+    /// compaction forgets it.
+    compacted: u64,
     requests: Vec<Recorded>,
+}
+
+/// Whether watches are served: `down` while the API server cannot serve them (it restarts),
+/// `epoch` counting the times they were lost.
+#[derive(Debug, Clone, Copy, Default)]
+struct Watches {
+    down: bool,
+    epoch: u64,
 }
 
 /// The cluster's state, shared by the API and the kubelet.
@@ -129,6 +140,7 @@ pub struct Cluster {
     watchers: broadcast::Sender<Change>,
     controllers: mpsc::UnboundedSender<Change>,
     kubelet: Kubelet,
+    watches: tokio::sync::watch::Sender<Watches>,
     /// The kinds it serves.
     kinds: Mutex<Vec<Installed>>,
     /// Where the random part of generated names comes from.
@@ -160,6 +172,7 @@ impl FakeCluster {
             watchers,
             controllers,
             kubelet: Kubelet::new(root.join("pods")),
+            watches: tokio::sync::watch::Sender::new(Watches::default()),
             kinds: Mutex::new(installed_kinds()),
             names: Mutex::new(NAMES_SEED),
         });
@@ -215,6 +228,34 @@ impl FakeCluster {
         let before = kinds.len();
         kinds.retain(|kind| kind.crd.as_deref() != Some(crd));
         assert!(kinds.len() < before, "no CRD {crd} to uninstall");
+    }
+
+    /// Ends every watch and holds new ones, as an API server that restarts: what changes
+    /// meanwhile, no watch sees.
+    pub fn lose_watches(&self) {
+        self.cluster.watches.send_modify(|watches| {
+            watches.down = true;
+            watches.epoch += 1;
+        });
+    }
+
+    /// Serves watches again, with the history before now forgotten: a watch that resumes from
+    /// an older version is told `410 Gone` ("too old resource version") and must list again.
+    pub fn restore_watches(&self) {
+        {
+            let mut objects = self.cluster.objects();
+            objects.compacted = objects.version;
+        }
+        self.cluster
+            .watches
+            .send_modify(|watches| watches.down = false);
+    }
+
+    /// Deletes an object whatever holds it (its finalizers), as someone with `kubectl` can.
+    pub fn remove(&self, resource: &str, namespace: &str, name: &str) {
+        self.cluster
+            .delete(resource, namespace, name)
+            .expect("an object to remove");
     }
 
     /// Creates an object as another client would (the runtime before a restart).
@@ -849,38 +890,64 @@ fn watch(
             && change.namespace == namespace
             && selector.matches(&change.object)
     };
-    let (backlog, mut live) = {
-        let objects = cluster.objects();
-        let live = cluster.watchers.subscribe();
-        let backlog: Vec<Change> = match since {
-            Some(since) => objects
-                .history
-                .iter()
-                .filter(|change| change.version > since && relevant(change))
-                .cloned()
-                .collect(),
-            None => objects
-                .objects
-                .values()
-                .map(|object| Change {
-                    version: objects.version,
-                    resource: target.resource.clone(),
-                    namespace: target.namespace.clone(),
-                    kind: "ADDED",
-                    object: object.clone(),
-                })
-                .filter(|change| relevant(change))
-                .collect(),
-        };
-        (backlog, live)
-    };
     let (lines, receiver) = mpsc::channel::<Result<Bytes, std::convert::Infallible>>(64);
+    let (cluster, target_resource, target_namespace) = (
+        Arc::clone(cluster),
+        target.resource.clone(),
+        target.namespace.clone(),
+    );
     tokio::spawn(async move {
-        let line = |change: &Change| {
-            let mut text =
-                serde_json::to_vec(&json!({"type": change.kind, "object": change.object})).unwrap();
+        let encode = |event: &Json| {
+            let mut text = serde_json::to_vec(event).unwrap();
             text.push(b'\n');
             Ok(Bytes::from(text))
+        };
+        let line = |change: &Change| encode(&json!({"type": change.kind, "object": change.object}));
+        let mut watches = cluster.watches.subscribe();
+        // Asked for while the server cannot serve watches: answered once it can.
+        let epoch = match watches.wait_for(|watches| !watches.down).await {
+            Ok(now) => now.epoch,
+            Err(_) => return,
+        };
+        let backlog = {
+            let objects = cluster.objects();
+            let live = cluster.watchers.subscribe();
+            let backlog: Result<Vec<Change>, Json> = match since {
+                Some(since) if since < objects.compacted => {
+                    let expired = json!({"type": "ERROR", "object": {
+                        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                        "message": format!("too old resource version: {since} ({})", objects.compacted),
+                        "reason": "Expired", "code": 410,
+                    }});
+                    Err(expired)
+                }
+                Some(since) => Ok(objects
+                    .history
+                    .iter()
+                    .filter(|change| change.version > since && relevant(change))
+                    .cloned()
+                    .collect()),
+                None => Ok(objects
+                    .objects
+                    .values()
+                    .map(|object| Change {
+                        version: objects.version,
+                        resource: target_resource.clone(),
+                        namespace: target_namespace.clone(),
+                        kind: "ADDED",
+                        object: object.clone(),
+                    })
+                    .filter(|change| relevant(change))
+                    .collect()),
+            };
+            backlog.map(|backlog| (backlog, live))
+        };
+        let (backlog, mut live) = match backlog {
+            Ok(watching) => watching,
+            Err(expired) => {
+                let _ = lines.send(encode(&expired)).await;
+                return;
+            }
         };
         for change in &backlog {
             if lines.send(line(change)).await.is_err() {
@@ -902,6 +969,11 @@ fn watch(
                     Err(broadcast::error::RecvError::Lagged(_)) | Err(broadcast::error::RecvError::Closed) => return,
                 },
                 () = &mut deadline => return,
+                changed = watches.changed() => {
+                    if changed.is_err() || watches.borrow().epoch != epoch {
+                        return;
+                    }
+                }
             }
         }
     });

@@ -7,11 +7,14 @@
 //!   cluster does not serve is refused saying which operator would install it.
 //! - **Watch**: the workload (by name) and the run's pods (by the uuid label); what they say
 //!   becomes a status through [`status::observe`], judged only on whole lists of both (the
-//!   workload listed before its pods would read as a run starting). A restarted server takes a
-//!   run up where its statuses are: a running run is not reported starting again. Containers'
+//!   workload listed before its pods would read as a run starting). A watch the API server
+//!   cannot resume (`410 Gone`, after it restarted) lists again, and what the new list lacks
+//!   went unseen: a workload missing from it was deleted. A restarted server takes a run up
+//!   where its statuses are: a running run is not reported starting again. Containers'
 //!   logs are followed into the run's archive as they start ([`logs`]); the final status is
 //!   reported once they are in.
-//! - **Stop**: delete the workload with background propagation; `stopped` once it is gone.
+//! - **Stop**: delete the workload with background propagation; `stopped` once it is gone, at
+//!   once if it was gone already.
 //! - **Exec**: the pod exec WebSocket of the run's running pod, main container, with a tty and
 //!   its resizes when the session asks for a terminal.
 //!
@@ -99,7 +102,18 @@ struct Watched {
     /// The ports a service run's Service exposes.
     ports: Vec<u16>,
     /// Tells the run's watch that the run is being stopped.
-    stop: watch::Sender<bool>,
+    stop: watch::Sender<Stop>,
+}
+
+/// What a run's watch is told of its stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// Nobody asked.
+    No,
+    /// Asked: its workload is being deleted.
+    Asked,
+    /// Asked, and its workload was gone already: no watch will see it go.
+    Gone,
 }
 
 /// A run's workload: the object that owns the rest.
@@ -265,16 +279,31 @@ impl Inner {
         Ok(())
     }
 
-    async fn delete(&self, workload: &Workload) -> Result<(), String> {
+    /// Deletes a run's workload; whether it was there to delete.
+    async fn delete(&self, workload: &Workload) -> Result<bool, String> {
         match self
             .api(&workload.kind)
             .delete(&workload.name, &DeleteParams::background())
             .await
         {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(status)) if status.is_not_found() => Ok(false),
             Err(error) => Err(refusal(&error, &workload.describe())),
         }
+    }
+
+    /// Stops a watched run: its watch is told, and its workload deleted.
+    async fn stop(&self, uuid: &str, workload: &Workload) -> Result<(), String> {
+        let tell = |stop: Stop| {
+            if let Some(watched) = self.active().get(uuid) {
+                watched.stop.send_replace(stop);
+            }
+        };
+        tell(Stop::Asked);
+        if !self.delete(workload).await? {
+            tell(Stop::Gone);
+        }
+        Ok(())
     }
 
     /// Applies (unless `applied`) and watches a run until it ends.
@@ -285,7 +314,7 @@ impl Inner {
         objects: Option<Vec<Json>>,
         followers: Followers,
         passed: Passed,
-        stop: watch::Receiver<bool>,
+        stop: watch::Receiver<Stop>,
     ) {
         if let Some(objects) = objects {
             if let Err(message) = self.apply(objects).await {
@@ -300,7 +329,7 @@ impl Inner {
             );
             self.report(&uuid, Status::Scheduled, REASON, message).await;
         }
-        if *stop.borrow() {
+        if *stop.borrow() != Stop::No {
             // Stopped while its objects were being applied: the stop's delete may have come
             // first.
             let _ = self.delete(&workload).await;
@@ -318,7 +347,7 @@ impl Inner {
         workload: &Workload,
         mut followers: Followers,
         mut passed: Passed,
-        mut stop: watch::Receiver<bool>,
+        mut stop: watch::Receiver<Stop>,
     ) -> (Status, String, String) {
         let by_name =
             watcher::Config::default().fields(&format!("metadata.name={}", workload.name));
@@ -336,41 +365,65 @@ impl Inner {
             .boxed();
 
         let mut current: Option<Json> = None;
-        let mut gone = false;
+        let mut gone = *stop.borrow() == Stop::Gone;
         let mut pods: BTreeMap<String, Json> = BTreeMap::new();
         let mut last: Option<status::Observed> = None;
         // Judged only on whole lists: the workload alone, before its pods are listed, would
         // read as a run starting again.
         let (mut workload_listed, mut pods_listed) = (false, false);
-        let mut stopping = *stop.borrow();
+        // What a list shows while it is under way: the first one, or one after a watch could
+        // not resume (the API server forgot the version it was at, `410 Gone`), which replaces
+        // all that was known: what went meanwhile is in no event.
+        let mut listing: Option<Option<Json>> = None;
+        let mut listing_pods: Option<BTreeMap<String, Json>> = None;
+        let mut stopping = *stop.borrow() != Stop::No;
         let stop_deadline = tokio::time::sleep(STOP_WAIT);
         tokio::pin!(stop_deadline);
         let outcome = loop {
             tokio::select! {
                 Some(event) = workload_events.next() => match event {
-                    Ok(Event::Apply(object) | Event::InitApply(object)) => {
-                        current = Some(as_json(object, &workload.kind));
-                    }
+                    Ok(Event::Apply(object)) => current = Some(as_json(object, &workload.kind)),
                     Ok(Event::Delete(_)) => gone = true,
-                    Ok(Event::InitDone) => workload_listed = true,
-                    Ok(Event::Init) => {}
+                    Ok(Event::Init) => listing = Some(None),
+                    Ok(Event::InitApply(object)) => {
+                        listing = Some(Some(as_json(object, &workload.kind)));
+                    }
+                    Ok(Event::InitDone) => {
+                        // Not in the list: it went while nothing watched.
+                        current = listing.take().flatten();
+                        gone |= current.is_none();
+                        workload_listed = true;
+                    }
                     Err(error) => tracing::warn!(%error, uuid, "watching a workload"),
                 },
                 Some(event) = pod_events.next() => match event {
-                    Ok(Event::Apply(pod) | Event::InitApply(pod)) => {
+                    Ok(Event::Apply(pod)) => {
                         let name = pod.metadata.name.clone().unwrap_or_default();
                         pods.insert(name, as_json(pod, &kinds::POD));
                     }
                     Ok(Event::Delete(pod)) => {
                         pods.remove(pod.metadata.name.as_deref().unwrap_or_default());
                     }
-                    Ok(Event::Init) => pods.clear(),
-                    Ok(Event::InitDone) => pods_listed = true,
+                    Ok(Event::Init) => listing_pods = Some(BTreeMap::new()),
+                    Ok(Event::InitApply(pod)) => {
+                        let name = pod.metadata.name.clone().unwrap_or_default();
+                        listing_pods
+                            .get_or_insert_default()
+                            .insert(name, as_json(pod, &kinds::POD));
+                    }
+                    Ok(Event::InitDone) => {
+                        pods = listing_pods.take().unwrap_or_default();
+                        pods_listed = true;
+                    }
                     Err(error) => tracing::warn!(%error, uuid, "watching a run's pods"),
                 },
-                Ok(()) = stop.changed(), if !stopping => {
-                    stopping = true;
-                    stop_deadline.as_mut().reset(tokio::time::Instant::now() + STOP_WAIT);
+                Ok(()) = stop.changed() => {
+                    let told = *stop.borrow_and_update();
+                    if !stopping && told != Stop::No {
+                        stopping = true;
+                        stop_deadline.as_mut().reset(tokio::time::Instant::now() + STOP_WAIT);
+                    }
+                    gone |= told == Stop::Gone;
                 },
                 () = &mut stop_deadline, if stopping => {
                     break (Status::Stopped, REASON.to_owned(), format!("Run was stopped; its {} is still being deleted", workload.describe()));
@@ -394,7 +447,11 @@ impl Inner {
                 );
                 break (Status::Failed, "Deleted".to_owned(), message);
             }
-            let Some(object) = current.as_ref().filter(|_| workload_listed && pods_listed) else {
+            let listed = workload_listed && pods_listed;
+            let Some(object) = current
+                .as_ref()
+                .filter(|_| listed && listing.is_none() && listing_pods.is_none())
+            else {
                 continue;
             };
             let pod_list: Vec<Json> = pods.values().cloned().collect();
@@ -547,8 +604,8 @@ impl Inner {
     }
 
     /// Registers a run as watched; the receiver learns when it is stopped.
-    fn watched(&self, execution: &Execution, workload: &Workload) -> watch::Receiver<bool> {
-        let (stop, stopped) = watch::channel(false);
+    fn watched(&self, execution: &Execution, workload: &Workload) -> watch::Receiver<Stop> {
+        let (stop, stopped) = watch::channel(Stop::No);
         let ports = execution
             .compiled
             .pointer("/run/ports")
@@ -712,11 +769,8 @@ impl Runtime for KubernetesRuntime {
         self.inner
             .report(uuid, Status::Stopping, REASON, "Run is stopping")
             .await;
-        if let Some(watched) = self.inner.active().get(uuid) {
-            let _ = watched.stop.send(true);
-        }
         self.inner
-            .delete(&workload)
+            .stop(uuid, &workload)
             .await
             .map_err(RuntimeError::Failed)
     }
@@ -891,11 +945,7 @@ impl Runtime for KubernetesRuntime {
         };
         let stop = inner.watched(&execution, &workload);
         if execution.status == Status::Stopping {
-            let _ = inner
-                .active()
-                .get(&uuid)
-                .map(|watched| watched.stop.send(true));
-            let _ = inner.delete(&workload).await;
+            let _ = inner.stop(&uuid, &workload).await;
         }
         let archived = inner.archived(&uuid).await;
         let followers = Followers::new(
