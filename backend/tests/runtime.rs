@@ -1205,6 +1205,29 @@ async fn a_kind_the_cluster_does_not_serve_fails_naming_the_operator_that_provid
     bench.runtime.clean(&uuid).await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_the_cluster_refuses_in_part_leaves_nothing_behind() {
+    let bench = Bench::new("k8s-refused-in-part", Kind::Kubernetes, 2).await;
+    let cluster = bench.cluster.as_ref().unwrap();
+    // The cluster has DaskClusters but not the autoscalers of the Dask operator's newer
+    // versions.
+    cluster.uninstall("daskautoscalers.kubernetes.dask.org");
+    let dask = "kind: component\nrun:\n  kind: daskcluster\n  minReplicas: 1\n  maxReplicas: 5\n  worker: {replicas: 2, container: {image: dask, args: [dask-worker]}}\n  scheduler: {container: {image: dask}}\n";
+    let uuid = bench.submit(dask).await;
+    assert_eq!(bench.ended(&uuid).await, Status::Failed);
+    let (_, reason, message) = bench.conditions(&uuid).await.pop().unwrap();
+    assert_eq!(reason, "SubmissionRefused");
+    assert!(
+        message.starts_with("the cluster has no resource daskautoscalers.kubernetes.dask.org"),
+        "{message}"
+    );
+    let clusters = cluster.objects("kubernetes.dask.org/v1/daskclusters", NAMESPACE);
+    assert!(
+        clusters.is_empty(),
+        "the DaskCluster applied before the refusal would start pods for a failed run"
+    );
+}
+
 /// A write the runtime sent to the scripted API server, waiting for its answer.
 struct Write {
     method: String,

@@ -4,7 +4,8 @@
 //!
 //! - **Submit**: server-side apply of every object under the field manager [`FIELD_MANAGER`],
 //!   the first one (the workload) owning the rest, so deleting it deletes them all. A kind the
-//!   cluster does not serve is refused saying which operator would install it.
+//!   cluster does not serve is refused saying which operator would install it; when an object
+//!   is refused, the workload applied before it is deleted, so nothing of a failed run starts.
 //! - **Watch**: the workload (by name) and the run's pods (by the uuid label); what they say
 //!   becomes a status through [`status::observe`], judged only on whole lists of both (the
 //!   workload listed before its pods would read as a run starting). A watch the API server
@@ -239,10 +240,31 @@ impl Inner {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
 
-    /// Applies `objects` in order; the first owns the others.
-    async fn apply(&self, objects: Vec<Json>) -> Result<(), String> {
-        let params = PatchParams::apply(FIELD_MANAGER).force();
+    /// Applies `objects` in order, the first (the workload) owning the others. When the cluster
+    /// refuses one, what was applied before it is deleted, so nothing of a refused run starts.
+    async fn apply(&self, workload: &Workload, objects: Vec<Json>) -> Result<(), String> {
         let mut owner: Option<Json> = None;
+        let Err(message) = self.apply_owned(objects, &mut owner).await else {
+            return Ok(());
+        };
+        if owner.is_some()
+            && let Err(error) = self.delete(workload).await
+        {
+            return Err(format!(
+                "{message}; what was applied of it could not be removed: {error}"
+            ));
+        }
+        Err(message)
+    }
+
+    /// Applies `objects` in order, the first owning the others, and sets `owner` to the
+    /// reference they carry once the first is applied.
+    async fn apply_owned(
+        &self,
+        objects: Vec<Json>,
+        owner: &mut Option<Json>,
+    ) -> Result<(), String> {
+        let params = PatchParams::apply(FIELD_MANAGER).force();
         for mut object in objects {
             let kind = Kind::of(&object).ok_or("the resource expands to an unknown kind")?;
             let name = object
@@ -251,7 +273,7 @@ impl Inner {
                 .ok_or("an object has no name")?
                 .to_owned();
             object["metadata"]["namespace"] = json!(self.namespace);
-            if let Some(owner) = &owner {
+            if let Some(owner) = owner.as_ref() {
                 object["metadata"]["ownerReferences"] = json!([owner]);
             }
             let applied = self
@@ -266,7 +288,7 @@ impl Inner {
                     }
                 })?;
             if owner.is_none() {
-                owner = Some(json!({
+                *owner = Some(json!({
                     "apiVersion": kind.api_version,
                     "kind": kind.kind,
                     "name": name,
@@ -317,7 +339,7 @@ impl Inner {
         stop: watch::Receiver<Stop>,
     ) {
         if let Some(objects) = objects {
-            if let Err(message) = self.apply(objects).await {
+            if let Err(message) = self.apply(&workload, objects).await {
                 self.active().remove(&uuid);
                 self.report(&uuid, Status::Failed, "SubmissionRefused", message)
                     .await;
