@@ -578,6 +578,55 @@ fn ops_artifacts_and_ops_pull_download_what_a_run_wrote() {
     assert_eq!(cli.refused_connections(), "", "a client left loopback");
 }
 
+#[test]
+fn run_local_is_compiled_here_and_left_to_the_cli_to_execute() {
+    let cli = Cli::start("cli-local");
+    let server = &cli.server;
+    cli.ok(&["project", "create", "--name", "local"]);
+    let file = server.root.join("local.yaml");
+    std::fs::write(&file, python_job("local", "print('here')")).unwrap();
+    // The CLI's process executor of 2.18 fails once the run is running (it reads a container's
+    // `image`, which its process containers lack), against Polyaxon CE as here: what matters
+    // is that the server compiled the run and left its execution to the CLI.
+    let ran = cli.polyaxon(&[
+        "run",
+        "-f",
+        file.to_str().unwrap(),
+        "-p",
+        "local",
+        "--local",
+        "-exc",
+        "process",
+    ]);
+    let printed = String::from_utf8_lossy(&ran.stdout);
+    assert_eq!(ran.status.code(), Some(1), "{printed}");
+    let uuid = printed
+        .split_whitespace()
+        .find_map(|word| word.rsplit_once('@').map(|(_, uuid)| uuid.to_owned()))
+        .unwrap_or_else(|| panic!("no run uuid in:\n{printed}"));
+    let run = server.run("local", &uuid);
+    assert_eq!(run["managed_by"], "cli", "{run}");
+    let reasons: Vec<(String, String)> = run["status_conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|condition| {
+            let text = |key: &str| condition[key].as_str().unwrap_or_default().to_owned();
+            (text("type"), text("reason"))
+        })
+        .collect();
+    let expected = [
+        ("created", "Myelin"),
+        ("compiled", "Myelin"),
+        ("scheduled", "CliExecutor"),
+        ("starting", "CliProcessExecutor"),
+        ("running", "CliProcessExecutor"),
+    ]
+    .map(|(kind, reason)| (kind.to_owned(), reason.to_owned()));
+    assert_eq!(reasons, expected, "{printed}");
+    assert_eq!(cli.refused_connections(), "", "a client left loopback");
+}
+
 fn read_dir_names(folder: &Path) -> Vec<String> {
     std::fs::read_dir(folder)
         .unwrap_or_else(|error| panic!("{}: {error}", folder.display()))

@@ -166,6 +166,13 @@ async fn submit_run(
     body: OperationBody,
     origin: Option<Origin<'_>>,
 ) -> Result<Run, AppError> {
+    // `polyaxon run --local`: the CLI executes the run itself (`ops execute`) once the server
+    // has compiled it, as an agent's would be; it reports the statuses from then on.
+    let by_cli = body.managed_by.as_deref() == Some(CLI) && body.content.is_some();
+    let mut body = body;
+    if by_cli {
+        body.managed_by = Some("agent".to_owned());
+    }
     let mut prepared = submit::prepare(
         Submission {
             project,
@@ -177,6 +184,11 @@ async fn submit_run(
         },
         state.runtime.as_ref(),
     )?;
+    if by_cli {
+        prepared.execution = None;
+        prepared.run.body.managed_by = Some(CLI.to_owned());
+        prepared.run.executor = CLI.to_owned();
+    }
     prepared.run.cloned_from = origin
         .as_ref()
         .map(|origin| (origin.run.to_owned(), origin.kind.as_str().to_owned()));
@@ -208,6 +220,9 @@ async fn submit_run(
     }
     Ok(run)
 }
+
+/// Who executes a run that `polyaxon run --local` submits.
+const CLI: &str = "cli";
 
 /// Hands a stored run to the runtime; a run the runtime does not take fails, saying why.
 async fn execute(state: &AppState, execution: Execution) -> Result<(), AppError> {
