@@ -285,31 +285,89 @@ fn compile_operation(operation: &Json, run: &RunContext) -> Result<Json, Failure
                 .or_insert_with(|| Json::Array(Vec::new()));
         }
     } else if let Some(run_section) = compiled.get_mut("run").map(Json::take) {
-        let Json::Object(mut context) = stage_one.into_json() else {
+        let Json::Object(context) = stage_one.into_json() else {
             unreachable!("the stage one context is a mapping")
         };
-        let globals = context
-            .get_mut("globals")
-            .expect("stage one has the globals");
-        stage_two_globals(globals, &compiled, run);
-        add_service_urls(globals, &run_section, run);
-        context.insert(
-            "connections".to_owned(),
-            connections_context(&run_section, run, false),
-        );
-        context.insert(
-            "init".to_owned(),
-            connections_context(&run_section, run, true),
-        );
-        let stage_two = Context::new(Json::Object(context));
+        let stage_two = stage_two_context(context, &compiled, &run_section, run);
         let mut rendered = run_section;
-        render_run_section(&mut rendered, &stage_two, templates)
+        render_run_section(&mut rendered, stage_two, run, templates)
             .map_err(|error| error.within("run"))?;
         keep_text_maps(&mut rendered, "run")?;
         read_tensorboard_uuids(&mut rendered, "run")?;
         compiled.insert("run".to_owned(), rendered);
     }
     Ok(Json::Object(compiled))
+}
+
+/// Stage one's context (the params and the globals) made stage two's: with the run's paths, a
+/// service's URLs, and the connections its run and its init steps use.
+fn stage_two_context(
+    mut context: Map<String, Json>,
+    compiled: &Map<String, Json>,
+    run_section: &Json,
+    run: &RunContext,
+) -> Map<String, Json> {
+    let globals = context
+        .entry("globals")
+        .or_insert_with(|| Json::Object(Map::new()));
+    stage_two_globals(globals, compiled, run);
+    add_service_urls(globals, run_section, run);
+    context.insert(
+        "connections".to_owned(),
+        connections_context(run_section, run, false),
+    );
+    context.insert(
+        "init".to_owned(),
+        connections_context(run_section, run, true),
+    );
+    context
+}
+
+/// The context the run of a compiled operation renders with, rebuilt from it: its params are
+/// the values its inputs, outputs and contexts hold. For what Polyaxon leaves unrendered (a
+/// distributed run's own fields) and Myelin's native objects need rendered.
+pub(crate) fn run_context(compiled: &Json, run: &RunContext) -> Result<Context, String> {
+    let Json::Object(compiled) = compiled else {
+        return Err("the compiled operation is not a mapping".to_owned());
+    };
+    let mut specs = Vec::new();
+    for section in ["inputs", "outputs", "contexts"] {
+        let ios = compiled
+            .get(section)
+            .and_then(Json::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let names: Vec<String> = ios
+            .iter()
+            .map(|io| io.get("name").map(python::str_of).unwrap_or_default())
+            .collect();
+        for (index, io) in ios.iter().enumerate() {
+            // Of two IOs with one name the last is the param, as when compiling.
+            if names[index + 1..].contains(&names[index]) {
+                continue;
+            }
+            let flag = |key: &str| io.get(key) == Some(&Json::Bool(true));
+            specs.push(ParamSpec {
+                name: names[index].clone(),
+                io_type: (section != "contexts")
+                    .then(|| io.get("type").and_then(Json::as_str).map(str::to_owned))
+                    .flatten(),
+                value: io.get("value").cloned().unwrap_or(Json::Null),
+                is_flag: flag("isFlag"),
+                is_list: flag("isList"),
+                arg_format: io
+                    .get("argFormat")
+                    .and_then(Json::as_str)
+                    .map(str::to_owned),
+                connection: io.get("connection").cloned(),
+            });
+        }
+    }
+    let mut context = params_context(&specs, Templates::shared())?;
+    context.insert("globals".to_owned(), globals(compiled, run));
+    let run_section = compiled.get("run").unwrap_or(&Json::Null);
+    let context = stage_two_context(context, compiled, run_section, run);
+    Ok(Context::new(Json::Object(context)))
 }
 
 /// A TensorBoard init step's `uuids`, rendered now, must list run UUIDs; they are kept as
@@ -452,7 +510,7 @@ fn resolve_connections(compiled: &mut Map<String, Json>, run: &RunContext) -> Re
         }
     }
     let Some((_, first_path)) = missing.first() else {
-        return Ok(());
+        return refuse_cleaner_connections(run_section, store.as_deref());
     };
     Err(Failure::at(
         first_path.clone(),
@@ -471,6 +529,48 @@ fn resolve_connections(compiled: &mut Map<String, Json>, run: &RunContext) -> Re
                 .join(", ")
         ),
     ))
+}
+
+/// Polyaxon 2.18 collects the connections of jobs, services, notifiers, tuners and distributed
+/// runs, but not a cleaner's: rendering one that asks for any other than the artifacts store
+/// fails (a `KeyError` on the connection's name). Say so instead.
+fn refuse_cleaner_connections(
+    run_section: &Map<String, Json>,
+    store: Option<&str>,
+) -> Result<(), Failure> {
+    if run_section.get("kind").and_then(Json::as_str) != Some("cleaner") {
+        return Ok(());
+    }
+    let asked = |key: &'static str| {
+        run_section
+            .get(key)
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(move |(index, item)| (key, index, item))
+    };
+    let requested =
+        asked("connections").map(|(key, index, name)| (format!("run.{key}[{index}]"), name));
+    let of_init = asked("init").filter_map(|(key, index, step)| {
+        Some((
+            format!("run.{key}[{index}].connection"),
+            step.get("connection")?,
+        ))
+    });
+    for (path, name) in requested.chain(of_init) {
+        let name = python::str_of(name);
+        if Some(name.as_str()) != store {
+            return Err(Failure::at(
+                path,
+                format!(
+                    "a cleaner cannot use the connection `{name}`: Polyaxon 2.18 collects no \
+                     connections for cleaners and fails compiling one that asks for any"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The parts of a run that become pods: the run itself for a job or a service, each replica for
@@ -1394,24 +1494,68 @@ fn is_distributed(kind: &str) -> bool {
     )
 }
 
-/// Renders a run: all of a job or service, only the replicas of a distributed run.
+/// Renders a run: all of a job or service, only the replicas of a distributed run, each with
+/// the connections and init steps of its own. A Ray cluster's groups of workers are rendered
+/// as Polyaxon renders them: they see the params and, under each group's name, that group's
+/// globals, connections and init steps, but no `globals` of their own.
 fn render_run_section(
-    run: &mut Json,
-    context: &Context,
+    run_section: &mut Json,
+    context: Map<String, Json>,
+    run: &RunContext,
     templates: &Templates,
 ) -> Result<(), TemplateError> {
-    let distributed = run
+    let kind = run_section
         .get("kind")
         .and_then(Json::as_str)
-        .is_some_and(is_distributed);
-    let (Json::Object(fields), true) = (&mut *run, distributed) else {
-        return render_run(run, context, templates);
+        .unwrap_or_default()
+        .to_owned();
+    let (Json::Object(fields), true) = (&mut *run_section, is_distributed(&kind)) else {
+        return render_run(run_section, &Context::new(Json::Object(context)), templates);
+    };
+    let replica_context = |replica: &Json| {
+        let mut context = context.clone();
+        context.insert(
+            "connections".to_owned(),
+            connections_context(replica, run, false),
+        );
+        context.insert("init".to_owned(), connections_context(replica, run, true));
+        context
     };
     for key in REPLICA_FIELDS {
-        if let Some(replica) = fields.get_mut(*key) {
-            render_run(replica, context, templates)
-                .map_err(|error| error.within(&format!(".{key}")))?;
-        }
+        let Some(replica) = fields.get_mut(*key) else {
+            continue;
+        };
+        let by_group = kind == "raycluster" && *key == "workers";
+        let own = if by_group {
+            let mut own: Map<String, Json> = context
+                .iter()
+                .filter(|(name, _)| !matches!(name.as_str(), "globals" | "connections" | "init"))
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect();
+            for (group, worker) in replica.as_object().into_iter().flatten() {
+                let mut group_context = replica_context(worker);
+                let mut entry = Map::new();
+                for name in ["globals", "init", "connections"] {
+                    entry.insert(
+                        name.to_owned(),
+                        group_context.remove(name).unwrap_or(Json::Null),
+                    );
+                }
+                own.insert(group.clone(), Json::Object(entry));
+            }
+            own
+        } else {
+            replica_context(replica)
+        };
+        render_run(replica, &Context::new(Json::Object(own)), templates).map_err(|mut error| {
+            if by_group && error.message.contains("`globals") {
+                error.message.push_str(
+                    "; a Ray cluster's workers see the globals under their group's name \
+                     (`{{ <group>.globals.uuid }}`)",
+                );
+            }
+            error.within(&format!(".{key}"))
+        })?;
     }
     Ok(())
 }

@@ -296,12 +296,12 @@ fn native_objects_match_their_golden_files() {
     let run = oracle_run();
     for case in cases() {
         let compiled = shared::compile(&case.text, &case.params, &run);
-        let resource = compiled
-            .compiled
-            .as_ref()
-            .and_then(|operation| shared::convert::convert(operation, &run).ok());
+        let converted = compiled.compiled.as_ref().and_then(|operation| {
+            let resource = shared::convert::convert(operation, &run).ok()?;
+            Some((operation, resource))
+        });
         let golden = case.folder.join(format!("{}.native.json", case.name));
-        let Some(resource) = resource else {
+        let Some((operation, resource)) = converted else {
             assert!(
                 !golden.exists(),
                 "{}: does not convert, yet has {}",
@@ -311,7 +311,7 @@ fn native_objects_match_their_golden_files() {
             continue;
         };
         // A resource that cannot be expanded records why, so a change of reason shows too.
-        let native = match shared::convert::native::expand(&resource) {
+        let native = match shared::convert::native::expand_run(&resource, operation, &run) {
             Ok(objects) => Value::Array(objects),
             Err(why) => serde_json::json!({"error": why}),
         };

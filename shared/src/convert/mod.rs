@@ -120,6 +120,7 @@ pub fn convert(compiled: &Json, run: &RunContext) -> Result<Json, NotConverted> 
             .to_owned(),
         kind: kind.to_owned(),
         layout,
+        run_connections: run_connections(kind, run_section),
     };
     let kv_env = env_from_io(compiled);
     let spec = match kind {
@@ -291,6 +292,9 @@ struct Converter<'a> {
     /// The run's kind, as its annotation says.
     kind: String,
     layout: &'static Layout,
+    /// The connections of the whole run, as Polyaxon's resolver collects them: every pod gets
+    /// the volume of each, whichever replica asked for it.
+    run_connections: Vec<String>,
 }
 
 /// A pod's parts before they are assembled.
@@ -1236,8 +1240,11 @@ impl Converter<'_> {
         let mut seen: Vec<&str> = Vec::new();
         let mut with_store: Vec<&Connection> = Vec::new();
         with_store.extend(self.store());
-        with_store.extend(connections.iter().copied());
-        with_store.extend(init_connections.iter().copied());
+        with_store.extend(
+            self.run_connections
+                .iter()
+                .filter_map(|name| self.run.connection(name)),
+        );
         for connection in &with_store {
             if seen.contains(&connection.name.as_str()) {
                 continue;
@@ -1710,4 +1717,61 @@ fn python_truthy(value: &Json) -> bool {
         Json::Array(items) => !items.is_empty(),
         Json::Object(fields) => !fields.is_empty(),
     }
+}
+
+/// The connections Polyaxon's resolver collects for a run (its `connection_by_names`, after the
+/// artifacts store): each replica's connections, then its init steps', replicas in the order
+/// the resolver visits them. A cleaner's are not collected.
+fn run_connections(kind: &str, run_section: &Json) -> Vec<String> {
+    let replicas: Vec<&Json> = match kind {
+        "job" | "service" | "notifier" | "tuner" => vec![run_section],
+        "mpijob" => ["launcher", "worker"]
+            .iter()
+            .filter_map(|key| run_section.get(*key))
+            .collect(),
+        "tfjob" => ["chief", "worker", "ps", "evaluator"]
+            .iter()
+            .filter_map(|key| run_section.get(*key))
+            .collect(),
+        "pytorchjob" => ["master", "worker"]
+            .iter()
+            .filter_map(|key| run_section.get(*key))
+            .collect(),
+        "daskcluster" => ["worker", "scheduler"]
+            .iter()
+            .filter_map(|key| run_section.get(*key))
+            .collect(),
+        "raycluster" => run_section
+            .get("head")
+            .into_iter()
+            .chain(
+                run_section
+                    .get("workers")
+                    .and_then(Json::as_object)
+                    .into_iter()
+                    .flat_map(|workers| workers.values()),
+            )
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut names: Vec<String> = Vec::new();
+    for replica in replicas {
+        let own = replica
+            .get("connections")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten();
+        let of_init = replica
+            .get("init")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|step| step.get("connection"));
+        for name in own.chain(of_init).map(python::str_of) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
 }

@@ -14,24 +14,99 @@
 //! Defaults are the operator's: a Job retries 0 times and is kept 5 s after it ends; pods do
 //! not restart. Unlike the operator, a service's ports are added to its container only when
 //! missing, and PyTorch's `nprocPerNode` is passed on.
+//!
+//! Polyaxon renders only the replicas of a distributed run, so its resource may keep templates
+//! in the run's own fields (a Ray cluster's `rayVersion`, a PyTorch job's `nProcPerNode`).
+//! [`expand_run`] renders them, in a copy, with the run's params and globals, as Polyaxon renders
+//! the replicas; [`expand`], given the resource alone, refuses those the objects carry.
 
 use serde_json::{Map, Value as Json, json};
+
+use crate::run::RunContext;
+use crate::template::{Context, Kind, Templates};
 
 /// How long a finished workload is kept at least, so its final status can be read.
 const MIN_TTL_SECONDS: u64 = 5;
 /// The port a service without any listens on, as Polyaxon's operator assumes.
 const DEFAULT_SERVICE_PORT: u64 = 6006;
 
-/// The objects that run `resource`, the owner first; the error says what is missing.
+/// The objects that run `resource`, converted from `compiled` for `run`, the owner first.
+///
+/// Polyaxon renders only the replicas of a distributed run, so its resource keeps the run's own
+/// fields as written: a Ray cluster's `{{ }}` in `entrypoint` or `rayVersion` stays a template.
+/// The resource is left as Polyaxon's; what is expanded is a copy with those fields rendered as
+/// Polyaxon renders the replicas, with the run's params and globals.
+pub fn expand_run(resource: &Json, compiled: &Json, run: &RunContext) -> Result<Vec<Json>, String> {
+    let mut rendered = resource.clone();
+    if unrendered(resource, "", false).is_some() {
+        let context = crate::compile::run_context(compiled, run)?;
+        render_unrendered(&mut rendered, &context, "")?;
+    }
+    expand(&rendered)
+}
+
+/// Renders every template [`unrendered`] would find; a field Polyaxon types as text stays text.
+fn render_unrendered(value: &mut Json, context: &Context, path: &str) -> Result<(), String> {
+    match value {
+        Json::Object(fields) => {
+            for (key, field) in fields.iter_mut() {
+                if matches!(key.as_str(), "template" | "metadata") {
+                    continue;
+                }
+                let path = format!("{path}.{key}");
+                if let Json::String(text) = field
+                    && is_template(text)
+                {
+                    let kind = if TEXT_FIELDS.contains(&key.as_str()) {
+                        Kind::Text
+                    } else {
+                        Kind::Expression
+                    };
+                    *field = Templates::shared()
+                        .expand(field, context, kind)
+                        .map_err(|error| {
+                            format!(
+                                "`{}` cannot be rendered: {}",
+                                path.trim_start_matches('.'),
+                                error.message
+                            )
+                        })?;
+                } else {
+                    render_unrendered(field, context, &path)?;
+                }
+            }
+            Ok(())
+        }
+        Json::Array(items) => items.iter_mut().enumerate().try_for_each(|(index, item)| {
+            render_unrendered(item, context, &format!("{path}[{index}]"))
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The fields of a distributed run's own that Polyaxon types as text: rendered, they stay text
+/// (`rayVersion: "{{ v }}"` gives `"2"`, not 2).
+const TEXT_FIELDS: &[&str] = &["entrypoint", "rayVersion", "runtimeEnv", "successPolicy"];
+
+/// The fields of a resource's spec that no native object carries (KubeRay's RayCluster runs no
+/// entrypoint, as Polyaxon's operator gives it none): a template left there stops nothing.
+const NOT_CARRIED: &[&str] = &["entrypoint", "runtimeEnv", "autoscalerOptions"];
+
+fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%")
+}
+
+/// The objects that run `resource`, the owner first; the error says what is missing. A field
+/// Polyaxon left a template that the objects need is refused: [`expand_run`] renders them.
 pub fn expand(resource: &Json) -> Result<Vec<Json>, String> {
     let kind = resource
         .get("kind")
         .and_then(Json::as_str)
         .ok_or("the resource has no `kind`")?;
-    if let Some(path) = unrendered(resource, "") {
+    if let Some(path) = unrendered(resource, "", true) {
         return Err(format!(
             "`{path}` is still a template, which Polyaxon leaves unrendered in a distributed \
-             run's own fields: write the value itself"
+             run's own fields: expand it with the run's params, or write the value itself"
         ));
     }
     let base = Base::of(resource)?;
@@ -46,18 +121,20 @@ pub fn expand(resource: &Json) -> Result<Vec<Json>, String> {
 
 /// The first string outside the metadata and the pods' templates that still holds a Jinja
 /// template, if any: there it would be read as a value. Inside containers and annotations a
-/// `{{` may be anybody's syntax.
-fn unrendered(value: &Json, path: &str) -> Option<String> {
+/// `{{` may be anybody's syntax. With `carried_only`, fields no native object carries are
+/// passed over.
+fn unrendered(value: &Json, path: &str, carried_only: bool) -> Option<String> {
     match value {
-        Json::String(text) if text.contains("{{") || text.contains("{%") => Some(path.to_owned()),
+        Json::String(text) if is_template(text) => Some(path.to_owned()),
         Json::Object(fields) => fields
             .iter()
             .filter(|(key, _)| !matches!(key.as_str(), "template" | "metadata"))
-            .find_map(|(key, field)| unrendered(field, &format!("{path}.{key}"))),
+            .filter(|(key, _)| !(carried_only && NOT_CARRIED.contains(&key.as_str())))
+            .find_map(|(key, field)| unrendered(field, &format!("{path}.{key}"), carried_only)),
         Json::Array(items) => items
             .iter()
             .enumerate()
-            .find_map(|(index, item)| unrendered(item, &format!("{path}[{index}]"))),
+            .find_map(|(index, item)| unrendered(item, &format!("{path}[{index}]"), carried_only)),
         _ => None,
     }
     .map(|path| path.trim_start_matches('.').to_owned())
@@ -445,11 +522,16 @@ fn kubeflow(base: &Base<'_>) -> Result<Vec<Json>, String> {
                 "elasticPolicy",
                 spec.get("elasticPolicy").map(rendezvous_names).as_ref(),
             );
-            // Polyaxon writes `nProcPerNode`; the training operator reads `nprocPerNode`.
+            // Polyaxon writes `nProcPerNode`, an integer; the training operator reads
+            // `nprocPerNode`, text (`"2"`, or `"auto"`).
             let nproc = spec
                 .get("nprocPerNode")
-                .or_else(|| spec.get("nProcPerNode"));
-            insert_some(&mut native_spec, "nprocPerNode", nproc);
+                .or_else(|| spec.get("nProcPerNode"))
+                .map(|nproc| match nproc {
+                    Json::Number(_) => Json::String(nproc.to_string()),
+                    other => other.clone(),
+                });
+            insert_some(&mut native_spec, "nprocPerNode", nproc.as_ref());
         }
         _ => {
             insert_some(
