@@ -26,7 +26,7 @@ pub const ANSWER_BUDGET: Duration = Duration::from_secs(8);
 /// What the page hears from the compiler.
 pub enum Answer {
     /// The preview of the newest text.
-    Preview(Preview),
+    Preview(Box<Preview>),
     /// The worker failed or took too long on the newest text, and was replaced: that text has
     /// no verdict.
     GaveUp(String),
@@ -173,7 +173,7 @@ impl Inner {
                         newest
                     };
                     if newest {
-                        (replies.borrow_mut())(Answer::Preview(*preview));
+                        (replies.borrow_mut())(Answer::Preview(preview));
                     }
                 }
                 Ok(Reply::Refused(why)) => leptos::logging::error!("compiler worker: {why}"),

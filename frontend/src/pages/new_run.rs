@@ -135,7 +135,7 @@ pub fn NewRun() -> impl IntoView {
     });
     let on_answer = move |answer| match answer {
         Answer::Preview(preview) => {
-            compiled.set(preview);
+            compiled.set(*preview);
             compiler_problem.set(None);
             awaiting.set(false);
         }
