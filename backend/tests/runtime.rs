@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backend::artifacts::{Artifacts, Captured};
-use backend::runtime::kubernetes::{KubernetesRuntime, KubernetesTarget};
+use backend::runtime::kubernetes::{FINALIZER, KubernetesRuntime, KubernetesTarget};
 use backend::runtime::process::{ProcessConfig, ProcessRuntime};
 use backend::runtime::{ExecSession, ExecTarget, Execution, Reporter, Runtime, TerminalSize};
 use backend::store::{Sqlite, Store};
@@ -1151,6 +1151,109 @@ async fn after_a_restart_a_running_run_is_not_recorded_starting_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_ends_while_no_server_watches_is_recorded_as_it_ended() {
+    let bench = Bench::new("k8s-unseen-end", Kind::Kubernetes, 2).await;
+    let cluster = bench.cluster.as_ref().unwrap();
+    let connection = cluster.connection().await;
+    let target = KubernetesTarget::from_config(connection.config(), NAMESPACE).unwrap();
+    let first = kubernetes_runtime(target, &bench.root, &bench.store);
+    let execution = bench.create(&job("echo one; sleep 3; echo two")).await;
+    let uuid = execution.uuid.clone();
+    first.submit(execution.clone()).await.unwrap();
+    bench
+        .wait_for(&uuid, |s| s == Status::Running, Duration::from_secs(20))
+        .await;
+    while bench.log_values(&uuid).await.is_empty() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The server stops. The run ends meanwhile, and the cluster's TTL controller comes by
+    // `ttlSecondsAfterFinished` (5 s) later.
+    connection.cut();
+    let name = format!("plx-operation-{uuid}");
+    let finished = |job: &serde_json::Value| {
+        job["status"]["conditions"]
+            .as_array()
+            .is_some_and(|conditions| conditions.iter().any(|c| c["type"] == "Complete"))
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !cluster
+        .object("batch/v1/jobs", NAMESPACE, &name)
+        .is_some_and(|job| finished(&job))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the Job did not end"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(
+        bench.status(&uuid).await,
+        Status::Running,
+        "nothing watched"
+    );
+
+    let second = kubernetes_runtime(on(cluster), &bench.root, &bench.store);
+    let recovered = Execution {
+        status: Status::Running,
+        ..execution
+    };
+    second.recover(recovered).await.unwrap();
+    assert_eq!(bench.ended(&uuid).await, Status::Succeeded);
+    assert_eq!(bench.log_values(&uuid).await, ["one", "two"]);
+    // Once recorded, the cluster has its Job back, and cleans up after it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while cluster.object("batch/v1/jobs", NAMESPACE, &name).is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the Job outlived its recorded end"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(cluster.objects("v1/pods", NAMESPACE).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_someone_deletes_is_held_until_myelin_has_seen_it_go() {
+    let bench = Bench::new("k8s-deleted", Kind::Kubernetes, 2).await;
+    let cluster = bench.cluster.as_ref().unwrap();
+    let uuid = bench.submit(&job("echo started; sleep 60")).await;
+    bench
+        .wait_for(&uuid, |s| s == Status::Running, Duration::from_secs(20))
+        .await;
+    while bench.log_values(&uuid).await.is_empty() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let name = format!("plx-operation-{uuid}");
+    cluster.delete("batch/v1/jobs", NAMESPACE, &name);
+    let held = cluster.object("batch/v1/jobs", NAMESPACE, &name);
+    assert!(
+        held.is_some_and(|job| job["metadata"]["deletionTimestamp"].is_string()),
+        "Myelin's finalizer holds the Job"
+    );
+    assert_eq!(bench.ended(&uuid).await, Status::Failed);
+    let (_, reason, message) = bench.conditions(&uuid).await.pop().unwrap();
+    assert_eq!(
+        (reason.as_str(), message.as_str()),
+        (
+            "Deleted",
+            format!("the run's Job {name} was deleted from the cluster").as_str()
+        )
+    );
+    assert_eq!(bench.log_values(&uuid).await, ["started"]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while cluster.object("batch/v1/jobs", NAMESPACE, &name).is_some()
+        || !cluster.objects("v1/pods", NAMESPACE).is_empty()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Myelin still holds the Job"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_whose_job_goes_while_watches_are_down_ends_when_they_are_back() {
     let bench = Bench::new("k8s-watch-gap", Kind::Kubernetes, 2).await;
     let cluster = bench.cluster.as_ref().unwrap();
@@ -1160,6 +1263,9 @@ async fn a_run_whose_job_goes_while_watches_are_down_ends_when_they_are_back() {
         bench
             .wait_for(uuid, |s| s == Status::Running, Duration::from_secs(20))
             .await;
+        while bench.log_values(uuid).await.is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
     // The API server restarts; meanwhile both Jobs go (someone with kubectl), and one run is
     // stopped.
@@ -1327,6 +1433,13 @@ async fn the_kubernetes_runtime_applies_a_job_as_myelin_and_stops_it_by_deleting
     let uuid = execution.uuid.clone();
     let mut expected = shared::convert::native::expand(&execution.resource).unwrap()[0].clone();
     expected["metadata"]["namespace"] = NAMESPACE.into();
+    // Held for Myelin: the cluster keeps it, finished, until Myelin has recorded its end.
+    expected["metadata"]["finalizers"] = serde_json::json!([FINALIZER]);
+    let ttl = expected["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("ttlSecondsAfterFinished");
+    assert_eq!(ttl, Some(5.into()));
     bench.runtime.submit(execution).await.unwrap();
 
     let apply = writes.next().await;
@@ -1337,7 +1450,7 @@ async fn the_kubernetes_runtime_applies_a_job_as_myelin_and_stops_it_by_deleting
     );
     assert_eq!(
         apply.body, expected,
-        "the Job is sent whole, as `shared` expands it"
+        "the Job is sent whole, as `shared` expands it, held for Myelin"
     );
     let job_object = applied(&apply, "job-uid");
     apply.respond(200, &job_object);
@@ -1359,7 +1472,25 @@ async fn the_kubernetes_runtime_applies_a_job_as_myelin_and_stops_it_by_deleting
         )
     );
     assert_eq!(delete.body["propagationPolicy"], "Background");
-    delete.respond(200, &job_object);
+    // Held by Myelin's finalizer, which Myelin then takes off.
+    let mut deleting = job_object.clone();
+    deleting["metadata"]["deletionTimestamp"] = "2024-05-01T10:00:00Z".into();
+    delete.respond(200, &deleting);
+    let release = writes.next().await;
+    assert_eq!(
+        (release.method.as_str(), release.path.as_str()),
+        (
+            "PATCH",
+            format!("/apis/batch/v1/namespaces/{NAMESPACE}/jobs/{name}").as_str()
+        )
+    );
+    assert_eq!(release.content_type, "application/merge-patch+json");
+    assert_eq!(
+        release.body,
+        serde_json::json!({"metadata": {"finalizers": [], "resourceVersion": "1"}}),
+        "only Myelin's finalizer goes, and only from the version read"
+    );
+    release.respond(200, &job_object);
     tokio::time::timeout(Duration::from_secs(10), stopping)
         .await
         .expect("the stop returned in time")

@@ -1,6 +1,6 @@
-//! The fake cluster's controllers and node: Jobs get pods (again after a failure while their
-//! backoff limit allows, and none past their deadline), Deployments get a pod and become
-//! available once it runs, and every pod's containers run as local processes in a folder of
+//! The fake cluster's controllers and node: Jobs get pods (again after a failure and a
+//! back-off while their backoff limit allows, and none past their deadline), finished Jobs go
+//! `ttlSecondsAfterFinished` later, Deployments get a pod and become available once it runs, and every pod's containers run as local processes in a folder of
 //! their own, with the pod's environment (downward-API fields resolved), their output kept as
 //! the containers' logs. Deleting a pod kills its processes, exec sessions included.
 
@@ -202,9 +202,13 @@ fn kill(pod: &Pod) {
 pub async fn control(cluster: Arc<Cluster>, mut changes: mpsc::UnboundedReceiver<Change>) {
     // Pods whose end the Job controller has counted.
     let mut counted: HashSet<String> = HashSet::new();
+    let mut ttl = TtlController::default();
     while let Some(change) = changes.recv().await {
         let namespace = change.namespace.clone();
         let name = text(&change.object, "/metadata/name");
+        if change.resource == JOBS && change.kind != "DELETED" {
+            ttl.saw(&cluster, &change.object);
+        }
         match (change.resource.as_str(), change.kind) {
             (JOBS, "ADDED") => {
                 let deadline = change
@@ -304,6 +308,63 @@ fn create_pod(cluster: &Cluster, owner: &Json, restart: &str) {
     cluster.create(PODS, &namespace, pod);
 }
 
+/// The TTL-after-finished controller: a finished Job with `ttlSecondsAfterFinished` is deleted
+/// that long after it finished, its pods first (foreground), as the real one does.
+#[derive(Default)]
+struct TtlController {
+    /// When each Job (by uid) was first seen finished.
+    finished: HashMap<String, tokio::time::Instant>,
+    /// The Jobs whose deletion is due.
+    expiring: HashSet<String>,
+}
+
+impl TtlController {
+    fn saw(&mut self, cluster: &Arc<Cluster>, job: &Json) {
+        let finished = job
+            .pointer("/status/conditions")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .any(|condition| {
+                matches!(condition["type"].as_str(), Some("Complete" | "Failed"))
+                    && condition["status"] == "True"
+            });
+        if !finished {
+            return;
+        }
+        let uid = text(job, "/metadata/uid");
+        let finished_at = *self
+            .finished
+            .entry(uid.clone())
+            .or_insert_with(tokio::time::Instant::now);
+        let Some(seconds) = job
+            .pointer("/spec/ttlSecondsAfterFinished")
+            .and_then(Json::as_u64)
+        else {
+            return;
+        };
+        if job.pointer("/metadata/deletionTimestamp").is_some()
+            || !self.expiring.insert(uid.clone())
+        {
+            return;
+        }
+        let (cluster, namespace, name) = (
+            Arc::clone(cluster),
+            text(job, "/metadata/namespace"),
+            text(job, "/metadata/name"),
+        );
+        tokio::spawn(async move {
+            tokio::time::sleep_until(finished_at + Duration::from_secs(seconds)).await;
+            let same = cluster
+                .get(JOBS, &namespace, &name)
+                .is_some_and(|job| text(&job, "/metadata/uid") == uid);
+            if same {
+                cluster.delete(JOBS, &namespace, &name, super::Propagation::Foreground);
+            }
+        });
+    }
+}
+
 /// How long the Job controller waits before it makes a failed pod's next attempt: a tenth of a
 /// real one's first back-off (10 s), but enough that attempts are created in different seconds,
 /// as on a real cluster, where creation times have whole seconds.
@@ -374,7 +435,12 @@ async fn past_deadline(cluster: Arc<Cluster>, namespace: String, job: String, se
     let uid = object.pointer("/metadata/uid").cloned();
     for pod in cluster.list(PODS, &namespace, &super::Selector::default()) {
         if pod.pointer("/metadata/ownerReferences/0/uid") == uid.as_ref() {
-            cluster.delete(PODS, &namespace, &text(&pod, "/metadata/name"));
+            cluster.delete(
+                PODS,
+                &namespace,
+                &text(&pod, "/metadata/name"),
+                super::Propagation::Background,
+            );
         }
     }
     cluster.update(JOBS, &namespace, &job, |job| {

@@ -1,10 +1,20 @@
 //! A Kubernetes API server for tests, over real HTTP on loopback: what kube-rs sends is what a
 //! cluster would get. It keeps objects in memory with resource versions, answers list, watch
-//! (history replayed from a version, then live), get, server-side apply, create and delete
-//! (owned objects go with their owner), streams pods' logs (`follow`), and speaks the exec
-//! channel protocol (`v5.channel.k8s.io`, `v4.channel.k8s.io`) over WebSocket. Its
-//! [`kubelet`] plays the Job and Deployment controllers and runs pods' containers as local
-//! processes, so a run's statuses, logs and shells are real.
+//! (history replayed from a version, then live), get, server-side apply, merge patch (a
+//! `resourceVersion` in it is a precondition: `409 Conflict`), create and delete (a finalizer
+//! holds an object, marked as being deleted, until the last one is taken off; owned objects go
+//! after their owner, or before it with foreground propagation), streams pods' logs
+//! (`follow`), and speaks the exec channel protocol (`v5.channel.k8s.io`,
+//! `v4.channel.k8s.io`) over WebSocket. Its [`kubelet`] plays the Job (retries after a
+//! back-off, pods named with random suffixes), TTL-after-finished and Deployment controllers
+//! and runs pods' containers as local processes, so a run's statuses, logs and shells are real.
+//!
+//! What a real API server did to Myelin, it does too: it serves the kinds of the operators'
+//! CRDs in `shared/k8s/crds` and can lack one (`404 page not found`, in plain text); it can
+//! lose its watches and forget their history (`410 Gone`, "too old resource version", as
+//! after a restart); its service proxy answers `503` "no endpoints available" while a Service
+//! selects no ready pod; and a client's [`Connection`] can be cut, as a server that stops
+//! loses its own.
 //!
 //! Every request is authorized against the Role Myelin is deployed with ([`super::role`]) and
 //! recorded, so a test can assert exactly what was asked.
@@ -251,11 +261,27 @@ impl FakeCluster {
             .send_modify(|watches| watches.down = false);
     }
 
+    /// Deletes an object as another client would (in the background; finalizers hold it).
+    pub fn delete(&self, resource: &str, namespace: &str, name: &str) {
+        self.cluster
+            .delete(resource, namespace, name, Propagation::Background)
+            .expect("an object to delete");
+    }
+
     /// Deletes an object whatever holds it (its finalizers), as someone with `kubectl` can.
     pub fn remove(&self, resource: &str, namespace: &str, name: &str) {
         self.cluster
-            .delete(resource, namespace, name)
+            .update(resource, namespace, name, |object| {
+                object["metadata"]["finalizers"] = json!([]);
+            })
             .expect("an object to remove");
+        self.cluster
+            .delete(resource, namespace, name, Propagation::Background);
+    }
+
+    /// A connection to this server that can be cut, as a server that stops loses its own.
+    pub async fn connection(&self) -> Connection {
+        Connection::to(&self.url).await
     }
 
     /// Creates an object as another client would (the runtime before a restart).
@@ -263,6 +289,62 @@ impl FakeCluster {
         self.cluster
             .create(resource, namespace, object)
             .expect("no object of that name yet");
+    }
+}
+
+/// A client's way to the API server, through a relay on loopback: cutting it ends every
+/// connection made through it and refuses new ones, as for a server that has stopped.
+pub struct Connection {
+    /// Where the relay listens.
+    pub url: String,
+    relay: tokio::task::JoinHandle<()>,
+    connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Connection {
+    async fn to(server: &str) -> Self {
+        let server = server.trim_start_matches("http://").to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let relay = tokio::spawn({
+            let connections = Arc::clone(&connections);
+            async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    let server = server.clone();
+                    let task = tokio::spawn(async move {
+                        if let Ok(mut upstream) = tokio::net::TcpStream::connect(&server).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                        }
+                    });
+                    connections.lock().unwrap().push(task.abort_handle());
+                }
+            }
+        });
+        Self {
+            url,
+            relay,
+            connections,
+        }
+    }
+
+    /// A kube configuration of the server through this connection.
+    pub fn config(&self) -> kube::Config {
+        kube::Config::new(self.url.parse().unwrap())
+    }
+
+    /// Ends every connection made through it, and takes no more.
+    pub fn cut(&self) {
+        self.relay.abort();
+        for connection in self.connections.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.cut();
     }
 }
 
@@ -451,11 +533,36 @@ impl Cluster {
             "MODIFIED",
             object.clone(),
         );
+        drop(objects);
+        // Being deleted, and nothing holds it any more: it goes.
+        if object.pointer("/metadata/deletionTimestamp").is_some() && !is_held(&object) {
+            self.delete(resource, namespace, name, Propagation::Background);
+        }
         Some(object)
     }
 
-    /// Removes an object, and then every object it owns; the removed object.
-    pub fn delete(&self, resource: &str, namespace: &str, name: &str) -> Option<Json> {
+    /// Deletes an object: removes it, and then (background) every object it owns; or, while a
+    /// finalizer holds it, marks it as being deleted, and removes it once its last finalizer
+    /// is taken off. `Foreground` removes what it owns first. The object as the API returns it.
+    pub fn delete(
+        &self,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+        propagation: Propagation,
+    ) -> Option<Json> {
+        let current = self.get(resource, namespace, name)?;
+        if propagation == Propagation::Foreground {
+            self.delete_owned(&current);
+        }
+        if is_held(&current) {
+            if current.pointer("/metadata/deletionTimestamp").is_some() {
+                return Some(current);
+            }
+            return self.update(resource, namespace, name, |object| {
+                object["metadata"]["deletionTimestamp"] = json!(now_in_seconds());
+            });
+        }
         let object = {
             let mut objects = self.objects();
             let key = Key {
@@ -468,8 +575,13 @@ impl Cluster {
             self.publish(&mut objects, resource, namespace, "DELETED", object.clone());
             object
         };
-        // The garbage collector: whatever this object owned goes too.
-        let uid = object.pointer("/metadata/uid").cloned();
+        self.delete_owned(&object);
+        Some(object)
+    }
+
+    /// The garbage collector: whatever `owner` owns goes too.
+    fn delete_owned(&self, owner: &Json) {
+        let uid = owner.pointer("/metadata/uid").cloned();
         let owned: Vec<Key> = self
             .objects()
             .objects
@@ -485,9 +597,45 @@ impl Cluster {
             .map(|(key, _)| key.clone())
             .collect();
         for key in owned {
-            self.delete(&key.resource, &key.namespace, &key.name);
+            self.delete(
+                &key.resource,
+                &key.namespace,
+                &key.name,
+                Propagation::Background,
+            );
         }
-        Some(object)
+    }
+
+    /// A JSON merge patch (RFC 7386); refused with `409 Conflict` when it names a resource
+    /// version the object is no longer at.
+    fn merge(
+        &self,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+        mut patch: Json,
+    ) -> Result<Option<Json>, String> {
+        let expected = patch
+            .pointer_mut("/metadata")
+            .and_then(Json::as_object_mut)
+            .and_then(|metadata| metadata.remove("resourceVersion"));
+        let mut conflict = None;
+        let updated = self.update(resource, namespace, name, |object| {
+            let version = object.pointer("/metadata/resourceVersion").cloned();
+            if let Some(expected) = expected.filter(|expected| Some(expected) != version.as_ref()) {
+                conflict = Some(format!(
+                    "Operation cannot be fulfilled on {resource} \"{name}\": the object has been \
+                     modified; please apply your changes to the latest version and try again \
+                     (expected version {expected})"
+                ));
+                return;
+            }
+            merge_patch(object, &patch);
+        });
+        match conflict {
+            Some(message) => Err(message),
+            None => Ok(updated),
+        }
     }
 
     /// Server-side apply: creates the object, or replaces the fields the patch sets.
@@ -503,7 +651,7 @@ impl Cluster {
         let updated = self.update(resource, namespace, name, |object| {
             for (field, value) in patch.as_object().into_iter().flatten() {
                 if field == "metadata" {
-                    for key in ["labels", "annotations", "ownerReferences"] {
+                    for key in ["labels", "annotations", "ownerReferences", "finalizers"] {
                         if let Some(value) = value.get(key) {
                             object["metadata"][key] = value.clone();
                         }
@@ -526,6 +674,42 @@ impl Cluster {
     /// Whether the object exists.
     fn exists(&self, resource: &str, namespace: &str, name: &str) -> bool {
         self.get(resource, namespace, name).is_some()
+    }
+}
+
+/// How a delete treats the objects the deleted one owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagation {
+    /// They go after it.
+    Background,
+    /// They go before it.
+    Foreground,
+}
+
+/// Whether a finalizer holds `object` back from being removed.
+fn is_held(object: &Json) -> bool {
+    object
+        .pointer("/metadata/finalizers")
+        .and_then(Json::as_array)
+        .is_some_and(|finalizers| !finalizers.is_empty())
+}
+
+/// RFC 7386: objects merge key by key, `null` removes a key, anything else replaces.
+fn merge_patch(target: &mut Json, patch: &Json) {
+    let Some(fields) = patch.as_object() else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    let object = target.as_object_mut().unwrap();
+    for (key, value) in fields {
+        if value.is_null() {
+            object.remove(key);
+        } else {
+            merge_patch(object.entry(key.clone()).or_insert(Json::Null), value);
+        }
     }
 }
 
@@ -718,11 +902,22 @@ async fn respond(
                 .get("content-type")
                 .and_then(|value| value.to_str().ok())
                 .unwrap_or_default();
+            if content_type == "application/merge-patch+json" {
+                authorize(target, "patch").map_err(|refused| *refused)?;
+                let patch: Json = serde_json::from_slice(body).map_err(|error| {
+                    refusal(StatusCode::BAD_REQUEST, "BadRequest", error.to_string())
+                })?;
+                return match cluster.merge(&target.resource, namespace, name, patch) {
+                    Ok(Some(patched)) => Ok(axum::Json(patched).into_response()),
+                    Ok(None) => Err(not_found(name)),
+                    Err(message) => Err(refusal(StatusCode::CONFLICT, "Conflict", message)),
+                };
+            }
             if content_type != "application/apply-patch+yaml" {
                 return Err(refusal(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "UnsupportedMediaType",
-                    format!("the fake only applies, not `{content_type}`"),
+                    format!("the fake applies and merges, not `{content_type}`"),
                 ));
             }
             authorize(target, "patch").map_err(|refused| *refused)?;
@@ -751,8 +946,15 @@ async fn respond(
         }
         ("DELETE", Some(name), None) => {
             authorize(target, "delete").map_err(|refused| *refused)?;
+            let propagation = match serde_json::from_slice::<Json>(body)
+                .ok()
+                .and_then(|options| options.get("propagationPolicy").cloned())
+            {
+                Some(policy) if policy == "Foreground" => Propagation::Foreground,
+                _ => Propagation::Background,
+            };
             let deleted = cluster
-                .delete(&target.resource, namespace, name)
+                .delete(&target.resource, namespace, name, propagation)
                 .ok_or_else(|| not_found(name))?;
             Ok(axum::Json(deleted).into_response())
         }

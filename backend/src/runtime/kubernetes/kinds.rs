@@ -100,6 +100,16 @@ impl Kind {
         message
     }
 
+    /// Where objects of this kind say how long the cluster keeps them once finished
+    /// (`ttlSecondsAfterFinished`), for kinds whose controllers delete them then.
+    pub fn ttl(&self) -> Option<&'static str> {
+        match self.kind {
+            "Job" => Some("/spec/ttlSecondsAfterFinished"),
+            "TFJob" | "PyTorchJob" | "MPIJob" => Some("/spec/runPolicy/ttlSecondsAfterFinished"),
+            _ => None,
+        }
+    }
+
     /// Where objects of this kind are, for kube's dynamic API.
     pub fn resource(&self) -> ApiResource {
         let version = self

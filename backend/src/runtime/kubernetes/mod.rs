@@ -14,8 +14,14 @@
 //!   where its statuses are: a running run is not reported starting again. Containers'
 //!   logs are followed into the run's archive as they start ([`logs`]); the final status is
 //!   reported once they are in.
-//! - **Stop**: delete the workload with background propagation; `stopped` once it is gone, at
-//!   once if it was gone already.
+//! - **Hold**: the workload carries Myelin's [`FINALIZER`] and none of the time after which the
+//!   cluster deletes a finished one (a Job's `ttlSecondsAfterFinished`), so nothing of a run
+//!   ends unseen, whether or not a server watches. Once its final status is recorded and its
+//!   last lines archived, the finalizer comes off and that time is put back: the cluster
+//!   cleans up as it would have. A workload someone else deletes is let go at once, and the
+//!   run fails `Deleted` once it has gone.
+//! - **Stop**: delete the workload with background propagation and take the finalizer off;
+//!   `stopped` once it is gone, at once if it was gone already.
 //! - **Exec**: the pod exec WebSocket of the run's running pod, main container, with a tty and
 //!   its resizes when the session asks for a terminal.
 //!
@@ -54,6 +60,11 @@ use super::{
 
 /// Who applies the runs' objects, as the cluster's managed fields record it.
 pub const FIELD_MANAGER: &str = "myelin";
+/// Myelin's finalizer on a run's workload: the cluster keeps the workload, and with it how the
+/// run ended, until Myelin has recorded that and archived the run's last lines.
+pub const FINALIZER: &str = "myelin.polyaxon.com/run-archive";
+/// How many times letting go of a workload that keeps changing is tried.
+const RELEASE_TRIES: usize = 5;
 /// The label every object and pod of a run carries, with the run's uuid.
 const UUID_LABEL: &str = "operation.polyaxon.com/uuid";
 /// The containers a command goes into unless told otherwise, as the polyaxon CLI picks them.
@@ -122,6 +133,9 @@ enum Stop {
 struct Workload {
     kind: Kind,
     name: String,
+    /// How long the cluster is to keep it once finished (`ttlSecondsAfterFinished`), which
+    /// Myelin holds back until it has recorded the end.
+    ttl: Option<Json>,
 }
 
 impl Workload {
@@ -134,10 +148,26 @@ impl Workload {
             .pointer("/metadata/name")
             .and_then(Json::as_str)
             .ok_or("the workload has no name")?;
+        let ttl = kind
+            .ttl()
+            .and_then(|pointer| first.pointer(pointer))
+            .cloned();
         Ok(Self {
             kind,
             name: name.to_owned(),
+            ttl,
         })
+    }
+
+    /// Myelin's hold on a workload about to be applied: its finalizer, and no time after
+    /// which the cluster deletes it once finished, so nothing of the run goes unseen.
+    fn hold(object: &mut Json, kind: &Kind) {
+        object["metadata"]["finalizers"] = json!([FINALIZER]);
+        if let Some((parent, field)) = kind.ttl().and_then(|pointer| pointer.rsplit_once('/'))
+            && let Some(fields) = object.pointer_mut(parent).and_then(Json::as_object_mut)
+        {
+            fields.remove(field);
+        }
     }
 
     fn describe(&self) -> String {
@@ -248,7 +278,7 @@ impl Inner {
             return Ok(());
         };
         if owner.is_some()
-            && let Err(error) = self.delete(workload).await
+            && let Err(error) = self.remove(workload).await
         {
             return Err(format!(
                 "{message}; what was applied of it could not be removed: {error}"
@@ -273,8 +303,9 @@ impl Inner {
                 .ok_or("an object has no name")?
                 .to_owned();
             object["metadata"]["namespace"] = json!(self.namespace);
-            if let Some(owner) = owner.as_ref() {
-                object["metadata"]["ownerReferences"] = json!([owner]);
+            match owner.as_ref() {
+                Some(owner) => object["metadata"]["ownerReferences"] = json!([owner]),
+                None => Workload::hold(&mut object, &kind),
             }
             let applied = self
                 .api(&kind)
@@ -301,17 +332,83 @@ impl Inner {
         Ok(())
     }
 
-    /// Deletes a run's workload; whether it was there to delete.
-    async fn delete(&self, workload: &Workload) -> Result<bool, String> {
+    /// Deletes a run's workload, with what it owns, letting go of it; whether it was there.
+    async fn remove(&self, workload: &Workload) -> Result<bool, String> {
         match self
             .api(&workload.kind)
             .delete(&workload.name, &DeleteParams::background())
             .await
         {
-            Ok(_) => Ok(true),
+            // Still there: being deleted, held by a finalizer (Myelin's, which now goes).
+            Ok(deleted) => {
+                self.release(workload, deleted.left()).await?;
+                Ok(true)
+            }
             Err(kube::Error::Api(status)) if status.is_not_found() => Ok(false),
             Err(error) => Err(refusal(&error, &workload.describe())),
         }
+    }
+
+    /// Takes Myelin's finalizer off a run's workload (`known` as last read, if it was), once
+    /// the run's end is recorded; a workload that is not being deleted gets back the time the
+    /// cluster keeps it once finished, so the cluster cleans up after it as it would have.
+    async fn release(
+        &self,
+        workload: &Workload,
+        known: Option<DynamicObject>,
+    ) -> Result<(), String> {
+        let api = self.api(&workload.kind);
+        let mut known = known;
+        for _ in 0..RELEASE_TRIES {
+            let object = match known.take() {
+                Some(object) => object,
+                None => match api.get_opt(&workload.name).await {
+                    Ok(Some(object)) => object,
+                    Ok(None) => return Ok(()),
+                    Err(error) => return Err(refusal(&error, &workload.describe())),
+                },
+            };
+            let finalizers = object.metadata.finalizers.unwrap_or_default();
+            if !finalizers.iter().any(|finalizer| finalizer == FINALIZER) {
+                return Ok(());
+            }
+            let others: Vec<&String> = finalizers
+                .iter()
+                .filter(|finalizer| *finalizer != FINALIZER)
+                .collect();
+            // The version makes it a compare-and-swap: finalizers another controller adds
+            // meanwhile are not lost.
+            let mut patch = json!({"metadata": {
+                "finalizers": others,
+                "resourceVersion": object.metadata.resource_version,
+            }});
+            if object.metadata.deletion_timestamp.is_none()
+                && let (Some(pointer), Some(ttl)) = (workload.kind.ttl(), &workload.ttl)
+            {
+                let mut field = &mut patch;
+                for step in pointer.trim_start_matches('/').split('/') {
+                    field = &mut field[step];
+                }
+                *field = ttl.clone();
+            }
+            match api
+                .patch(
+                    &workload.name,
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(kube::Error::Api(status)) if status.is_not_found() => return Ok(()),
+                Err(kube::Error::Api(status)) if status.code == 409 => {}
+                Err(error) => return Err(refusal(&error, &workload.describe())),
+            }
+        }
+        Err(format!(
+            "the {} kept changing while Myelin let go of it",
+            workload.describe()
+        ))
     }
 
     /// Stops a watched run: its watch is told, and its workload deleted.
@@ -322,7 +419,7 @@ impl Inner {
             }
         };
         tell(Stop::Asked);
-        if !self.delete(workload).await? {
+        if !self.remove(workload).await? {
             tell(Stop::Gone);
         }
         Ok(())
@@ -354,11 +451,16 @@ impl Inner {
         if *stop.borrow() != Stop::No {
             // Stopped while its objects were being applied: the stop's delete may have come
             // first.
-            let _ = self.delete(&workload).await;
+            let _ = self.remove(&workload).await;
         }
         let (status, reason, message) = self.watch(&uuid, &workload, followers, passed, stop).await;
         self.active().remove(&uuid);
         self.report(&uuid, status, &reason, message).await;
+        // Its end and its last lines are in: the cluster may have the workload back.
+        self.reporter.recorded(&uuid).await;
+        if let Err(error) = self.release(&workload, None).await {
+            tracing::warn!(%error, uuid, "cannot let go of a run's workload");
+        }
     }
 
     /// Follows a run's workload and pods, reporting what changes, until the run ends; its
@@ -399,6 +501,14 @@ impl Inner {
         let mut listing: Option<Option<Json>> = None;
         let mut listing_pods: Option<BTreeMap<String, Json>> = None;
         let mut stopping = *stop.borrow() != Stop::No;
+        // Someone else deletes the workload: the run ends as deleted once it has gone.
+        let mut deleted = false;
+        let deleted_message = || {
+            format!(
+                "the run's {} was deleted from the cluster",
+                workload.describe()
+            )
+        };
         let stop_deadline = tokio::time::sleep(STOP_WAIT);
         tokio::pin!(stop_deadline);
         let outcome = loop {
@@ -448,10 +558,16 @@ impl Inner {
                     gone |= told == Stop::Gone;
                 },
                 () = &mut stop_deadline, if stopping => {
+                    if deleted {
+                        break (Status::Failed, "Deleted".to_owned(), deleted_message());
+                    }
                     break (Status::Stopped, REASON.to_owned(), format!("Run was stopped; its {} is still being deleted", workload.describe()));
                 },
             }
             followers.follow(&pods);
+            if gone && (deleted || !stopping) {
+                break (Status::Failed, "Deleted".to_owned(), deleted_message());
+            }
             if stopping {
                 if gone {
                     break (
@@ -462,13 +578,6 @@ impl Inner {
                 }
                 continue;
             }
-            if gone {
-                let message = format!(
-                    "the run's {} was deleted from the cluster",
-                    workload.describe()
-                );
-                break (Status::Failed, "Deleted".to_owned(), message);
-            }
             let listed = workload_listed && pods_listed;
             let Some(object) = current
                 .as_ref()
@@ -478,6 +587,20 @@ impl Inner {
             };
             let pod_list: Vec<Json> = pods.values().cloned().collect();
             let observed = status::observe(object, &pod_list);
+            if !observed.status.is_done() && object.pointer("/metadata/deletionTimestamp").is_some()
+            {
+                // Someone deletes it, and Myelin's finalizer holds it: it is let go, so its pods
+                // go after it, as for a stop, and their last lines are followed to their end.
+                deleted = true;
+                stopping = true;
+                stop_deadline
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + STOP_WAIT);
+                if let Err(error) = self.release(workload, None).await {
+                    tracing::warn!(%error, uuid, "cannot let go of a deleted workload");
+                }
+                continue;
+            }
             if observed.status.is_done() {
                 // The pods' watch may lag the workload's: the workload's end is judged, and
                 // its last logs followed, on the pods as they are now.
@@ -915,9 +1038,10 @@ impl Runtime for KubernetesRuntime {
                 let workload = Workload {
                     kind: *kind,
                     name: object.metadata.name.unwrap_or_default(),
+                    ttl: None,
                 };
                 self.inner
-                    .delete(&workload)
+                    .remove(&workload)
                     .await
                     .map_err(RuntimeError::Failed)?;
             }

@@ -15,6 +15,12 @@
 //! | a Job with active pods, one of them running (or just ended); a Deployment `Available=True` with ready replicas; kubeflow `Running`; Dask `Running`; a Ray head ready | `running` | `Running` | — |
 //! | anything else (created, pulling, scheduling) | `starting` | `Starting` | — |
 //!
+//! Besides the table, the watch in `mod.rs` ends a run whose workload goes: `stopped` when
+//! Myelin stopped it, and otherwise `failed` with reason `Deleted` (someone deleted it, or it
+//! went while no watch looked). A workload Myelin applied carries Myelin's finalizer and no
+//! `ttlSecondsAfterFinished` until its end is recorded, so a finished run's workload is still
+//! there to be read by a server that was down when it ended.
+//!
 //! Distributed kinds are judged over every replica's pods: one unschedulable worker makes the
 //! run unschedulable, with the pod named in the message. The rows on containers that ended look
 //! at the last attempt first: the newest pods by creation and, among pods created together, the
