@@ -997,6 +997,10 @@ async fn a_stopped_service_takes_its_service_and_pods_with_it() {
     bench
         .wait_for(&uuid, |s| s == Status::Running, Duration::from_secs(20))
         .await;
+    // A deleted pod's log goes with it: the line is archived before the stop.
+    while bench.log_values(&uuid).await.is_empty() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let name = format!("plx-operation-{uuid}");
     let deployment = cluster
         .object("apps/v1/deployments", NAMESPACE, &name)

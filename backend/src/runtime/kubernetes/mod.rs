@@ -65,6 +65,9 @@ pub const FIELD_MANAGER: &str = "myelin";
 pub const FINALIZER: &str = "myelin.polyaxon.com/run-archive";
 /// How many times letting go of a workload that keeps changing is tried.
 const RELEASE_TRIES: usize = 5;
+/// The longest wait between tries to let go of a finished run's workload while the cluster
+/// cannot be reached; after it, the workload stays held until the run is deleted.
+const RELEASE_PATIENCE: Duration = Duration::from_secs(64);
 /// The label every object and pod of a run carries, with the run's uuid.
 const UUID_LABEL: &str = "operation.polyaxon.com/uuid";
 /// The containers a command goes into unless told otherwise, as the polyaxon CLI picks them.
@@ -458,8 +461,15 @@ impl Inner {
         self.report(&uuid, status, &reason, message).await;
         // Its end and its last lines are in: the cluster may have the workload back.
         self.reporter.recorded(&uuid).await;
-        if let Err(error) = self.release(&workload, None).await {
-            tracing::warn!(%error, uuid, "cannot let go of a run's workload");
+        let mut wait = Duration::from_secs(1);
+        while let Err(error) = self.release(&workload, None).await {
+            if wait > RELEASE_PATIENCE {
+                tracing::error!(%error, uuid, "cannot let go of a finished run's workload; it stays until the run is deleted");
+                break;
+            }
+            tracing::warn!(%error, uuid, "cannot let go of a finished run's workload yet");
+            tokio::time::sleep(wait).await;
+            wait *= 2;
         }
     }
 
