@@ -400,8 +400,8 @@ async fn the_editor_says_checking_and_never_shows_a_verdict_for_an_older_text() 
     let bomb = "//div[@aria-label='Problems']//button[.//span[@class='where' and text()='7:35']]";
     browser.find(bomb).await;
     // When the verdict replaced "Checking…", as the page saw it.
-    let took = browser.evaluate("window.shown[1]").await.as_f64().unwrap()
-        - started.as_f64().unwrap();
+    let took =
+        browser.evaluate("window.shown[1]").await.as_f64().unwrap() - started.as_f64().unwrap();
     let markers = browser.evaluate(MARKERS).await;
     let marker = &markers[0];
     assert_eq!(
@@ -422,7 +422,10 @@ async fn the_editor_says_checking_and_never_shows_a_verdict_for_an_older_text() 
         "the alias bomb was marked {took:.0} ms after it was pasted (40 ms of it the typing pause)"
     );
     // The compiler's own bound is the point; a generous limit leaves room for a busy machine.
-    assert!(took < 1000.0, "the bomb was refused {took:.0} ms after it was pasted");
+    assert!(
+        took < 1000.0,
+        "the bomb was refused {took:.0} ms after it was pasted"
+    );
     browser.screenshot("new-run-alias-bomb").await;
 
     // Back to a valid text: again "checking" first, then the verdict for this text.
@@ -451,11 +454,13 @@ async fn the_editor_says_checking_and_never_shows_a_verdict_for_an_older_text() 
         .await;
     browser.evaluate(RECORD_STATUSES).await;
     browser
-        .evaluate(&paste(&WITH_TYPO.replace("contianer", "container").replace("counter", "hung")))
+        .evaluate(&paste(
+            &WITH_TYPO
+                .replace("contianer", "container")
+                .replace("counter", "hung"),
+        ))
         .await;
-    browser
-        .expect_text(valid, "Checking…")
-        .await;
+    browser.expect_text(valid, "Checking…").await;
     browser
         .expect_text(valid, "Not checked: the compiler gave up on this text.")
         .await;
@@ -466,7 +471,10 @@ async fn the_editor_says_checking_and_never_shows_a_verdict_for_an_older_text() 
     let statuses = browser.evaluate("window.statuses").await;
     assert_eq!(
         statuses,
-        json!(["Checking…", "Not checked: the compiler gave up on this text."]),
+        json!([
+            "Checking…",
+            "Not checked: the compiler gave up on this text."
+        ]),
         "{statuses}"
     );
     // The new worker checks the next edit.
@@ -474,7 +482,11 @@ async fn the_editor_says_checking_and_never_shows_a_verdict_for_an_older_text() 
         .evaluate("(() => { Worker.prototype.postMessage = window.post; return true; })()")
         .await;
     browser
-        .evaluate(&paste(&WITH_TYPO.replace("contianer", "container").replace("counter", "answered")))
+        .evaluate(&paste(
+            &WITH_TYPO
+                .replace("contianer", "container")
+                .replace("counter", "answered"),
+        ))
         .await;
     browser
         .expect_text(valid, "No problems: the file is valid.")
