@@ -20,10 +20,17 @@ pub fn float_repr(value: f64) -> String {
         }
         .to_owned();
     }
+    shortest_float(value, -4, 2)
+}
+
+/// The shortest text that reads back as the finite, non-zero `value`: plain (with a dot) for
+/// decimal exponents from `plain_from` to 15, else with an exponent of at least
+/// `exponent_digits` digits. Python's `repr()` and orjson differ only in those two.
+fn shortest_float(value: f64, plain_from: i32, exponent_digits: usize) -> String {
     let scientific = format!("{value:e}");
     let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);
-    if (-4..16).contains(&exponent) {
+    if (plain_from..16).contains(&exponent) {
         let plain = format!("{value}");
         if plain.contains('.') {
             plain
@@ -32,7 +39,10 @@ pub fn float_repr(value: f64) -> String {
         }
     } else {
         let sign = if exponent < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{:02}", exponent.abs())
+        format!(
+            "{mantissa}e{sign}{:0exponent_digits$}",
+            exponent.unsigned_abs()
+        )
     }
 }
 
@@ -125,20 +135,7 @@ pub fn orjson_float(value: f64) -> String {
     if value == 0.0 {
         return float_repr(value);
     }
-    let scientific = format!("{value:e}");
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    if (-5..16).contains(&exponent) {
-        let plain = format!("{value}");
-        if plain.contains('.') {
-            plain
-        } else {
-            format!("{plain}.0")
-        }
-    } else {
-        let sign = if exponent < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{}", exponent.abs())
-    }
+    shortest_float(value, -5, 1)
 }
 
 /// Python's `repr()` of a string: single quotes unless the text has one and no double quote.
