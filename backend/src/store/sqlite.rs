@@ -418,6 +418,35 @@ fn index_values(
     Ok(())
 }
 
+/// A run's Polyaxonfile, compiled operation and resource, and the indexes of its tags and
+/// inputs: written when it is created, and again when it goes once more (resumed).
+fn write_spec(
+    transaction: &Transaction<'_>,
+    run_id: i64,
+    project_id: i64,
+    run: &NewRun,
+    tags: &[String],
+) -> Result<(), StoreError> {
+    transaction.execute(
+        "INSERT OR REPLACE INTO run_specs (run_id, content, compiled, resource) \
+         VALUES (?1, ?2, ?3, ?4)",
+        params![
+            run_id,
+            run.body.content,
+            run.compiled.as_ref().map(to_text).transpose()?,
+            run.resource.as_ref().map(to_text).transpose()?,
+        ],
+    )?;
+    index_tags(transaction, run_id, project_id, tags)?;
+    index_values(
+        transaction,
+        run_id,
+        project_id,
+        "inputs",
+        run.inputs.as_ref(),
+    )
+}
+
 fn index_tags(
     transaction: &Transaction<'_>,
     run_id: i64,
@@ -684,7 +713,7 @@ impl Store for Sqlite {
                 wait_time: None,
                 duration: None,
             };
-            for condition in run.conditions {
+            for condition in run.conditions.iter().cloned() {
                 lifecycle::apply(&mut state, condition, false);
             }
             let tags = run.body.tags.clone().unwrap_or_default();
@@ -728,24 +757,7 @@ impl Store for Sqlite {
                 ],
             )?;
             let run_id = transaction.last_insert_rowid();
-            transaction.execute(
-                "INSERT INTO run_specs (run_id, content, compiled, resource) \
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    run_id,
-                    run.body.content,
-                    run.compiled.as_ref().map(to_text).transpose()?,
-                    run.resource.as_ref().map(to_text).transpose()?,
-                ],
-            )?;
-            index_tags(transaction, run_id, project_id, &tags)?;
-            index_values(
-                transaction,
-                run_id,
-                project_id,
-                "inputs",
-                run.inputs.as_ref(),
-            )?;
+            write_spec(transaction, run_id, project_id, &run, &tags)?;
             let stored = load_run(transaction, settings, "runs.id = ?1", &[&run_id])?
                 .ok_or_else(|| run_not_found(&run.uuid))?;
             Ok(stored.run)
@@ -1005,7 +1017,7 @@ impl Store for Sqlite {
             // is its end. (Polyaxon keeps the first end's time until then.)
             state.finished_at = None;
             state.duration = None;
-            for condition in run.conditions {
+            for condition in run.conditions.iter().cloned() {
                 lifecycle::apply(&mut state, condition, false);
             }
             let tags = run.body.tags.clone().unwrap_or_default();
@@ -1032,24 +1044,7 @@ impl Store for Sqlite {
                     run_id
                 ],
             )?;
-            transaction.execute(
-                "INSERT OR REPLACE INTO run_specs (run_id, content, compiled, resource) \
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    run_id,
-                    run.body.content,
-                    run.compiled.as_ref().map(to_text).transpose()?,
-                    run.resource.as_ref().map(to_text).transpose()?,
-                ],
-            )?;
-            index_tags(transaction, run_id, project_id, &tags)?;
-            index_values(
-                transaction,
-                run_id,
-                project_id,
-                "inputs",
-                run.inputs.as_ref(),
-            )?;
+            write_spec(transaction, run_id, project_id, &run, &tags)?;
             Ok(load_project_run(transaction, settings, &owner, &project, &run.uuid)?.run)
         })
         .await
