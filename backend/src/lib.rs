@@ -102,15 +102,8 @@ fn api_host(addr: std::net::SocketAddr) -> String {
 pub async fn recover(state: &AppState) -> anyhow::Result<()> {
     for uuid in state.store.unfinished_runs().await? {
         let stored = state.store.run_by_uuid(&uuid).await?;
-        let (Some(compiled), Some(resource)) = (stored.compiled, stored.resource) else {
+        let Some(execution) = runtime::Execution::of(stored) else {
             continue;
-        };
-        let execution = runtime::Execution {
-            uuid: uuid.clone(),
-            kind: stored.run.kind,
-            compiled,
-            resource,
-            status: stored.run.status,
         };
         if let Err(error) = state.runtime.recover(execution).await {
             tracing::error!(%error, uuid, "cannot recover a run");

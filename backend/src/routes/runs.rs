@@ -415,20 +415,9 @@ async fn approve(
         .then_some(pending::APPROVAL);
     // Only the approval that changes it goes on, when two come at once.
     let changed = state.store.change_pending(&uuid, waits_for, next).await?;
-    let run = stored.run;
-    if changed
-        && next.is_none()
-        && run.is_managed
-        && !run.status.is_done()
-        && let (Some(compiled), Some(resource)) = (stored.compiled, stored.resource)
-    {
-        let execution = Execution {
-            uuid: run.uuid,
-            kind: run.kind,
-            compiled,
-            resource,
-            status: run.status,
-        };
+    let goes_on =
+        changed && next.is_none() && stored.run.is_managed && !stored.run.status.is_done();
+    if goes_on && let Some(execution) = Execution::of(stored) {
         execute(&state, execution).await?;
     }
     Ok(Json(json!({})))

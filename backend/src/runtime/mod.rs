@@ -42,6 +42,20 @@ pub struct Execution {
     pub status: Status,
 }
 
+impl Execution {
+    /// A stored run as the runtime takes it up; `None` for one the server did not compile (a
+    /// client's own run), which the runtime has nothing to execute for.
+    pub fn of(stored: crate::store::StoredRun) -> Option<Self> {
+        Some(Self {
+            uuid: stored.run.uuid,
+            kind: stored.run.kind,
+            compiled: stored.compiled?,
+            resource: stored.resource?,
+            status: stored.run.status,
+        })
+    }
+}
+
 /// Where in a run a command goes (the run's first pod and main container when not said), and
 /// whether it runs on a terminal.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
