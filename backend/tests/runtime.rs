@@ -242,6 +242,15 @@ impl Bench {
             .collect()
     }
 
+    /// The statuses a run went through, in order.
+    async fn statuses(&self, uuid: &str) -> Vec<Status> {
+        self.conditions(uuid)
+            .await
+            .into_iter()
+            .map(|c| c.0)
+            .collect()
+    }
+
     async fn log_values(&self, uuid: &str) -> Vec<String> {
         self.artifacts
             .read_logs(uuid, None)
@@ -269,12 +278,7 @@ async fn a_job_runs_to_success_with_every_status_in_order_and_its_logs(kind: Kin
         .await;
     let status = bench.ended(&uuid).await;
     assert_eq!(status, Status::Succeeded);
-    let kinds: Vec<Status> = bench
-        .conditions(&uuid)
-        .await
-        .into_iter()
-        .map(|c| c.0)
-        .collect();
+    let kinds = bench.statuses(&uuid).await;
     assert_eq!(
         kinds,
         [
@@ -378,12 +382,7 @@ async fn stop_ends_the_whole_process_group(kind: Kind) {
     }
     bench.runtime.stop(&uuid).await.unwrap();
     assert_eq!(bench.ended(&uuid).await, Status::Stopped);
-    let kinds: Vec<Status> = bench
-        .conditions(&uuid)
-        .await
-        .into_iter()
-        .map(|c| c.0)
-        .collect();
+    let kinds = bench.statuses(&uuid).await;
     assert_eq!(
         &kinds[kinds.len() - 2..],
         [Status::Stopping, Status::Stopped]
@@ -562,12 +561,7 @@ async fn a_failed_attempt_is_retried_up_to_max_retries(kind: Kind) {
     let polyaxonfile = format!("{}termination:\n  maxRetries: 1\n", job(&command));
     let uuid = bench.submit(&polyaxonfile).await;
     assert_eq!(bench.ended(&uuid).await, Status::Succeeded);
-    let kinds: Vec<Status> = bench
-        .conditions(&uuid)
-        .await
-        .into_iter()
-        .map(|c| c.0)
-        .collect();
+    let kinds = bench.statuses(&uuid).await;
     assert!(kinds.contains(&Status::Retrying), "{kinds:?}");
     assert_eq!(bench.log_values(&uuid).await, ["first", "second"]);
 }
@@ -1133,12 +1127,7 @@ async fn after_a_restart_a_running_run_is_not_recorded_starting_again() {
     };
     restarted.recover(recovered).await.unwrap();
     assert_eq!(bench.ended(&execution.uuid).await, Status::Succeeded);
-    let kinds: Vec<Status> = bench
-        .conditions(&execution.uuid)
-        .await
-        .into_iter()
-        .map(|c| c.0)
-        .collect();
+    let kinds = bench.statuses(&execution.uuid).await;
     assert_eq!(
         kinds,
         [
