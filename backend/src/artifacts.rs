@@ -233,6 +233,27 @@ impl Artifacts {
         Ok(tree)
     }
 
+    /// Deletes `path` of run `uuid`'s artifacts: a file, or a folder with what it holds. The
+    /// run's root (`""`) is emptied, not removed, so the run can go on writing.
+    pub async fn delete(&self, uuid: &str, path: &str) -> Result<(), Locate> {
+        let found = self.locate(uuid, path).await?;
+        let root = tokio::fs::canonicalize(self.run_folder(uuid))
+            .await
+            .map_err(Locate::Unreadable)?;
+        if found == root {
+            let mut entries = tokio::fs::read_dir(&root)
+                .await
+                .map_err(Locate::Unreadable)?;
+            while let Some(entry) = entries.next_entry().await.map_err(Locate::Unreadable)? {
+                remove_entry(&entry.path())
+                    .await
+                    .map_err(Locate::Unreadable)?;
+            }
+            return Ok(());
+        }
+        remove_entry(&found).await.map_err(Locate::Unreadable)
+    }
+
     /// Deletes everything a run left.
     pub async fn remove_run(&self, uuid: &str) -> std::io::Result<()> {
         match tokio::fs::remove_dir_all(self.run_folder(uuid)).await {
@@ -916,4 +937,13 @@ fn read_folder(folder: &Path, after: Option<Timestamp>) -> std::io::Result<Vec<L
     }
     lines.sort_by_key(|line| line.timestamp);
     Ok(lines)
+}
+
+/// Removes a file or a folder with its contents; a link is removed, not followed.
+async fn remove_entry(path: &Path) -> std::io::Result<()> {
+    if tokio::fs::symlink_metadata(path).await?.is_dir() {
+        tokio::fs::remove_dir_all(path).await
+    } else {
+        tokio::fs::remove_file(path).await
+    }
 }

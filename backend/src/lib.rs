@@ -46,6 +46,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/api", routes::api(&state))
         .nest("/streams", routes::streams(&state))
         .nest("/k8s", routes::k8s(&state))
+        .nest("/internal", routes::internal(&state))
         .merge(routes::services(&state))
         .fallback_service(web::service(&state.config.web_dir))
         .layer(CompressionLayer::new())

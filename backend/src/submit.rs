@@ -37,7 +37,7 @@ pub struct Prepared {
 }
 
 /// Who executes a run that Myelin does not: the client that reports its statuses.
-const CLIENT_EXECUTOR: &str = "client";
+pub const CLIENT_EXECUTOR: &str = "client";
 
 /// Compiles and converts a submission, or says precisely why it cannot run.
 pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prepared, AppError> {

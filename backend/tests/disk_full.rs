@@ -13,12 +13,15 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use backend::artifacts::Artifacts;
 use backend::runtime::{Reported, Reporter};
-use backend::store::{NewRun, RunFilter, Sqlite, Store, StoreError, StoredRun, Transition};
+use backend::store::{
+    Link, Mark, NewRun, RunFilter, RunScope, Sqlite, StatusCounts, Store, StoreError, StoredRun,
+    Transition,
+};
 use common::{Server, is_done, python_job};
 use serde_json::{Value as Json, json};
 use shared::api::{
-    LineageArtifact, ListResponse, OperationBody, Project, ProjectBody, Run, RunPatch, Status,
-    StatusCondition,
+    EdgeBody, LineageArtifact, ListResponse, OperationBody, Project, ProjectBody, Run, RunClone,
+    RunEdge, RunLineageArtifact, RunPatch, Status, StatusCondition,
 };
 
 /// A tmpfs of a given size the test mounts, unmounted and removed when dropped.
@@ -335,11 +338,30 @@ impl Store for Full {
     }
     async fn runs(
         &self,
-        owner: &str,
-        project: &str,
+        scope: &RunScope,
         filter: &RunFilter,
     ) -> Result<ListResponse<Run>, StoreError> {
-        self.inner.runs(owner, project, filter).await
+        self.inner.runs(scope, filter).await
+    }
+    async fn mark_runs(
+        &self,
+        owner: &str,
+        project: &str,
+        uuids: &[String],
+        mark: Mark,
+    ) -> Result<Vec<Run>, StoreError> {
+        self.inner.mark_runs(owner, project, uuids, mark).await
+    }
+    async fn mark_project(
+        &self,
+        owner: &str,
+        name: &str,
+        mark: Mark,
+    ) -> Result<Project, StoreError> {
+        self.inner.mark_project(owner, name, mark).await
+    }
+    async fn status_counts(&self, owner: &str, project: &str) -> Result<StatusCounts, StoreError> {
+        self.inner.status_counts(owner, project).await
     }
     async fn patch_run(
         &self,
@@ -401,6 +423,29 @@ impl Store for Full {
     }
     async fn lineage(&self, uuid: &str) -> Result<Vec<LineageArtifact>, StoreError> {
         self.inner.lineage(uuid).await
+    }
+    async fn delete_lineage(&self, uuid: &str, name: &str) -> Result<bool, StoreError> {
+        self.inner.delete_lineage(uuid, name).await
+    }
+    async fn project_lineage(
+        &self,
+        owner: &str,
+        project: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<ListResponse<RunLineageArtifact>, StoreError> {
+        self.inner
+            .project_lineage(owner, project, limit, offset)
+            .await
+    }
+    async fn set_edges(&self, uuid: &str, edges: Vec<EdgeBody>) -> Result<(), StoreError> {
+        self.inner.set_edges(uuid, edges).await
+    }
+    async fn edges(&self, uuid: &str, link: Link) -> Result<Vec<RunEdge>, StoreError> {
+        self.inner.edges(uuid, link).await
+    }
+    async fn clones(&self, uuid: &str) -> Result<Vec<RunClone>, StoreError> {
+        self.inner.clones(uuid).await
     }
     async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {
         self.inner.unfinished_runs().await

@@ -87,6 +87,7 @@ pub async fn stop_runs(project: &str, uuids: &[String]) -> Result<(), ApiError> 
     let body = RunSelection {
         uuids: uuids.to_vec(),
         tags: None,
+        project: None,
     };
     post_json::<_, serde_json::Value>(&path, &body)
         .await
@@ -98,6 +99,7 @@ pub async fn delete_runs(project: &str, uuids: &[String]) -> Result<(), ApiError
     let body = RunSelection {
         uuids: uuids.to_vec(),
         tags: None,
+        project: None,
     };
     let request = Request::delete(&format!("/api/v1/{DEFAULT_OWNER}/{project}/runs/delete"))
         .json(&body)
@@ -111,6 +113,7 @@ pub async fn tag_runs(project: &str, uuids: &[String], tags: &[String]) -> Resul
     let body = RunSelection {
         uuids: uuids.to_vec(),
         tags: Some(tags.to_vec()),
+        project: None,
     };
     post_json::<_, serde_json::Value>(&path, &body)
         .await

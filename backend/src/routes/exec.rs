@@ -55,10 +55,15 @@ async fn inspect(
     State(state): State<AppState>,
     Path(path): Path<RunPath>,
 ) -> Result<axum::Json<Json>, AppError> {
-    state
+    let stored = state
         .store
         .run(&path.owner, &path.project, &path.uuid)
         .await?;
+    // An ended run has no pods left to open a terminal in; Polyaxon answers what it archived
+    // of them, and Myelin keeps their logs but not their specs.
+    if stored.run.status.is_done() {
+        return Ok(axum::Json(json!({"pods": {}, "services": {}})));
+    }
     let pods = state
         .runtime
         .inspect(&path.uuid)

@@ -6,7 +6,7 @@ use axum::{Json, Router};
 use serde_json::{Value as Json_, json};
 use shared::api::{Installation, POLYAXON_COMPAT_VERSION};
 
-use crate::AppState;
+use crate::{AppState, RuntimeChoice};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -31,6 +31,11 @@ async fn installation(State(state): State<AppState>) -> Json<Installation> {
         key: state.installation_key.to_string(),
         version: format!("v{POLYAXON_COMPAT_VERSION}"),
         dist: "ce".to_owned(),
+        mode: match state.config.runtime {
+            RuntimeChoice::Process => "sandbox",
+            RuntimeChoice::Kubernetes { .. } => "platform",
+        }
+        .to_owned(),
         auth: state.config.token.is_some(),
     })
 }

@@ -4,11 +4,15 @@
 mod exec;
 mod health;
 mod installation;
+mod internal;
+mod lineage;
 mod projects;
 mod run_events;
 mod runs;
 mod services;
 mod session;
+mod shelves;
+mod stats;
 mod streams;
 
 use axum::Router;
@@ -26,6 +30,9 @@ pub fn api(state: &AppState) -> Router<AppState> {
         .merge(installation::routes())
         .merge(projects::routes())
         .merge(runs::routes())
+        .merge(shelves::routes())
+        .merge(lineage::routes())
+        .merge(stats::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         // The health route stays open: it is how a browser or a probe learns the server is up;
         // so does signing in, which checks the token itself.
@@ -38,7 +45,15 @@ pub fn api(state: &AppState) -> Router<AppState> {
 pub fn streams(state: &AppState) -> Router<AppState> {
     streams::routes()
         .merge(exec::inspect_routes())
+        .merge(internal::notify_routes())
         .merge(run_events::routes())
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .fallback(unknown_route)
+}
+
+/// The routes under `/internal`: what Polyaxon's operator asks of the streams service.
+pub fn internal(state: &AppState) -> Router<AppState> {
+    internal::internal_routes()
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .fallback(unknown_route)
 }

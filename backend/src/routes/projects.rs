@@ -15,7 +15,11 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/{owner}/projects/create", post(create))
         .route("/v1/{owner}/projects/list", get(list))
-        .route("/v1/{owner}/{name}", get(read).patch(update).delete(delete))
+        .route("/v1/{owner}/projects/names", get(names))
+        .route(
+            "/v1/{owner}/{name}",
+            get(read).patch(update).put(update).delete(delete),
+        )
 }
 
 /// Names that would be read as something else in a URL.
@@ -88,6 +92,34 @@ async fn list(
         &[],
     );
     Ok(Json(page))
+}
+
+/// The names of an owner's projects, newest first (`{"name": …}` each, as Polyaxon lists them).
+async fn names(
+    State(state): State<AppState>,
+    Path(owner): Path<String>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<ListResponse<serde_json::Value>>, AppError> {
+    let Query(params) = params?;
+    let (limit, offset) = checked_page(params.limit, params.offset)?;
+    let page = state.store.projects(&owner, limit, offset).await?;
+    let (previous, next) = page_links(
+        &format!("/api/v1/{owner}/projects/names"),
+        limit,
+        offset,
+        page.count,
+        &[],
+    );
+    Ok(Json(ListResponse {
+        count: page.count,
+        results: page
+            .results
+            .into_iter()
+            .map(|project| serde_json::json!({ "name": project.name }))
+            .collect(),
+        previous,
+        next,
+    }))
 }
 
 async fn update(

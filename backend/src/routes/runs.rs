@@ -9,14 +9,14 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 use shared::api::{
-    LineageArtifact, LineageBody, ListResponse, OperationBody, Project, Run, RunPatch,
-    RunSelection, RunSpec, RunTransfer, Status, StatusBody, StatusCondition, StatusReport, pending,
+    ListResponse, OfflineRun, OperationBody, Project, Run, RunPatch, RunSelection, RunSpec,
+    RunTransfer, Status, StatusBody, StatusCondition, StatusReport, pending,
 };
 
 use super::run_uuid;
 use crate::runtime::{Execution, RuntimeError};
 use crate::store::StoreError;
-use crate::store::{RunFilter, pql};
+use crate::store::{NewRun, RunFilter, RunScope, pql};
 use crate::submit::{self, Submission};
 use crate::{AppError, AppState, clock};
 
@@ -29,9 +29,17 @@ pub fn routes() -> Router<AppState> {
             post(delete_many).delete(delete_many),
         )
         .route("/v1/{owner}/{project}/runs/tag", post(tag_many))
+        .route("/v1/{owner}/{project}/runs/sync", post(sync))
+        .route("/v1/{owner}/{project}/runs/approve", post(approve_many))
+        .route("/v1/{owner}/{project}/runs/skip", post(skip_many))
+        .route(
+            "/v1/{owner}/{project}/runs/invalidate",
+            post(invalidate_many),
+        )
+        .route("/v1/{owner}/{project}/runs/transfer", post(transfer_many))
         .route(
             "/v1/{owner}/{project}/runs/{uuid}",
-            get(read).patch(patch).delete(delete),
+            get(read).patch(patch).put(patch).delete(delete),
         )
         .route("/v1/{owner}/{project}/runs/{uuid}/spec", get(spec))
         .route("/v1/{owner}/{project}/runs/{uuid}/stop", post(stop))
@@ -44,13 +52,14 @@ pub fn routes() -> Router<AppState> {
             post(invalidate),
         )
         .route("/v1/{owner}/{project}/runs/{uuid}/transfer", post(transfer))
+        .route("/v1/{owner}/{project}/runs/{uuid}/skip", post(skip))
+        .route(
+            "/v1/{owner}/{project}/runs/{uuid}/namespace",
+            get(namespace),
+        )
         .route(
             "/v1/{owner}/{project}/runs/{uuid}/statuses",
             get(statuses).post(add_status),
-        )
-        .route(
-            "/v1/{owner}/{project}/runs/{uuid}/lineage/artifacts",
-            get(lineage).post(add_lineage),
         )
 }
 
@@ -74,11 +83,11 @@ pub fn page_links(
     limit: u32,
     offset: u32,
     count: u64,
-    filters: &[(&str, &str)],
+    filters: &[(&str, String)],
 ) -> (Option<String>, Option<String>) {
     let link = |offset: u32| {
         let mut query = vec![("limit", limit.to_string()), ("offset", offset.to_string())];
-        query.extend(filters.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        query.extend(filters.iter().map(|(k, v)| (*k, v.clone())));
         let encoded = serde_urlencoded::to_string(&query).unwrap_or_default();
         format!("{path}?{encoded}")
     };
@@ -88,7 +97,7 @@ pub fn page_links(
 }
 
 #[derive(Debug, Deserialize)]
-struct ListParams {
+pub(super) struct ListParams {
     // Not a flattened struct: serde_urlencoded then reads every value as text.
     limit: Option<u32>,
     offset: Option<u32>,
@@ -96,12 +105,10 @@ struct ListParams {
     sort: Option<String>,
 }
 
-async fn list(
-    State(state): State<AppState>,
-    Path((owner, project)): Path<(String, String)>,
-    params: Result<Query<ListParams>, QueryRejection>,
-) -> Result<Json<ListResponse<Run>>, AppError> {
-    let Query(params) = params?;
+/// A list request's filter, and the parameters its page links carry on.
+pub(super) fn list_filter(
+    params: &ListParams,
+) -> Result<(RunFilter, Vec<(&'static str, String)>), AppError> {
     let (limit, offset) = checked_page(params.limit, params.offset)?;
     let query = params
         .query
@@ -122,18 +129,24 @@ async fn list(
         limit,
         offset,
     };
-    let mut page = state.store.runs(&owner, &project, &filter).await?;
-    let filters: Vec<(&str, &str)> = [("query", query), ("sort", sort)]
+    let links = [("query", query), ("sort", sort)]
         .into_iter()
-        .filter_map(|(name, value)| value.map(|value| (name, value)))
+        .filter_map(|(name, value)| value.map(|value| (name, value.to_owned())))
         .collect();
-    (page.previous, page.next) = page_links(
-        &format!("/api/v1/{owner}/{project}/runs"),
-        limit,
-        offset,
-        page.count,
-        &filters,
-    );
+    Ok((filter, links))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Path((owner, project)): Path<(String, String)>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<ListResponse<Run>>, AppError> {
+    let Query(params) = params?;
+    let (filter, links) = list_filter(&params)?;
+    let path = format!("/api/v1/{owner}/{project}/runs");
+    let scope = RunScope::Project { owner, project };
+    let mut page = state.store.runs(&scope, &filter).await?;
+    (page.previous, page.next) = page_links(&path, filter.limit, filter.offset, page.count, &links);
     Ok(Json(page))
 }
 
@@ -219,6 +232,87 @@ async fn submit_run(
         execute(state, execution).await?;
     }
     Ok(run)
+}
+
+/// `…/runs/sync`: a run tracked offline is recorded as its client recorded it: its uuid, times,
+/// conditions (its status follows from them), inputs and outputs. Myelin never executes it.
+async fn sync(
+    State(state): State<AppState>,
+    Path((owner, project)): Path<(String, String)>,
+    body: Result<Json<OfflineRun>, JsonRejection>,
+) -> Result<(StatusCode, Json<Run>), AppError> {
+    let Json(offline) = body?;
+    let project = state.store.project(&owner, &project).await?;
+    let uuid = run_uuid(&offline.uuid).map_err(|_| {
+        AppError::BadRequest(format!(
+            "`uuid` must be a run uuid (32 hex digits), not `{}`",
+            offline.uuid
+        ))
+    })?;
+    let Some(created_at) = offline.created_at else {
+        return Err(AppError::BadRequest(
+            "`created_at` is required: when the run was created".to_owned(),
+        ));
+    };
+    match state.store.run_by_uuid(&uuid).await {
+        Ok(_) => {
+            return Err(AppError::BadRequest(format!(
+                "A run with uuid {uuid} already exists."
+            )));
+        }
+        Err(StoreError::NotFound(_)) => {}
+        Err(error) => return Err(error.into()),
+    }
+    let conditions = match (offline.status_conditions, offline.status) {
+        (Some(conditions), _) if !conditions.is_empty() => conditions,
+        (_, Some(status)) => vec![StatusCondition::new(
+            status,
+            "OfflineRun",
+            "Run was synced",
+            created_at,
+        )],
+        _ => Vec::new(),
+    };
+    let kind = offline.kind.unwrap_or_else(|| "job".to_owned());
+    let outputs = offline.outputs;
+    let run = NewRun {
+        uuid: uuid.clone(),
+        body: OperationBody {
+            content: offline.content,
+            is_managed: Some(false),
+            managed_by: Some(offline.managed_by.unwrap_or_else(|| "user".to_owned())),
+            name: offline.name.clone(),
+            description: offline.description,
+            tags: offline.tags,
+            meta_info: offline.meta_info,
+            ..OperationBody::default()
+        },
+        name: offline.name,
+        runtime: offline.runtime.unwrap_or_else(|| kind.clone()),
+        kind,
+        executor: submit::CLIENT_EXECUTOR.to_owned(),
+        inputs: offline.inputs,
+        compiled: None,
+        resource: None,
+        conditions,
+        created_at,
+        cloned_from: None,
+    };
+    let mut created = state
+        .store
+        .create_run(&project.owner, &project.name, run)
+        .await?;
+    if outputs.is_some() {
+        let patch = RunPatch {
+            outputs,
+            ..RunPatch::default()
+        };
+        created = state
+            .store
+            .patch_run(&project.owner, &project.name, &uuid, patch)
+            .await?;
+    }
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// Who executes a run that `polyaxon run --local` submits.
@@ -407,20 +501,119 @@ async fn approve(
     Path((owner, project, uuid)): Path<(String, String, String)>,
 ) -> Result<Json<Json_>, AppError> {
     let uuid = run_uuid(&uuid)?;
-    let stored = state.store.run(&owner, &project, &uuid).await?;
+    approve_run(&state, &owner, &project, &uuid).await?;
+    Ok(Json(json!({})))
+}
+
+async fn approve_run(
+    state: &AppState,
+    owner: &str,
+    project: &str,
+    uuid: &str,
+) -> Result<(), AppError> {
+    let stored = state.store.run(owner, project, uuid).await?;
     let Some(waits_for) = stored.run.pending.as_deref() else {
-        return Ok(Json(json!({})));
+        return Ok(());
     };
     let next = (waits_for == pending::UPLOAD && asks_approval(stored.compiled.as_ref()))
         .then_some(pending::APPROVAL);
     // Only the approval that changes it goes on, when two come at once.
-    let changed = state.store.change_pending(&uuid, waits_for, next).await?;
+    let changed = state.store.change_pending(uuid, waits_for, next).await?;
     let goes_on =
         changed && next.is_none() && stored.run.is_managed && !stored.run.status.is_done();
     if goes_on && let Some(execution) = Execution::of(stored) {
-        execute(&state, execution).await?;
+        execute(state, execution).await?;
     }
+    Ok(())
+}
+
+/// `POST …/runs/approve`: approves every selected run that waits for it.
+async fn approve_many(
+    State(state): State<AppState>,
+    Path((owner, project)): Path<(String, String)>,
+    body: Result<Json<RunSelection>, JsonRejection>,
+) -> Result<Json<Json_>, AppError> {
+    let selection = selected(&state, &owner, &project, body).await?;
+    each_run(&selection, |uuid| {
+        let (state, owner, project) = (&state, &owner, &project);
+        async move { approve_run(state, owner, project, &uuid).await }
+    })
+    .await?;
     Ok(Json(json!({})))
+}
+
+/// `polyaxon ops skip`: a run that has not started yet (created, compiled, resuming, on
+/// schedule) ends `skipped` without running; one that started, or ended, is left as it is.
+async fn skip(
+    State(state): State<AppState>,
+    Path((owner, project, uuid)): Path<(String, String, String)>,
+) -> Result<Json<Json_>, AppError> {
+    let uuid = run_uuid(&uuid)?;
+    skip_run(&state, &owner, &project, &uuid).await?;
+    Ok(Json(json!({})))
+}
+
+async fn skip_run(
+    state: &AppState,
+    owner: &str,
+    project: &str,
+    uuid: &str,
+) -> Result<(), AppError> {
+    let run = state.store.run(owner, project, uuid).await?.run;
+    if !matches!(
+        run.status,
+        Status::Created | Status::Compiled | Status::Resuming | Status::OnSchedule
+    ) {
+        return Ok(());
+    }
+    // Out of the runtime's queue first, so that it cannot start between the two steps.
+    match state.runtime.stop(uuid).await {
+        Ok(()) | Err(RuntimeError::NotActive) => {}
+        Err(error) => return Err(AppError::Internal(error.to_string())),
+    }
+    let condition = StatusCondition::new(
+        Status::Skipped,
+        "Myelin",
+        "User requested to skip the run.",
+        clock::now(),
+    );
+    state.store.add_condition(uuid, condition, true).await?;
+    Ok(())
+}
+
+/// `POST …/runs/skip`: skips every selected run that has not started.
+async fn skip_many(
+    State(state): State<AppState>,
+    Path((owner, project)): Path<(String, String)>,
+    body: Result<Json<RunSelection>, JsonRejection>,
+) -> Result<Json<Json_>, AppError> {
+    let selection = selected(&state, &owner, &project, body).await?;
+    each_run(&selection, |uuid| {
+        let (state, owner, project) = (&state, &owner, &project);
+        async move { skip_run(state, owner, project, &uuid).await }
+    })
+    .await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST …/runs/invalidate`: see [`invalidate`]; the project must exist.
+async fn invalidate_many(
+    State(state): State<AppState>,
+    Path((owner, project)): Path<(String, String)>,
+    body: Result<Json<RunSelection>, JsonRejection>,
+) -> Result<Json<Json_>, AppError> {
+    selected(&state, &owner, &project, body).await?;
+    Ok(Json(json!({})))
+}
+
+/// `GET …/runs/{uuid}/namespace`: the Kubernetes namespace the run's agent uses.
+async fn namespace(
+    State(state): State<AppState>,
+    Path((owner, project, uuid)): Path<(String, String, String)>,
+) -> Result<Json<Json_>, AppError> {
+    let uuid = run_uuid(&uuid)?;
+    let run = state.store.run(&owner, &project, &uuid).await?.run;
+    Ok(Json(json!({ "namespace": run.settings.namespace })))
 }
 
 /// `polyaxon ops invalidate`: Polyaxon forgets the run's cached results, so that a later run
@@ -445,26 +638,63 @@ async fn transfer(
     let Json(body) = body?;
     let uuid = run_uuid(&uuid)?;
     state.store.run(&owner, &project, &uuid).await?;
-    let Some(destination) = body.project.filter(|name| !name.is_empty()) else {
+    let Some(destination) = destination(&state, &owner, body.project).await? else {
+        return Ok(Json(json!({})));
+    };
+    if destination != project {
+        state
+            .store
+            .transfer_run(&owner, &project, &uuid, &destination)
+            .await?;
+    }
+    Ok(Json(json!({})))
+}
+
+/// The project runs move to, which must exist.
+async fn destination(
+    state: &AppState,
+    owner: &str,
+    project: Option<String>,
+) -> Result<Option<String>, AppError> {
+    let Some(destination) = project.filter(|name| !name.is_empty()) else {
         return Err(AppError::BadRequest(
             "the destination project was not provided: send `project`".to_owned(),
         ));
     };
+    match state.store.project(owner, &destination).await {
+        Err(StoreError::NotFound(_)) => Err(AppError::BadRequest(format!(
+            "the destination project `{destination}` does not exist"
+        ))),
+        other => other
+            .map(|project| Some(project.name))
+            .map_err(AppError::from),
+    }
+}
+
+/// `POST …/runs/transfer`: moves every selected run to the project named in the body.
+async fn transfer_many(
+    State(state): State<AppState>,
+    Path((owner, project)): Path<(String, String)>,
+    body: Result<Json<RunSelection>, JsonRejection>,
+) -> Result<Json<Json_>, AppError> {
+    let selection = selected(&state, &owner, &project, body).await?;
+    let Some(destination) = destination(&state, &owner, selection.project.clone()).await? else {
+        return Ok(Json(json!({})));
+    };
     if destination == project {
         return Ok(Json(json!({})));
     }
-    match state.store.project(&owner, &destination).await {
-        Err(StoreError::NotFound(_)) => {
-            return Err(AppError::BadRequest(format!(
-                "the destination project `{destination}` does not exist"
-            )));
+    each_run(&selection, |uuid| {
+        let (state, owner, project, destination) = (&state, &owner, &project, &destination);
+        async move {
+            state
+                .store
+                .transfer_run(owner, project, &uuid, destination)
+                .await?;
+            Ok(())
         }
-        other => other?,
-    };
-    state
-        .store
-        .transfer_run(&owner, &project, &uuid, &destination)
-        .await?;
+    })
+    .await?;
     Ok(Json(json!({})))
 }
 
@@ -557,7 +787,7 @@ async fn stop(
     Ok(Json(json!({})))
 }
 
-async fn stop_run(
+pub(super) async fn stop_run(
     state: &AppState,
     owner: &str,
     project: &str,
@@ -583,7 +813,7 @@ async fn stop_run(
 
 /// The uuids of a bulk request, each checked (and the project) before anything is done, so a
 /// typo in the last one does not leave the first ones acted on.
-async fn selected(
+pub(super) async fn selected(
     state: &AppState,
     owner: &str,
     project: &str,
@@ -636,19 +866,20 @@ async fn stop_many(
     Ok(Json(json!({})))
 }
 
-/// `DELETE …/runs/delete` (and `POST`, which Polyaxon's older clients send).
+/// `DELETE …/runs/delete` (and `POST`, which Polyaxon's older clients send); answered `{}`, as
+/// Polyaxon answers it, where deleting one run answers nothing.
 async fn delete_many(
     State(state): State<AppState>,
     Path((owner, project)): Path<(String, String)>,
     body: Result<Json<RunSelection>, JsonRejection>,
-) -> Result<StatusCode, AppError> {
+) -> Result<Json<Json_>, AppError> {
     let selection = selected(&state, &owner, &project, body).await?;
     each_run(&selection, |uuid| {
         let (state, owner, project) = (&state, &owner, &project);
         async move { delete_run(state, owner, project, &uuid).await }
     })
     .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(json!({})))
 }
 
 /// `POST …/runs/tag`: adds the tags to every selected run, keeping the tags they have.
@@ -696,6 +927,7 @@ async fn statuses(
         uuid: run.uuid,
         status: run.status,
         status_conditions: run.status_conditions,
+        meta_info: run.meta_info,
     }))
 }
 
@@ -716,31 +948,4 @@ async fn add_status(
         .add_condition(&uuid, condition, body.force.unwrap_or(false))
         .await?;
     statuses(State(state), Path((owner, project, uuid))).await
-}
-
-async fn lineage(
-    State(state): State<AppState>,
-    Path((owner, project, uuid)): Path<(String, String, String)>,
-) -> Result<Json<ListResponse<LineageArtifact>>, AppError> {
-    let uuid = run_uuid(&uuid)?;
-    state.store.run(&owner, &project, &uuid).await?;
-    let artifacts = state.store.lineage(&uuid).await?;
-    Ok(Json(ListResponse {
-        count: artifacts.len() as u64,
-        results: artifacts,
-        previous: None,
-        next: None,
-    }))
-}
-
-async fn add_lineage(
-    State(state): State<AppState>,
-    Path((owner, project, uuid)): Path<(String, String, String)>,
-    body: Result<Json<LineageBody>, JsonRejection>,
-) -> Result<Json<Json_>, AppError> {
-    let Json(body) = body?;
-    let uuid = run_uuid(&uuid)?;
-    state.store.run(&owner, &project, &uuid).await?;
-    state.store.add_lineage(&uuid, body.artifacts).await?;
-    Ok(Json(json!({})))
 }

@@ -4,7 +4,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -47,6 +47,7 @@ pub fn routes() -> Router<AppState> {
             // so does the download.
             get(download)
                 .post(upload)
+                .delete(delete_artifact)
                 .layer(DefaultBodyLimit::disable()),
         )
         .route(
@@ -57,7 +58,10 @@ pub fn routes() -> Router<AppState> {
             "/v1/{namespace}/{owner}/{project}/runs/{uuid}/artifacts",
             // A folder, packed: downloaded (`ops artifacts`, `ops pull`) or uploaded to unpack
             // (`polyaxon run -u`, `ops upload`).
-            get(archive).post(upload).layer(DefaultBodyLimit::disable()),
+            get(archive)
+                .post(upload)
+                .delete(delete_artifacts)
+                .layer(DefaultBodyLimit::disable()),
         )
 }
 
@@ -664,6 +668,51 @@ fn add_link<W: std::io::Write>(
 
 /// One of a run's artifact files, streamed from disk (ranges and type as the file server
 /// gives them).
+/// `DELETE …/artifact?path=`: one file of the run's artifacts.
+async fn delete_artifact(
+    State(state): State<AppState>,
+    Path((_namespace, owner, project, uuid)): Path<(String, String, String, String)>,
+    params: Result<Query<ArtifactParams>, QueryRejection>,
+) -> Result<StatusCode, AppError> {
+    let Query(params) = params?;
+    let uuid = run_uuid(&uuid)?;
+    state.store.run(&owner, &project, &uuid).await?;
+    let file = state
+        .artifacts
+        .locate(&uuid, &params.path)
+        .await
+        .map_err(located)?;
+    if !file.is_file() {
+        return Err(AppError::BadRequest(format!(
+            "`{}` is a folder: delete it from `…/artifacts`",
+            params.path
+        )));
+    }
+    state
+        .artifacts
+        .delete(&uuid, &params.path)
+        .await
+        .map_err(located)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE …/artifacts?path=`: a folder of the run's artifacts, all of them without `path`.
+async fn delete_artifacts(
+    State(state): State<AppState>,
+    Path((_namespace, owner, project, uuid)): Path<(String, String, String, String)>,
+    params: Result<Query<ArtifactParams>, QueryRejection>,
+) -> Result<StatusCode, AppError> {
+    let Query(params) = params?;
+    let uuid = run_uuid(&uuid)?;
+    state.store.run(&owner, &project, &uuid).await?;
+    state
+        .artifacts
+        .delete(&uuid, &params.path)
+        .await
+        .map_err(located)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 async fn download(
     State(state): State<AppState>,
     Path((_namespace, owner, project, uuid)): Path<(String, String, String, String)>,

@@ -7,11 +7,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Serialize;
 use shared::api::{
-    LineageArtifact, ListResponse, Project, ProjectBody, Run, RunPatch, Status, StatusCondition,
+    EdgeBody, LineageArtifact, ListResponse, Project, ProjectBody, Run, RunClone, RunEdge,
+    RunLineageArtifact, RunPatch, Status, StatusCondition,
 };
 use tokio::sync::broadcast;
 
-use super::{NewRun, RunFilter, Store, StoreError, StoredRun, Transition};
+use super::{
+    Link, Mark, NewRun, RunFilter, RunScope, StatusCounts, Store, StoreError, StoredRun, Transition,
+};
 
 /// How many changes wait for a slow watcher before it is told it missed some.
 const BACKLOG: usize = 1024;
@@ -115,11 +118,37 @@ impl Store for Notifying {
 
     async fn runs(
         &self,
-        owner: &str,
-        project: &str,
+        scope: &RunScope,
         filter: &RunFilter,
     ) -> Result<ListResponse<Run>, StoreError> {
-        self.inner.runs(owner, project, filter).await
+        self.inner.runs(scope, filter).await
+    }
+
+    async fn mark_runs(
+        &self,
+        owner: &str,
+        project: &str,
+        uuids: &[String],
+        mark: Mark,
+    ) -> Result<Vec<Run>, StoreError> {
+        let runs = self.inner.mark_runs(owner, project, uuids, mark).await?;
+        for run in &runs {
+            self.tell(run, "updated");
+        }
+        Ok(runs)
+    }
+
+    async fn mark_project(
+        &self,
+        owner: &str,
+        name: &str,
+        mark: Mark,
+    ) -> Result<Project, StoreError> {
+        self.inner.mark_project(owner, name, mark).await
+    }
+
+    async fn status_counts(&self, owner: &str, project: &str) -> Result<StatusCounts, StoreError> {
+        self.inner.status_counts(owner, project).await
     }
 
     async fn patch_run(
@@ -220,6 +249,34 @@ impl Store for Notifying {
 
     async fn lineage(&self, uuid: &str) -> Result<Vec<LineageArtifact>, StoreError> {
         self.inner.lineage(uuid).await
+    }
+
+    async fn delete_lineage(&self, uuid: &str, name: &str) -> Result<bool, StoreError> {
+        self.inner.delete_lineage(uuid, name).await
+    }
+
+    async fn project_lineage(
+        &self,
+        owner: &str,
+        project: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<ListResponse<RunLineageArtifact>, StoreError> {
+        self.inner
+            .project_lineage(owner, project, limit, offset)
+            .await
+    }
+
+    async fn set_edges(&self, uuid: &str, edges: Vec<EdgeBody>) -> Result<(), StoreError> {
+        self.inner.set_edges(uuid, edges).await
+    }
+
+    async fn edges(&self, uuid: &str, link: Link) -> Result<Vec<RunEdge>, StoreError> {
+        self.inner.edges(uuid, link).await
+    }
+
+    async fn clones(&self, uuid: &str) -> Result<Vec<RunClone>, StoreError> {
+        self.inner.clones(uuid).await
     }
 
     async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {

@@ -12,8 +12,8 @@ mod sqlite;
 use async_trait::async_trait;
 use serde_json::{Map, Value as Json};
 use shared::api::{
-    LineageArtifact, ListResponse, OperationBody, Project, ProjectBody, Run, RunPatch,
-    StatusCondition,
+    EdgeBody, LineageArtifact, ListResponse, OperationBody, Project, ProjectBody, Run, RunClone,
+    RunEdge, RunLineageArtifact, RunPatch, StatusCondition,
 };
 
 pub use events::{Notifying, RunEvent};
@@ -92,6 +92,53 @@ pub struct RunFilter {
     pub offset: u32,
 }
 
+/// Which runs a list looks at.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunScope {
+    /// A project's runs that are not archived.
+    Project {
+        /// The project's owner.
+        owner: String,
+        /// The project.
+        project: String,
+    },
+    /// An owner's archived runs, in every project (`archives/{owner}/runs`).
+    Archived {
+        /// The owner.
+        owner: String,
+    },
+    /// An owner's bookmarked runs that are not archived, in every project.
+    Bookmarked {
+        /// The owner.
+        owner: String,
+    },
+}
+
+/// A mark put on or taken off runs and projects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// Out of lists, kept (Polyaxon's archive).
+    Archive,
+    /// Back in lists.
+    Restore,
+    /// Bookmarked.
+    Bookmark,
+    /// No longer bookmarked.
+    Unbookmark,
+}
+
+/// Runs linked to a run, other than by its DAG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// Edges into it.
+    Upstream,
+    /// Edges out of it.
+    Downstream,
+}
+
+/// How many runs are in each status.
+pub type StatusCounts = Vec<(shared::api::Status, u64)>;
+
 /// How a run's status changed when a condition was recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transition {
@@ -108,7 +155,7 @@ pub trait Store: Send + Sync + 'static {
     async fn create_project(&self, owner: &str, body: ProjectBody) -> Result<Project, StoreError>;
     /// A project by owner and name.
     async fn project(&self, owner: &str, name: &str) -> Result<Project, StoreError>;
-    /// An owner's projects, newest first.
+    /// An owner's projects that are not archived, newest first.
     async fn projects(
         &self,
         owner: &str,
@@ -133,13 +180,31 @@ pub trait Store: Send + Sync + 'static {
     async fn run(&self, owner: &str, project: &str, uuid: &str) -> Result<StoredRun, StoreError>;
     /// A run by uuid alone, as the runtimes know it.
     async fn run_by_uuid(&self, uuid: &str) -> Result<StoredRun, StoreError>;
-    /// A page of a project's runs.
+    /// A page of runs.
     async fn runs(
+        &self,
+        scope: &RunScope,
+        filter: &RunFilter,
+    ) -> Result<ListResponse<Run>, StoreError>;
+    /// Puts a mark on (or takes it off) those of `uuids` that are runs of the project, and
+    /// returns them as they are now. Archiving a project archives its runs; restoring it
+    /// restores them.
+    async fn mark_runs(
         &self,
         owner: &str,
         project: &str,
-        filter: &RunFilter,
-    ) -> Result<ListResponse<Run>, StoreError>;
+        uuids: &[String],
+        mark: Mark,
+    ) -> Result<Vec<Run>, StoreError>;
+    /// Puts a mark on (or takes it off) a project.
+    async fn mark_project(
+        &self,
+        owner: &str,
+        name: &str,
+        mark: Mark,
+    ) -> Result<Project, StoreError>;
+    /// How many of a project's live runs are in each status.
+    async fn status_counts(&self, owner: &str, project: &str) -> Result<StatusCounts, StoreError>;
     /// Changes a run's name, description, tags, outputs or meta info.
     async fn patch_run(
         &self,
@@ -193,6 +258,23 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// What a run read and wrote, in the order it was first reported.
     async fn lineage(&self, uuid: &str) -> Result<Vec<LineageArtifact>, StoreError>;
+    /// Forgets an artifact of a run's lineage (both directions); whether there was one.
+    async fn delete_lineage(&self, uuid: &str, name: &str) -> Result<bool, StoreError>;
+    /// What a project's live runs read and wrote, newest run first.
+    async fn project_lineage(
+        &self,
+        owner: &str,
+        project: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<ListResponse<RunLineageArtifact>, StoreError>;
+    /// Replaces the edges that touch a run with `edges` (kind `manual`); an edge to a run that
+    /// does not exist is refused.
+    async fn set_edges(&self, uuid: &str, edges: Vec<EdgeBody>) -> Result<(), StoreError>;
+    /// The edges into or out of a run, each with the run at its other end.
+    async fn edges(&self, uuid: &str, link: Link) -> Result<Vec<RunEdge>, StoreError>;
+    /// The runs copied, restarted or resumed from a run, oldest first.
+    async fn clones(&self, uuid: &str) -> Result<Vec<RunClone>, StoreError>;
     /// The uuids of managed runs that have not ended and wait for nothing (no `pending`), oldest
     /// first: what a restarted server must pick up again.
     async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError>;

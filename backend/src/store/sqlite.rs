@@ -9,17 +9,22 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_from_iter};
 use serde_json::{Map, Value as Json};
 use shared::api::{
-    Cloning, LineageArtifact, ListResponse, NamedRef, Project, ProjectBody, Run, RunPatch,
-    RunSettings, Status, StatusCondition,
+    Cloning, EdgeBody, LineageArtifact, ListResponse, NamedRef, Project, ProjectBody, Run,
+    RunClone, RunEdge, RunLineageArtifact, RunPatch, RunSettings, Status, StatusCondition,
 };
 use shared::time::Timestamp;
 
 use super::lifecycle::{self, RunState};
-use super::{NewRun, RunFilter, Store, StoreError, StoredRun, Transition, pql};
+use super::{
+    Link, Mark, NewRun, RunFilter, RunScope, StatusCounts, Store, StoreError, StoredRun,
+    Transition, pql,
+};
 use crate::clock;
 
+mod links;
+
 /// The schema versions, in order; `PRAGMA user_version` says how many are applied.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("schema_2.sql")];
 
 /// How many read connections are kept open.
 const READERS: usize = 4;
@@ -183,8 +188,8 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-const PROJECT_COLUMNS: &str =
-    "uuid, owner, name, description, tags, is_public, created_at, updated_at";
+const PROJECT_COLUMNS: &str = "uuid, owner, name, description, tags, is_public, created_at, \
+     updated_at, archived_at IS NULL, bookmarked, readme";
 
 fn project_from_row(row: &Row<'_>) -> rusqlite::Result<Project> {
     Ok(Project {
@@ -196,7 +201,10 @@ fn project_from_row(row: &Row<'_>) -> rusqlite::Result<Project> {
         is_public: row.get(5)?,
         created_at: Timestamp::from_micros(row.get(6)?),
         updated_at: Timestamp::from_micros(row.get(7)?),
-        live_state: 1,
+        live_state: i32::from(row.get::<_, bool>(8)?),
+        bookmarked: row.get(9)?,
+        user: None,
+        readme: row.get(10)?,
     })
 }
 
@@ -238,7 +246,8 @@ fn run_columns(content: &str) -> String {
          runs.wait_time, runs.duration, runs.managed_by, runs.is_managed, runs.pending, \
          {content}, runs.status, runs.conditions, runs.meta_info, runs.kind, runs.runtime, \
          runs.inputs, runs.outputs, runs.executor, runs.original_uuid, runs.cloning_kind, \
-         (SELECT original.name FROM runs original WHERE original.uuid = runs.original_uuid)"
+         (SELECT original.name FROM runs original WHERE original.uuid = runs.original_uuid), \
+         runs.archived_at IS NULL, runs.bookmarked, runs.readme"
     )
 }
 
@@ -248,6 +257,7 @@ const STORED_RUN_COLUMNS: &str = "run_specs.compiled, run_specs.resource";
 fn run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<Run> {
     let status: String = row.get(17)?;
     let content: Option<String> = row.get(16)?;
+    let pending: Option<String> = row.get(15)?;
     Ok(Run {
         uuid: row.get(0)?,
         name: row.get(1)?,
@@ -264,8 +274,8 @@ fn run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<Run> {
         duration: row.get(12)?,
         managed_by: row.get(13)?,
         is_managed: row.get(14)?,
-        is_approved: true,
-        pending: row.get(15)?,
+        is_approved: pending.as_deref() != Some(shared::api::pending::APPROVAL),
+        pending,
         raw_content: content.clone(),
         content,
         status: Status::parse(&status).unwrap_or(Status::Unknown),
@@ -280,7 +290,12 @@ fn run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<Run> {
             artifacts_store: settings.artifacts_store.clone(),
             runtime: row.get(24)?,
         },
-        live_state: 1,
+        live_state: i32::from(row.get::<_, bool>(28)?),
+        bookmarked: row.get(29)?,
+        readme: row.get(30)?,
+        schedule_at: None,
+        pipeline: None,
+        resources: None,
         original: row
             .get::<_, Option<String>>(25)?
             .map(|uuid| -> rusqlite::Result<Cloning> {
@@ -297,8 +312,8 @@ fn run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<Run> {
 fn stored_run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<StoredRun> {
     Ok(StoredRun {
         run: run_from_row(row, settings)?,
-        compiled: optional_json_column(row, 28)?,
-        resource: optional_json_column(row, 29)?,
+        compiled: optional_json_column(row, 31)?,
+        resource: optional_json_column(row, 32)?,
     })
 }
 
@@ -613,14 +628,14 @@ impl Store for Sqlite {
         let owner = owner.to_owned();
         self.read(move |connection, _| {
             let count: i64 = connection.query_row(
-                "SELECT count(*) FROM projects WHERE owner = ?1",
+                "SELECT count(*) FROM projects WHERE owner = ?1 AND archived_at IS NULL",
                 params![owner],
                 |row| row.get(0),
             )?;
             let (limit, offset) = page(limit, offset);
             let mut statement = connection.prepare_cached(&format!(
                 "SELECT {PROJECT_COLUMNS} FROM projects WHERE owner = ?1 \
-                 ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3"
+                 AND archived_at IS NULL ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3"
             ))?;
             let results = statement
                 .query_map(params![owner, limit, offset], project_from_row)?
@@ -656,13 +671,14 @@ impl Store for Sqlite {
             }
             transaction.execute(
                 "UPDATE projects SET name = ?1, description = ?2, tags = ?3, is_public = ?4, \
-                 updated_at = ?5 WHERE uuid = ?6",
+                 updated_at = ?5, readme = ?6 WHERE uuid = ?7",
                 params![
                     new_name,
                     body.description.or(project.description),
                     to_text(&body.tags.unwrap_or(project.tags))?,
                     body.is_public.unwrap_or(project.is_public),
                     clock::now().as_micros(),
+                    body.readme.or(project.readme),
                     project.uuid
                 ],
             )?;
@@ -784,46 +800,74 @@ impl Store for Sqlite {
 
     async fn runs(
         &self,
-        owner: &str,
-        project: &str,
+        scope: &RunScope,
         filter: &RunFilter,
     ) -> Result<ListResponse<Run>, StoreError> {
-        let (owner, project, filter) = (owner.to_owned(), project.to_owned(), filter.clone());
+        let (scope, filter) = (scope.clone(), filter.clone());
         self.read(move |connection, settings| {
-            let project_id = project_id(connection, &owner, &project)?;
-            let mut condition = "runs.project_id = ?".to_owned();
-            let mut values = vec![SqlValue::Integer(project_id)];
+            let (mut condition, mut values, project_id) = match &scope {
+                RunScope::Project { owner, project } => {
+                    let project_id = project_id(connection, owner, project)?;
+                    (
+                        "runs.project_id = ? AND runs.archived_at IS NULL".to_owned(),
+                        vec![SqlValue::Integer(project_id)],
+                        Some(project_id),
+                    )
+                }
+                RunScope::Archived { owner } => (
+                    "runs.project_id IN (SELECT id FROM projects WHERE owner = ?) \
+                     AND runs.archived_at IS NOT NULL"
+                        .to_owned(),
+                    vec![SqlValue::Text(owner.clone())],
+                    None,
+                ),
+                RunScope::Bookmarked { owner } => (
+                    "runs.project_id IN (SELECT id FROM projects WHERE owner = ?) \
+                     AND runs.bookmarked = 1 AND runs.archived_at IS NULL"
+                        .to_owned(),
+                    vec![SqlValue::Text(owner.clone())],
+                    None,
+                ),
+            };
             if let Some(query) = &filter.query {
                 let (sql, query_values) = pql::to_sql(query, clock::now());
                 condition.push_str(&format!(" AND ({sql})"));
                 values.extend(query_values);
             }
-            let count: i64 = match filter
+            let value_only = filter
                 .query
                 .as_ref()
-                .and_then(|query| pql::run_value_only(query, clock::now()))
-            {
-                Some((test, test_values)) => connection
+                .and_then(|query| pql::run_value_only(query, clock::now()));
+            let count: i64 = match (project_id, value_only) {
+                // Counted on the values' index alone; the (few) archived runs are taken out.
+                (Some(project_id), Some((test, test_values))) => connection
                     .prepare_cached(&format!(
-                        "SELECT count(*) FROM run_values v WHERE v.project_id = ? AND {test}"
+                        "SELECT count(*) FROM run_values v WHERE v.project_id = ? AND {test} \
+                         AND v.run_id NOT IN (SELECT id FROM runs WHERE project_id = ? \
+                         AND archived_at IS NOT NULL)"
                     ))?
                     .query_row(
                         params_from_iter(
-                            std::iter::once(SqlValue::Integer(project_id)).chain(test_values),
+                            std::iter::once(SqlValue::Integer(project_id))
+                                .chain(test_values)
+                                .chain([SqlValue::Integer(project_id)]),
                         ),
                         |row| row.get(0),
                     )?,
-                None => connection
+                _ => connection
                     .prepare_cached(&format!("SELECT count(*) FROM runs WHERE {condition}"))?
                     .query_row(params_from_iter(values.iter()), |row| row.get(0))?,
             };
             let (limit, offset) = page(filter.limit, filter.offset);
-            if let [
-                pql::Sort {
-                    key: pql::SortKey::RunValue { section, key },
-                    descending,
-                },
-            ] = filter.sort.as_slice()
+            if let (
+                Some(project_id),
+                [
+                    pql::Sort {
+                        key: pql::SortKey::RunValue { section, key },
+                        descending,
+                    },
+                ],
+            ) = (project_id, filter.sort.as_slice())
             {
                 let by = ValueOrder {
                     project_id,
@@ -898,7 +942,7 @@ impl Store for Sqlite {
             )?;
             transaction.execute(
                 "UPDATE runs SET name = ?1, description = ?2, tags = ?3, outputs = ?4, \
-                 meta_info = ?5, updated_at = ?6 WHERE id = ?7",
+                 meta_info = ?5, updated_at = ?6, readme = ?7 WHERE id = ?8",
                 params![
                     patch.name.or(run.name),
                     patch.description.or(run.description),
@@ -906,6 +950,7 @@ impl Store for Sqlite {
                     outputs.as_ref().map(to_text).transpose()?,
                     to_text(&meta_info)?,
                     clock::now().as_micros(),
+                    patch.readme.or(run.readme),
                     run_id
                 ],
             )?;
@@ -1130,19 +1175,146 @@ impl Store for Sqlite {
                  ORDER BY run_lineage.created_at, run_lineage.name",
             )?;
             let artifacts = statement
-                .query_map(params![uuid], |row| {
-                    Ok(LineageArtifact {
-                        name: row.get(0)?,
-                        kind: row.get(1)?,
-                        path: row.get(2)?,
-                        summary: optional_json_column(row, 3)?,
-                        is_input: Some(row.get(4)?),
-                    })
-                })?
+                .query_map(params![uuid], |row| links::artifact_from_row(row, 0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(artifacts)
         })
         .await
+    }
+
+    async fn mark_runs(
+        &self,
+        owner: &str,
+        project: &str,
+        uuids: &[String],
+        mark: Mark,
+    ) -> Result<Vec<Run>, StoreError> {
+        let (owner, project, uuids) = (owner.to_owned(), project.to_owned(), uuids.to_vec());
+        self.write(move |transaction, settings| {
+            let project_id = project_id(transaction, &owner, &project)?;
+            let set = match mark {
+                Mark::Archive => "archived_at = coalesce(archived_at, ?3), updated_at = ?3",
+                Mark::Restore => "archived_at = NULL, updated_at = ?3",
+                Mark::Bookmark => "bookmarked = 1 + 0 * ?3",
+                Mark::Unbookmark => "bookmarked = 0 * ?3",
+            };
+            let now = clock::now().as_micros();
+            let mut update = transaction.prepare_cached(&format!(
+                "UPDATE runs SET {set} WHERE project_id = ?1 AND uuid = ?2"
+            ))?;
+            let mut runs = Vec::new();
+            for uuid in &uuids {
+                if update.execute(params![project_id, uuid, now])? == 0 {
+                    continue;
+                }
+                let marked = load_run(
+                    transaction,
+                    settings,
+                    "runs.project_id = ?1 AND runs.uuid = ?2",
+                    &[&project_id, uuid],
+                )?;
+                runs.extend(marked.map(|stored| stored.run));
+            }
+            Ok(runs)
+        })
+        .await
+    }
+
+    async fn mark_project(
+        &self,
+        owner: &str,
+        name: &str,
+        mark: Mark,
+    ) -> Result<Project, StoreError> {
+        let (owner, name) = (owner.to_owned(), name.to_owned());
+        self.write(move |transaction, _| {
+            let project_id = project_id(transaction, &owner, &name)?;
+            let now = clock::now().as_micros();
+            let statements: &[&str] = match mark {
+                Mark::Archive => &[
+                    "UPDATE projects SET archived_at = coalesce(archived_at, ?2), \
+                     updated_at = ?2 WHERE id = ?1",
+                    "UPDATE runs SET archived_at = ?2, updated_at = ?2 \
+                     WHERE project_id = ?1 AND archived_at IS NULL",
+                ],
+                Mark::Restore => &[
+                    "UPDATE projects SET archived_at = NULL, updated_at = ?2 WHERE id = ?1",
+                    "UPDATE runs SET archived_at = NULL, updated_at = ?2 \
+                     WHERE project_id = ?1 AND archived_at IS NOT NULL",
+                ],
+                Mark::Bookmark => &["UPDATE projects SET bookmarked = 1 + 0 * ?2 WHERE id = ?1"],
+                Mark::Unbookmark => &["UPDATE projects SET bookmarked = 0 * ?2 WHERE id = ?1"],
+            };
+            for statement in statements {
+                transaction.execute(statement, params![project_id, now])?;
+            }
+            load_project(transaction, &owner, &name)
+        })
+        .await
+    }
+
+    async fn status_counts(&self, owner: &str, project: &str) -> Result<StatusCounts, StoreError> {
+        let (owner, project) = (owner.to_owned(), project.to_owned());
+        self.read(move |connection, _| {
+            let project_id = project_id(connection, &owner, &project)?;
+            let mut statement = connection.prepare_cached(
+                "SELECT status, count(*) FROM runs WHERE project_id = ?1 \
+                 AND archived_at IS NULL GROUP BY status ORDER BY status",
+            )?;
+            let counts = statement
+                .query_map(params![project_id], |row| {
+                    let status: String = row.get(0)?;
+                    let count: i64 = row.get(1)?;
+                    Ok((
+                        Status::parse(&status).unwrap_or(Status::Unknown),
+                        u64::try_from(count).unwrap_or_default(),
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(counts)
+        })
+        .await
+    }
+
+    async fn delete_lineage(&self, uuid: &str, name: &str) -> Result<bool, StoreError> {
+        let (uuid, name) = (uuid.to_owned(), name.to_owned());
+        self.write(move |transaction, _| links::delete_lineage(transaction, &uuid, &name))
+            .await
+    }
+
+    async fn project_lineage(
+        &self,
+        owner: &str,
+        project: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<ListResponse<RunLineageArtifact>, StoreError> {
+        let (owner, project) = (owner.to_owned(), project.to_owned());
+        self.read(move |connection, _| {
+            let project_id = project_id(connection, &owner, &project)?;
+            let (limit, offset) = page(limit, offset);
+            let (count, results) = links::project_lineage(connection, project_id, limit, offset)?;
+            Ok(list(count, results))
+        })
+        .await
+    }
+
+    async fn set_edges(&self, uuid: &str, edges: Vec<EdgeBody>) -> Result<(), StoreError> {
+        let uuid = uuid.to_owned();
+        self.write(move |transaction, _| links::set_edges(transaction, &uuid, &edges))
+            .await
+    }
+
+    async fn edges(&self, uuid: &str, link: Link) -> Result<Vec<RunEdge>, StoreError> {
+        let uuid = uuid.to_owned();
+        self.read(move |connection, _| links::edges(connection, &uuid, link))
+            .await
+    }
+
+    async fn clones(&self, uuid: &str) -> Result<Vec<RunClone>, StoreError> {
+        let uuid = uuid.to_owned();
+        self.read(move |connection, _| links::clones(connection, &uuid))
+            .await
     }
 
     async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {

@@ -181,6 +181,8 @@ pub struct StatusReport {
     pub status: Status,
     /// Every condition, oldest first.
     pub status_conditions: Vec<StatusCondition>,
+    /// Facts the run reports about itself.
+    pub meta_info: Map<String, Json>,
 }
 
 /// A new status reported by a client (`V1EntityStatusBodyRequest`).
@@ -212,8 +214,17 @@ pub struct Project {
     pub created_at: Timestamp,
     /// When it last changed.
     pub updated_at: Timestamp,
-    /// Always 1: live (Polyaxon's archive moves projects to 0).
+    /// 1 while live, 0 once archived (Polyaxon's `LiveState`).
     pub live_state: i32,
+    /// Whether it is bookmarked.
+    #[serde(default)]
+    pub bookmarked: bool,
+    /// Who created it: Myelin has no accounts yet, so nobody.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Markdown shown on its page.
+    #[serde(default)]
+    pub readme: Option<String>,
 }
 
 /// A project to create, or the fields of one to change.
@@ -231,6 +242,9 @@ pub struct ProjectBody {
     /// Whether other teams may read it.
     #[serde(default)]
     pub is_public: Option<bool>,
+    /// Markdown shown on its page.
+    #[serde(default)]
+    pub readme: Option<String>,
 }
 
 /// Where a run is executed, as Polyaxon's clients read it from `V1Run.settings`.
@@ -286,7 +300,7 @@ pub struct Run {
     pub managed_by: String,
     /// Whether Myelin executes it.
     pub is_managed: bool,
-    /// Always true: Myelin has no approval step yet.
+    /// False while the run waits for a person's approval.
     pub is_approved: bool,
     /// What the run waits for before it may be scheduled (`approval`, `upload`, …).
     pub pending: Option<String>,
@@ -310,8 +324,23 @@ pub struct Run {
     pub outputs: Option<Map<String, Json>>,
     /// Where it executes.
     pub settings: RunSettings,
-    /// Always 1: live.
+    /// 1 while live, 0 once archived (Polyaxon's `LiveState`).
     pub live_state: i32,
+    /// Whether it is bookmarked.
+    #[serde(default)]
+    pub bookmarked: bool,
+    /// Markdown shown on its page.
+    #[serde(default)]
+    pub readme: Option<String>,
+    /// When a schedule is due to start it; Myelin's runs start when submitted.
+    #[serde(default)]
+    pub schedule_at: Option<Timestamp>,
+    /// The pipeline (matrix or DAG) it belongs to; none until those run.
+    #[serde(default)]
+    pub pipeline: Option<Json>,
+    /// The resources it requested; not tracked yet.
+    #[serde(default)]
+    pub resources: Option<Json>,
     /// The run this one was copied or restarted from.
     pub original: Option<Cloning>,
 }
@@ -325,6 +354,52 @@ pub struct Cloning {
     pub name: Option<String>,
     /// `copy`, `restart` or `cache`.
     pub kind: String,
+}
+
+/// A run tracked offline, uploaded as it was recorded (`polyaxon ops sync`, the body of
+/// `…/runs/sync`): Myelin keeps it and never executes it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OfflineRun {
+    /// Its uuid, chosen by the client.
+    pub uuid: String,
+    /// When it was created.
+    pub created_at: Option<Timestamp>,
+    /// Its name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Labels.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    /// The operation's kind (`job` unless given).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// The kind that executed it.
+    #[serde(default)]
+    pub runtime: Option<String>,
+    /// Facts the run reported about itself.
+    #[serde(default)]
+    pub meta_info: Option<Map<String, Json>>,
+    /// Its last status, when no conditions are sent.
+    #[serde(default)]
+    pub status: Option<Status>,
+    /// Every condition it went through, oldest first.
+    #[serde(default)]
+    pub status_conditions: Option<Vec<StatusCondition>>,
+    /// Who executed it (`user` unless given).
+    #[serde(default)]
+    pub managed_by: Option<String>,
+    /// The params' values by input name.
+    #[serde(default)]
+    pub inputs: Option<Map<String, Json>>,
+    /// The values it logged as outputs.
+    #[serde(default)]
+    pub outputs: Option<Map<String, Json>>,
+    /// Its Polyaxonfile, if it had one.
+    #[serde(default)]
+    pub content: Option<String>,
 }
 
 /// A run to create (`V1OperationBody`): the operation as JSON or YAML text.
@@ -381,6 +456,9 @@ pub struct RunPatch {
     /// Meta info to set.
     #[serde(default)]
     pub meta_info: Option<Map<String, Json>>,
+    /// Markdown shown on its page.
+    #[serde(default)]
+    pub readme: Option<String>,
     /// Merge into the existing values rather than replace them.
     #[serde(default)]
     pub merge: Option<bool>,
@@ -405,6 +483,9 @@ pub struct RunSelection {
     /// Tags to add to each of them (`runs/tag` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
+    /// The project they move to (`runs/transfer` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
 }
 
 /// Where a run moves to (`polyaxon ops transfer`): the body of `…/runs/{uuid}/transfer`, a
@@ -479,6 +560,9 @@ pub struct Installation {
     pub version: String,
     /// `ce`: one team, no login.
     pub dist: String,
+    /// `sandbox` for one process on a machine (Polyaxon's local server), `platform` on a
+    /// cluster.
+    pub mode: String,
     /// Whether requests need a token.
     pub auth: bool,
 }
@@ -501,6 +585,89 @@ pub struct LineageArtifact {
     /// Whether the run read it rather than wrote it.
     #[serde(default)]
     pub is_input: Option<bool>,
+}
+
+/// An artifact in a list across runs (a project's lineage): which run it belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunLineageArtifact {
+    /// The artifact.
+    #[serde(flatten)]
+    pub artifact: LineageArtifact,
+    /// The run's uuid.
+    pub run: String,
+    /// `{"run": {"name", "uuid"}}`, as Polyaxon's lists have it.
+    pub meta_info: Json,
+    /// Polyaxon's hash of the artifact's content, which Myelin does not compute.
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
+/// A run at one end of an edge (`V1RunEdge`'s `upstream` or `downstream`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRef {
+    /// 32 hex digits.
+    pub uuid: String,
+    /// Its name.
+    pub name: Option<String>,
+    /// Its kind.
+    pub kind: String,
+    /// The kind that executes it.
+    pub runtime: String,
+}
+
+/// An edge between two runs (`V1RunEdge`), seen from one of them: the other end is given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunEdge {
+    /// What flowed along it.
+    pub values: Option<Json>,
+    /// How it was made (`manual`, `dag`, `action`, `event`).
+    pub kind: String,
+    /// The upstream statuses it waited for; none for an edge a client set.
+    pub statuses: Option<Vec<String>>,
+    /// The run upstream, in a downstream run's list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<RunRef>,
+    /// The run downstream, in an upstream run's list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downstream: Option<RunRef>,
+}
+
+/// One edge a client sets (`V1RunEdgeLineage`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgeBody {
+    /// The run at the other end. Polyaxon's server reads it as `run`; the SDK sends `uuid`.
+    #[serde(alias = "run")]
+    pub uuid: String,
+    /// Whether that run is upstream of this one.
+    #[serde(default)]
+    pub is_upstream: bool,
+    /// What flows along it.
+    #[serde(default)]
+    pub values: Option<Json>,
+}
+
+/// A run's edges, all of them (`V1RunEdgesGraph`): setting them replaces the ones it had.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgesBody {
+    /// The edges.
+    pub edges: Vec<EdgeBody>,
+}
+
+/// A run made from another (`lineage/clones`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunClone {
+    /// 32 hex digits.
+    pub uuid: String,
+    /// Its name.
+    pub name: Option<String>,
+    /// Its kind.
+    pub kind: String,
+    /// Its status.
+    pub status: Status,
+    /// The kind that executes it.
+    pub runtime: String,
+    /// `copy`, `restart` or `cache`.
+    pub cloning_kind: String,
 }
 
 /// Lineage a client reports (`V1RunArtifacts`).
