@@ -1670,3 +1670,177 @@ fn job_with(command: &str) -> String {
         serde_json::to_string(command).unwrap()
     )
 }
+
+/// The uuids a list answered, in its order.
+fn listed(list: &Json) -> Vec<String> {
+    list["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["uuid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn archived_runs_and_projects_leave_lists_and_come_back_and_bookmarks_are_listed_apart() {
+    let api = Api::new("shelves", None).await;
+    api.project("demo").await;
+    let kept = api.client_run("demo", "kept", &[]).await;
+    let shelved = api.client_run("demo", "shelved", &[]).await;
+    let runs = "/api/v1/default/demo/runs";
+
+    api.ok("POST", &format!("{runs}/{shelved}/archive"), None)
+        .await;
+    assert_eq!(listed(&api.ok("GET", runs, None).await), [kept.as_str()]);
+    let archived = api.ok("GET", "/api/v1/archives/default/runs", None).await;
+    assert_eq!(listed(&archived), [shelved.as_str()]);
+    let run = api.ok("GET", &format!("{runs}/{shelved}"), None).await;
+    assert_eq!(run["live_state"], 0, "{run}");
+    assert_eq!(
+        run["status"], "stopped",
+        "an archived run does not go on: {run}"
+    );
+    api.ok(
+        "POST",
+        &format!("{runs}/restore"),
+        Some(json!({"uuids": [shelved]})),
+    )
+    .await;
+    assert_eq!(listed(&api.ok("GET", runs, None).await).len(), 2);
+
+    let (status, _) = api
+        .send("POST", &format!("{runs}/{kept}/bookmark"), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let bookmarks = api.ok("GET", "/api/v1/bookmarks/default/runs", None).await;
+    assert_eq!(listed(&bookmarks), [kept.as_str()]);
+    assert_eq!(bookmarks["results"][0]["bookmarked"], true);
+    let (status, _) = api
+        .send("DELETE", &format!("{runs}/{kept}/unbookmark"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let bookmarks = api.ok("GET", "/api/v1/bookmarks/default/runs", None).await;
+    assert_eq!(bookmarks["count"], 0);
+
+    // A project archived takes its runs out of sight with it, and brings them back.
+    api.ok("POST", "/api/v1/default/demo/archive", None).await;
+    let projects = api.ok("GET", "/api/v1/default/projects/list", None).await;
+    assert_eq!(projects["count"], 0, "{projects}");
+    assert_eq!(
+        api.ok("GET", "/api/v1/default/demo", None).await["live_state"],
+        0
+    );
+    assert_eq!(api.ok("GET", runs, None).await["count"], 0);
+    api.ok("POST", "/api/v1/default/demo/restore", None).await;
+    let names = api.ok("GET", "/api/v1/default/projects/names", None).await;
+    assert_eq!(names["results"], json!([{"name": "demo"}]));
+    assert_eq!(api.ok("GET", runs, None).await["count"], 2);
+}
+
+#[tokio::test]
+async fn edges_skips_and_synced_runs_behave_as_polyaxon_s() {
+    let api = Api::new("edges", None).await;
+    api.project("demo").await;
+    let runs = "/api/v1/default/demo/runs";
+    let upstream = api.client_run("demo", "data", &[]).await;
+    let downstream = api.client_run("demo", "train", &[]).await;
+
+    // Set from the downstream run, with the key Polyaxon's server reads (`run`).
+    let (status, body) = api
+        .send(
+            "POST",
+            &format!("{runs}/{downstream}/lineage/edges"),
+            Some(
+                json!({"edges": [{"run": upstream, "is_upstream": true, "values": {"rows": 10}}]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let ups = api
+        .ok(
+            "GET",
+            &format!("{runs}/{downstream}/lineage/upstream"),
+            None,
+        )
+        .await;
+    assert_eq!(ups["results"][0]["upstream"]["uuid"], upstream.as_str());
+    assert_eq!(ups["results"][0]["values"], json!({"rows": 10}));
+    assert_eq!(ups["results"][0]["kind"], "manual");
+    let downs = api
+        .ok(
+            "GET",
+            &format!("{runs}/{upstream}/lineage/downstream"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        downs["results"][0]["downstream"]["uuid"],
+        downstream.as_str()
+    );
+    let (status, body) = api
+        .send(
+            "POST",
+            &format!("{runs}/{downstream}/lineage/edges"),
+            Some(json!({"edges": [{"uuid": "0123456789abcdef0123456789abcdef"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("edges[0]"),
+        "{body}"
+    );
+    let ups = api
+        .ok(
+            "GET",
+            &format!("{runs}/{downstream}/lineage/upstream"),
+            None,
+        )
+        .await;
+    assert_eq!(ups["count"], 1, "a refused request changes nothing: {ups}");
+
+    // Skipping acts on a run that has not started; an ended one stays as it is.
+    api.ok(
+        "POST",
+        &format!("{runs}/{upstream}/statuses"),
+        Some(json!({"condition": {"type": "succeeded", "status": "True"}})),
+    )
+    .await;
+    api.ok(
+        "POST",
+        &format!("{runs}/skip"),
+        Some(json!({"uuids": [upstream, downstream]})),
+    )
+    .await;
+    let status_of = |uuid: &str| {
+        let path = format!("{runs}/{uuid}");
+        let api = &api;
+        async move { api.ok("GET", &path, None).await["status"].clone() }
+    };
+    assert_eq!(status_of(&upstream).await, "succeeded");
+    assert_eq!(status_of(&downstream).await, "skipped");
+
+    // A run tracked offline keeps its uuid, times and conditions; a second upload is refused.
+    let offline = json!({
+        "uuid": "5e1f0c4d3b2a49788695a4b3c2d1e0f9",
+        "created_at": "2026-12-01T10:00:00Z",
+        "kind": "job",
+        "is_managed": false,
+        "status_conditions": [
+            {"type": "running", "status": "True", "last_transition_time": "2026-12-01T10:00:01Z"},
+            {"type": "succeeded", "status": "True", "last_transition_time": "2026-12-01T10:00:05Z"},
+        ],
+        "outputs": {"loss": 0.1},
+    });
+    let (status, run) = api
+        .send("POST", &format!("{runs}/sync"), Some(offline.clone()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    assert_eq!(run["status"], "succeeded");
+    assert_eq!(run["duration"], 4.0);
+    assert_eq!(run["outputs"], json!({"loss": 0.1}));
+    assert_eq!(run["is_managed"], false);
+    let (status, body) = api
+        .send("POST", &format!("{runs}/sync"), Some(offline))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}

@@ -105,10 +105,11 @@ pub(super) struct ListParams {
     sort: Option<String>,
 }
 
+/// The query parameters a list's page links carry on.
+pub(super) type LinkParams = Vec<(&'static str, String)>;
+
 /// A list request's filter, and the parameters its page links carry on.
-pub(super) fn list_filter(
-    params: &ListParams,
-) -> Result<(RunFilter, Vec<(&'static str, String)>), AppError> {
+pub(super) fn list_filter(params: &ListParams) -> Result<(RunFilter, LinkParams), AppError> {
     let (limit, offset) = checked_page(params.limit, params.offset)?;
     let query = params
         .query
