@@ -153,8 +153,11 @@ fn compile(text: &str, args: StageArgs, convert: bool) -> ExitCode {
         report::compile_json(&compiled)
     };
     let succeeded = report["ok"] == serde_json::Value::Bool(true);
-    if args.native && succeeded {
-        return print_native(&report["resource"], args.json);
+    if args.native
+        && succeeded
+        && let Some(operation) = &compiled.compiled
+    {
+        return print_native(&report["resource"], operation, &context, args.json);
     }
     if args.json {
         println!("{report}");
@@ -184,8 +187,13 @@ fn compile(text: &str, args: StageArgs, convert: bool) -> ExitCode {
 
 /// The native objects of a converted resource: a JSON list, or documents separated by `---`
 /// (JSON is YAML, so `kubectl apply -f` takes them as they are).
-fn print_native(resource: &serde_json::Value, json: bool) -> ExitCode {
-    let objects = match shared::convert::native::expand(resource) {
+fn print_native(
+    resource: &serde_json::Value,
+    compiled: &serde_json::Value,
+    context: &RunContext,
+    json: bool,
+) -> ExitCode {
+    let objects = match shared::convert::native::expand_run(resource, compiled, context) {
         Ok(objects) => objects,
         Err(why) => {
             eprintln!("error: the resource cannot be expanded: {why}");

@@ -103,7 +103,7 @@ fn api_host(addr: std::net::SocketAddr) -> String {
 pub async fn recover(state: &AppState) -> anyhow::Result<()> {
     for uuid in state.store.unfinished_runs().await? {
         let stored = state.store.run_by_uuid(&uuid).await?;
-        let Some(execution) = runtime::Execution::of(stored) else {
+        let Some(execution) = state.execution(stored).await? else {
             continue;
         };
         if let Err(error) = state.runtime.recover(execution).await {

@@ -53,6 +53,27 @@ const ARTIFACTS_STORE: &str = "artifacts-store";
 const STORE_MOUNT: &str = "/artifacts-store";
 
 impl AppState {
+    /// A stored run as the runtime takes it up (after a restart, or once approved), compiled
+    /// for this server's agent as it was when submitted; `None` for a client's own run.
+    pub async fn execution(
+        &self,
+        stored: crate::store::StoredRun,
+    ) -> Result<Option<crate::runtime::Execution>, crate::store::StoreError> {
+        let project = self
+            .store
+            .project(&stored.run.owner, &stored.run.project)
+            .await?;
+        let context = crate::submit::run_context(
+            &project,
+            &stored.run.uuid,
+            stored.run.name.as_deref(),
+            stored.run.created_at,
+            &self.api_host,
+            &self.agent,
+        );
+        Ok(crate::runtime::Execution::of(stored, context))
+    }
+
     /// Opens the data folder of `config` (creating what is missing) for a server whose API runs
     /// reach at `api_host`.
     pub async fn open(config: Config, api_host: &str) -> anyhow::Result<Self> {

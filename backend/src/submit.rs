@@ -39,6 +39,29 @@ pub struct Prepared {
 /// Who executes a run that Myelin does not: the client that reports its statuses.
 pub const CLIENT_EXECUTOR: &str = "client";
 
+/// Who a run is, for the compiler. A run is compiled when it is created, so a run stored earlier
+/// gets the same context again from its project, uuid, name and creation time.
+pub fn run_context(
+    project: &Project,
+    uuid: &str,
+    name: Option<&str>,
+    created_at: Timestamp,
+    api_host: &str,
+    agent: &Agent,
+) -> RunContext {
+    RunContext {
+        owner: project.owner.clone(),
+        project: project.name.clone(),
+        project_uuid: project.uuid.clone(),
+        run_uuid: uuid.to_owned(),
+        default_run_name: name.unwrap_or("run").to_owned(),
+        api_host: api_host.to_owned(),
+        created_at: created_at.to_string(),
+        compiled_at: created_at.to_string(),
+        agent: agent.clone(),
+    }
+}
+
 /// Compiles and converts a submission, or says precisely why it cannot run.
 pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prepared, AppError> {
     let Submission {
@@ -77,17 +100,7 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
             execution: None,
         });
     };
-    let context = RunContext {
-        owner: project.owner.clone(),
-        project: project.name.clone(),
-        project_uuid: project.uuid.clone(),
-        run_uuid: uuid.clone(),
-        default_run_name: body.name.clone().unwrap_or_else(|| "run".to_owned()),
-        api_host: api_host.to_owned(),
-        created_at: now.to_string(),
-        compiled_at: now.to_string(),
-        agent: agent.clone(),
-    };
+    let context = run_context(project, &uuid, body.name.as_deref(), now, api_host, agent);
     let params: Vec<(String, String)> = body
         .params
         .clone()
@@ -155,6 +168,7 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
         compiled: operation.clone(),
         resource: resource.clone(),
         status: Status::Compiled,
+        context,
     };
     Ok(Prepared {
         run: NewRun {

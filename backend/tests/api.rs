@@ -555,19 +555,23 @@ async fn a_client_run_reports_its_statuses_outputs_and_lineage() {
     );
 
     let metric = json!({"name": "loss", "kind": "metric", "path": "events/metric/loss.plx", "summary": {"last": 0.5}, "is_input": false});
-    api.ok(
-        "POST",
-        &format!("{path}/lineage/artifacts"),
-        Some(json!({"artifacts": [metric]})),
-    )
-    .await;
+    let (status, _) = api
+        .send(
+            "POST",
+            &format!("{path}/lineage/artifacts"),
+            Some(json!({"artifacts": [metric]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
     let updated = json!({"name": "loss", "kind": "metric", "path": "events/metric/loss.plx", "summary": {"last": 0.25}, "is_input": false});
-    api.ok(
-        "POST",
-        &format!("{path}/lineage/artifacts"),
-        Some(json!({"artifacts": [updated]})),
-    )
-    .await;
+    let (status, _) = api
+        .send(
+            "POST",
+            &format!("{path}/lineage/artifacts"),
+            Some(json!({"artifacts": [updated]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
     let lineage = api
         .ok("GET", &format!("{path}/lineage/artifacts"), None)
         .await;
@@ -830,7 +834,12 @@ async fn a_run_is_restarted_or_copied_with_its_artifacts() {
     let read = api
         .ok("GET", &format!("/api/v1/default/demo/runs/{first}"), None)
         .await;
-    assert_eq!(read["content"], content, "a run shows what was submitted");
+    assert_eq!(
+        read["raw_content"], content,
+        "a run shows what was submitted"
+    );
+    let compiled: Json = serde_json::from_str(read["content"].as_str().unwrap()).unwrap();
+    assert_eq!(compiled["kind"], "compiled_operation", "and what executes");
     let listed = api.ok("GET", "/api/v1/default/demo/runs", None).await;
     assert_eq!(
         listed["results"][0]["content"],
@@ -972,7 +981,7 @@ async fn held_runs_wait_for_approval_and_runs_move_or_resume_in_place() {
     assert_eq!(resumed["finished_at"], Json::Null, "{resumed}");
     let run = api.wait_until_done("other", &uuid).await;
     assert_eq!(run["status"], "succeeded");
-    assert_eq!(run["content"], again.as_str());
+    assert_eq!(run["raw_content"], again.as_str());
     let logs = api
         .ok(
             "GET",
@@ -1694,6 +1703,15 @@ async fn archived_runs_and_projects_leave_lists_and_come_back_and_bookmarks_are_
     assert_eq!(listed(&api.ok("GET", runs, None).await), [kept.as_str()]);
     let archived = api.ok("GET", "/api/v1/archives/default/runs", None).await;
     assert_eq!(listed(&archived), [shelved.as_str()]);
+    // As Polyaxon's own clients ask for them.
+    let archived = api
+        .ok("GET", &format!("{runs}?query=live_state:0"), None)
+        .await;
+    assert_eq!(listed(&archived), [shelved.as_str()]);
+    let every = api
+        .ok("GET", &format!("{runs}?query=live_state:%3E%3D0"), None)
+        .await;
+    assert_eq!(every["count"], 2, "{every}");
     let run = api.ok("GET", &format!("{runs}/{shelved}"), None).await;
     assert_eq!(run["live_state"], 0, "{run}");
     assert_eq!(
@@ -1715,6 +1733,8 @@ async fn archived_runs_and_projects_leave_lists_and_come_back_and_bookmarks_are_
     let bookmarks = api.ok("GET", "/api/v1/bookmarks/default/runs", None).await;
     assert_eq!(listed(&bookmarks), [kept.as_str()]);
     assert_eq!(bookmarks["results"][0]["bookmarked"], true);
+    let bookmarks = api.ok("GET", &format!("{runs}?bookmarks=true"), None).await;
+    assert_eq!(listed(&bookmarks), [kept.as_str()]);
     let (status, _) = api
         .send("DELETE", &format!("{runs}/{kept}/unbookmark"), None)
         .await;

@@ -1327,6 +1327,32 @@ async fn a_run_the_cluster_refuses_in_part_leaves_nothing_behind() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ray_cluster_whose_own_fields_are_templates_runs_with_them_rendered() {
+    let bench = Bench::new("k8s-ray-templates", Kind::Kubernetes, 2).await;
+    let cluster = bench.cluster.as_ref().unwrap();
+    // Polyaxon leaves a distributed run's own fields unrendered in its resource.
+    let ray = "kind: component\ninputs:\n- {name: ray, type: str, value: '2.9.0'}\n- {name: epochs, type: int, value: 2}\nrun:\n  kind: raycluster\n  entrypoint: python train.py --epochs={{ epochs }}\n  rayVersion: '{{ ray }}'\n  head: {container: {image: rayproject/ray}}\n";
+    let uuid = bench.submit(ray).await;
+    let stored = bench.store.run_by_uuid(&uuid).await.unwrap();
+    let resource = stored.resource.unwrap();
+    assert_eq!(resource["rayClusterSpec"]["rayVersion"], "{{ ray }}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let applied = loop {
+        let applied = cluster.objects("ray.io/v1/rayclusters", NAMESPACE);
+        if let Some(object) = applied.into_iter().next() {
+            break object;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no RayCluster was applied: {:?}",
+            bench.conditions(&uuid).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(applied["spec"]["rayVersion"], "2.9.0", "{applied}");
+}
+
 /// A write the runtime sent to the scripted API server, waiting for its answer.
 struct Write {
     method: String,

@@ -103,6 +103,8 @@ pub(super) struct ListParams {
     offset: Option<u32>,
     query: Option<String>,
     sort: Option<String>,
+    /// `true` (or `1`) for the bookmarked runs only.
+    bookmarks: Option<String>,
 }
 
 /// The query parameters a list's page links carry on.
@@ -129,8 +131,13 @@ pub(super) fn list_filter(params: &ListParams) -> Result<(RunFilter, LinkParams)
             .unwrap_or_default(),
         limit,
         offset,
+        bookmarked: params
+            .bookmarks
+            .as_deref()
+            .is_some_and(|flag| matches!(flag.to_ascii_lowercase().as_str(), "true" | "1")),
     };
-    let links = [("query", query), ("sort", sort)]
+    let bookmarks = filter.bookmarked.then_some("true");
+    let links = [("query", query), ("sort", sort), ("bookmarks", bookmarks)]
         .into_iter()
         .filter_map(|(name, value)| value.map(|value| (name, value.to_owned())))
         .collect();
@@ -400,7 +407,7 @@ async fn clone_run(
     let uuid = run_uuid(uuid)?;
     let project = state.store.project(owner, project).await?;
     let original = state.store.run(owner, &project.name, &uuid).await?.run;
-    body.content = body.content.or(original.content);
+    body.content = body.content.or(original.raw_content);
     if body.content.is_none() {
         return Err(AppError::BadRequest(format!(
             "run `{uuid}` has no Polyaxonfile to run again: its client executed it"
@@ -447,7 +454,7 @@ async fn resume(
             original.status.as_str()
         )));
     }
-    body.content = body.content.or(original.content);
+    body.content = body.content.or(original.raw_content);
     if body.content.is_none() {
         return Err(AppError::BadRequest(format!(
             "run `{uuid}` has no Polyaxonfile to run again: its client executed it"
@@ -522,7 +529,7 @@ async fn approve_run(
     let changed = state.store.change_pending(uuid, waits_for, next).await?;
     let goes_on =
         changed && next.is_none() && stored.run.is_managed && !stored.run.status.is_done();
-    if goes_on && let Some(execution) = Execution::of(stored) {
+    if goes_on && let Some(execution) = state.execution(stored).await? {
         execute(state, execution).await?;
     }
     Ok(())
@@ -715,19 +722,17 @@ async fn spec(
 ) -> Result<Json<RunSpec>, AppError> {
     let uuid = run_uuid(&uuid)?;
     let stored = state.store.run(&owner, &project, &uuid).await?;
-    let (native, native_error) = match stored
-        .resource
-        .as_ref()
-        .map(shared::convert::native::expand)
-    {
+    let content = stored.run.raw_content.clone();
+    let (compiled, resource) = (stored.compiled.clone(), stored.resource.clone());
+    let (native, native_error) = match state.execution(stored).await?.map(|run| run.native()) {
         Some(Ok(objects)) => (objects, None),
         Some(Err(why)) => (Vec::new(), Some(why)),
         None => (Vec::new(), None),
     };
     Ok(Json(RunSpec {
-        content: stored.run.content,
-        compiled: stored.compiled,
-        resource: stored.resource,
+        content,
+        compiled,
+        resource,
         native,
         native_error,
     }))

@@ -40,19 +40,29 @@ pub struct Execution {
     pub resource: Json,
     /// The status the run was in, when the server picks it up after a restart.
     pub status: Status,
+    /// Who the run is, for the compiler: the fields Polyaxon leaves as templates in a
+    /// distributed run's resource are rendered with it when the native objects are made.
+    pub context: shared::RunContext,
 }
 
 impl Execution {
-    /// A stored run as the runtime takes it up; `None` for one the server did not compile (a
-    /// client's own run), which the runtime has nothing to execute for.
-    pub fn of(stored: crate::store::StoredRun) -> Option<Self> {
+    /// A stored run as the runtime takes it up, with the context it was compiled in; `None`
+    /// for one the server did not compile (a client's own run), which the runtime has nothing
+    /// to execute for.
+    pub fn of(stored: crate::store::StoredRun, context: shared::RunContext) -> Option<Self> {
         Some(Self {
             uuid: stored.run.uuid,
             kind: stored.run.kind,
             compiled: stored.compiled?,
             resource: stored.resource?,
             status: stored.run.status,
+            context,
         })
+    }
+
+    /// The native objects that run it, the owner first.
+    pub fn native(&self) -> Result<Vec<Json>, String> {
+        shared::convert::native::expand_run(&self.resource, &self.compiled, &self.context)
     }
 }
 

@@ -90,6 +90,8 @@ pub struct RunFilter {
     pub limit: u32,
     /// After skipping this many.
     pub offset: u32,
+    /// Only bookmarked runs (Polyaxon's `bookmarks=true`).
+    pub bookmarked: bool,
 }
 
 /// Which runs a list looks at.

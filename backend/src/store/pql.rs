@@ -59,6 +59,21 @@ pub struct Query {
     pub root: Option<Expr>,
 }
 
+impl Query {
+    /// Whether some condition looks at `column`.
+    pub fn mentions(&self, column: Column) -> bool {
+        fn walk(expr: &Expr, column: Column) -> bool {
+            match expr {
+                Expr::And(children) | Expr::Or(children) => {
+                    children.iter().any(|child| walk(child, column))
+                }
+                Expr::Condition(condition) => condition.field == Field::Column(column),
+            }
+        }
+        self.root.as_ref().is_some_and(|root| walk(root, column))
+    }
+}
+
 /// A node of the boolean tree.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
@@ -158,6 +173,9 @@ pub enum Column {
     Duration,
     /// `wait_time`, in seconds.
     WaitTime,
+    /// `live_state`: 1 while live, 0 once archived. A query that names it lists archived runs
+    /// too (`live_state:0` is how Polyaxon's clients ask for the archived ones).
+    LiveState,
 }
 
 impl Column {
@@ -181,6 +199,7 @@ impl Column {
             Self::Executor => "runs.executor",
             Self::Duration => "runs.duration",
             Self::WaitTime => "runs.wait_time",
+            Self::LiveState => "(CASE WHEN runs.archived_at IS NULL THEN 1 ELSE 0 END)",
         }
     }
 
@@ -190,7 +209,7 @@ impl Column {
             Self::CreatedAt | Self::UpdatedAt | Self::StartedAt | Self::FinishedAt => {
                 Family::DateTime
             }
-            Self::Duration | Self::WaitTime => Family::Scalar,
+            Self::Duration | Self::WaitTime | Self::LiveState => Family::Scalar,
             Self::Status
             | Self::Kind
             | Self::Runtime
@@ -345,6 +364,7 @@ const FIELDS: &[(&str, Column)] = &[
     ("executor", Column::Executor),
     ("duration", Column::Duration),
     ("wait_time", Column::WaitTime),
+    ("live_state", Column::LiveState),
 ];
 
 /// Polyaxon's sortable run fields that Myelin keeps.

@@ -276,6 +276,7 @@ fn run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<Run> {
         is_managed: row.get(14)?,
         is_approved: pending.as_deref() != Some(shared::api::pending::APPROVAL),
         pending,
+        // The compiled operation replaces it in `content` where there is one.
         raw_content: content.clone(),
         content,
         status: Status::parse(&status).unwrap_or(Status::Unknown),
@@ -309,10 +310,18 @@ fn run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<Run> {
     })
 }
 
+/// A run with its compiled operation. As Polyaxon shows a run, its `content` is the compiled
+/// operation (what executes: the CLI reads its mounts from it) and `raw_content` what was
+/// submitted; a client's own run, never compiled, shows what it sent in both.
 fn stored_run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<StoredRun> {
+    let mut run = run_from_row(row, settings)?;
+    let compiled: Option<Json> = optional_json_column(row, 31)?;
+    if let Some(compiled) = &compiled {
+        run.content = Some(compiled.to_string());
+    }
     Ok(StoredRun {
-        run: run_from_row(row, settings)?,
-        compiled: optional_json_column(row, 31)?,
+        run,
+        compiled,
         resource: optional_json_column(row, 32)?,
     })
 }
@@ -808,8 +817,19 @@ impl Store for Sqlite {
             let (mut condition, mut values, project_id) = match &scope {
                 RunScope::Project { owner, project } => {
                     let project_id = project_id(connection, owner, project)?;
+                    // Archived runs are out of the list, unless the query asks for them by
+                    // their `live_state`.
+                    let archived = filter
+                        .query
+                        .as_ref()
+                        .is_some_and(|query| query.mentions(pql::Column::LiveState));
+                    let condition = if archived {
+                        "runs.project_id = ?"
+                    } else {
+                        "runs.project_id = ? AND runs.archived_at IS NULL"
+                    };
                     (
-                        "runs.project_id = ? AND runs.archived_at IS NULL".to_owned(),
+                        condition.to_owned(),
                         vec![SqlValue::Integer(project_id)],
                         Some(project_id),
                     )
@@ -829,6 +849,9 @@ impl Store for Sqlite {
                     None,
                 ),
             };
+            if filter.bookmarked {
+                condition.push_str(" AND runs.bookmarked = 1");
+            }
             if let Some(query) = &filter.query {
                 let (sql, query_values) = pql::to_sql(query, clock::now());
                 condition.push_str(&format!(" AND ({sql})"));
@@ -837,6 +860,7 @@ impl Store for Sqlite {
             let value_only = filter
                 .query
                 .as_ref()
+                .filter(|_| !filter.bookmarked)
                 .and_then(|query| pql::run_value_only(query, clock::now()));
             let count: i64 = match (project_id, value_only) {
                 // Counted on the values' index alone; the (few) archived runs are taken out.

@@ -286,7 +286,7 @@ pub fn NewRun() -> impl IntoView {
         spawn_local(async move {
             match api::run(&project, &uuid).await {
                 Ok(run) => {
-                    let Some(content) = run.content.clone() else {
+                    let Some(content) = run.raw_content.clone() else {
                         problem.set(Some(format!(
                             "run {uuid} has no Polyaxonfile to copy: its client ran it"
                         )));
@@ -477,7 +477,7 @@ fn Changes(original: RwSignal<Option<Run>>, typed: RwSignal<String>) -> impl Int
     move || {
         original.with(|run| {
             let run = run.as_ref()?;
-            let before = run.content.as_deref().unwrap_or_default();
+            let before = run.raw_content.as_deref().unwrap_or_default();
             let name = run.name.clone().unwrap_or_else(|| run.uuid.clone());
             let rows = typed.with(|after| {
                 let changes = diff::lines(before, after);

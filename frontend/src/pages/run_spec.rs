@@ -28,7 +28,7 @@ pub fn RunSpecView(run: Run) -> impl IntoView {
                 <div class="tabs" role="tablist" aria-label="Stages">
                     {tab_buttons(Stage::ALL, Stage::title, move || stage.get(), move |each| stage.set(each))}
                 </div>
-                {run.content.is_some().then(|| view! { <A href=edit attr:class="button">"Copy to the editor"</A> })}
+                {run.raw_content.is_some().then(|| view! { <A href=edit attr:class="button">"Copy to the editor"</A> })}
             </div>
             {move || match spec.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),

@@ -47,7 +47,6 @@ use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher::{self, Event};
 use serde_json::{Value as Json, json};
 use shared::api::Status;
-use shared::convert::native;
 use tokio::io::{AsyncRead, AsyncWriteExt as _};
 use tokio::sync::watch;
 
@@ -888,7 +887,7 @@ impl Runtime for KubernetesRuntime {
     }
 
     async fn submit(&self, execution: Execution) -> Result<(), RuntimeError> {
-        let objects = native::expand(&execution.resource).map_err(RuntimeError::Failed)?;
+        let objects = execution.native().map_err(RuntimeError::Failed)?;
         let workload = Workload::of(&objects).map_err(RuntimeError::Failed)?;
         let inner = &self.inner;
         let stop = inner.watched(&execution, &workload);
@@ -1066,7 +1065,7 @@ impl Runtime for KubernetesRuntime {
         ) {
             return self.submit(execution).await;
         }
-        let objects = native::expand(&execution.resource).map_err(RuntimeError::Failed)?;
+        let objects = execution.native().map_err(RuntimeError::Failed)?;
         let workload = Workload::of(&objects).map_err(RuntimeError::Failed)?;
         let inner = &self.inner;
         let uuid = execution.uuid.clone();
