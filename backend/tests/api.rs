@@ -1864,3 +1864,32 @@ async fn edges_skips_and_synced_runs_behave_as_polyaxon_s() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
+
+#[tokio::test]
+async fn a_run_submitted_by_hub_reference_runs_the_bundled_component() {
+    let api = Api::new("hub-run", None).await;
+    api.project("demo").await;
+    let run = api
+        .ok(
+            "POST",
+            "/api/v1/default/demo/runs",
+            Some(json!({"content": "kind: operation\nhubRef: shell\nparams:\n  timeout: {value: 1}\n"})),
+        )
+        .await;
+    let uuid = run["uuid"].as_str().unwrap().to_owned();
+    assert_eq!(run["name"], "shell", "{run}");
+    let compiled: Json = serde_json::from_str(run["content"].as_str().unwrap()).unwrap();
+    assert_eq!(compiled["run"]["container"]["args"], json!(["1"]), "{compiled}");
+    let done = api.wait_until_done("demo", &uuid).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+
+    let (status, refused) = api
+        .send(
+            "POST",
+            "/api/v1/default/demo/runs",
+            Some(json!({"content": "kind: operation\nhubRef: shel\n"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(refused.to_string().contains("did you mean `shell`?"), "{refused}");
+}

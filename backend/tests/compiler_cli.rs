@@ -206,3 +206,40 @@ fn convert_native_prints_the_kubernetes_objects_that_run_the_resource() {
     let rejected = myelin(&["convert", "-f", invalid.to_str().unwrap(), "--native"]);
     assert_eq!(rejected.status.code(), Some(1));
 }
+
+#[test]
+fn a_hub_ref_resolves_offline_against_the_bundled_catalog_and_a_wrong_one_says_what_there_is() {
+    let file = polyaxonfile(
+        "hub.yaml",
+        "kind: operation\nhubRef: jupyter-lab\nparams:\n  image: {value: jupyter/base-notebook}\n",
+    );
+    let output = myelin(&["check", "-f", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+
+    let typo = polyaxonfile("hub-typo.yaml", "kind: operation\nhubRef: jupyter-lap\n");
+    let output = myelin(&["check", "-f", typo.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("hub-typo.yaml:2:9"), "{stderr}");
+    assert!(stderr.contains("did you mean `jupyter-lab`?"), "{stderr}");
+
+    let tag = polyaxonfile(
+        "hub-tag.yaml",
+        "kind: operation\nhubRef: tensorboard:nope\n",
+    );
+    let output = myelin(&["check", "-f", tag.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("`tensorboard` has no version `nope`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`latest`, `single-run`, `multi-runs`, `path`")
+            || ["`latest`", "`single-run`", "`multi-runs`", "`path`"]
+                .iter()
+                .all(|tag| stderr.contains(tag)),
+        "{stderr}"
+    );
+}

@@ -11,6 +11,8 @@
 use serde_json::{Map, Value as Json};
 
 use crate::diagnostic::{Diagnostic, Span};
+use crate::hub::Catalog;
+use crate::inline::{self, Inlined};
 use crate::schema::{self, KubernetesObject, Number, Object, RangeLayout, Shape, Tagged};
 use crate::suggest;
 use crate::yaml::{self, Node, Value};
@@ -41,26 +43,47 @@ const KINDS: &[&str] = &["component", "operation", "compiled_operation"];
 /// typed as in the operation; they must read as their inputs' types, and every required input
 /// must get one.
 pub fn check(text: &str, params: &[(String, String)]) -> Checked {
-    check_stage(text, params, false)
+    check_with(text, params, Catalog::bundled())
+}
+
+/// [`check`], resolving `hubRef` against `hub` (the bundled components and a server's own).
+pub fn check_with(text: &str, params: &[(String, String)], hub: &Catalog) -> Checked {
+    check_stage(text, params, false, hub).0
+}
+
+/// [`check_with`], with the components inlined in place of references, whose texts the
+/// positions of their nodes point into.
+pub(crate) fn check_inlined(
+    text: &str,
+    params: &[(String, String)],
+    hub: &Catalog,
+) -> (Checked, Vec<Inlined>) {
+    check_stage(text, params, false, hub)
 }
 
 /// Checks a Polyaxonfile as a template, the way `polyaxon check --lint` does: its structure and
 /// its IO declarations, but not whether the params given fill its inputs.
 pub fn lint(text: &str, params: &[(String, String)]) -> Checked {
-    check_stage(text, params, true)
+    check_stage(text, params, true, Catalog::bundled()).0
 }
 
-fn check_stage(text: &str, params: &[(String, String)], declarations_only: bool) -> Checked {
+fn check_stage(
+    text: &str,
+    params: &[(String, String)],
+    declarations_only: bool,
+    hub: &Catalog,
+) -> (Checked, Vec<Inlined>) {
     let (root, mut diagnostics) = yaml::parse(text);
     let mut checked = Checked {
         kind: None,
         operation: None,
         diagnostics: Vec::new(),
     };
-    let Some(root) = root else {
+    let Some(mut root) = root else {
         checked.diagnostics = diagnostics;
-        return checked;
+        return (checked, Vec::new());
     };
+    let inlined = inline::inline(&mut root, hub, &mut diagnostics);
     let mut walker = Walker::default();
     let operation = walker.document(&root, params);
     diagnostics.extend(walker.diagnostics);
@@ -69,7 +92,15 @@ fn check_stage(text: &str, params: &[(String, String)], declarations_only: bool)
         shortcuts::check(&root, &mut diagnostics);
         dag::validate(&root, &mut diagnostics);
     }
-    diagnostics.sort_by_key(|diagnostic| (diagnostic.line, diagnostic.column));
+    inline::mark(&inlined, &mut diagnostics);
+    // The file's own problems first, in the order of its text; then each component's.
+    diagnostics.sort_by_key(|diagnostic| {
+        (
+            diagnostic.source.is_some(),
+            diagnostic.line,
+            diagnostic.column,
+        )
+    });
     if !diagnostics.iter().any(Diagnostic::is_error) {
         checked.kind = operation
             .get("kind")
@@ -78,7 +109,7 @@ fn check_stage(text: &str, params: &[(String, String)], declarations_only: bool)
         checked.operation = Some(operation);
     }
     checked.diagnostics = diagnostics;
-    checked
+    (checked, inlined)
 }
 
 #[derive(Default)]
@@ -760,10 +791,10 @@ impl Walker {
         node.to_json()
     }
 
-    /// Components named by reference must be found. The hub is not reachable from here yet,
-    /// so `hubRef` cannot be resolved, as in Polyaxon without its API.
+    /// Components named by reference must be found. A `hubRef` was inlined from the hub before
+    /// (or reported there); a `urlRef` is not fetched, as in Polyaxon without network.
     fn references_resolve(&mut self, node: &Node, path: &str) {
-        for reference in ["hubRef", "urlRef"] {
+        for reference in ["urlRef"] {
             if let Some((key, value)) = node.entry(reference) {
                 self.error(
                     format!(

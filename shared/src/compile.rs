@@ -11,6 +11,8 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::check::{self, Checked};
 use crate::diagnostic::{Diagnostic, Position, Span};
+use crate::hub::Catalog;
+use crate::inline::Inlined;
 use crate::python;
 use crate::run::RunContext;
 use crate::schema::{self, Object, Shape};
@@ -137,23 +139,55 @@ impl From<TemplateError> for Failure {
 /// Where a failure's path points in the text: the node at that path, in the document or in its
 /// inline component, or the nearest enclosing node that is there.
 fn locate(text: &str, path: &str) -> Span {
-    let whole_file = Span {
+    find(text, path).unwrap_or(Span {
         start: Position { line: 1, column: 1 },
         end: Position { line: 1, column: 1 },
-    };
-    let Some(root) = yaml::parse(text).0 else {
-        return whole_file;
-    };
+    })
+}
+
+/// The node of `text` at `path`, or at the nearest of its parents there is, read from the
+/// document or from its inline component.
+fn find(text: &str, path: &str) -> Option<Span> {
+    let root = yaml::parse(text).0?;
     let mut steps = path_steps(path);
     while !steps.is_empty() {
         for base in [Some(&root), root.get("component")].into_iter().flatten() {
             if let Some(node) = base.at(&steps) {
-                return node.span;
+                return Some(node.span);
             }
         }
         steps.pop();
     }
-    whole_file
+    None
+}
+
+/// Where a compile failure points: into the hub component the operation names, when the
+/// failing field is one of the component's, or else into the file.
+fn failure_diagnostic(text: &str, inlined: &[Inlined], failure: Failure) -> Diagnostic {
+    let component = inlined
+        .iter()
+        .find(|component| component.path == "component");
+    let in_component = component.and_then(|component| {
+        let relative = failure
+            .path
+            .strip_prefix("component.")
+            .unwrap_or(&failure.path);
+        let span = find(&component.text, relative)?;
+        // The operation's own fields (`params`, `name`) are the file's, not the component's.
+        let ours = find(text, &failure.path).is_some() && !failure.path.starts_with("component");
+        (!ours).then_some((component, span))
+    });
+    match in_component {
+        Some((component, span)) => {
+            let mut diagnostic = Diagnostic::error(failure.message, failure.path, span);
+            diagnostic.source = Some(component.name.clone());
+            diagnostic
+        }
+        None => {
+            let span = locate(text, &failure.path);
+            Diagnostic::error(failure.message, failure.path, span)
+        }
+    }
 }
 
 /// `run.init[0].connection` as steps: `run`, `init`, `[0]`, `connection`.
@@ -177,9 +211,20 @@ fn path_steps(path: &str) -> Vec<String> {
     steps
 }
 
-/// Checks and compiles a Polyaxonfile for the run described by `run`.
+/// Checks and compiles a Polyaxonfile for the run described by `run`, its `hubRef`s resolved
+/// against the bundled components.
 pub fn compile(text: &str, params: &[(String, String)], run: &RunContext) -> Compiled {
-    let checked = check::check(text, params);
+    compile_with(text, params, run, Catalog::bundled())
+}
+
+/// [`compile`], resolving `hubRef` against `hub` (the bundled components and a server's own).
+pub fn compile_with(
+    text: &str,
+    params: &[(String, String)],
+    run: &RunContext,
+    hub: &Catalog,
+) -> Compiled {
+    let (checked, inlined) = check::check_inlined(text, params, hub);
     let Some(operation) = &checked.operation else {
         return Compiled {
             checked,
@@ -189,13 +234,7 @@ pub fn compile(text: &str, params: &[(String, String)], run: &RunContext) -> Com
     };
     let (compiled, diagnostics) = match compile_operation(operation, run) {
         Ok(compiled) => (Some(compiled), Vec::new()),
-        Err(failure) => {
-            let span = locate(text, &failure.path);
-            (
-                None,
-                vec![Diagnostic::error(failure.message, failure.path, span)],
-            )
-        }
+        Err(failure) => (None, vec![failure_diagnostic(text, &inlined, failure)]),
     };
     Compiled {
         checked,

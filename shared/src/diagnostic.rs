@@ -52,6 +52,10 @@ pub struct Diagnostic {
     pub end_column: u32,
     /// Suggestions that may fix the problem, e.g. "did you mean `container`?".
     pub hints: Vec<String>,
+    /// The text the line and column point into when it is not the file checked: the hub
+    /// component (`polyaxon/tensorboard:path`) a `hubRef` brought in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl Diagnostic {
@@ -75,6 +79,7 @@ impl Diagnostic {
             end_line: span.end.line,
             end_column: span.end.column,
             hints: Vec::new(),
+            source: None,
         }
     }
 
@@ -100,6 +105,10 @@ impl fmt::Display for Diagnostic {
             f,
             "{} at line {} column {}",
             self.message, self.line, self.column
-        )
+        )?;
+        match &self.source {
+            Some(source) => write!(f, " of hub component {source}"),
+            None => Ok(()),
+        }
     }
 }

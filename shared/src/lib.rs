@@ -16,6 +16,8 @@ pub mod compile;
 pub mod convert;
 mod dag;
 pub mod diagnostic;
+pub mod hub;
+mod inline;
 mod params;
 mod python;
 pub mod report;
@@ -29,7 +31,7 @@ pub mod types;
 mod validation;
 pub mod yaml;
 
-pub use check::{Checked, check, lint};
-pub use compile::{Compiled, compile};
+pub use check::{Checked, check, check_with, lint};
+pub use compile::{Compiled, compile, compile_with};
 pub use diagnostic::{Diagnostic, Position, Severity, Span};
 pub use run::{Agent, RunContext};

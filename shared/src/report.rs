@@ -24,6 +24,21 @@ pub fn code_frames(source: &str, file_name: &str, diagnostics: &[Diagnostic]) ->
     let lines: Vec<&str> = source.lines().collect();
     let mut out = String::new();
     for diagnostic in diagnostics {
+        // A problem inside a hub component is shown in that component's text.
+        let hub_text = diagnostic.source.as_deref().and_then(|name| {
+            crate::hub::Catalog::bundled()
+                .resolve(name)
+                .ok()
+                .map(|resolved| resolved.version.content.as_str())
+        });
+        let hub_name = diagnostic.source.as_ref().map(|name| format!("hub:{name}"));
+        let hub_lines: Vec<&str> = hub_text
+            .map(|text| text.lines().collect())
+            .unwrap_or_default();
+        let (lines, file_name) = match &hub_name {
+            Some(name) => (&hub_lines, name.as_str()),
+            None => (&lines, file_name),
+        };
         let label = match diagnostic.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",

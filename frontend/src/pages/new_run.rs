@@ -510,8 +510,15 @@ fn Changes(original: RwSignal<Option<Run>>, typed: RwSignal<String>) -> impl Int
     }
 }
 
+/// The editor's underlines: the problems of its own text, not those inside a hub component it
+/// names (listed with the component's name instead).
 fn markers_of(compiled: &[Diagnostic], server: &[Diagnostic]) -> Vec<Marker> {
-    compiled.iter().chain(server).map(Marker::of).collect()
+    compiled
+        .iter()
+        .chain(server)
+        .filter(|diagnostic| diagnostic.source.is_none())
+        .map(Marker::of)
+        .collect()
 }
 
 /// Every problem, each a button that moves the editor to it.
@@ -547,9 +554,16 @@ fn Problems(
                     .map(|diagnostic| {
                         let (line, column) = (diagnostic.line, diagnostic.column);
                         let class = if diagnostic.is_error() { "problem-row error" } else { "problem-row warning" };
+                        // A problem inside a hub component is at a line of that component's text.
+                        let source = diagnostic.source.clone();
+                        let place = match &source {
+                            Some(name) => format!("{name} {line}:{column}"),
+                            None => format!("{line}:{column}"),
+                        };
+                        let in_text = source.is_none();
                         view! {
-                            <button type="button" role="listitem" class=class on:click=move |_| jump(line, column)>
-                                <span class="where">{format!("{line}:{column}")}</span>
+                            <button type="button" role="listitem" class=class on:click=move |_| if in_text { jump(line, column) }>
+                                <span class="where">{place}</span>
                                 <span class="what">{diagnostic.message.clone()}</span>
                                 {diagnostic.hints.iter().map(|hint| view! { <span class="hint">{hint.clone()}</span> }).collect_view()}
                             </button>
