@@ -297,6 +297,7 @@ async fn seed(state: &backend::AppState) -> Seeded {
             now: backend::clock::now(),
             api_host: &state.api_host,
             agent: &state.agent,
+            hub: shared::hub::Catalog::bundled(),
         },
         state.runtime.as_ref(),
     )

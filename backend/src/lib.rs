@@ -47,6 +47,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/streams", routes::streams(&state))
         .nest("/k8s", routes::k8s(&state))
         .nest("/internal", routes::internal(&state))
+        .merge(routes::registry())
         .merge(routes::services(&state))
         .fallback_service(web::service(&state.config.web_dir))
         .layer(CompressionLayer::new())

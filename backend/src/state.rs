@@ -47,12 +47,68 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+/// What a component runs (`service`, `job`, …), as its `run.kind` says.
+fn run_kind(content: &str) -> String {
+    shared::lint(content, &[])
+        .operation
+        .and_then(|operation| {
+            operation["component"]["run"]["kind"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "job".to_owned())
+}
+
 /// The name of the artifacts store runs see in their settings and environment.
 const ARTIFACTS_STORE: &str = "artifacts-store";
 /// Where pods would mount the artifacts store.
 const STORE_MOUNT: &str = "/artifacts-store";
 
 impl AppState {
+    /// The components `hubRef` may name: the bundled ones, then every project's component
+    /// versions (a project is its owner's component, its versions the tags), read afresh, so
+    /// a version registered a moment ago resolves.
+    pub async fn hub(&self) -> Result<shared::hub::Catalog, crate::store::StoreError> {
+        use shared::hub::{Catalog, HubComponent, HubVersion};
+        let versions = self.store.component_versions().await?;
+        let mut registered: Vec<HubComponent> = Vec::new();
+        for version in versions {
+            let same = registered
+                .last()
+                .is_some_and(|last| last.owner == version.owner && last.name == version.project);
+            if !same {
+                let project = self.store.project(&version.owner, &version.project).await?;
+                registered.push(HubComponent {
+                    owner: version.owner.clone(),
+                    name: version.project.clone(),
+                    title: version.project.clone(),
+                    description: project.description.unwrap_or_default(),
+                    kind: String::new(),
+                    aliases: Vec::new(),
+                    tags: project.tags,
+                    icon: None,
+                    readme: project.readme,
+                    versions: Vec::new(),
+                    tag_aliases: Default::default(),
+                });
+            }
+            let component = registered.last_mut().expect("pushed above");
+            let content = version.content.unwrap_or_default();
+            if component.kind.is_empty() {
+                component.kind = run_kind(&content);
+            }
+            // The newest first: a reference without a tag gets `latest`, or else the newest.
+            component.versions.insert(
+                0,
+                HubVersion {
+                    tag: version.name,
+                    content,
+                },
+            );
+        }
+        Ok(Catalog::bundled().with(registered))
+    }
+
     /// A stored run as the runtime takes it up (after a restart, or once approved), compiled
     /// for this server's agent as it was when submitted; `None` for a client's own run.
     pub async fn execution(

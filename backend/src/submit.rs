@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value as Json};
 use shared::api::{OperationBody, Project, Status, StatusCondition};
+use shared::hub::Catalog;
 use shared::time::Timestamp;
 use shared::{Agent, RunContext};
 
@@ -25,6 +26,8 @@ pub struct Submission<'a> {
     pub api_host: &'a str,
     /// The agent it is compiled for.
     pub agent: &'a Agent,
+    /// The components its `hubRef`s may name.
+    pub hub: &'a Catalog,
 }
 
 /// A run ready to store, and what its runtime executes once it is stored.
@@ -71,6 +74,7 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
         now,
         api_host,
         agent,
+        hub,
     } = submission;
     let created = StatusCondition::new(Status::Created, "Myelin", "Run is created", now);
     let managed =
@@ -107,15 +111,25 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
         .unwrap_or_default()
         .into_iter()
         .collect();
-    let mut compiled = shared::compile(&content, &params, &context);
+    let mut compiled = shared::compile_with(&content, &params, &context, hub);
     let Some(operation) = compiled.compiled.take() else {
         let errors = compiled.problems().filter(|problem| problem.is_error());
         return Err(invalid(errors.cloned().collect()));
     };
     // With params, the run keeps its operation with them written in (what the CLI would have
-    // sent), so a restart or a copy compiles the same without them.
-    let (content, body) = match (&compiled.checked.operation, params.is_empty()) {
-        (Some(checked), false) => {
+    // sent), so a restart or a copy compiles the same without them; with hub components, with
+    // them written in too, so a tag that later names another text cannot change what it ran.
+    let kept_as_compiled = !params.is_empty() || !compiled.hub_components.is_empty();
+    let mut body = body;
+    if !compiled.hub_components.is_empty() {
+        let used = serde_json::to_value(&compiled.hub_components)
+            .map_err(|error| AppError::Internal(error.to_string()))?;
+        body.meta_info
+            .get_or_insert_with(Default::default)
+            .insert("hub_components".to_owned(), used);
+    }
+    let (content, body) = match (&compiled.checked.operation, kept_as_compiled) {
+        (Some(checked), true) => {
             let content = serde_json::to_string(checked)
                 .map_err(|error| AppError::Internal(error.to_string()))?;
             let body = OperationBody {
@@ -142,7 +156,7 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
     runtime.supports(&kind).map_err(AppError::BadRequest)?;
     let operation = match with_ports(&content, &operation, runtime) {
         // Compiled again, so that templates (`{{ globals.ports[0] }}`) see the ports in use.
-        Some(moved) => shared::compile(&moved, &[], &context)
+        Some(moved) => shared::compile_with(&moved, &[], &context, hub)
             .compiled
             .ok_or_else(|| {
                 AppError::Internal("a service with new ports does not compile".to_owned())

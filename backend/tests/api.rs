@@ -1879,7 +1879,11 @@ async fn a_run_submitted_by_hub_reference_runs_the_bundled_component() {
     let uuid = run["uuid"].as_str().unwrap().to_owned();
     assert_eq!(run["name"], "shell", "{run}");
     let compiled: Json = serde_json::from_str(run["content"].as_str().unwrap()).unwrap();
-    assert_eq!(compiled["run"]["container"]["args"], json!(["1"]), "{compiled}");
+    assert_eq!(
+        compiled["run"]["container"]["args"],
+        json!(["1"]),
+        "{compiled}"
+    );
     let done = api.wait_until_done("demo", &uuid).await;
     assert_eq!(done["status"], "succeeded", "{done}");
 
@@ -1891,5 +1895,108 @@ async fn a_run_submitted_by_hub_reference_runs_the_bundled_component() {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
-    assert!(refused.to_string().contains("did you mean `shell`?"), "{refused}");
+    assert!(
+        refused.to_string().contains("did you mean `shell`?"),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn versions_are_registered_checked_staged_and_moved() {
+    let api = Api::new("versions", None).await;
+    api.project("models").await;
+    api.project("elsewhere").await;
+    let base = "/api/v1/default/models/versions";
+
+    let (status, body) = api
+        .send("POST", &format!("{base}/component"), Some(json!({"name": "v1", "content": "kind: component\nrun: {kind: job, contianer: {image: busybox}}\n"})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body.to_string().contains("contianer"),
+        "a component version must check: {body}"
+    );
+    let (status, body) = api
+        .send(
+            "POST",
+            &format!("{base}/models"),
+            Some(json!({"name": "v1"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    let run = api.client_run("models", "trainer", &[]).await;
+    let (status, body) = api
+        .send(
+            "POST",
+            &format!("{base}/model"),
+            Some(json!({"name": "v1", "run": run, "artifacts": ["weights"]})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "an artifact the run did not log: {body}"
+    );
+    let (status, created) = api
+        .send(
+            "POST",
+            &format!("{base}/model"),
+            Some(json!({"name": "v1", "run": run, "description": "first"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["run"], run.as_str());
+    let (status, body) = api
+        .send(
+            "POST",
+            &format!("{base}/model"),
+            Some(json!({"name": "v1"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a taken name: {body}");
+
+    let (status, staged) = api
+        .send(
+            "POST",
+            &format!("{base}/model/v1/stages"),
+            Some(json!({"condition": {"type": "production", "status": "True"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{staged}");
+    assert_eq!(staged["stage"], "production");
+    let (status, body) = api
+        .send(
+            "POST",
+            &format!("{base}/model/v1/stages"),
+            Some(json!({"condition": {"type": "shipped"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    let names = api.ok("GET", &format!("{base}/model/names"), None).await;
+    assert_eq!(names["results"], json!([{"name": "v1"}]));
+    api.ok(
+        "POST",
+        &format!("{base}/model/v1/transfer"),
+        Some(json!({"project": "elsewhere"})),
+    )
+    .await;
+    let moved = api
+        .ok("GET", "/api/v1/default/elsewhere/versions/model/v1", None)
+        .await;
+    assert_eq!(moved["description"], "first");
+    assert_eq!(moved["stage_conditions"][0]["type"], "production");
+    let (status, _) = api
+        .send(
+            "DELETE",
+            "/api/v1/default/elsewhere/versions/model/v1",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        api.ok("GET", &format!("{base}/model"), None).await["count"],
+        0
+    );
 }

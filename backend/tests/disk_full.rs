@@ -15,13 +15,14 @@ use backend::artifacts::Artifacts;
 use backend::runtime::{Reported, Reporter};
 use backend::store::{
     Link, Mark, NewRun, RunFilter, RunScope, Sqlite, StatusCounts, Store, StoreError, StoredRun,
-    Transition,
+    Transition, VersionChange, VersionKey,
 };
 use common::{Server, is_done, python_job};
 use serde_json::{Value as Json, json};
 use shared::api::{
-    EdgeBody, LineageArtifact, ListResponse, OperationBody, Project, ProjectBody, Run, RunClone,
-    RunEdge, RunLineageArtifact, RunPatch, Status, StatusCondition,
+    EdgeBody, LineageArtifact, ListResponse, OperationBody, Project, ProjectBody, ProjectVersion,
+    ProjectVersionBody, Run, RunClone, RunEdge, RunLineageArtifact, RunPatch, Status,
+    StatusCondition,
 };
 
 /// A tmpfs of a given size the test mounts, unmounted and removed when dropped.
@@ -446,6 +447,42 @@ impl Store for Full {
     }
     async fn clones(&self, uuid: &str) -> Result<Vec<RunClone>, StoreError> {
         self.inner.clones(uuid).await
+    }
+    async fn create_version(
+        &self,
+        key: &VersionKey,
+        body: ProjectVersionBody,
+        state: Option<String>,
+    ) -> Result<ProjectVersion, StoreError> {
+        self.inner.create_version(key, body, state).await
+    }
+    async fn version(&self, key: &VersionKey) -> Result<ProjectVersion, StoreError> {
+        self.inner.version(key).await
+    }
+    async fn versions(
+        &self,
+        owner: &str,
+        project: &str,
+        kind: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<ListResponse<ProjectVersion>, StoreError> {
+        self.inner
+            .versions(owner, project, kind, limit, offset)
+            .await
+    }
+    async fn change_version(
+        &self,
+        key: &VersionKey,
+        change: VersionChange,
+    ) -> Result<ProjectVersion, StoreError> {
+        self.inner.change_version(key, change).await
+    }
+    async fn delete_version(&self, key: &VersionKey) -> Result<(), StoreError> {
+        self.inner.delete_version(key).await
+    }
+    async fn component_versions(&self) -> Result<Vec<ProjectVersion>, StoreError> {
+        self.inner.component_versions().await
     }
     async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {
         self.inner.unfinished_runs().await

@@ -945,3 +945,124 @@ fn handshake(url: &str, headers: &[(&str, &str)]) -> u16 {
         }
     })
 }
+
+#[test]
+fn components_registered_here_and_the_bundled_hub_run_through_the_polyaxon_cli() {
+    let cli = Cli::start("cli-hub");
+    let server = &cli.server;
+    cli.ok(&["project", "create", "--name", "sleeper"]);
+    cli.ok(&["project", "create", "--name", "work"]);
+
+    // A user's component: a project whose versions are Polyaxonfiles.
+    let component = server.root.join("sleeper.yaml");
+    std::fs::write(
+        &component,
+        "kind: component\nname: sleeper\ninputs:\n- {name: seconds, type: int, value: 0}\nrun:\n  kind: job\n  container: {image: busybox, command: [sleep], args: ['{{ seconds }}']}\n",
+    )
+    .unwrap();
+    let file = component.to_str().unwrap();
+    cli.ok(&[
+        "components",
+        "register",
+        "-f",
+        file,
+        "-p",
+        "sleeper",
+        "-ver",
+        "v1",
+        "--description",
+        "sleeps",
+    ]);
+    // `register`, `update`, `stage`, `transfer`, `delete`, `copy`, `pull` and `push` go to the
+    // configured host; against a CE server, `ls`, `get` and `stages` ask Polyaxon's cloud.
+    cli.ok(&[
+        "components",
+        "update",
+        "-p",
+        "sleeper",
+        "-ver",
+        "v1",
+        "--tags",
+        "demo",
+    ]);
+    cli.ok(&[
+        "components",
+        "stage",
+        "-p",
+        "sleeper",
+        "-ver",
+        "v1",
+        "-to",
+        "staging",
+    ]);
+    let version = server.get("/api/v1/default/sleeper/versions/component/v1");
+    assert_eq!(version["description"], "sleeps", "{version}");
+    assert_eq!(version["tags"], json!(["demo"]), "{version}");
+    assert_eq!(version["stage"], "staging", "{version}");
+    assert_eq!(
+        version["state"].as_str().map(str::len),
+        Some(40),
+        "{version}"
+    );
+    let hub = server.get("/api/v1/hub/default/sleeper");
+    assert_eq!(
+        hub["versions"][0]["tag"], "v1",
+        "registered, it is in the catalog at once: {hub}"
+    );
+    let again = cli.polyaxon(&[
+        "components",
+        "register",
+        "-f",
+        file,
+        "-p",
+        "sleeper",
+        "-ver",
+        "v1",
+    ]);
+    assert_ne!(
+        again.status.code(),
+        Some(0),
+        "a taken version is refused without --force"
+    );
+
+    // The CLI resolves the reference against this server, and the run goes.
+    let printed = cli.ok(&[
+        "run",
+        "--hub",
+        "default/sleeper:v1",
+        "-p",
+        "work",
+        "-P",
+        "seconds=1",
+    ]);
+    let uuid = printed
+        .split_whitespace()
+        .find_map(|word| word.rsplit_once('@').map(|(_, uuid)| uuid.to_owned()))
+        .unwrap_or_else(|| panic!("no run uuid in:\n{printed}"));
+    let ended = server.wait_for("work", &uuid, is_done, Duration::from_secs(60));
+    assert_eq!(ended, "succeeded", "{}", server.run("work", &uuid));
+
+    // The bundled hub, read in a git registry's layout from this server: no cloud.
+    let registry = format!("{}/registry", server.url);
+    let printed = String::from_utf8_lossy(
+        &cli.client(
+            "polyaxon",
+            &["run", "--hub", "shell", "-p", "work", "-P", "timeout=1"],
+        )
+        .env("POLYAXON_USE_GIT_REGISTRY", "true")
+        .env("POLYAXON_PUBLIC_REGISTRY", &registry)
+        .output()
+        .unwrap()
+        .stdout,
+    )
+    .into_owned();
+    let uuid = printed
+        .split_whitespace()
+        .find_map(|word| word.rsplit_once('@').map(|(_, uuid)| uuid.to_owned()))
+        .unwrap_or_else(|| panic!("no run uuid in:\n{printed}"));
+    let ended = server.wait_for("work", &uuid, is_done, Duration::from_secs(60));
+    let run = server.run("work", &uuid);
+    assert_eq!(ended, "succeeded", "{run}");
+    assert_eq!(run["name"], "shell", "{run}");
+    assert_eq!(cli.refused_connections(), "", "a client left loopback");
+}

@@ -163,6 +163,7 @@ impl Bench {
                     namespace: NAMESPACE.to_owned(),
                     ..shared::Agent::default()
                 },
+                hub: shared::hub::Catalog::bundled(),
             },
             self.runtime.as_ref(),
         )

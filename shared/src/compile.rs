@@ -87,6 +87,19 @@ pub struct Compiled {
     pub compiled: Option<Json>,
     /// The problems compiling found, after a successful check.
     pub diagnostics: Vec<Diagnostic>,
+    /// The hub components its `hubRef`s brought in, so a run can record what it ran.
+    pub hub_components: Vec<HubUse>,
+}
+
+/// A hub component a file used: which version, where, and the hash of its text.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HubUse {
+    /// Where it stands in the operation (`component`, `run.operations[0].component`).
+    pub path: String,
+    /// `owner/name:tag`.
+    pub name: String,
+    /// The hash of its text ([`crate::hub::content_state`]).
+    pub state: String,
 }
 
 impl Compiled {
@@ -225,11 +238,20 @@ pub fn compile_with(
     hub: &Catalog,
 ) -> Compiled {
     let (checked, inlined) = check::check_inlined(text, params, hub);
+    let hub_components = inlined
+        .iter()
+        .map(|component| HubUse {
+            path: component.path.clone(),
+            name: component.name.clone(),
+            state: crate::hub::content_state(&component.text),
+        })
+        .collect();
     let Some(operation) = &checked.operation else {
         return Compiled {
             checked,
             compiled: None,
             diagnostics: Vec::new(),
+            hub_components,
         };
     };
     let (compiled, diagnostics) = match compile_operation(operation, run) {
@@ -240,6 +262,7 @@ pub fn compile_with(
         checked,
         compiled,
         diagnostics,
+        hub_components,
     }
 }
 

@@ -312,3 +312,20 @@ impl Catalog {
         Ok(Resolved { component, version })
     }
 }
+
+/// A component version's content hash (`state`): what a run records to say exactly which text
+/// it ran, whatever its tag names later.
+pub fn content_state(content: &str) -> String {
+    sha1_smol::Sha1::from(content.as_bytes())
+        .digest()
+        .to_string()
+}
+
+impl Catalog {
+    /// This catalog with `more` components after its own.
+    pub fn with(&self, more: Vec<HubComponent>) -> Catalog {
+        let mut components = self.components.clone();
+        components.extend(more);
+        Catalog { components }
+    }
+}

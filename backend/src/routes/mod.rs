@@ -3,6 +3,7 @@
 
 mod exec;
 mod health;
+mod hub;
 mod installation;
 mod internal;
 mod lineage;
@@ -14,6 +15,7 @@ mod session;
 mod shelves;
 mod stats;
 mod streams;
+mod versions;
 
 use axum::Router;
 use axum::extract::{OriginalUri, Request, State};
@@ -33,6 +35,8 @@ pub fn api(state: &AppState) -> Router<AppState> {
         .merge(shelves::routes())
         .merge(lineage::routes())
         .merge(stats::routes())
+        .merge(versions::routes())
+        .merge(hub::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         // The health route stays open: it is how a browser or a probe learns the server is up;
         // so does signing in, which checks the token itself.
@@ -56,6 +60,11 @@ pub fn internal(state: &AppState) -> Router<AppState> {
     internal::internal_routes()
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .fallback(unknown_route)
+}
+
+/// The bundled catalog in a public registry's layout, open to any client (`/registry/…`).
+pub fn registry() -> Router<AppState> {
+    hub::registry_routes()
 }
 
 /// The routes under `/k8s`: commands in running runs, over Kubernetes' exec protocol.

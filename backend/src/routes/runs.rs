@@ -194,6 +194,7 @@ async fn submit_run(
     if by_cli {
         body.managed_by = Some("agent".to_owned());
     }
+    let hub = state.hub().await?;
     let mut prepared = submit::prepare(
         Submission {
             project,
@@ -202,6 +203,7 @@ async fn submit_run(
             now: clock::now(),
             api_host: &state.api_host,
             agent: &state.agent,
+            hub: &hub,
         },
         state.runtime.as_ref(),
     )?;
@@ -465,6 +467,7 @@ async fn resume(
     body.tags = body.tags.or(Some(original.tags));
     body.managed_by = Some(original.managed_by);
     body.is_managed = Some(original.is_managed);
+    let hub = state.hub().await?;
     let prepared = submit::prepare(
         Submission {
             project: &project,
@@ -473,6 +476,7 @@ async fn resume(
             now: clock::now(),
             api_host: &state.api_host,
             agent: &state.agent,
+            hub: &hub,
         },
         state.runtime.as_ref(),
     )?;

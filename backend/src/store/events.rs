@@ -7,13 +7,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Serialize;
 use shared::api::{
-    EdgeBody, LineageArtifact, ListResponse, Project, ProjectBody, Run, RunClone, RunEdge,
-    RunLineageArtifact, RunPatch, Status, StatusCondition,
+    EdgeBody, LineageArtifact, ListResponse, Project, ProjectBody, ProjectVersion,
+    ProjectVersionBody, Run, RunClone, RunEdge, RunLineageArtifact, RunPatch, Status,
+    StatusCondition,
 };
 use tokio::sync::broadcast;
 
 use super::{
-    Link, Mark, NewRun, RunFilter, RunScope, StatusCounts, Store, StoreError, StoredRun, Transition,
+    Link, Mark, NewRun, RunFilter, RunScope, StatusCounts, Store, StoreError, StoredRun,
+    Transition, VersionChange, VersionKey,
 };
 
 /// How many changes wait for a slow watcher before it is told it missed some.
@@ -277,6 +279,42 @@ impl Store for Notifying {
 
     async fn clones(&self, uuid: &str) -> Result<Vec<RunClone>, StoreError> {
         self.inner.clones(uuid).await
+    }
+    async fn create_version(
+        &self,
+        key: &VersionKey,
+        body: ProjectVersionBody,
+        state: Option<String>,
+    ) -> Result<ProjectVersion, StoreError> {
+        self.inner.create_version(key, body, state).await
+    }
+    async fn version(&self, key: &VersionKey) -> Result<ProjectVersion, StoreError> {
+        self.inner.version(key).await
+    }
+    async fn versions(
+        &self,
+        owner: &str,
+        project: &str,
+        kind: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<ListResponse<ProjectVersion>, StoreError> {
+        self.inner
+            .versions(owner, project, kind, limit, offset)
+            .await
+    }
+    async fn change_version(
+        &self,
+        key: &VersionKey,
+        change: VersionChange,
+    ) -> Result<ProjectVersion, StoreError> {
+        self.inner.change_version(key, change).await
+    }
+    async fn delete_version(&self, key: &VersionKey) -> Result<(), StoreError> {
+        self.inner.delete_version(key).await
+    }
+    async fn component_versions(&self) -> Result<Vec<ProjectVersion>, StoreError> {
+        self.inner.component_versions().await
     }
 
     async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {

@@ -12,8 +12,9 @@ mod sqlite;
 use async_trait::async_trait;
 use serde_json::{Map, Value as Json};
 use shared::api::{
-    EdgeBody, LineageArtifact, ListResponse, OperationBody, Project, ProjectBody, Run, RunClone,
-    RunEdge, RunLineageArtifact, RunPatch, StatusCondition,
+    EdgeBody, LineageArtifact, ListResponse, OperationBody, Project, ProjectBody, ProjectVersion,
+    ProjectVersionBody, Run, RunClone, RunEdge, RunLineageArtifact, RunPatch, StageCondition,
+    StatusCondition,
 };
 
 pub use events::{Notifying, RunEvent};
@@ -136,6 +137,30 @@ pub enum Link {
     Upstream,
     /// Edges out of it.
     Downstream,
+}
+
+/// Which project version: a project's, of a kind (`component`, `model`, `artifact`), by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionKey {
+    /// The project's owner.
+    pub owner: String,
+    /// The project.
+    pub project: String,
+    /// The version's kind.
+    pub kind: String,
+    /// The version's name.
+    pub name: String,
+}
+
+/// A change to a project version.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VersionChange {
+    /// The fields given change (and the content hash, when the content does).
+    Fields(ProjectVersionBody, Option<String>),
+    /// It enters a stage.
+    Stage(StageCondition),
+    /// It moves to another project of the owner.
+    Transfer(String),
 }
 
 /// How many runs are in each status.
@@ -277,6 +302,36 @@ pub trait Store: Send + Sync + 'static {
     async fn edges(&self, uuid: &str, link: Link) -> Result<Vec<RunEdge>, StoreError>;
     /// The runs copied, restarted or resumed from a run, oldest first.
     async fn clones(&self, uuid: &str) -> Result<Vec<RunClone>, StoreError>;
+
+    /// Registers a version; its name must be free for the project and kind. `state` is a
+    /// component version's content hash.
+    async fn create_version(
+        &self,
+        key: &VersionKey,
+        body: ProjectVersionBody,
+        state: Option<String>,
+    ) -> Result<ProjectVersion, StoreError>;
+    /// A version.
+    async fn version(&self, key: &VersionKey) -> Result<ProjectVersion, StoreError>;
+    /// A page of a project's versions of a kind, most recently changed first.
+    async fn versions(
+        &self,
+        owner: &str,
+        project: &str,
+        kind: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<ListResponse<ProjectVersion>, StoreError>;
+    /// Changes a version; the version as it is now.
+    async fn change_version(
+        &self,
+        key: &VersionKey,
+        change: VersionChange,
+    ) -> Result<ProjectVersion, StoreError>;
+    /// Deletes a version.
+    async fn delete_version(&self, key: &VersionKey) -> Result<(), StoreError>;
+    /// Every component version of the projects that are not archived: users' own hub.
+    async fn component_versions(&self) -> Result<Vec<ProjectVersion>, StoreError>;
     /// The uuids of managed runs that have not ended and wait for nothing (no `pending`), oldest
     /// first: what a restarted server must pick up again.
     async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError>;

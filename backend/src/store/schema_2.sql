@@ -25,3 +25,28 @@ CREATE TABLE run_edges (
     PRIMARY KEY (upstream_id, downstream_id)
 ) WITHOUT ROWID;
 CREATE INDEX run_edges_by_downstream ON run_edges (downstream_id);
+
+-- Project versions (Polyaxon's registry): a component's Polyaxonfiles, a model's or artifact's
+-- pointers to a run and its artifacts, each with its stage. `state` is a component version's
+-- content hash, so a run can say exactly what it ran.
+CREATE TABLE project_versions (
+    id               INTEGER PRIMARY KEY,
+    uuid             TEXT NOT NULL UNIQUE,
+    project_id       INTEGER NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    kind             TEXT NOT NULL,
+    name             TEXT NOT NULL,
+    description      TEXT,
+    tags             TEXT NOT NULL DEFAULT '[]',
+    content          TEXT,
+    readme           TEXT,
+    run_uuid         TEXT,
+    artifacts        TEXT NOT NULL DEFAULT '[]',
+    meta_info        TEXT NOT NULL DEFAULT '{}',
+    stage            TEXT,
+    stage_conditions TEXT NOT NULL DEFAULT '[]',
+    state            TEXT,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    UNIQUE (project_id, kind, name)
+);
+CREATE INDEX project_versions_by_kind ON project_versions (kind, project_id, updated_at);

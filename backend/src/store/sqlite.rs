@@ -9,19 +9,21 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_from_iter};
 use serde_json::{Map, Value as Json};
 use shared::api::{
-    Cloning, EdgeBody, LineageArtifact, ListResponse, NamedRef, Project, ProjectBody, Run,
-    RunClone, RunEdge, RunLineageArtifact, RunPatch, RunSettings, Status, StatusCondition,
+    Cloning, EdgeBody, LineageArtifact, ListResponse, NamedRef, Project, ProjectBody,
+    ProjectVersion, ProjectVersionBody, Run, RunClone, RunEdge, RunLineageArtifact, RunPatch,
+    RunSettings, Status, StatusCondition,
 };
 use shared::time::Timestamp;
 
 use super::lifecycle::{self, RunState};
 use super::{
     Link, Mark, NewRun, RunFilter, RunScope, StatusCounts, Store, StoreError, StoredRun,
-    Transition, pql,
+    Transition, VersionChange, VersionKey, pql,
 };
 use crate::clock;
 
 mod links;
+mod versions;
 
 /// The schema versions, in order; `PRAGMA user_version` says how many are applied.
 const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("schema_2.sql")];
@@ -1338,6 +1340,62 @@ impl Store for Sqlite {
     async fn clones(&self, uuid: &str) -> Result<Vec<RunClone>, StoreError> {
         let uuid = uuid.to_owned();
         self.read(move |connection, _| links::clones(connection, &uuid))
+            .await
+    }
+
+    async fn create_version(
+        &self,
+        key: &VersionKey,
+        body: ProjectVersionBody,
+        state: Option<String>,
+    ) -> Result<ProjectVersion, StoreError> {
+        let key = key.clone();
+        self.write(move |transaction, _| versions::create(transaction, &key, body, state))
+            .await
+    }
+
+    async fn version(&self, key: &VersionKey) -> Result<ProjectVersion, StoreError> {
+        let key = key.clone();
+        self.read(move |connection, _| versions::load(connection, &key))
+            .await
+    }
+
+    async fn versions(
+        &self,
+        owner: &str,
+        project: &str,
+        kind: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<ListResponse<ProjectVersion>, StoreError> {
+        let (owner, project, kind) = (owner.to_owned(), project.to_owned(), kind.to_owned());
+        self.read(move |connection, _| {
+            let (limit, offset) = page(limit, offset);
+            let (count, results) =
+                versions::list(connection, &owner, &project, &kind, limit, offset)?;
+            Ok(list(count, results))
+        })
+        .await
+    }
+
+    async fn change_version(
+        &self,
+        key: &VersionKey,
+        change: VersionChange,
+    ) -> Result<ProjectVersion, StoreError> {
+        let key = key.clone();
+        self.write(move |transaction, _| versions::change(transaction, &key, change))
+            .await
+    }
+
+    async fn delete_version(&self, key: &VersionKey) -> Result<(), StoreError> {
+        let key = key.clone();
+        self.write(move |transaction, _| versions::delete(transaction, &key))
+            .await
+    }
+
+    async fn component_versions(&self) -> Result<Vec<ProjectVersion>, StoreError> {
+        self.read(|connection, _| versions::components(connection))
             .await
     }
 

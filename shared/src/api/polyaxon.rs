@@ -676,3 +676,124 @@ pub struct LineageBody {
     /// The artifacts.
     pub artifacts: Vec<LineageArtifact>,
 }
+
+/// What a project version is (`V1ProjectVersionKind`), as its URLs write it.
+pub const VERSION_KINDS: &[&str] = &["component", "model", "artifact"];
+
+/// A version of a project (`V1ProjectVersion`): a component's Polyaxonfile under a tag, or a
+/// model or artifact pointing at a run and the artifacts it logged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectVersion {
+    /// 32 hex digits.
+    pub uuid: String,
+    /// The tag (`v1`, `latest`), unique per project and kind.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Labels.
+    pub tags: Vec<String>,
+    /// The project's owner.
+    pub owner: String,
+    /// The project.
+    pub project: String,
+    /// Who registered it: Myelin has no accounts yet.
+    pub user: Option<String>,
+    /// `component`, `model` or `artifact`.
+    pub kind: String,
+    /// A component's Polyaxonfile (or a model's or artifact's spec).
+    pub content: Option<String>,
+    /// Markdown shown with it.
+    pub readme: Option<String>,
+    /// The run it was made from.
+    pub run: Option<String>,
+    /// The names of that run's artifacts (lineage) it includes.
+    pub artifacts: Vec<String>,
+    /// Facts about it.
+    pub meta_info: Map<String, Json>,
+    /// Its current stage (`testing`, `staging`, `production`, `disabled`).
+    pub stage: Option<String>,
+    /// Every stage it went through, oldest first.
+    pub stage_conditions: Vec<StageCondition>,
+    /// A component version's content hash, which a run records to say what it ran.
+    pub state: Option<String>,
+    /// When it was registered.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+/// A version to register, or the fields of one to change (`V1ProjectVersion` as sent).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProjectVersionBody {
+    /// The tag.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Labels.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    /// A component's Polyaxonfile.
+    #[serde(default)]
+    pub content: Option<String>,
+    /// Markdown.
+    #[serde(default)]
+    pub readme: Option<String>,
+    /// The run it comes from.
+    #[serde(default)]
+    pub run: Option<String>,
+    /// Names of that run's artifacts it includes.
+    #[serde(default)]
+    pub artifacts: Option<Vec<String>>,
+    /// Facts about it.
+    #[serde(default)]
+    pub meta_info: Option<Map<String, Json>>,
+    /// Its kind; it cannot change.
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+/// One stage a version went through (`V1StageCondition`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageCondition {
+    /// The stage: `testing`, `staging`, `production` or `disabled`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `"True"`.
+    #[serde(default = "condition_true", deserialize_with = "condition_status")]
+    pub status: String,
+    /// Why, in a word.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Why, in words.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// When it was written.
+    #[serde(default)]
+    pub last_update_time: Option<Timestamp>,
+    /// When the version entered the stage.
+    #[serde(default)]
+    pub last_transition_time: Option<Timestamp>,
+}
+
+/// The stages a version may be in (`V1Stages`).
+pub const STAGES: &[&str] = &["testing", "staging", "production", "disabled"];
+
+/// A stage to record (`V1EntityStageBodyRequest`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageBody {
+    /// The condition.
+    pub condition: StageCondition,
+}
+
+/// A version's stage and its history (`…/stages`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageReport {
+    /// The version's uuid.
+    pub uuid: String,
+    /// Its current stage.
+    pub stage: Option<String>,
+    /// Every stage it went through.
+    pub stage_conditions: Vec<StageCondition>,
+}
