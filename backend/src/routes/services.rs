@@ -7,10 +7,11 @@
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{Response, Uri};
+use axum::http::{Response, StatusCode, Uri};
 use axum::routing::any;
+use hyper_util::rt::TokioIo;
 
-use crate::runtime::RuntimeError;
+use crate::runtime::{RuntimeError, is_upgrade};
 use crate::{AppError, AppState};
 
 /// Where in the path the service's own part starts, for each kind of address.
@@ -60,12 +61,31 @@ async fn proxy(
     *request.uri_mut() = path_and_query.parse::<Uri>().map_err(|error| {
         AppError::BadRequest(format!("cannot proxy `{path_and_query}`: {error}"))
     })?;
+    // A WebSocket (Jupyter's kernels, TensorBoard's live data): once the service switched
+    // protocols, the browser's connection and the service's are joined both ways.
+    let browser_side = is_upgrade(request.headers()).then(|| hyper::upgrade::on(&mut request));
     match state
         .runtime
         .proxy(&address.uuid, address.port, request)
         .await
     {
-        Ok(response) => Ok(response),
+        Ok(mut response) => {
+            if response.status() == StatusCode::SWITCHING_PROTOCOLS
+                && let Some(browser_side) = browser_side
+            {
+                let service_side = hyper::upgrade::on(&mut response);
+                tokio::spawn(async move {
+                    let (Ok(browser), Ok(service)) = tokio::join!(browser_side, service_side)
+                    else {
+                        return;
+                    };
+                    let mut browser = TokioIo::new(browser);
+                    let mut service = TokioIo::new(service);
+                    let _ = tokio::io::copy_bidirectional(&mut browser, &mut service).await;
+                });
+            }
+            Ok(response)
+        }
         Err(RuntimeError::NotActive) => Err(AppError::Conflict(format!(
             "run {} is not running, or does not listen on port {}",
             address.uuid, address.port

@@ -226,6 +226,24 @@ pub const NOT_FORWARDED: &[&str] = &[
     "authorization",
 ];
 
+/// Whether a request asks to switch protocols (a WebSocket, say): then `connection` and
+/// `upgrade` go on with it, and the proxy joins the two connections once both switched.
+pub fn is_upgrade(headers: &axum::http::HeaderMap) -> bool {
+    let connection = headers
+        .get_all(axum::http::header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| {
+            value
+                .split(',')
+                .any(|token| token.trim().eq_ignore_ascii_case("upgrade"))
+        });
+    connection && headers.contains_key(axum::http::header::UPGRADE)
+}
+
+/// The headers a switch of protocols keeps, among those a proxy does not pass on.
+const UPGRADE_HEADERS: &[&str] = &["connection", "upgrade"];
+
 /// `request` readdressed to `base` followed by its own path and query, without the headers a
 /// proxy does not pass on.
 pub fn forward_to(request: Request<Body>, base: &str) -> Result<Request<Body>, RuntimeError> {
@@ -234,8 +252,17 @@ pub fn forward_to(request: Request<Body>, base: &str) -> Result<Request<Body>, R
     parts.uri = format!("{base}{path}")
         .parse()
         .map_err(|error| RuntimeError::Failed(format!("cannot proxy to {path}: {error}")))?;
+    let upgrade = is_upgrade(&parts.headers);
     for header in NOT_FORWARDED {
-        parts.headers.remove(*header);
+        if !(upgrade && UPGRADE_HEADERS.contains(header)) {
+            parts.headers.remove(*header);
+        }
+    }
+    if upgrade {
+        parts.headers.insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("upgrade"),
+        );
     }
     Ok(Request::from_parts(parts, body))
 }
@@ -248,13 +275,17 @@ where
     B::Error: Into<axum::BoxError>,
 {
     let (parts, body) = response.into_parts();
+    let switched = parts.status == axum::http::StatusCode::SWITCHING_PROTOCOLS;
     let mut answer = Response::new(Body::new(body));
     *answer.status_mut() = parts.status;
     for (name, value) in &parts.headers {
-        if !NOT_FORWARDED.contains(&name.as_str()) {
+        let kept = switched && UPGRADE_HEADERS.contains(&name.as_str());
+        if kept || !NOT_FORWARDED.contains(&name.as_str()) {
             answer.headers_mut().append(name, value.clone());
         }
     }
+    // The service's side of a switched connection travels with the answer.
+    *answer.extensions_mut() = parts.extensions;
     answer
 }
 
