@@ -10,6 +10,7 @@ use shared::api::{
     ArtifactTree, DEFAULT_OWNER, ErrorBody, HEALTH_PATH, Health, ListResponse, LogBatch,
     OperationBody, Project, ProjectBody, Run, RunSelection, RunSpec,
 };
+use shared::hub::HubComponent;
 
 /// Why a call to the server failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +119,21 @@ pub async fn tag_runs(project: &str, uuids: &[String], tags: &[String]) -> Resul
     post_json::<_, serde_json::Value>(&path, &body)
         .await
         .map(|_| ())
+}
+
+/// Every component of the hub: the bundled ones, then those the server's users registered.
+pub async fn hub_components() -> Result<ListResponse<HubComponent>, ApiError> {
+    get_json("/api/v1/hub").await
+}
+
+/// One component of the hub, with all its versions.
+pub async fn hub_component(owner: &str, name: &str) -> Result<HubComponent, ApiError> {
+    get_json(&format!(
+        "/api/v1/hub/{}/{}",
+        percent_encode(owner),
+        percent_encode(name)
+    ))
+    .await
 }
 
 /// Whether this browser may use the API: the server has no token, or the browser signed in.
@@ -312,8 +328,9 @@ fn web_location() -> String {
         .unwrap_or_default()
 }
 
-/// `text` as a URL query value: every byte but the unreserved ones as `%XX`.
-fn percent_encode(text: &str) -> String {
+/// `text` as a URL query value (or path segment, or data URL): every byte but the unreserved
+/// ones as `%XX`.
+pub fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|byte| match byte {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

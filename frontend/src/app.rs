@@ -9,6 +9,8 @@ use leptos_router::path;
 
 use crate::api;
 use crate::components::top_bar::TopBar;
+use crate::pages::hub::Hub;
+use crate::pages::hub_component::HubComponentPage;
 use crate::pages::new_run::NewRun;
 use crate::pages::not_found::NotFound;
 use crate::pages::planned::{self, Planned};
@@ -52,7 +54,8 @@ fn Pages() -> impl IntoView {
             <Route path=path!("/projects/:name/runs/:uuid") view=RunPage />
             <Route path=path!("/runs") view=|| view! { <Planned plan=&planned::RUNS /> } />
             <Route path=path!("/new") view=NewRun />
-            <Route path=path!("/hub") view=|| view! { <Planned plan=&planned::HUB /> } />
+            <Route path=path!("/hub") view=Hub />
+            <Route path=path!("/hub/:owner/:name") view=HubComponentPage />
             <Route path=path!("/compare") view=|| view! { <Planned plan=&planned::COMPARE /> } />
             // Polyaxon's UI, as the links the `polyaxon` CLI prints name it.
             <Route path=path!("/ui") view=|| view! { <Redirect path="/projects" /> } />

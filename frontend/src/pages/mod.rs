@@ -1,5 +1,7 @@
 //! One module per route.
 
+pub mod hub;
+pub mod hub_component;
 pub mod new_run;
 pub mod not_found;
 pub mod planned;

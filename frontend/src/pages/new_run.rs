@@ -80,9 +80,20 @@ fn now_iso() -> String {
 /// The new run page.
 #[component]
 pub fn NewRun() -> impl IntoView {
+    // A component from the hub (`?hub=NAME:TAG`): the editor starts with an operation that
+    // references it, and with `&inline=true` takes the component's own text once it arrives.
+    let (hub_query, _) = query_signal::<String>("hub");
+    let (inline_query, _) = query_signal::<bool>("inline");
+    let hub = hub_query
+        .get_untracked()
+        .filter(|reference| !reference.is_empty());
     let saved = storage().and_then(|store| store.get_item(SAVED_TEXT).ok().flatten());
-    let initial = saved.unwrap_or_else(|| EXAMPLES[0].text.to_owned());
+    let initial = match &hub {
+        Some(reference) => format!("kind: operation\nhubRef: {reference}\n"),
+        None => saved.unwrap_or_else(|| EXAMPLES[0].text.to_owned()),
+    };
     let saved_params: BTreeMap<String, String> = storage()
+        .filter(|_| hub.is_none())
         .and_then(|store| store.get_item(SAVED_PARAMS).ok().flatten())
         .and_then(|text| serde_json::from_str(&text).ok())
         .unwrap_or_default();
@@ -311,6 +322,26 @@ pub fn NewRun() -> impl IntoView {
         });
     });
 
+    Effect::new(move |_| {
+        let (Some(reference), Some(true)) = (hub_query.get(), inline_query.get()) else {
+            return;
+        };
+        spawn_local(async move {
+            match hub_text(&reference).await {
+                Ok(content) => {
+                    editor.with_value(|editor| {
+                        if let Some(editor) = editor {
+                            editor.set_text(&content);
+                        }
+                    });
+                    typed.set(content.clone());
+                    text.set(content);
+                }
+                Err(why) => problem.set(Some(format!("cannot open {reference}: {why}"))),
+            }
+        });
+    });
+
     // Every compile's problems, and the server's, underlined in the editor.
     Effect::new(move |_| {
         let markers = compiled.with(|preview| {
@@ -469,6 +500,20 @@ pub fn NewRun() -> impl IntoView {
             </div>
         </div>
     }
+}
+
+/// The Polyaxonfile of the hub component's version `reference` names, from the server's hub.
+async fn hub_text(reference: &str) -> Result<String, String> {
+    let (owner, name, tag) =
+        shared::hub::parse_reference(reference).map_err(|error| error.message())?;
+    let component = api::hub_component(&owner, &name)
+        .await
+        .map_err(|error| error.to_string())?;
+    let tag = tag.as_deref().unwrap_or(shared::hub::DEFAULT_TAG);
+    component
+        .version(tag)
+        .map(|version| version.content.clone())
+        .ok_or_else(|| format!("it has no version `{tag}`"))
 }
 
 /// What changed from the run being copied, line by line.

@@ -25,12 +25,6 @@ pub const RUNS: Plan = Plan {
     ],
 };
 
-pub const HUB: Plan = Plan {
-    title: "Hub",
-    summary: "Ready-made components: notebooks, TensorBoard, VS Code and training jobs.",
-    features: &["A catalog of components to run as they are or to reference with `hubRef`."],
-};
-
 pub const COMPARE: Plan = Plan {
     title: "Compare",
     summary: "Put runs side by side: their inputs, outputs and metric curves.",
