@@ -41,6 +41,9 @@ pub struct PreviewRequest {
     pub now: String,
     /// The server's agent configuration, in Polyaxon's camelCase shape.
     pub agent: Json,
+    /// The server's users' own components, which `hubRef` may name besides the bundled ones.
+    #[serde(default)]
+    pub hub: Vec<shared::hub::HubComponent>,
 }
 
 /// Files to compile many times each.
@@ -101,7 +104,12 @@ pub fn answer(request: Request, clock: impl Fn() -> f64) -> Reply {
             };
             Reply::Preview {
                 id: request.id,
-                preview: Box::new(preview::preview(&request.text, &request.params, &context)),
+                preview: Box::new(preview::preview(
+                    &request.text,
+                    &request.params,
+                    &context,
+                    &shared::hub::Catalog::bundled().with(request.hub),
+                )),
             }
         }
         Request::Bench(request) => match bench(&request, clock) {

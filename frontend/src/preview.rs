@@ -86,8 +86,13 @@ pub struct Input {
 }
 
 /// Checks, compiles and converts `text` with `params` for the run `context` describes.
-pub fn preview(text: &str, params: &[(String, String)], context: &RunContext) -> Preview {
-    let linted = shared::lint(text, &[]);
+pub fn preview(
+    text: &str,
+    params: &[(String, String)],
+    context: &RunContext,
+    hub: &shared::hub::Catalog,
+) -> Preview {
+    let linted = shared::lint_with(text, &[], hub);
     // While the file has errors elsewhere, its inputs are read as written, so the form stays.
     let document = match &linted.operation {
         Some(operation) => Some(operation.clone()),
@@ -97,7 +102,7 @@ pub fn preview(text: &str, params: &[(String, String)], context: &RunContext) ->
         .as_ref()
         .map(|document| form_of(document, text))
         .unwrap_or_default();
-    let compiled = shared::compile(text, params, context);
+    let compiled = shared::compile_with(text, params, context, hub);
     let mut diagnostics: Vec<Diagnostic> = compiled.problems().cloned().collect();
     diagnostics
         .sort_by_key(|diagnostic| (!diagnostic.is_error(), diagnostic.line, diagnostic.column));
@@ -393,7 +398,7 @@ mod tests {
 
     #[test]
     fn inputs_are_known_before_their_params_are_given() {
-        let preview = preview(TRAIN, &[], &context());
+        let preview = preview(TRAIN, &[], &context(), shared::hub::Catalog::bundled());
         let names: Vec<&str> = preview
             .inputs
             .iter()
@@ -421,7 +426,7 @@ mod tests {
     #[test]
     fn a_template_s_fields_narrow_the_form() {
         let text = "kind: component\ntemplate:\n  description: Pick a rate.\n  fields: [inputs.lr]\ninputs:\n- {name: epochs, type: int, value: 1, isOptional: true}\n- {name: lr, type: float, value: 0.1, isOptional: true}\nrun: {kind: job, container: {image: busybox}}\n";
-        let preview = preview(text, &[], &context());
+        let preview = preview(text, &[], &context(), shared::hub::Catalog::bundled());
         let names: Vec<&str> = preview
             .inputs
             .iter()
@@ -434,7 +439,7 @@ mod tests {
     #[test]
     fn a_valid_job_shows_its_resource_and_native_job() {
         let params = [("epochs".to_owned(), "3".to_owned())];
-        let preview = preview(TRAIN, &params, &context());
+        let preview = preview(TRAIN, &params, &context(), shared::hub::Catalog::bundled());
         assert!(
             preview.diagnostics.iter().all(|d| !d.is_error()),
             "{:?}",
@@ -452,7 +457,7 @@ mod tests {
     #[test]
     fn a_typo_is_a_diagnostic_with_a_hint() {
         let text = "kind: component\ninputs: [{name: lr, type: float}]\nrun:\n  kind: job\n  contianer:\n    image: busybox\n";
-        let preview = preview(text, &[], &context());
+        let preview = preview(text, &[], &context(), shared::hub::Catalog::bundled());
         assert_eq!(
             preview.inputs.len(),
             1,
@@ -473,7 +478,7 @@ mod tests {
     #[test]
     fn a_dag_shows_its_graph_and_a_grid_its_run_count() {
         let dag = "kind: component\nrun:\n  kind: dag\n  operations:\n  - name: prepare\n    component: {run: {kind: job, container: {image: busybox}}}\n  - name: train\n    dependencies: [prepare]\n    component: {run: {kind: job, container: {image: busybox}}}\n  - name: report\n    dependencies: [train]\n    component: {run: {kind: job, container: {image: busybox}}}\n";
-        let preview = preview(dag, &[], &context());
+        let preview = preview(dag, &[], &context(), shared::hub::Catalog::bundled());
         let Shape::Dag(nodes) = &preview.shape else {
             panic!("{:?}", preview.shape);
         };
@@ -482,7 +487,7 @@ mod tests {
         assert!(preview.note.is_some() && preview.resource.is_none());
 
         let grid = "kind: operation\nmatrix:\n  kind: grid\n  params:\n    lr: {kind: choice, value: [0.1, 0.01, 0.001]}\n    layers: {kind: range, value: [1, 5, 1]}\ncomponent:\n  inputs: [{name: lr, type: float}, {name: layers, type: int}]\n  run: {kind: job, container: {image: busybox}}\n";
-        let matrix = super::preview(grid, &[], &context());
+        let matrix = super::preview(grid, &[], &context(), shared::hub::Catalog::bundled());
         assert_eq!(
             matrix.shape,
             Shape::Matrix {
@@ -491,6 +496,44 @@ mod tests {
             },
             "{:?}",
             matrix.diagnostics
+        );
+    }
+
+    #[test]
+    fn a_users_own_component_resolves_in_the_preview_when_the_server_lists_it() {
+        let text = "kind: operation\nhubRef: default/sleeper:v1\n";
+        let alone = preview(text, &[], &context(), shared::hub::Catalog::bundled());
+        assert!(
+            alone
+                .diagnostics
+                .iter()
+                .any(|d| d.message.contains("default/sleeper")),
+            "{:?}",
+            alone.diagnostics
+        );
+        let registered = shared::hub::HubComponent {
+            owner: "default".to_owned(),
+            name: "sleeper".to_owned(),
+            title: "sleeper".to_owned(),
+            description: String::new(),
+            kind: "job".to_owned(),
+            aliases: Vec::new(),
+            tags: Vec::new(),
+            icon: None,
+            readme: None,
+            versions: vec![shared::hub::HubVersion {
+                tag: "v1".to_owned(),
+                content: "kind: component\ninputs: [{name: seconds, type: int, value: 1}]\nrun: {kind: job, container: {image: busybox, command: [sleep]}}\n".to_owned(),
+            }],
+            tag_aliases: Default::default(),
+        };
+        let hub = shared::hub::Catalog::bundled().with(vec![registered]);
+        let with_it = preview(text, &[], &context(), &hub);
+        assert!(with_it.diagnostics.is_empty(), "{:?}", with_it.diagnostics);
+        assert_eq!(
+            with_it.inputs.len(),
+            1,
+            "the form has the component's input"
         );
     }
 }

@@ -64,7 +64,12 @@ pub(crate) fn check_inlined(
 /// Checks a Polyaxonfile as a template, the way `polyaxon check --lint` does: its structure and
 /// its IO declarations, but not whether the params given fill its inputs.
 pub fn lint(text: &str, params: &[(String, String)]) -> Checked {
-    check_stage(text, params, true, Catalog::bundled()).0
+    lint_with(text, params, Catalog::bundled())
+}
+
+/// [`lint`], resolving `hubRef` against `hub`.
+pub fn lint_with(text: &str, params: &[(String, String)], hub: &Catalog) -> Checked {
+    check_stage(text, params, true, hub).0
 }
 
 fn check_stage(

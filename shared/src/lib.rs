@@ -31,7 +31,7 @@ pub mod types;
 mod validation;
 pub mod yaml;
 
-pub use check::{Checked, check, check_with, lint};
+pub use check::{Checked, check, check_with, lint, lint_with};
 pub use compile::{Compiled, compile, compile_with};
 pub use diagnostic::{Diagnostic, Position, Severity, Span};
 pub use run::{Agent, RunContext};

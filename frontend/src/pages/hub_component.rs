@@ -244,6 +244,7 @@ fn version_inputs(
                 .as_string()
                 .unwrap_or_default(),
             agent: Json::Null,
+            hub: Vec::new(),
         };
         compiler.update_value(|running| {
             if running.is_none() {

@@ -116,6 +116,15 @@ pub fn NewRun() -> impl IntoView {
 
     let projects = LocalResource::new(api::projects);
     let agent = LocalResource::new(api::agent);
+    // Users' own components, which the worker resolves `hubRef` against besides the bundled.
+    let registered = LocalResource::new(|| async {
+        api::hub_components().await.map(|list| {
+            list.results
+                .into_iter()
+                .filter(|component| component.owner != shared::hub::DEFAULT_OWNER)
+                .collect::<Vec<_>>()
+        })
+    });
     let project = Memo::new(move |_| {
         project_query
             .get()
@@ -165,6 +174,7 @@ pub fn NewRun() -> impl IntoView {
             api_host: window().location().origin().unwrap_or_default(),
             now: now_iso(),
             agent: agent.get().and_then(Result::ok).unwrap_or_default(),
+            hub: registered.get().and_then(Result::ok).unwrap_or_default(),
         };
         awaiting.set(true);
         gave_up.set(false);
