@@ -23,15 +23,25 @@ use crate::{AppError, AppState, clock};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/{owner}/{project}/runs", get(list).post(create))
-        .route("/v1/{owner}/{project}/runs/stop", post(stop_many))
+        .route(
+            "/v1/{owner}/{project}/runs/stop",
+            post(|state, path, body| bulk(state, path, body, Bulk::Stop)),
+        )
         .route(
             "/v1/{owner}/{project}/runs/delete",
-            post(delete_many).delete(delete_many),
+            post(|state, path, body| bulk(state, path, body, Bulk::Delete))
+                .delete(|state, path, body| bulk(state, path, body, Bulk::Delete)),
         )
         .route("/v1/{owner}/{project}/runs/tag", post(tag_many))
         .route("/v1/{owner}/{project}/runs/sync", post(sync))
-        .route("/v1/{owner}/{project}/runs/approve", post(approve_many))
-        .route("/v1/{owner}/{project}/runs/skip", post(skip_many))
+        .route(
+            "/v1/{owner}/{project}/runs/approve",
+            post(|state, path, body| bulk(state, path, body, Bulk::Approve)),
+        )
+        .route(
+            "/v1/{owner}/{project}/runs/skip",
+            post(|state, path, body| bulk(state, path, body, Bulk::Skip)),
+        )
         .route(
             "/v1/{owner}/{project}/runs/invalidate",
             post(invalidate_many),
@@ -539,21 +549,6 @@ async fn approve_run(
     Ok(())
 }
 
-/// `POST …/runs/approve`: approves every selected run that waits for it.
-async fn approve_many(
-    State(state): State<AppState>,
-    Path((owner, project)): Path<(String, String)>,
-    body: Result<Json<RunSelection>, JsonRejection>,
-) -> Result<Json<Json_>, AppError> {
-    let selection = selected(&state, &owner, &project, body).await?;
-    each_run(&selection, |uuid| {
-        let (state, owner, project) = (&state, &owner, &project);
-        async move { approve_run(state, owner, project, &uuid).await }
-    })
-    .await?;
-    Ok(Json(json!({})))
-}
-
 /// `polyaxon ops skip`: a run that has not started yet (created, compiled, resuming, on
 /// schedule) ends `skipped` without running; one that started, or ended, is left as it is.
 async fn skip(
@@ -591,21 +586,6 @@ async fn skip_run(
     );
     state.store.add_condition(uuid, condition, true).await?;
     Ok(())
-}
-
-/// `POST …/runs/skip`: skips every selected run that has not started.
-async fn skip_many(
-    State(state): State<AppState>,
-    Path((owner, project)): Path<(String, String)>,
-    body: Result<Json<RunSelection>, JsonRejection>,
-) -> Result<Json<Json_>, AppError> {
-    let selection = selected(&state, &owner, &project, body).await?;
-    each_run(&selection, |uuid| {
-        let (state, owner, project) = (&state, &owner, &project);
-        async move { skip_run(state, owner, project, &uuid).await }
-    })
-    .await?;
-    Ok(Json(json!({})))
 }
 
 /// `POST …/runs/invalidate`: see [`invalidate`]; the project must exist.
@@ -861,32 +841,48 @@ where
     Ok(())
 }
 
-/// `POST …/runs/stop`: stops every selected run still going.
-async fn stop_many(
-    State(state): State<AppState>,
-    Path((owner, project)): Path<(String, String)>,
-    body: Result<Json<RunSelection>, JsonRejection>,
-) -> Result<Json<Json_>, AppError> {
-    let selection = selected(&state, &owner, &project, body).await?;
-    each_run(&selection, |uuid| {
-        let (state, owner, project) = (&state, &owner, &project);
-        async move { stop_run(state, owner, project, &uuid).await }
-    })
-    .await?;
-    Ok(Json(json!({})))
+/// What a bulk request does to each selected run.
+#[derive(Debug, Clone, Copy)]
+enum Bulk {
+    /// `POST …/runs/stop`: stops every selected run still going.
+    Stop,
+    /// `POST …/runs/skip`: skips every selected run that has not started.
+    Skip,
+    /// `POST …/runs/approve`: approves every selected run that waits for it.
+    Approve,
+    /// `DELETE …/runs/delete` (and `POST`, which Polyaxon's older clients send).
+    Delete,
 }
 
-/// `DELETE …/runs/delete` (and `POST`, which Polyaxon's older clients send); answered `{}`, as
-/// Polyaxon answers it, where deleting one run answers nothing.
-async fn delete_many(
+impl Bulk {
+    async fn act(
+        self,
+        state: &AppState,
+        owner: &str,
+        project: &str,
+        uuid: &str,
+    ) -> Result<(), AppError> {
+        match self {
+            Self::Stop => stop_run(state, owner, project, uuid).await,
+            Self::Skip => skip_run(state, owner, project, uuid).await,
+            Self::Approve => approve_run(state, owner, project, uuid).await,
+            Self::Delete => delete_run(state, owner, project, uuid).await,
+        }
+    }
+}
+
+/// A bulk request on the selected runs of a project, answered `{}` as Polyaxon answers each
+/// (deleting one run answers nothing, deleting many `{}`).
+async fn bulk(
     State(state): State<AppState>,
     Path((owner, project)): Path<(String, String)>,
     body: Result<Json<RunSelection>, JsonRejection>,
+    action: Bulk,
 ) -> Result<Json<Json_>, AppError> {
     let selection = selected(&state, &owner, &project, body).await?;
     each_run(&selection, |uuid| {
         let (state, owner, project) = (&state, &owner, &project);
-        async move { delete_run(state, owner, project, &uuid).await }
+        async move { action.act(state, owner, project, &uuid).await }
     })
     .await?;
     Ok(Json(json!({})))

@@ -5,6 +5,7 @@
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{Value as Json_, json};
@@ -16,32 +17,47 @@ use crate::store::{Mark, RunScope};
 use crate::{AppError, AppState};
 
 pub fn routes() -> Router<AppState> {
+    let run = |mark| move |state, path| run_mark(state, path, mark);
+    let runs = |mark| move |state, path, body| runs_mark(state, path, body, mark);
+    let project = |mark| move |state, path| project_mark(state, path, mark);
     Router::new()
         .route("/v1/archives/{owner}/runs", get(archived_runs))
         .route("/v1/bookmarks/{owner}/runs", get(bookmarked_runs))
         .route(
             "/v1/{owner}/{project}/runs/{uuid}/archive",
-            post(archive_run),
+            post(run(Mark::Archive)),
         )
         .route(
             "/v1/{owner}/{project}/runs/{uuid}/restore",
-            post(restore_run),
+            post(run(Mark::Restore)),
         )
         .route(
             "/v1/{owner}/{project}/runs/{uuid}/bookmark",
-            post(bookmark_run),
+            post(run(Mark::Bookmark)),
         )
         .route(
             "/v1/{owner}/{project}/runs/{uuid}/unbookmark",
-            delete(unbookmark_run),
+            delete(run(Mark::Unbookmark)),
         )
-        .route("/v1/{owner}/{project}/runs/archive", post(archive_runs))
-        .route("/v1/{owner}/{project}/runs/restore", post(restore_runs))
-        .route("/v1/{owner}/{project}/runs/bookmark", post(bookmark_runs))
-        .route("/v1/{owner}/{name}/archive", post(archive_project))
-        .route("/v1/{owner}/{name}/restore", post(restore_project))
-        .route("/v1/{owner}/{name}/bookmark", post(bookmark_project))
-        .route("/v1/{owner}/{name}/unbookmark", delete(unbookmark_project))
+        .route(
+            "/v1/{owner}/{project}/runs/archive",
+            post(runs(Mark::Archive)),
+        )
+        .route(
+            "/v1/{owner}/{project}/runs/restore",
+            post(runs(Mark::Restore)),
+        )
+        .route(
+            "/v1/{owner}/{project}/runs/bookmark",
+            post(runs(Mark::Bookmark)),
+        )
+        .route("/v1/{owner}/{name}/archive", post(project(Mark::Archive)))
+        .route("/v1/{owner}/{name}/restore", post(project(Mark::Restore)))
+        .route("/v1/{owner}/{name}/bookmark", post(project(Mark::Bookmark)))
+        .route(
+            "/v1/{owner}/{name}/unbookmark",
+            delete(project(Mark::Unbookmark)),
+        )
 }
 
 async fn archived_runs(
@@ -118,38 +134,6 @@ async fn mark_run(
     mark_runs(state, &owner, &project, &[uuid], mark).await
 }
 
-async fn archive_run(
-    State(state): State<AppState>,
-    Path(run): Path<(String, String, String)>,
-) -> Result<Json<Json_>, AppError> {
-    mark_run(&state, run, Mark::Archive).await?;
-    Ok(Json(json!({})))
-}
-
-async fn restore_run(
-    State(state): State<AppState>,
-    Path(run): Path<(String, String, String)>,
-) -> Result<Json<Json_>, AppError> {
-    mark_run(&state, run, Mark::Restore).await?;
-    Ok(Json(json!({})))
-}
-
-async fn bookmark_run(
-    State(state): State<AppState>,
-    Path(run): Path<(String, String, String)>,
-) -> Result<(StatusCode, Json<Json_>), AppError> {
-    mark_run(&state, run, Mark::Bookmark).await?;
-    Ok((StatusCode::CREATED, Json(json!({}))))
-}
-
-async fn unbookmark_run(
-    State(state): State<AppState>,
-    Path(run): Path<(String, String, String)>,
-) -> Result<StatusCode, AppError> {
-    mark_run(&state, run, Mark::Unbookmark).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
 /// The selected runs of a project (`V1Uuids`); uuids of other projects are passed over.
 async fn mark_selected(
     state: &AppState,
@@ -160,30 +144,6 @@ async fn mark_selected(
     let selection = selected(state, &owner, &project, body).await?;
     mark_runs(state, &owner, &project, &selection.uuids, mark).await?;
     Ok(Json(json!({})))
-}
-
-async fn archive_runs(
-    State(state): State<AppState>,
-    Path(project): Path<(String, String)>,
-    body: Result<Json<RunSelection>, JsonRejection>,
-) -> Result<Json<Json_>, AppError> {
-    mark_selected(&state, project, body, Mark::Archive).await
-}
-
-async fn restore_runs(
-    State(state): State<AppState>,
-    Path(project): Path<(String, String)>,
-    body: Result<Json<RunSelection>, JsonRejection>,
-) -> Result<Json<Json_>, AppError> {
-    mark_selected(&state, project, body, Mark::Restore).await
-}
-
-async fn bookmark_runs(
-    State(state): State<AppState>,
-    Path(project): Path<(String, String)>,
-    body: Result<Json<RunSelection>, JsonRejection>,
-) -> Result<Json<Json_>, AppError> {
-    mark_selected(&state, project, body, Mark::Bookmark).await
 }
 
 /// A project; archiving it archives (and stops) its runs, restoring it restores them.
@@ -200,34 +160,40 @@ async fn mark_project(
     Ok(())
 }
 
-async fn archive_project(
+/// How Polyaxon answers a mark: `{}` for an archive or a restore, `201 {}` for a bookmark, and
+/// nothing for its removal.
+fn answer(mark: Mark) -> Response {
+    match mark {
+        Mark::Archive | Mark::Restore => Json(json!({})).into_response(),
+        Mark::Bookmark => (StatusCode::CREATED, Json(json!({}))).into_response(),
+        Mark::Unbookmark => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+async fn run_mark(
+    State(state): State<AppState>,
+    Path(run): Path<(String, String, String)>,
+    mark: Mark,
+) -> Result<Response, AppError> {
+    mark_run(&state, run, mark).await?;
+    Ok(answer(mark))
+}
+
+/// Marks on many runs answer `{}`, bookmarks included, as Polyaxon's do.
+async fn runs_mark(
     State(state): State<AppState>,
     Path(project): Path<(String, String)>,
+    body: Result<Json<RunSelection>, JsonRejection>,
+    mark: Mark,
 ) -> Result<Json<Json_>, AppError> {
-    mark_project(&state, project, Mark::Archive).await?;
-    Ok(Json(json!({})))
+    mark_selected(&state, project, body, mark).await
 }
 
-async fn restore_project(
+async fn project_mark(
     State(state): State<AppState>,
     Path(project): Path<(String, String)>,
-) -> Result<Json<Json_>, AppError> {
-    mark_project(&state, project, Mark::Restore).await?;
-    Ok(Json(json!({})))
-}
-
-async fn bookmark_project(
-    State(state): State<AppState>,
-    Path(project): Path<(String, String)>,
-) -> Result<(StatusCode, Json<Json_>), AppError> {
-    mark_project(&state, project, Mark::Bookmark).await?;
-    Ok((StatusCode::CREATED, Json(json!({}))))
-}
-
-async fn unbookmark_project(
-    State(state): State<AppState>,
-    Path(project): Path<(String, String)>,
-) -> Result<StatusCode, AppError> {
-    mark_project(&state, project, Mark::Unbookmark).await?;
-    Ok(StatusCode::NO_CONTENT)
+    mark: Mark,
+) -> Result<Response, AppError> {
+    mark_project(&state, project, mark).await?;
+    Ok(answer(mark))
 }

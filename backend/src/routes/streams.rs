@@ -675,25 +675,33 @@ async fn delete_artifact(
     params: Result<Query<ArtifactParams>, QueryRejection>,
 ) -> Result<StatusCode, AppError> {
     let Query(params) = params?;
-    let uuid = run_uuid(&uuid)?;
-    state.store.run(&owner, &project, &uuid).await?;
-    let file = state
-        .artifacts
-        .locate(&uuid, &params.path)
-        .await
-        .map_err(located)?;
-    if !file.is_file() {
-        return Err(AppError::BadRequest(format!(
-            "`{}` is a folder: delete it from `…/artifacts`",
-            params.path
-        )));
-    }
+    let instead = "delete it from `…/artifacts`";
+    let (uuid, _) = run_file(&state, (&owner, &project, &uuid), &params.path, instead).await?;
     state
         .artifacts
         .delete(&uuid, &params.path)
         .await
         .map_err(located)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A run's uuid and the file at `path` of its artifacts, for a run of the project; a folder is
+/// refused, saying what to do `instead`.
+async fn run_file(
+    state: &AppState,
+    (owner, project, uuid): (&str, &str, &str),
+    path: &str,
+    instead: &str,
+) -> Result<(String, std::path::PathBuf), AppError> {
+    let uuid = run_uuid(uuid)?;
+    state.store.run(owner, project, &uuid).await?;
+    let file = state.artifacts.locate(&uuid, path).await.map_err(located)?;
+    if !file.is_file() {
+        return Err(AppError::BadRequest(format!(
+            "`{path}` is a folder: {instead}"
+        )));
+    }
+    Ok((uuid, file))
 }
 
 /// `DELETE …/artifacts?path=`: a folder of the run's artifacts, all of them without `path`.
@@ -720,19 +728,8 @@ async fn download(
     request: axum::extract::Request,
 ) -> Result<Response, AppError> {
     let Query(params) = params?;
-    let uuid = run_uuid(&uuid)?;
-    state.store.run(&owner, &project, &uuid).await?;
-    let file = state
-        .artifacts
-        .locate(&uuid, &params.path)
-        .await
-        .map_err(located)?;
-    if !file.is_file() {
-        return Err(AppError::BadRequest(format!(
-            "`{}` is a folder: download its files one by one, or all of them from `…/artifacts`",
-            params.path
-        )));
-    }
+    let instead = "download its files one by one, or all of them from `…/artifacts`";
+    let (_, file) = run_file(&state, (&owner, &project, &uuid), &params.path, instead).await?;
     serve_file(&file, params.download, request).await
 }
 
