@@ -25,22 +25,22 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/{owner}/{project}/runs", get(list).post(create))
         .route(
             "/v1/{owner}/{project}/runs/stop",
-            post(|state, path, body| bulk(state, path, body, Bulk::Stop)),
+            post(|state, path, body| bulk(state, path, body, Action::Stop)),
         )
         .route(
             "/v1/{owner}/{project}/runs/delete",
-            post(|state, path, body| bulk(state, path, body, Bulk::Delete))
-                .delete(|state, path, body| bulk(state, path, body, Bulk::Delete)),
+            post(|state, path, body| bulk(state, path, body, Action::Delete))
+                .delete(|state, path, body| bulk(state, path, body, Action::Delete)),
         )
         .route("/v1/{owner}/{project}/runs/tag", post(tag_many))
         .route("/v1/{owner}/{project}/runs/sync", post(sync))
         .route(
             "/v1/{owner}/{project}/runs/approve",
-            post(|state, path, body| bulk(state, path, body, Bulk::Approve)),
+            post(|state, path, body| bulk(state, path, body, Action::Approve)),
         )
         .route(
             "/v1/{owner}/{project}/runs/skip",
-            post(|state, path, body| bulk(state, path, body, Bulk::Skip)),
+            post(|state, path, body| bulk(state, path, body, Action::Skip)),
         )
         .route(
             "/v1/{owner}/{project}/runs/invalidate",
@@ -52,17 +52,26 @@ pub fn routes() -> Router<AppState> {
             get(read).patch(patch).put(patch).delete(delete),
         )
         .route("/v1/{owner}/{project}/runs/{uuid}/spec", get(spec))
-        .route("/v1/{owner}/{project}/runs/{uuid}/stop", post(stop))
+        .route(
+            "/v1/{owner}/{project}/runs/{uuid}/stop",
+            post(|state, path| one(state, path, Action::Stop)),
+        )
         .route("/v1/{owner}/{project}/runs/{uuid}/restart", post(restart))
         .route("/v1/{owner}/{project}/runs/{uuid}/copy", post(copy))
         .route("/v1/{owner}/{project}/runs/{uuid}/resume", post(resume))
-        .route("/v1/{owner}/{project}/runs/{uuid}/approve", post(approve))
+        .route(
+            "/v1/{owner}/{project}/runs/{uuid}/approve",
+            post(|state, path| one(state, path, Action::Approve)),
+        )
         .route(
             "/v1/{owner}/{project}/runs/{uuid}/invalidate",
             post(invalidate),
         )
         .route("/v1/{owner}/{project}/runs/{uuid}/transfer", post(transfer))
-        .route("/v1/{owner}/{project}/runs/{uuid}/skip", post(skip))
+        .route(
+            "/v1/{owner}/{project}/runs/{uuid}/skip",
+            post(|state, path| one(state, path, Action::Skip)),
+        )
         .route(
             "/v1/{owner}/{project}/runs/{uuid}/namespace",
             get(namespace),
@@ -518,15 +527,6 @@ async fn resume(
 /// `polyaxon ops approve`: a run held until approval (or until its client's upload, after which
 /// it waits for approval if its Polyaxonfile asks for one) is handed to the runtime. A run that
 /// waits for nothing is left as it is.
-async fn approve(
-    State(state): State<AppState>,
-    Path((owner, project, uuid)): Path<(String, String, String)>,
-) -> Result<Json<Json_>, AppError> {
-    let uuid = run_uuid(&uuid)?;
-    approve_run(&state, &owner, &project, &uuid).await?;
-    Ok(Json(json!({})))
-}
-
 async fn approve_run(
     state: &AppState,
     owner: &str,
@@ -551,15 +551,6 @@ async fn approve_run(
 
 /// `polyaxon ops skip`: a run that has not started yet (created, compiled, resuming, on
 /// schedule) ends `skipped` without running; one that started, or ended, is left as it is.
-async fn skip(
-    State(state): State<AppState>,
-    Path((owner, project, uuid)): Path<(String, String, String)>,
-) -> Result<Json<Json_>, AppError> {
-    let uuid = run_uuid(&uuid)?;
-    skip_run(&state, &owner, &project, &uuid).await?;
-    Ok(Json(json!({})))
-}
-
 async fn skip_run(
     state: &AppState,
     owner: &str,
@@ -768,15 +759,6 @@ async fn delete_run(
         .map_err(|error| AppError::Internal(format!("the run's artifacts stay: {error}")))
 }
 
-async fn stop(
-    State(state): State<AppState>,
-    Path((owner, project, uuid)): Path<(String, String, String)>,
-) -> Result<Json<Json_>, AppError> {
-    let uuid = run_uuid(&uuid)?;
-    stop_run(&state, &owner, &project, &uuid).await?;
-    Ok(Json(json!({})))
-}
-
 pub(super) async fn stop_run(
     state: &AppState,
     owner: &str,
@@ -841,9 +823,9 @@ where
     Ok(())
 }
 
-/// What a bulk request does to each selected run.
+/// What a request does to a run, or to each of the runs selected.
 #[derive(Debug, Clone, Copy)]
-enum Bulk {
+enum Action {
     /// `POST …/runs/stop`: stops every selected run still going.
     Stop,
     /// `POST …/runs/skip`: skips every selected run that has not started.
@@ -854,7 +836,7 @@ enum Bulk {
     Delete,
 }
 
-impl Bulk {
+impl Action {
     async fn act(
         self,
         state: &AppState,
@@ -871,13 +853,24 @@ impl Bulk {
     }
 }
 
+/// A request on one run of a project, answered `{}`.
+async fn one(
+    State(state): State<AppState>,
+    Path((owner, project, uuid)): Path<(String, String, String)>,
+    action: Action,
+) -> Result<Json<Json_>, AppError> {
+    let uuid = run_uuid(&uuid)?;
+    action.act(&state, &owner, &project, &uuid).await?;
+    Ok(Json(json!({})))
+}
+
 /// A bulk request on the selected runs of a project, answered `{}` as Polyaxon answers each
 /// (deleting one run answers nothing, deleting many `{}`).
 async fn bulk(
     State(state): State<AppState>,
     Path((owner, project)): Path<(String, String)>,
     body: Result<Json<RunSelection>, JsonRejection>,
-    action: Bulk,
+    action: Action,
 ) -> Result<Json<Json_>, AppError> {
     let selection = selected(&state, &owner, &project, body).await?;
     each_run(&selection, |uuid| {
