@@ -111,3 +111,97 @@ fn a_connection_that_switches_protocols_is_carried_both_ways() {
         assert_eq!(String::from_utf8_lossy(&echoed), message);
     }
 }
+
+/// A service that starts listening only after a while, then answers every request with its
+/// own page.
+const SLOW: &str = r#"
+import http.server, sys, time
+time.sleep(3)
+class Page(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"<h1>the service itself</h1>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Page).serve_forever()
+"#;
+
+/// A GET with a browser's `Accept`; the status, a header's value and the body.
+fn browse(server: &Server, path: &str, header: &str) -> (u16, String, String) {
+    let host = server.url.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Token {TOKEN}\r\n\
+         Accept: text/html,application/xhtml+xml\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let value = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case(header)
+                .then(|| value.trim().to_owned())
+        })
+        .unwrap_or_default();
+    (status, value, body.to_owned())
+}
+
+#[test]
+fn a_service_opened_before_it_answers_shows_a_page_that_says_so_and_tries_again() {
+    let server = Server::start("service-starting", &[]);
+    let (status, _) = server.request(
+        "POST",
+        "/api/v1/default/projects/create",
+        Some(&json!({"name": "demo"})),
+    );
+    assert_eq!(status, 200);
+    let content = format!(
+        "kind: component\nname: slow-board\nrun:\n  kind: service\n  ports: [8766]\n  container:\n    image: python:3.11\n    command: [python3, -c, {}, '{{{{ globals.ports[0] }}}}']\n",
+        serde_json::to_string(SLOW).unwrap()
+    );
+    let (status, run) = server.request(
+        "POST",
+        "/api/v1/default/demo/runs",
+        Some(&json!({ "content": content })),
+    );
+    assert_eq!(status, 200, "{run}");
+    let uuid = run["uuid"].as_str().unwrap().to_owned();
+    // Where the run page's Open button points, from the run as the API shows it.
+    let shown: shared::api::Run = serde_json::from_value(server.run("demo", &uuid)).unwrap();
+    let path = shown.service_path().expect("a service has a page");
+    assert!(path.starts_with("/services/v1/"), "{path}");
+
+    let (status, retry, page) = browse(&server, &path, "retry-after");
+    assert_eq!(status, 503, "{page}");
+    assert_eq!(retry, "2");
+    assert!(page.contains("Starting slow-board"), "{page}");
+    assert!(page.contains("http-equiv=\"refresh\""), "{page}");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let page = loop {
+        let (status, _, page) = browse(&server, &path, "content-type");
+        if status == 200 {
+            break page;
+        }
+        assert_eq!(
+            status, 503,
+            "only the starting page until it answers: {page}"
+        );
+        assert!(Instant::now() < deadline, "the service never answered");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(page.contains("the service itself"), "{page}");
+    let (status, _) = server.request(
+        "POST",
+        &format!("/api/v1/default/demo/runs/{uuid}/stop"),
+        None,
+    );
+    assert_eq!(status, 200);
+}

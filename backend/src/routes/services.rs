@@ -45,10 +45,12 @@ async fn proxy(
     rewrite: bool,
 ) -> Result<Response<Body>, AppError> {
     // The run must be this project's, whatever the runtime knows.
-    state
+    let run = state
         .store
         .run(&address.owner, &address.project, &address.uuid)
-        .await?;
+        .await?
+        .run;
+    let browser = accepts_html(request.headers());
     let path = if rewrite {
         format!("/{}", address.rest.as_deref().unwrap_or_default())
     } else {
@@ -86,10 +88,56 @@ async fn proxy(
             }
             Ok(response)
         }
+        // A person who opened the service early gets a page that says so and tries again.
+        Err(_) if browser && !run.status.is_done() => Ok(starting_page(&run)),
         Err(RuntimeError::NotActive) => Err(AppError::Conflict(format!(
             "run {} is not running, or does not listen on port {}",
             address.uuid, address.port
         ))),
         Err(RuntimeError::Failed(message)) => Err(AppError::BadGateway(message)),
     }
+}
+
+/// Whether the request is a page load (a browser's navigation), not a script's or a client's.
+fn accepts_html(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// How often the starting page tries again, in seconds.
+const RETRY_SECONDS: u32 = 2;
+
+/// `503` with a page that names the run, says how far it got, and reloads itself until the
+/// service answers: never a blank page or a bare 502 for someone who is early.
+fn starting_page(run: &shared::api::Run) -> Response<Body> {
+    let name = escape(run.name.as_deref().unwrap_or(&run.uuid));
+    let status = run.status.as_str();
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"refresh\" content=\"{RETRY_SECONDS}\">\
+         <title>Starting {name}</title><style>body{{font:16px system-ui,sans-serif;\
+         margin:20vh auto;max-width:34rem;color:#1f2937}}p{{color:#4b5563}}\
+         .spin{{width:1.5rem;height:1.5rem;border:3px solid #e5e7eb;border-top-color:#4f46e5;\
+         border-radius:50%;animation:s 1s linear infinite}}@keyframes s{{to{{transform:rotate(1turn)}}}}\
+         </style></head><body><div class=\"spin\" aria-hidden=\"true\"></div>\
+         <h1>Starting {name}…</h1><p role=\"status\">The run is <strong>{status}</strong>; \
+         its service does not answer yet. This page tries again every {RETRY_SECONDS} \
+         seconds.</p></body></html>"
+    );
+    Response::builder()
+        .status(StatusCode::SERVICE_UNAVAILABLE)
+        .header(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .header(axum::http::header::RETRY_AFTER, RETRY_SECONDS.to_string())
+        .header(axum::http::header::CACHE_CONTROL, "no-store")
+        .body(Body::from(page))
+        .unwrap_or_default()
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

@@ -201,6 +201,7 @@ fn header(run: Run) -> impl IntoView {
         _ => format!("created {}", minute(&run.created_at.to_string())),
     };
     let (project, uuid, done) = (run.project.clone(), run.uuid.clone(), run.status.is_done());
+    let service = run.service_path();
     view! {
         <header class="page-header run-header">
             <div>
@@ -210,7 +211,7 @@ fn header(run: Run) -> impl IntoView {
                     {run.settings.runtime.clone()}" · "{timing}
                 </p>
             </div>
-            <RunActions project=project uuid=uuid done=done />
+            <RunActions project=project uuid=uuid done=done service=service />
         </header>
     }
 }
@@ -316,9 +317,11 @@ fn overview(run: Run) -> impl IntoView {
     }
 }
 
-/// Stop, restart and delete; what a run allows depends on whether it ended.
+/// Open (a service's page, in a new tab), stop, restart and delete; what a run allows depends on
+/// whether it ended. A service opened early shows the proxy's "starting" page, which reloads
+/// itself until the service answers.
 #[component]
-fn RunActions(project: String, uuid: String, done: bool) -> impl IntoView {
+fn RunActions(project: String, uuid: String, done: bool, service: Option<String>) -> impl IntoView {
     // Held by the closure, not by the component: a status change while the request is out
     // renders the header (and these buttons) again, and the navigation must still happen.
     let navigate = use_navigate();
@@ -360,6 +363,9 @@ fn RunActions(project: String, uuid: String, done: bool) -> impl IntoView {
     let (stop, restart, delete) = (act.clone(), act.clone(), act);
     view! {
         <div class="actions" role="group" aria-label="Run actions">
+            {service.filter(|_| !done).map(|path| view! {
+                <a class="button" href=path target="_blank" rel="noopener">"Open"</a>
+            })}
             {(!done).then(|| view! {
                 <button type="button" disabled=move || busy.get() on:click=move |_| stop("stop")>"Stop"</button>
             })}

@@ -345,6 +345,30 @@ pub struct Run {
     pub original: Option<Cloning>,
 }
 
+impl Run {
+    /// Where a service run's page is served through Myelin's proxy: its first port, under
+    /// `/rewrite-services/` when its Polyaxonfile says `rewritePath` (the service then sees
+    /// paths from `/`), else under `/services/`. `None` for a run that is not a service, or
+    /// whose compiled operation (its `content`) names no port.
+    pub fn service_path(&self) -> Option<String> {
+        if self.kind != "service" {
+            return None;
+        }
+        let compiled: Json = serde_json::from_str(self.content.as_deref()?).ok()?;
+        let run = compiled.get("run")?;
+        let port = run.get("ports")?.as_array()?.first()?.as_u64()?;
+        let base = if run.get("rewritePath").and_then(Json::as_bool) == Some(true) {
+            "rewrite-services"
+        } else {
+            "services"
+        };
+        Some(format!(
+            "/{base}/v1/{}/{}/{}/runs/{}/{port}/",
+            self.settings.namespace, self.owner, self.project, self.uuid
+        ))
+    }
+}
+
 /// The run another was made from, and how (`V1Cloning`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cloning {
