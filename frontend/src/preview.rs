@@ -65,7 +65,8 @@ pub struct DagNode {
 pub struct Input {
     /// Its name, the param's.
     pub name: String,
-    /// Its IO type (`int`, `float`, `bool`, `str`, `dict`, …).
+    /// Its IO type (`int`, `float`, `bool`, `str`, `dict`, …), with `[]` after it for a list
+    /// (`isList`), which the form takes as JSON text.
     pub kind: String,
     /// Its default, when it has one.
     pub default: Option<Json>,
@@ -201,11 +202,14 @@ fn inputs_of(operation: &Json, text: &str) -> Vec<Input> {
             Some(Input {
                 index,
                 line: line_of(text, &name),
-                kind: input
-                    .get("type")
-                    .and_then(Json::as_str)
-                    .unwrap_or("any")
-                    .to_owned(),
+                kind: {
+                    let kind = input.get("type").and_then(Json::as_str).unwrap_or("any");
+                    if input.get("isList").and_then(Json::as_bool) == Some(true) {
+                        format!("{kind}[]")
+                    } else {
+                        kind.to_owned()
+                    }
+                },
                 default: input.get("value").filter(|value| !value.is_null()).cloned(),
                 optional: input.get("isOptional").and_then(Json::as_bool) == Some(true),
                 options: validation
@@ -535,5 +539,12 @@ mod tests {
             1,
             "the form has the component's input"
         );
+    }
+
+    #[test]
+    fn a_list_input_shows_as_a_list_of_its_type() {
+        let text = "kind: component\ninputs:\n- {name: uuids, type: str, isList: true, isOptional: true}\nrun: {kind: job, container: {image: busybox}}\n";
+        let preview = preview(text, &[], &context(), shared::hub::Catalog::bundled());
+        assert_eq!(preview.inputs[0].kind, "str[]");
     }
 }

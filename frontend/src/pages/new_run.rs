@@ -746,7 +746,7 @@ fn input_field(
                 }
                 .into_any()
             }
-            "dict" | "list" => view! {
+            kind if kind == "dict" || kind == "list" || kind.ends_with("[]") => view! {
                 <textarea name=name.clone() placeholder=placeholder rows="3" on:input=on_input>{current}</textarea>
             }
             .into_any(),
