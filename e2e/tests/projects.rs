@@ -62,3 +62,44 @@ async fn a_project_is_created_from_the_page_and_listed() {
     browser.screenshot("projects").await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_projects_page_lists_its_versions_with_their_stages() {
+    let server = Server::start();
+    server.post(
+        "/api/v1/default/projects/create",
+        &serde_json::json!({"name": "sleeper"}),
+    );
+    server.post(
+        "/api/v1/default/sleeper/versions/component",
+        &serde_json::json!({
+            "name": "v1",
+            "description": "sleeps a while",
+            "content": "kind: component\nrun: {kind: job, container: {image: busybox, command: [sleep, '1']}}\n",
+        }),
+    );
+    server.post(
+        "/api/v1/default/sleeper/versions/component/v1/stages",
+        &serde_json::json!({"condition": {"type": "production", "status": "True"}}),
+    );
+    let browser = Browser::start().await;
+    browser.open(&server.url("/projects/sleeper")).await;
+    browser
+        .expect_text(
+            "//section[@aria-label='Versions']//tbody/tr[1]/td[3]",
+            "production",
+        )
+        .await;
+    browser
+        .expect_text(
+            "//section[@aria-label='Versions']//tbody/tr[1]/td[4]",
+            "sleeps a while",
+        )
+        .await;
+    browser.screenshot("project-versions").await;
+    browser
+        .click("//section[@aria-label='Versions']//a[normalize-space()='v1']")
+        .await;
+    assert_eq!(browser.path().await, "/hub/default/sleeper");
+    browser.close().await;
+}

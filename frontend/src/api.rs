@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::{
     ArtifactTree, DEFAULT_OWNER, ErrorBody, HEALTH_PATH, Health, ListResponse, LogBatch,
-    OperationBody, Project, ProjectBody, Run, RunSelection, RunSpec,
+    OperationBody, Project, ProjectBody, ProjectVersion, Run, RunSelection, RunSpec,
 };
 use shared::hub::HubComponent;
 
@@ -119,6 +119,18 @@ pub async fn tag_runs(project: &str, uuids: &[String], tags: &[String]) -> Resul
     post_json::<_, serde_json::Value>(&path, &body)
         .await
         .map(|_| ())
+}
+
+/// A page of a project's versions of a kind (`component`, `model`, `artifact`).
+pub async fn project_versions(
+    project: &str,
+    kind: &str,
+) -> Result<ListResponse<ProjectVersion>, ApiError> {
+    get_json(&format!(
+        "/api/v1/{DEFAULT_OWNER}/{}/versions/{kind}?limit=100",
+        percent_encode(project)
+    ))
+    .await
 }
 
 /// Every component of the hub: the bundled ones, then those the server's users registered.

@@ -118,7 +118,7 @@ impl Server {
     pub fn post(&self, path: &str, body: &serde_json::Value) -> serde_json::Value {
         let (head, body) = self.request("POST", path, &body.to_string());
         assert!(
-            head.starts_with("HTTP/1.1 200"),
+            head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.1 201"),
             "POST {path}: {head}\n{body}"
         );
         serde_json::from_str(&body).expect("a JSON reply")

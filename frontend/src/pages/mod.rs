@@ -6,6 +6,7 @@ pub mod new_run;
 pub mod not_found;
 pub mod planned;
 pub mod project_runs;
+pub mod project_versions;
 pub mod projects;
 pub mod run;
 pub mod run_artifacts;

@@ -16,6 +16,7 @@ use shared::api::Run;
 
 use crate::api::{self, RunsWindow};
 use crate::components::status_badge::StatusBadge;
+use crate::pages::project_versions::ProjectVersions;
 
 /// Changes pushed by the server are gathered for this long before the rows are read again:
 /// a burst of submissions costs one read, not one per run.
@@ -275,6 +276,7 @@ pub fn ProjectRuns() -> impl IntoView {
                 })}
             </div>
         </section>
+        <ProjectVersions project=project />
     }
 }
 
