@@ -69,7 +69,20 @@ impl AppState {
     /// versions (a project is its owner's component, its versions the tags), read afresh, so
     /// a version registered a moment ago resolves.
     pub async fn hub(&self) -> Result<shared::hub::Catalog, crate::store::StoreError> {
+        self.hub_for(None).await
+    }
+
+    /// The catalog a submission's text compiles against: the bundled one alone when the text
+    /// names no hub component (most runs), so a submission reads users' components only when
+    /// it may use them.
+    pub async fn hub_for(
+        &self,
+        text: Option<&str>,
+    ) -> Result<shared::hub::Catalog, crate::store::StoreError> {
         use shared::hub::{Catalog, HubComponent, HubVersion};
+        if text.is_some_and(|text| !text.contains("hubRef")) {
+            return Ok(Catalog::bundled().clone());
+        }
         let versions = self.store.component_versions().await?;
         let mut registered: Vec<HubComponent> = Vec::new();
         for version in versions {
@@ -77,22 +90,25 @@ impl AppState {
                 .last()
                 .is_some_and(|last| last.owner == version.owner && last.name == version.project);
             if !same {
-                let project = self.store.project(&version.owner, &version.project).await?;
                 registered.push(HubComponent {
                     owner: version.owner.clone(),
                     name: version.project.clone(),
                     title: version.project.clone(),
-                    description: project.description.unwrap_or_default(),
+                    description: String::new(),
                     kind: String::new(),
                     aliases: Vec::new(),
-                    tags: project.tags,
+                    tags: Vec::new(),
                     icon: None,
-                    readme: project.readme,
+                    readme: None,
                     versions: Vec::new(),
                     tag_aliases: Default::default(),
                 });
             }
             let component = registered.last_mut().expect("pushed above");
+            // Read oldest first: the newest version describes the component.
+            component.description = version.description.clone().unwrap_or_default();
+            component.tags = version.tags.clone();
+            component.readme = version.readme.clone().or(component.readme.take());
             let content = version.content.unwrap_or_default();
             if component.kind.is_empty() {
                 component.kind = run_kind(&content);

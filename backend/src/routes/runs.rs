@@ -213,7 +213,7 @@ async fn submit_run(
     if by_cli {
         body.managed_by = Some("agent".to_owned());
     }
-    let hub = state.hub().await?;
+    let hub = state.hub_for(body.content.as_deref()).await?;
     let mut prepared = submit::prepare(
         Submission {
             project,
@@ -486,7 +486,7 @@ async fn resume(
     body.tags = body.tags.or(Some(original.tags));
     body.managed_by = Some(original.managed_by);
     body.is_managed = Some(original.is_managed);
-    let hub = state.hub().await?;
+    let hub = state.hub_for(body.content.as_deref()).await?;
     let prepared = submit::prepare(
         Submission {
             project: &project,
