@@ -16,6 +16,8 @@ pub mod compile;
 pub mod convert;
 mod dag;
 pub mod diagnostic;
+pub mod downsample;
+pub mod events;
 pub mod hub;
 mod inline;
 mod params;

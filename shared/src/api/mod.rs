@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::Diagnostic;
 
+mod metrics;
 mod polyaxon;
 
+pub use metrics::*;
 pub use polyaxon::*;
 
 /// The version of Polyaxon whose Polyaxonfiles, compiled output and API Myelin reproduces.

@@ -1,0 +1,914 @@
+//! Run metrics through the crate's public API: event files read as they grow, summaries folded
+//! from their rows, and series downsampled, smoothed and aggregated for charts. Downsampling is
+//! checked on hundreds of random series against a brute-force reference written here.
+
+use shared::api::{MetricSummary, Series, SeriesRequest, XAxis, XRange};
+use shared::downsample::{
+    Alignment, Downsampled, Point, aggregate_runs, downsample, sample_indices, smooth_ema,
+    spread_indices,
+};
+use shared::events::{
+    BadLine, EventCursor, LineProblem, MAX_LINE_BYTES, MetricRow, epoch_millis, metric_points,
+};
+use shared::time::Timestamp;
+
+/// A metric file as traceml writes it: the header, then a newline and a line per event, so the
+/// last line has no newline. Python's `str(datetime)` puts a space between date and time.
+const METRIC_FILE: &str = "step|timestamp|metric\
+\n0|2024-01-02 03:04:05.123456+00:00|0.5\
+\n1|2024-01-02 03:04:06+00:00|nan\
+\n2|2024-01-02T03:04:07.5+00:00|inf\
+\n3|2024-01-02 03:04:08.000001+00:00|-inf\
+\n4|2024-01-02 03:04:09.100000+00:00|NaN\
+\n|2024-01-02 03:04:10.100000+00:00|1e-05\
+\n6||-2.25\
+\n7|2024-01-02 03:04:12.000000+00:00|0.125";
+
+/// A row as comparable data: `NaN` is not equal to itself, its bits are.
+type RowKey = (Option<i64>, Option<i64>, u64);
+
+fn key(row: &MetricRow) -> RowKey {
+    (
+        row.step,
+        row.timestamp.map(Timestamp::as_micros),
+        row.value.to_bits(),
+    )
+}
+
+fn keys<'a>(rows: impl IntoIterator<Item = &'a MetricRow>) -> Vec<RowKey> {
+    rows.into_iter().map(key).collect()
+}
+
+/// Reads a whole file in one go: its rows, the last line included.
+fn read_whole(bytes: &[u8]) -> Vec<RowKey> {
+    let batch = EventCursor::default().read_metrics(bytes);
+    assert!(batch.bad_lines.is_empty(), "{:?}", batch.bad_lines);
+    keys(batch.rows.iter().chain(&batch.pending))
+}
+
+#[test]
+fn a_metric_file_reads_every_value_with_its_step_and_time() {
+    let batch = EventCursor::default().read_metrics(METRIC_FILE.as_bytes());
+    assert_eq!(batch.bad_line_count, 0);
+    assert_eq!(batch.rows.len(), 7);
+    let first = batch.rows[0];
+    assert_eq!(first.step, Some(0));
+    assert_eq!(
+        first.timestamp.map(epoch_millis),
+        Some(1_704_164_645_123.456)
+    );
+    assert_eq!(first.value, 0.5);
+    assert!(batch.rows[1].value.is_nan());
+    assert_eq!(batch.rows[2].value, f64::INFINITY);
+    assert_eq!(batch.rows[3].value, f64::NEG_INFINITY);
+    assert!(batch.rows[4].value.is_nan());
+    assert_eq!((batch.rows[5].step, batch.rows[5].value), (None, 1e-5));
+    assert_eq!(
+        (batch.rows[6].step, batch.rows[6].timestamp),
+        (Some(6), None)
+    );
+    // The last line has no newline after it: it is shown, but read again next time.
+    let pending = batch.pending.expect("the last line");
+    assert_eq!((pending.step, pending.value), (Some(7), 0.125));
+    assert_eq!(
+        batch.consumed,
+        METRIC_FILE.rfind('\n').unwrap() + 1,
+        "everything up to the last line"
+    );
+}
+
+#[test]
+fn a_file_read_in_two_parts_split_anywhere_gives_the_same_rows() {
+    let bytes = METRIC_FILE.as_bytes();
+    let whole = read_whole(bytes);
+    for split in 0..=bytes.len() {
+        let mut cursor = EventCursor::default();
+        let first = cursor.read_metrics(&bytes[..split]);
+        assert_eq!(cursor.offset(), first.consumed as u64);
+        let second = cursor.read_metrics(&bytes[first.consumed..]);
+        let mut rows = keys(&first.rows);
+        rows.extend(keys(second.rows.iter().chain(&second.pending)));
+        assert_eq!(rows, whole, "split at byte {split}");
+        assert_eq!(first.bad_line_count + second.bad_line_count, 0);
+    }
+}
+
+#[test]
+fn a_file_growing_byte_by_byte_gives_the_same_rows() {
+    let bytes = METRIC_FILE.as_bytes();
+    let mut cursor = EventCursor::default();
+    let mut rows = Vec::new();
+    let mut last_pending = None;
+    for end in 0..=bytes.len() {
+        let batch = cursor.read_metrics(&bytes[cursor.offset() as usize..end]);
+        assert_eq!(batch.bad_line_count, 0, "file cut at byte {end}");
+        rows.extend(keys(&batch.rows));
+        last_pending = batch.pending;
+    }
+    rows.extend(keys(&last_pending));
+    assert_eq!(rows, read_whole(bytes));
+    assert_eq!(cursor.lines(), 8, "the header and seven events");
+}
+
+#[test]
+fn a_half_written_last_line_waits_for_its_newline() {
+    let mut cursor = EventCursor::default();
+    let written = "step|timestamp|metric\n0|2024-01-02 03:04:05+00:00|0.5\n1|2024-01-02 03:04:0";
+    let batch = cursor.read_metrics(written.as_bytes());
+    assert_eq!(keys(&batch.rows).len(), 1);
+    assert_eq!(batch.pending, None, "a cut timestamp does not read");
+    assert_eq!(
+        batch.bad_line_count, 0,
+        "and is no bad line: it is not finished"
+    );
+    assert_eq!(batch.consumed, written.rfind('\n').unwrap() + 1);
+
+    // The rest of the line arrives with the next one, itself cut short.
+    let mut file = written.to_owned();
+    file.push_str("6+00:00|0.25\n2|2024-01-02 03:04:07+00:00|0.1");
+    let batch = cursor.read_metrics(&file.as_bytes()[cursor.offset() as usize..]);
+    assert_eq!(
+        batch.rows.iter().map(|row| row.value).collect::<Vec<_>>(),
+        [0.25]
+    );
+    // A value cut short reads as another value: pending rows are provisional.
+    assert_eq!(batch.pending.map(|row| row.value), Some(0.1));
+    file.push_str("25");
+    let batch = cursor.read_metrics(&file.as_bytes()[cursor.offset() as usize..]);
+    assert!(batch.rows.is_empty());
+    assert_eq!(batch.pending.map(|row| row.value), Some(0.125));
+}
+
+#[test]
+fn bad_lines_are_skipped_and_reported_with_their_line_numbers() {
+    let mut cursor = EventCursor::default();
+    let first =
+        "step|timestamp|metric\n0|2024-01-02 03:04:05+00:00|0.5\nx|2024-01-02 03:04:05+00:00|0.5\n";
+    let batch = cursor.read_metrics(first.as_bytes());
+    assert_eq!(batch.rows.len(), 1);
+    assert_eq!(
+        batch.bad_lines,
+        [BadLine {
+            line: 3,
+            problem: LineProblem::InvalidStep
+        }]
+    );
+    // Numbers go on from where the last read stopped.
+    let mut second = b"1|yesterday|0.5\n2|2024-01-02 03:04:05+00:00|half\n".to_vec();
+    second.extend(b"no separators\n3|2024-01-02 03:04:05+00:00|\xff\n");
+    second.extend(b"4|2024-01-02 03:04:05+00:00|4.5\r\n\n5|2024-01-02 03:04:05+00:00|5.5\n");
+    let batch = cursor.read_metrics(&second);
+    assert_eq!(
+        batch.bad_lines,
+        [
+            BadLine {
+                line: 4,
+                problem: LineProblem::InvalidTimestamp
+            },
+            BadLine {
+                line: 5,
+                problem: LineProblem::InvalidValue
+            },
+            BadLine {
+                line: 6,
+                problem: LineProblem::MissingField
+            },
+            BadLine {
+                line: 7,
+                problem: LineProblem::NotUtf8
+            },
+        ]
+    );
+    assert_eq!(batch.bad_line_count, 4);
+    assert_eq!(
+        batch.rows.iter().map(|row| row.value).collect::<Vec<_>>(),
+        [4.5, 5.5],
+        "a carriage return and a blank line are no trouble"
+    );
+    assert_eq!(cursor.lines(), 10);
+    assert_eq!(
+        LineProblem::InvalidTimestamp.to_string(),
+        "timestamp is not an ISO 8601 time"
+    );
+}
+
+#[test]
+fn a_first_line_that_is_no_header_is_reported_and_the_rest_still_read() {
+    let batch = EventCursor::default().read_metrics(b"0|2024-01-02 03:04:05+00:00|0.5\n1||2\n");
+    assert_eq!(
+        batch.bad_lines,
+        [BadLine {
+            line: 1,
+            problem: LineProblem::NotAHeader
+        }]
+    );
+    assert_eq!(batch.rows.len(), 1);
+}
+
+#[test]
+fn a_header_only_file_has_no_rows_and_waits_for_its_first_event() {
+    let mut cursor = EventCursor::default();
+    let batch = cursor.read_metrics(b"step|timestamp|metric");
+    assert_eq!(
+        (batch.rows.len(), batch.pending, batch.consumed),
+        (0, None, 0)
+    );
+    assert_eq!(batch.bad_line_count, 0);
+    let batch = cursor.read_metrics(b"step|timestamp|metric\n0||1.5");
+    assert_eq!(batch.rows.len(), 0);
+    assert_eq!(batch.consumed, 22);
+    assert_eq!(batch.pending.map(|row| row.value), Some(1.5));
+    let batch = cursor.read_metrics(b"");
+    assert_eq!((batch.rows.len(), batch.consumed), (0, 0));
+}
+
+#[test]
+fn a_line_too_long_is_skipped_without_being_kept_even_when_it_arrives_in_parts() {
+    let mut long_line = vec![b'7'; MAX_LINE_BYTES + 10];
+    long_line.push(b'\n');
+    let mut file = b"step|timestamp|metric\n0||1\n".to_vec();
+    file.extend(&long_line);
+    file.extend(b"2||3\n");
+    let whole = EventCursor::default().read_metrics(&file);
+    assert_eq!(
+        whole.bad_lines,
+        [BadLine {
+            line: 3,
+            problem: LineProblem::TooLong
+        }]
+    );
+    assert_eq!(
+        whole.rows.iter().map(|row| row.value).collect::<Vec<_>>(),
+        [1.0, 3.0]
+    );
+
+    let mut cursor = EventCursor::default();
+    let mut rows = Vec::new();
+    let mut bad_lines = Vec::new();
+    let mut end = 0;
+    while end < file.len() {
+        end = (end + MAX_LINE_BYTES / 3).min(file.len());
+        let batch = cursor.read_metrics(&file[cursor.offset() as usize..end]);
+        assert!(
+            end - cursor.offset() as usize <= MAX_LINE_BYTES,
+            "no more than a line's worth is left to read again"
+        );
+        rows.extend(batch.rows.iter().map(|row| row.value));
+        bad_lines.extend(batch.bad_lines);
+    }
+    assert_eq!(rows, [1.0, 3.0]);
+    assert_eq!(bad_lines, whole.bad_lines);
+    assert_eq!(cursor.lines(), 4);
+    assert_eq!(cursor.offset(), file.len() as u64);
+}
+
+#[test]
+fn json_lines_and_other_kinds_keep_their_values_as_written() {
+    // traceml starts a JSON lines file empty and writes a newline before each event.
+    let html = concat!(
+        "\n{\"timestamp\": \"2024-01-02 03:04:05.123456+00:00\", \"step\": 1, \"html\": \"<b>a|b</b>\"}",
+        "\n{\"timestamp\": \"2024-01-02 03:04:06+00:00\", \"step\": null, \"html\": \"<i>c</i>\"}",
+        "\n{\"timestamp\": \"2024-01-02 03:04:06+00:00\", \"step\": 3}",
+        "\n{\"timestamp\": \"2024-01-02 03:04:06+00:00\", \"step\": 4, \"chart\": {\"kind\": \"vega\"}}\n",
+    );
+    let batch = EventCursor::default().read_events(html.as_bytes());
+    let values: Vec<_> = batch
+        .rows
+        .iter()
+        .map(|row| (row.step, row.value.as_str()))
+        .collect();
+    assert_eq!(
+        values,
+        [
+            (Some(1), "<b>a|b</b>"),
+            (None, "<i>c</i>"),
+            (Some(4), "{\"kind\":\"vega\"}")
+        ]
+    );
+    assert_eq!(
+        batch.bad_lines,
+        [BadLine {
+            line: 4,
+            problem: LineProblem::MissingField
+        }]
+    );
+    assert_eq!(
+        batch.rows[0].timestamp.map(Timestamp::as_micros),
+        Some(1_704_164_645_123_456)
+    );
+
+    // An image's value is JSON, whose text may hold the separator.
+    let image =
+        "step|timestamp|image\n2|2024-01-02 03:04:05+00:00|{\"path\": \"a|b.png\", \"height\": 2}";
+    let batch = EventCursor::default().read_events(image.as_bytes());
+    let pending = batch.pending.expect("the image event");
+    assert_eq!(pending.value, "{\"path\": \"a|b.png\", \"height\": 2}");
+    assert_eq!(pending.step, Some(2));
+}
+
+#[test]
+fn a_summary_folds_rows_and_nan_spoils_neither_min_nor_max() {
+    let batch = EventCursor::default().read_metrics(METRIC_FILE.as_bytes());
+    let mut summary = MetricSummary::default();
+    for row in batch.rows.iter().chain(&batch.pending) {
+        summary.add(row);
+    }
+    assert_eq!(summary.count, 8);
+    assert_eq!(summary.non_finite, 4);
+    assert_eq!(summary.min, Some(-2.25));
+    assert_eq!(summary.max, Some(0.5));
+    assert_eq!(summary.last, Some(0.125));
+    assert_eq!((summary.first_step, summary.last_step), (Some(0), Some(7)));
+    assert_eq!(
+        summary.first_time.map(|time| time.to_string()),
+        Some("2024-01-02T03:04:05.123456+00:00".to_owned())
+    );
+    assert_eq!(
+        summary.last_time.map(|time| time.to_string()),
+        Some("2024-01-02T03:04:12.000000+00:00".to_owned())
+    );
+
+    // Folding row by row across reads is folding them all at once.
+    let mut cursor = EventCursor::default();
+    let mut incremental = MetricSummary::default();
+    for end in [10, 60, 61, 200, METRIC_FILE.len()] {
+        let batch = cursor.read_metrics(&METRIC_FILE.as_bytes()[cursor.offset() as usize..end]);
+        batch.rows.iter().for_each(|row| incremental.add(row));
+    }
+    let mut expected = MetricSummary::default();
+    batch.rows.iter().for_each(|row| expected.add(row));
+    assert_eq!(incremental, expected);
+
+    let json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(json["last"], 0.125);
+    assert_eq!(json["first_time"], "2024-01-02T03:04:05.123456+00:00");
+    assert_eq!(
+        serde_json::from_value::<MetricSummary>(json).unwrap(),
+        summary
+    );
+}
+
+#[test]
+fn a_summary_whose_last_value_is_nan_says_null_on_the_wire() {
+    let mut summary = MetricSummary::default();
+    for value in [1.0, f64::NAN] {
+        summary.add(&MetricRow {
+            step: None,
+            timestamp: None,
+            value,
+        });
+    }
+    let json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(json["last"], serde_json::Value::Null);
+    assert_eq!(
+        (json["min"].as_f64(), json["max"].as_f64()),
+        (Some(1.0), Some(1.0))
+    );
+}
+
+#[test]
+fn metric_rows_become_points_on_each_axis() {
+    let batch = EventCursor::default().read_metrics(METRIC_FILE.as_bytes());
+    let rows: Vec<MetricRow> = batch.rows.iter().chain(&batch.pending).copied().collect();
+
+    let by_step = metric_points(&rows, XAxis::Step, None);
+    assert_eq!(by_step.without_x, 1, "the value logged without a step");
+    assert_eq!(
+        by_step
+            .points
+            .iter()
+            .map(|point| point.x)
+            .collect::<Vec<_>>(),
+        [0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 7.0]
+    );
+
+    let by_time = metric_points(&rows, XAxis::Time, None);
+    assert_eq!(by_time.without_x, 1, "the value logged without a time");
+    assert_eq!(by_time.points[0].x, 1_704_164_645_123.456);
+
+    let relative = metric_points(&rows, XAxis::Relative, None);
+    assert_eq!(relative.points[0].x, 0.0);
+    assert_eq!(relative.points.last().unwrap().x, 6.876544);
+    let origin = Timestamp::parse("2024-01-02T03:04:00Z");
+    let relative = metric_points(&rows, XAxis::Relative, origin);
+    assert_eq!(relative.points.last().unwrap().x, 12.0);
+
+    // A resumed run logs earlier steps again: points come out in order all the same.
+    let resumed: Vec<MetricRow> = [(5, 1.0), (6, 2.0), (3, 3.0), (4, 4.0)]
+        .into_iter()
+        .map(|(step, value)| MetricRow {
+            step: Some(step),
+            timestamp: None,
+            value,
+        })
+        .collect();
+    let points = metric_points(&resumed, XAxis::Step, None).points;
+    assert_eq!(
+        points
+            .iter()
+            .map(|point| (point.x, point.y))
+            .collect::<Vec<_>>(),
+        [(3.0, 3.0), (4.0, 4.0), (5.0, 1.0), (6.0, 2.0)]
+    );
+}
+
+/// SplitMix64: a small, seeded source of random numbers, so that every run of the test sees the
+/// same series.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..bound`.
+    fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound
+    }
+
+    /// A float in `[0, 1)`.
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1_u64 << 53) as f64
+    }
+
+    /// True once in `n` times.
+    fn one_in(&mut self, n: u64) -> bool {
+        self.below(n) == 0
+    }
+}
+
+/// A series with repeated x, runs of equal values, spikes and values that are not finite.
+fn random_series(random: &mut Random) -> Vec<Point> {
+    let len = match random.below(10) {
+        0 => random.below(5),
+        1..=7 => random.below(400),
+        _ => random.below(5_000),
+    } as usize;
+    let mut x = random.unit() * 100.0 - 50.0;
+    let mut y = 0.0;
+    let fractional = random.one_in(2);
+    (0..len)
+        .map(|_| {
+            x += match random.below(6) {
+                0 => 0.0,
+                _ if fractional => random.unit() * 3.0,
+                _ => 1.0,
+            };
+            if !random.one_in(5) {
+                y += random.unit() - 0.5;
+            }
+            let value = match random.below(100) {
+                0 => f64::NAN,
+                1 => f64::INFINITY,
+                2 => f64::NEG_INFINITY,
+                3 | 4 => y + (random.unit() - 0.5) * 1e6,
+                _ => y,
+            };
+            Point { x, y: value }
+        })
+        .collect()
+}
+
+fn random_range(random: &mut Random, points: &[Point]) -> Option<XRange> {
+    let (low, high) = match (points.first(), points.last()) {
+        (Some(first), Some(last)) => (first.x, last.x),
+        _ => (-10.0, 10.0),
+    };
+    let span = (high - low).max(1.0);
+    let somewhere = |random: &mut Random| low - span * 0.2 + random.unit() * span * 1.4;
+    match random.below(10) {
+        0..=2 => None,
+        3 => Some(XRange {
+            from: f64::NEG_INFINITY,
+            to: somewhere(random),
+        }),
+        4 => Some(XRange {
+            from: somewhere(random),
+            to: f64::INFINITY,
+        }),
+        5 => {
+            // A range of a single x, often one that some points share.
+            let at = points
+                .get(random.below(points.len().max(1) as u64) as usize)
+                .map_or(0.0, |point| point.x);
+            Some(XRange { from: at, to: at })
+        }
+        _ => {
+            let (a, b) = (somewhere(random), somewhere(random));
+            // Now and then an inverted range, which holds nothing.
+            if random.one_in(10) {
+                Some(XRange { from: a, to: b })
+            } else {
+                Some(XRange {
+                    from: a.min(b),
+                    to: a.max(b),
+                })
+            }
+        }
+    }
+}
+
+/// The bucket a point goes in, computed as `downsample`'s documentation says.
+fn reference_bucket(x: f64, lo: f64, hi: f64, buckets: usize) -> usize {
+    if hi == lo {
+        return 0;
+    }
+    let at = ((x - lo) / (hi - lo) * buckets as f64).floor();
+    if at <= 0.0 {
+        0
+    } else {
+        (at as usize).min(buckets - 1)
+    }
+}
+
+fn same(a: Point, b: Point) -> bool {
+    a.x.to_bits() == b.x.to_bits() && a.y.to_bits() == b.y.to_bits()
+}
+
+/// Checks one downsampling against a brute-force reference: every point compared, nothing
+/// shared with the code under test but the documented bucket formula.
+fn check_downsampling(points: &[Point], range: Option<XRange>, buckets: usize, case: &str) {
+    let reduced = downsample(points, range, buckets);
+    let in_range: Vec<Point> = points
+        .iter()
+        .copied()
+        .filter(|point| range.is_none_or(|r| r.from <= point.x && point.x <= r.to))
+        .collect();
+    let finite: Vec<Point> = in_range
+        .iter()
+        .copied()
+        .filter(|point| point.y.is_finite())
+        .collect();
+    assert_eq!(reduced.total, in_range.len(), "{case}: total");
+    assert_eq!(
+        reduced.non_finite,
+        in_range.len() - finite.len(),
+        "{case}: non-finite count"
+    );
+    assert!(
+        reduced.points.len() <= 4 * buckets,
+        "{case}: {} points for {buckets} buckets",
+        reduced.points.len()
+    );
+    assert!(
+        reduced.points.windows(2).all(|pair| pair[0].x <= pair[1].x),
+        "{case}: output sorted by x"
+    );
+    // Every point drawn is a point of the series, in the series' order.
+    let mut rest = finite.iter();
+    for point in &reduced.points {
+        assert!(
+            rest.any(|candidate| same(*candidate, *point)),
+            "{case}: {point:?} is no point of the series, or out of order"
+        );
+    }
+
+    if in_range.len() <= 4 * buckets {
+        assert_eq!(
+            reduced.points, finite,
+            "{case}: few points come back as they are"
+        );
+        assert!(
+            reduced.bands.is_empty(),
+            "{case}: no band without downsampling"
+        );
+        return;
+    }
+    if buckets == 0 {
+        assert!(
+            reduced.points.is_empty(),
+            "{case}: no buckets, nothing drawn"
+        );
+        return;
+    }
+    let (Some(first), Some(last)) = (finite.first(), finite.last()) else {
+        assert!(reduced.points.is_empty(), "{case}: nothing finite to draw");
+        return;
+    };
+    assert!(same(reduced.points[0], *first), "{case}: first point kept");
+    assert!(
+        same(*reduced.points.last().unwrap(), *last),
+        "{case}: last point kept"
+    );
+    let global_min = finite.iter().map(|p| p.y).fold(f64::INFINITY, f64::min);
+    let global_max = finite.iter().map(|p| p.y).fold(f64::NEG_INFINITY, f64::max);
+    assert!(
+        reduced.points.iter().any(|p| p.y == global_min),
+        "{case}: global min"
+    );
+    assert!(
+        reduced.points.iter().any(|p| p.y == global_max),
+        "{case}: global max"
+    );
+
+    // Each bucket, brute force: its points, then its extremes must all be drawn.
+    let lo = match range {
+        Some(r) if r.from.is_finite() => r.from,
+        _ => in_range[0].x,
+    };
+    let hi = match range {
+        Some(r) if r.to.is_finite() => r.to,
+        _ => in_range[in_range.len() - 1].x,
+    };
+    let mut expected_bands = Vec::new();
+    for bucket in 0..buckets {
+        let members: Vec<Point> = finite
+            .iter()
+            .copied()
+            .filter(|p| reference_bucket(p.x, lo, hi, buckets) == bucket)
+            .collect();
+        let drawn: Vec<Point> = reduced
+            .points
+            .iter()
+            .copied()
+            .filter(|p| reference_bucket(p.x, lo, hi, buckets) == bucket)
+            .collect();
+        let (Some(bucket_first), Some(bucket_last)) = (members.first(), members.last()) else {
+            assert!(
+                drawn.is_empty(),
+                "{case}: points drawn in empty bucket {bucket}"
+            );
+            continue;
+        };
+        let min = members.iter().map(|p| p.y).fold(f64::INFINITY, f64::min);
+        let max = members
+            .iter()
+            .map(|p| p.y)
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert!(drawn.len() <= 4, "{case}: bucket {bucket} drew {drawn:?}");
+        assert!(
+            same(drawn[0], *bucket_first),
+            "{case}: bucket {bucket} first"
+        );
+        assert!(
+            same(drawn[drawn.len() - 1], *bucket_last),
+            "{case}: bucket {bucket} last"
+        );
+        assert!(
+            drawn.iter().any(|p| p.y == min),
+            "{case}: bucket {bucket} min"
+        );
+        assert!(
+            drawn.iter().any(|p| p.y == max),
+            "{case}: bucket {bucket} max"
+        );
+        expected_bands.push((bucket_first.x, bucket_last.x, min, max));
+    }
+    let bands: Vec<_> = reduced
+        .bands
+        .iter()
+        .map(|band| (band.x_start, band.x_end, band.min, band.max))
+        .collect();
+    assert_eq!(bands, expected_bands, "{case}: bands");
+}
+
+#[test]
+fn downsampling_random_series_keeps_every_extreme_for_any_buckets_and_range() {
+    let mut random = Random(0x5EED_0F4D_0E5A_3F00);
+    for case in 0..600 {
+        let points = random_series(&mut random);
+        let range = random_range(&mut random, &points);
+        let buckets = match random.below(8) {
+            0 => random.below(3) as usize,
+            1..=5 => 1 + random.below(40) as usize,
+            _ => 1 + random.below(2_000) as usize,
+        };
+        let case = format!(
+            "case {case} ({} points, {buckets} buckets, {range:?})",
+            points.len()
+        );
+        check_downsampling(&points, range, buckets, &case);
+    }
+}
+
+#[test]
+fn downsampling_a_constant_series_keeps_its_ends() {
+    let points: Vec<Point> = (0..1_000)
+        .map(|i| Point {
+            x: f64::from(i),
+            y: 3.0,
+        })
+        .collect();
+    check_downsampling(&points, None, 10, "constant");
+    let reduced = downsample(&points, None, 10);
+    assert_eq!(reduced.points.len(), 20, "first and last of each bucket");
+}
+
+#[test]
+fn a_million_points_become_a_thousand_buckets() {
+    let points: Vec<Point> = (0..1_000_000)
+        .map(|i| {
+            let x = f64::from(i);
+            let y = if i == 777_777 { 1e9 } else { (x / 1e4).sin() };
+            Point { x, y }
+        })
+        .collect();
+    let reduced = downsample(&points, None, 1_000);
+    assert_eq!(reduced.total, 1_000_000);
+    assert_eq!(reduced.bands.len(), 1_000);
+    assert!(reduced.points.len() <= 4_000);
+    assert!(reduced.points.contains(&Point {
+        x: 777_777.0,
+        y: 1e9
+    }));
+
+    let series = Series::new("uuid", "loss", reduced);
+    assert_eq!(series.returned as usize, series.x.len());
+    assert_eq!((series.total, series.non_finite), (1_000_000, 0));
+    let band = series.band.expect("a band for a downsampled series");
+    assert_eq!(band.max.len(), 1_000);
+    assert_eq!(band.max.iter().copied().fold(f64::MIN, f64::max), 1e9);
+}
+
+#[test]
+fn a_few_points_come_back_as_they_are_but_for_those_not_finite() {
+    let points = [
+        Point { x: 0.0, y: 1.0 },
+        Point {
+            x: 1.0,
+            y: f64::NAN,
+        },
+        Point { x: 2.0, y: 2.0 },
+    ];
+    let reduced = downsample(&points, None, 1);
+    assert_eq!(
+        reduced,
+        Downsampled {
+            points: vec![points[0], points[2]],
+            bands: Vec::new(),
+            total: 3,
+            non_finite: 1,
+        }
+    );
+    let series = Series::new("uuid", "loss", reduced);
+    assert_eq!(series.band, None);
+    let json = serde_json::to_value(&series).unwrap();
+    assert_eq!(json["x"], serde_json::json!([0.0, 2.0]));
+    assert_eq!(json["returned"], 2);
+    assert_eq!(json["non_finite"], 1);
+    assert!(json.get("band").is_none());
+}
+
+#[test]
+fn sampling_keeps_the_first_and_last_rows_and_the_extremes() {
+    let mut random = Random(42);
+    for case in 0..300 {
+        let len = random.below(600) as usize;
+        let values: Vec<f64> = (0..len)
+            .map(|_| match random.below(50) {
+                0 => f64::NAN,
+                1 => 1e6 * (random.unit() - 0.5),
+                _ => random.unit(),
+            })
+            .collect();
+        let max_rows = random.below(120) as usize;
+        let kept = sample_indices(&values, max_rows);
+        assert!(kept.len() <= max_rows, "case {case}");
+        assert!(kept.windows(2).all(|pair| pair[0] < pair[1]), "case {case}");
+        if len <= max_rows {
+            assert_eq!(kept, (0..len).collect::<Vec<_>>(), "case {case}");
+            continue;
+        }
+        match max_rows {
+            0 => assert!(kept.is_empty()),
+            1 => assert_eq!(kept, [len - 1]),
+            _ => {
+                assert_eq!((kept[0], kept[kept.len() - 1]), (0, len - 1), "case {case}");
+            }
+        }
+        if max_rows >= 6 {
+            let finite = || values.iter().copied().filter(|v| v.is_finite());
+            let min = finite().fold(f64::INFINITY, f64::min);
+            let max = finite().fold(f64::NEG_INFINITY, f64::max);
+            assert!(kept.iter().any(|&i| values[i] == min), "case {case}: min");
+            assert!(kept.iter().any(|&i| values[i] == max), "case {case}: max");
+        }
+    }
+}
+
+#[test]
+fn spreading_keeps_rows_evenly_from_first_to_last() {
+    assert_eq!(spread_indices(10, 4), [0, 3, 6, 9]);
+    assert_eq!(spread_indices(3, 5), [0, 1, 2]);
+    assert_eq!(spread_indices(10, 1), [9]);
+    assert!(spread_indices(10, 0).is_empty());
+    for (len, max_rows) in [(1_000, 7), (5, 4), (1_000_001, 1_000)] {
+        let kept = spread_indices(len, max_rows);
+        assert_eq!(kept.len(), max_rows);
+        assert!(kept.windows(2).all(|pair| pair[0] < pair[1]));
+        assert_eq!((kept[0], kept[max_rows - 1]), (0, len - 1));
+    }
+}
+
+#[test]
+fn ema_smoothing_is_debiased_as_tensorboard_does() {
+    let smoothed = smooth_ema(&[1.0, 2.0, 3.0], 0.5);
+    let expected = [1.0, 1.25 / 0.75, 2.125 / 0.875];
+    for (got, want) in smoothed.iter().zip(expected) {
+        assert!((got - want).abs() < 1e-12, "{smoothed:?}");
+    }
+    assert_eq!(smooth_ema(&[1.0, 5.0, 2.0], 0.0), [1.0, 5.0, 2.0]);
+    assert_eq!(smooth_ema(&[1.0, 5.0, 2.0], f64::NAN), [1.0, 5.0, 2.0]);
+    assert_eq!(
+        smooth_ema(&[4.0; 5], 0.9),
+        [4.0; 5],
+        "constant series untouched"
+    );
+    assert!(smooth_ema(&[], 0.6).is_empty());
+
+    // A value that is not finite is passed through and left out of the average.
+    let smoothed = smooth_ema(&[1.0, f64::NAN, 3.0], 0.5);
+    assert!(smoothed[1].is_nan());
+    assert!((smoothed[2] - 1.75 / 0.75).abs() < 1e-12);
+
+    // A weight of 1 or more smooths as much as the slider allows, still following the data.
+    let smoothed = smooth_ema(&[1.0, 2.0, 3.0], 7.0);
+    assert!(smoothed.iter().all(|value| (1.0..=3.0).contains(value)));
+}
+
+#[test]
+fn runs_with_the_same_steps_aggregate_into_mean_min_max_and_std() {
+    let a = [
+        Point { x: 0.0, y: 1.0 },
+        Point { x: 1.0, y: 2.0 },
+        Point { x: 2.0, y: 3.0 },
+    ];
+    let b = [
+        Point { x: 0.0, y: 3.0 },
+        Point { x: 2.0, y: 4.0 },
+        // The same step twice counts once, with the mean.
+        Point { x: 2.0, y: 6.0 },
+    ];
+    let c = [
+        Point {
+            x: 1.0,
+            y: f64::NAN,
+        },
+        Point {
+            x: 3.0,
+            y: f64::NAN,
+        },
+    ];
+    let group = aggregate_runs(&[&a, &b, &c], Alignment::SameX);
+    assert_eq!(group.x, [0.0, 1.0, 2.0]);
+    assert_eq!(group.mean, [2.0, 2.0, 4.0]);
+    assert_eq!(group.min, [1.0, 2.0, 3.0]);
+    assert_eq!(group.max, [3.0, 2.0, 5.0]);
+    assert_eq!(group.std, [1.0, 0.0, 1.0]);
+    assert_eq!(group.runs, [2, 1, 2]);
+    assert_eq!(aggregate_runs(&[], Alignment::SameX), Default::default());
+}
+
+#[test]
+fn runs_logged_at_different_times_aggregate_by_bucket() {
+    let a = [
+        Point { x: 0.0, y: 1.0 },
+        Point { x: 4.0, y: 3.0 },
+        Point { x: 10.0, y: 5.0 },
+    ];
+    let b = [Point { x: 1.0, y: 2.0 }, Point { x: 9.0, y: 4.0 }];
+    let group = aggregate_runs(
+        &[&a, &b],
+        Alignment::Buckets {
+            range: None,
+            count: 2,
+        },
+    );
+    assert_eq!(group.x, [2.5, 7.5]);
+    assert_eq!(group.mean, [2.0, 4.5]);
+    assert_eq!(group.std, [0.0, 0.5]);
+    assert_eq!(group.runs, [2, 2]);
+
+    let zoomed = aggregate_runs(
+        &[&a, &b],
+        Alignment::Buckets {
+            range: Some(XRange {
+                from: 0.5,
+                to: f64::INFINITY,
+            }),
+            count: 1,
+        },
+    );
+    assert_eq!(zoomed.x, [5.25]);
+    assert_eq!(zoomed.mean, [(4.0 + 3.0) / 2.0]);
+}
+
+#[test]
+fn a_series_request_needs_only_runs_and_names() {
+    let request: SeriesRequest =
+        serde_json::from_str(r#"{"runs": ["a", "b"], "names": ["loss"]}"#).unwrap();
+    assert_eq!(request.axis, XAxis::Step);
+    assert_eq!(request.buckets, shared::api::DEFAULT_SERIES_BUCKETS);
+    assert_eq!(request.range, None);
+    let request: SeriesRequest = serde_json::from_str(
+        r#"{"runs": ["a"], "names": ["loss"], "axis": "relative", "buckets": 10, "range": {"from": 1, "to": 2}}"#,
+    )
+    .unwrap();
+    assert_eq!(request.axis, XAxis::Relative);
+    assert_eq!(request.range, Some(XRange { from: 1.0, to: 2.0 }));
+    assert_eq!(serde_json::to_value(XAxis::Time).unwrap(), "time");
+}
