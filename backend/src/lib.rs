@@ -12,6 +12,7 @@
 pub mod artifacts;
 pub mod clock;
 mod config;
+mod culling;
 mod error;
 mod guard;
 mod routes;
@@ -81,6 +82,7 @@ pub async fn serve(
     let api_host = config.api_host.clone().unwrap_or_else(|| api_host(addr));
     let state = AppState::open(config, &api_host).await?;
     recover(&state).await?;
+    tokio::spawn(culling::cull(state.clone()));
     on_listening(addr);
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)

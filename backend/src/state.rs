@@ -34,6 +34,8 @@ pub struct AppState {
     pub api_host: Arc<str>,
     /// This installation's identity, kept in the data folder.
     pub installation_key: Arc<str>,
+    /// When each service last carried traffic, for stopping idle ones.
+    pub activity: Arc<crate::culling::Activity>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -215,6 +217,7 @@ impl AppState {
             run_events,
             api_host: api_host.into(),
             installation_key: installation_key.into(),
+            activity: Arc::default(),
         })
     }
 }

@@ -67,14 +67,40 @@ fn venv() -> PathBuf {
     venv
 }
 
+/// The folder of the hub's service programs (TensorBoard, JupyterLab) `cargo xtask test`
+/// installs.
+fn service_programs() -> PathBuf {
+    let bin = std::env::var_os("MYELIN_SERVICES_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/services-venv"))
+        .join("bin");
+    assert!(
+        bin.join("tensorboard").is_file(),
+        "no tensorboard in {}: run `cargo xtask setup` (or `cargo xtask test`), which installs it",
+        bin.display()
+    );
+    bin
+}
+
 impl Cli {
     fn start(name: &str) -> Self {
+        Self::start_with(name, None)
+    }
+
+    /// As [`Cli::start`], with `programs` first on the server's `PATH`.
+    fn start_with(name: &str, programs: Option<PathBuf>) -> Self {
         let guard =
             std::env::temp_dir().join(format!("myelin-guard-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&guard).unwrap();
         std::fs::write(guard.join("sitecustomize.py"), NETWORK_GUARD).unwrap();
         // Runs are Python processes started by the server: they get the guard too.
-        let server = Server::start(name, &Self::guard_environment(&guard));
+        let mut environment = Self::guard_environment(&guard);
+        if let Some(programs) = programs {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            let folders = std::iter::once(programs).chain(std::env::split_paths(&path));
+            environment.push(("PATH", std::env::join_paths(folders).unwrap().into()));
+        }
+        let server = Server::start(name, &environment);
         // Polyaxon falls back to a `.polyaxon` in the shared temporary folder when the home it
         // is given does not exist, and parallel tests would then share their project cache.
         std::fs::create_dir_all(server.root.join("home")).unwrap();
@@ -1064,5 +1090,76 @@ fn components_registered_here_and_the_bundled_hub_run_through_the_polyaxon_cli()
     let run = server.run("work", &uuid);
     assert_eq!(ended, "succeeded", "{run}");
     assert_eq!(run["name"], "shell", "{run}");
+    assert_eq!(cli.refused_connections(), "", "a client left loopback");
+}
+
+#[test]
+fn tensorboard_from_the_public_hub_s_path_serves_through_the_polyaxon_cli() {
+    let cli = Cli::start_with("cli-tensorboard", Some(service_programs()));
+    let server = &cli.server;
+    cli.ok(&["project", "create", "--name", "boards"]);
+    let logs = server.root.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+
+    // The CLI reads `tensorboard/path.yaml` from this server's git-registry layout.
+    let registry = format!("{}/registry", server.url);
+    let output = cli
+        .client(
+            "polyaxon",
+            &[
+                "run",
+                "--hub",
+                "tensorboard:path",
+                "-p",
+                "boards",
+                "-P",
+                &format!("path={}", logs.display()),
+            ],
+        )
+        .env("POLYAXON_USE_GIT_REGISTRY", "true")
+        .env("POLYAXON_PUBLIC_REGISTRY", &registry)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let uuid = printed
+        .split_whitespace()
+        .find_map(|word| word.rsplit_once('@').map(|(_, uuid)| uuid.to_owned()))
+        .unwrap_or_else(|| panic!("no run uuid in:\n{printed}"));
+    server.wait_for(
+        "boards",
+        &uuid,
+        |status| status == "running",
+        Duration::from_secs(60),
+    );
+    let run: shared::api::Run = serde_json::from_value(server.run("boards", &uuid)).unwrap();
+    assert_eq!(run.name.as_deref(), Some("tensorboard"));
+
+    // TensorBoard itself answers at the run's address, through Myelin.
+    let path = run.service_path().expect("a service has a page");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let page = loop {
+        let (status, page) = server.send("GET", &path, None);
+        if status == 200 {
+            break page;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "TensorBoard never answered: {status} {page}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert!(
+        page.contains("<tf-tensorboard") || page.contains("TensorBoard"),
+        "{page}"
+    );
+
+    cli.ok(&["ops", "stop", "-p", "boards", "-uid", &uuid, "--yes"]);
+    let ended = server.wait_for("boards", &uuid, is_done, Duration::from_secs(30));
+    assert_eq!(ended, "stopped", "{}", server.run("boards", &uuid));
     assert_eq!(cli.refused_connections(), "", "a client left loopback");
 }

@@ -12,7 +12,9 @@ use std::time::Duration;
 use backend::artifacts::{Artifacts, Captured};
 use backend::runtime::kubernetes::{FINALIZER, KubernetesRuntime, KubernetesTarget};
 use backend::runtime::process::{ProcessConfig, ProcessRuntime};
-use backend::runtime::{ExecSession, ExecTarget, Execution, Reporter, Runtime, TerminalSize};
+use backend::runtime::{
+    ExecSession, ExecTarget, Execution, Reporter, Runtime, StopCause, TerminalSize,
+};
 use backend::store::{Sqlite, Store};
 use backend::submit::{Submission, prepare};
 use shared::api::{OperationBody, Project, ProjectBody, Status};
@@ -381,7 +383,7 @@ async fn stop_ends_the_whole_process_group(kind: Kind) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    bench.runtime.stop(&uuid).await.unwrap();
+    bench.runtime.stop(&uuid, StopCause::Asked).await.unwrap();
     assert_eq!(bench.ended(&uuid).await, Status::Stopped);
     let kinds = bench.statuses(&uuid).await;
     assert_eq!(
@@ -391,7 +393,7 @@ async fn stop_ends_the_whole_process_group(kind: Kind) {
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert!(!marker.exists(), "a process of the stopped run lived on");
     assert!(matches!(
-        bench.runtime.stop(&uuid).await,
+        bench.runtime.stop(&uuid, StopCause::Asked).await,
         Err(backend::runtime::RuntimeError::NotActive)
     ));
 }
@@ -445,7 +447,7 @@ async fn a_run_queued_when_stopped_never_starts() {
     bench
         .wait_for(&first, |s| s == Status::Running, Duration::from_secs(20))
         .await;
-    bench.runtime.stop(&second).await.unwrap();
+    bench.runtime.stop(&second, StopCause::Asked).await.unwrap();
     assert_eq!(bench.ended(&second).await, Status::Stopped);
     assert!(bench.log_values(&second).await.is_empty());
 }
@@ -733,7 +735,7 @@ async fn a_command_runs_inside_a_running_run(kind: Kind) {
         )
         .await
         .unwrap();
-    bench.runtime.stop(&uuid).await.unwrap();
+    bench.runtime.stop(&uuid, StopCause::Asked).await.unwrap();
     bench.ended(&uuid).await;
     let exit = tokio::time::timeout(Duration::from_secs(5), lingering.exit)
         .await
@@ -824,7 +826,7 @@ async fn a_shell_on_a_terminal_takes_its_size_and_ends_with_its_exit_code(kind: 
         printed.lines().any(|line| line.starts_with("/dev/pts/")),
         "{printed:?}"
     );
-    bench.runtime.stop(&uuid).await.unwrap();
+    bench.runtime.stop(&uuid, StopCause::Asked).await.unwrap();
     bench.ended(&uuid).await;
 }
 
@@ -855,13 +857,15 @@ async fn ctrl_c_on_a_terminal_interrupts_its_command_and_the_shell_lives_until_t
 
     // The shell leads a session of its own, outside the run's processes, and still ends with
     // the run.
-    bench.runtime.stop(&uuid).await.unwrap();
+    bench.runtime.stop(&uuid, StopCause::Asked).await.unwrap();
     bench.ended(&uuid).await;
     let exit = finish_session(session, &mut printed).await;
     assert_ne!(exit, Some(0), "ended by the run's end: {printed:?}");
 }
 
-/// A service that answers GETs with the path it was asked and POSTs with their body.
+/// A service that answers GETs with the path it was asked and POSTs with their body; a GET
+/// that asks to switch to the `echo` protocol (as a WebSocket asks for `websocket`) gets `101`,
+/// then every byte back.
 const ECHO_SERVICE: &str = r#"
 import http.server
 class Echo(http.server.BaseHTTPRequestHandler):
@@ -871,6 +875,16 @@ class Echo(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
     def do_GET(self):
+        if self.headers.get("Upgrade") == "echo":
+            self.send_response(101)
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Upgrade", "echo")
+            self.end_headers()
+            self.wfile.flush()
+            while chunk := self.connection.recv(1024):
+                self.connection.sendall(chunk)
+            self.close_connection = True
+            return
         self.answer(200, ("path=" + self.path).encode())
     def do_POST(self):
         self.answer(201, self.rfile.read(int(self.headers["Content-Length"])))
@@ -934,6 +948,35 @@ async fn a_service_answers_through_the_runtime_s_proxy(kind: Kind) {
         body(response).await,
         (201, "{\"type\": \"notebook\"}".to_owned())
     );
+    // A WebSocket's switch of protocols, carried both ways (Jupyter's kernels need it).
+    let switch = Request::get("/api/kernels/1/channels")
+        .header("connection", "Upgrade")
+        .header("upgrade", "echo")
+        .body(Body::empty())
+        .unwrap();
+    let mut switched = bench.runtime.proxy(&uuid, port, switch).await.unwrap();
+    assert_eq!(switched.status().as_u16(), 101, "{switched:?}");
+    assert_eq!(switched.headers()["upgrade"], "echo");
+    let upgraded = tokio::time::timeout(Duration::from_secs(10), hyper::upgrade::on(&mut switched))
+        .await
+        .expect("the switched connection is handed over")
+        .expect("a switched connection");
+    let mut socket = hyper_util::rt::TokioIo::new(upgraded);
+    for message in ["ping", "a second, longer message"] {
+        tokio::io::AsyncWriteExt::write_all(&mut socket, message.as_bytes())
+            .await
+            .unwrap();
+        let mut echoed = vec![0; message.len()];
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio::io::AsyncReadExt::read_exact(&mut socket, &mut echoed),
+        )
+        .await
+        .expect("the service echoes within seconds")
+        .unwrap();
+        assert_eq!(String::from_utf8_lossy(&echoed), message);
+    }
+    drop(socket);
     let elsewhere = Request::get("/").body(Body::empty()).unwrap();
     match bench
         .runtime
@@ -944,8 +987,31 @@ async fn a_service_answers_through_the_runtime_s_proxy(kind: Kind) {
         Ok(response) => assert!(!response.status().is_success(), "{response:?}"),
         Err(other) => panic!("{other}"),
     }
-    bench.runtime.stop(&uuid).await.unwrap();
+    // Stopped as an idle service is (`termination.culling.timeout`): both statuses say why.
+    let idle = StopCause::Idle(Duration::from_secs(300));
+    bench.runtime.stop(&uuid, idle).await.unwrap();
     assert_eq!(bench.ended(&uuid).await, Status::Stopped);
+    let said: Vec<_> = bench
+        .conditions(&uuid)
+        .await
+        .into_iter()
+        .filter(|(status, _, _)| matches!(status, Status::Stopping | Status::Stopped))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            (
+                Status::Stopping,
+                "IdleTimeout".to_owned(),
+                "Run is stopping: its service carried no traffic for 5 min (termination.culling.timeout)".to_owned()
+            ),
+            (
+                Status::Stopped,
+                "IdleTimeout".to_owned(),
+                "Run was stopped: its service carried no traffic for 5 min (termination.culling.timeout)".to_owned()
+            ),
+        ]
+    );
     let request = Request::get("/").body(Body::empty()).unwrap();
     assert!(matches!(
         bench.runtime.proxy(&uuid, port, request).await,
@@ -979,7 +1045,7 @@ async fn a_service_with_no_ready_pod_answers_at_once() {
         .unwrap();
     let body = String::from_utf8_lossy(&body);
     assert!(body.contains("no endpoints available"), "{body}");
-    bench.runtime.stop(&uuid).await.unwrap();
+    bench.runtime.stop(&uuid, StopCause::Asked).await.unwrap();
     assert_eq!(bench.ended(&uuid).await, Status::Stopped);
 }
 
@@ -1008,7 +1074,7 @@ async fn a_stopped_service_takes_its_service_and_pods_with_it() {
         deployment["metadata"]["uid"]
     );
     assert_eq!(owned["metadata"]["ownerReferences"][0]["controller"], true);
-    bench.runtime.stop(&uuid).await.unwrap();
+    bench.runtime.stop(&uuid, StopCause::Asked).await.unwrap();
     assert_eq!(bench.ended(&uuid).await, Status::Stopped);
     let delete = cluster
         .requests()
@@ -1267,7 +1333,11 @@ async fn a_run_whose_job_goes_while_watches_are_down_ends_when_they_are_back() {
     for uuid in [&left, &stopped] {
         cluster.remove("batch/v1/jobs", NAMESPACE, &format!("plx-operation-{uuid}"));
     }
-    bench.runtime.stop(&stopped).await.unwrap();
+    bench
+        .runtime
+        .stop(&stopped, StopCause::Asked)
+        .await
+        .unwrap();
     let status = bench
         .wait_for(&stopped, Status::is_done, Duration::from_secs(5))
         .await;
@@ -1481,7 +1551,7 @@ async fn the_kubernetes_runtime_applies_a_job_as_myelin_and_stops_it_by_deleting
     let runtime = Arc::clone(&bench.runtime);
     let stopping = tokio::spawn({
         let uuid = uuid.clone();
-        async move { runtime.stop(&uuid).await }
+        async move { runtime.stop(&uuid, StopCause::Asked).await }
     });
     let delete = writes.next().await;
     assert_eq!(

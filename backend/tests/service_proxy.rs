@@ -205,3 +205,70 @@ fn a_service_opened_before_it_answers_shows_a_page_that_says_so_and_tries_again(
     );
     assert_eq!(status, 200);
 }
+
+/// A service that answers at once.
+const PAGE: &str = r#"
+import http.server, sys
+class Page(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Page).serve_forever()
+"#;
+
+#[test]
+fn a_service_without_traffic_for_its_culling_timeout_is_stopped_and_says_why() {
+    let server = Server::start("service-idle", &[]);
+    let (status, _) = server.request(
+        "POST",
+        "/api/v1/default/projects/create",
+        Some(&json!({"name": "demo"})),
+    );
+    assert_eq!(status, 200);
+    let content = format!(
+        "kind: component\nname: quiet\ntermination:\n  culling:\n    timeout: 3\nrun:\n  kind: service\n  ports: [8768]\n  container:\n    image: python:3.11\n    command: [python3, -c, {}, '{{{{ globals.ports[0] }}}}']\n",
+        serde_json::to_string(PAGE).unwrap()
+    );
+    let (status, run) = server.request(
+        "POST",
+        "/api/v1/default/demo/runs",
+        Some(&json!({ "content": content })),
+    );
+    assert_eq!(status, 200, "{run}");
+    let uuid = run["uuid"].as_str().unwrap().to_owned();
+    let shown: shared::api::Run = serde_json::from_value(server.run("demo", &uuid)).unwrap();
+    let path = shown.service_path().expect("a service has a page");
+
+    // Visited more often than the timeout, for twice as long: it keeps running.
+    let busy = Instant::now();
+    while busy.elapsed() < Duration::from_secs(6) {
+        browse(&server, &path, "content-type");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(server.run("demo", &uuid)["status"], "running");
+
+    // Then left alone: stopped once quiet for 3 s, saying so.
+    let quiet = Instant::now();
+    server.wait_for(
+        "demo",
+        &uuid,
+        |status| status == "stopped",
+        Duration::from_secs(20),
+    );
+    let waited = quiet.elapsed();
+    assert!(
+        waited >= Duration::from_millis(2500) && waited < Duration::from_secs(10),
+        "stopped after {waited:?} of quiet"
+    );
+    let run = server.run("demo", &uuid);
+    let conditions = run["status_conditions"].as_array().unwrap();
+    let last = conditions.last().unwrap();
+    assert_eq!(last["type"], "stopped", "{conditions:?}");
+    assert_eq!(last["reason"], "IdleTimeout", "{conditions:?}");
+    assert_eq!(
+        last["message"],
+        "Run was stopped: its service carried no traffic for 3 s (termination.culling.timeout)"
+    );
+}

@@ -152,7 +152,8 @@ fn test(workspace: &Workspace) -> Result<()> {
             workspace.target_dir().join("debug").join("myelin"),
         )
         .env("MYELIN_WEB_DIR", workspace.dist())
-        .env("MYELIN_POLYAXON_VENV", setup::polyaxon_venv(workspace)?);
+        .env("MYELIN_POLYAXON_VENV", setup::polyaxon_venv(workspace)?)
+        .env("MYELIN_SERVICES_VENV", setup::services_venv(workspace)?);
     step("run every test", tests)
 }
 

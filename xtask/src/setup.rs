@@ -26,6 +26,7 @@ pub fn run(workspace: &Workspace) -> Result<()> {
     chromium()?;
     git()?;
     polyaxon_venv(workspace)?;
+    services_venv(workspace)?;
     Ok(())
 }
 
@@ -55,9 +56,30 @@ const POLYAXON_PACKAGES: &[&str] = &[
 
 /// The venv with Polyaxon 2.18 in it, made once under the target folder; its path.
 pub fn polyaxon_venv(workspace: &Workspace) -> Result<PathBuf> {
-    let venv = workspace.target_dir().join("oracle-venv");
+    venv(workspace, "oracle-venv", "Polyaxon 2.18", POLYAXON_PACKAGES)
+}
+
+/// The programs the hub's service components start, which the process runtime finds on the
+/// server's `PATH`: the browser tests open a real TensorBoard and a real JupyterLab (with its
+/// Python kernel) through Myelin's proxy.
+const SERVICES_PACKAGES: &[&str] = &["tensorboard==2.20.0", "jupyterlab==4.4.10"];
+
+/// The venv with TensorBoard and JupyterLab in it, made once under the target folder; its path.
+pub fn services_venv(workspace: &Workspace) -> Result<PathBuf> {
+    venv(
+        workspace,
+        "services-venv",
+        "TensorBoard and JupyterLab",
+        SERVICES_PACKAGES,
+    )
+}
+
+/// A venv under the target folder with `packages` from PyPI, made again only when the list
+/// changes; its path.
+fn venv(workspace: &Workspace, name: &str, what: &str, packages: &[&str]) -> Result<PathBuf> {
+    let venv = workspace.target_dir().join(name);
     let stamp = venv.join(".installed");
-    let wanted = POLYAXON_PACKAGES.join("\n");
+    let wanted = packages.join("\n");
     if std::fs::read_to_string(&stamp).is_ok_and(|installed| installed == wanted) {
         return Ok(venv);
     }
@@ -71,10 +93,10 @@ pub fn polyaxon_venv(workspace: &Workspace) -> Result<PathBuf> {
     }
     let mut create = Command::new("python3");
     create.args(["-m", "venv"]).arg(&venv);
-    step("create a Python venv for Polyaxon 2.18", create)?;
+    step(&format!("create a Python venv for {what}"), create)?;
     let mut install = Command::new(venv.join("bin/pip"));
-    install.args(["install", "--quiet"]).args(POLYAXON_PACKAGES);
-    step("install Polyaxon 2.18 from PyPI into it", install)?;
+    install.args(["install", "--quiet"]).args(packages);
+    step(&format!("install {what} from PyPI into it"), install)?;
     std::fs::write(&stamp, wanted).with_context(|| format!("cannot write {}", stamp.display()))?;
     Ok(venv)
 }

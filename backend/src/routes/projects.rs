@@ -8,7 +8,7 @@ use serde::Deserialize;
 use shared::api::{ListResponse, Project, ProjectBody};
 
 use super::runs::{checked_page, page_links};
-use crate::runtime::RuntimeError;
+use crate::runtime::{RuntimeError, StopCause};
 use crate::{AppError, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -142,7 +142,7 @@ async fn delete(
 ) -> Result<axum::http::StatusCode, AppError> {
     let runs = state.store.run_uuids(&owner, &name).await?;
     for uuid in &runs {
-        match state.runtime.stop(uuid).await {
+        match state.runtime.stop(uuid, StopCause::Asked).await {
             Ok(()) | Err(RuntimeError::NotActive) => {}
             Err(error) => return Err(AppError::Internal(error.to_string())),
         }

@@ -14,7 +14,7 @@ use shared::api::{
 };
 
 use super::run_uuid;
-use crate::runtime::{Execution, RuntimeError};
+use crate::runtime::{Execution, RuntimeError, StopCause};
 use crate::store::StoreError;
 use crate::store::{NewRun, RunFilter, RunScope, pql};
 use crate::submit::{self, Submission};
@@ -565,7 +565,7 @@ async fn skip_run(
         return Ok(());
     }
     // Out of the runtime's queue first, so that it cannot start between the two steps.
-    match state.runtime.stop(uuid).await {
+    match state.runtime.stop(uuid, StopCause::Asked).await {
         Ok(()) | Err(RuntimeError::NotActive) => {}
         Err(error) => return Err(AppError::Internal(error.to_string())),
     }
@@ -742,7 +742,7 @@ async fn delete_run(
 ) -> Result<(), AppError> {
     // Checks it is there before anything is stopped.
     state.store.run(owner, project, uuid).await?;
-    match state.runtime.stop(uuid).await {
+    match state.runtime.stop(uuid, StopCause::Asked).await {
         Ok(()) | Err(RuntimeError::NotActive) => {}
         Err(error) => return Err(AppError::Internal(error.to_string())),
     }
@@ -769,7 +769,7 @@ pub(super) async fn stop_run(
     if run.status.is_done() {
         return Ok(());
     }
-    match state.runtime.stop(uuid).await {
+    match state.runtime.stop(uuid, StopCause::Asked).await {
         Ok(()) => Ok(()),
         // Not executing (a client runs it, or it never reached the runtime): stopping it is
         // only a matter of record.

@@ -4,6 +4,8 @@
 //! declared with `rewritePath`). The runtime carries the request to the run: to a port on this
 //! machine, or through the cluster's API server to the run's Service.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
@@ -11,6 +13,7 @@ use axum::http::{Response, StatusCode, Uri};
 use axum::routing::any;
 use hyper_util::rt::TokioIo;
 
+use crate::culling::Counted;
 use crate::runtime::{RuntimeError, is_upgrade};
 use crate::{AppError, AppState};
 
@@ -66,6 +69,7 @@ async fn proxy(
     // A WebSocket (Jupyter's kernels, TensorBoard's live data): once the service switched
     // protocols, the browser's connection and the service's are joined both ways.
     let browser_side = is_upgrade(request.headers()).then(|| hyper::upgrade::on(&mut request));
+    state.activity.touch(&address.uuid);
     match state
         .runtime
         .proxy(&address.uuid, address.port, request)
@@ -76,12 +80,14 @@ async fn proxy(
                 && let Some(browser_side) = browser_side
             {
                 let service_side = hyper::upgrade::on(&mut response);
+                let activity = Arc::clone(&state.activity);
                 tokio::spawn(async move {
                     let (Ok(browser), Ok(service)) = tokio::join!(browser_side, service_side)
                     else {
                         return;
                     };
-                    let mut browser = TokioIo::new(browser);
+                    // Its messages keep an idle timeout away, as requests do.
+                    let mut browser = Counted::new(TokioIo::new(browser), activity, &address.uuid);
                     let mut service = TokioIo::new(service);
                     let _ = tokio::io::copy_bidirectional(&mut browser, &mut service).await;
                 });

@@ -153,6 +153,56 @@ pub enum RuntimeError {
     Failed(String),
 }
 
+/// Why a run is stopped: what its `stopping` and `stopped` statuses say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopCause {
+    /// Someone asked: a page, the API, the CLI.
+    Asked,
+    /// Its service carried no traffic for this long (`termination.culling.timeout`).
+    Idle(Duration),
+}
+
+impl StopCause {
+    /// The statuses' reason: the runtime's own name for a stop someone asked for.
+    pub fn reason(self, runtime: &'static str) -> &'static str {
+        match self {
+            Self::Asked => runtime,
+            Self::Idle(_) => "IdleTimeout",
+        }
+    }
+
+    /// What the `stopping` status says.
+    pub fn stopping(self) -> String {
+        match self {
+            Self::Asked => "Run is stopping".to_owned(),
+            Self::Idle(timeout) => format!(
+                "Run is stopping: its service carried no traffic for {} (termination.culling.timeout)",
+                spoken(timeout)
+            ),
+        }
+    }
+
+    /// What the `stopped` status says.
+    pub fn stopped(self) -> String {
+        match self {
+            Self::Asked => "Run was stopped".to_owned(),
+            Self::Idle(timeout) => format!(
+                "Run was stopped: its service carried no traffic for {} (termination.culling.timeout)",
+                spoken(timeout)
+            ),
+        }
+    }
+}
+
+/// A duration as people write it: `90 s`, `5 min`, `2 h`.
+fn spoken(duration: Duration) -> String {
+    match duration.as_secs() {
+        seconds if seconds >= 3600 && seconds % 3600 == 0 => format!("{} h", seconds / 3600),
+        seconds if seconds >= 60 && seconds % 60 == 0 => format!("{} min", seconds / 60),
+        seconds => format!("{seconds} s"),
+    }
+}
+
 /// Executes runs.
 #[async_trait]
 pub trait Runtime: Send + Sync + 'static {
@@ -172,8 +222,9 @@ pub trait Runtime: Send + Sync + 'static {
     /// through the runtime's [`Reporter`].
     async fn submit(&self, execution: Execution) -> Result<(), RuntimeError>;
 
-    /// Stops a run this runtime is executing or holds in its queue.
-    async fn stop(&self, uuid: &str) -> Result<(), RuntimeError>;
+    /// Stops a run this runtime is executing or holds in its queue; its `stopping` and
+    /// `stopped` statuses say why.
+    async fn stop(&self, uuid: &str, cause: StopCause) -> Result<(), RuntimeError>;
 
     /// The pods of a running run and their containers, among which `polyaxon ops shell` and
     /// the browser's terminal choose. Refused with [`RuntimeError::NotActive`] when the run is

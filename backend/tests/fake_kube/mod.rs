@@ -806,11 +806,16 @@ fn authorize(target: &Target, verb: &str) -> Result<(), Box<Response>> {
 
 async fn handle(
     State(cluster): State<Arc<Cluster>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    mut request: axum::extract::Request,
 ) -> Response {
+    // A switch of protocols through the service proxy: the client's side of the connection.
+    let upgrade =
+        backend::runtime::is_upgrade(request.headers()).then(|| hyper::upgrade::on(&mut request));
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
     let query = uri.query().unwrap_or_default().to_owned();
     cluster.objects().requests.push(Recorded {
         method: method.to_string(),
@@ -830,7 +835,7 @@ async fn handle(
     };
     let params = query_map(&query);
     if target.subresource.as_deref() == Some("proxy") {
-        return proxy(&cluster, &method, &uri, &target, &headers, body)
+        return proxy(&cluster, &method, &uri, &target, &headers, body, upgrade)
             .await
             .unwrap_or_else(|refused| *refused);
     }
@@ -979,6 +984,7 @@ async fn proxy(
     target: &Target,
     headers: &HeaderMap,
     body: Bytes,
+    upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> Result<Response, Box<Response>> {
     let verb = match method.as_str() {
         "GET" | "HEAD" => "get",
@@ -1057,7 +1063,7 @@ async fn proxy(
     }
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<Body>();
-    let response = client
+    let mut response = client
         .request(request.body(Body::from(body)).unwrap())
         .await
         .map_err(|error| {
@@ -1067,6 +1073,19 @@ async fn proxy(
                 format!("error trying to reach service: {error}"),
             ))
         })?;
+    // As the API server's upgrade-aware proxy: once the pod switched, both ways are joined.
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS
+        && let Some(client_side) = upgrade
+    {
+        let pod_side = hyper::upgrade::on(&mut response);
+        tokio::spawn(async move {
+            if let (Ok(client), Ok(pod)) = tokio::join!(client_side, pod_side) {
+                let mut client = hyper_util::rt::TokioIo::new(client);
+                let mut pod = hyper_util::rt::TokioIo::new(pod);
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut pod).await;
+            }
+        });
+    }
     Ok(backend::runtime::forwarded(response))
 }
 

@@ -53,7 +53,7 @@ use tokio::sync::watch;
 use self::kinds::Kind;
 use self::logs::Followers;
 use super::{
-    ExecSession, ExecTarget, Execution, PodContainers, Reporter, Runtime, RuntimeError,
+    ExecSession, ExecTarget, Execution, PodContainers, Reporter, Runtime, RuntimeError, StopCause,
     TerminalSize,
 };
 
@@ -125,9 +125,19 @@ enum Stop {
     /// Nobody asked.
     No,
     /// Asked: its workload is being deleted.
-    Asked,
+    Asked(StopCause),
     /// Asked, and its workload was gone already: no watch will see it go.
-    Gone,
+    Gone(StopCause),
+}
+
+impl Stop {
+    /// Why it was asked to stop, if it was.
+    fn cause(self) -> Option<StopCause> {
+        match self {
+            Self::No => None,
+            Self::Asked(cause) | Self::Gone(cause) => Some(cause),
+        }
+    }
 }
 
 /// A run's workload: the object that owns the rest.
@@ -414,15 +424,15 @@ impl Inner {
     }
 
     /// Stops a watched run: its watch is told, and its workload deleted.
-    async fn stop(&self, uuid: &str, workload: &Workload) -> Result<(), String> {
+    async fn stop(&self, uuid: &str, workload: &Workload, cause: StopCause) -> Result<(), String> {
         let tell = |stop: Stop| {
             if let Some(watched) = self.active().get(uuid) {
                 watched.stop.send_replace(stop);
             }
         };
-        tell(Stop::Asked);
+        tell(Stop::Asked(cause));
         if !self.remove(workload).await? {
-            tell(Stop::Gone);
+            tell(Stop::Gone(cause));
         }
         Ok(())
     }
@@ -498,7 +508,7 @@ impl Inner {
             .boxed();
 
         let mut current: Option<Json> = None;
-        let mut gone = *stop.borrow() == Stop::Gone;
+        let mut gone = matches!(*stop.borrow(), Stop::Gone(_));
         let mut pods: BTreeMap<String, Json> = BTreeMap::new();
         let mut last: Option<status::Observed> = None;
         // Judged only on whole lists: the workload alone, before its pods are listed, would
@@ -509,7 +519,8 @@ impl Inner {
         // all that was known: what went meanwhile is in no event.
         let mut listing: Option<Option<Json>> = None;
         let mut listing_pods: Option<BTreeMap<String, Json>> = None;
-        let mut stopping = *stop.borrow() != Stop::No;
+        let mut cause = stop.borrow().cause();
+        let mut stopping = cause.is_some();
         // Someone else deletes the workload: the run ends as deleted once it has gone.
         let mut deleted = false;
         let deleted_message = || {
@@ -562,15 +573,17 @@ impl Inner {
                     let told = *stop.borrow_and_update();
                     if !stopping && told != Stop::No {
                         stopping = true;
+                        cause = told.cause();
                         stop_deadline.as_mut().reset(tokio::time::Instant::now() + STOP_WAIT);
                     }
-                    gone |= told == Stop::Gone;
+                    gone |= matches!(told, Stop::Gone(_));
                 },
                 () = &mut stop_deadline, if stopping => {
                     if deleted {
                         break (Status::Failed, "Deleted".to_owned(), deleted_message());
                     }
-                    break (Status::Stopped, REASON.to_owned(), format!("Run was stopped; its {} is still being deleted", workload.describe()));
+                    let cause = cause.unwrap_or(StopCause::Asked);
+                    break (Status::Stopped, cause.reason(REASON).to_owned(), format!("{}; its {} is still being deleted", cause.stopped(), workload.describe()));
                 },
             }
             followers.follow(&pods);
@@ -579,10 +592,11 @@ impl Inner {
             }
             if stopping {
                 if gone {
+                    let cause = cause.unwrap_or(StopCause::Asked);
                     break (
                         Status::Stopped,
-                        REASON.to_owned(),
-                        "Run was stopped".to_owned(),
+                        cause.reason(REASON).to_owned(),
+                        cause.stopped(),
                     );
                 }
                 continue;
@@ -912,7 +926,7 @@ impl Runtime for KubernetesRuntime {
         Ok(())
     }
 
-    async fn stop(&self, uuid: &str) -> Result<(), RuntimeError> {
+    async fn stop(&self, uuid: &str, cause: StopCause) -> Result<(), RuntimeError> {
         let workload = self
             .inner
             .active()
@@ -921,10 +935,15 @@ impl Runtime for KubernetesRuntime {
             .ok_or(RuntimeError::NotActive)?;
         // Recorded before the run's watch is told, so `stopped` cannot come first.
         self.inner
-            .report(uuid, Status::Stopping, REASON, "Run is stopping")
+            .report(
+                uuid,
+                Status::Stopping,
+                cause.reason(REASON),
+                cause.stopping(),
+            )
             .await;
         self.inner
-            .stop(uuid, &workload)
+            .stop(uuid, &workload, cause)
             .await
             .map_err(RuntimeError::Failed)
     }
@@ -1100,7 +1119,7 @@ impl Runtime for KubernetesRuntime {
         };
         let stop = inner.watched(&execution, &workload);
         if execution.status == Status::Stopping {
-            let _ = inner.stop(&uuid, &workload).await;
+            let _ = inner.stop(&uuid, &workload, StopCause::Asked).await;
         }
         let archived = inner.archived(&uuid).await;
         let followers = Followers::new(

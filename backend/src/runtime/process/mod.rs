@@ -36,12 +36,14 @@ use tokio::time::Instant;
 
 use super::{
     ExecSession, ExecTarget, Execution, PodContainers, Reported, Reporter, Runtime, RuntimeError,
-    pty,
+    StopCause, pty,
 };
 use crate::artifacts::{LogCut, LogWriter, is_disk_full};
 
 /// The kinds this runtime executes: the ones made of one pod.
 const KINDS: &[&str] = &["job", "service"];
+/// The reason of the statuses this runtime gives.
+const REASON: &str = "ProcessRuntime";
 
 /// Where the process runtime keeps things, and how much it runs at once.
 #[derive(Debug, Clone)]
@@ -83,7 +85,7 @@ struct Inner {
     reporter: Reporter,
     slots: Semaphore,
     /// The runs queued or executing, each with the switch that stops it.
-    active: Mutex<HashMap<String, watch::Sender<bool>>>,
+    active: Mutex<HashMap<String, watch::Sender<Option<StopCause>>>>,
     /// The runs whose process runs, with where `exec` starts commands.
     running: Mutex<HashMap<String, Running>>,
 }
@@ -122,7 +124,9 @@ impl Inner {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn active(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<bool>>> {
+    fn active(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<Option<StopCause>>>> {
         self.active
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -183,18 +187,13 @@ impl Runtime for ProcessRuntime {
     }
 
     async fn submit(&self, execution: Execution) -> Result<(), RuntimeError> {
-        let (stop, stopped) = watch::channel(false);
+        let (stop, stopped) = watch::channel(None);
         self.inner.active().insert(execution.uuid.clone(), stop);
         let inner = Arc::clone(&self.inner);
         match Plan::of(&execution, &inner.config) {
             Ok(plan) => {
                 inner
-                    .report(
-                        &execution.uuid,
-                        Status::Queued,
-                        "ProcessRuntime",
-                        "Run is queued",
-                    )
+                    .report(&execution.uuid, Status::Queued, REASON, "Run is queued")
                     .await;
                 tokio::spawn(async move {
                     execute(&inner, &execution.uuid, plan, stopped).await;
@@ -211,19 +210,24 @@ impl Runtime for ProcessRuntime {
         Ok(())
     }
 
-    async fn stop(&self, uuid: &str) -> Result<(), RuntimeError> {
+    async fn stop(&self, uuid: &str, cause: StopCause) -> Result<(), RuntimeError> {
         if !self.inner.active().contains_key(uuid) {
             return Err(RuntimeError::NotActive);
         }
         // Recorded before the run is told, so `stopped` cannot come first.
         self.inner
-            .report(uuid, Status::Stopping, "ProcessRuntime", "Run is stopping")
+            .report(
+                uuid,
+                Status::Stopping,
+                cause.reason(REASON),
+                cause.stopping(),
+            )
             .await;
         let sent = self
             .inner
             .active()
             .get(uuid)
-            .is_some_and(|stop| stop.send(true).is_ok());
+            .is_some_and(|stop| stop.send(Some(cause)).is_ok());
         if sent {
             Ok(())
         } else {
@@ -367,10 +371,13 @@ impl Runtime for ProcessRuntime {
             record(&inner, &uuid, unattached(&inner, &uuid, &plan, &folder)).await;
             return Ok(());
         };
-        let (stop, mut stopped) = watch::channel(false);
+        let (stop, mut stopped) = watch::channel(None);
         inner.active().insert(uuid.clone(), stop);
         if execution.status == Status::Stopping {
-            let _ = inner.active().get(&uuid).map(|stop| stop.send(true));
+            let _ = inner
+                .active()
+                .get(&uuid)
+                .map(|stop| stop.send(Some(StopCause::Asked)));
         }
         tokio::spawn(async move {
             let deadline = plan.timeout.map(|timeout| Instant::now() + timeout);
@@ -458,21 +465,22 @@ fn logs_unavailable(inner: &Inner, error: &std::io::Error) -> Ending {
     }
 }
 
-async fn execute(inner: &Arc<Inner>, uuid: &str, plan: Plan, mut stop: watch::Receiver<bool>) {
+async fn execute(
+    inner: &Arc<Inner>,
+    uuid: &str,
+    plan: Plan,
+    mut stop: watch::Receiver<Option<StopCause>>,
+) {
     let _slot = tokio::select! {
         slot = inner.slots.acquire() => slot.expect("the semaphore is never closed"),
-        () = stopped(&mut stop) => {
-            inner.report(uuid, Status::Stopped, "ProcessRuntime", "Run was stopped while queued").await;
+        cause = stopped(&mut stop) => {
+            let message = format!("{} while queued", cause.stopped());
+            inner.report(uuid, Status::Stopped, cause.reason(REASON), message).await;
             return;
         }
     };
     inner
-        .report(
-            uuid,
-            Status::Scheduled,
-            "ProcessRuntime",
-            "Run is scheduled",
-        )
+        .report(uuid, Status::Scheduled, REASON, "Run is scheduled")
         .await;
     let writer = match inner
         .reporter
@@ -505,7 +513,7 @@ async fn execute(inner: &Arc<Inner>, uuid: &str, plan: Plan, mut stop: watch::Re
             .min(Duration::from_secs(360));
         tokio::select! {
             () = tokio::time::sleep(backoff) => {}
-            () = stopped(&mut stop) => break Outcome::Stopped,
+            cause = stopped(&mut stop) => break Outcome::Stopped(cause),
         }
     };
     finish(inner, uuid, &plan, writer, outcome).await;
@@ -518,7 +526,7 @@ enum Outcome {
         reason: &'static str,
         message: String,
     },
-    Stopped,
+    Stopped(StopCause),
     TimedOut,
     /// Its logs could not be written (the writer says where they stop): it was ended.
     LogsCut,
@@ -567,23 +575,19 @@ fn ending(
         }
     };
     match (outcome, cut) {
-        (Outcome::Stopped, Some(cut)) => ending(
+        (Outcome::Stopped(cause), Some(cut)) => ending(
             Status::Stopped,
-            "ProcessRuntime",
-            format!("Run was stopped; {}", cut.describe()),
+            cause.reason(REASON),
+            format!("{}; {}", cause.stopped(), cut.describe()),
         ),
-        (Outcome::Stopped, None) => ending(
-            Status::Stopped,
-            "ProcessRuntime",
-            "Run was stopped".to_owned(),
-        ),
+        (Outcome::Stopped(cause), None) => {
+            ending(Status::Stopped, cause.reason(REASON), cause.stopped())
+        }
         // Whatever the process did, what it printed from the cut on is lost.
         (_, Some(cut)) => ending(Status::Failed, cut_reason(cut), cut.describe()),
-        (Outcome::Succeeded, None) => ending(
-            Status::Succeeded,
-            "ProcessRuntime",
-            "Run has succeeded".to_owned(),
-        ),
+        (Outcome::Succeeded, None) => {
+            ending(Status::Succeeded, REASON, "Run has succeeded".to_owned())
+        }
         (Outcome::Failed { reason, message }, None) => {
             let config = &inner.config;
             match full_disk(&[&config.state_dir, &config.artifacts_root]) {
@@ -643,9 +647,12 @@ fn full_disk(folders: &[&Path]) -> Option<PathBuf> {
         .map(|folder| folder.to_path_buf())
 }
 
-/// Resolves once the run is asked to stop (or its switch is gone).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stop| *stop).await;
+/// Resolves once the run is asked to stop (or its switch is gone), with why.
+async fn stopped(stop: &mut watch::Receiver<Option<StopCause>>) -> StopCause {
+    match stop.wait_for(Option::is_some).await {
+        Ok(cause) => cause.unwrap_or(StopCause::Asked),
+        Err(_) => StopCause::Asked,
+    }
 }
 
 async fn attempt_once(
@@ -653,11 +660,11 @@ async fn attempt_once(
     uuid: &str,
     plan: &Plan,
     writer: &LogWriter,
-    stop: &mut watch::Receiver<bool>,
+    stop: &mut watch::Receiver<Option<StopCause>>,
     deadline: Option<Instant>,
 ) -> Outcome {
     inner
-        .report(uuid, Status::Starting, "ProcessRuntime", "Run is starting")
+        .report(uuid, Status::Starting, REASON, "Run is starting")
         .await;
     if let Err(message) = prepare_folders(plan) {
         return Outcome::Failed {
@@ -668,7 +675,7 @@ async fn attempt_once(
     let logs = writer.sender();
     let init = tokio::select! {
         done = init::run(plan, &logs) => done,
-        () = stopped(stop) => return Outcome::Stopped,
+        cause = stopped(stop) => return Outcome::Stopped(cause),
     };
     if let Err(message) = init {
         return Outcome::Failed {
@@ -696,9 +703,7 @@ async fn attempt_once(
                 .join(", ")
         ),
     };
-    inner
-        .report(uuid, Status::Running, "ProcessRuntime", message)
-        .await;
+    inner.report(uuid, Status::Running, REASON, message).await;
     supervise(inner, uuid, launched, plan, writer, stop, deadline).await
 }
 
@@ -733,7 +738,7 @@ async fn supervise(
     mut launched: Launched,
     plan: &Plan,
     writer: &LogWriter,
-    stop: &mut watch::Receiver<bool>,
+    stop: &mut watch::Receiver<Option<StopCause>>,
     deadline: Option<Instant>,
 ) -> Outcome {
     let running = Running {
@@ -750,7 +755,7 @@ async fn supervise(
     };
     let ended = tokio::select! {
         exit = launched.wait() => Ok(exit),
-        () = stopped(stop) => Err(Outcome::Stopped),
+        cause = stopped(stop) => Err(Outcome::Stopped(cause)),
         () = timeout => Err(Outcome::TimedOut),
         // What it prints can no longer be kept: it is ended rather than run unseen.
         _ = writer.cut() => Err(Outcome::LogsCut),
@@ -794,7 +799,7 @@ fn exited(program: &str, exit: Exit) -> Ending {
         Exit::Code(0) => {
             return Ending {
                 status: Status::Succeeded,
-                reason: "ProcessRuntime".to_owned(),
+                reason: REASON.to_owned(),
                 message: "Run has succeeded".to_owned(),
             };
         }
