@@ -27,7 +27,10 @@ def _loopback(host):
     if host in (None, "", "localhost"):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        # `0.0.0.0` is where a service listens on every interface (TensorBoard's `--host`);
+        # a connection to it reaches this machine.
+        address = ipaddress.ip_address(host)
+        return address.is_loopback or address.is_unspecified
     except ValueError:
         return False
 
@@ -1147,10 +1150,15 @@ fn tensorboard_from_the_public_hub_s_path_serves_through_the_polyaxon_cli() {
         if status == 200 {
             break page;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "TensorBoard never answered: {status} {page}"
-        );
+        if std::time::Instant::now() > deadline {
+            let logs = server.get(&format!(
+                "/streams/v1/polyaxon/default/boards/runs/{uuid}/logs"
+            ));
+            panic!(
+                "TensorBoard never answered: {status} {page}\n{}\n{logs}",
+                server.run("boards", &uuid)
+            );
+        }
         std::thread::sleep(Duration::from_millis(250));
     };
     assert!(

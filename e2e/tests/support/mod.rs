@@ -54,15 +54,30 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Self {
-        Self::launch(None)
+        Self::launch(None, None)
     }
 
     /// A server that requires `token`, as `MYELIN_TOKEN` sets it.
     pub fn with_token(token: &str) -> Self {
-        Self::launch(Some(token))
+        Self::launch(Some(token), None)
     }
 
-    fn launch(token: Option<&str>) -> Self {
+    /// A server whose `PATH` has the hub's service programs (TensorBoard, JupyterLab) from the
+    /// venv `cargo xtask test` installs them in.
+    pub fn with_services() -> Self {
+        let venv = std::env::var_os("MYELIN_SERVICES_VENV").map(PathBuf::from).expect(
+            "MYELIN_SERVICES_VENV names no venv: run the tests with `cargo xtask test`, which makes it",
+        );
+        let bin = venv.join("bin");
+        assert!(
+            bin.join("tensorboard").is_file() && bin.join("jupyter-lab").is_file(),
+            "{} lacks tensorboard or jupyter-lab: run `cargo xtask setup`",
+            bin.display()
+        );
+        Self::launch(None, Some(bin))
+    }
+
+    fn launch(token: Option<&str>, programs: Option<PathBuf>) -> Self {
         let binary = env_path("MYELIN_BIN", "target/debug/myelin");
         let web_dir = env_path("MYELIN_WEB_DIR", "dist");
         assert!(
@@ -88,6 +103,14 @@ impl Server {
             .stdout(Stdio::piped());
         if let Some(token) = token {
             command.env("MYELIN_TOKEN", token);
+        }
+        if let Some(programs) = programs {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            let folders = std::iter::once(programs).chain(std::env::split_paths(&path));
+            command.env(
+                "PATH",
+                std::env::join_paths(folders).expect("a folder on PATH holds the separator"),
+            );
         }
         let mut process = ProcessGroup::spawn(&mut command).expect("cannot start the server");
         let stdout = process.0.stdout.take().expect("stdout is piped");
@@ -382,10 +405,10 @@ impl Browser {
 }
 
 /// A folder under the system's temporary folder, removed when dropped.
-struct TempDir(PathBuf);
+pub struct TempDir(pub PathBuf);
 
 impl TempDir {
-    fn new(purpose: &str) -> Self {
+    pub fn new(purpose: &str) -> Self {
         let path = std::env::temp_dir().join(format!(
             "myelin-e2e-{purpose}-{}-{}",
             std::process::id(),

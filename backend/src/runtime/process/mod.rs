@@ -715,9 +715,10 @@ fn prepare_folders(plan: &Plan) -> Result<(), String> {
             .file_name()
             .ok_or("the run's artifacts folder has no name")?,
     );
+    // `outputs` is `globals.run_outputs_path`, which components use as is (JupyterLab's root).
     for folder in [
         &plan.working_dir,
-        &plan.artifacts_dir,
+        &plan.artifacts_dir.join("outputs"),
         &plan.context_root.join("artifacts"),
     ] {
         std::fs::create_dir_all(folder)
