@@ -328,3 +328,53 @@ async fn the_search_and_tags_are_in_the_url_and_open_again_from_it() {
     browser.expect_heading("No such component").await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_version_registered_through_the_api_joins_the_grid_without_a_restart() {
+    let server = Server::start();
+    let browser = Browser::start().await;
+    browser.open(&server.url("/hub")).await;
+    browser
+        .find("//ul[@aria-label='Components']/li//h2[normalize-space()='TensorBoard']")
+        .await;
+    let before = card_titles(&browser).await;
+    assert!(!before.iter().any(|title| title == "sleeper"), "{before:?}");
+
+    // A user's component: a project whose versions are Polyaxonfiles, registered over the API.
+    server.post(
+        "/api/v1/default/projects/create",
+        &json!({"name": "sleeper"}),
+    );
+    let register = |version: &str| {
+        server.post(
+            "/api/v1/default/sleeper/versions/component",
+            &json!({
+                "name": version,
+                "description": "sleeps a while",
+                "content": "kind: component\nname: sleeper\nrun: {kind: job, container: {image: busybox, command: [sleep, '1']}}\n",
+            }),
+        );
+    };
+    register("v1");
+    browser.open(&server.url("/hub?q=sleep")).await;
+    expect_cards(&browser, &["sleeper"]).await;
+    browser
+        .click(&format!("{CARDS}//h2/a[normalize-space()='sleeper']"))
+        .await;
+    assert_eq!(browser.path().await, "/hub/default/sleeper");
+    browser
+        .find("//select[@aria-label='Version']/option[text()='v1']")
+        .await;
+
+    // A second version, and the page shows it when opened again: no rebuild, no restart.
+    register("v2");
+    browser.open(&server.url("/hub/default/sleeper")).await;
+    browser
+        .find("//select[@aria-label='Version']/option[text()='v2']")
+        .await;
+    let versions = browser
+        .evaluate("[...document.querySelectorAll(\"select[aria-label='Version'] option\")].map(option => option.textContent)")
+        .await;
+    assert_eq!(versions, json!(["v2", "v1"]), "the newest first");
+    browser.close().await;
+}
