@@ -14,15 +14,15 @@ use async_trait::async_trait;
 use backend::artifacts::Artifacts;
 use backend::runtime::{Reported, Reporter};
 use backend::store::{
-    Link, Mark, NewRun, RunFilter, RunScope, Sqlite, StatusCounts, Store, StoreError, StoredRun,
-    Transition, VersionChange, VersionKey,
+    Link, Mark, MetricsRecord, NewRun, RunFilter, RunMetrics, RunPlace, RunScope, Sqlite,
+    StatusCounts, Store, StoreError, StoredRun, Transition, VersionChange, VersionKey,
 };
 use common::{Server, is_done, python_job};
 use serde_json::{Value as Json, json};
 use shared::api::{
-    EdgeBody, LineageArtifact, ListResponse, OperationBody, Project, ProjectBody, ProjectVersion,
-    ProjectVersionBody, Run, RunClone, RunEdge, RunLineageArtifact, RunPatch, Status,
-    StatusCondition,
+    EdgeBody, LineageArtifact, ListResponse, MetricKind, OperationBody, Project, ProjectBody,
+    ProjectVersion, ProjectVersionBody, Run, RunClone, RunEdge, RunLineageArtifact, RunPatch,
+    Status, StatusCondition,
 };
 
 /// A tmpfs of a given size the test mounts, unmounted and removed when dropped.
@@ -486,6 +486,19 @@ impl Store for Full {
     }
     async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {
         self.inner.unfinished_runs().await
+    }
+    async fn record_metrics(
+        &self,
+        records: Vec<MetricsRecord>,
+    ) -> Result<Vec<RunPlace>, StoreError> {
+        self.inner.record_metrics(records).await
+    }
+    async fn metric_summaries(
+        &self,
+        uuids: &[String],
+        kind: MetricKind,
+    ) -> Result<std::collections::BTreeMap<String, RunMetrics>, StoreError> {
+        self.inner.metric_summaries(uuids, kind).await
     }
 }
 

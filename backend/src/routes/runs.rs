@@ -23,6 +23,7 @@ use crate::{AppError, AppState, clock};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/{owner}/{project}/runs", get(list).post(create))
+        .route("/v1/orgs/{owner}/runs", get(owner_list))
         .route(
             "/v1/{owner}/{project}/runs/stop",
             post(|state, path, body| bulk(state, path, body, Action::Stop)),
@@ -164,16 +165,37 @@ pub(super) fn list_filter(params: &ListParams) -> Result<(RunFilter, LinkParams)
 }
 
 async fn list(
-    State(state): State<AppState>,
+    state: State<AppState>,
     Path((owner, project)): Path<(String, String)>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<ListResponse<Run>>, AppError> {
+    let path = format!("/api/v1/{owner}/{project}/runs");
+    list_scope(state, RunScope::Project { owner, project }, &path, params).await
+}
+
+/// Every project's runs of an owner, as Polyaxon EE's organization lists them: the runs
+/// dashboard, each run naming its `project`.
+async fn owner_list(
+    state: State<AppState>,
+    Path(owner): Path<String>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<ListResponse<Run>>, AppError> {
+    let path = format!("/api/v1/orgs/{owner}/runs");
+    list_scope(state, RunScope::Owner { owner }, &path, params).await
+}
+
+/// A page of the runs `scope` looks at, filtered and sorted by the request's PQL, with links to
+/// the pages beside it at `path`.
+pub(super) async fn list_scope(
+    State(state): State<AppState>,
+    scope: RunScope,
+    path: &str,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<ListResponse<Run>>, AppError> {
     let Query(params) = params?;
     let (filter, links) = list_filter(&params)?;
-    let path = format!("/api/v1/{owner}/{project}/runs");
-    let scope = RunScope::Project { owner, project };
     let mut page = state.store.runs(&scope, &filter).await?;
-    (page.previous, page.next) = page_links(&path, filter.limit, filter.offset, page.count, &links);
+    (page.previous, page.next) = page_links(path, filter.limit, filter.offset, page.count, &links);
     Ok(Json(page))
 }
 

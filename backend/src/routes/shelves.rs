@@ -12,7 +12,7 @@ use serde_json::{Value as Json_, json};
 use shared::api::{ListResponse, Run, RunSelection};
 
 use super::run_uuid;
-use super::runs::{ListParams, list_filter, page_links, selected, stop_run};
+use super::runs::{ListParams, list_scope, selected, stop_run};
 use crate::store::{Mark, RunScope};
 use crate::{AppError, AppState};
 
@@ -66,7 +66,7 @@ async fn archived_runs(
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<ListResponse<Run>>, AppError> {
     let path = format!("/api/v1/archives/{owner}/runs");
-    shelf(state, RunScope::Archived { owner }, &path, params).await
+    list_scope(state, RunScope::Archived { owner }, &path, params).await
 }
 
 async fn bookmarked_runs(
@@ -75,21 +75,7 @@ async fn bookmarked_runs(
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<ListResponse<Run>>, AppError> {
     let path = format!("/api/v1/bookmarks/{owner}/runs");
-    shelf(state, RunScope::Bookmarked { owner }, &path, params).await
-}
-
-/// A page of an owner's archived or bookmarked runs, filtered and sorted as a project's are.
-async fn shelf(
-    State(state): State<AppState>,
-    scope: RunScope,
-    path: &str,
-    params: Result<Query<ListParams>, QueryRejection>,
-) -> Result<Json<ListResponse<Run>>, AppError> {
-    let Query(params) = params?;
-    let (filter, links) = list_filter(&params)?;
-    let mut page = state.store.runs(&scope, &filter).await?;
-    (page.previous, page.next) = page_links(path, filter.limit, filter.offset, page.count, &links);
-    Ok(Json(page))
+    list_scope(state, RunScope::Bookmarked { owner }, &path, params).await
 }
 
 /// Stops the runs still going before they are archived, as Polyaxon does: an archived run is

@@ -2,20 +2,21 @@
 //! server-sent events). A [`Notifying`] store wraps any store and tells after each write that
 //! succeeded; watchers that fall behind are told to read again rather than being buffered for.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::Serialize;
 use shared::api::{
-    EdgeBody, LineageArtifact, ListResponse, Project, ProjectBody, ProjectVersion,
+    EdgeBody, LineageArtifact, ListResponse, MetricKind, Project, ProjectBody, ProjectVersion,
     ProjectVersionBody, Run, RunClone, RunEdge, RunLineageArtifact, RunPatch, Status,
     StatusCondition,
 };
 use tokio::sync::broadcast;
 
 use super::{
-    Link, Mark, NewRun, RunFilter, RunScope, StatusCounts, Store, StoreError, StoredRun,
-    Transition, VersionChange, VersionKey,
+    Link, Mark, MetricsRecord, NewRun, RunFilter, RunMetrics, RunPlace, RunScope, StatusCounts,
+    Store, StoreError, StoredRun, Transition, VersionChange, VersionKey,
 };
 
 /// How many changes wait for a slow watcher before it is told it missed some.
@@ -30,7 +31,8 @@ pub struct RunEvent {
     pub project: String,
     /// The run.
     pub uuid: String,
-    /// `created`, `status`, `updated` or `deleted`.
+    /// `created`, `status`, `updated`, `metrics` (its summaries changed as it logged) or
+    /// `deleted`.
     pub change: &'static str,
     /// The run's status after the change, when it has one.
     pub status: Option<Status>,
@@ -319,5 +321,31 @@ impl Store for Notifying {
 
     async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {
         self.inner.unfinished_runs().await
+    }
+
+    async fn record_metrics(
+        &self,
+        records: Vec<MetricsRecord>,
+    ) -> Result<Vec<RunPlace>, StoreError> {
+        let changed = self.inner.record_metrics(records).await?;
+        // Charts and tables of a running run grow as it logs.
+        for place in &changed {
+            let _ = self.events.send(RunEvent {
+                owner: place.owner.clone(),
+                project: place.project.clone(),
+                uuid: place.uuid.clone(),
+                change: "metrics",
+                status: Some(place.status),
+            });
+        }
+        Ok(changed)
+    }
+
+    async fn metric_summaries(
+        &self,
+        uuids: &[String],
+        kind: MetricKind,
+    ) -> Result<BTreeMap<String, RunMetrics>, StoreError> {
+        self.inner.metric_summaries(uuids, kind).await
     }
 }

@@ -9,12 +9,14 @@ pub mod lifecycle;
 pub mod pql;
 mod sqlite;
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use serde_json::{Map, Value as Json};
 use shared::api::{
-    EdgeBody, LineageArtifact, ListResponse, OperationBody, Project, ProjectBody, ProjectVersion,
-    ProjectVersionBody, Run, RunClone, RunEdge, RunLineageArtifact, RunPatch, StageCondition,
-    StatusCondition,
+    EdgeBody, LineageArtifact, ListResponse, MetricKind, MetricSummary, OperationBody, Project,
+    ProjectBody, ProjectVersion, ProjectVersionBody, Run, RunClone, RunEdge, RunLineageArtifact,
+    RunPatch, StageCondition, Status, StatusCondition,
 };
 
 pub use events::{Notifying, RunEvent};
@@ -115,6 +117,11 @@ pub enum RunScope {
         /// The owner.
         owner: String,
     },
+    /// An owner's runs that are not archived, in every project (`orgs/{owner}/runs`).
+    Owner {
+        /// The owner.
+        owner: String,
+    },
 }
 
 /// A mark put on or taken off runs and projects.
@@ -163,14 +170,47 @@ pub enum VersionChange {
     Transfer(String),
 }
 
+/// A run's summaries of one kind of series, as the store has them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunMetrics {
+    /// The run's status: a run that has ended has had its summaries recorded at its end.
+    pub status: Status,
+    /// What each series comes to, by name.
+    pub summaries: BTreeMap<String, MetricSummary>,
+}
+
+/// What some of a run's series of one kind come to, to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsRecord {
+    /// The run's uuid.
+    pub uuid: String,
+    /// Logged metrics or system resources.
+    pub kind: MetricKind,
+    /// Each series' summary, by name.
+    pub summaries: Vec<(String, MetricSummary)>,
+}
+
+/// Where a run is and what its status is: what its watchers are told when it changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunPlace {
+    /// The run's uuid.
+    pub uuid: String,
+    /// The owner of its project.
+    pub owner: String,
+    /// Its project.
+    pub project: String,
+    /// Its status.
+    pub status: Status,
+}
+
 /// How many runs are in each status.
-pub type StatusCounts = Vec<(shared::api::Status, u64)>;
+pub type StatusCounts = Vec<(Status, u64)>;
 
 /// How a run's status changed when a condition was recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transition {
     /// The condition was recorded; the run is now in this status.
-    Recorded(shared::api::Status),
+    Recorded(Status),
     /// The lifecycle refused it (a final status is never left, for instance).
     Refused,
 }
@@ -335,4 +375,18 @@ pub trait Store: Send + Sync + 'static {
     /// The uuids of managed runs that have not ended and wait for nothing (no `pending`), oldest
     /// first: what a restarted server must pick up again.
     async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Records what runs' series come to, replacing what was recorded for the same names, in
+    /// one transaction; runs that do not exist (any more) are passed over. The runs whose
+    /// recorded summaries changed, and where they are.
+    async fn record_metrics(
+        &self,
+        records: Vec<MetricsRecord>,
+    ) -> Result<Vec<RunPlace>, StoreError>;
+    /// The recorded summaries of `kind` of those of `uuids` that are runs, by uuid.
+    async fn metric_summaries(
+        &self,
+        uuids: &[String],
+        kind: MetricKind,
+    ) -> Result<BTreeMap<String, RunMetrics>, StoreError>;
 }

@@ -21,8 +21,13 @@
 //!   In comparisons and ranges a bare date is its midnight and ranges include both ends.
 //! - `inputs.NAME` and `outputs.NAME` look in `run_values`: numbers and booleans in `number`, any
 //!   other value as JSON text in `text`.
+//! - `metrics.NAME.min`, `.max`, `.count` and `.last` look in `run_metrics`, what the series the
+//!   run logged as NAME comes to. `metrics.NAME` is its last value: the series' when the run
+//!   logged one, and otherwise the output NAME, which is all Polyaxon reads (its tracking client
+//!   copies each metric's last value into the outputs, and clients may log outputs alone). A
+//!   name that ends in one of those four words is read as that field of the name before it.
 //!
-//! Not supported: Polyaxon's fields that Myelin has no data for (`project`, `agent`, `queue`,
+//! Not supported: Polyaxon's fields that Myelin has no data for (`agent`, `queue`,
 //! `commit`, `cost`, `cpu`, `memory`, `meta_flags.*`, lineage and artifact fields, …), `_any_`,
 //! and `%` patterns anywhere but at the start or end of a value.
 
@@ -104,12 +109,19 @@ pub enum Field {
     /// The run's tags (`run_tags`): `tags:a` is "has tag a".
     Tags,
     /// One input or output (`run_values`): `inputs.lr`, `in.lr`, `params.lr`, `outputs.loss`,
-    /// `out.loss`, `metrics.loss`.
+    /// `out.loss`.
     RunValue {
         /// Inputs or outputs.
         section: Section,
         /// The input's or output's name, as written.
         key: String,
+    },
+    /// What a logged metric comes to (`run_metrics`): `metrics.loss`, `metrics.loss.min`.
+    Metric {
+        /// The metric's name, as written.
+        name: String,
+        /// Which part of its summary.
+        stat: Stat,
     },
     /// One top-level key of `runs.meta_info`: `meta_info.KEY`.
     MetaInfo(String),
@@ -120,8 +132,55 @@ pub enum Field {
 pub enum Section {
     /// `inputs.NAME`, `in.NAME`, `params.NAME`.
     Inputs,
-    /// `outputs.NAME`, `out.NAME`, `metrics.NAME` (Myelin keeps a run's last metrics as outputs).
+    /// `outputs.NAME`, `out.NAME`.
     Outputs,
+}
+
+/// Which part of a metric's summary a condition or sort looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stat {
+    /// `metrics.NAME`, `metrics.NAME.last`: the last value logged, or the output NAME for a
+    /// run that logged no series of that name.
+    Last,
+    /// `metrics.NAME.min`: the lowest finite value.
+    Min,
+    /// `metrics.NAME.max`: the highest finite value.
+    Max,
+    /// `metrics.NAME.count`: how many values were logged.
+    Count,
+}
+
+impl Stat {
+    /// The column of `run_metrics` it reads.
+    fn column(self) -> &'static str {
+        match self {
+            Self::Last => "last",
+            Self::Min => "min",
+            Self::Max => "max",
+            Self::Count => "count",
+        }
+    }
+}
+
+/// The parts of a summary a `metrics.NAME.PART` field may name.
+const STATS: &[(&str, Stat)] = &[
+    ("last", Stat::Last),
+    ("min", Stat::Min),
+    ("max", Stat::Max),
+    ("count", Stat::Count),
+];
+
+/// The prefix of fields that read metrics' summaries.
+const METRICS: &str = "metrics";
+
+/// `NAME` or `NAME.PART` after `metrics.`, as the metric's name and the part of its summary.
+fn metric_key(key: &str) -> (&str, Stat) {
+    key.rsplit_once('.')
+        .and_then(|(name, part)| {
+            let &(_, stat) = STATS.iter().find(|(known, _)| *known == part)?;
+            (!name.is_empty()).then_some((name, stat))
+        })
+        .unwrap_or((key, Stat::Last))
 }
 
 impl Section {
@@ -159,6 +218,8 @@ pub enum Column {
     Runtime,
     /// `user`.
     User,
+    /// `project`: the name of the run's project, for lists across projects.
+    Project,
     /// `managed_by`.
     ManagedBy,
     /// `pending`.
@@ -192,6 +253,7 @@ impl Column {
             Self::Kind => "runs.kind",
             Self::Runtime => "runs.runtime",
             Self::User => "runs.user",
+            Self::Project => "(SELECT p.name FROM projects p WHERE p.id = runs.project_id)",
             Self::ManagedBy => "runs.managed_by",
             Self::Pending => "runs.pending",
             Self::CloningKind => "runs.cloning_kind",
@@ -214,6 +276,7 @@ impl Column {
             | Self::Kind
             | Self::Runtime
             | Self::User
+            | Self::Project
             | Self::ManagedBy
             | Self::Pending
             | Self::CloningKind
@@ -336,6 +399,13 @@ pub enum SortKey {
         /// The input's or output's name.
         key: String,
     },
+    /// A part of a logged metric's summary.
+    Metric {
+        /// The metric's name.
+        name: String,
+        /// Which part.
+        stat: Stat,
+    },
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -357,6 +427,7 @@ const FIELDS: &[(&str, Column)] = &[
     ("kind", Column::Kind),
     ("runtime", Column::Runtime),
     ("user", Column::User),
+    ("project", Column::Project),
     ("managed_by", Column::ManagedBy),
     ("pending", Column::Pending),
     ("cloning_kind", Column::CloningKind),
@@ -391,7 +462,6 @@ const RUN_VALUE_PREFIXES: &[(&str, Section)] = &[
     ("params", Section::Inputs),
     ("outputs", Section::Outputs),
     ("out", Section::Outputs),
-    ("metrics", Section::Outputs),
 ];
 
 const META_INFO: &str = "meta_info";
@@ -653,7 +723,9 @@ fn parse_field(name: Token) -> Result<Field, PqlError> {
         return Ok(Field::Tags);
     }
     let prefixed = name.text.split_once('.').filter(|(prefix, _)| {
-        *prefix == META_INFO || RUN_VALUE_PREFIXES.iter().any(|(known, _)| known == prefix)
+        *prefix == META_INFO
+            || *prefix == METRICS
+            || RUN_VALUE_PREFIXES.iter().any(|(known, _)| known == prefix)
     });
     let Some((prefix, key)) = prefixed else {
         return Err(unknown_field(name));
@@ -662,6 +734,13 @@ fn parse_field(name: Token) -> Result<Field, PqlError> {
         return Err(name.error(format!(
             "`{prefix}.` needs a name after the dot, such as `{prefix}.lr`"
         )));
+    }
+    if prefix == METRICS {
+        let (name, stat) = metric_key(key);
+        return Ok(Field::Metric {
+            name: name.to_owned(),
+            stat,
+        });
     }
     match RUN_VALUE_PREFIXES
         .iter()
@@ -683,7 +762,8 @@ fn unknown_field(name: Token) -> PqlError {
     let suggestion = match name.text.split_once('.') {
         Some((prefix, key)) => {
             let prefixes = RUN_VALUE_PREFIXES.iter().map(|(known, _)| *known);
-            closest(prefix, prefixes.chain([META_INFO])).map(|prefix| format!("{prefix}.{key}"))
+            closest(prefix, prefixes.chain([METRICS, META_INFO]))
+                .map(|prefix| format!("{prefix}.{key}"))
         }
         None => {
             let names = FIELDS.iter().map(|(known, _)| *known);
@@ -700,7 +780,8 @@ fn known(columns: &[(&str, Column)], rest: &str) -> String {
     format!("{}, {rest}", names.join(", "))
 }
 
-const KNOWN_PREFIXED: &str = "inputs.NAME (or in., params.) and outputs.NAME (or out., metrics.)";
+const KNOWN_PREFIXED: &str = "inputs.NAME (or in., params.), outputs.NAME (or out.) and \
+     metrics.NAME (or metrics.NAME.last, .min, .max, .count)";
 
 /// "unknown field `stauts`; did you mean `status`?", or the list of known names.
 fn unknown(
@@ -749,6 +830,8 @@ impl Family {
             Field::Column(column) => column.family(),
             Field::Tags => Self::Tags,
             Field::RunValue { .. } | Field::MetaInfo(_) => Self::Value,
+            // Polyaxon reads metrics with its scalar parser: `metrics.loss:a|b` is refused.
+            Field::Metric { .. } => Self::Scalar,
         }
     }
 
@@ -931,10 +1014,15 @@ fn literal(field: &Field, name: &str, token: Token) -> Result<Literal, PqlError>
     match field {
         Field::Column(column) => match column.family() {
             Family::DateTime => time_value(token).map(Literal::Time),
-            Family::Scalar => number(token, name).map(Literal::Number),
+            Family::Scalar => {
+                number(token, name, "seconds such as `30` or `1.5`").map(Literal::Number)
+            }
             _ => Ok(Literal::Text(column_text(*column, token.text))),
         },
         Field::Tags => Ok(Literal::Text(token.text.to_owned())),
+        Field::Metric { .. } => {
+            number(token, name, "numbers such as `0.1` or `1e-3`").map(Literal::Number)
+        }
         Field::RunValue { .. } => json_literal(token, true),
         Field::MetaInfo(_) => json_literal(token, false),
     }
@@ -961,7 +1049,8 @@ fn column_text(column: Column, text: &str) -> String {
     }
 }
 
-fn number(token: Token, name: &str) -> Result<f64, PqlError> {
+/// A finite number; the error says `name` takes `what`.
+fn number(token: Token, name: &str, what: &str) -> Result<f64, PqlError> {
     token
         .text
         .parse::<f64>()
@@ -969,7 +1058,7 @@ fn number(token: Token, name: &str) -> Result<f64, PqlError> {
         .filter(|number| number.is_finite())
         .ok_or_else(|| {
             token.error(format!(
-                "`{}` is not a number; `{name}` takes seconds such as `30` or `1.5`",
+                "`{}` is not a number; `{name}` takes {what}",
                 token.text
             ))
         })
@@ -1058,29 +1147,37 @@ fn sort_key(name: Token) -> Result<SortKey, PqlError> {
     if let Some(&(_, column)) = SORTABLE.iter().find(|(known, _)| *known == name.text) {
         return Ok(SortKey::Column(column));
     }
-    let prefixed = name.text.split_once('.').and_then(|(prefix, key)| {
-        RUN_VALUE_PREFIXES
-            .iter()
-            .find(|(known, _)| *known == prefix)
-            .map(|&(_, section)| (section, key))
-    });
-    match prefixed {
-        Some((_, "")) => Err(name.error(format!(
+    let Some((prefix, key)) = name.text.split_once('.').filter(|(prefix, _)| {
+        *prefix == METRICS || RUN_VALUE_PREFIXES.iter().any(|(known, _)| known == prefix)
+    }) else {
+        let candidates = SORTABLE.iter().map(|(known, _)| *known);
+        return Err(unknown(
+            name,
+            "sort field",
+            closest(name.text, candidates),
+            &known(SORTABLE, KNOWN_PREFIXED),
+        ));
+    };
+    if key.is_empty() {
+        return Err(name.error(format!(
             "`{}` needs a name after the dot, such as `inputs.lr`",
             name.text
-        ))),
-        Some((section, key)) => Ok(SortKey::RunValue {
+        )));
+    }
+    match RUN_VALUE_PREFIXES
+        .iter()
+        .find(|(known, _)| *known == prefix)
+    {
+        Some(&(_, section)) => Ok(SortKey::RunValue {
             section,
             key: key.to_owned(),
         }),
         None => {
-            let candidates = SORTABLE.iter().map(|(known, _)| *known);
-            Err(unknown(
-                name,
-                "sort field",
-                closest(name.text, candidates),
-                &known(SORTABLE, KNOWN_PREFIXED),
-            ))
+            let (metric, stat) = metric_key(key);
+            Ok(SortKey::Metric {
+                name: metric.to_owned(),
+                stat,
+            })
         }
     }
 }
@@ -1157,11 +1254,21 @@ pub fn order_by(sorts: &[Sort]) -> (String, Vec<SqlValue>) {
             SortKey::Column(column) => column.sql().to_owned(),
             SortKey::RunValue { section, key } => {
                 params.push(SqlValue::Text(key.clone()));
-                format!(
-                    "(SELECT v.number FROM run_values v WHERE v.run_id = runs.id \
-                     AND v.section = '{}' AND v.key = ?)",
-                    section.as_str()
-                )
+                output_number(*section)
+            }
+            SortKey::Metric { name, stat } => {
+                params.push(SqlValue::Text(name.clone()));
+                let summary = format!(
+                    "(SELECT m.{} FROM run_metrics m WHERE m.run_id = runs.id \
+                     AND m.kind = 'metric' AND m.name = ?)",
+                    stat.column()
+                );
+                if *stat == Stat::Last {
+                    params.push(SqlValue::Text(name.clone()));
+                    format!("coalesce({summary}, {})", output_number(Section::Outputs))
+                } else {
+                    summary
+                }
             }
         };
         terms.push(format!(
@@ -1173,6 +1280,15 @@ pub fn order_by(sorts: &[Sort]) -> (String, Vec<SqlValue>) {
     let tie = direction(sorts.first().is_some_and(|sort| sort.descending));
     terms.push(format!("runs.id {tie}"));
     (terms.join(", "), params)
+}
+
+/// The number a run has as its input or output named by the next `?`.
+fn output_number(section: Section) -> String {
+    format!(
+        "(SELECT v.number FROM run_values v WHERE v.run_id = runs.id \
+         AND v.section = '{}' AND v.key = ?)",
+        section.as_str()
+    )
 }
 
 struct SqlWriter {
@@ -1238,7 +1354,47 @@ impl SqlWriter {
                 }
             }
             Field::RunValue { section, key } => self.run_value(*section, key, operation),
+            Field::Metric { name, stat } => self.metric(name, *stat, operation),
         }
+    }
+
+    /// The (positive) test of a metric's summary; the last value falls back on the output of
+    /// the same name for runs that logged no series of it.
+    fn metric(&mut self, name: &str, stat: Stat, operation: &Operation) {
+        if stat != Stat::Last {
+            return self.summarised(name, stat, operation);
+        }
+        self.sql.push('(');
+        if *operation != Operation::IsNil {
+            self.summarised(name, stat, operation);
+            self.sql.push_str(" OR ");
+        }
+        // A run that logged a last value is decided by it alone; the others by their output.
+        self.sql.push('(');
+        self.summarised(name, stat, &Operation::IsNil);
+        self.sql.push_str(" AND ");
+        self.run_value(Section::Outputs, name, operation);
+        self.sql.push_str("))");
+    }
+
+    /// Whether the run's summary of metric `name` has `stat` passing `operation`: runs are
+    /// taken from a range of one of `run_metrics`' indexes rather than tested one by one.
+    fn summarised(&mut self, name: &str, stat: Stat, operation: &Operation) {
+        let column = stat.column();
+        let (membership, test) = match operation {
+            // No value: not among the runs that have one.
+            Operation::IsNil => ("NOT IN", format!("m.{column} IS NOT NULL")),
+            _ => ("IN", format!("m.{column}")),
+        };
+        self.sql.push_str(&format!(
+            "runs.id {membership} (SELECT m.run_id FROM run_metrics m \
+             WHERE m.kind = 'metric' AND m.name = ? AND {test}"
+        ));
+        self.params.push(SqlValue::Text(name.to_owned()));
+        if *operation != Operation::IsNil {
+            self.operation(operation);
+        }
+        self.sql.push(')');
     }
 
     fn run_value(&mut self, section: Section, key: &str, operation: &Operation) {
@@ -1457,6 +1613,8 @@ mod tests {
         inputs: Json,
         outputs: Json,
         meta_info: Json,
+        /// Summaries of logged metrics: `{name: {last, min, max, count}}`.
+        metrics: Json,
     }
 
     /// A finished-looking job created at `created_at`, with nothing else set.
@@ -1482,6 +1640,7 @@ mod tests {
             inputs: json!({}),
             outputs: json!({}),
             meta_info: json!({}),
+            metrics: json!({}),
         }
     }
 
@@ -1500,6 +1659,10 @@ mod tests {
                 inputs: json!({"lr": 0.1, "optimizer": "adam", "epochs": 10, "augment": true}),
                 outputs: json!({"loss": 0.25, "accuracy": 0.91}),
                 meta_info: json!({"has_events": true, "team": "vision"}),
+                metrics: json!({
+                    "loss": {"last": 0.25, "min": 0.05, "max": 2.3, "count": 100},
+                    "accuracy": {"last": 0.91, "min": 0.1, "max": 0.93, "count": 100},
+                }),
                 ..job("2024-01-10T09:15:00Z")
             },
             Run {
@@ -1514,6 +1677,8 @@ mod tests {
                 tags: &["vision"],
                 inputs: json!({"lr": 0.01, "optimizer": "sgd", "epochs": 20, "augment": false}),
                 outputs: json!({"loss": 0.9}),
+                // It diverged: its last value was NaN, which the store keeps as no value.
+                metrics: json!({"loss": {"last": null, "min": 0.4, "max": 5.0, "count": 30}}),
                 ..job("2024-01-15T14:00:00Z")
             },
             Run {
@@ -1544,6 +1709,8 @@ mod tests {
                 tags: &["eval"],
                 inputs: json!({"lr": 0.001, "optimizer": "adam"}),
                 outputs: json!({"loss": 0.5}),
+                // Still running: its series has moved on from the output it logged.
+                metrics: json!({"loss": {"last": 0.45, "min": 0.45, "max": 1.0, "count": 10}}),
                 ..job("2024-02-05T08:00:00Z")
             },
             Run {
@@ -1593,6 +1760,7 @@ mod tests {
                 inputs: json!({"lr": 0.1, "optimizer": "adam", "layers": [64]}),
                 outputs: json!({"loss": 0.1, "accuracy": 0.95}),
                 meta_info: json!({"has_events": false, "team": "vision"}),
+                metrics: json!({"loss": {"last": 0.1, "min": 0.08, "max": 1.5, "count": 200}}),
                 ..job("2024-03-01T11:00:00Z")
             },
         ]
@@ -1617,8 +1785,13 @@ mod tests {
 
     fn database() -> Connection {
         let db = Connection::open_in_memory().expect("in-memory database");
-        db.execute_batch(include_str!("schema.sql"))
-            .expect("schema");
+        for schema in [
+            include_str!("schema.sql"),
+            include_str!("schema_2.sql"),
+            include_str!("schema_3.sql"),
+        ] {
+            db.execute_batch(schema).expect("schema");
+        }
         db.execute(
             "INSERT INTO projects (id, uuid, owner, name, created_at, updated_at) \
              VALUES (1, 'p', 'acme', 'vision', 0, 0)",
@@ -1683,6 +1856,21 @@ mod tests {
                     )
                     .expect("value");
                 }
+            }
+            for (name, summary) in run.metrics.as_object().expect("an object") {
+                db.execute(
+                    "INSERT INTO run_metrics (run_id, kind, name, count, non_finite, last, min, \
+                     max) VALUES (?1, 'metric', ?2, ?3, 0, ?4, ?5, ?6)",
+                    params![
+                        id,
+                        name,
+                        summary["count"].as_i64(),
+                        summary["last"].as_f64(),
+                        summary["min"].as_f64(),
+                        summary["max"].as_f64(),
+                    ],
+                )
+                .expect("metric");
             }
         }
         db
@@ -1922,12 +2110,74 @@ mod tests {
     }
 
     #[test]
-    fn outputs_and_metrics_compare_like_inputs() {
+    fn outputs_compare_like_inputs() {
         assert_finds(&[
             ("outputs.loss:<0.3", &[1, 8]),
             ("out.accuracy:>=0.95", &[8]),
-            ("metrics.loss:>0.5", &[2, 3]),
             ("outputs.accuracy:nil", &[2, 3, 4, 5, 6, 7]),
+        ]);
+    }
+
+    #[test]
+    fn metrics_compare_their_summaries_last_min_max_and_count() {
+        assert_finds(&[
+            ("metrics.loss.min:<0.1", &[1, 8]),
+            ("metrics.loss.min:<=0.4", &[1, 2, 8]),
+            ("metrics.loss.max:>=2", &[1, 2]),
+            ("metrics.loss.count:>50", &[1, 8]),
+            ("metrics.loss.count:10", &[4]),
+            // A negated comparison flips: runs without a summary stay out.
+            ("metrics.loss.min:~<0.1", &[2, 4]),
+            ("metrics.loss.min:~0.05", &[2, 3, 4, 5, 6, 7, 8]),
+            ("metrics.loss.min:nil", &[3, 5, 6, 7]),
+            ("metrics.loss.max:~nil", &[1, 2, 4, 8]),
+            ("metrics.accuracy.max:>0.9, metrics.loss.min:<0.1", &[1]),
+            ("metrics.loss.min:<0.1 OR status:running", &[1, 4, 5, 8]),
+        ]);
+    }
+
+    #[test]
+    fn a_metric_s_last_value_is_its_series_or_else_its_output() {
+        assert_finds(&[
+            // Run 4 logged 0.45 since its output said 0.5; run 2's last value was NaN and
+            // run 3 logged no series: their outputs answer.
+            ("metrics.loss:<0.5", &[1, 4, 8]),
+            ("metrics.loss.last:<0.5", &[1, 4, 8]),
+            ("metrics.loss:>0.5", &[2, 3]),
+            ("metrics.loss:0.5", &[]),
+            ("metrics.loss:0.45", &[4]),
+            ("metrics.loss:~>0.5", &[1, 4, 8]),
+            ("metrics.accuracy:>0.9", &[1, 8]),
+            ("metrics.loss:nil", &[5, 6, 7]),
+            ("metrics.loss:~nil", &[1, 2, 3, 4, 8]),
+        ]);
+    }
+
+    #[test]
+    fn a_metric_named_with_dots_keeps_them_before_the_summary_s_part() {
+        let field = |query: &str| match parse(query).expect("valid").root {
+            Some(Expr::Condition(condition)) => condition.field,
+            other => panic!("{query}: {other:?}"),
+        };
+        let metric = |name: &str, stat| Field::Metric {
+            name: name.to_owned(),
+            stat,
+        };
+        assert_eq!(
+            field("metrics.val.loss.max:>1"),
+            metric("val.loss", Stat::Max)
+        );
+        assert_eq!(field("metrics.val.loss:>1"), metric("val.loss", Stat::Last));
+        assert_eq!(field("metrics.min:>1"), metric("min", Stat::Last));
+        assert_eq!(field("metrics.loss.count:3"), metric("loss", Stat::Count));
+    }
+
+    #[test]
+    fn project_names_the_run_s_project() {
+        assert_finds(&[
+            ("project:vision", &[1, 2, 3, 4, 5, 6, 7, 8]),
+            ("project:other", &[]),
+            ("project:other|vision, status:running", &[4, 5]),
         ]);
     }
 
@@ -2016,6 +2266,12 @@ mod tests {
             ("", "-inputs.lr", &[8, 1, 3, 2, 4, 7, 6, 5]),
             ("", "in.lr", &[4, 2, 3, 1, 8, 5, 6, 7]),
             ("", "-outputs.loss", &[2, 3, 4, 1, 8, 7, 6, 5]),
+            ("", "metrics.loss.min", &[1, 8, 2, 4, 3, 5, 6, 7]),
+            ("", "-metrics.loss.max", &[2, 1, 8, 4, 7, 6, 5, 3]),
+            // The last value is the series', or else the output: run 4's 0.45, run 2's 0.9.
+            ("", "metrics.loss", &[8, 1, 4, 3, 2, 5, 6, 7]),
+            ("", "-metrics.loss.last", &[2, 3, 4, 1, 8, 7, 6, 5]),
+            ("status:running", "metrics.loss.count", &[4, 5]),
             // The sort's parameters come after the query's.
             (
                 "status:failed|succeeded, inputs.optimizer:~nil",
@@ -2118,6 +2374,17 @@ mod tests {
         assert_error("name:>abc", ">", "`>` does not apply to `name`");
         assert_error("tags:>=a", ">=", "`>=` does not apply to `tags`");
         assert_error("inputs.optimizer:>adam", "adam", "compares numbers");
+        assert_error(
+            "metrics.loss:0.1|0.2",
+            "|",
+            "a list (`|`) does not apply to `metrics.loss`",
+        );
+        assert_error("metrics.loss.min:<low", "low", "`low` is not a number");
+        assert_error(
+            "metrics.:1",
+            "metrics",
+            "`metrics.` needs a name after the dot",
+        );
         assert_error("inputs.x:null", "null", "write `nil`");
         assert_error("created_at:2024-01-01 ..", "", "a value on each side");
         assert_error("created_at:a .. b .. c", "..", "exactly two ends");

@@ -9,7 +9,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_from_iter};
 use serde_json::{Map, Value as Json};
 use shared::api::{
-    Cloning, EdgeBody, LineageArtifact, ListResponse, NamedRef, Project, ProjectBody,
+    Cloning, EdgeBody, LineageArtifact, ListResponse, MetricKind, NamedRef, Project, ProjectBody,
     ProjectVersion, ProjectVersionBody, Run, RunClone, RunEdge, RunLineageArtifact, RunPatch,
     RunSettings, Status, StatusCondition,
 };
@@ -17,16 +17,21 @@ use shared::time::Timestamp;
 
 use super::lifecycle::{self, RunState};
 use super::{
-    Link, Mark, NewRun, RunFilter, RunScope, StatusCounts, Store, StoreError, StoredRun,
-    Transition, VersionChange, VersionKey, pql,
+    Link, Mark, MetricsRecord, NewRun, RunFilter, RunMetrics, RunPlace, RunScope, StatusCounts,
+    Store, StoreError, StoredRun, Transition, VersionChange, VersionKey, pql,
 };
 use crate::clock;
 
 mod links;
+mod metrics;
 mod versions;
 
 /// The schema versions, in order; `PRAGMA user_version` says how many are applied.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("schema_2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("schema_2.sql"),
+    include_str!("schema_3.sql"),
+];
 
 /// How many read connections are kept open.
 const READERS: usize = 4;
@@ -296,6 +301,8 @@ fn run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<Run> {
         live_state: i32::from(row.get::<_, bool>(28)?),
         bookmarked: row.get(29)?,
         readme: row.get(30)?,
+        // Lists add them; a run alone does not carry them.
+        metrics: None,
         schedule_at: None,
         pipeline: None,
         resources: None,
@@ -505,6 +512,15 @@ fn list<T>(count: i64, results: Vec<T>) -> ListResponse<T> {
         previous: None,
         next: None,
     }
+}
+
+/// Whether a list shows archived runs too: when its query asks for them by their
+/// `live_state`.
+fn archived(filter: &RunFilter) -> bool {
+    filter
+        .query
+        .as_ref()
+        .is_some_and(|query| query.mentions(pql::Column::LiveState))
 }
 
 /// A list ordered by one input or output.
@@ -819,13 +835,7 @@ impl Store for Sqlite {
             let (mut condition, mut values, project_id) = match &scope {
                 RunScope::Project { owner, project } => {
                     let project_id = project_id(connection, owner, project)?;
-                    // Archived runs are out of the list, unless the query asks for them by
-                    // their `live_state`.
-                    let archived = filter
-                        .query
-                        .as_ref()
-                        .is_some_and(|query| query.mentions(pql::Column::LiveState));
-                    let condition = if archived {
+                    let condition = if archived(&filter) {
                         "runs.project_id = ?"
                     } else {
                         "runs.project_id = ? AND runs.archived_at IS NULL"
@@ -850,6 +860,20 @@ impl Store for Sqlite {
                     vec![SqlValue::Text(owner.clone())],
                     None,
                 ),
+                RunScope::Owner { owner } => {
+                    let live = if archived(&filter) {
+                        ""
+                    } else {
+                        " AND runs.archived_at IS NULL"
+                    };
+                    (
+                        format!(
+                            "runs.project_id IN (SELECT id FROM projects WHERE owner = ?){live}"
+                        ),
+                        vec![SqlValue::Text(owner.clone())],
+                        None,
+                    )
+                }
             };
             if filter.bookmarked {
                 condition.push_str(" AND runs.bookmarked = 1");
@@ -901,9 +925,10 @@ impl Store for Sqlite {
                     key,
                     descending: *descending,
                 };
-                let results = page_by_value(
+                let mut results = page_by_value(
                     connection, settings, &condition, &values, &by, limit, offset,
                 )?;
+                metrics::attach(connection, &mut results)?;
                 return Ok(list(count, results));
             }
             let (order, order_values) = pql::order_by(&filter.sort);
@@ -914,11 +939,12 @@ impl Store for Sqlite {
                  WHERE {condition} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
                 run_columns("NULL")
             ))?;
-            let results = statement
+            let mut results = statement
                 .query_map(params_from_iter(values.iter()), |row| {
                     run_from_row(row, settings)
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
+            metrics::attach(connection, &mut results)?;
             Ok(list(count, results))
         })
         .await
@@ -1396,6 +1422,24 @@ impl Store for Sqlite {
 
     async fn component_versions(&self) -> Result<Vec<ProjectVersion>, StoreError> {
         self.read(|connection, _| versions::components(connection))
+            .await
+    }
+
+    async fn record_metrics(
+        &self,
+        records: Vec<MetricsRecord>,
+    ) -> Result<Vec<RunPlace>, StoreError> {
+        self.write(move |transaction, _| metrics::record(transaction, &records))
+            .await
+    }
+
+    async fn metric_summaries(
+        &self,
+        uuids: &[String],
+        kind: MetricKind,
+    ) -> Result<std::collections::BTreeMap<String, RunMetrics>, StoreError> {
+        let uuids = uuids.to_vec();
+        self.read(move |connection, _| metrics::summaries(connection, &uuids, kind))
             .await
     }
 

@@ -1,6 +1,8 @@
 //! Run metrics for charts: a request for several runs' metric series, the series downsampled
 //! for drawing, and what a metric's whole history comes to ([`MetricSummary`]).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::downsample::Downsampled;
@@ -10,6 +12,39 @@ use crate::time::Timestamp;
 /// How many buckets a series is cut into when the request does not say: about a chart's width
 /// in pixels, each bucket keeping at most four points.
 pub const DEFAULT_SERIES_BUCKETS: u32 = 1_000;
+
+/// The most runs one series or summaries request names.
+pub const MAX_SERIES_RUNS: usize = 2_000;
+
+/// The most metric names one series request names.
+pub const MAX_SERIES_NAMES: usize = 50;
+
+/// The most buckets a series is cut into: several times the widest screen's pixels.
+pub const MAX_SERIES_BUCKETS: u32 = 10_000;
+
+/// Which of a run's series: what its code logged, or what its machine measured.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricKind {
+    /// What the run's code logged (`tracking.log_metrics`), in `events/metric/NAME.plx`.
+    #[default]
+    Metric,
+    /// The CPU, memory and GPU use the tracking client measured, in
+    /// `resources/metric/NAME.plx`: Polyaxon's `system` events.
+    System,
+}
+
+impl MetricKind {
+    /// The name Polyaxon's routes give the kind: `metric` or `system`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Metric => "metric",
+            Self::System => "system",
+        }
+    }
+}
 
 /// What a series' x is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -41,6 +76,9 @@ pub struct SeriesRequest {
     pub runs: Vec<String>,
     /// The metrics' names.
     pub names: Vec<String>,
+    /// Whether the names are logged metrics or system resources.
+    #[serde(default)]
+    pub kind: MetricKind,
     /// What x is.
     #[serde(default)]
     pub axis: XAxis,
@@ -122,6 +160,27 @@ impl Series {
             summary: None,
         }
     }
+}
+
+/// A request for what some runs' metrics come to, for choosing among them: a table's metric
+/// columns, a chart's metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummariesRequest {
+    /// The runs' uuids.
+    pub runs: Vec<String>,
+    /// Logged metrics or system resources.
+    #[serde(default)]
+    pub kind: MetricKind,
+}
+
+/// What a [`SummariesRequest`] asked for.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricSummaries {
+    /// Every name some of the runs logged, sorted.
+    pub names: Vec<String>,
+    /// Per run found (by uuid), its metrics' summaries by name; a run that logged nothing has
+    /// an empty map, and an unknown uuid no entry.
+    pub runs: BTreeMap<String, BTreeMap<String, MetricSummary>>,
 }
 
 /// Per bucket of a downsampled series, as columns: where the bucket's points lie and the

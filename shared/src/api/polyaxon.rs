@@ -343,6 +343,10 @@ pub struct Run {
     pub resources: Option<Json>,
     /// The run this one was copied or restarted from.
     pub original: Option<Cloning>,
+    /// Myelin's: what each metric the run logged comes to, by name, in run lists (so a table
+    /// shows a loss's last and lowest values without reading its series).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<std::collections::BTreeMap<String, super::MetricSummary>>,
 }
 
 impl Run {
