@@ -12,7 +12,6 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use serde_json::Value as Json;
 use shared::api::{ArtifactTree, LogLine};
 use shared::time::Timestamp;
 use tokio::sync::{mpsc, watch};
@@ -315,72 +314,6 @@ impl Artifacts {
         })
     }
 
-    /// The names of a run's event series of `kind`, sorted.
-    pub async fn event_names(&self, uuid: &str, kind: &str) -> std::io::Result<Vec<String>> {
-        let folder = self.events_folder(uuid, kind);
-        tokio::task::spawn_blocking(move || {
-            let entries = match std::fs::read_dir(folder) {
-                Ok(entries) => entries,
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-                Err(error) => return Err(error),
-            };
-            let mut names: Vec<String> = entries
-                .filter_map(Result::ok)
-                .filter_map(|entry| {
-                    let name = entry.file_name().to_string_lossy().into_owned();
-                    name.strip_suffix(".plx").map(str::to_owned)
-                })
-                .collect();
-            names.sort();
-            Ok(names)
-        })
-        .await
-        .map_err(std::io::Error::other)?
-    }
-
-    fn events_folder(&self, uuid: &str, kind: &str) -> PathBuf {
-        // System metrics are traceml's resources.
-        if kind == "system" {
-            self.run_folder(uuid).join("resources").join("metric")
-        } else {
-            self.run_folder(uuid).join("events").join(kind)
-        }
-    }
-
-    /// The named series of a run's events of `kind` (`metric`, `image`, …; `system` reads its
-    /// resource metrics), as `{name, kind, data}`: the file's text with [`EventOrient::Csv`], or
-    /// one list per column with [`EventOrient::Dict`], thinned to about `sample` rows if asked.
-    /// A name without a file is left out, as Polyaxon does.
-    pub async fn read_events(
-        &self,
-        uuid: &str,
-        kind: &str,
-        names: &[String],
-        orient: EventOrient,
-        sample: Option<usize>,
-    ) -> std::io::Result<Vec<Json>> {
-        let folder = self.events_folder(uuid, kind);
-        let (kind, names) = (kind.to_owned(), names.to_vec());
-        tokio::task::spawn_blocking(move || {
-            let mut events = Vec::new();
-            for name in names {
-                let text = match std::fs::read_to_string(folder.join(format!("{name}.plx"))) {
-                    Ok(text) => text,
-                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(error) => return Err(error),
-                };
-                let data = match orient {
-                    EventOrient::Csv => Json::String(text),
-                    EventOrient::Dict => event_columns(&kind, &text, sample),
-                };
-                events.push(serde_json::json!({"name": name, "kind": kind, "data": data}));
-            }
-            Ok(events)
-        })
-        .await
-        .map_err(std::io::Error::other)?
-    }
-
     fn logs_folder(&self, uuid: &str) -> PathBuf {
         self.run_folder(uuid).join("plxlogs")
     }
@@ -511,96 +444,6 @@ impl Artifacts {
             .await
             .map_err(std::io::Error::other)?
     }
-}
-
-/// How event series are returned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventOrient {
-    /// The file's text.
-    Csv,
-    /// One list per column: `{"step": […], "timestamp": […], "metric": […]}`.
-    Dict,
-}
-
-/// The kinds traceml writes as JSON lines rather than `|`-separated rows.
-const JSON_LINES_KINDS: &[&str] = &["html", "text", "chart", "span"];
-
-/// An event file as one list per column. Rows are `step|timestamp|value` under a header naming
-/// the columns (an empty step is null; a metric's value is a number), or JSON objects for the
-/// kinds traceml writes as JSON lines. With `sample`, at most that many rows are kept, evenly
-/// spaced from the first to the last, so a chart of a long series keeps its shape.
-fn event_columns(kind: &str, text: &str, sample: Option<usize>) -> Json {
-    let mut columns: Vec<(String, Vec<Json>)> = Vec::new();
-    let push = |columns: &mut Vec<(String, Vec<Json>)>, name: &str, value: Json| match columns
-        .iter_mut()
-        .find(|(column, _)| column == name)
-    {
-        Some((_, values)) => values.push(value),
-        None => columns.push((name.to_owned(), vec![value])),
-    };
-    let rows: Vec<&str> = text
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .collect();
-    if JSON_LINES_KINDS.contains(&kind) {
-        for row in &rows {
-            if let Ok(Json::Object(fields)) = serde_json::from_str::<Json>(row) {
-                for (name, value) in fields {
-                    push(&mut columns, &name, value);
-                }
-            }
-        }
-    } else if let Some((header, rows)) = rows.split_first() {
-        let names: Vec<&str> = header.split('|').collect();
-        for name in &names {
-            columns.push(((*name).to_owned(), Vec::new()));
-        }
-        for row in rows {
-            for (index, cell) in row.splitn(names.len(), '|').enumerate() {
-                let value = match names[index] {
-                    "timestamp" => Json::String(cell.to_owned()),
-                    _ if cell.is_empty() => Json::Null,
-                    "step" => cell.parse::<i64>().map_or(Json::Null, Json::from),
-                    _ if kind == "metric" || kind == "system" => {
-                        serde_json::from_str(cell).unwrap_or(Json::Null)
-                    }
-                    _ => Json::String(cell.to_owned()),
-                };
-                columns[index].1.push(value);
-            }
-        }
-    }
-    let length = columns
-        .iter()
-        .map(|(_, values)| values.len())
-        .max()
-        .unwrap_or(0);
-    let keep: Option<Vec<usize>> =
-        sample
-            .filter(|&sample| sample > 0 && length > sample)
-            .map(|sample| {
-                if sample == 1 {
-                    return vec![length - 1];
-                }
-                (0..sample)
-                    .map(|i| i * (length - 1) / (sample - 1))
-                    .collect()
-            });
-    Json::Object(
-        columns
-            .into_iter()
-            .map(|(name, values)| {
-                let values = match &keep {
-                    Some(indexes) => indexes
-                        .iter()
-                        .map(|&i| values.get(i).cloned().unwrap_or(Json::Null))
-                        .collect(),
-                    None => values,
-                };
-                (name, Json::Array(values))
-            })
-            .collect(),
-    )
 }
 
 /// Why a path is not one of a run's artifacts.

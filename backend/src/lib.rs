@@ -15,6 +15,7 @@ mod config;
 mod culling;
 mod error;
 mod guard;
+pub mod metrics;
 mod routes;
 pub mod runtime;
 mod state;
@@ -83,6 +84,10 @@ pub async fn serve(
     let state = AppState::open(config, &api_host).await?;
     recover(&state).await?;
     tokio::spawn(culling::cull(state.clone()));
+    tokio::spawn(metrics::follow(
+        state.metrics.clone(),
+        state.run_events.subscribe(),
+    ));
     on_listening(addr);
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)

@@ -8,6 +8,7 @@ use shared::api::NamedRef;
 
 use crate::artifacts::Artifacts;
 use crate::config::{Config, RuntimeChoice};
+use crate::metrics::Metrics;
 use crate::runtime::kubernetes::{KubernetesRuntime, KubernetesTarget};
 use crate::runtime::process::{ProcessConfig, ProcessRuntime};
 use crate::runtime::{Reporter, Runtime};
@@ -36,6 +37,8 @@ pub struct AppState {
     pub installation_key: Arc<str>,
     /// When each service last carried traffic, for stopping idle ones.
     pub activity: Arc<crate::culling::Activity>,
+    /// Runs' metrics: their event files read as they grow, their summaries in `store`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -207,10 +210,12 @@ impl AppState {
                 reporter,
             )),
         };
+        let metrics = Arc::new(Metrics::new(archive.clone(), Arc::clone(&store)));
         Ok(Self {
             config: Arc::new(config),
             store,
             runtime,
+            metrics,
             artifacts: archive,
             agent: Arc::new(agent),
             agent_config: Arc::new(agent_config),

@@ -1171,3 +1171,67 @@ fn tensorboard_from_the_public_hub_s_path_serves_through_the_polyaxon_cli() {
     assert_eq!(ended, "stopped", "{}", server.run("boards", &uuid));
     assert_eq!(cli.refused_connections(), "", "a client left loopback");
 }
+
+#[test]
+fn the_cli_filters_on_what_the_tracking_client_s_metrics_came_to() {
+    let cli = Cli::start("cli-metric-summaries");
+    let server = &cli.server;
+    cli.ok(&["project", "create", "--name", "summed"]);
+    let python = cli.venv.join("bin/python");
+    let script = "from polyaxon import tracking\n\
+        tracking.init()\n\
+        for step in range(1, 5):\n    tracking.log_metrics(step=step, loss=1.0 / step)\n\
+        tracking.end()";
+    let polyaxonfile = format!(
+        "kind: component\nname: summed\nrun:\n  kind: job\n  container:\n    image: python:3.11\n    command: [{}, -u, -c]\n    args: [{}]\n",
+        serde_json::to_string(&python.to_string_lossy()).unwrap(),
+        serde_json::to_string(script).unwrap()
+    );
+    let uuid = cli.submit("summed", "summed", &polyaxonfile, &[]);
+    cli.ok(&["ops", "statuses", "-p", "summed", "-uid", &uuid, "--watch"]);
+    assert_eq!(server.run("summed", &uuid)["status"], "succeeded");
+
+    // Its loss went down to 0.25: the summary the server keeps says so, read once more as the
+    // run ended, so the list may need a moment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let below = |bound: &str| {
+        cli.ok(&[
+            "ops",
+            "ls",
+            "-p",
+            "summed",
+            "-q",
+            &format!("metrics.loss.min:<{bound}"),
+        ])
+    };
+    let found = loop {
+        let found = below("0.5");
+        if found.contains(&uuid) || std::time::Instant::now() > deadline {
+            break found;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert!(found.contains(&uuid), "{found}");
+    let none = below("0.01");
+    assert!(!none.contains(&uuid), "{none}");
+    let sorted = cli.ok(&["ops", "ls", "-p", "summed", "-s", "-metrics.loss.max"]);
+    assert!(sorted.contains(&uuid), "{sorted}");
+
+    // The client reads the series back across runs, as a comparison does.
+    let script = "import json, sys\nfrom polyaxon.client import RunClient\n\
+        client = RunClient(owner='default', project='summed', run_uuid=sys.argv[1])\n\
+        events = client.get_multi_run_events(kind='metric', runs=[sys.argv[1]], names=['loss'])\n\
+        print(json.dumps(events.to_dict()['data']))";
+    let printed = cli.succeed("python", &["-c", script, &uuid]);
+    let data: serde_json::Value =
+        serde_json::from_str(printed.trim()).unwrap_or_else(|error| panic!("{error}: {printed}"));
+    let loss = &data[uuid.as_str()][0];
+    assert_eq!(loss["name"], "loss", "{data}");
+    assert_eq!(loss["data"]["step"], json!([1, 2, 3, 4]), "{data}");
+    assert_eq!(loss["data"]["metric"][3], 0.25, "{data}");
+    assert_eq!(
+        cli.refused_connections(),
+        "",
+        "a client tried to leave loopback"
+    );
+}

@@ -1,6 +1,7 @@
 //! The HTTP API, one module per resource: Polyaxon 2.18's routes and shapes under `/api/v1` and
 //! `/streams/v1`, so the unmodified `polyaxon` CLI and tracking client work against Myelin.
 
+mod events;
 mod exec;
 mod health;
 mod hub;
@@ -10,6 +11,7 @@ mod lineage;
 mod projects;
 mod run_events;
 mod runs;
+mod series;
 mod services;
 mod session;
 mod shelves;
@@ -37,6 +39,7 @@ pub fn api(state: &AppState) -> Router<AppState> {
         .merge(stats::routes())
         .merge(versions::routes())
         .merge(hub::routes())
+        .merge(series::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         // The health route stays open: it is how a browser or a probe learns the server is up;
         // so does signing in, which checks the token itself.
@@ -45,9 +48,11 @@ pub fn api(state: &AppState) -> Router<AppState> {
         .fallback(unknown_route)
 }
 
-/// The routes under `/streams`: logs and artifacts, as Polyaxon's streams service has them.
+/// The routes under `/streams`: logs, events and artifacts, as Polyaxon's streams service has
+/// them.
 pub fn streams(state: &AppState) -> Router<AppState> {
     streams::routes()
+        .merge(events::routes())
         .merge(exec::inspect_routes())
         .merge(internal::notify_routes())
         .merge(run_events::routes())

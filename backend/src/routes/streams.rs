@@ -1,4 +1,5 @@
-//! Polyaxon's streams service: runs' logs, polled with a time cursor, and artifact uploads.
+//! Polyaxon's streams service: runs' logs, polled with a time cursor, and artifact uploads
+//! (events are in `events.rs`).
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -15,7 +16,7 @@ use shared::time::Timestamp;
 use tokio::sync::broadcast;
 
 use super::run_uuid;
-use crate::artifacts::{EventOrient, Locate};
+use crate::artifacts::Locate;
 use crate::store::RunEvent;
 use crate::{AppError, AppState};
 
@@ -28,18 +29,6 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/v1/{namespace}/{owner}/{project}/runs/{uuid}/logs/ws",
             get(logs_socket),
-        )
-        .route(
-            "/v1/{namespace}/{owner}/{project}/runs/{uuid}/events/{kind}",
-            get(events),
-        )
-        .route(
-            "/v1/{namespace}/{owner}/{project}/runs/{uuid}/resources",
-            get(resources),
-        )
-        .route(
-            "/v1/{namespace}/{owner}/{project}/runs/multi/events/{kind}",
-            get(multi_events),
         )
         .route(
             "/v1/{namespace}/{owner}/{project}/runs/{uuid}/artifact",
@@ -219,179 +208,6 @@ async fn run_changed(changes: &mut broadcast::Receiver<RunEvent>, uuid: &str) {
             Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => return,
         }
     }
-}
-
-/// traceml's artifact kinds, which events are filed under.
-const EVENT_KINDS: &[&str] = &[
-    "model",
-    "audio",
-    "video",
-    "histogram",
-    "image",
-    "tensor",
-    "dataframe",
-    "chart",
-    "csv",
-    "tsv",
-    "psv",
-    "ssv",
-    "metric",
-    "env",
-    "html",
-    "text",
-    "file",
-    "dir",
-    "dockerfile",
-    "docker_image",
-    "data",
-    "coderef",
-    "table",
-    "tensorboard",
-    "curve",
-    "confusion",
-    "analysis",
-    "iteration",
-    "markdown",
-    "system",
-    "artifact",
-    "span",
-];
-
-#[derive(Debug, Deserialize)]
-struct EventsParams {
-    names: Option<String>,
-    runs: Option<String>,
-    orient: Option<String>,
-    sample: Option<usize>,
-}
-
-impl EventsParams {
-    fn names(&self, required: bool) -> Result<Vec<String>, AppError> {
-        let names = split_list(self.names.as_deref());
-        if required && names.is_empty() {
-            return Err(AppError::BadRequest(
-                "`names` lists the events to read, separated by commas".to_owned(),
-            ));
-        }
-        Ok(names)
-    }
-
-    fn orient(&self) -> Result<EventOrient, AppError> {
-        match self.orient.as_deref() {
-            None | Some("dict") => Ok(EventOrient::Dict),
-            Some("csv") => Ok(EventOrient::Csv),
-            Some(other) => Err(AppError::BadRequest(format!(
-                "`orient` is `dict` or `csv`, not `{other}`"
-            ))),
-        }
-    }
-}
-
-fn split_list(text: Option<&str>) -> Vec<String> {
-    let mut items: Vec<String> = text
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|item| !item.is_empty())
-        .map(str::to_owned)
-        .collect();
-    items.dedup();
-    items
-}
-
-fn event_kind(kind: &str) -> Result<(), AppError> {
-    if EVENT_KINDS.contains(&kind) {
-        Ok(())
-    } else {
-        Err(AppError::BadRequest(format!(
-            "`{kind}` is not a kind of event; the kinds are {}",
-            EVENT_KINDS.join(", ")
-        )))
-    }
-}
-
-/// A run's event series (`RunClient.get_events`, `get_metrics`): `{"data": [{name, kind, data}]}`.
-async fn events(
-    State(state): State<AppState>,
-    Path((_namespace, owner, project, uuid, kind)): Path<(String, String, String, String, String)>,
-    params: Result<Query<EventsParams>, QueryRejection>,
-) -> Result<Json<Json_>, AppError> {
-    let Query(params) = params?;
-    event_kind(&kind)?;
-    let uuid = run_uuid(&uuid)?;
-    state.store.run(&owner, &project, &uuid).await?;
-    let data = state
-        .artifacts
-        .read_events(
-            &uuid,
-            &kind,
-            &params.names(true)?,
-            params.orient()?,
-            params.sample,
-        )
-        .await
-        .map_err(read_failed)?;
-    Ok(Json(json!({"data": data})))
-}
-
-/// A run's system metrics (CPU, memory, …), as events of kind `system`.
-async fn resources(
-    State(state): State<AppState>,
-    Path((_namespace, owner, project, uuid)): Path<(String, String, String, String)>,
-    params: Result<Query<EventsParams>, QueryRejection>,
-) -> Result<Json<Json_>, AppError> {
-    let Query(params) = params?;
-    let uuid = run_uuid(&uuid)?;
-    state.store.run(&owner, &project, &uuid).await?;
-    let mut names = params.names(false)?;
-    if names.is_empty() {
-        // Every resource the run recorded.
-        names = state
-            .artifacts
-            .event_names(&uuid, "system")
-            .await
-            .map_err(read_failed)?;
-    }
-    let data = state
-        .artifacts
-        .read_events(&uuid, "system", &names, params.orient()?, params.sample)
-        .await
-        .map_err(read_failed)?;
-    Ok(Json(json!({"data": data})))
-}
-
-/// Several runs' event series at once, for comparing them: `{"data": {uuid: [...]}}`.
-async fn multi_events(
-    State(state): State<AppState>,
-    Path((_namespace, owner, project, kind)): Path<(String, String, String, String)>,
-    params: Result<Query<EventsParams>, QueryRejection>,
-) -> Result<Json<Json_>, AppError> {
-    let Query(params) = params?;
-    event_kind(&kind)?;
-    let runs = split_list(params.runs.as_deref());
-    if runs.is_empty() {
-        return Err(AppError::BadRequest(
-            "`runs` lists the runs to read, separated by commas".to_owned(),
-        ));
-    }
-    let names = params.names(true)?;
-    let orient = params.orient()?;
-    let mut data = serde_json::Map::new();
-    for uuid in runs {
-        let uuid = run_uuid(&uuid)?;
-        state.store.run(&owner, &project, &uuid).await?;
-        let events = state
-            .artifacts
-            .read_events(&uuid, &kind, &names, orient, params.sample)
-            .await
-            .map_err(read_failed)?;
-        data.insert(uuid, Json_::Array(events));
-    }
-    Ok(Json(json!({"data": data})))
-}
-
-fn read_failed(error: std::io::Error) -> AppError {
-    AppError::Internal(format!("cannot read the run's events: {error}"))
 }
 
 /// Where an upload goes, as the client's `json` field says.
