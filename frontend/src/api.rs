@@ -70,16 +70,25 @@ pub struct RunsWindow {
 
 /// A window of a project's runs, with how many match in all.
 pub async fn runs(project: &str, window: &RunsWindow) -> Result<ListResponse<Run>, ApiError> {
-    let mut path = format!(
-        "/api/v1/{DEFAULT_OWNER}/{project}/runs?limit={}&offset={}",
-        window.limit, window.offset
-    );
+    let path = format!("/api/v1/{DEFAULT_OWNER}/{project}/runs");
+    get_json(&windowed(path, window)).await
+}
+
+/// A window of the runs of every project, each naming its project, with how many match in all.
+pub async fn all_runs(window: &RunsWindow) -> Result<ListResponse<Run>, ApiError> {
+    let path = format!("/api/v1/orgs/{DEFAULT_OWNER}/runs");
+    get_json(&windowed(path, window)).await
+}
+
+/// `path` with the query asking for `window`.
+fn windowed(mut path: String, window: &RunsWindow) -> String {
+    path.push_str(&format!("?limit={}&offset={}", window.limit, window.offset));
     for (name, value) in [("query", &window.query), ("sort", &window.sort)] {
         if !value.trim().is_empty() {
             path.push_str(&format!("&{name}={}", percent_encode(value)));
         }
     }
-    get_json(&path).await
+    path
 }
 
 /// Stops every run listed that is still going.

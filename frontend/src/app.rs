@@ -13,10 +13,10 @@ use crate::pages::hub::Hub;
 use crate::pages::hub_component::HubComponentPage;
 use crate::pages::new_run::NewRun;
 use crate::pages::not_found::NotFound;
-use crate::pages::planned::{self, Planned};
 use crate::pages::project_runs::ProjectRuns;
 use crate::pages::projects::Projects;
 use crate::pages::run::RunPage;
+use crate::pages::runs::Runs;
 use crate::pages::sign_in::SignIn;
 
 /// The whole app: a top bar with the navigation and the server's status above the current page.
@@ -52,11 +52,10 @@ fn Pages() -> impl IntoView {
             <Route path=path!("/projects") view=Projects />
             <Route path=path!("/projects/:name") view=ProjectRuns />
             <Route path=path!("/projects/:name/runs/:uuid") view=RunPage />
-            <Route path=path!("/runs") view=|| view! { <Planned plan=&planned::RUNS /> } />
+            <Route path=path!("/runs") view=Runs />
             <Route path=path!("/new") view=NewRun />
             <Route path=path!("/hub") view=Hub />
             <Route path=path!("/hub/:owner/:name") view=HubComponentPage />
-            <Route path=path!("/compare") view=|| view! { <Planned plan=&planned::COMPARE /> } />
             // Polyaxon's UI, as the links the `polyaxon` CLI prints name it.
             <Route path=path!("/ui") view=|| view! { <Redirect path="/projects" /> } />
             <Route path=path!("/ui/orgs/:owner/projects") view=|| view! { <Redirect path="/projects" /> } />
