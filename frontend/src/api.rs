@@ -8,7 +8,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::{
     ArtifactTree, DEFAULT_OWNER, ErrorBody, HEALTH_PATH, Health, ListResponse, LogBatch,
-    OperationBody, Project, ProjectBody, ProjectVersion, Run, RunSelection, RunSpec,
+    MetricKind, MetricSummaries, OperationBody, Project, ProjectBody, ProjectVersion, Run,
+    RunSelection, RunSpec, SeriesRequest, SeriesResponse, SummariesRequest,
 };
 use shared::hub::HubComponent;
 
@@ -672,4 +673,37 @@ pub async fn artifact_text(run: &Run, path: &str) -> Result<String, ApiError> {
         .text()
         .await
         .map_err(|error| ApiError::Network(error.to_string()))
+}
+
+/// The runs with these uuids, of any project (at most [`compare_view::MAX_RUNS`]), in no
+/// particular order.
+///
+/// [`compare_view::MAX_RUNS`]: frontend::compare_view::MAX_RUNS
+pub async fn runs_by_uuid(uuids: &[String]) -> Result<Vec<Run>, ApiError> {
+    if uuids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = format!("uuid:{}", uuids.join("|"));
+    let path = format!(
+        "/api/v1/orgs/{DEFAULT_OWNER}/runs?limit={}&query={}",
+        uuids.len(),
+        percent_encode(&query)
+    );
+    get_json::<ListResponse<Run>>(&path)
+        .await
+        .map(|list| list.results)
+}
+
+/// Runs' metric series, cut down on the server to the buckets a chart draws.
+pub async fn series(request: &SeriesRequest) -> Result<SeriesResponse, ApiError> {
+    post_json("/api/v1/series", request).await
+}
+
+/// What the runs' metrics come to: their names, and each run's last, min and max of each.
+pub async fn metric_summaries(runs: &[String]) -> Result<MetricSummaries, ApiError> {
+    let request = SummariesRequest {
+        runs: runs.to_vec(),
+        kind: MetricKind::Metric,
+    };
+    post_json("/api/v1/series/summaries", &request).await
 }

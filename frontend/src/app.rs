@@ -9,6 +9,7 @@ use leptos_router::path;
 
 use crate::api;
 use crate::components::top_bar::TopBar;
+use crate::pages::compare::Compare;
 use crate::pages::hub::Hub;
 use crate::pages::hub_component::HubComponentPage;
 use crate::pages::new_run::NewRun;
@@ -56,6 +57,7 @@ fn Pages() -> impl IntoView {
             <Route path=path!("/new") view=NewRun />
             <Route path=path!("/hub") view=Hub />
             <Route path=path!("/hub/:owner/:name") view=HubComponentPage />
+            <Route path=path!("/compare") view=Compare />
             // Polyaxon's UI, as the links the `polyaxon` CLI prints name it.
             <Route path=path!("/ui") view=|| view! { <Redirect path="/projects" /> } />
             <Route path=path!("/ui/orgs/:owner/projects") view=|| view! { <Redirect path="/projects" /> } />

@@ -1,10 +1,11 @@
 //! What the app and its compiler worker share: the worker's messages and what it computes
 //! (`preview`); and what the app computes that can be tested without a browser (`ansi`,
-//! `diff`, `format`, `log_view`, `rows`, `runs_view`). The app (`src/main.rs`) only sends and
+//! `compare_view`, `diff`, `format`, `log_view`, `rows`, `runs_view`). The app (`src/main.rs`) only sends and
 //! receives; the compiler itself is linked into the worker (`src/bin/compiler.rs`) alone, so
 //! pages without an editor never load it.
 
 pub mod ansi;
+pub mod compare_view;
 pub mod diff;
 pub mod format;
 pub mod log_view;

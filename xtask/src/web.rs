@@ -21,8 +21,11 @@ const COMPRESSIBLE: &[&str] = &[
 const MIN_COMPRESS_BYTES: u64 = 1024;
 
 /// The most a WebAssembly module of ours may weigh, gzipped: the app's and the compiler
-/// worker's each (Monaco, which the editor's page alone loads, aside).
-const WASM_BUDGET_GZIP: u64 = 600 * 1024;
+/// worker's each (Monaco, which the editor's page alone loads, aside). 700 KB since the
+/// runs dashboard and the compare view (its table, charts, groups and parallel coordinates)
+/// joined the app at about 670 KB; the charts' library itself (uPlot) is a script loaded by
+/// the pages that chart, not part of the module.
+const WASM_BUDGET_GZIP: u64 = 700 * 1024;
 
 /// Monaco's files, copied from npm and reported as one line.
 const MONACO: &str = "vs";

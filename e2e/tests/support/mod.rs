@@ -161,6 +161,16 @@ impl Server {
         run["uuid"].as_str().expect("a uuid").to_owned()
     }
 
+    /// GETs JSON from the API; the answer, which must be a success.
+    pub fn get(&self, path: &str) -> serde_json::Value {
+        let (head, body) = self.request("GET", path, "");
+        assert!(
+            head.starts_with("HTTP/1.1 200"),
+            "GET {path}: {head}\n{body}"
+        );
+        serde_json::from_str(&body).expect("a JSON reply")
+    }
+
     /// The status code a GET of `path` answers.
     pub fn get_status(&self, path: &str) -> u16 {
         let (head, _) = self.request("GET", path, "");

@@ -1,5 +1,6 @@
 //! One module per route.
 
+pub mod compare;
 pub mod hub;
 pub mod hub_component;
 pub mod new_run;
@@ -10,6 +11,7 @@ pub mod projects;
 pub mod run;
 pub mod run_artifacts;
 pub mod run_logs;
+pub mod run_metrics;
 pub mod run_spec;
 pub mod run_terminal;
 pub mod runs;

@@ -13,6 +13,7 @@ use crate::components::tabs::tab_buttons;
 use crate::format::{minute, seconds};
 use crate::pages::run_artifacts::RunArtifacts;
 use crate::pages::run_logs::LogsView;
+use crate::pages::run_metrics::RunMetrics;
 use crate::pages::run_spec::RunSpecView;
 use crate::pages::run_terminal::RunTerminal;
 use frontend::log_view::LogBook;
@@ -121,6 +122,10 @@ pub fn RunPage() -> impl IntoView {
         {move || (tab.get() == Tab::Artifacts).then(|| {
             shown.get().map(|run| view! { <RunArtifacts run=run /> })
         })}
+        // Made again when the run ends, so a finished run stops reading its metrics.
+        {move || (tab.get() == Tab::Metrics).then(|| {
+            live.get().and_then(|_| run.get_untracked()?.ok()).map(|run| view! { <RunMetrics run=run /> })
+        })}
         {move || (tab.get() == Tab::Terminal).then(|| match live.get() {
             Some((_, true)) => {
                 shown.get_untracked().map(|run| view! { <RunTerminal run=run /> }).into_any()
@@ -147,12 +152,14 @@ enum Tab {
     Terminal,
     Spec,
     Artifacts,
+    Metrics,
 }
 
 impl Tab {
-    const ALL: [Tab; 5] = [
+    const ALL: [Tab; 6] = [
         Tab::Overview,
         Tab::Logs,
+        Tab::Metrics,
         Tab::Terminal,
         Tab::Spec,
         Tab::Artifacts,
@@ -165,6 +172,7 @@ impl Tab {
             Tab::Terminal => "terminal",
             Tab::Spec => "spec",
             Tab::Artifacts => "artifacts",
+            Tab::Metrics => "metrics",
         }
     }
 
@@ -175,6 +183,7 @@ impl Tab {
             Tab::Terminal => "Terminal",
             Tab::Spec => "Spec",
             Tab::Artifacts => "Artifacts",
+            Tab::Metrics => "Metrics",
         }
     }
 

@@ -1,0 +1,733 @@
+//! Runs side by side: what differs between them (inputs, outputs, metric summaries, and the
+//! compiled specs themselves), their metrics overlaid or grouped, and inputs against a
+//! metric. The whole view lives in the URL, so a link shows a colleague exactly this.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use frontend::compare_view::{
+    self, Axis, BUCKETS, ChartSpec, CompareState, Grouping, Row, Section,
+};
+use frontend::diff;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::NavigateOptions;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use shared::api::{MetricSummary, Run, Series, SeriesRequest, XAxis, XRange};
+
+use crate::api;
+use crate::components::chart::MetricChart;
+use crate::components::status_badge::StatusBadge;
+
+/// How often running runs' metrics are read again.
+const LIVE: Duration = Duration::from_secs(3);
+/// At most this many metrics get a chart; the rest are in the table.
+const MAX_CHARTS: usize = 24;
+/// At most this many runs get a spec diff.
+const MAX_DIFFS: usize = 20;
+
+type Summaries = BTreeMap<String, BTreeMap<String, MetricSummary>>;
+
+/// The compare page.
+#[component]
+pub fn Compare() -> impl IntoView {
+    let query = use_query_map();
+    let state = Memo::new(move |_| {
+        let pairs: BTreeMap<String, String> = query.with(|query| {
+            [
+                "runs",
+                "baseline",
+                "differs",
+                "group",
+                "group_but",
+                "x",
+                "smooth",
+                "log",
+                "hidden",
+            ]
+            .into_iter()
+            .filter_map(|key| Some((key.to_owned(), query.get(key)?)))
+            .collect()
+        });
+        CompareState::from_query(&pairs)
+    });
+    let navigate = use_navigate();
+    let set_state = Callback::new(move |next: CompareState| {
+        let query = next
+            .to_query()
+            .into_iter()
+            .map(|(key, value)| format!("{key}={}", api::percent_encode(&value)))
+            .collect::<Vec<_>>()
+            .join("&");
+        navigate(
+            &format!("/compare?{query}"),
+            NavigateOptions {
+                replace: true,
+                scroll: false,
+                ..NavigateOptions::default()
+            },
+        );
+    });
+    let change = move |edit: &dyn Fn(&mut CompareState)| {
+        let mut next = state.get_untracked();
+        edit(&mut next);
+        set_state.run(next);
+    };
+
+    let uuids = Memo::new(move |_| state.with(|state| state.runs.clone()));
+    // Runs and their summaries are read again while any of them runs: metrics arrive as they
+    // are logged, not with a change of status.
+    let tick = RwSignal::new(0_u64);
+    let loaded = LocalResource::new(move || {
+        tick.track();
+        let uuids = uuids.get();
+        async move {
+            let mut runs = api::runs_by_uuid(&uuids).await?;
+            // In the order they were chosen, which fixes their colours.
+            runs.sort_by_key(|run| uuids.iter().position(|uuid| *uuid == run.uuid));
+            let summaries = api::metric_summaries(&uuids).await?;
+            Ok::<_, api::ApiError>((runs, summaries))
+        }
+    });
+    let runs = Memo::new(move |_| {
+        loaded
+            .get()
+            .and_then(Result::ok)
+            .map(|(runs, _)| runs)
+            .unwrap_or_default()
+    });
+    let summaries = Memo::new(move |_| {
+        loaded
+            .get()
+            .and_then(Result::ok)
+            .map(|(_, summaries)| summaries.runs)
+            .unwrap_or_default()
+    });
+    let names = Memo::new(move |_| {
+        loaded
+            .get()
+            .and_then(Result::ok)
+            .map(|(_, summaries)| summaries.names)
+            .unwrap_or_default()
+    });
+    let live = Memo::new(move |_| runs.with(|runs| runs.iter().any(|run| !run.status.is_done())));
+    let poll = StoredValue::new(None::<IntervalHandle>);
+    Effect::new(move |_| {
+        if let Some(handle) = poll.get_value() {
+            handle.clear();
+        }
+        let handle = live
+            .get()
+            .then(|| set_interval_with_handle(move || tick.update(|tick| *tick += 1), LIVE).ok())
+            .flatten();
+        poll.set_value(handle);
+    });
+    on_cleanup(move || {
+        if let Some(Some(handle)) = poll.try_get_value() {
+            handle.clear();
+        }
+    });
+
+    view! {
+        <header class="page-header">
+            <h1>"Compare"</h1>
+            <p>
+                {move || match uuids.with(Vec::len) {
+                    0 => "Select runs in a runs table and press Compare.".to_owned(),
+                    count => format!("{count} runs side by side. This view is in the address: share it to show the same."),
+                }}
+            </p>
+        </header>
+        {move || match loaded.get() {
+            None if !uuids.with(Vec::is_empty) => view! { <p class="muted">"Loading the runs…"</p> }.into_any(),
+            Some(Err(error)) => view! { <p class="problem" role="alert">{error.to_string()}</p> }.into_any(),
+            _ => ().into_any(),
+        }}
+        {move || (!runs.with(Vec::is_empty)).then(|| view! {
+            <Controls state=state runs=runs change=change />
+            <RunsLegend state=state runs=runs change=change />
+            <ValuesTable state=state runs=runs summaries=summaries />
+            <Charts state=state runs=runs names=names tick=tick />
+            <ParallelCoordinates state=state runs=runs summaries=summaries names=names />
+            <SpecDiff state=state runs=runs />
+        })}
+    }
+}
+
+/// Baseline, "only what differs", grouping and the charts' axis, smoothing and scale. Drawn
+/// anew from the view on each change: every change goes through the URL anyway.
+#[component]
+fn Controls(
+    state: Memo<CompareState>,
+    runs: Memo<Vec<Run>>,
+    change: impl Fn(&dyn Fn(&mut CompareState)) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    move || {
+        let now = state.get();
+        let runs = runs.get();
+        let inputs: BTreeSet<String> = runs
+            .iter()
+            .flat_map(|run| run.inputs.iter().flat_map(|inputs| inputs.keys().cloned()))
+            .collect();
+        let (grouped, but) = match &now.grouping {
+            Grouping::None => (Vec::new(), false),
+            Grouping::By(names) => (names.clone(), false),
+            Grouping::AllBut(names) => (names.clone(), true),
+        };
+        let regroup = move |names: Vec<String>, but: bool| {
+            change(&|state| {
+                state.grouping = match (names.is_empty(), but) {
+                    (true, _) => Grouping::None,
+                    (false, true) => Grouping::AllBut(names.clone()),
+                    (false, false) => Grouping::By(names.clone()),
+                };
+            });
+        };
+        let baselines = runs
+            .iter()
+            .map(|run| {
+                let chosen = now.baseline.as_deref() == Some(run.uuid.as_str());
+                view! { <option value=run.uuid.clone() selected=chosen>{compare_view::run_label(run)}</option> }
+            })
+            .collect_view();
+        let group_boxes = inputs
+            .into_iter()
+            .map(|name| {
+                let checked = grouped.contains(&name);
+                let mut without = grouped.clone();
+                without.retain(|chosen| *chosen != name);
+                let mut with = without.clone();
+                with.push(name.clone());
+                let toggle = move |event: leptos::ev::Event| {
+                    let next = if event_target_checked(&event) { with.clone() } else { without.clone() };
+                    regroup(next, but);
+                };
+                view! { <label><input type="checkbox" checked=checked on:change=toggle />{name}</label> }
+            })
+            .collect_view();
+        let axes = [(XAxis::Step, "step", "Step"), (XAxis::Relative, "relative", "Relative time"), (XAxis::Time, "time", "Wall time")]
+            .into_iter()
+            .map(|(axis, value, label)| view! { <option value=value selected=now.axis == axis>{label}</option> })
+            .collect_view();
+        view! {
+            <section class="panel compare-controls" aria-label="View">
+                <div class="fields">
+                    <label>
+                        "Baseline"
+                        <select aria-label="Baseline" on:change=move |event| {
+                            let chosen = event_target_value(&event);
+                            change(&|state| state.baseline = Some(chosen.clone()).filter(|chosen| !chosen.is_empty()));
+                        }>
+                            <option value="" selected=now.baseline.is_none()>"None"</option>
+                            {baselines}
+                        </select>
+                    </label>
+                    <label class="switch">
+                        <input type="checkbox" aria-label="Only what differs" checked=now.differs on:change=move |event| {
+                            let on = event_target_checked(&event);
+                            change(&|state| state.differs = on);
+                        } />
+                        "Only what differs"
+                    </label>
+                    <label>
+                        "Group"
+                        <select aria-label="Group mode" on:change={
+                            let grouped = grouped.clone();
+                            move |event| regroup(grouped.clone(), event_target_value(&event) == "but")
+                        }>
+                            <option value="by" selected=!but>"by"</option>
+                            <option value="but" selected=but>"by all inputs but"</option>
+                        </select>
+                    </label>
+                    <fieldset class="group-inputs" aria-label="Group inputs">{group_boxes}</fieldset>
+                    <label>
+                        "X axis"
+                        <select aria-label="X axis" on:change=move |event| {
+                            let axis = match event_target_value(&event).as_str() {
+                                "time" => XAxis::Time,
+                                "relative" => XAxis::Relative,
+                                _ => XAxis::Step,
+                            };
+                            change(&|state| state.axis = axis);
+                        }>{axes}</select>
+                    </label>
+                    <label>
+                        "Smoothing"
+                        <input type="range" aria-label="Smoothing" min="0" max="0.99" step="0.01"
+                            value=now.smoothing.to_string()
+                            on:change=move |event| {
+                                let weight = event_target_value(&event).parse::<f64>().unwrap_or(0.0);
+                                change(&|state| state.smoothing = weight);
+                            } />
+                    </label>
+                    <label class="switch">
+                        <input type="checkbox" aria-label="Log scale" checked=now.log on:change=move |event| {
+                            let on = event_target_checked(&event);
+                            change(&|state| state.log = on);
+                        } />
+                        "Log scale"
+                    </label>
+                </div>
+            </section>
+        }
+        .into_any()
+    }
+}
+
+/// The runs, each with its colour and a switch that shows or hides it in the charts.
+#[component]
+fn RunsLegend(
+    state: Memo<CompareState>,
+    runs: Memo<Vec<Run>>,
+    change: impl Fn(&dyn Fn(&mut CompareState)) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    move || {
+        let hidden = state.with(|state| state.hidden.clone());
+        let items = runs
+            .get()
+            .into_iter()
+            .enumerate()
+            .map(|(index, run)| {
+                let uuid = run.uuid.clone();
+                let shown = !hidden.contains(&uuid);
+                let toggle = move |event: leptos::ev::Event| {
+                    let on = event_target_checked(&event);
+                    change(&|state| {
+                        if on {
+                            state.hidden.remove(&uuid);
+                        } else {
+                            state.hidden.insert(uuid.clone());
+                        }
+                    });
+                };
+                let label = compare_view::run_label(&run);
+                let href = format!("/projects/{}/runs/{}", run.project, run.uuid);
+                view! {
+                    <li>
+                        <input type="checkbox" aria-label=format!("Show {label}") checked=shown on:change=toggle />
+                        <span class="swatch" style=format!("background:{}", compare_view::color(index))></span>
+                        <A href=href>{label}</A>
+                        <span class="muted">{run.project.clone()}</span>
+                        <StatusBadge status=run.status />
+                    </li>
+                }
+            })
+            .collect_view();
+        view! { <section class="panel compare-runs" aria-label="Runs"><ul>{items}</ul></section> }
+            .into_any()
+    }
+}
+
+/// Inputs, outputs and metric summaries of every run; differing rows are marked, and with
+/// "only what differs" the others are left out; against a baseline, numbers show their delta.
+#[component]
+fn ValuesTable(
+    state: Memo<CompareState>,
+    runs: Memo<Vec<Run>>,
+    summaries: Memo<Summaries>,
+) -> impl IntoView {
+    let rows = Memo::new(move |_| {
+        runs.with(|runs| {
+            let refs: Vec<&Run> = runs.iter().collect();
+            summaries.with(|summaries| compare_view::rows(&refs, summaries))
+        })
+    });
+    view! {
+        <section class="panel compare-values" aria-label="Values">
+            <div class="table-scroll">
+                <table class="listing compare">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Value"</th>
+                            {move || {
+                                let baseline = state.with(|state| state.baseline.clone());
+                                runs.get().into_iter().enumerate().map(|(index, run)| {
+                                    let is_baseline = baseline.as_deref() == Some(run.uuid.as_str());
+                                    view! {
+                                        <th scope="col" class:baseline=is_baseline>
+                                            <span class="swatch" style=format!("background:{}", compare_view::color(index))></span>
+                                            {compare_view::run_label(&run)}
+                                            {is_baseline.then(|| view! { <span class="tag">"baseline"</span> })}
+                                        </th>
+                                    }
+                                }).collect_view()
+                            }}
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {move || {
+                            let (differs_only, baseline) = state.with(|state| (state.differs, state.baseline.clone()));
+                            let base = baseline.and_then(|uuid| runs.with(|runs| runs.iter().position(|run| run.uuid == uuid)));
+                            rows.get()
+                                .into_iter()
+                                .filter(|row| !differs_only || row.differs)
+                                .map(|row| value_row(row, base))
+                                .collect_view()
+                        }}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
+
+fn value_row(row: Row, baseline: Option<usize>) -> impl IntoView {
+    let deltas = baseline.map(|base| row.deltas(base));
+    let section = match row.section {
+        Section::Input => "input",
+        Section::Output => "output",
+        Section::Metric => "metric",
+    };
+    let cells = row
+        .values
+        .iter()
+        .enumerate()
+        .map(|(index, value)| {
+            let full = value.as_ref().map(compare_view::show).unwrap_or_default();
+            let text = match value.as_ref().and_then(serde_json::Value::as_f64) {
+                Some(number) => frontend::runs_view::short_number(number),
+                None => full.clone(),
+            };
+            let delta = deltas
+                .as_ref()
+                .and_then(|deltas| deltas[index])
+                .filter(|delta| *delta != 0.0 && Some(index) != baseline)
+                .map(|delta| format!(" ({delta:+.4})"));
+            view! { <td title=full>{text}{delta.map(|delta| view! { <span class="delta">{delta}</span> })}</td> }
+        })
+        .collect_view();
+    view! {
+        <tr class:differs=row.differs data-section=section>
+            <th scope="row"><span class="section">{section}</span>" "{row.name.clone()}</th>
+            {cells}
+        </tr>
+    }
+}
+
+/// One chart per metric: the runs' series, fetched for the range shown.
+#[component]
+pub fn Charts(
+    state: Memo<CompareState>,
+    runs: Memo<Vec<Run>>,
+    names: Memo<Vec<String>>,
+    tick: RwSignal<u64>,
+) -> impl IntoView {
+    view! {
+        <section class="panel compare-charts" aria-label="Metrics">
+            {move || {
+                let names = names.get();
+                if names.is_empty() {
+                    return view! { <p class="muted">"These runs logged no metrics."</p> }.into_any();
+                }
+                names.into_iter().take(MAX_CHARTS).map(|name| view! {
+                    <MetricPanel name=name state=state runs=runs tick=tick />
+                }).collect_view().into_any()
+            }}
+        </section>
+    }
+}
+
+/// A metric's chart: its series read for the range shown (all of it until someone zooms).
+#[component]
+fn MetricPanel(
+    name: String,
+    state: Memo<CompareState>,
+    runs: Memo<Vec<Run>>,
+    tick: RwSignal<u64>,
+) -> impl IntoView {
+    let range = RwSignal::new(None::<XRange>);
+    let series = RwSignal::new(Vec::<Series>::new());
+    let problem = RwSignal::new(None::<String>);
+    let title = name.clone();
+    let axis = Memo::new(move |_| state.with(|state| state.axis));
+    Effect::new({
+        let name = name.clone();
+        move |_| {
+            tick.track();
+            let request = SeriesRequest {
+                runs: state.with(|state| state.runs.clone()),
+                names: vec![name.clone()],
+                kind: shared::api::MetricKind::Metric,
+                axis: axis.get(),
+                buckets: BUCKETS,
+                range: range.get(),
+            };
+            spawn_local(async move {
+                match api::series(&request).await {
+                    Ok(answer) => {
+                        series.try_set(answer.series);
+                        problem.try_set(None);
+                    }
+                    Err(error) => {
+                        problem.try_set(Some(error.to_string()));
+                    }
+                }
+            });
+        }
+    });
+    // A new axis is a new range.
+    Effect::new(move |_| {
+        axis.track();
+        range.set(None);
+    });
+    let spec = Signal::derive(move || -> ChartSpec {
+        runs.with(|runs| {
+            let refs: Vec<&Run> = runs.iter().collect();
+            series
+                .with(|series| state.with(|state| compare_view::chart(&name, &refs, series, state)))
+        })
+    });
+    let counts = move || {
+        series.with(|series| {
+            let total: u64 = series.iter().map(|series| series.total).sum();
+            let returned: u64 = series.iter().map(|series| series.returned).sum();
+            (total > returned)
+                .then(|| format!("{returned} of {total} points; drag to zoom in for detail"))
+        })
+    };
+    view! {
+        <figure class="metric" aria-label=format!("Chart of {title}")>
+            <figcaption>
+                <strong>{title.clone()}</strong>
+                <span class="muted">{counts}</span>
+            </figcaption>
+            <MetricChart
+                spec=spec
+                on_zoom=Callback::new(move |chosen| range.set(chosen))
+                zoomed=Signal::derive(move || range.get().is_some())
+            />
+            {move || problem.get().map(|text| view! { <p class="problem" role="alert">{text}</p> })}
+        </figure>
+    }
+}
+
+/// Inputs against a metric, a vertical axis each, a line per run; dragging along an axis
+/// keeps the runs that pass through the dragged stretch.
+#[component]
+fn ParallelCoordinates(
+    state: Memo<CompareState>,
+    runs: Memo<Vec<Run>>,
+    summaries: Memo<Summaries>,
+    names: Memo<Vec<String>>,
+) -> impl IntoView {
+    let metric = RwSignal::new(None::<String>);
+    let chosen = Memo::new(move |_| {
+        metric
+            .get()
+            .or_else(|| names.with(|names| names.first().cloned()))
+    });
+    let axes = Memo::new(move |_| {
+        let metric = chosen.get();
+        runs.with(|runs| {
+            let refs: Vec<&Run> = runs.iter().collect();
+            summaries
+                .with(|summaries| compare_view::parallel_axes(&refs, summaries, metric.as_deref()))
+        })
+    });
+    let brushes = RwSignal::new(BTreeMap::<String, (f64, f64)>::new());
+    let dragging = RwSignal::new(None::<(String, f64)>);
+    const WIDTH: f64 = 900.0;
+    const HEIGHT: f64 = 280.0;
+    const PAD: f64 = 30.0;
+    let x_of = move |index: usize, count: usize| {
+        if count <= 1 {
+            WIDTH / 2.0
+        } else {
+            PAD + (WIDTH - 2.0 * PAD) * index as f64 / (count - 1) as f64
+        }
+    };
+    let y_of = |position: f64| HEIGHT - PAD - (HEIGHT - 2.0 * PAD) * position;
+    let position_at = move |event: &leptos::ev::MouseEvent| {
+        let y = f64::from(event.offset_y());
+        ((HEIGHT - PAD - y) / (HEIGHT - 2.0 * PAD)).clamp(0.0, 1.0)
+    };
+    view! {
+        <section class="panel parallel" aria-label="Parallel coordinates">
+            <div class="fields">
+                <label>
+                    "Metric"
+                    <select aria-label="Parallel metric" on:change=move |event| metric.set(Some(event_target_value(&event)))>
+                        {move || names.get().into_iter().map(|name| {
+                            let selected = {
+                                let name = name.clone();
+                                move || chosen.get().as_deref() == Some(name.as_str())
+                            };
+                            view! { <option value=name.clone() selected=selected>{name.clone()}</option> }
+                        }).collect_view()}
+                    </select>
+                </label>
+                <button type="button" class="secondary" on:click=move |_| brushes.set(BTreeMap::new())>"Clear the brushes"</button>
+            </div>
+            <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label="Inputs against the metric, a line per run">
+                {move || {
+                    let axes = axes.get();
+                    let count = axes.len();
+                    let brushes_now = brushes.get();
+                    let hidden = state.with(|state| state.hidden.clone());
+                    let lines = runs.with(|runs| {
+                        runs.iter().enumerate().filter(|(_, run)| !hidden.contains(&run.uuid)).map(|(index, run)| {
+                            let points: Vec<String> = axes.iter().enumerate().filter_map(|(at, (axis, values))| {
+                                let position = axis.position(values.get(index)?.as_ref())?;
+                                Some(format!("{:.1},{:.1}", x_of(at, count), y_of(position)))
+                            }).collect();
+                            let kept = compare_view::brushed(&axes, &brushes_now, index);
+                            view! {
+                                <polyline
+                                    class="run-line"
+                                    class:faded=!kept
+                                    data-run=run.uuid.clone()
+                                    points=points.join(" ")
+                                    stroke=compare_view::color(index)
+                                    fill="none"
+                                >
+                                    <title>{compare_view::run_label(run)}</title>
+                                </polyline>
+                            }
+                        }).collect_view()
+                    });
+                    let drawn_axes = axes.iter().enumerate().map(|(at, (axis, _))| {
+                        let x = x_of(at, count);
+                        let name = axis.name.clone();
+                        let brush = brushes_now.get(&name).copied();
+                        let press = {
+                            let name = name.clone();
+                            move |event: leptos::ev::MouseEvent| dragging.set(Some((name.clone(), position_at(&event))))
+                        };
+                        let release = {
+                            let name = name.clone();
+                            move |event: leptos::ev::MouseEvent| {
+                                if let Some((from, start)) = dragging.get_untracked()
+                                    && from == name
+                                {
+                                    let end = position_at(&event);
+                                    brushes.update(|brushes| {
+                                        if (end - start).abs() < 0.01 {
+                                            brushes.remove(&name);
+                                        } else {
+                                            brushes.insert(name.clone(), (start.min(end), start.max(end)));
+                                        }
+                                    });
+                                }
+                                dragging.set(None);
+                            }
+                        };
+                        view! {
+                            <g class="axis" data-axis=name.clone()>
+                                <line x1=x x2=x y1=PAD y2=HEIGHT - PAD />
+                                {brush.map(|(low, high)| view! {
+                                    <rect class="brush" x=x - 6.0 width="12" y=y_of(high) height=(y_of(low) - y_of(high)).max(1.0) />
+                                })}
+                                <rect class="grab" x=x - 12.0 width="24" y=PAD height=HEIGHT - 2.0 * PAD on:mousedown=press on:mouseup=release />
+                                <text x=x y=PAD - 10.0 text-anchor="middle">{name.clone()}</text>
+                                {axis_ends(axis, x)}
+                            </g>
+                        }
+                    }).collect_view();
+                    view! { {lines} {drawn_axes} }
+                }}
+            </svg>
+        </section>
+    }
+}
+
+/// An axis's lowest and highest value, written at its ends.
+fn axis_ends(axis: &Axis, x: f64) -> impl IntoView + use<> {
+    let (low, high) = match &axis.scale {
+        compare_view::Scale::Linear { min, max } => (format!("{min}"), format!("{max}")),
+        compare_view::Scale::Categories(categories) => (
+            categories.first().cloned().unwrap_or_default(),
+            categories.last().cloned().unwrap_or_default(),
+        ),
+    };
+    view! {
+        <text class="end" x=x y=278.0 text-anchor="middle">{low}</text>
+        <text class="end" x=x y=38.0 text-anchor="middle" dy="-1em">{high}</text>
+    }
+}
+
+/// What was really run differently: each run's compiled spec against the baseline's (the
+/// first run's without one), only the lines that differ.
+#[component]
+fn SpecDiff(state: Memo<CompareState>, runs: Memo<Vec<Run>>) -> impl IntoView {
+    // The baseline first, then the others: who they are, read again only when that changes.
+    let chosen = Memo::new(move |_| {
+        let baseline = state.with(|state| state.baseline.clone());
+        runs.with(|runs| {
+            let first = baseline
+                .and_then(|uuid| runs.iter().position(|run| run.uuid == uuid))
+                .unwrap_or(0);
+            let mut order: Vec<(String, String)> = runs
+                .iter()
+                .map(|run| (run.project.clone(), run.uuid.clone()))
+                .collect();
+            if first < order.len() {
+                let base = order.remove(first);
+                order.insert(0, base);
+            }
+            order.truncate(MAX_DIFFS + 1);
+            order
+        })
+    });
+    // Lists leave the specs out: each run is read whole.
+    let specs = LocalResource::new(move || {
+        let chosen = chosen.get();
+        async move {
+            let mut specs = Vec::with_capacity(chosen.len());
+            for (project, uuid) in chosen {
+                let run = api::run(&project, &uuid).await?;
+                specs.push((compare_view::run_label(&run), spec_text(&run)));
+            }
+            Ok::<_, api::ApiError>(specs)
+        }
+    });
+    view! {
+        <section class="panel spec-diff" aria-label="Spec differences">
+            <h2>"Compiled specs"</h2>
+            {move || match specs.get() {
+                None => view! { <p class="muted">"Reading the specs…"</p> }.into_any(),
+                Some(Err(error)) => view! { <p class="problem" role="alert">{error.to_string()}</p> }.into_any(),
+                Some(Ok(specs)) => {
+                    let Some(((base_label, base_text), others)) = specs.split_first() else {
+                        return ().into_any();
+                    };
+                    others.iter().map(|(label, text)| {
+                        let changed: Vec<_> = diff::lines(base_text, text)
+                            .into_iter()
+                            .filter_map(|line| match line {
+                                diff::Line::Same(_) => None,
+                                diff::Line::Removed(line) => Some(("removed", format!("- {line}"))),
+                                diff::Line::Added(line) => Some(("added", format!("+ {line}"))),
+                            })
+                            .collect();
+                        let heading = format!("{label} against {base_label}");
+                        view! {
+                            <div class="spec-change">
+                                <h3>{heading}</h3>
+                                {if changed.is_empty() {
+                                    view! { <p class="muted">"The same spec."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <pre class="diff"><code>{changed.into_iter().map(|(kind, line)| view! {
+                                            <span class=kind>{line}"\n"</span>
+                                        }).collect_view()}</code></pre>
+                                    }.into_any()
+                                }}
+                            </div>
+                        }
+                    }).collect_view().into_any()
+                }
+            }}
+        </section>
+    }
+}
+
+/// A run's compiled operation, one setting a line, so a diff is readable. (Pretty JSON: the
+/// YAML writer is the compiler's, which only the editor's worker loads.)
+fn spec_text(run: &Run) -> String {
+    run.content
+        .as_deref()
+        .and_then(|content| serde_json::from_str::<serde_json::Value>(content).ok())
+        .and_then(|value| serde_json::to_string_pretty(&value).ok())
+        .unwrap_or_default()
+}
