@@ -102,10 +102,53 @@ async fn three_runs_compare_by_chart_table_groups_and_spec_and_reopen_from_the_l
     }
 
     let browser = Browser::start().await;
+    // The Runs page: each run's `loss`, its last value and its lowest.
     browser
-        .open(&server.url(&format!("/compare?runs={}", uuids.join(","))))
+        .open(
+            &server.url("/runs?columns=name,project,inputs.lr,metrics.loss.last,metrics.loss.min"),
+        )
+        .await;
+    let table = "[...document.querySelectorAll('table.runs tbody tr[aria-rowindex]')].map(row => [...row.children].slice(1).map(cell => cell.textContent.trim()))";
+    wait_until(
+        &browser,
+        &format!("{table}.length === 3"),
+        "three runs listed",
+    )
+    .await;
+    let mut rows: Vec<Vec<String>> =
+        serde_json::from_value(browser.evaluate(table).await).expect("rows of cells");
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            ["train-0-001", "demo", "0.001", "0.714286", "0.714286"],
+            ["train-0-01", "demo", "0.01", "0.2", "0.2"],
+            ["train-0-1", "demo", "0.1", "0.0243902", "0.0243902"],
+        ]
+    );
+    // Selected, then compared.
+    for name in ["train-0-1", "train-0-01", "train-0-001"] {
+        browser
+            .click(&format!(
+                "//table//tbody//input[@aria-label='Select {name}']"
+            ))
+            .await;
+    }
+    browser.screenshot("compare-runs-page").await;
+    browser
+        .click("//div[@aria-label='Selected runs']//a[normalize-space()='Compare']")
         .await;
     browser.expect_heading("Compare").await;
+    let address = browser.client.current_url().await.expect("a URL");
+    let mut compared: Vec<String> = address
+        .query_pairs()
+        .find(|(key, _)| key == "runs")
+        .map(|(_, runs)| runs.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    compared.sort();
+    let mut submitted = uuids.clone();
+    submitted.sort();
+    assert_eq!(compared, submitted);
 
     // Three lines on the loss chart, one per run, named after the runs.
     let lines = format!("({LINES})('loss')");
@@ -115,10 +158,10 @@ async fn three_runs_compare_by_chart_table_groups_and_spec_and_reopen_from_the_l
         "three lines on the loss chart",
     )
     .await;
-    assert_eq!(
-        browser.evaluate(&lines).await,
-        json!(["train-0-1", "train-0-01", "train-0-001"])
-    );
+    let mut drawn: Vec<String> =
+        serde_json::from_value(browser.evaluate(&lines).await).expect("labels");
+    drawn.sort();
+    assert_eq!(drawn, ["train-0-001", "train-0-01", "train-0-1"]);
     // Pointing at the chart shows every run's value there.
     click_centered(
         &browser,
@@ -164,7 +207,14 @@ async fn three_runs_compare_by_chart_table_groups_and_spec_and_reopen_from_the_l
     assert_eq!(diffs.len(), 2, "{diff}");
     for text in diffs {
         let text = text.as_str().unwrap();
-        assert!(text.contains("0.1") && text.contains("0.0"), "{text}");
+        // The name, `lr`'s value and the argument it renders into; nothing else.
+        assert!(text.contains("\"value\": 0.0"), "{text}");
+        for line in text.lines() {
+            assert!(
+                line.contains("train-0-") || line.contains("0.0") || line.contains("0.1"),
+                "a line that does not differ by lr: {line}\n{text}"
+            );
+        }
         assert!(!text.contains("image"), "an equal line is shown: {text}");
     }
 
