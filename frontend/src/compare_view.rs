@@ -16,6 +16,17 @@ pub const MAX_RUNS: usize = 1_000;
 /// Buckets each chart asks the server for: about one per pixel of a wide chart.
 pub const BUCKETS: u32 = 1_000;
 
+/// The most points one chart asks for, all its runs together: a thousand runs stay a chart
+/// the browser draws at once, not four million points.
+pub const CHART_POINTS: u32 = 200_000;
+
+/// Buckets per run for a chart of `runs` runs: [`BUCKETS`] for a few, fewer for many (each
+/// bucket brings up to four points), never under 50.
+pub fn buckets_for(runs: usize) -> u32 {
+    let runs = u32::try_from(runs.max(1)).unwrap_or(u32::MAX);
+    (CHART_POINTS / 4 / runs).clamp(50, BUCKETS)
+}
+
 /// How runs are put together into lines.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Grouping {
@@ -620,6 +631,14 @@ mod tests {
             .map(|(key, value)| (key.to_owned(), value))
             .collect();
         assert_eq!(CompareState::from_query(&written), state);
+    }
+
+    #[test]
+    fn many_runs_ask_for_fewer_buckets_each() {
+        assert_eq!(buckets_for(3), BUCKETS);
+        assert_eq!(buckets_for(100), 500);
+        assert_eq!(buckets_for(1_000), 50);
+        assert_eq!(buckets_for(0), BUCKETS);
     }
 
     #[test]

@@ -57,7 +57,9 @@ function options(spec, width, series, bands, on_zoom, on_reset) {
       { label: spec.title, size: 60 },
     ],
     cursor: { drag: { x: true, y: false }, sync: { key: 'myelin-metrics' } },
-    legend: { live: true },
+    // A legend row per line is how every run's value shows under the pointer; past a few
+    // dozen lines it would bury the chart, and the page's table says who is who.
+    legend: { show: spec.lines.length <= 40, live: true },
     hooks: {
       setSelect: [(chart) => {
         if (chart.select.width > 2) {

@@ -5,9 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use frontend::compare_view::{
-    self, Axis, BUCKETS, ChartSpec, CompareState, Grouping, Row, Section,
-};
+use frontend::compare_view::{self, Axis, ChartSpec, CompareState, Grouping, Row, Section};
 use frontend::diff;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -450,7 +448,7 @@ fn MetricPanel(
                 names: vec![name.clone()],
                 kind: shared::api::MetricKind::Metric,
                 axis: axis.get(),
-                buckets: BUCKETS,
+                buckets: compare_view::buckets_for(state.with(|state| state.runs.len())),
                 range: range.get(),
             };
             spawn_local(async move {
