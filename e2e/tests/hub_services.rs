@@ -228,7 +228,9 @@ async fn jupyterlab_from_the_hub_runs_a_cell_over_its_websocket() {
         .evaluate("document.querySelector('.jp-Cell .jp-InputPrompt').textContent.trim()")
         .await;
     assert!(
-        prompt.as_str().is_some_and(|prompt| prompt.starts_with('[') && prompt != "[ ]:"),
+        prompt
+            .as_str()
+            .is_some_and(|prompt| prompt.starts_with('[') && prompt != "[ ]:"),
         "{prompt}"
     );
     browser.screenshot("hub-jupyterlab").await;
