@@ -1,14 +1,17 @@
 //! `cargo xtask bench`: Myelin's compiler beside Polyaxon's own, on the oracle corpus; then the
 //! server's run list and submit at 100,000 runs beside haupt's measured numbers; then the logs
 //! WebSocket: 1,000,000 lines streamed to a client (lines/s, write-to-receipt latency) and the
-//! server's memory with 1,000 idle log sockets, beside the issue's goals.
+//! server's memory with 1,000 idle log sockets, beside the issue's goals; then runs' metrics:
+//! series of up to 1,000 runs and 50,000,000 points, a live run's new points, and the runs
+//! dashboard filtered on metric summaries at 100,000 runs, beside issue 16's goals and MLflow's
+//! measured numbers.
 //!
 //! Polyaxon 2.18 runs from a venv made from the oracle's pinned packages (PyPI), in one process
 //! with its imports done before timing; then `shared`'s bench times the same files and prints
 //! both medians and their ratio, and the browser's compiler worker times them again in Chromium
-//! (WebAssembly beside native). `backend`'s `runs` and `logs` benches need nothing from outside:
-//! haupt's numbers are constants taken from `../shared/docs/peer-anchors.md`, which has none for
-//! live logs.
+//! (WebAssembly beside native). `backend`'s `runs`, `logs` and `metrics` benches need nothing
+//! from outside: haupt's and MLflow's numbers are constants taken from
+//! `../shared/docs/peer-anchors.md`, which has none for live logs.
 
 use std::process::Command;
 
@@ -80,5 +83,12 @@ pub fn run(workspace: &Workspace) -> Result<()> {
     step(
         "time the logs WebSocket: 1,000,000 lines, 1,000 idle sockets",
         logs,
+    )?;
+
+    let mut metrics = workspace.cargo();
+    metrics.args(["bench", "--package", "backend", "--bench", "metrics"]);
+    step(
+        "time metric series, live reads and the runs dashboard at 100,000 runs",
+        metrics,
     )
 }
