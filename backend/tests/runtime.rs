@@ -410,7 +410,8 @@ async fn a_job_past_its_timeout_fails_with_deadline_exceeded(kind: Kind) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_beyond_the_concurrency_limit_wait_in_the_queue() {
     let bench = Bench::new("queue", Kind::Process, 1).await;
-    let first = bench.submit(&job("sleep 1")).await;
+    // Long enough that a loaded machine still looks at the second run while the first runs.
+    let first = bench.submit(&job("sleep 5")).await;
     let second = bench.submit(&job("echo second")).await;
     bench
         .wait_for(&first, |s| s == Status::Running, Duration::from_secs(20))
