@@ -912,3 +912,165 @@ fn a_series_request_needs_only_runs_and_names() {
     assert_eq!(request.range, Some(XRange { from: 1.0, to: 2.0 }));
     assert_eq!(serde_json::to_value(XAxis::Time).unwrap(), "time");
 }
+
+/// Picks one of `choices`.
+fn pick<'a>(random: &mut Random, choices: &[&'a str]) -> &'a str {
+    choices[random.below(choices.len() as u64) as usize]
+}
+
+/// A timestamp built from parts in and out of range, in the shapes clients write and others.
+fn random_timestamp(random: &mut Random) -> String {
+    let year = pick(
+        random,
+        &[
+            "0000", "1900", "1970", "1999", "2000", "2024", "2100", "9999",
+        ],
+    );
+    let month = pick(
+        random,
+        &["00", "01", "02", "04", "06", "09", "11", "12", "13", "1"],
+    );
+    let day = pick(
+        random,
+        &["00", "01", "15", "28", "29", "30", "31", "32", "7"],
+    );
+    let separator = pick(random, &["T", "t", " ", "x", ""]);
+    let hour = pick(random, &["00", "09", "23", "24", "5"]);
+    let minute = pick(random, &["00", "30", "59", "60"]);
+    let second = pick(random, &[":00", ":05", ":59", ":60", ":61", "", ":5"]);
+    let digits = random.below(11) as usize;
+    let fraction = match digits {
+        10 => String::new(),
+        digits => format!(".{}", &"9081726354"[..digits]),
+    };
+    let offset = pick(
+        random,
+        &[
+            "",
+            "Z",
+            "z",
+            "+00:00",
+            "-05:30",
+            "+05:30",
+            "+0530",
+            "-0000",
+            "+05",
+            "+5:30",
+            "+99:99",
+            "+00:00 ",
+            "-05:3",
+            "Zz",
+            "+0:530",
+            "+aa:bb",
+            "|",
+            "+00:00:00",
+        ],
+    );
+    format!("{year}-{month}-{day}{separator}{hour}:{minute}{second}{fraction}{offset}")
+}
+
+#[test]
+fn the_fast_timestamp_path_reads_what_the_general_one_reads_and_nothing_else() {
+    // The shapes traceml and Python write take the fast path.
+    for text in [
+        "2024-01-02 03:04:05.123456+00:00",
+        "2024-01-02T03:04:05.123456+00:00",
+        "2024-01-02T03:04:05+00:00",
+        "2024-01-02T03:04:05.1Z",
+        "2024-01-02T08:34:05.123456789-05:30",
+        "2024-02-29 23:59:60+0000",
+        "2000-02-29T00:00:00",
+    ] {
+        let fast = Timestamp::parse_common(text.as_bytes());
+        assert!(fast.is_some(), "{text}");
+        assert_eq!(fast, Timestamp::parse(text), "{text}");
+    }
+    let mut random = Random(0x7135);
+    let mut fast_reads = 0;
+    for _ in 0..200_000 {
+        let mut text = random_timestamp(&mut random).into_bytes();
+        // And now and then a byte changed, to any byte at all.
+        if random.one_in(3) {
+            let at = random.below(text.len() as u64) as usize;
+            text[at] = random.below(256) as u8;
+        }
+        let Some(fast) = Timestamp::parse_common(&text) else {
+            continue;
+        };
+        fast_reads += 1;
+        let text = std::str::from_utf8(&text).expect("what the fast path reads is UTF-8");
+        assert_eq!(Some(fast), Timestamp::parse(text), "{text}");
+    }
+    assert!(fast_reads > 2_000, "{fast_reads}");
+}
+
+#[test]
+fn the_fast_metric_line_path_reads_as_the_general_one() {
+    // `read_events` keeps values as text and reads no line the fast way: its step and time, and
+    // its value read as a float, are what the general path makes of a metric line.
+    let steps = [
+        "0",
+        "12",
+        "-3",
+        "+4",
+        " 5",
+        "",
+        "007",
+        "99999999999999999999",
+        "1.5",
+        "-",
+    ];
+    let values = [
+        "0.5",
+        "nan",
+        "NaN",
+        "-inf",
+        "1e-05",
+        " 0.25",
+        "0.25 ",
+        "1|2",
+        "",
+        "x",
+        ".5",
+        "5.",
+        "0.7234567891234567",
+        "inf\r",
+        "1\u{a0}",
+        "\u{a0}1",
+    ];
+    let mut random = Random(0x11e5);
+    let mut fast_rows = 0;
+    for _ in 0..20_000 {
+        let timestamp = if random.one_in(4) {
+            pick(
+                &mut random,
+                &["", " 2024-01-02 03:04:05+00:00", "2024-01-02"],
+            )
+            .to_owned()
+        } else {
+            random_timestamp(&mut random)
+        };
+        let step = pick(&mut random, &steps);
+        let value = pick(&mut random, &values);
+        let end = if random.one_in(5) { "\r" } else { "" };
+        let file = format!("step|timestamp|metric\n{step}|{timestamp}|{value}{end}\n");
+        let metrics = EventCursor::default().read_metrics(file.as_bytes());
+        let events = EventCursor::default().read_events(file.as_bytes());
+        let expected = match (events.rows.first(), events.bad_lines.first()) {
+            (Some(row), None) => match row.value.trim().parse::<f64>() {
+                Ok(value) => Ok((row.step, row.timestamp, value.to_bits())),
+                Err(_) => Err(LineProblem::InvalidValue),
+            },
+            (None, Some(bad)) => Err(bad.problem),
+            other => panic!("{file:?}: {other:?}"),
+        };
+        let read = match (metrics.rows.first(), metrics.bad_lines.first()) {
+            (Some(row), None) => Ok((row.step, row.timestamp, row.value.to_bits())),
+            (None, Some(bad)) => Err(bad.problem),
+            other => panic!("{file:?}: {other:?}"),
+        };
+        assert_eq!(read, expected, "{file:?}");
+        fast_rows += usize::from(read.is_ok());
+    }
+    assert!(fast_rows > 2_000, "{fast_rows}");
+}
