@@ -4,7 +4,7 @@
 //! server's memory with 1,000 idle log sockets, beside the issue's goals; then runs' metrics:
 //! series of up to 1,000 runs and 50,000,000 points, a live run's new points, and the runs
 //! dashboard filtered on metric summaries at 100,000 runs, beside issue 16's goals and MLflow's
-//! measured numbers.
+//! measured numbers; and the compare view drawing 1,000 runs' series in Chromium.
 //!
 //! Polyaxon 2.18 runs from a venv made from the oracle's pinned packages (PyPI), in one process
 //! with its imports done before timing; then `shared`'s bench times the same files and prints
@@ -73,6 +73,18 @@ pub fn run(workspace: &Workspace) -> Result<()> {
         )
         .env("MYELIN_WEB_DIR", workspace.dist());
     step("time the compiler in WebAssembly, in Chromium", wasm)?;
+    let mut compare = workspace.cargo();
+    compare
+        .args(["bench", "--package", "e2e", "--bench", "compare_render"])
+        .env(
+            "MYELIN_BIN",
+            workspace.target_dir().join("debug").join("myelin"),
+        )
+        .env("MYELIN_WEB_DIR", workspace.dist());
+    step(
+        "time the compare view's chart of 1,000 runs, in Chromium",
+        compare,
+    )?;
 
     let mut runs = workspace.cargo();
     runs.args(["bench", "--package", "backend", "--bench", "runs"]);

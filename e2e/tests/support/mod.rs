@@ -132,6 +132,11 @@ impl Server {
         }
     }
 
+    /// The server's data folder (its store and the runs' artifacts).
+    pub fn data_dir(&self) -> &Path {
+        &self._data_dir.0
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.origin)
     }

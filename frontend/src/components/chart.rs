@@ -96,6 +96,8 @@ export async function create_chart(element, spec_json, on_zoom, on_reset) {
   });
   chart.myelinObserver.observe(element);
   chart.myelinUplot = uPlot;
+  // How many lines are drawn, for whoever waits for the chart (tests, benches).
+  element.dataset.lines = String(spec.lines.length);
   return chart;
 }
 
@@ -109,6 +111,7 @@ export function update_chart(chart, element, spec_json, keep_range, on_zoom, on_
     && series.every((line, index) => index === 0 || line.label === chart.series[index].label)
     && spec.log === (chart.scales.y.distr === 3)
     && (spec.axis === 'time') === chart.scales.x.time;
+  element.dataset.lines = String(spec.lines.length);
   if (same) {
     chart.setData(data, !keep_range);
     return chart;
