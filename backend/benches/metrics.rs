@@ -38,6 +38,9 @@
 //! timed, fewer for a slow request once [`BUDGET`] has passed. Percentiles are nearest-rank, as
 //! the peers' were taken.
 //!
+//! `MYELIN_BENCH_ONLY=5` runs case 5 alone (seeding its runs and timing the list, about two
+//! minutes); unset, every case runs.
+//!
 //! It takes about ten minutes on two cores, a minute and a half of it seeding the runs and
 //! half a minute writing the files, and needs about 5 GB in the temp folder, removed at the end.
 
@@ -525,6 +528,19 @@ async fn bench(root: &Path) {
     let mut dashboard_rows = Vec::new();
     for case in &dashboard.cases {
         dashboard_rows.push(time_list(&server, case).await);
+    }
+    if std::env::var("MYELIN_BENCH_ONLY").is_ok_and(|only| only.trim() == "5") {
+        println!(
+            "\nseeded {} runs in {} projects with their metric summaries in {:.1} s ({:.1} s in \
+             Store::create_run, {:.1} s in Store::record_metrics)",
+            thousands(DASHBOARD_RUNS as f64),
+            DASHBOARD_PROJECTS,
+            dashboard.seeding.as_secs_f64(),
+            dashboard.creating.as_secs_f64(),
+            dashboard.recording.as_secs_f64()
+        );
+        print_table(&dashboard_rows);
+        return;
     }
 
     let started = Instant::now();

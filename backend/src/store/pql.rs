@@ -152,7 +152,7 @@ pub enum Stat {
 
 impl Stat {
     /// The column of `run_metrics` it reads.
-    fn column(self) -> &'static str {
+    pub fn column(self) -> &'static str {
         match self {
             Self::Last => "last",
             Self::Min => "min",
@@ -1364,12 +1364,29 @@ impl SqlWriter {
         if stat != Stat::Last {
             return self.summarised(name, stat, operation);
         }
-        self.sql.push('(');
         if *operation != Operation::IsNil {
-            self.summarised(name, stat, operation);
-            self.sql.push_str(" OR ");
+            // One list of run ids from two index ranges: the runs whose last value passes, and
+            // the runs that logged no last value whose output does. `OR` of the two tests would
+            // test every run.
+            let column = stat.column();
+            self.sql.push_str(&format!(
+                "runs.id IN (SELECT m.run_id FROM run_metrics m \
+                 WHERE m.kind = 'metric' AND m.name = ? AND m.{column}"
+            ));
+            self.params.push(SqlValue::Text(name.to_owned()));
+            self.operation(operation);
+            self.sql
+                .push_str(" UNION ALL SELECT v.run_id FROM run_values v WHERE ");
+            self.run_value_test(Section::Outputs, name, operation);
+            self.sql.push_str(&format!(
+                " AND v.run_id NOT IN (SELECT m.run_id FROM run_metrics m \
+                 WHERE m.kind = 'metric' AND m.name = ? AND m.{column} IS NOT NULL))"
+            ));
+            self.params.push(SqlValue::Text(name.to_owned()));
+            return;
         }
         // A run that logged a last value is decided by it alone; the others by their output.
+        self.sql.push('(');
         self.sql.push('(');
         self.summarised(name, stat, &Operation::IsNil);
         self.sql.push_str(" AND ");
@@ -1789,6 +1806,7 @@ mod tests {
             include_str!("schema.sql"),
             include_str!("schema_2.sql"),
             include_str!("schema_3.sql"),
+            include_str!("schema_4.sql"),
         ] {
             db.execute_batch(schema).expect("schema");
         }

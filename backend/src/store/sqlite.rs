@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("schema_2.sql"),
     include_str!("schema_3.sql"),
+    include_str!("schema_4.sql"),
 ];
 
 /// How many read connections are kept open.
@@ -600,6 +601,160 @@ fn page_by_value(
     Ok(runs)
 }
 
+/// A list ordered by one part of a metric's summary.
+struct MetricOrder<'a> {
+    name: &'a str,
+    stat: pql::Stat,
+    descending: bool,
+}
+
+/// The uuids of a page of runs ordered by a part of a metric's summary, as `pql::order_by`
+/// orders them (by the value, then by id, runs without the value last), but read from the
+/// summaries' index in order (`run_metrics_by_last`, …), so that only the page's runs are
+/// visited rather than every run sorted. A run without a last value is ordered by its output of
+/// the same name: those come from `run_values_by_key` in order, and the two lists are merged.
+fn page_by_metric(
+    connection: &Connection,
+    condition: &str,
+    values: &[SqlValue],
+    by: &MetricOrder<'_>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<String>, StoreError> {
+    let direction = if by.descending { "DESC" } else { "ASC" };
+    let column = by.stat.column();
+    let name = || SqlValue::Text(by.name.to_owned());
+    let with_summary = format!(
+        "FROM run_metrics m JOIN runs ON runs.id = m.run_id \
+         JOIN projects ON projects.id = runs.project_id \
+         WHERE m.kind = 'metric' AND m.name = ? AND m.{column} IS NOT NULL AND {condition}"
+    );
+    let summary_parameters = || std::iter::once(name()).chain(values.iter().cloned());
+    // Runs that logged no last value of the metric, with an output of its name.
+    let with_output = format!(
+        "FROM run_values v JOIN runs ON runs.id = v.run_id \
+         JOIN projects ON projects.id = runs.project_id \
+         WHERE v.section = 'outputs' AND v.key = ? AND v.number IS NOT NULL \
+         AND v.run_id NOT IN (SELECT m.run_id FROM run_metrics m \
+         WHERE m.kind = 'metric' AND m.name = ? AND m.{column} IS NOT NULL) AND {condition}"
+    );
+    let output_parameters = || [name(), name()].into_iter().chain(values.iter().cloned());
+    let fallback = by.stat == pql::Stat::Last;
+    let ranked = |sql: String, parameters: Vec<SqlValue>| -> Result<_, StoreError> {
+        let mut statement = connection.prepare_cached(&sql)?;
+        let rows = statement
+            .query_map(params_from_iter(parameters), |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, f64>(2)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    };
+    let end = limit + offset;
+    let mut valued = ranked(
+        format!(
+            "SELECT runs.uuid, runs.id, m.{column} {with_summary} \
+             ORDER BY m.{column} {direction}, m.run_id {direction} LIMIT {end}"
+        ),
+        summary_parameters().collect(),
+    )?;
+    if fallback {
+        valued.extend(ranked(
+            format!(
+                "SELECT runs.uuid, runs.id, v.number {with_output} \
+                 ORDER BY v.number {direction}, v.run_id {direction} LIMIT {end}"
+            ),
+            output_parameters().collect(),
+        )?);
+        valued.sort_by(|(_, a_id, a), (_, b_id, b)| {
+            let ascending = a
+                .partial_cmp(b)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a_id.cmp(b_id));
+            if by.descending {
+                ascending.reverse()
+            } else {
+                ascending
+            }
+        });
+    }
+    let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+    let take = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut uuids: Vec<String> = valued
+        .into_iter()
+        .skip(skip)
+        .take(take)
+        .map(|(uuid, _, _)| uuid)
+        .collect();
+    let missing = limit - uuids.len() as i64;
+    if missing == 0 {
+        return Ok(uuids);
+    }
+    // The page reaches the runs without the value: they follow in id order.
+    let count = |sql: &str, parameters: Vec<SqlValue>| -> Result<i64, StoreError> {
+        Ok(connection
+            .prepare_cached(&format!("SELECT count(*) {sql}"))?
+            .query_row(params_from_iter(parameters), |row| row.get(0))?)
+    };
+    let mut valued = count(&with_summary, summary_parameters().collect())?;
+    let mut without = format!(
+        "SELECT runs.uuid FROM runs JOIN projects ON projects.id = runs.project_id \
+         WHERE {condition} AND NOT EXISTS (SELECT 1 FROM run_metrics m \
+         WHERE m.run_id = runs.id AND m.kind = 'metric' AND m.name = ? \
+         AND m.{column} IS NOT NULL)"
+    );
+    let mut parameters: Vec<SqlValue> = values.iter().cloned().chain([name()]).collect();
+    if fallback {
+        valued += count(&with_output, output_parameters().collect())?;
+        without.push_str(
+            " AND NOT EXISTS (SELECT 1 FROM run_values v WHERE v.run_id = runs.id \
+             AND v.section = 'outputs' AND v.key = ? AND v.number IS NOT NULL)",
+        );
+        parameters.push(name());
+    }
+    let rest_offset = (offset - valued).max(0);
+    let mut statement = connection.prepare_cached(&format!(
+        "{without} ORDER BY runs.id {direction} LIMIT {missing} OFFSET {rest_offset}"
+    ))?;
+    let rest = statement
+        .query_map(params_from_iter(parameters), |row| row.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    uuids.extend(rest);
+    Ok(uuids)
+}
+
+/// The runs of `uuids`, in that order.
+fn load_page(
+    connection: &Connection,
+    settings: &Settings,
+    uuids: &[String],
+) -> Result<Vec<Run>, StoreError> {
+    if uuids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders = vec!["?"; uuids.len()].join(", ");
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {} FROM runs JOIN projects ON projects.id = runs.project_id \
+         WHERE runs.uuid IN ({placeholders})",
+        run_columns("NULL")
+    ))?;
+    let mut runs = statement
+        .query_map(params_from_iter(uuids.iter()), |row| {
+            run_from_row(row, settings)
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let position: std::collections::HashMap<&str, usize> = uuids
+        .iter()
+        .enumerate()
+        .map(|(index, uuid)| (uuid.as_str(), index))
+        .collect();
+    runs.sort_by_key(|run| position.get(run.uuid.as_str()).copied());
+    Ok(runs)
+}
+
 #[async_trait]
 impl Store for Sqlite {
     async fn create_project(&self, owner: &str, body: ProjectBody) -> Result<Project, StoreError> {
@@ -931,19 +1086,38 @@ impl Store for Sqlite {
                 metrics::attach(connection, &mut results)?;
                 return Ok(list(count, results));
             }
+            if let [
+                pql::Sort {
+                    key: pql::SortKey::Metric { name, stat },
+                    descending,
+                },
+            ] = filter.sort.as_slice()
+            {
+                let by = MetricOrder {
+                    name,
+                    stat: *stat,
+                    descending: *descending,
+                };
+                let uuids = page_by_metric(connection, &condition, &values, &by, limit, offset)?;
+                let mut results = load_page(connection, settings, &uuids)?;
+                metrics::attach(connection, &mut results)?;
+                return Ok(list(count, results));
+            }
             let (order, order_values) = pql::order_by(&filter.sort);
             // Placeholders bind in the order they appear: the filter's, then the sort's.
             let values: Vec<SqlValue> = values.into_iter().chain(order_values).collect();
-            let mut statement = connection.prepare_cached(&format!(
-                "SELECT {} FROM runs JOIN projects ON projects.id = runs.project_id \
-                 WHERE {condition} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
-                run_columns("NULL")
-            ))?;
-            let mut results = statement
+            // The page's uuids first, then their columns: sorting every match with all its
+            // columns would copy each match's JSON into the sorter.
+            let uuids = connection
+                .prepare_cached(&format!(
+                    "SELECT runs.uuid FROM runs JOIN projects ON projects.id = runs.project_id \
+                     WHERE {condition} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+                ))?
                 .query_map(params_from_iter(values.iter()), |row| {
-                    run_from_row(row, settings)
+                    row.get::<_, String>(0)
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut results = load_page(connection, settings, &uuids)?;
             metrics::attach(connection, &mut results)?;
             Ok(list(count, results))
         })
