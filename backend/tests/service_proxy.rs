@@ -37,9 +37,11 @@ while True:
     client.close()
 "#;
 
-#[test]
-fn a_connection_that_switches_protocols_is_carried_both_ways() {
-    let server = Server::start("service-upgrade", &[]);
+/// Starts a server named `name` with project `demo`, and submits a service component named
+/// `component` that runs the Python `script` with its port as the first argument, `extra` YAML
+/// (top-level fields such as `termination`) added; the server and the run's uuid.
+fn service(name: &str, component: &str, extra: &str, port: u16, script: &str) -> (Server, String) {
+    let server = Server::start(name, &[]);
     let (status, _) = server.request(
         "POST",
         "/api/v1/default/projects/create",
@@ -47,8 +49,8 @@ fn a_connection_that_switches_protocols_is_carried_both_ways() {
     );
     assert_eq!(status, 200);
     let content = format!(
-        "kind: component\nname: echo\nrun:\n  kind: service\n  ports: [8765]\n  container:\n    image: python:3.11\n    command: [python3, -c, {}, '{{{{ globals.ports[0] }}}}']\n",
-        serde_json::to_string(ECHO).unwrap()
+        "kind: component\nname: {component}\n{extra}run:\n  kind: service\n  ports: [{port}]\n  container:\n    image: python:3.11\n    command: [python3, -c, {}, '{{{{ globals.ports[0] }}}}']\n",
+        serde_json::to_string(script).unwrap()
     );
     let (status, run) = server.request(
         "POST",
@@ -57,6 +59,12 @@ fn a_connection_that_switches_protocols_is_carried_both_ways() {
     );
     assert_eq!(status, 200, "{run}");
     let uuid = run["uuid"].as_str().unwrap().to_owned();
+    (server, uuid)
+}
+
+#[test]
+fn a_connection_that_switches_protocols_is_carried_both_ways() {
+    let (server, uuid) = service("service-upgrade", "echo", "", 8765, ECHO);
     server.wait_for(
         "demo",
         &uuid,
@@ -155,24 +163,7 @@ fn browse(server: &Server, path: &str, header: &str) -> (u16, String, String) {
 
 #[test]
 fn a_service_opened_before_it_answers_shows_a_page_that_says_so_and_tries_again() {
-    let server = Server::start("service-starting", &[]);
-    let (status, _) = server.request(
-        "POST",
-        "/api/v1/default/projects/create",
-        Some(&json!({"name": "demo"})),
-    );
-    assert_eq!(status, 200);
-    let content = format!(
-        "kind: component\nname: slow-board\nrun:\n  kind: service\n  ports: [8766]\n  container:\n    image: python:3.11\n    command: [python3, -c, {}, '{{{{ globals.ports[0] }}}}']\n",
-        serde_json::to_string(SLOW).unwrap()
-    );
-    let (status, run) = server.request(
-        "POST",
-        "/api/v1/default/demo/runs",
-        Some(&json!({ "content": content })),
-    );
-    assert_eq!(status, 200, "{run}");
-    let uuid = run["uuid"].as_str().unwrap().to_owned();
+    let (server, uuid) = service("service-starting", "slow-board", "", 8766, SLOW);
     // Where the run page's Open button points, from the run as the API shows it.
     let shown: shared::api::Run = serde_json::from_value(server.run("demo", &uuid)).unwrap();
     let path = shown.service_path().expect("a service has a page");
@@ -220,24 +211,13 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Page).serve_forever()
 
 #[test]
 fn a_service_without_traffic_for_its_culling_timeout_is_stopped_and_says_why() {
-    let server = Server::start("service-idle", &[]);
-    let (status, _) = server.request(
-        "POST",
-        "/api/v1/default/projects/create",
-        Some(&json!({"name": "demo"})),
+    let (server, uuid) = service(
+        "service-idle",
+        "quiet",
+        "termination:\n  culling:\n    timeout: 3\n",
+        8768,
+        PAGE,
     );
-    assert_eq!(status, 200);
-    let content = format!(
-        "kind: component\nname: quiet\ntermination:\n  culling:\n    timeout: 3\nrun:\n  kind: service\n  ports: [8768]\n  container:\n    image: python:3.11\n    command: [python3, -c, {}, '{{{{ globals.ports[0] }}}}']\n",
-        serde_json::to_string(PAGE).unwrap()
-    );
-    let (status, run) = server.request(
-        "POST",
-        "/api/v1/default/demo/runs",
-        Some(&json!({ "content": content })),
-    );
-    assert_eq!(status, 200, "{run}");
-    let uuid = run["uuid"].as_str().unwrap().to_owned();
     let shown: shared::api::Run = serde_json::from_value(server.run("demo", &uuid)).unwrap();
     let path = shown.service_path().expect("a service has a page");
 

@@ -572,38 +572,10 @@ mod tests {
     use serde_json::json;
 
     fn run(uuid: &str, inputs: Json) -> Run {
-        serde_json::from_value(json!({
-            "uuid": uuid,
-            "name": format!("run-{uuid}"),
-            "description": null,
-            "tags": [],
-            "user": null,
-            "owner": "default",
-            "project": "demo",
-            "created_at": "2024-01-02T03:04:05Z",
-            "updated_at": "2024-01-02T03:04:05Z",
-            "started_at": null,
-            "finished_at": null,
-            "wait_time": null,
-            "duration": null,
-            "managed_by": "agent",
-            "is_managed": true,
-            "is_approved": true,
-            "pending": null,
-            "content": null,
-            "raw_content": null,
-            "status": "succeeded",
-            "status_conditions": [],
-            "meta_info": {},
-            "kind": "job",
-            "runtime": "job",
-            "inputs": inputs,
-            "outputs": null,
-            "settings": {"namespace": "polyaxon", "artifacts_store": null, "runtime": "process"},
-            "live_state": 1,
-            "original": null,
-        }))
-        .expect("a run")
+        let mut run = crate::runs_view::tests::run(inputs, Json::Null);
+        run.uuid = uuid.to_owned();
+        run.name = Some(format!("run-{uuid}"));
+        run
     }
 
     fn query(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

@@ -614,10 +614,11 @@ pub fn compare_href<'a>(uuids: impl ExactSizeIterator<Item = &'a String>) -> Opt
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn run(inputs: serde_json::Value, outputs: serde_json::Value) -> Run {
+    /// A run as the server lists it, with these inputs and outputs (other views' tests too).
+    pub(crate) fn run(inputs: serde_json::Value, outputs: serde_json::Value) -> Run {
         serde_json::from_value(serde_json::json!({
             "uuid": "0123456789abcdef0123456789abcdef",
             "name": null,
