@@ -39,7 +39,8 @@
 //! the peers' were taken.
 //!
 //! `MYELIN_BENCH_ONLY=5` runs case 5 alone (seeding its runs and timing the list, about two
-//! minutes); unset, every case runs.
+//! minutes); `MYELIN_BENCH_ONLY=2,3` (any of cases 1 to 3, comma-separated) seeds and times
+//! those series cases alone; unset, every case runs.
 //!
 //! It takes about ten minutes on two cores, a minute and a half of it seeding the runs and
 //! half a minute writing the files, and needs about 5 GB in the temp folder, removed at the end.
@@ -520,9 +521,44 @@ fn main() {
     runtime.block_on(bench(&root.0));
 }
 
+/// The series cases (1 to 3) `MYELIN_BENCH_ONLY` picks, when it picks only some of them.
+fn only_series_cases() -> Option<Vec<u32>> {
+    let only = std::env::var("MYELIN_BENCH_ONLY").ok()?;
+    let cases: Vec<u32> = only
+        .split(',')
+        .map(|case| case.trim().parse().ok())
+        .collect::<Option<_>>()?;
+    (!cases.is_empty() && cases.iter().all(|case| (1..=3).contains(case))).then_some(cases)
+}
+
 async fn bench(root: &Path) {
     let server = start(root).await;
     let template = compiled_template(&server).await;
+    if let Some(cases) = only_series_cases() {
+        let names = ["loss", "val_loss", "accuracy", "grad_norm", "lr"];
+        let mut rows = Vec::new();
+        if cases.contains(&1) {
+            let one = seed_case(&server, &template, 1, 1, &["loss"], 1_000_000).await;
+            let name = "1. 1 run × 1,000,000 points";
+            let goal = Some(Duration::from_millis(30));
+            rows.push(time_series(&server, name, &one, goal, Some(MLFLOW_SAMPLED_1M)).await);
+        }
+        if cases.contains(&2) {
+            let many = seed_case(&server, &template, 2, 1_000, &["loss"], 10_000).await;
+            let name = "2. 1,000 runs × 1 metric × 10,000 points";
+            let goal = Some(Duration::from_millis(300));
+            rows.push(time_series(&server, name, &many, goal, None).await);
+        }
+        if cases.contains(&3) {
+            let wide = seed_case(&server, &template, 3, 100, &names, 100_000).await;
+            let name = "3. 100 runs × 5 metrics × 100,000 points";
+            let goal = Some(Duration::from_millis(200));
+            rows.push(time_series(&server, name, &wide, goal, None).await);
+        }
+        print_table(&rows);
+        println!("\nSeries requests ask for {BUCKETS} buckets on the step axis.");
+        return;
+    }
 
     let dashboard = seed_dashboard(&server, &template).await;
     let mut dashboard_rows = Vec::new();

@@ -30,8 +30,11 @@ use std::time::Duration;
 use serde_json::Value as Json;
 use shared::api::{
     MetricKind, MetricSummaries, MetricSummary, Series, SeriesRequest, SeriesResponse, Status,
+    XAxis, XRange,
 };
-use shared::downsample::{downsample, sample_indices, spread_indices};
+use shared::downsample::{
+    Downsampled, Point, downsample, downsample_summary, sample_indices, spread_indices,
+};
 use shared::events::{EventCursor, MetricRow, metric_points};
 use tokio::sync::broadcast::{self, error::RecvError};
 
@@ -68,6 +71,8 @@ pub struct Metrics {
     files: Mutex<HashMap<String, RunFiles>>,
     /// Values kept across every file.
     kept_rows: AtomicUsize,
+    /// Summary buckets kept across every file.
+    kept_buckets: AtomicUsize,
     /// Counts uses, to tell the least recently used files.
     uses: AtomicU64,
     /// Held while summaries are recorded, so that the store never takes an older summary
@@ -109,6 +114,9 @@ struct Tracked {
     rows: Option<Vec<MetricRow>>,
     /// Whether the pending value is the last of `rows`.
     pending_kept: bool,
+    /// The values read (the pending one aside) on the step axis, cut down, when kept for
+    /// charts.
+    summary_steps: Option<StepSummary>,
     /// Changes with every value read, so the store is given a summary only when it changed.
     version: u64,
     /// The version the store has.
@@ -129,6 +137,12 @@ impl Tracked {
 
     fn kept(&self) -> usize {
         self.rows.as_ref().map_or(0, Vec::len)
+    }
+
+    fn kept_buckets(&self) -> usize {
+        self.summary_steps
+            .as_ref()
+            .map_or(0, |summary| summary.buckets.len())
     }
 }
 
@@ -164,6 +178,7 @@ impl Metrics {
             store,
             files: Mutex::default(),
             kept_rows: AtomicUsize::new(0),
+            kept_buckets: AtomicUsize::new(0),
             uses: AtomicU64::new(0),
             recording: tokio::sync::Mutex::new(()),
         }
@@ -264,11 +279,13 @@ impl Metrics {
 
     /// Reads what the file of `key` added since the last read, then hands its state to `use_it`;
     /// `None` when there is no such file. With `keep_rows`, the file's values are kept in
-    /// memory (read again from the start if they were not).
+    /// memory (read again from the start if they were not); with `keep_summary`, its
+    /// [`StepSummary`] (likewise).
     fn with_file<T>(
         &self,
         key: &FileKey,
         keep_rows: bool,
+        keep_summary: bool,
         use_it: impl FnOnce(&Tracked) -> T,
     ) -> std::io::Result<Option<T>> {
         let Some((mut file, metadata)) = self.open(&key.run, key.kind.as_str(), &key.name)? else {
@@ -287,31 +304,49 @@ impl Metrics {
         let identity = (metadata.dev(), metadata.ino());
         let replaced = tracked.identity != identity || metadata.len() < tracked.cursor.offset();
         let rows_missing = keep_rows && tracked.rows.is_none();
-        if replaced || rows_missing {
+        let summary_missing = keep_summary && tracked.summary_steps.is_none();
+        if replaced || rows_missing || summary_missing {
+            // What was kept is kept again, read from the start.
+            let keep_rows = keep_rows || (!replaced && tracked.rows.is_some());
+            let keep_summary = keep_summary || (!replaced && tracked.summary_steps.is_some());
             self.release_rows(&mut tracked);
             // The summary comes out the same from the same bytes: only its version moves.
             *tracked = Tracked {
                 identity,
                 rows: keep_rows.then(Vec::new),
+                summary_steps: keep_summary.then(StepSummary::default),
                 version: tracked.version + 1,
                 recorded: tracked.recorded,
                 last_used: tracked.last_used,
                 ..Tracked::default()
             };
         }
-        let before = tracked.kept();
+        let (before, buckets_before) = (tracked.kept(), tracked.kept_buckets());
         let read = read_new(&mut tracked, &mut file, metadata.len(), key);
-        let after = tracked.kept();
+        let (after, buckets_after) = (tracked.kept(), tracked.kept_buckets());
         self.kept_rows.fetch_add(after, Ordering::Relaxed);
         self.kept_rows.fetch_sub(before, Ordering::Relaxed);
+        self.kept_buckets
+            .fetch_add(buckets_after, Ordering::Relaxed);
+        self.kept_buckets
+            .fetch_sub(buckets_before, Ordering::Relaxed);
         read?;
         Ok(Some(use_it(&tracked)))
     }
 
-    /// Gives back the rows a file kept to the budget.
+    /// Gives back the rows and summary buckets a file kept to the budgets.
     fn release_rows(&self, tracked: &mut Tracked) {
         if let Some(rows) = tracked.rows.take() {
             self.kept_rows.fetch_sub(rows.len(), Ordering::Relaxed);
+        }
+        self.release_summary(tracked);
+    }
+
+    /// Gives back the summary buckets a file kept to the budget.
+    fn release_summary(&self, tracked: &mut Tracked) {
+        if let Some(summary) = tracked.summary_steps.take() {
+            self.kept_buckets
+                .fetch_sub(summary.buckets.len(), Ordering::Relaxed);
         }
     }
 
@@ -361,8 +396,9 @@ impl Metrics {
     /// recently used files go first, then, past the count of files, their cursors.
     fn trim(&self) {
         let count = || lock(&self.files).values().map(HashMap::len).sum::<usize>();
-        let over_rows = self.kept_rows.load(Ordering::Relaxed) > MAX_KEPT_ROWS;
-        if !over_rows && count() <= MAX_TRACKED_FILES {
+        let over_rows = || self.kept_rows.load(Ordering::Relaxed) > MAX_KEPT_ROWS;
+        let over_buckets = || self.kept_buckets.load(Ordering::Relaxed) > MAX_SUMMARY_BUCKETS;
+        if !over_rows() && !over_buckets() && count() <= MAX_TRACKED_FILES {
             return;
         }
         // A file in use is newer than any other: it is left alone.
@@ -380,9 +416,16 @@ impl Metrics {
             if files_over > 0 {
                 self.forget_file(&key);
                 files_over -= 1;
-            } else if self.kept_rows.load(Ordering::Relaxed) > MAX_KEPT_ROWS {
+            } else if over_rows() || over_buckets() {
                 if let Ok(mut tracked) = entry.try_lock() {
-                    self.release_rows(&mut tracked);
+                    if over_rows()
+                        && let Some(rows) = tracked.rows.take()
+                    {
+                        self.kept_rows.fetch_sub(rows.len(), Ordering::Relaxed);
+                    }
+                    if over_buckets() {
+                        self.release_summary(&mut tracked);
+                    }
                 }
             } else {
                 return;
@@ -403,7 +446,7 @@ impl Metrics {
                 kind,
                 name,
             };
-            if let Some(summary) = self.with_file(&key, false, Tracked::summary)? {
+            if let Some(summary) = self.with_file(&key, false, false, Tracked::summary)? {
                 summaries.insert(key.name, summary);
             }
         }
@@ -470,6 +513,7 @@ impl Metrics {
         let runs = request.runs.clone();
         let response = blocking(move || {
             let mut response = SeriesResponse::default();
+            let mut scratch = Vec::new();
             for run in &request.runs {
                 for name in &request.names {
                     let key = FileKey {
@@ -477,7 +521,34 @@ impl Metrics {
                         kind: request.kind,
                         name: name.clone(),
                     };
-                    let series = metrics.with_file(&key, true, |tracked| {
+                    let summarized = request.axis == XAxis::Step
+                        && request.range.is_none_or(|range| range.from <= range.to);
+                    if summarized {
+                        let served = metrics.with_file(&key, false, true, |tracked| {
+                            let drawn = serve_from_summary(tracked, &request, &mut scratch)?;
+                            let summary = tracked.summary_steps.as_ref()?;
+                            let mut series = Series::new(run, name, drawn);
+                            series.without_x = summary.without_x as u64
+                                + u64::from(
+                                    tracked
+                                        .pending
+                                        .as_ref()
+                                        .is_some_and(|row| row.step.is_none()),
+                                );
+                            series.summary = Some(tracked.summary());
+                            Some(series)
+                        })?;
+                        match served {
+                            // No file: no series.
+                            None => continue,
+                            Some(Some(series)) => {
+                                response.series.push(series);
+                                continue;
+                            }
+                            Some(None) => {}
+                        }
+                    }
+                    let series = metrics.with_file(&key, true, false, |tracked| {
                         let rows = tracked.rows.as_deref().unwrap_or_default();
                         let points = metric_points(rows, request.axis, None);
                         let buckets = request.buckets as usize;
@@ -605,6 +676,11 @@ fn read_new(
         let new_rows = !batch.rows.is_empty();
         for row in &batch.rows {
             tracked.confirmed.add(row);
+        }
+        if let Some(summary) = &mut tracked.summary_steps {
+            for row in &batch.rows {
+                summary.add(row);
+            }
         }
         // Only the file's real end has a pending line: a chunk's end cuts lines anywhere.
         let pending = if at_end { batch.pending } else { None };
@@ -806,4 +882,443 @@ fn polyaxon_columns(kind: &str, text: &str, sample: Option<usize>) -> Json {
             })
             .collect(),
     )
+}
+
+/// How many buckets of the step axis a file's [`StepSummary`] has at most.
+const SUMMARY_BUCKETS: i128 = 2048;
+
+/// How many summary buckets are kept across every file: about 120 bytes each, so a few hundred
+/// megabytes for a thousand long series; the least recently used files' go first.
+pub const MAX_SUMMARY_BUCKETS: usize = 2_500_000;
+
+/// One point of a file, with its row's place in the file (to order points of equal steps).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Kept {
+    row: u64,
+    point: Point,
+}
+
+/// The first, lowest, highest and last finite values of one bucket of a [`StepSummary`].
+#[derive(Debug, Clone, Copy)]
+struct Fine {
+    /// The bucket's place on the grid: `(step - first step) / width`.
+    index: u32,
+    first: Kept,
+    min: Kept,
+    max: Kept,
+    last: Kept,
+}
+
+impl Fine {
+    fn of(index: u32, kept: Kept) -> Self {
+        Self {
+            index,
+            first: kept,
+            min: kept,
+            max: kept,
+            last: kept,
+        }
+    }
+
+    /// Adds what follows it, in file order: a later point, or a later bucket's extremes. Ties
+    /// keep the earlier point, as [`downsample`] does.
+    fn absorb(&mut self, later: &Fine) {
+        self.last = later.last;
+        if later.min.point.y < self.min.point.y {
+            self.min = later.min;
+        }
+        if later.max.point.y > self.max.point.y {
+            self.max = later.max;
+        }
+    }
+}
+
+/// A file's values on the step axis cut down to at most [`SUMMARY_BUCKETS`] buckets of equal
+/// width (a power of two of steps, from the first step), each keeping its first, lowest,
+/// highest and last finite value, built as rows are read: the width doubles, and pairs of
+/// buckets merge, when a step falls past the last bucket. Series coarser than it are drawn from
+/// it, without the file's values (see [`serve_from_summary`]).
+#[derive(Debug, Clone, Default)]
+struct StepSummary {
+    /// Steps went back (a resumed run logging its steps again): it cannot be used.
+    unordered: bool,
+    /// The first and last step of the rows with a step.
+    first_step: Option<i64>,
+    last_step: i64,
+    /// Each bucket's width in steps.
+    width: i128,
+    /// The buckets with a finite value, in step order.
+    buckets: Vec<Fine>,
+    /// Rows with a step, and of them those whose value is not finite.
+    total: usize,
+    non_finite: usize,
+    /// Rows without a step.
+    without_x: usize,
+    /// Rows added, the next row's place.
+    rows: u64,
+}
+
+impl StepSummary {
+    fn add(&mut self, row: &MetricRow) {
+        let place = self.rows;
+        self.rows += 1;
+        let Some(step) = row.step else {
+            self.without_x += 1;
+            return;
+        };
+        if self.unordered {
+            return;
+        }
+        let first = *self.first_step.get_or_insert(step);
+        if self.total > 0 && step < self.last_step {
+            self.unordered = true;
+            self.buckets = Vec::new();
+            return;
+        }
+        if self.width == 0 {
+            self.width = 1;
+        }
+        self.last_step = step;
+        self.total += 1;
+        if !row.value.is_finite() {
+            self.non_finite += 1;
+            return;
+        }
+        let offset = i128::from(step) - i128::from(first);
+        while offset / self.width >= SUMMARY_BUCKETS {
+            self.widen();
+        }
+        // Below `SUMMARY_BUCKETS`.
+        let index = (offset / self.width) as u32;
+        let kept = Kept {
+            row: place,
+            point: Point {
+                x: step as f64,
+                y: row.value,
+            },
+        };
+        match self.buckets.last_mut() {
+            Some(last) if last.index == index => last.absorb(&Fine::of(index, kept)),
+            _ => self.buckets.push(Fine::of(index, kept)),
+        }
+    }
+
+    /// Doubles the buckets' width, merging pairs.
+    fn widen(&mut self) {
+        self.width *= 2;
+        let mut merged: Vec<Fine> = Vec::with_capacity(self.buckets.len() / 2 + 1);
+        for mut bucket in self.buckets.drain(..) {
+            bucket.index /= 2;
+            match merged.last_mut() {
+                Some(last) if last.index == bucket.index => last.absorb(&bucket),
+                _ => merged.push(bucket),
+            }
+        }
+        self.buckets = merged;
+    }
+
+    /// The kept points in file order: each bucket's first, lowest, highest and last, once.
+    fn points(&self, into: &mut Vec<Point>) {
+        for bucket in &self.buckets {
+            let mut kept = [bucket.first, bucket.min, bucket.max, bucket.last];
+            kept.sort_unstable_by_key(|kept| kept.row);
+            let mut previous = None;
+            for kept in kept {
+                if previous != Some(kept.row) {
+                    into.push(kept.point);
+                    previous = Some(kept.row);
+                }
+            }
+        }
+    }
+}
+
+/// The series of a file drawn from its [`StepSummary`] (and the pending row, which it does not
+/// hold), when that gives what the file's values would: `None` when the values are needed.
+///
+/// It is used when the request is on the step axis, its range (if any) covers every step, the
+/// series has more than `4 × buckets` points (fewer are all drawn), and each requested bucket
+/// is at least as wide as the summary's. Each requested bucket then holds the first, lowest,
+/// highest and last of the summary's points in it: exactly [`downsample`]'s over the values
+/// wherever no summary bucket straddles a requested bucket's edge (M4 of whole buckets is the
+/// M4 of their extremes). A summary bucket that straddles an edge (at most one per edge, no
+/// wider than a requested bucket) gives each side only those of its own four points that
+/// lie there, so near an edge a requested bucket's first, lowest, highest or last may be
+/// another value of the series less than one summary bucket apart (or missing from a requested
+/// bucket that only such straddling buckets reach). No extreme is hidden: a requested bucket's
+/// lowest value either lies in a summary bucket within it, whose lowest it then is, so it is
+/// drawn there, or in a straddling one, whose lowest (as low or lower, less than a summary
+/// bucket away) falls in this bucket or the next, which draws it or a lower value; likewise
+/// the highest. Every point drawn
+/// is one of the file's, and the first and last are the series'.
+fn serve_from_summary(
+    tracked: &Tracked,
+    request: &SeriesRequest,
+    scratch: &mut Vec<Point>,
+) -> Option<Downsampled> {
+    let summary = tracked.summary_steps.as_ref()?;
+    if request.axis != XAxis::Step || summary.unordered || request.buckets == 0 {
+        return None;
+    }
+    let (mut first, mut last) = (summary.first_step?, summary.last_step);
+    let (mut total, mut non_finite) = (summary.total, summary.non_finite);
+    let mut pending = None;
+    if let Some(row) = &tracked.pending
+        && let Some(step) = row.step
+    {
+        if step < last {
+            return None;
+        }
+        first = first.min(step);
+        last = step;
+        total += 1;
+        if row.value.is_finite() {
+            pending = Some(Point {
+                x: step as f64,
+                y: row.value,
+            });
+        } else {
+            non_finite += 1;
+        }
+    }
+    let buckets = request.buckets as usize;
+    if total <= buckets.saturating_mul(4) {
+        return None;
+    }
+    let (first_x, last_x) = (first as f64, last as f64);
+    let (lo, hi) = match request.range {
+        Some(XRange { from, to }) => {
+            if !(from <= first_x && to >= last_x) {
+                return None;
+            }
+            (
+                if from.is_finite() { from } else { first_x },
+                if to.is_finite() { to } else { last_x },
+            )
+        }
+        None => (first_x, last_x),
+    };
+    if (hi - lo) / (buckets as f64) < summary.width as f64 {
+        return None;
+    }
+    scratch.clear();
+    summary.points(scratch);
+    scratch.extend(pending);
+    Some(downsample_summary(
+        scratch,
+        request.range,
+        buckets,
+        (first_x, last_x),
+        (total, non_finite),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::events::metric_points;
+
+    /// A series with a trend, noise, spikes up and down, `NaN`s and infinities, and steps
+    /// logged twice.
+    fn rows(seed: u64, last_step: i64) -> Vec<MetricRow> {
+        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005) | 1;
+        let mut noise = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 1_000) as f64 / 1_000.0
+        };
+        let mut rows = Vec::new();
+        for step in 0..=last_step {
+            let value = match (step + seed as i64) % 997 {
+                0 => 1e6,
+                1 => -1e6,
+                2 => f64::NAN,
+                3 => f64::INFINITY,
+                _ => 1.0 / (1.0 + step as f64) + noise(),
+            };
+            rows.push(MetricRow {
+                step: Some(step),
+                timestamp: None,
+                value,
+            });
+            if step % 1_001 == 5 {
+                rows.push(MetricRow {
+                    step: Some(step),
+                    timestamp: None,
+                    value: noise() * 10.0,
+                });
+            }
+        }
+        rows
+    }
+
+    /// A file's state once `rows` were read, the last one still pending.
+    fn tracked(rows: &[MetricRow]) -> Tracked {
+        let (pending, confirmed) = rows.split_last().expect("rows");
+        Tracked {
+            pending: Some(*pending),
+            ..confirmed_only(confirmed)
+        }
+    }
+
+    /// A file's state once `rows` were read, none pending.
+    fn confirmed_only(rows: &[MetricRow]) -> Tracked {
+        let mut summary = StepSummary::default();
+        for row in rows {
+            summary.add(row);
+        }
+        Tracked {
+            summary_steps: Some(summary),
+            ..Tracked::default()
+        }
+    }
+
+    fn request(buckets: u32, range: Option<XRange>) -> SeriesRequest {
+        SeriesRequest {
+            runs: vec!["run".into()],
+            names: vec!["loss".into()],
+            kind: MetricKind::Metric,
+            axis: XAxis::Step,
+            buckets,
+            range,
+        }
+    }
+
+    fn raw(rows: &[MetricRow], request: &SeriesRequest) -> Downsampled {
+        let points = metric_points(rows, XAxis::Step, None);
+        downsample(&points.points, request.range, request.buckets as usize)
+    }
+
+    #[test]
+    fn many_series_drawn_from_summaries_are_drawn_as_from_their_values_when_buckets_align() {
+        // Steps 0 to 16,384: the summary's buckets are 16 steps wide, and 512 or 128 requested
+        // buckets (32 or 128 steps) are whole summary buckets each.
+        let mut scratch = Vec::new();
+        for seed in 0..40 {
+            let mut rows = rows(seed, 16_384);
+            // Every other series has a pending last line, at the last step again.
+            let tracked = if seed % 2 == 0 {
+                confirmed_only(&rows)
+            } else {
+                let last = MetricRow {
+                    step: Some(16_384),
+                    timestamp: None,
+                    value: if seed % 4 == 1 { -5e6 } else { f64::NAN },
+                };
+                let tracked = Tracked {
+                    pending: Some(last),
+                    ..confirmed_only(&rows)
+                };
+                rows.push(last);
+                tracked
+            };
+            assert_eq!(tracked.summary_steps.as_ref().unwrap().width, 16);
+            let whole = XRange {
+                from: 0.0,
+                to: 16_384.0,
+            };
+            for request in [
+                request(512, None),
+                request(128, None),
+                request(512, Some(whole)),
+            ] {
+                let served = serve_from_summary(&tracked, &request, &mut scratch)
+                    .expect("served from the summary");
+                let raw = raw(&rows, &request);
+                assert!(raw.points.iter().any(|point| point.y == 1e6));
+                assert!(raw.non_finite > 0);
+                // `NaN`s compare unequal, but no point drawn has one.
+                assert_eq!(served, raw, "seed {seed}, {} buckets", request.buckets);
+            }
+        }
+    }
+
+    #[test]
+    fn a_summary_whose_buckets_straddle_the_requested_ones_still_draws_every_extreme() {
+        let mut scratch = Vec::new();
+        for seed in 0..40 {
+            let rows = rows(seed, 9_999 + seed as i64 * 7);
+            let tracked = tracked(&rows);
+            let summary = tracked.summary_steps.as_ref().unwrap();
+            for buckets in [1_000, 300, 50] {
+                let request = request(buckets, None);
+                let served = serve_from_summary(&tracked, &request, &mut scratch)
+                    .expect("served from the summary");
+                let raw = raw(&rows, &request);
+                assert_eq!(
+                    (served.total, served.non_finite),
+                    (raw.total, raw.non_finite)
+                );
+                // Every point drawn is one of the series'.
+                for point in &served.points {
+                    assert!(
+                        rows.iter()
+                            .any(|row| row.step == Some(point.x as i64) && row.value == point.y)
+                    );
+                }
+                // The first and last points are drawn.
+                assert_eq!(served.points.first(), raw.points.first());
+                assert_eq!(served.points.last(), raw.points.last());
+                // So every bucket of the raw path has its extremes drawn, or a point beyond them
+                // in the same or the next bucket.
+                let extreme = |points: &[Point], pick: fn(f64, f64) -> f64| {
+                    points.iter().map(|point| point.y).fold(points[0].y, pick)
+                };
+                assert_eq!(extreme(&served.points, f64::max), 1e6);
+                assert_eq!(extreme(&served.points, f64::min), -1e6);
+                let bucket_width = (rows.last().unwrap().step.unwrap() as f64) / f64::from(buckets);
+                let near = |band: &shared::downsample::Band, point: &Point| {
+                    let width = summary.width as f64 + bucket_width;
+                    (band.x_start - width..=band.x_end + width).contains(&point.x)
+                };
+                for band in &raw.bands {
+                    assert!(
+                        served
+                            .points
+                            .iter()
+                            .any(|p| p.y <= band.min && near(band, p))
+                    );
+                    assert!(
+                        served
+                            .points
+                            .iter()
+                            .any(|p| p.y >= band.max && near(band, p))
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn zoomed_fine_short_unordered_or_timed_requests_need_the_values() {
+        let mut scratch = Vec::new();
+        let rows = rows(3, 16_384);
+        let tracked = tracked(&rows);
+        let zoomed = XRange {
+            from: 100.0,
+            to: 16_384.0,
+        };
+        assert!(serve_from_summary(&tracked, &request(512, Some(zoomed)), &mut scratch).is_none());
+        // Finer than the summary's 8 steps.
+        assert!(serve_from_summary(&tracked, &request(3_000, None), &mut scratch).is_none());
+        let mut timed = request(512, None);
+        timed.axis = XAxis::Time;
+        assert!(serve_from_summary(&tracked, &timed, &mut scratch).is_none());
+        // Few enough points to be drawn all.
+        let short = rows[..1_000].to_vec();
+        assert!(
+            serve_from_summary(&self::tracked(&short), &request(250, None), &mut scratch).is_none()
+        );
+        let mut unordered = rows.clone();
+        unordered.swap(10, 20);
+        assert!(
+            serve_from_summary(
+                &self::tracked(&unordered),
+                &request(512, None),
+                &mut scratch
+            )
+            .is_none()
+        );
+    }
 }

@@ -497,3 +497,46 @@ fn scan_buckets(
     }
     non_finite
 }
+
+/// [`downsample`] of a series known by a subset of its points that holds, for each bucket of a
+/// finer grid, that bucket's first, lowest, highest and last point (an M4 summary of it).
+/// The buckets span `range`'s finite ends, else `first_x` and `last_x` (the x of the series'
+/// first and last points, non-finite values included, as [`downsample`] spans them); the
+/// points are always bucketed (the series is known to have more than `4 × buckets` points),
+/// and `total` and `non_finite` are the whole series' counts.
+pub fn downsample_summary(
+    points: &[Point],
+    range: Option<XRange>,
+    buckets: usize,
+    (first_x, last_x): (f64, f64),
+    (total, non_finite): (usize, usize),
+) -> Downsampled {
+    let mut reduced = Downsampled {
+        points: Vec::with_capacity(buckets.saturating_mul(4).min(points.len())),
+        bands: Vec::with_capacity(buckets.min(points.len())),
+        total,
+        non_finite,
+    };
+    let ends = [Point { x: first_x, y: 0.0 }, Point { x: last_x, y: 0.0 }];
+    let Some(grid) = Grid::spanning(&ends, range, buckets) else {
+        return reduced;
+    };
+    scan_buckets(
+        points.len(),
+        |i| points[i],
+        grid,
+        |extremes| {
+            let (indices, len) = extremes.in_order();
+            reduced
+                .points
+                .extend(indices[..len].iter().map(|&i| points[i]));
+            reduced.bands.push(Band {
+                x_start: points[extremes.first].x,
+                x_end: points[extremes.last].x,
+                min: extremes.min_y,
+                max: extremes.max_y,
+            });
+        },
+    );
+    reduced
+}
