@@ -206,9 +206,17 @@ async fn jupyterlab_from_the_hub_runs_a_cell_over_its_websocket() {
     let output = "[...document.querySelectorAll('.jp-OutputArea-output')].some(output => output.textContent.trim() === '2')";
     let mut shown = false;
     for _ in 0..4 {
-        let input = browser.find(cell).await;
-        input.click().await.expect("cannot focus the cell");
-        input.send_keys(&run).await.expect("cannot run the cell");
+        // The first cell's editor takes the focus (JupyterLab makes it the active cell, as a
+        // click does, without WebDriver's wait for a widget that JupyterLab may be redrawing).
+        browser
+            .evaluate("document.querySelector('.jp-Notebook .jp-Cell .cm-content').focus()")
+            .await;
+        let focused = browser
+            .client
+            .active_element()
+            .await
+            .expect("a focused element");
+        focused.send_keys(&run).await.expect("cannot run the cell");
         for _ in 0..60 {
             shown = browser.evaluate(output).await == json!(true);
             if shown {
