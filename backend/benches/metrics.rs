@@ -67,7 +67,7 @@ use shared::api::{
     Status, StatusCondition, SummariesRequest, XAxis,
 };
 use shared::time::Timestamp;
-use support::TempDir;
+use support::{Anchor, JOB, TempDir, Timing};
 
 /// The `myelin` binary's allocator, so the bench times what the server does.
 #[global_allocator]
@@ -96,33 +96,6 @@ const LIVE_POINTS: u64 = 1_000_000;
 const FIRST_TIME: Timestamp = Timestamp::from_micros(1_735_689_600_000_000);
 const MICROS_PER_STEP: i64 = 50_000;
 const MICROS_PER_MINUTE: i64 = 60 * 1_000_000;
-
-/// The job every seeded run was compiled from, as the runs bench submits it.
-const POLYAXONFILE: &str = "\
-kind: operation
-name: metrics-bench
-params:
-  lr:
-    value: 0.05
-component:
-  kind: component
-  inputs:
-  - name: lr
-    type: float
-  run:
-    kind: job
-    container:
-      image: python:3.11
-      command: [\"true\"]
-      args: [\"--lr={{ lr }}\"]
-";
-
-/// A peer's client-side p50 and p95 in ms, from `../shared/docs/peer-anchors.md`.
-#[derive(Clone, Copy)]
-struct Anchor {
-    p50: f64,
-    p95: f64,
-}
 
 /// MLflow 3.17.2, `GET /ajax-api/2.0/mlflow/metrics/get-history-bulk-interval` with
 /// `max_results=1000` on one run's 1,000,000 points: 1,000 sampled points (peer-anchors.md,
@@ -436,28 +409,6 @@ impl Server {
     }
 }
 
-/// p50 and p95 of the timed calls, by nearest rank as the anchors were taken.
-struct Timing {
-    samples: usize,
-    p50: Duration,
-    p95: Duration,
-}
-
-impl Timing {
-    fn of(mut times: Vec<Duration>) -> Self {
-        times.sort();
-        let rank = |fraction: f64| {
-            let rank = (fraction * times.len() as f64).ceil() as usize;
-            times[rank.clamp(1, times.len()) - 1]
-        };
-        Self {
-            samples: times.len(),
-            p50: rank(0.50),
-            p95: rank(0.95),
-        }
-    }
-}
-
 /// A row of the table: one request, timed.
 struct Row {
     label: String,
@@ -744,7 +695,7 @@ async fn compiled_template(server: &Server) -> NewRun {
         backend::submit::Submission {
             project: &project,
             body: OperationBody {
-                content: Some(POLYAXONFILE.to_owned()),
+                content: Some(JOB.to_owned()),
                 ..OperationBody::default()
             },
             uuid: backend::clock::new_uuid(),

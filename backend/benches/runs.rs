@@ -17,7 +17,7 @@ mod support;
 use std::io::Read as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::TempDir;
+use support::{Anchor, JOB, TempDir, Timing};
 
 use axum::Router;
 use axum::body::Body;
@@ -47,33 +47,6 @@ const GOAL: Duration = Duration::from_millis(20);
 /// The page size every list request asks for (`limit=20`).
 const PAGE: u64 = 20;
 const MICROS_PER_MINUTE: i64 = 60 * 1_000_000;
-
-/// A job whose process exits at once, with an input set by the operation as `-P lr=…` would.
-const POLYAXONFILE: &str = "\
-kind: operation
-name: scale-submit
-params:
-  lr:
-    value: 0.05
-component:
-  kind: component
-  inputs:
-  - name: lr
-    type: float
-  run:
-    kind: job
-    container:
-      image: python:3.11
-      command: [\"true\"]
-      args: [\"--lr={{ lr }}\"]
-";
-
-/// Haupt 2.18.0's client-side p50 and p95 in ms, from `peer-anchors.md`.
-#[derive(Clone, Copy)]
-struct Anchor {
-    p50: f64,
-    p95: f64,
-}
 
 /// Haupt creating a run in its project of 100,000.
 const HAUPT_SUBMIT: Anchor = Anchor {
@@ -118,30 +91,6 @@ struct ListCase {
     haupt_same_url: Option<Anchor>,
     /// Haupt with `created_at:_any_` added, counting every row as Myelin does.
     haupt_all_rows: Option<Anchor>,
-}
-
-/// p50, p95 and p99 of the timed calls, by nearest rank as the anchors were taken.
-struct Timing {
-    samples: usize,
-    p50: Duration,
-    p95: Duration,
-    p99: Duration,
-}
-
-impl Timing {
-    fn of(mut times: Vec<Duration>) -> Self {
-        times.sort();
-        let rank = |fraction: f64| {
-            let rank = (fraction * times.len() as f64).ceil() as usize;
-            times[rank.clamp(1, times.len()) - 1]
-        };
-        Self {
-            samples: times.len(),
-            p50: rank(0.50),
-            p95: rank(0.95),
-            p99: rank(0.99),
-        }
-    }
 }
 
 /// xorshift64*: the same runs on every machine, without a dependency.
@@ -290,7 +239,7 @@ async fn seed(state: &backend::AppState) -> Seeded {
         backend::submit::Submission {
             project: &project,
             body: OperationBody {
-                content: Some(POLYAXONFILE.to_owned()),
+                content: Some(JOB.to_owned()),
                 ..OperationBody::default()
             },
             uuid: backend::clock::new_uuid(),
@@ -513,7 +462,7 @@ async fn time_list(router: &Router, case: &ListCase) -> (Timing, usize) {
 
 /// Times submitting the bench's job, and returns the new runs' uuids.
 async fn time_submit(router: &Router) -> (Timing, Vec<String>) {
-    let body = json!({"content": POLYAXONFILE}).to_string();
+    let body = json!({"content": JOB}).to_string();
     let mut times = Vec::new();
     let mut uuids = Vec::new();
     for call in 0..WARM_UP + SAMPLES {
