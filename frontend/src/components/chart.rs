@@ -84,9 +84,8 @@ function hideBands(chart) {
   });
 }
 
-export async function create_chart(element, spec_json, on_zoom, on_reset) {
-  const uPlot = await load();
-  const spec = JSON.parse(spec_json);
+// A chart of `spec` filling `element`'s width, following it when the page resizes.
+function make(uPlot, element, spec, on_zoom, on_reset) {
   const { data, series, bands } = columns(uPlot, spec);
   const width = Math.max(element.clientWidth, 320);
   const chart = new uPlot(options(spec, width, series, bands, on_zoom, on_reset), data, element);
@@ -101,31 +100,28 @@ export async function create_chart(element, spec_json, on_zoom, on_reset) {
   return chart;
 }
 
+export async function create_chart(element, spec_json, on_zoom, on_reset) {
+  const uPlot = await load();
+  return make(uPlot, element, JSON.parse(spec_json), on_zoom, on_reset);
+}
+
 // New data for the same lines keeps the zoom (detail for the range shown); other lines make
 // the chart again.
 export function update_chart(chart, element, spec_json, keep_range, on_zoom, on_reset) {
   const uPlot = chart.myelinUplot;
   const spec = JSON.parse(spec_json);
-  const { data, series, bands } = columns(uPlot, spec);
+  const { data, series } = columns(uPlot, spec);
   const same = series.length === chart.series.length
     && series.every((line, index) => index === 0 || line.label === chart.series[index].label)
     && spec.log === (chart.scales.y.distr === 3)
     && (spec.axis === 'time') === chart.scales.x.time;
-  element.dataset.lines = String(spec.lines.length);
   if (same) {
+    element.dataset.lines = String(spec.lines.length);
     chart.setData(data, !keep_range);
     return chart;
   }
   dispose(chart);
-  const width = Math.max(element.clientWidth, 320);
-  const made = new uPlot(options(spec, width, series, bands, on_zoom, on_reset), data, element);
-  made.myelinObserver = new ResizeObserver(() => {
-    const now = Math.max(element.clientWidth, 320);
-    if (now !== made.width) made.setSize({ width: now, height: 260 });
-  });
-  made.myelinObserver.observe(element);
-  made.myelinUplot = uPlot;
-  return made;
+  return make(uPlot, element, spec, on_zoom, on_reset);
 }
 
 export function dispose(chart) {
