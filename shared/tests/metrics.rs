@@ -2,7 +2,10 @@
 //! from their rows, and series downsampled, smoothed and aggregated for charts. Downsampling is
 //! checked on hundreds of random series against a brute-force reference written here.
 
-use shared::api::{MetricSummary, Series, SeriesRequest, XAxis, XRange};
+use shared::api::{
+    MetricSummary, Series, SeriesBand, SeriesRequest, SeriesResponse, XAxis, XRange, decode_series,
+    encode_series,
+};
 use shared::downsample::{
     Alignment, Downsampled, Point, aggregate_runs, downsample, sample_indices, smooth_ema,
     spread_indices,
@@ -1073,4 +1076,214 @@ fn the_fast_metric_line_path_reads_as_the_general_one() {
         fast_rows += usize::from(read.is_ok());
     }
     assert!(fast_rows > 2_000, "{fast_rows}");
+}
+
+/// Equal, `NaN`s and signed zeros included: floats compared by their bits.
+fn same_series(a: &SeriesResponse, b: &SeriesResponse) -> bool {
+    let bits = |values: &[f64]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    a.series.len() == b.series.len()
+        && a.series.iter().zip(&b.series).all(|(a, b)| {
+            let bands = |band: &Option<SeriesBand>| {
+                band.as_ref().map(|band| {
+                    [&band.x_start, &band.x_end, &band.min, &band.max].map(|column| bits(column))
+                })
+            };
+            let (mut a_plain, mut b_plain) = (a.clone(), b.clone());
+            for plain in [&mut a_plain, &mut b_plain] {
+                plain.x.clear();
+                plain.y.clear();
+                plain.band = None;
+            }
+            bits(&a.x) == bits(&b.x)
+                && bits(&a.y) == bits(&b.y)
+                && bands(&a.band) == bands(&b.band)
+                && a_plain == b_plain
+        })
+}
+
+/// A summary with each field there or not, its last value now and then not a number.
+fn random_summary(random: &mut Random) -> Option<MetricSummary> {
+    if random.one_in(4) {
+        return None;
+    }
+    let maybe = |random: &mut Random| !random.one_in(3);
+    let time = |random: &mut Random| Timestamp::from_micros(random.next() as i64 >> 8);
+    Some(MetricSummary {
+        count: random.next() >> random.below(64),
+        non_finite: random.below(1_000),
+        last: maybe(random).then(|| {
+            if random.one_in(4) {
+                f64::NAN
+            } else {
+                random.unit() - 0.5
+            }
+        }),
+        min: maybe(random).then(|| -random.unit()),
+        max: maybe(random).then(|| random.unit() * 1e300),
+        first_step: maybe(random).then(|| -(random.below(1_000) as i64)),
+        last_step: maybe(random).then(|| random.next() as i64),
+        first_time: maybe(random).then(|| time(random)),
+        last_time: maybe(random).then(|| time(random)),
+    })
+}
+
+/// What `summary` reads back as after any trip through the wire: a last value that is not a
+/// number is none, as JSON's `null`.
+fn on_the_wire(summary: Option<MetricSummary>) -> Option<MetricSummary> {
+    summary.map(|mut summary| {
+        summary.last = summary.last.filter(|last| last.is_finite());
+        summary
+    })
+}
+
+/// Random answers as the server makes them (downsampled series, whose bands go as counts) and
+/// as it does not (fractional and huge x, bands of another making, columns of other lengths).
+fn random_answer(random: &mut Random) -> SeriesResponse {
+    let series = (0..random.below(6))
+        .map(|index| {
+            let mut points = random_series(random);
+            if random.one_in(2) {
+                // Steps: whole x.
+                points.iter_mut().for_each(|point| point.x = point.x.round());
+            }
+            let range = random_range(random, &points);
+            let buckets = 1 + random.below(40) as usize;
+            let mut series = Series::new(
+                format!("{:032x}", random.next()),
+                format!("loss/{index}"),
+                downsample(&points, range, buckets),
+            );
+            series.without_x = random.below(3);
+            series.summary = on_the_wire(random_summary(random));
+            match random.below(8) {
+                0 => {
+                    // Beyond 2⁵³, x is no longer sent as whole numbers.
+                    series.x.iter_mut().for_each(|x| *x *= 1e17);
+                }
+                1 => {
+                    if let Some(band) = &mut series.band {
+                        band.max.iter_mut().for_each(|max| *max += 1.0);
+                    }
+                }
+                2 => {
+                    series.band = Some(SeriesBand {
+                        x_start: vec![1.5, f64::NAN],
+                        x_end: vec![2.5],
+                        min: vec![-0.0, 3.0],
+                        max: vec![f64::INFINITY, 4.0],
+                    });
+                }
+                _ => {}
+            }
+            series
+        })
+        .collect();
+    SeriesResponse { series }
+}
+
+/// What `answer` reads back as: a band's columns padded with `NaN` to the length of `min`.
+fn padded(mut answer: SeriesResponse) -> SeriesResponse {
+    for series in &mut answer.series {
+        if let Some(band) = &mut series.band {
+            let b = band.min.len();
+            for column in [&mut band.x_start, &mut band.x_end, &mut band.max] {
+                column.resize(b, f64::NAN);
+            }
+        }
+    }
+    answer
+}
+
+#[test]
+fn the_binary_series_answer_reads_back_exactly_what_was_sent() {
+    let mut random = Random(0xB1_4A_27);
+    let (mut counted, mut whole) = (0, 0);
+    for case in 0..400 {
+        let answer = random_answer(&mut random);
+        let bytes = encode_series(&answer);
+        let back = decode_series(&bytes).unwrap_or_else(|error| panic!("case {case}: {error}"));
+        let expected = padded(answer.clone());
+        assert!(same_series(&back, &expected), "case {case}: {back:?}");
+        // The server's own bands go as a byte per bucket, steps as a few bytes each.
+        for series in &answer.series {
+            let alone = |series: Series| encode_series(&SeriesResponse {
+                series: vec![series],
+            });
+            let without_band = Series {
+                band: None,
+                ..series.clone()
+            };
+            let band_bytes = alone(series.clone()).len() - alone(without_band.clone()).len();
+            if let Some(band) = series.band.as_ref().filter(|band| band.min.len() > 1) {
+                counted += usize::from(band_bytes <= 4 + band.min.len());
+            }
+            let halves = Series {
+                x: series.x.iter().map(|x| x + 0.5).collect(),
+                ..without_band.clone()
+            };
+            let steps = !series.x.is_empty() && series.x.iter().all(|x| x.fract() == 0.0);
+            let saved = alone(halves).len() - alone(without_band).len();
+            whole += usize::from(steps && saved >= 5 * series.x.len());
+        }
+    }
+    assert!(counted > 50 && whole > 100, "{counted} {whole}");
+}
+
+#[test]
+fn a_downsampled_series_takes_about_ten_bytes_a_point() {
+    let points: Vec<Point> = (0..100_000)
+        .map(|step| Point {
+            x: f64::from(step),
+            y: 1.0 / (1.0 + f64::from(step)) + f64::from(step % 7) * 1e-3,
+        })
+        .collect();
+    let mut series = Series::new("a".repeat(32), "loss", downsample(&points, None, 1_000));
+    series.summary = Some(MetricSummary::default());
+    let answer = SeriesResponse {
+        series: vec![series],
+    };
+    let bytes = encode_series(&answer);
+    let json = serde_json::to_vec(&answer).expect("JSON");
+    let points = answer.series[0].x.len();
+    assert!(points > 3_000, "{points}");
+    // y's eight bytes, a delta of a step or two, and a byte per bucket of four points.
+    assert!(bytes.len() < points * 11, "{} bytes", bytes.len());
+    assert!(bytes.len() * 3 < json.len(), "{} / {}", bytes.len(), json.len());
+    assert!(same_series(&decode_series(&bytes).expect("reads"), &answer));
+}
+
+#[test]
+fn bytes_that_are_not_a_series_answer_are_an_error_never_a_panic() {
+    let mut random = Random(7);
+    let answer = random_answer(&mut random);
+    let bytes = encode_series(&answer);
+    // Cut anywhere, it is an error saying where.
+    for end in 0..bytes.len() {
+        let error = decode_series(&bytes[..end]).expect_err("a cut answer");
+        assert!(error.offset <= end, "{error}");
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert_eq!(
+        decode_series(&longer).expect_err("a byte too many").offset,
+        bytes.len()
+    );
+    // Any byte changed: read or refused, never a panic.
+    for case in 0..20_000 {
+        let mut changed = bytes.clone();
+        let at = random.below(changed.len() as u64) as usize;
+        changed[at] = random.next() as u8;
+        if case % 3 == 0 {
+            let other = random.below(changed.len() as u64) as usize;
+            changed[other] = 0xff;
+        }
+        let _ = decode_series(&changed);
+    }
+    // A count of more than the bytes hold allocates nothing and says so.
+    let mut huge = b"MYS1".to_vec();
+    huge.extend([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+    let error = decode_series(&huge).expect_err("a huge count");
+    assert_eq!(error.offset, 4);
+    assert!(error.to_string().contains("more than follows"), "{error}");
+    assert!(decode_series(b"JSON{}").is_err());
 }

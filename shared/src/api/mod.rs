@@ -9,9 +9,11 @@ use crate::diagnostic::Diagnostic;
 
 mod metrics;
 mod polyaxon;
+mod series_binary;
 
 pub use metrics::*;
 pub use polyaxon::*;
+pub use series_binary::*;
 
 /// The version of Polyaxon whose Polyaxonfiles, compiled output and API Myelin reproduces.
 pub const POLYAXON_COMPAT_VERSION: &str = "2.18.0";
