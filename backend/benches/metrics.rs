@@ -63,8 +63,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Map, Value as Json, json};
 use shared::api::{
-    MetricKind, MetricSummaries, MetricSummary, OperationBody, SeriesRequest, SeriesResponse,
-    Status, StatusCondition, SummariesRequest, XAxis,
+    MetricKind, MetricSummaries, MetricSummary, OperationBody, SERIES_BINARY, SeriesRequest,
+    SeriesResponse, Status, StatusCondition, SummariesRequest, XAxis, decode_series,
 };
 use shared::time::Timestamp;
 use support::{Anchor, JOB, TempDir, Timing};
@@ -80,8 +80,6 @@ const DASHBOARD_PROJECTS: usize = 100;
 const DASHBOARD_RUNS: usize = 100_000;
 /// Runs whose summaries one `record_metrics` call takes while seeding.
 const RECORD_BATCH: usize = 1_000;
-/// The buckets every series request asks for: the compare page's (`compare_view::BUCKETS`).
-const BUCKETS: u32 = 1_000;
 /// Timed calls per request at most (the peers' N), after [`WARM_UP`] untimed ones.
 const SAMPLES: usize = 30;
 const WARM_UP: usize = 2;
@@ -340,10 +338,17 @@ struct Answer {
 }
 
 impl Server {
-    async fn call(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Answer {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        accept: &str,
+    ) -> Answer {
         let mut request = Request::builder()
             .method(method)
             .uri(format!("http://{}{path}", self.address))
+            .header(header::ACCEPT, accept)
             .header(header::ACCEPT_ENCODING, "gzip");
         if body.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/json");
@@ -396,7 +401,7 @@ impl Server {
         body: Option<&Json>,
     ) -> (T, Answer) {
         let body = body.map(|body| body.to_string().into_bytes());
-        let answer = self.call(method, path, body).await;
+        let answer = self.call(method, path, body, "application/json").await;
         assert_eq!(
             answer.status,
             StatusCode::OK,
@@ -486,28 +491,9 @@ async fn bench(root: &Path) {
     let server = start(root).await;
     let template = compiled_template(&server).await;
     if let Some(cases) = only_series_cases() {
-        let names = ["loss", "val_loss", "accuracy", "grad_norm", "lr"];
-        let mut rows = Vec::new();
-        if cases.contains(&1) {
-            let one = seed_case(&server, &template, 1, 1, &["loss"], 1_000_000).await;
-            let name = "1. 1 run × 1,000,000 points";
-            let goal = Some(Duration::from_millis(30));
-            rows.push(time_series(&server, name, &one, goal, Some(MLFLOW_SAMPLED_1M)).await);
-        }
-        if cases.contains(&2) {
-            let many = seed_case(&server, &template, 2, 1_000, &["loss"], 10_000).await;
-            let name = "2. 1,000 runs × 1 metric × 10,000 points";
-            let goal = Some(Duration::from_millis(300));
-            rows.push(time_series(&server, name, &many, goal, None).await);
-        }
-        if cases.contains(&3) {
-            let wide = seed_case(&server, &template, 3, 100, &names, 100_000).await;
-            let name = "3. 100 runs × 5 metrics × 100,000 points";
-            let goal = Some(Duration::from_millis(200));
-            rows.push(time_series(&server, name, &wide, goal, None).await);
-        }
-        print_table(&rows);
-        println!("\nSeries requests ask for {BUCKETS} buckets on the step axis.");
+        let series = series_cases(&server, &template, &cases).await;
+        print_table(&series.rows);
+        println!("\n{SERIES_NOTE}");
         return;
     }
 
@@ -530,52 +516,17 @@ async fn bench(root: &Path) {
         return;
     }
 
+    let series = series_cases(&server, &template, &[1, 2, 3]).await;
     let started = Instant::now();
-    let one = seed_case(&server, &template, 1, 1, &["loss"], 1_000_000).await;
-    let many = seed_case(&server, &template, 2, 1_000, &["loss"], 10_000).await;
-    let names = ["loss", "val_loss", "accuracy", "grad_norm", "lr"];
-    let wide = seed_case(&server, &template, 3, 100, &names, 100_000).await;
     let live = [
         seed_live(&server, &template, 4).await,
         seed_live(&server, &template, 5).await,
         seed_live(&server, &template, 6).await,
     ];
-    let seeding_files = started.elapsed();
-    let seeded_runs = one.len() + many.len() + wide.len() + live.len();
-    let seeded_points = [&one, &many, &wide]
-        .into_iter()
-        .flatten()
-        .flat_map(|run| &run.written)
-        .map(|(_, written)| written.count)
-        .chain(live.iter().map(|run| run.curve.written.count))
-        .sum::<u64>();
-
-    let mut rows = vec![
-        time_series(
-            &server,
-            "1. 1 run × 1,000,000 points",
-            &one,
-            Some(Duration::from_millis(30)),
-            Some(MLFLOW_SAMPLED_1M),
-        )
-        .await,
-        time_series(
-            &server,
-            "2. 1,000 runs × 1 metric × 10,000 points",
-            &many,
-            Some(Duration::from_millis(300)),
-            None,
-        )
-        .await,
-        time_series(
-            &server,
-            "3. 100 runs × 5 metrics × 100,000 points",
-            &wide,
-            Some(Duration::from_millis(200)),
-            None,
-        )
-        .await,
-    ];
+    let seeding_files = series.seeding + started.elapsed();
+    let seeded_runs = series.runs + live.len();
+    let seeded_points = series.points + live.iter().map(|run| run.curve.written.count).sum::<u64>();
+    let mut rows = series.rows;
     let [nothing_new, small, large] = live;
     let nothing_new = time_live(&server, nothing_new, 0, None).await;
     let small = time_live(&server, small, 10_000, Some(Duration::from_millis(5))).await;
@@ -614,8 +565,8 @@ async fn bench(root: &Path) {
          request to its answer built, JSON included, before gzip and transfer.\nfirst: the first \
          request, which reads the files from their start. n: the timed requests after it.\n\
          A goal is met when p95 is under it; case 1's goal is server side, which the end-to-end \
-         time bounds from above.\nSeries requests ask for {BUCKETS} buckets on the step axis, as \
-         the compare page does; answer: the last answer's size gzipped / as JSON."
+         time bounds from above.\n{SERIES_NOTE} answer: the last answer's size as sent (gzipped \
+         when JSON) / as made."
     );
     println!(
         "MLflow ×: its time over ours. Case 1: MLflow's get-history-bulk-interval sampling 1,000 \
@@ -766,30 +717,118 @@ async fn seed_case(
         .expect("the files are written")
 }
 
-/// Times one series request for every run and name of `seeded`, checking each answer.
+/// Series cases 1 to 3 seeded and timed: their rows, and what seeding them took.
+struct SeriesCases {
+    rows: Vec<Row>,
+    runs: usize,
+    points: u64,
+    seeding: Duration,
+}
+
+/// What the series rows time, printed under them.
+const SERIES_NOTE: &str = "Series requests are on the step axis, for the buckets the compare \
+    page asks for with a chart of that many runs (each bucket up to four points); binary is \
+    the layout the page asks for, JSON what other clients get.";
+
+/// Seeds series cases 1 to 3 (those in `cases`) and times their requests: case 1 and 2 in
+/// both layouts, case 3 in the page's.
+async fn series_cases(server: &Server, template: &NewRun, cases: &[u32]) -> SeriesCases {
+    let mut seeding = Duration::ZERO;
+    let mut seeded = Vec::new();
+    let mut seed = async |case: u64, runs: usize, names: &[&str], points: u64| {
+        let started = Instant::now();
+        let runs = seed_case(server, template, case, runs, names, points).await;
+        seeding += started.elapsed();
+        runs
+    };
+    let mut rows = Vec::new();
+    if cases.contains(&1) {
+        let one = seed(1, 1, &["loss"], 1_000_000).await;
+        let name = "1. 1 run × 1,000,000 points";
+        let goal = Some(Duration::from_millis(30));
+        let mlflow = Some(MLFLOW_SAMPLED_1M);
+        rows.push(time_series(server, name, &one, Format::Binary, goal, mlflow).await);
+        rows.push(time_series(server, name, &one, Format::Json, None, mlflow).await);
+        seeded.push(one);
+    }
+    if cases.contains(&2) {
+        let many = seed(2, 1_000, &["loss"], 10_000).await;
+        let name = "2. 1,000 runs × 1 metric × 10,000 points";
+        let goal = Some(Duration::from_millis(300));
+        rows.push(time_series(server, name, &many, Format::Binary, goal, None).await);
+        rows.push(time_series(server, name, &many, Format::Json, None, None).await);
+        seeded.push(many);
+    }
+    if cases.contains(&3) {
+        let names = ["loss", "val_loss", "accuracy", "grad_norm", "lr"];
+        let wide = seed(3, 100, &names, 100_000).await;
+        let name = "3. 100 runs × 5 metrics × 100,000 points";
+        let goal = Some(Duration::from_millis(200));
+        rows.push(time_series(server, name, &wide, Format::Binary, goal, None).await);
+        seeded.push(wide);
+    }
+    let all = seeded.iter().flatten();
+    SeriesCases {
+        rows,
+        runs: all.clone().count(),
+        points: all
+            .flat_map(|run| &run.written)
+            .map(|(_, written)| written.count)
+            .sum(),
+        seeding,
+    }
+}
+
+/// How a series answer is asked for: as JSON, or in the binary layout the compare page asks
+/// for.
+#[derive(Clone, Copy, PartialEq)]
+enum Format {
+    Json,
+    Binary,
+}
+
+/// Times one series request for every run and name of `seeded`, checking each answer. It asks
+/// for the buckets the compare page asks for with a chart of that many runs
+/// ([`shared::api::chart_buckets`]), in `format`.
 async fn time_series(
     server: &Server,
     label: &str,
     seeded: &[SeededRun],
+    format: Format,
     goal: Option<Duration>,
     mlflow: Option<Anchor>,
 ) -> Row {
     let names = seeded[0].written.iter().map(|(name, _)| name.clone());
+    let buckets = shared::api::chart_buckets(seeded.len());
     let request = SeriesRequest {
         runs: seeded.iter().map(|run| run.uuid.clone()).collect(),
         names: names.collect(),
         kind: MetricKind::Metric,
         axis: XAxis::Step,
-        buckets: BUCKETS,
+        buckets,
         range: None,
     };
-    let body = serde_json::to_value(&request).expect("a request serializes");
-    let label = format!("{label}: POST /api/v1/series");
+    let body = serde_json::to_vec(&request).expect("a request serializes");
+    let (accept, shape) = match format {
+        Format::Json => ("application/json", "JSON"),
+        Format::Binary => (SERIES_BINARY, "binary"),
+    };
+    let label = format!("{label}: POST /api/v1/series, {buckets} buckets, {shape}");
     measure(label, goal, mlflow, async || {
-        let (response, answer) = server
-            .json::<SeriesResponse>(Method::POST, "/api/v1/series", Some(&body))
+        let answer = server
+            .call(Method::POST, "/api/v1/series", Some(body.clone()), accept)
             .await;
-        check_series(&response, seeded);
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        let response = match format {
+            Format::Json => serde_json::from_slice(&answer.body).expect("the JSON answer reads"),
+            Format::Binary => decode_series(&answer.body).expect("the binary answer reads"),
+        };
+        check_series(&response, seeded, buckets);
         answer
     })
     .await
@@ -797,7 +836,7 @@ async fn time_series(
 
 /// Each series must stand for every point written, keep at most four points per bucket, and
 /// still draw the series' lowest and highest values; its summary must count them all.
-fn check_series(response: &SeriesResponse, seeded: &[SeededRun]) {
+fn check_series(response: &SeriesResponse, seeded: &[SeededRun], buckets: u32) {
     let expected: usize = seeded.iter().map(|run| run.written.len()).sum();
     assert_eq!(response.series.len(), expected, "series answered");
     for series in &response.series {
@@ -810,7 +849,7 @@ fn check_series(response: &SeriesResponse, seeded: &[SeededRun]) {
         let what = format!("run {} `{}`", series.run, series.name);
         assert_eq!(series.total, written.count, "{what}: total");
         assert!(
-            series.returned <= 4 * u64::from(BUCKETS),
+            series.returned <= 4 * u64::from(buckets),
             "{what}: returned"
         );
         let lowest = series.y.iter().copied().fold(f64::INFINITY, f64::min);

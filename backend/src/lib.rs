@@ -28,7 +28,9 @@ use std::sync::Arc;
 
 use axum::{Router, middleware};
 use tokio::net::TcpListener;
-use tower_http::{compression::CompressionLayer, trace::TraceLayer};
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate as _};
+use tower_http::trace::TraceLayer;
 
 pub use config::{Config, RuntimeChoice};
 pub use error::AppError;
@@ -52,7 +54,11 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::registry())
         .merge(routes::services(&state))
         .fallback_service(web::service(&state.config.web_dir))
-        .layer(CompressionLayer::new())
+        // Series in their binary layout are mostly floats, which gzip barely shrinks and would
+        // spend longer on than the transfer it saves.
+        .layer(CompressionLayer::new().compress_when(
+            DefaultPredicate::new().and(NotForContentType::const_new(shared::api::SERIES_BINARY)),
+        ))
         .layer(middleware::from_fn_with_state(hosts, guard::check))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -5,27 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
 use serde_json::Value as Json;
-use shared::api::{MetricSummary, Run, Series, XAxis};
+use shared::api::{DEFAULT_SERIES_BUCKETS, MetricSummary, Run, Series, XAxis};
 use shared::downsample::{Alignment, Point, aggregate_runs, smooth_ema};
 
 /// At most this many runs are compared at once: the link and the requests stay bounded.
 pub const MAX_RUNS: usize = 1_000;
-
-/// Buckets each chart asks the server for: about one per pixel of a wide chart.
-pub const BUCKETS: u32 = 1_000;
-
-/// The most points one chart asks for, all its runs together: a thousand runs stay a chart
-/// the browser draws at once, not four million points.
-pub const CHART_POINTS: u32 = 200_000;
-
-/// Buckets per run for a chart of `runs` runs: [`BUCKETS`] for a few, fewer for many (each
-/// bucket brings up to four points), never under 50.
-pub fn buckets_for(runs: usize) -> u32 {
-    let runs = u32::try_from(runs.max(1)).unwrap_or(u32::MAX);
-    (CHART_POINTS / 4 / runs).clamp(50, BUCKETS)
-}
 
 /// How runs are put together into lines.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -331,7 +316,7 @@ pub fn show(value: &Json) -> String {
 }
 
 /// One line of a chart, with the band drawn around it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChartLine {
     pub label: String,
     pub color: String,
@@ -342,7 +327,7 @@ pub struct ChartLine {
     pub band: Option<ChartBand>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChartBand {
     pub x: Vec<f64>,
     pub low: Vec<f64>,
@@ -350,7 +335,7 @@ pub struct ChartBand {
 }
 
 /// What one chart draws: a metric of every shown run or group.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChartSpec {
     pub title: String,
     /// `step`, `time` (milliseconds since the epoch) or `relative` (seconds).
@@ -367,14 +352,21 @@ fn axis_name(axis: XAxis) -> &'static str {
     }
 }
 
+/// A run's own band (its downsampled buckets' min–max) is drawn when a chart has at most this
+/// many runs: past that, the bands hide one another and the lines, and each doubles the
+/// chart's work.
+pub const MAX_RUN_BANDS: usize = 20;
+
 /// The chart of metric `name`: a line per run (or per group, the mean of its members with
 /// their min–max as the band), smoothed as the view says; hidden runs are left out.
 pub fn chart(name: &str, runs: &[&Run], series: &[Series], state: &CompareState) -> ChartSpec {
-    let of_run = |uuid: &str| {
-        series
-            .iter()
-            .find(|series| series.run == uuid && series.name == name)
-    };
+    let by_run: BTreeMap<&str, &Series> = series
+        .iter()
+        .filter(|series| series.name == name)
+        .map(|series| (series.run.as_str(), series))
+        .collect();
+    let of_run = |uuid: &str| by_run.get(uuid).copied();
+    let run_bands = by_run.len() <= MAX_RUN_BANDS;
     let smooth = |values: &[f64]| {
         if state.smoothing > 0.0 {
             smooth_ema(values, state.smoothing)
@@ -397,16 +389,20 @@ pub fn chart(name: &str, runs: &[&Run], series: &[Series], state: &CompareState)
                 let Some(series) = of_run(&runs[*index].uuid) else {
                     continue;
                 };
-                let band = series.band.as_ref().map(|band| ChartBand {
-                    x: band
-                        .x_start
-                        .iter()
-                        .zip(&band.x_end)
-                        .map(|(start, end)| (start + end) / 2.0)
-                        .collect(),
-                    low: band.min.clone(),
-                    high: band.max.clone(),
-                });
+                let band = series
+                    .band
+                    .as_ref()
+                    .filter(|_| run_bands)
+                    .map(|band| ChartBand {
+                        x: band
+                            .x_start
+                            .iter()
+                            .zip(&band.x_end)
+                            .map(|(start, end)| (start + end) / 2.0)
+                            .collect(),
+                        low: band.min.clone(),
+                        high: band.max.clone(),
+                    });
                 lines.push(ChartLine {
                     label: group.label.clone(),
                     color,
@@ -437,7 +433,7 @@ pub fn chart(name: &str, runs: &[&Run], series: &[Series], state: &CompareState)
                     &borrowed,
                     Alignment::Buckets {
                         range: None,
-                        count: BUCKETS as usize / 4,
+                        count: DEFAULT_SERIES_BUCKETS as usize / 4,
                     },
                 );
                 lines.push(ChartLine {
@@ -606,14 +602,6 @@ mod tests {
     }
 
     #[test]
-    fn many_runs_ask_for_fewer_buckets_each() {
-        assert_eq!(buckets_for(3), BUCKETS);
-        assert_eq!(buckets_for(100), 500);
-        assert_eq!(buckets_for(1_000), 50);
-        assert_eq!(buckets_for(0), BUCKETS);
-    }
-
-    #[test]
     fn a_wrong_query_opens_on_defaults() {
         let state = CompareState::from_query(&query(&[
             ("runs", "a,,b,a"),
@@ -753,6 +741,34 @@ mod tests {
             (pair.y[last], band.low[last], band.high[last]),
             (4.0, 3.0, 5.0)
         );
+    }
+
+    #[test]
+    fn runs_keep_their_own_bands_only_while_a_chart_has_few_of_them() {
+        let banded = |run: &str| Series {
+            band: Some(shared::api::SeriesBand {
+                x_start: vec![0.0],
+                x_end: vec![1.0],
+                min: vec![1.0],
+                max: vec![3.0],
+            }),
+            ..series(run, &[(0.0, 1.0), (1.0, 3.0)])
+        };
+        for count in [MAX_RUN_BANDS, MAX_RUN_BANDS + 1] {
+            let runs: Vec<Run> = (0..count)
+                .map(|index| run(&format!("r{index}"), json!({"seed": index})))
+                .collect();
+            let refs: Vec<&Run> = runs.iter().collect();
+            let data: Vec<Series> = runs.iter().map(|run| banded(&run.uuid)).collect();
+            let drawn = chart("loss", &refs, &data, &CompareState::default());
+            assert_eq!(drawn.lines.len(), count);
+            let bands = drawn
+                .lines
+                .iter()
+                .filter(|line| line.band.is_some())
+                .count();
+            assert_eq!(bands, if count <= MAX_RUN_BANDS { count } else { 0 });
+        }
     }
 
     #[test]

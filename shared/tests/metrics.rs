@@ -3,8 +3,8 @@
 //! checked on hundreds of random series against a brute-force reference written here.
 
 use shared::api::{
-    MetricSummary, Series, SeriesBand, SeriesRequest, SeriesResponse, XAxis, XRange, decode_series,
-    encode_series,
+    CHART_POINTS, DEFAULT_SERIES_BUCKETS, MetricSummary, Series, SeriesBand, SeriesRequest,
+    SeriesResponse, XAxis, XRange, chart_buckets, decode_series, encode_series,
 };
 use shared::downsample::{
     Alignment, Downsampled, Point, aggregate_runs, downsample, sample_indices, smooth_ema,
@@ -1144,7 +1144,9 @@ fn random_answer(random: &mut Random) -> SeriesResponse {
             let mut points = random_series(random);
             if random.one_in(2) {
                 // Steps: whole x.
-                points.iter_mut().for_each(|point| point.x = point.x.round());
+                points
+                    .iter_mut()
+                    .for_each(|point| point.x = point.x.round());
             }
             let range = random_range(random, &points);
             let buckets = 1 + random.below(40) as usize;
@@ -1206,9 +1208,11 @@ fn the_binary_series_answer_reads_back_exactly_what_was_sent() {
         assert!(same_series(&back, &expected), "case {case}: {back:?}");
         // The server's own bands go as a byte per bucket, steps as a few bytes each.
         for series in &answer.series {
-            let alone = |series: Series| encode_series(&SeriesResponse {
-                series: vec![series],
-            });
+            let alone = |series: Series| {
+                encode_series(&SeriesResponse {
+                    series: vec![series],
+                })
+            };
             let without_band = Series {
                 band: None,
                 ..series.clone()
@@ -1248,7 +1252,12 @@ fn a_downsampled_series_takes_about_ten_bytes_a_point() {
     assert!(points > 3_000, "{points}");
     // y's eight bytes, a delta of a step or two, and a byte per bucket of four points.
     assert!(bytes.len() < points * 11, "{} bytes", bytes.len());
-    assert!(bytes.len() * 3 < json.len(), "{} / {}", bytes.len(), json.len());
+    assert!(
+        bytes.len() * 3 < json.len(),
+        "{} / {}",
+        bytes.len(),
+        json.len()
+    );
     assert!(same_series(&decode_series(&bytes).expect("reads"), &answer));
 }
 
@@ -1286,4 +1295,16 @@ fn bytes_that_are_not_a_series_answer_are_an_error_never_a_panic() {
     assert_eq!(error.offset, 4);
     assert!(error.to_string().contains("more than follows"), "{error}");
     assert!(decode_series(b"JSON{}").is_err());
+}
+
+#[test]
+fn a_chart_of_many_lines_asks_for_fewer_buckets_each_within_its_points() {
+    assert_eq!(chart_buckets(0), DEFAULT_SERIES_BUCKETS);
+    assert_eq!(chart_buckets(3), DEFAULT_SERIES_BUCKETS);
+    assert_eq!(chart_buckets(100), 500);
+    assert_eq!(chart_buckets(1_000), 50);
+    assert_eq!(chart_buckets(usize::MAX), 50);
+    for lines in [1, 10, 50, 51, 100, 999, 1_000] {
+        assert!(lines as u32 * chart_buckets(lines) * 4 <= CHART_POINTS.max(lines as u32 * 200));
+    }
 }

@@ -2,15 +2,18 @@
 //! `POST /series` gives many runs' series at once, each cut down on the server to the buckets
 //! a chart can draw without hiding an extreme; `POST /series/summaries` gives what their
 //! metrics come to, for choosing columns and charts. Both take runs of any project by uuid,
-//! and both read what the runs' files added since they were last read.
+//! and both read what the runs' files added since they were last read. A chart asks for its
+//! series in [`SERIES_BINARY`], columns of floats it copies rather than JSON it parses.
 
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use shared::api::{
-    MAX_SERIES_BUCKETS, MAX_SERIES_NAMES, MAX_SERIES_RUNS, MetricSummaries, SeriesRequest,
-    SeriesResponse, SummariesRequest,
+    MAX_SERIES_BUCKETS, MAX_SERIES_NAMES, MAX_SERIES_RUNS, MetricSummaries, SERIES_BINARY,
+    SeriesRequest, SummariesRequest, encode_series,
 };
 
 use super::run_uuid;
@@ -23,12 +26,14 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/series/summaries", post(summaries))
 }
 
-/// `POST /api/v1/series`: a [`SeriesRequest`]'s series. Bounded: at most
-/// [`MAX_SERIES_RUNS`] runs × [`MAX_SERIES_NAMES`] names, [`MAX_SERIES_BUCKETS`] buckets.
+/// `POST /api/v1/series`: a [`SeriesRequest`]'s series, as JSON or, when `Accept` names it,
+/// [`SERIES_BINARY`]. Bounded: at most [`MAX_SERIES_RUNS`] runs × [`MAX_SERIES_NAMES`] names,
+/// [`MAX_SERIES_BUCKETS`] buckets.
 async fn series(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Json<SeriesRequest>, JsonRejection>,
-) -> Result<Json<SeriesResponse>, AppError> {
+) -> Result<Response, AppError> {
     let Json(mut request) = body?;
     request.runs = run_list(&request.runs)?;
     request.names = name_list(&request.names)?;
@@ -46,7 +51,26 @@ async fn series(
             range.from, range.to
         )));
     }
-    Ok(Json(state.metrics.series(request).await.map_err(failed)?))
+    let response = state.metrics.series(request).await.map_err(failed)?;
+    let binary = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|kind| {
+            kind.split(';')
+                .next()
+                .is_some_and(|kind| kind.trim() == SERIES_BINARY)
+        });
+    Ok(if binary {
+        (
+            [(header::CONTENT_TYPE, SERIES_BINARY)],
+            encode_series(&response),
+        )
+            .into_response()
+    } else {
+        Json(response).into_response()
+    })
 }
 
 /// `POST /api/v1/series/summaries`: what a [`SummariesRequest`]'s runs' metrics come to.

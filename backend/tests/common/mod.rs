@@ -124,27 +124,43 @@ impl Server {
     /// A request with the token; the status code and the body as text (bytes that are not
     /// UTF-8 replaced).
     pub fn send(&self, method: &str, path: &str, body: Option<&Json>) -> (u16, String) {
+        let (status, _, body) = self.send_accepting(method, path, body, "*/*");
+        // A file's bytes (an archive, say) are not text; the test reads the head and the status.
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// A request with the token, accepting `accept`: the status code, the head and the body.
+    pub fn send_accepting(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Json>,
+        accept: &str,
+    ) -> (u16, String, Vec<u8>) {
         let host = self.url.strip_prefix("http://").unwrap();
         let mut stream = std::net::TcpStream::connect(host).unwrap();
         let body = body.map(Json::to_string).unwrap_or_default();
         write!(
             stream,
             "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Token {TOKEN}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+             Accept: {accept}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
             body.len()
         )
         .unwrap();
         let mut reply = Vec::new();
         stream.read_to_end(&mut reply).unwrap();
-        // A file's bytes (an archive, say) are not text; the test reads the head and the status.
-        let reply = String::from_utf8_lossy(&reply);
-        let (head, body) = reply.split_once("\r\n\r\n").unwrap();
+        let split = reply
+            .windows(4)
+            .position(|window| window == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("no head in {}", String::from_utf8_lossy(&reply)));
+        let head = String::from_utf8_lossy(&reply[..split]).into_owned();
         let status = head
             .split_whitespace()
             .nth(1)
             .and_then(|code| code.parse().ok())
             .unwrap_or_else(|| panic!("no status in {head}"));
-        (status, body.to_owned())
+        (status, head, reply[split + 4..].to_vec())
     }
 
     /// A GET that must answer 200; its JSON.

@@ -2,12 +2,14 @@
 //! time a chart shows), made for series of many points. It draws the lines and bands a
 //! [`ChartSpec`] lists, shows every line's value where the pointer is, toggles a line from its
 //! legend entry, zooms on a dragged range (the page is told, to fetch detail for it) and goes
-//! back to the whole range on a double click.
+//! back to the whole range on a double click. Lines cross into JavaScript as typed arrays,
+//! copied rather than written out as JSON and parsed again.
 
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 
-use frontend::compare_view::ChartSpec;
+use frontend::compare_view::{ChartLine, ChartSpec};
+use js_sys::{Array, Float64Array, Object, Reflect};
 use shared::api::XRange;
 
 #[wasm_bindgen(inline_js = r#"
@@ -100,16 +102,15 @@ function make(uPlot, element, spec, on_zoom, on_reset) {
   return chart;
 }
 
-export async function create_chart(element, spec_json, on_zoom, on_reset) {
+export async function create_chart(element, spec, on_zoom, on_reset) {
   const uPlot = await load();
-  return make(uPlot, element, JSON.parse(spec_json), on_zoom, on_reset);
+  return make(uPlot, element, spec, on_zoom, on_reset);
 }
 
 // New data for the same lines keeps the zoom (detail for the range shown); other lines make
 // the chart again.
-export function update_chart(chart, element, spec_json, keep_range, on_zoom, on_reset) {
+export function update_chart(chart, element, spec, keep_range, on_zoom, on_reset) {
   const uPlot = chart.myelinUplot;
-  const spec = JSON.parse(spec_json);
   const { data, series } = columns(uPlot, spec);
   const same = series.length === chart.series.length
     && series.every((line, index) => index === 0 || line.label === chart.series[index].label)
@@ -133,14 +134,14 @@ extern "C" {
     #[wasm_bindgen(catch)]
     async fn create_chart(
         element: &web_sys::HtmlElement,
-        spec: &str,
+        spec: &JsValue,
         on_zoom: &Closure<dyn FnMut(f64, f64)>,
         on_reset: &Closure<dyn FnMut()>,
     ) -> Result<JsValue, JsValue>;
     fn update_chart(
         chart: &JsValue,
         element: &web_sys::HtmlElement,
-        spec: &str,
+        spec: &JsValue,
         keep_range: bool,
         on_zoom: &Closure<dyn FnMut(f64, f64)>,
         on_reset: &Closure<dyn FnMut()>,
@@ -169,10 +170,13 @@ pub fn MetricChart(
     let host = NodeRef::<leptos::html::Div>::new();
     let drawn = StoredValue::new_local(None::<Drawn>);
     let creating = StoredValue::new(false);
+    // Counts the specs drawn, so a chart made while a newer spec came is drawn again.
+    let generation = StoredValue::new(0_u64);
     let problem = RwSignal::new(None::<String>);
     Effect::new(move |_| {
-        let json = spec.with(|spec| serde_json::to_string(spec).unwrap_or_default());
+        let js = spec.with(to_js);
         let keep = zoomed.get();
+        generation.update_value(|generation| *generation += 1);
         let Some(element) = host.get() else {
             return;
         };
@@ -182,7 +186,7 @@ pub fn MetricChart(
                 update_chart(
                     &drawn.chart,
                     &element,
-                    &json,
+                    &js,
                     keep,
                     &drawn.on_zoom,
                     &drawn.on_reset,
@@ -205,17 +209,17 @@ pub fn MetricChart(
             on_zoom.run(Some(XRange { from, to }));
         });
         let on_reset_js = Closure::<dyn FnMut()>::new(move || on_zoom.run(None));
+        let drawing = generation.get_value();
         leptos::task::spawn_local(async move {
-            let made = create_chart(&element, &json, &on_zoom_js, &on_reset_js).await;
+            let made = create_chart(&element, &js, &on_zoom_js, &on_reset_js).await;
             creating.set_value(false);
             match made {
                 Ok(chart) => {
                     // The spec may have changed while uPlot loaded.
-                    let now =
-                        spec.with_untracked(|spec| serde_json::to_string(spec).unwrap_or_default());
-                    let chart = if now == json {
+                    let chart = if generation.get_value() == drawing {
                         chart
                     } else {
+                        let now = spec.with_untracked(to_js);
                         update_chart(&chart, &element, &now, false, &on_zoom_js, &on_reset_js)
                     };
                     drawn.set_value(Some(Drawn {
@@ -240,4 +244,43 @@ pub fn MetricChart(
         <div class="metric-chart" node_ref=host></div>
         {move || problem.get().map(|text| view! { <p class="problem" role="alert">{text}</p> })}
     }
+}
+
+/// `spec` as the object the chart's JavaScript reads: its fields by name, numbers as
+/// `Float64Array`s.
+fn to_js(spec: &ChartSpec) -> JsValue {
+    let lines: Array = spec.lines.iter().map(line_to_js).collect();
+    object(&[
+        ("title", JsValue::from_str(&spec.title)),
+        ("axis", JsValue::from_str(spec.axis)),
+        ("log", JsValue::from_bool(spec.log)),
+        ("lines", lines.into()),
+    ])
+}
+
+fn line_to_js(line: &ChartLine) -> JsValue {
+    let numbers = |values: &[f64]| JsValue::from(Float64Array::from(values));
+    let band = line.band.as_ref().map_or(JsValue::NULL, |band| {
+        object(&[
+            ("x", numbers(&band.x)),
+            ("low", numbers(&band.low)),
+            ("high", numbers(&band.high)),
+        ])
+    });
+    object(&[
+        ("label", JsValue::from_str(&line.label)),
+        ("color", JsValue::from_str(&line.color)),
+        ("x", numbers(&line.x)),
+        ("y", numbers(&line.y)),
+        ("band", band),
+    ])
+}
+
+fn object(fields: &[(&str, JsValue)]) -> JsValue {
+    let object = Object::new();
+    for (name, value) in fields {
+        // Setting a field of a plain object just made cannot fail.
+        let _ = Reflect::set(&object, &JsValue::from_str(name), value);
+    }
+    object.into()
 }

@@ -448,7 +448,7 @@ fn MetricPanel(
                 names: vec![name.clone()],
                 kind: shared::api::MetricKind::Metric,
                 axis: axis.get(),
-                buckets: compare_view::buckets_for(state.with(|state| state.runs.len())),
+                buckets: shared::api::chart_buckets(state.with(|state| state.runs.len())),
                 range: range.get(),
             };
             spawn_local(async move {

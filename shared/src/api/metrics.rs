@@ -13,6 +13,18 @@ use crate::time::Timestamp;
 /// in pixels, each bucket keeping at most four points.
 pub const DEFAULT_SERIES_BUCKETS: u32 = 1_000;
 
+/// The most points a chart asks for, all its lines together: a thousand runs stay a chart the
+/// browser draws at once, not four million points.
+pub const CHART_POINTS: u32 = 200_000;
+
+/// Buckets per line for a chart of `lines` lines: [`DEFAULT_SERIES_BUCKETS`] for a few, fewer
+/// for many (each bucket brings up to four points), never under 50. Fewer buckets hide no
+/// extreme: each still keeps its lowest and highest point, only less precisely placed.
+pub fn chart_buckets(lines: usize) -> u32 {
+    let lines = u32::try_from(lines.max(1)).unwrap_or(u32::MAX);
+    (CHART_POINTS / 4 / lines).clamp(50, DEFAULT_SERIES_BUCKETS)
+}
+
 /// The most runs one series or summaries request names.
 pub const MAX_SERIES_RUNS: usize = 2_000;
 

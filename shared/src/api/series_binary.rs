@@ -113,20 +113,25 @@ fn encode_summary(out: &mut Vec<u8>, summary: Option<&MetricSummary>) {
         summary.first_time.is_some(),
         summary.last_time.is_some(),
     ];
-    let flags = present
-        .iter()
-        .enumerate()
-        .fold(1_u8, |flags, (bit, &set)| flags | (u8::from(set) << (bit + 1)));
+    let flags = present.iter().enumerate().fold(1_u8, |flags, (bit, &set)| {
+        flags | (u8::from(set) << (bit + 1))
+    });
     out.push(flags);
     put_varint(out, summary.count);
     put_varint(out, summary.non_finite);
     for value in [last, summary.min, summary.max].into_iter().flatten() {
         put_float(out, value);
     }
-    for step in [summary.first_step, summary.last_step].into_iter().flatten() {
+    for step in [summary.first_step, summary.last_step]
+        .into_iter()
+        .flatten()
+    {
         put_signed(out, step);
     }
-    for time in [summary.first_time, summary.last_time].into_iter().flatten() {
+    for time in [summary.first_time, summary.last_time]
+        .into_iter()
+        .flatten()
+    {
         put_signed(out, time.as_micros());
     }
 }
@@ -353,8 +358,12 @@ impl<'a> Reader<'a> {
             1 => Some(self.counted_band(&x, &y)?),
             2 => {
                 let b = self.count(32)?;
-                let [x_start, x_end, min, max] =
-                    [self.floats(b)?, self.floats(b)?, self.floats(b)?, self.floats(b)?];
+                let [x_start, x_end, min, max] = [
+                    self.floats(b)?,
+                    self.floats(b)?,
+                    self.floats(b)?,
+                    self.floats(b)?,
+                ];
                 Some(SeriesBand {
                     x_start,
                     x_end,
