@@ -57,6 +57,18 @@ const check = () => {
 check();
 "#;
 
+/// When each of the page's API answers had arrived, in milliseconds since navigation began:
+/// where the time before the chart went.
+const ANSWERS: &str = r#"
+return performance.getEntriesByType('resource')
+  .filter((entry) => entry.name.includes('/api/'))
+  .map((entry) => {
+    const path = new URL(entry.name).pathname;
+    return `${path} ${Math.round(entry.startTime)}–${Math.round(entry.responseEnd)} ms`;
+  })
+  .join(', ');
+"#;
+
 #[tokio::main]
 async fn main() {
     let server = Server::start();
@@ -104,9 +116,16 @@ async fn main() {
         let lines = browser
             .evaluate("document.querySelector(\"figure[aria-label='Chart of loss'] figcaption .muted\").textContent")
             .await;
+        let answers = browser
+            .client
+            .execute(ANSWERS, Vec::new())
+            .await
+            .expect("the page's requests are listed");
+        let answers = answers.as_str().unwrap_or_default().to_owned();
         if sample == 0 {
-            println!("first opening (files read from their start): {ms:.0} ms; {lines}");
+            println!("first opening (files read from their start): {ms:.0} ms; {lines}; {answers}");
         } else {
+            println!("drawn at {ms:.0} ms; {answers}");
             drawn.push(ms);
         }
     }

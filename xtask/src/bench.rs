@@ -59,27 +59,31 @@ pub fn run(workspace: &Workspace) -> Result<()> {
 
     // The same files in the browser's compiler worker, in Chromium.
     web::build(workspace)?;
+    // Release, as `cargo xtask run` serves the app: the compare view's time includes the
+    // server's answers.
     let mut server = workspace.cargo();
-    server.args(["build", "--package", "backend", "--bin", "myelin"]);
+    server.args([
+        "build",
+        "--release",
+        "--package",
+        "backend",
+        "--bin",
+        "myelin",
+    ]);
     step("build the server that serves the web app", server)?;
+    let release_server = workspace.target_dir().join("release").join("myelin");
     let mut wasm = workspace.cargo();
     wasm.args(["bench", "--package", "e2e", "--bench", "compiler_wasm"])
         .env("MYELIN_BENCH_CASES", oracle.join("cases"))
         .env("MYELIN_BENCH_AGENT", oracle.join("agent.yaml"))
         .env("MYELIN_BENCH_NATIVE", &native)
-        .env(
-            "MYELIN_BIN",
-            workspace.target_dir().join("debug").join("myelin"),
-        )
+        .env("MYELIN_BIN", &release_server)
         .env("MYELIN_WEB_DIR", workspace.dist());
     step("time the compiler in WebAssembly, in Chromium", wasm)?;
     let mut compare = workspace.cargo();
     compare
         .args(["bench", "--package", "e2e", "--bench", "compare_render"])
-        .env(
-            "MYELIN_BIN",
-            workspace.target_dir().join("debug").join("myelin"),
-        )
+        .env("MYELIN_BIN", &release_server)
         .env("MYELIN_WEB_DIR", workspace.dist());
     step(
         "time the compare view's chart of 1,000 runs, in Chromium",
