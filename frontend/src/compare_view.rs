@@ -12,6 +12,19 @@ use shared::downsample::{Alignment, Point, aggregate_runs, smooth_ema};
 /// At most this many runs are compared at once: the link and the requests stay bounded.
 pub const MAX_RUNS: usize = 1_000;
 
+/// The runs list and the values table show this many runs (and the baseline) until asked for
+/// all: a thousand runs are thousands of rows and cells for the page to lay out before it
+/// draws anything, and no one reads a thousand columns.
+pub const FIRST_RUNS: usize = 50;
+
+/// Which runs of `count` a list shows: every one with `all`, else the first [`FIRST_RUNS`] and
+/// the baseline, in order.
+pub fn shown_runs(count: usize, all: bool, baseline: Option<usize>) -> Vec<usize> {
+    (0..count)
+        .filter(|&index| all || index < FIRST_RUNS || Some(index) == baseline)
+        .collect()
+}
+
 /// How runs are put together into lines.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Grouping {
@@ -741,6 +754,18 @@ mod tests {
             (pair.y[last], band.low[last], band.high[last]),
             (4.0, 3.0, 5.0)
         );
+    }
+
+    #[test]
+    fn long_lists_show_their_first_runs_and_the_baseline_until_asked_for_all() {
+        assert_eq!(shown_runs(3, false, None), [0, 1, 2]);
+        let first: Vec<usize> = (0..FIRST_RUNS).collect();
+        assert_eq!(shown_runs(1_000, false, None), first);
+        let with_baseline = shown_runs(1_000, false, Some(700));
+        assert_eq!(with_baseline.len(), FIRST_RUNS + 1);
+        assert_eq!(with_baseline.last(), Some(&700));
+        assert_eq!(shown_runs(1_000, false, Some(3)), first);
+        assert_eq!(shown_runs(1_000, true, None).len(), 1_000);
     }
 
     #[test]

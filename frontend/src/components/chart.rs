@@ -26,9 +26,33 @@ function load() {
   return loading;
 }
 
+// Past this many lines, and without bands, a chart gives each line its own x (uPlot's mode 2)
+// rather than joining every line on the union of their x: a thousand runs' downsampled points
+// rarely share an x, and the joined table would be a thousand times their union, mostly gaps.
+// Only a joined chart has a legend and bands, which past this many lines it hides anyway.
+const FACETED_PAST = 40;
+
+function faceted(spec) {
+  return spec.lines.length > FACETED_PAST && spec.lines.every((line) => !line.band);
+}
+
 // Lines and bands as uPlot's aligned columns: every line's points (and its band's low and
 // high) joined on the union of their x values, a missing point being a gap the line spans.
+// Faceted, each line keeps its own x and y.
 function columns(uPlot, spec) {
+  if (faceted(spec)) {
+    const linear = uPlot.paths.linear();
+    const series = [{}];
+    const data = [null];
+    spec.lines.forEach((line) => {
+      data.push([line.x, line.y]);
+      series.push({
+        label: line.label, stroke: line.color, width: 1.5, paths: linear, points: { show: false },
+        facets: [{ scale: 'x', auto: true, sorted: 1 }, { scale: 'y', auto: true }],
+      });
+    });
+    return { data, series, bands: [], mode: 2 };
+  }
   const tables = [];
   const series = [{}];
   const bands = [];
@@ -45,23 +69,25 @@ function columns(uPlot, spec) {
     }
   });
   const data = tables.length ? uPlot.join(tables) : [[]];
-  return { data, series, bands };
+  return { data, series, bands, mode: 1 };
 }
 
-function options(spec, width, series, bands, on_zoom, on_reset) {
+function options(spec, width, { series, bands, mode }, on_zoom, on_reset) {
   const time = spec.axis === 'time';
   return {
-    width, height: 260, ms: 1e-3,
+    width, height: 260, ms: 1e-3, mode,
     series, bands,
     scales: { x: { time }, y: { distr: spec.log ? 3 : 1 } },
     axes: [
       { label: spec.axis === 'relative' ? 'seconds' : (time ? '' : 'step') },
       { label: spec.title, size: 60 },
     ],
-    cursor: { drag: { x: true, y: false }, sync: { key: 'myelin-metrics' } },
+    // A faceted chart has no hover values to mark, and a marker per line is a thousand
+    // elements on the page.
+    cursor: { drag: { x: true, y: false }, sync: { key: 'myelin-metrics' }, points: { show: mode === 1 } },
     // A legend row per line is how every run's value shows under the pointer; past a few
     // dozen lines it would bury the chart, and the page's table says who is who.
-    legend: { show: spec.lines.length <= 40, live: true },
+    legend: { show: mode === 1 && spec.lines.length <= FACETED_PAST, live: true },
     hooks: {
       setSelect: [(chart) => {
         if (chart.select.width > 2) {
@@ -88,9 +114,9 @@ function hideBands(chart) {
 
 // A chart of `spec` filling `element`'s width, following it when the page resizes.
 function make(uPlot, element, spec, on_zoom, on_reset) {
-  const { data, series, bands } = columns(uPlot, spec);
+  const drawn = columns(uPlot, spec);
   const width = Math.max(element.clientWidth, 320);
-  const chart = new uPlot(options(spec, width, series, bands, on_zoom, on_reset), data, element);
+  const chart = new uPlot(options(spec, width, drawn, on_zoom, on_reset), drawn.data, element);
   chart.myelinObserver = new ResizeObserver(() => {
     const now = Math.max(element.clientWidth, 320);
     if (now !== chart.width) chart.setSize({ width: now, height: 260 });
@@ -111,8 +137,9 @@ export async function create_chart(element, spec, on_zoom, on_reset) {
 // the chart again.
 export function update_chart(chart, element, spec, keep_range, on_zoom, on_reset) {
   const uPlot = chart.myelinUplot;
-  const { data, series } = columns(uPlot, spec);
-  const same = series.length === chart.series.length
+  const { data, series, mode } = columns(uPlot, spec);
+  const same = mode === chart.mode
+    && series.length === chart.series.length
     && series.every((line, index) => index === 0 || line.label === chart.series[index].label)
     && spec.log === (chart.scales.y.distr === 3)
     && (spec.axis === 'time') === chart.scales.x.time;

@@ -25,6 +25,17 @@ const MAX_CHARTS: usize = 24;
 /// At most this many runs get a spec diff.
 const MAX_DIFFS: usize = 20;
 
+/// The button that shows every run of a list that shows only some.
+fn show_all(count: usize, all: RwSignal<bool>) -> impl IntoView {
+    (!all.get() && count > compare_view::FIRST_RUNS).then(|| {
+        view! {
+            <button type="button" class="link" on:click=move |_| all.set(true)>
+                {format!("Show all {count} runs")}
+            </button>
+        }
+    })
+}
+
 type Summaries = BTreeMap<String, BTreeMap<String, MetricSummary>>;
 
 /// The compare page.
@@ -280,14 +291,16 @@ fn RunsLegend(
     runs: Memo<Vec<Run>>,
     change: impl Fn(&dyn Fn(&mut CompareState)) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
+    let all = RwSignal::new(false);
     move || {
         let hidden = state.with(|state| state.hidden.clone());
-        let items = runs
-            .get()
+        let runs = runs.get();
+        let count = runs.len();
+        let shown = compare_view::shown_runs(count, all.get(), None);
+        let items = shown
             .into_iter()
-            .enumerate()
-            .map(|(index, run)| {
-                let uuid = run.uuid.clone();
+            .map(|index| (index, runs[index].clone()))
+            .map(|(index, run)| {                let uuid = run.uuid.clone();
                 let shown = !hidden.contains(&uuid);
                 let toggle = move |event: leptos::ev::Event| {
                     let on = event_target_checked(&event);
@@ -312,8 +325,13 @@ fn RunsLegend(
                 }
             })
             .collect_view();
-        view! { <section class="panel compare-runs" aria-label="Runs"><ul>{items}</ul></section> }
-            .into_any()
+        view! {
+            <section class="panel compare-runs" aria-label="Runs">
+                <ul>{items}</ul>
+                {show_all(count, all)}
+            </section>
+        }
+        .into_any()
     }
 }
 
@@ -331,6 +349,14 @@ fn ValuesTable(
             summaries.with(|summaries| compare_view::rows(&refs, summaries))
         })
     });
+    let all = RwSignal::new(false);
+    let baseline = Memo::new(move |_| {
+        let uuid = state.with(|state| state.baseline.clone())?;
+        runs.with(|runs| runs.iter().position(|run| run.uuid == uuid))
+    });
+    let columns = Memo::new(move |_| {
+        compare_view::shown_runs(runs.with(Vec::len), all.get(), baseline.get())
+    });
     view! {
         <section class="panel compare-values" aria-label="Values">
             <div class="table-scroll">
@@ -339,48 +365,50 @@ fn ValuesTable(
                         <tr>
                             <th scope="col">"Value"</th>
                             {move || {
-                                let baseline = state.with(|state| state.baseline.clone());
-                                runs.get().into_iter().enumerate().map(|(index, run)| {
-                                    let is_baseline = baseline.as_deref() == Some(run.uuid.as_str());
+                                let baseline = baseline.get();
+                                runs.with(|runs| columns.get().into_iter().map(|index| {
+                                    let run = &runs[index];
+                                    let is_baseline = baseline == Some(index);
                                     view! {
                                         <th scope="col" class:baseline=is_baseline>
                                             <span class="swatch" style=format!("background:{}", compare_view::color(index))></span>
-                                            {compare_view::run_label(&run)}
+                                            {compare_view::run_label(run)}
                                             {is_baseline.then(|| view! { <span class="tag">"baseline"</span> })}
                                         </th>
                                     }
-                                }).collect_view()
+                                }).collect_view())
                             }}
                         </tr>
                     </thead>
                     <tbody>
                         {move || {
-                            let (differs_only, baseline) = state.with(|state| (state.differs, state.baseline.clone()));
-                            let base = baseline.and_then(|uuid| runs.with(|runs| runs.iter().position(|run| run.uuid == uuid)));
+                            let differs_only = state.with(|state| state.differs);
+                            let (base, columns) = (baseline.get(), columns.get());
                             rows.get()
                                 .into_iter()
                                 .filter(|row| !differs_only || row.differs)
-                                .map(|row| value_row(row, base))
+                                .map(|row| value_row(row, base, &columns))
                                 .collect_view()
                         }}
                     </tbody>
                 </table>
             </div>
+            {move || show_all(runs.with(Vec::len), all)}
         </section>
     }
 }
 
-fn value_row(row: Row, baseline: Option<usize>) -> impl IntoView {
+/// A row of the values table, with a cell for each run of `columns`.
+fn value_row(row: Row, baseline: Option<usize>, columns: &[usize]) -> impl IntoView + use<> {
     let deltas = baseline.map(|base| row.deltas(base));
     let section = match row.section {
         Section::Input => "input",
         Section::Output => "output",
         Section::Metric => "metric",
     };
-    let cells = row
-        .values
+    let cells = columns
         .iter()
-        .enumerate()
+        .map(|&index| (index, &row.values[index]))
         .map(|(index, value)| {
             let full = value.as_ref().map(compare_view::show).unwrap_or_default();
             let text = match value.as_ref().and_then(serde_json::Value::as_f64) {
@@ -464,10 +492,13 @@ fn MetricPanel(
             });
         }
     });
-    // A new axis is a new range.
-    Effect::new(move |_| {
-        axis.track();
-        range.set(None);
+    // A new axis is a new range (the first axis already asks for the whole range).
+    Effect::new(move |previous: Option<XAxis>| {
+        let now = axis.get();
+        if previous.is_some_and(|previous| previous != now) {
+            range.set(None);
+        }
+        now
     });
     let spec = Signal::derive(move || -> ChartSpec {
         runs.with(|runs| {
