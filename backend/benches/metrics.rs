@@ -95,24 +95,40 @@ const FIRST_TIME: Timestamp = Timestamp::from_micros(1_735_689_600_000_000);
 const MICROS_PER_STEP: i64 = 50_000;
 const MICROS_PER_MINUTE: i64 = 60 * 1_000_000;
 
-/// MLflow 3.17.2, `GET /ajax-api/2.0/mlflow/metrics/get-history-bulk-interval` with
-/// `max_results=1000` on one run's 1,000,000 points: 1,000 sampled points (peer-anchors.md,
-/// summary table).
-const MLFLOW_SAMPLED_1M: Anchor = Anchor {
-    p50: 3_842.0,
-    p95: 5_430.0,
-};
+/// MLflow 3.17.2 on this machine, measured in the same `cargo xtask bench` by
+/// `xtask/bench/mlflow_bench.py` (its JSON in the file `MYELIN_BENCH_MLFLOW` names):
+/// `get-history-bulk-interval` sampling 1,000 of one run's 1,000,000 points, and `runs/search`
+/// with `metrics.loss < 0.5` over 100,000 runs, 20 a page by start time.
+struct Mlflow {
+    sampled_1m: Anchor,
+    search_loss: Anchor,
+}
 
-/// MLflow's `GET /api/2.0/mlflow/metrics/get-history` of the same 1,000,000 points, whole: one
-/// sample, in ms (peer-anchors.md).
-const MLFLOW_WHOLE_HISTORY_1M_MS: f64 = 61_500.0;
-
-/// MLflow's `runs/search` with `filter="metrics.loss < 0.5"`, `max_results=20`, ordered by start
-/// time, over 100,002 runs in one experiment (peer-anchors.md).
-const MLFLOW_SEARCH_LOSS: Anchor = Anchor {
-    p50: 416.0,
-    p95: 484.0,
-};
+/// MLflow's timings of this run; none when this bench runs alone, without `cargo xtask bench`.
+fn mlflow() -> Option<&'static Mlflow> {
+    static MEASURED: std::sync::OnceLock<Option<Mlflow>> = std::sync::OnceLock::new();
+    MEASURED
+        .get_or_init(|| {
+            let path = std::env::var_os("MYELIN_BENCH_MLFLOW")?;
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+            let measured: Json = serde_json::from_str(&text)
+                .unwrap_or_else(|error| panic!("{} is not JSON: {error}", path.display()));
+            let anchor = |name: &str| Anchor {
+                p50: measured[name]["p50"]
+                    .as_f64()
+                    .expect("a p50 in MLflow's timings"),
+                p95: measured[name]["p95"]
+                    .as_f64()
+                    .expect("a p95 in MLflow's timings"),
+            };
+            Some(Mlflow {
+                sampled_1m: anchor("sampled_1m"),
+                search_loss: anchor("search_loss"),
+            })
+        })
+        .as_ref()
+}
 
 /// splitmix64: the same values on every machine, without a dependency.
 struct SplitMix(u64);
@@ -558,7 +574,6 @@ async fn bench(root: &Path) {
         seeding_files.as_secs_f64()
     );
     print_table(&rows);
-    let case_one = &rows[0];
     println!(
         "\nms, end to end on 127.0.0.1: from sending the request to holding the whole gzipped \
          answer (unzipping and checking it left out).\nhandler: from the router taking the \
@@ -569,13 +584,16 @@ async fn bench(root: &Path) {
          when JSON) / as made."
     );
     println!(
-        "MLflow ×: its time over ours. Case 1: MLflow's get-history-bulk-interval sampling 1,000 \
-         of the same 1,000,000 points;\nits whole history (get-history) took {:.1} s in one \
-         sample: ×{} our p50. Case 5: MLflow's runs/search with `metrics.loss < 0.5`\nover \
-         100,002 runs in one experiment, 20 a page by start time; its filter is our \
-         `metrics.loss:<0.5`.",
-        MLFLOW_WHOLE_HISTORY_1M_MS / 1e3,
-        times(MLFLOW_WHOLE_HISTORY_1M_MS / ms(case_one.timing.p50))
+        "{}",
+        if mlflow().is_some() {
+            "MLflow ×: its time over ours, MLflow 3.17.2 measured on this machine in this run \
+             (xtask/bench/mlflow_bench.py). Case 1: its\nget-history-bulk-interval sampling \
+             1,000 of one run's 1,000,000 points. Case 5: its runs/search with \
+             `metrics.loss < 0.5` over\n100,000 runs in one experiment, 20 a page by start time; \
+             its filter is our `metrics.loss:<0.5`."
+        } else {
+            "MLflow was not measured in this run: `cargo xtask bench` measures it beside."
+        }
     );
     println!(
         "Case 4, over the p50 of a read that finds nothing new: {} new bytes cost {small_ms:.2} \
@@ -746,7 +764,7 @@ async fn series_cases(server: &Server, template: &NewRun, cases: &[u32]) -> Seri
         let one = seed(1, 1, &["loss"], 1_000_000).await;
         let name = "1. 1 run × 1,000,000 points";
         let goal = Some(Duration::from_millis(30));
-        let mlflow = Some(MLFLOW_SAMPLED_1M);
+        let mlflow = mlflow().map(|mlflow| mlflow.sampled_1m);
         rows.push(time_series(server, name, &one, Format::Binary, goal, mlflow).await);
         rows.push(time_series(server, name, &one, Format::Json, None, mlflow).await);
         seeded.push(one);
@@ -1104,7 +1122,7 @@ async fn seed_dashboard(server: &Server, template: &NewRun) -> Dashboard {
                     ("limit", "20"),
                 ],
                 expected: min_below,
-                mlflow: Some(MLFLOW_SEARCH_LOSS),
+                mlflow: mlflow().map(|mlflow| mlflow.search_loss),
             },
             ListCase {
                 label: "5. 100,000 runs, loss's min below 0.1, by last loss",
@@ -1130,7 +1148,7 @@ async fn seed_dashboard(server: &Server, template: &NewRun) -> Dashboard {
                     ("limit", "20"),
                 ],
                 expected: last_below,
-                mlflow: Some(MLFLOW_SEARCH_LOSS),
+                mlflow: mlflow().map(|mlflow| mlflow.search_loss),
             },
         ],
         seeding: started.elapsed(),

@@ -9,9 +9,11 @@
 //! Polyaxon 2.18 runs from a venv made from the oracle's pinned packages (PyPI), in one process
 //! with its imports done before timing; then `shared`'s bench times the same files and prints
 //! both medians and their ratio, and the browser's compiler worker times them again in Chromium
-//! (WebAssembly beside native). `backend`'s `runs`, `logs` and `metrics` benches need nothing
-//! from outside: haupt's and MLflow's numbers are constants taken from
-//! `../shared/docs/peer-anchors.md`, which has none for live logs.
+//! (WebAssembly beside native). MLflow 3.17.2 runs from a venv of its own
+//! (`xtask/bench/mlflow_bench.py`: its server on a loopback port, seeded and timed) before the
+//! `metrics` bench, which prints its timings beside Myelin's. The `runs` and `logs` benches
+//! print haupt's numbers as constants taken from `../shared/docs/peer-anchors.md`, which has
+//! none for live logs.
 
 use std::process::Command;
 
@@ -101,8 +103,24 @@ pub fn run(workspace: &Workspace) -> Result<()> {
         logs,
     )?;
 
+    // MLflow on this machine, timed before the metrics bench prints its figures beside ours.
+    let python = setup::mlflow_venv(workspace)?.join("bin/python");
+    let mlflow = workspace.target_dir().join("bench-mlflow.json");
+    eprintln!("xtask: time MLflow's series sampling and runs search (a few minutes)");
+    let output = Command::new(&python)
+        .arg(workspace.root.join("xtask/bench/mlflow_bench.py"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("cannot run MLflow's bench")?;
+    if !output.status.success() {
+        bail!("MLflow's bench failed ({})", output.status);
+    }
+    std::fs::write(&mlflow, &output.stdout)
+        .with_context(|| format!("cannot write {}", mlflow.display()))?;
     let mut metrics = workspace.cargo();
-    metrics.args(["bench", "--package", "backend", "--bench", "metrics"]);
+    metrics
+        .args(["bench", "--package", "backend", "--bench", "metrics"])
+        .env("MYELIN_BENCH_MLFLOW", &mlflow);
     step(
         "time metric series, live reads and the runs dashboard at 100,000 runs",
         metrics,

@@ -74,6 +74,15 @@ pub fn services_venv(workspace: &Workspace) -> Result<PathBuf> {
     )
 }
 
+/// MLflow, the peer `cargo xtask bench` times beside the metrics bench on this machine.
+const MLFLOW_PACKAGES: &[&str] = &["mlflow==3.17.2"];
+
+/// The venv with MLflow in it, made once under the target folder (for the bench only); its
+/// path.
+pub fn mlflow_venv(workspace: &Workspace) -> Result<PathBuf> {
+    venv(workspace, "mlflow-venv", "MLflow", MLFLOW_PACKAGES)
+}
+
 /// A venv under the target folder with `packages` from PyPI, made again only when the list
 /// changes; its path.
 fn venv(workspace: &Workspace, name: &str, what: &str, packages: &[&str]) -> Result<PathBuf> {
