@@ -589,7 +589,7 @@ fn explain(database: &Path, case: &ListCase) {
     let mut values = vec![SqlValue::Integer(project_id)];
     if let Some(text) = param("query") {
         let query = pql::parse(text).expect("the bench's query parses");
-        let (sql, query_values) = pql::to_sql(&query, backend::clock::now());
+        let (sql, query_values) = pql::to_sql(&query, backend::clock::now(), pql::Membership::List);
         condition.push_str(&format!(" AND ({sql})"));
         values.extend(query_values);
     }

@@ -468,6 +468,34 @@ fn runs_are_filtered_and_sorted_on_their_summaries_in_a_project_and_across_proje
         None,
     );
     assert_eq!(status, 400, "{error}");
+
+    // Counts follow a run to another project and leave an archived run out.
+    let count = |path: &str| server.get(path)["count"].clone();
+    let below = "query=metrics.loss.min%3A%3C0.1";
+    assert_eq!(count(&format!("/api/v1/default/vision/runs?{below}")), 1);
+    assert_eq!(count(&format!("/api/v1/orgs/default/runs?{below}")), 2);
+    post(
+        &server,
+        &format!("/api/v1/default/speech/runs/{}/transfer", uuids[2]),
+        json!({"project": "vision"}),
+    );
+    assert_eq!(count(&format!("/api/v1/default/vision/runs?{below}")), 2);
+    assert_eq!(count(&format!("/api/v1/default/speech/runs?{below}")), 0);
+    post(
+        &server,
+        &format!("/api/v1/default/vision/runs/{}/archive", uuids[0]),
+        json!({}),
+    );
+    assert_eq!(count(&format!("/api/v1/default/vision/runs?{below}")), 1);
+    assert_eq!(count(&format!("/api/v1/orgs/default/runs?{below}")), 1);
+    assert_eq!(
+        names(&format!("/api/v1/orgs/default/runs?{below}")),
+        ["mid"]
+    );
+    assert_eq!(
+        count("/api/v1/orgs/default/runs?query=metrics.loss%3A%3E0.25"),
+        1
+    );
 }
 
 #[test]

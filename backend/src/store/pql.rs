@@ -1189,19 +1189,117 @@ fn sort_key(name: Token) -> Result<SortKey, PqlError> {
 const MICROS_PER_MINUTE: i64 = 60 * 1_000_000;
 const MICROS_PER_DAY: i64 = 24 * 60 * MICROS_PER_MINUTE;
 
+/// How a test on a metric's summary finds its runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    /// `runs.id IN (…)`: the runs whose summary passes are read from a range of the summaries'
+    /// index, then each looked up. Right when few runs pass, whatever the list's order.
+    List,
+    /// `EXISTS (…)` for each run: the runs are walked in the list's order and each one's
+    /// summary looked up, stopping once the page is full. Right when many runs pass and the
+    /// order has an index (newest first): a page needs few of them.
+    Probe,
+}
+
 /// Writes `query` as an SQLite boolean expression over the table `runs`, with `?` placeholders
-/// and their values in order. `now` anchors `last_month` and the like.
-pub fn to_sql(query: &Query, now: Timestamp) -> (String, Vec<SqlValue>) {
+/// and their values in order. `now` anchors `last_month` and the like; `membership` is how tests
+/// on metric summaries find their runs (the same runs either way).
+pub fn to_sql(query: &Query, now: Timestamp, membership: Membership) -> (String, Vec<SqlValue>) {
     let mut writer = SqlWriter {
         sql: String::new(),
         params: Vec::new(),
         now,
+        membership,
     };
     match &query.root {
         Some(root) => writer.expr(root),
         None => writer.sql.push('1'),
     }
     (writer.sql, writer.params)
+}
+
+/// Whether `query` tests a metric's summary somewhere, so that [`Membership`] matters.
+pub fn tests_metrics(query: &Query) -> bool {
+    fn walk(expr: &Expr) -> bool {
+        match expr {
+            Expr::Condition(condition) => matches!(condition.field, Field::Metric { .. }),
+            Expr::And(terms) | Expr::Or(terms) => terms.iter().any(walk),
+        }
+    }
+    query.root.as_ref().is_some_and(walk)
+}
+
+/// When `query` is a single test that a metric's summary passes (`metrics.loss.min:<0.1`),
+/// the runs of `scope` it matches counted from rows `m` of `run_metrics` (and, for a last
+/// value, rows `v` of `run_values`, the outputs of runs without one) alone. Returns a scalar
+/// SQL expression and its values; the count is that of [`to_sql`]'s runs in the same scope.
+pub fn metric_only_count(
+    query: &Query,
+    now: Timestamp,
+    scope: &MetricScope<'_>,
+) -> Option<(String, Vec<SqlValue>)> {
+    let Some(Expr::Condition(condition)) = &query.root else {
+        return None;
+    };
+    let Field::Metric { name, stat } = &condition.field else {
+        return None;
+    };
+    let operation = match (&condition.operation, condition.negated) {
+        (Operation::IsNil, _) => return None,
+        (Operation::Compare(comparison, value), true) => {
+            Operation::Compare(comparison.negated(), value.clone())
+        }
+        (_, true) => return None,
+        (operation, false) => operation.clone(),
+    };
+    let mut writer = SqlWriter {
+        sql: String::new(),
+        params: Vec::new(),
+        now,
+        membership: Membership::List,
+    };
+    let scoped = |writer: &mut SqlWriter, row: &str| {
+        if let Some(projects) = scope.projects {
+            writer.sql.push_str(&projects.replace("{row}", row));
+            writer.sql.push_str(" AND ");
+            writer.params.extend(scope.values.iter().cloned());
+        }
+        if let Some(archived) = scope.archived {
+            writer
+                .sql
+                .push_str(&format!("{row}.run_id NOT IN ({archived}) AND "));
+            writer.params.extend(scope.values.iter().cloned());
+        }
+    };
+    writer
+        .sql
+        .push_str("(SELECT count(*) FROM run_metrics m WHERE ");
+    scoped(&mut writer, "m");
+    writer.metric_test(name, *stat, &operation);
+    writer.sql.push(')');
+    if *stat == Stat::Last {
+        // The runs without a last value whose output of the name passes.
+        writer
+            .sql
+            .push_str(" + (SELECT count(*) FROM run_values v WHERE ");
+        scoped(&mut writer, "v");
+        writer.run_value_test(Section::Outputs, name, &operation);
+        writer
+            .sql
+            .push_str(" AND v.run_id NOT IN (SELECT m.run_id FROM run_metrics m WHERE ");
+        writer.metric_test(name, Stat::Last, &Operation::IsNil);
+        writer.sql.push_str("))");
+    }
+    Some((writer.sql, writer.params))
+}
+
+/// Which runs [`metric_only_count`] counts: those of the projects `projects` tests on a row
+/// `{row}` (`{row}.project_id = ?`; every project when none) but the ids `archived` lists
+/// (none when the scope has no archived run), both taking `values`.
+pub struct MetricScope<'a> {
+    pub projects: Option<&'a str>,
+    pub archived: Option<&'a str>,
+    pub values: &'a [SqlValue],
 }
 
 /// When `query` is a single test that an input or output has a value (`inputs.lr:>0.01`), that
@@ -1227,6 +1325,7 @@ pub fn run_value_only(query: &Query, now: Timestamp) -> Option<(String, Vec<SqlV
         sql: String::new(),
         params: Vec::new(),
         now,
+        membership: Membership::List,
     };
     writer.run_value_test(*section, key, &operation);
     Some((writer.sql, writer.params))
@@ -1295,6 +1394,7 @@ struct SqlWriter {
     sql: String,
     params: Vec<SqlValue>,
     now: Timestamp,
+    membership: Membership,
 }
 
 impl SqlWriter {
@@ -1364,54 +1464,72 @@ impl SqlWriter {
         if stat != Stat::Last {
             return self.summarised(name, stat, operation);
         }
-        if *operation != Operation::IsNil {
-            // One list of run ids from two index ranges: the runs whose last value passes, and
-            // the runs that logged no last value whose output does. `OR` of the two tests would
-            // test every run.
-            let column = stat.column();
-            self.sql.push_str(&format!(
-                "runs.id IN (SELECT m.run_id FROM run_metrics m \
-                 WHERE m.kind = 'metric' AND m.name = ? AND m.{column}"
-            ));
-            self.params.push(SqlValue::Text(name.to_owned()));
-            self.operation(operation);
-            self.sql
-                .push_str(" UNION ALL SELECT v.run_id FROM run_values v WHERE ");
-            self.run_value_test(Section::Outputs, name, operation);
-            self.sql.push_str(&format!(
-                " AND v.run_id NOT IN (SELECT m.run_id FROM run_metrics m \
-                 WHERE m.kind = 'metric' AND m.name = ? AND m.{column} IS NOT NULL))"
-            ));
-            self.params.push(SqlValue::Text(name.to_owned()));
+        if *operation == Operation::IsNil {
+            // A run that logged a last value is decided by it alone; the others by their
+            // output.
+            self.sql.push_str("((");
+            self.summarised(name, stat, &Operation::IsNil);
+            self.sql.push_str(" AND ");
+            self.run_value(Section::Outputs, name, operation);
+            self.sql.push_str("))");
             return;
         }
-        // A run that logged a last value is decided by it alone; the others by their output.
-        self.sql.push('(');
-        self.sql.push('(');
-        self.summarised(name, stat, &Operation::IsNil);
-        self.sql.push_str(" AND ");
-        self.run_value(Section::Outputs, name, operation);
-        self.sql.push_str("))");
+        match self.membership {
+            Membership::List => {
+                // One list of run ids from two index ranges: the runs whose last value passes,
+                // and the runs that logged no last value whose output does. `OR` of the two
+                // tests would test every run.
+                self.sql
+                    .push_str("runs.id IN (SELECT m.run_id FROM run_metrics m WHERE ");
+                self.metric_test(name, stat, operation);
+                self.sql
+                    .push_str(" UNION ALL SELECT v.run_id FROM run_values v WHERE ");
+                self.run_value_test(Section::Outputs, name, operation);
+                self.sql
+                    .push_str(" AND v.run_id NOT IN (SELECT m.run_id FROM run_metrics m WHERE ");
+                self.metric_test(name, stat, &Operation::IsNil);
+                self.sql.push_str("))");
+            }
+            Membership::Probe => {
+                self.sql.push('(');
+                self.summarised(name, stat, operation);
+                self.sql.push_str(" OR (");
+                self.summarised(name, stat, &Operation::IsNil);
+                self.sql.push_str(" AND ");
+                self.run_value(Section::Outputs, name, operation);
+                self.sql.push_str("))");
+            }
+        }
     }
 
-    /// Whether the run's summary of metric `name` has `stat` passing `operation`: runs are
-    /// taken from a range of one of `run_metrics`' indexes rather than tested one by one.
+    /// Whether the run's summary of metric `name` has `stat` passing `operation` (with
+    /// [`Operation::IsNil`]: has no such value), found as [`Membership`] says.
     fn summarised(&mut self, name: &str, stat: Stat, operation: &Operation) {
-        let column = stat.column();
-        let (membership, test) = match operation {
-            // No value: not among the runs that have one.
-            Operation::IsNil => ("NOT IN", format!("m.{column} IS NOT NULL")),
-            _ => ("IN", format!("m.{column}")),
+        let nil = *operation == Operation::IsNil;
+        let (membership, test) = match self.membership {
+            Membership::List if nil => ("runs.id NOT IN (SELECT m.run_id", ""),
+            Membership::List => ("runs.id IN (SELECT m.run_id", ""),
+            Membership::Probe if nil => ("NOT EXISTS (SELECT 1", " m.run_id = runs.id AND"),
+            Membership::Probe => ("EXISTS (SELECT 1", " m.run_id = runs.id AND"),
         };
-        self.sql.push_str(&format!(
-            "runs.id {membership} (SELECT m.run_id FROM run_metrics m \
-             WHERE m.kind = 'metric' AND m.name = ? AND {test}"
-        ));
+        self.sql
+            .push_str(&format!("{membership} FROM run_metrics m WHERE{test} "));
+        self.metric_test(name, stat, operation);
+        self.sql.push(')');
+    }
+
+    /// The test of one metric's summary on the row `m` of `run_metrics`; with
+    /// [`Operation::IsNil`], that it has the value (its runs are those left out).
+    fn metric_test(&mut self, name: &str, stat: Stat, operation: &Operation) {
+        let column = stat.column();
+        self.sql
+            .push_str(&format!("m.kind = 'metric' AND m.name = ? AND m.{column}"));
         self.params.push(SqlValue::Text(name.to_owned()));
-        if *operation != Operation::IsNil {
+        if *operation == Operation::IsNil {
+            self.sql.push_str(" IS NOT NULL");
+        } else {
             self.operation(operation);
         }
-        self.sql.push(')');
     }
 
     fn run_value(&mut self, section: Section, key: &str, operation: &Operation) {
@@ -1807,6 +1925,7 @@ mod tests {
             include_str!("schema_2.sql"),
             include_str!("schema_3.sql"),
             include_str!("schema_4.sql"),
+            include_str!("schema_5.sql"),
         ] {
             db.execute_batch(schema).expect("schema");
         }
@@ -1877,8 +1996,8 @@ mod tests {
             }
             for (name, summary) in run.metrics.as_object().expect("an object") {
                 db.execute(
-                    "INSERT INTO run_metrics (run_id, kind, name, count, non_finite, last, min, \
-                     max) VALUES (?1, 'metric', ?2, ?3, 0, ?4, ?5, ?6)",
+                    "INSERT INTO run_metrics (run_id, project_id, kind, name, count, non_finite, \
+                     last, min, max) VALUES (?1, 1, 'metric', ?2, ?3, 0, ?4, ?5, ?6)",
                     params![
                         id,
                         name,
@@ -1894,11 +2013,19 @@ mod tests {
         db
     }
 
-    /// The uuids of the runs `query` finds, ordered by `sort`, through the public API.
+    /// The uuids of the runs `query` finds, ordered by `sort`, through the public API; the same
+    /// whichever [`Membership`] finds metrics' runs, which is checked.
     fn select(db: &Connection, query: &str, sort: &str) -> Vec<String> {
+        let listed = select_by(db, query, sort, Membership::List);
+        let probed = select_by(db, query, sort, Membership::Probe);
+        assert_eq!(listed, probed, "{query}: listed and probed");
+        listed
+    }
+
+    fn select_by(db: &Connection, query: &str, sort: &str, membership: Membership) -> Vec<String> {
         let query = parse(query).unwrap_or_else(|error| panic!("{query}: {error:?}"));
         let sorts = parse_sort(sort).unwrap_or_else(|error| panic!("{sort}: {error:?}"));
-        let (condition, mut params) = to_sql(&query, now());
+        let (condition, mut params) = to_sql(&query, now(), membership);
         let (order, order_params) = order_by(&sorts);
         params.extend(order_params);
         let sql = format!("SELECT uuid FROM runs WHERE {condition} ORDER BY {order}");
@@ -1916,6 +2043,77 @@ mod tests {
         let db = database();
         for (query, expected) in cases {
             assert_eq!(select(&db, query, "created_at"), uuids(expected), "{query}");
+        }
+    }
+
+    #[test]
+    fn counting_from_metric_summaries_alone_counts_the_same_runs() {
+        let db = database();
+        // An archived run and a run of another project are not counted.
+        db.execute_batch(
+            "INSERT INTO projects (id, uuid, owner, name, created_at, updated_at) \
+             VALUES (2, 'q', 'acme', 'audio', 0, 0); \
+             UPDATE runs SET archived_at = 1 WHERE id = 8; \
+             UPDATE runs SET project_id = 2 WHERE id = 2; \
+             UPDATE run_metrics SET project_id = 2 WHERE run_id = 2; \
+             UPDATE run_values SET project_id = 2 WHERE run_id = 2;",
+        )
+        .expect("moved");
+        let scope = MetricScope {
+            projects: Some("{row}.project_id = ?"),
+            archived: Some("SELECT id FROM runs WHERE project_id = ? AND archived_at IS NOT NULL"),
+            values: &[SqlValue::Integer(1)],
+        };
+        for query in [
+            "metrics.loss.min:<0.1",
+            "metrics.loss.min:<=0.4",
+            "metrics.loss.max:>=2",
+            "metrics.loss.count:>50",
+            "metrics.loss.min:~<0.1",
+            "metrics.loss:<0.5",
+            "metrics.loss.last:<0.5",
+            "metrics.loss:>0.5",
+            "metrics.loss:~>0.5",
+            "metrics.accuracy:>0.9",
+        ] {
+            let parsed = parse(query).expect("valid");
+            let (count, params) = metric_only_count(&parsed, now(), &scope)
+                .unwrap_or_else(|| panic!("{query} is one positive test of a summary"));
+            let counted: usize = db
+                .query_row(
+                    &format!("SELECT {count}"),
+                    params_from_iter(params),
+                    |row| row.get(0),
+                )
+                .expect("count");
+            for membership in [Membership::List, Membership::Probe] {
+                let (condition, params) = to_sql(&parsed, now(), membership);
+                let listed: usize = db
+                    .query_row(
+                        &format!(
+                            "SELECT count(*) FROM runs WHERE project_id = 1 \
+                             AND archived_at IS NULL AND {condition}"
+                        ),
+                        params_from_iter(params),
+                        |row| row.get(0),
+                    )
+                    .expect("count");
+                assert_eq!(counted, listed, "{query}");
+            }
+        }
+        for query in [
+            "metrics.loss.min:nil",
+            "metrics.loss:nil",
+            "metrics.loss.min:~0.05",
+            "metrics.loss.min:<0.1, status:running",
+            "inputs.lr:0.1",
+            "",
+        ] {
+            let parsed = parse(query).expect("valid");
+            assert!(
+                metric_only_count(&parsed, now(), &scope).is_none(),
+                "{query}"
+            );
         }
     }
 
@@ -2250,7 +2448,7 @@ mod tests {
     #[test]
     fn names_and_values_are_bound_not_spliced() {
         let query = parse("inputs.x';DROP:1, meta_info.k'):v'--, name:%o'k%").expect("valid");
-        let (sql, params) = to_sql(&query, now());
+        let (sql, params) = to_sql(&query, now(), Membership::Probe);
         assert!(
             !sql.contains("DROP") && !sql.contains("--") && !sql.contains("o'k"),
             "{sql}"

@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_2.sql"),
     include_str!("schema_3.sql"),
     include_str!("schema_4.sql"),
+    include_str!("schema_5.sql"),
 ];
 
 /// How many read connections are kept open.
@@ -524,6 +525,75 @@ fn archived(filter: &RunFilter) -> bool {
         .is_some_and(|query| query.mentions(pql::Column::LiveState))
 }
 
+/// For a list of live runs of a project or an owner, the scope as [`pql::MetricScope`] takes
+/// it: a test of a row's project (none when the owner has every project), the ids of the
+/// scope's archived runs (none when it has none), and their values. Leaving out a test that
+/// holds for every row saves testing each of the many rows a broad filter matches.
+fn metric_scope(
+    connection: &Connection,
+    scope: &RunScope,
+    project_id: Option<i64>,
+) -> Result<Option<(Option<String>, Option<String>, Vec<SqlValue>)>, StoreError> {
+    let (projects, values) = match (scope, project_id) {
+        (RunScope::Project { .. }, Some(project_id)) => {
+            ("= ?", vec![SqlValue::Integer(project_id)])
+        }
+        (RunScope::Owner { owner }, _) => (
+            "IN (SELECT id FROM projects WHERE owner = ?)",
+            vec![SqlValue::Text(owner.clone())],
+        ),
+        _ => return Ok(None),
+    };
+    let exists = |sql: &str| -> Result<bool, StoreError> {
+        Ok(connection
+            .prepare_cached(&format!("SELECT EXISTS ({sql})"))?
+            .query_row(params_from_iter(&values), |row| row.get(0))?)
+    };
+    let archived =
+        format!("SELECT id FROM runs WHERE project_id {projects} AND archived_at IS NOT NULL");
+    let every_project = match scope {
+        RunScope::Owner { .. } => !exists("SELECT 1 FROM projects WHERE owner <> ?")?,
+        _ => false,
+    };
+    let has_archived = exists(&archived)?;
+    Ok(Some((
+        (!every_project).then(|| format!("{{row}}.project_id {projects}")),
+        has_archived.then_some(archived),
+        values,
+    )))
+}
+
+/// Whether a list is in creation order (Polyaxon's default, newest first), which the runs'
+/// indexes give without sorting.
+fn by_creation(sorts: &[pql::Sort]) -> bool {
+    match sorts {
+        [] => true,
+        [sort] => sort.key == pql::SortKey::Column(pql::Column::CreatedAt),
+        _ => false,
+    }
+}
+
+/// Matches past which reading a page by probing is weighed at all: reading and sorting fewer
+/// takes a few milliseconds at most.
+const PROBE_FROM: i64 = 1_000;
+
+/// Whether a page in creation order of a list whose filter tests metrics is read faster by
+/// walking the scope's runs in that order and probing each one's summaries
+/// ([`pql::Membership::Probe`]) than by reading its `matches` runs and sorting them. Walking
+/// finds a match in every `scope / matches` runs, so a page of `wanted` costs about
+/// `wanted × scope / matches` probes against `matches` lookups and a sort: it pays when
+/// `matches² > wanted × scope`. The scope is taken at the largest run id, which no scope
+/// exceeds and which the primary key's last entry gives at once.
+fn probing_pays(connection: &Connection, matches: i64, wanted: i64) -> Result<bool, StoreError> {
+    if matches < PROBE_FROM.max(wanted) {
+        return Ok(false);
+    }
+    let scope: i64 = connection
+        .prepare_cached("SELECT coalesce(max(id), 0) FROM runs")?
+        .query_row([], |row| row.get(0))?;
+    Ok(matches.saturating_mul(matches) > wanted.saturating_mul(scope))
+}
+
 /// A list ordered by one input or output.
 struct ValueOrder<'a> {
     project_id: i64,
@@ -987,13 +1057,14 @@ impl Store for Sqlite {
     ) -> Result<ListResponse<Run>, StoreError> {
         let (scope, filter) = (scope.clone(), filter.clone());
         self.read(move |connection, settings| {
+            let live = !archived(&filter);
             let (mut condition, mut values, project_id) = match &scope {
                 RunScope::Project { owner, project } => {
                     let project_id = project_id(connection, owner, project)?;
-                    let condition = if archived(&filter) {
-                        "runs.project_id = ?"
-                    } else {
+                    let condition = if live {
                         "runs.project_id = ? AND runs.archived_at IS NULL"
+                    } else {
+                        "runs.project_id = ?"
                     };
                     (
                         condition.to_owned(),
@@ -1016,10 +1087,10 @@ impl Store for Sqlite {
                     None,
                 ),
                 RunScope::Owner { owner } => {
-                    let live = if archived(&filter) {
-                        ""
-                    } else {
+                    let live = if live {
                         " AND runs.archived_at IS NULL"
+                    } else {
+                        ""
                     };
                     (
                         format!(
@@ -1033,8 +1104,11 @@ impl Store for Sqlite {
             if filter.bookmarked {
                 condition.push_str(" AND runs.bookmarked = 1");
             }
+            // The scope alone, for walking its runs when a page is read by probing.
+            let (scope_condition, scope_values) = (condition.clone(), values.clone());
+            let now = clock::now();
             if let Some(query) = &filter.query {
-                let (sql, query_values) = pql::to_sql(query, clock::now());
+                let (sql, query_values) = pql::to_sql(query, now, pql::Membership::List);
                 condition.push_str(&format!(" AND ({sql})"));
                 values.extend(query_values);
             }
@@ -1042,10 +1116,28 @@ impl Store for Sqlite {
                 .query
                 .as_ref()
                 .filter(|_| !filter.bookmarked)
-                .and_then(|query| pql::run_value_only(query, clock::now()));
-            let count: i64 = match (project_id, value_only) {
+                .and_then(|query| pql::run_value_only(query, now));
+            let metric_only = match filter.query.as_ref().filter(|_| live && !filter.bookmarked) {
+                Some(query) if pql::tests_metrics(query) => metric_scope(
+                    connection, &scope, project_id,
+                )?
+                .and_then(|(projects, archived, values)| {
+                    let scope = pql::MetricScope {
+                        projects: projects.as_deref(),
+                        archived: archived.as_deref(),
+                        values: &values,
+                    };
+                    pql::metric_only_count(query, now, &scope)
+                }),
+                _ => None,
+            };
+            let count: i64 = match (project_id, value_only, metric_only) {
+                // Counted on the summaries' index alone.
+                (_, _, Some((count, count_values))) => connection
+                    .prepare_cached(&format!("SELECT {count}"))?
+                    .query_row(params_from_iter(count_values), |row| row.get(0))?,
                 // Counted on the values' index alone; the (few) archived runs are taken out.
-                (Some(project_id), Some((test, test_values))) => connection
+                (Some(project_id), Some((test, test_values)), None) => connection
                     .prepare_cached(&format!(
                         "SELECT count(*) FROM run_values v WHERE v.project_id = ? AND {test} \
                          AND v.run_id NOT IN (SELECT id FROM runs WHERE project_id = ? \
@@ -1102,6 +1194,15 @@ impl Store for Sqlite {
                 let mut results = load_page(connection, settings, &uuids)?;
                 metrics::attach(connection, &mut results)?;
                 return Ok(list(count, results));
+            }
+            if let Some(query) = &filter.query
+                && by_creation(&filter.sort)
+                && pql::tests_metrics(query)
+                && probing_pays(connection, count, limit + offset)?
+            {
+                let (sql, query_values) = pql::to_sql(query, now, pql::Membership::Probe);
+                condition = format!("{scope_condition} AND ({sql})");
+                values = scope_values.into_iter().chain(query_values).collect();
             }
             let (order, order_values) = pql::order_by(&filter.sort);
             // Placeholders bind in the order they appear: the filter's, then the sort's.
@@ -1234,7 +1335,7 @@ impl Store for Sqlite {
                 params![to_id, clock::now().as_micros(), run_id],
             )?;
             // The index rows carry the project, so filters in the new one find the run.
-            for table in ["run_tags", "run_values"] {
+            for table in ["run_tags", "run_values", "run_metrics"] {
                 transaction.execute(
                     &format!("UPDATE {table} SET project_id = ?1 WHERE run_id = ?2"),
                     params![to_id, run_id],

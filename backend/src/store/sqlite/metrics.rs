@@ -59,8 +59,9 @@ pub(super) fn record(
         .collect();
     let new: Vec<String> = columns.map(|column| format!("excluded.{column}")).collect();
     let mut upsert = transaction.prepare_cached(&format!(
-        "INSERT INTO run_metrics (run_id, kind, name, {SUMMARY_COLUMNS}) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+        "INSERT INTO run_metrics (run_id, kind, name, project_id, {SUMMARY_COLUMNS}) \
+         VALUES (?1, ?2, ?3, (SELECT project_id FROM runs WHERE id = ?1), \
+         ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
          ON CONFLICT (run_id, kind, name) DO UPDATE SET {} WHERE ({}) IS NOT ({})",
         set.join(", "),
         old.join(", "),
