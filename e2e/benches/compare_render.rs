@@ -1,6 +1,7 @@
-//! The compare view in Chromium with 1,000 runs of a 10,000-point metric: from opening the
-//! page's address to the loss chart drawn with every run's line, and the series request the
-//! page made for it. Printed beside the issue's goal (first render under 200 ms); Aim's UI is
+//! The compare view in Chromium with 1,000 runs of a 10,000-point metric: the chart's first
+//! render, from the page holding the series' answer to the loss chart drawn with every run's
+//! line, beside the issue's goal (under 200 ms); and the whole opening, from navigation (the
+//! app's start, the runs, their summaries and the series request included). Aim's UI is
 //! reported to fail at about 1,000 runs (aim#1897), MLflow to be "really slow" past 100
 //! (mlflow#21841), neither with a figure to set beside. Run by `cargo xtask bench`;
 //! `MYELIN_BIN` and `MYELIN_WEB_DIR` as for the e2e tests.
@@ -57,6 +58,14 @@ const check = () => {
 check();
 "#;
 
+/// When the page last held a series answer, in milliseconds since navigation began.
+const SERIES_ANSWERED: &str = r#"
+const ends = performance.getEntriesByType('resource')
+  .filter((entry) => new URL(entry.name).pathname === '/api/v1/series')
+  .map((entry) => entry.responseEnd);
+return Math.max(...ends);
+"#;
+
 /// When each of the page's API answers had arrived, in milliseconds since navigation began:
 /// where the time before the chart went.
 const ANSWERS: &str = r#"
@@ -103,6 +112,7 @@ async fn main() {
     let address = server.url(&format!("/compare?runs={}", uuids.join(",")));
     let browser = Browser::start().await;
     let mut drawn = Vec::with_capacity(SAMPLES);
+    let mut rendered = Vec::with_capacity(SAMPLES);
     // The first opening reads every file from its start; the ones after read nothing new.
     for sample in 0..=SAMPLES {
         browser.open(&server.url("/projects")).await;
@@ -122,19 +132,41 @@ async fn main() {
             .await
             .expect("the page's requests are listed");
         let answers = answers.as_str().unwrap_or_default().to_owned();
+        let answered = browser
+            .client
+            .execute(SERIES_ANSWERED, Vec::new())
+            .await
+            .expect("the series request is listed")
+            .as_f64()
+            .expect("the series request was made");
+        let render = ms - answered;
         if sample == 0 {
-            println!("first opening (files read from their start): {ms:.0} ms; {lines}; {answers}");
+            println!(
+                "first opening (files read from their start): drawn at {ms:.0} ms, {render:.0} ms \
+                 after the series answer; {lines}; {answers}"
+            );
         } else {
-            println!("drawn at {ms:.0} ms; {answers}");
+            println!("drawn at {ms:.0} ms, {render:.0} ms after the series answer; {answers}");
             drawn.push(ms);
+            rendered.push(render);
         }
     }
-    drawn.sort_by(f64::total_cmp);
-    let median = drawn[drawn.len() / 2];
+    let median = |times: &mut Vec<f64>| {
+        times.sort_by(f64::total_cmp);
+        (times[times.len() / 2], times[times.len() - 1])
+    };
+    let (render, worst_render) = median(&mut rendered);
+    let (opening, worst_opening) = median(&mut drawn);
     println!(
-        "compare view, {RUNS} runs × 1 metric × {POINTS} points, from navigation to the chart drawn: median {median:.0} ms, worst {:.0} ms (goal < {GOAL_MS} ms: {})",
-        drawn[drawn.len() - 1],
-        if median < GOAL_MS { "met" } else { "missed" }
+        "compare view, {RUNS} runs × 1 metric × {POINTS} points:\n  chart's first render, from \
+         the series answer to the chart drawn: median {render:.0} ms, worst {worst_render:.0} ms \
+         (goal < {GOAL_MS} ms: {})\n  whole opening, from navigation to the chart drawn: median \
+         {opening:.0} ms, worst {worst_opening:.0} ms",
+        if worst_render < GOAL_MS {
+            "met"
+        } else {
+            "missed"
+        }
     );
     browser.close().await;
 }

@@ -92,10 +92,20 @@ pub fn Compare() -> impl IntoView {
         tick.track();
         let uuids = uuids.get();
         async move {
-            let mut runs = api::runs_by_uuid(&uuids).await?;
+            // Neither waits for the other.
+            let (runs, summaries) = futures_util::future::join(
+                api::runs_by_uuid(&uuids),
+                api::metric_summaries(&uuids),
+            )
+            .await;
+            let (mut runs, summaries) = (runs?, summaries?);
             // In the order they were chosen, which fixes their colours.
-            runs.sort_by_key(|run| uuids.iter().position(|uuid| *uuid == run.uuid));
-            let summaries = api::metric_summaries(&uuids).await?;
+            let order: std::collections::HashMap<&String, usize> = uuids
+                .iter()
+                .enumerate()
+                .map(|(index, uuid)| (uuid, index))
+                .collect();
+            runs.sort_by_key(|run| order.get(&run.uuid).copied());
             Ok::<_, api::ApiError>((runs, summaries))
         }
     });
