@@ -18,12 +18,6 @@ use std::time::Duration;
 use common::{Server, is_done, python_job};
 use serde_json::{Value as Json, json};
 
-/// Routes another piece of work brings: parameter importance comes with run comparison.
-const ELSEWHERE: &[(&str, &str)] = &[(
-    "/runs/multi/importance",
-    "parameter importance: run comparison",
-)];
-
 /// The projects haupt's requests name.
 const PROJECTS: &[&str] = &["demo", "other", "tmp", "tmp2"];
 
@@ -189,15 +183,7 @@ fn every_route_haupt_serves_answers_on_myelin_with_haupts_shapes() {
     assert_eq!(routes.len(), 78, "haupt serves 78 of the SDK's 98 routes");
     let server = Server::start("haupt-routes", &[]);
     let mut failures = Vec::new();
-    let mut elsewhere = Vec::new();
     for (index, route) in routes.iter().enumerate() {
-        if let Some((_, why)) = ELSEWHERE
-            .iter()
-            .find(|(part, _)| route.template.contains(part))
-        {
-            elsewhere.push(format!("{} {} ({why})", route.method, route.template));
-            continue;
-        }
         let suffix = format!("-{index}");
         let creates_project = route.template.ends_with("/projects/create");
         for project in PROJECTS {
@@ -265,10 +251,5 @@ fn every_route_haupt_serves_answers_on_myelin_with_haupts_shapes() {
             failures.extend(found.into_iter().map(|why| format!("{label}: {why}")));
         }
     }
-    assert_eq!(
-        elsewhere.len(),
-        1,
-        "only the importance route waits for other work: {elsewhere:#?}"
-    );
     assert!(failures.is_empty(), "{failures:#?}");
 }

@@ -499,6 +499,53 @@ fn runs_are_filtered_and_sorted_on_their_summaries_in_a_project_and_across_proje
 }
 
 #[test]
+fn the_importance_of_runs_inputs_to_a_metric_is_weighed_as_polyaxon_answers() {
+    let server = server("metrics-importance", &["demo"]);
+    let path = "/streams/v1/polyaxon/default/demo/runs/multi/importance";
+    let answer = post(
+        &server,
+        path,
+        json!({
+            "params": [{"lr": 0.1, "opt": "sgd"}, {"lr": 0.5, "opt": "adam"}, {"lr": 0.9, "opt": "sgd"}],
+            "metrics": [0.9, 0.5, 0.2],
+        }),
+    );
+    let data = answer["data"].as_object().expect("weights");
+    let columns: Vec<&String> = data.keys().collect();
+    assert_eq!(columns, ["lr", "opt_adam", "opt_sgd"], "{answer}");
+    assert_eq!(data["lr"]["correlation"], -0.997);
+    let total: f64 = data
+        .values()
+        .map(|weight| weight["importance"].as_f64().unwrap())
+        .sum();
+    assert!((total - 1.0).abs() < 0.01, "{answer}");
+    // The same request, the same answer.
+    assert_eq!(
+        post(
+            &server,
+            path,
+            json!({
+                "params": [{"lr": 0.1, "opt": "sgd"}, {"lr": 0.5, "opt": "adam"}, {"lr": 0.9, "opt": "sgd"}],
+                "metrics": [0.9, 0.5, 0.2],
+            })
+        ),
+        answer
+    );
+    for body in [
+        json!({}),
+        json!({"params": [{"lr": 0.1}], "metrics": [1.0]}),
+        json!({"params": [{"lr": 0.1}, {"lr": 0.2}], "metrics": [1.0, "high"]}),
+        json!("not an object"),
+    ] {
+        assert_eq!(
+            post(&server, path, body.clone()),
+            json!({"data": null}),
+            "{body}"
+        );
+    }
+}
+
+#[test]
 fn polyaxon_s_event_routes_sample_without_losing_the_extremes() {
     let server = server("metrics-polyaxon", &["demo"]);
     let first = client_run(&server, "demo", "first");

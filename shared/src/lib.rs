@@ -19,6 +19,7 @@ pub mod diagnostic;
 pub mod downsample;
 pub mod events;
 pub mod hub;
+pub mod importance;
 mod inline;
 mod params;
 mod python;

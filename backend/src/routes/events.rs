@@ -1,10 +1,13 @@
 //! Polyaxon's event routes under `/streams/v1`: a run's event series (`RunClient.get_events`,
 //! `get_metrics`), several runs' at once (`get_multi_run_events`) and a run's system resources,
-//! answered as Polyaxon's streams service answers, from the files `crate::metrics` reads.
+//! answered as Polyaxon's streams service answers, from the files `crate::metrics` reads; and
+//! the importance of runs' inputs to a metric (`get_multi_run_importance`), computed by
+//! `shared::importance`.
 
+use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
@@ -28,6 +31,45 @@ pub fn routes() -> Router<AppState> {
             "/v1/{namespace}/{owner}/{project}/runs/multi/events/{kind}",
             get(multi_events),
         )
+        .route(
+            "/v1/{namespace}/{owner}/{project}/runs/multi/importance",
+            post(importance),
+        )
+}
+
+/// The trees' seed: the same request always gets the same answer.
+const IMPORTANCE_SEED: u64 = 0x1337_5EED;
+
+/// `POST …/runs/multi/importance`: `{"params": [{input: value}, …], "metrics": [number, …]}`,
+/// one entry per run, answered `{"data": {column: {"importance", "correlation"}}}`, a text
+/// input's values one-hot as `name_value`. A body that is not that, or that cannot be weighed
+/// (fewer than two runs, a metric that is not a number), is answered `{"data": null}`, as
+/// Polyaxon's streams service answers it.
+async fn importance(body: Bytes) -> Result<Json<Json_>, AppError> {
+    #[derive(Deserialize)]
+    struct Request {
+        params: Vec<serde_json::Map<String, Json_>>,
+        metrics: Vec<Json_>,
+    }
+    let Ok(request) = serde_json::from_slice::<Request>(&body) else {
+        return Ok(Json(json!({"data": null})));
+    };
+    let weights = tokio::task::spawn_blocking(move || {
+        shared::importance::importance(&request.params, &request.metrics, IMPORTANCE_SEED)
+    })
+    .await
+    .map_err(|error| AppError::Internal(error.to_string()))?;
+    let data = weights.map(|weights| {
+        weights
+            .into_iter()
+            .map(|(name, weight)| {
+                let value =
+                    json!({"importance": weight.importance, "correlation": weight.correlation});
+                (name, value)
+            })
+            .collect::<serde_json::Map<_, _>>()
+    });
+    Ok(Json(json!({ "data": data })))
 }
 
 /// traceml's artifact kinds, which events are filed under.
