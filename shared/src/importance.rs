@@ -91,43 +91,67 @@ fn round3(value: f64) -> f64 {
     (value * 1_000.0).round() / 1_000.0
 }
 
-/// The inputs as numeric columns: numbers (and booleans, as 0 and 1) as they are, other values
-/// one-hot by their text (`name_value`), columns sorted by name. A missing number is `NaN`.
-fn encode(params: &[Map<String, Json>]) -> (Vec<String>, Vec<Vec<f64>>) {
-    let numeric = |value: &Json| match value {
+/// How a column is read from a run's inputs.
+enum Column<'a> {
+    /// A number (a boolean as 0 or 1); `NaN` when the run has none.
+    Number(&'a str),
+    /// 1 when the input has this value (as text), else 0.
+    OneHot(&'a str, String),
+}
+
+impl Column<'_> {
+    fn read(&self, run: &Map<String, Json>) -> f64 {
+        match self {
+            Self::Number(key) => run.get(*key).and_then(number).unwrap_or(f64::NAN),
+            Self::OneHot(key, value) => {
+                let matches = run
+                    .get(*key)
+                    .is_some_and(|input| !input.is_null() && text(input) == *value);
+                f64::from(u8::from(matches))
+            }
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Self::Number(key) => (*key).to_owned(),
+            Self::OneHot(key, value) => format!("{key}_{value}"),
+        }
+    }
+}
+
+fn number(value: &Json) -> Option<f64> {
+    match value {
         Json::Number(number) => number.as_f64(),
         Json::Bool(flag) => Some(f64::from(u8::from(*flag))),
         _ => None,
-    };
-    let text = |value: &Json| match value {
+    }
+}
+
+fn text(value: &Json) -> String {
+    match value {
         Json::String(text) => text.clone(),
         other => other.to_string(),
-    };
+    }
+}
+
+/// The inputs as numeric columns: numbers (and booleans, as 0 and 1) as they are, other values
+/// one-hot by their text (`name_value`), columns sorted by name. A missing number is `NaN`.
+fn encode(params: &[Map<String, Json>]) -> (Vec<String>, Vec<Vec<f64>>) {
     let keys: BTreeSet<&String> = params.iter().flat_map(Map::keys).collect();
-    // A key is numeric when every value it has is a number; null is no value.
-    let mut columns: Vec<(String, Box<dyn Fn(&Map<String, Json>) -> f64 + '_>)> = Vec::new();
+    let mut columns = Vec::new();
     for key in keys {
+        // A key is numeric when every value it has is a number; null is no value.
         let values: Vec<&Json> = params
             .iter()
             .filter_map(|run| run.get(key))
             .filter(|value| !value.is_null())
             .collect();
-        if values.iter().all(|value| numeric(value).is_some()) {
-            let read =
-                move |run: &Map<String, Json>| run.get(key).and_then(numeric).unwrap_or(f64::NAN);
-            columns.push((key.clone(), Box::new(read)));
+        if values.iter().all(|value| number(value).is_some()) {
+            columns.push(Column::Number(key));
         } else {
             let kinds: BTreeSet<String> = values.iter().map(|value| text(value)).collect();
-            for kind in kinds {
-                let name = format!("{key}_{kind}");
-                let read = move |run: &Map<String, Json>| {
-                    let matches = run
-                        .get(key)
-                        .is_some_and(|value| !value.is_null() && text(value) == kind);
-                    f64::from(u8::from(matches))
-                };
-                columns.push((name, Box::new(read)));
-            }
+            columns.extend(kinds.into_iter().map(|kind| Column::OneHot(key, kind)));
         }
         if columns.len() >= MAX_COLUMNS {
             columns.truncate(MAX_COLUMNS);
@@ -136,9 +160,9 @@ fn encode(params: &[Map<String, Json>]) -> (Vec<String>, Vec<Vec<f64>>) {
     }
     let rows = params
         .iter()
-        .map(|run| columns.iter().map(|(_, read)| read(run)).collect())
+        .map(|run| columns.iter().map(|column| column.read(run)).collect())
         .collect();
-    (columns.into_iter().map(|(name, _)| name).collect(), rows)
+    (columns.iter().map(Column::name).collect(), rows)
 }
 
 fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {

@@ -905,7 +905,7 @@ fn a_series_request_needs_only_runs_and_names() {
     let request: SeriesRequest =
         serde_json::from_str(r#"{"runs": ["a", "b"], "names": ["loss"]}"#).unwrap();
     assert_eq!(request.axis, XAxis::Step);
-    assert_eq!(request.buckets, shared::api::DEFAULT_SERIES_BUCKETS);
+    assert_eq!(request.buckets, DEFAULT_SERIES_BUCKETS);
     assert_eq!(request.range, None);
     let request: SeriesRequest = serde_json::from_str(
         r#"{"runs": ["a"], "names": ["loss"], "axis": "relative", "buckets": 10, "range": {"from": 1, "to": 2}}"#,

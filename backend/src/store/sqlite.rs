@@ -533,7 +533,7 @@ fn metric_scope(
     connection: &Connection,
     scope: &RunScope,
     project_id: Option<i64>,
-) -> Result<Option<(Option<String>, Option<String>, Vec<SqlValue>)>, StoreError> {
+) -> Result<Option<SummaryScope>, StoreError> {
     let (projects, values) = match (scope, project_id) {
         (RunScope::Project { .. }, Some(project_id)) => {
             ("= ?", vec![SqlValue::Integer(project_id)])
@@ -556,11 +556,28 @@ fn metric_scope(
         _ => false,
     };
     let has_archived = exists(&archived)?;
-    Ok(Some((
-        (!every_project).then(|| format!("{{row}}.project_id {projects}")),
-        has_archived.then_some(archived),
+    Ok(Some(SummaryScope {
+        projects: (!every_project).then(|| format!("{{row}}.project_id {projects}")),
+        archived: has_archived.then_some(archived),
         values,
-    )))
+    }))
+}
+
+/// What [`metric_scope`] finds, which [`pql::MetricScope`] borrows.
+struct SummaryScope {
+    projects: Option<String>,
+    archived: Option<String>,
+    values: Vec<SqlValue>,
+}
+
+impl SummaryScope {
+    fn borrowed(&self) -> pql::MetricScope<'_> {
+        pql::MetricScope {
+            projects: self.projects.as_deref(),
+            archived: self.archived.as_deref(),
+            values: &self.values,
+        }
+    }
 }
 
 /// Whether a list is in creation order (Polyaxon's default, newest first), which the runs'
@@ -1118,17 +1135,10 @@ impl Store for Sqlite {
                 .filter(|_| !filter.bookmarked)
                 .and_then(|query| pql::run_value_only(query, now));
             let metric_only = match filter.query.as_ref().filter(|_| live && !filter.bookmarked) {
-                Some(query) if pql::tests_metrics(query) => metric_scope(
-                    connection, &scope, project_id,
-                )?
-                .and_then(|(projects, archived, values)| {
-                    let scope = pql::MetricScope {
-                        projects: projects.as_deref(),
-                        archived: archived.as_deref(),
-                        values: &values,
-                    };
-                    pql::metric_only_count(query, now, &scope)
-                }),
+                Some(query) if pql::tests_metrics(query) => {
+                    metric_scope(connection, &scope, project_id)?
+                        .and_then(|scope| pql::metric_only_count(query, now, &scope.borrowed()))
+                }
                 _ => None,
             };
             let count: i64 = match (project_id, value_only, metric_only) {

@@ -310,7 +310,7 @@ impl<'a> Reader<'a> {
     }
 
     fn floats(&mut self, n: usize) -> Result<Vec<f64>, SeriesDecodeError> {
-        let bytes = self.take(n.checked_mul(8).unwrap_or(usize::MAX))?;
+        let bytes = self.take(n.saturating_mul(8))?;
         Ok(bytes
             .chunks_exact(8)
             .map(|chunk| {
