@@ -232,6 +232,23 @@ async fn three_runs_compare_by_chart_table_groups_and_spec_and_reopen_from_the_l
         .await;
     browser.screenshot("compare-parallel").await;
 
+    // The scatter: a point per run, the first input (`epochs`, the same for all) at first,
+    // then `lr`, whose three values spread the three points across.
+    let dots = "[...document.querySelectorAll(\"section[aria-label='Scatter'] circle\")]";
+    assert_eq!(browser.evaluate(&format!("{dots}.length")).await, json!(3));
+    browser
+        .evaluate(
+            "(() => { const select = document.querySelector(\"select[aria-label='Scatter input']\"); \
+             select.value = 'lr'; select.dispatchEvent(new Event('change')); return true; })()",
+        )
+        .await;
+    let spread = format!("new Set({dots}.map((dot) => dot.getAttribute('cx'))).size");
+    assert_eq!(browser.evaluate(&spread).await, json!(3));
+    browser
+        .evaluate("document.querySelector(\"section[aria-label='Scatter']\").scrollIntoView()")
+        .await;
+    browser.screenshot("compare-scatter").await;
+
     // Grouped by `seed` (the same in all): one line, the mean of the three, with their spread.
     click_centered(
         &browser,

@@ -561,6 +561,29 @@ pub fn parallel_axes(
         .collect()
 }
 
+/// The runs as points of a scatter of input `input` (x) against the metric, the last of `axes`
+/// as [`parallel_axes`] makes them with a metric (y): each run's index and its positions on the
+/// two axes (0 to 1). A run lacking either value is left out.
+pub fn scatter(axes: &[(Axis, Vec<Option<Json>>)], input: &str) -> Vec<(usize, f64, f64)> {
+    let Some(((y_axis, ys), inputs)) = axes.split_last() else {
+        return Vec::new();
+    };
+    let Some((x_axis, xs)) = inputs.iter().find(|(axis, _)| axis.name == input) else {
+        return Vec::new();
+    };
+    xs.iter()
+        .zip(ys)
+        .enumerate()
+        .filter_map(|(run, (x, y))| {
+            Some((
+                run,
+                x_axis.position(x.as_ref())?,
+                y_axis.position(y.as_ref())?,
+            ))
+        })
+        .collect()
+}
+
 /// A brush on an axis: the runs whose position there is inside `[low, high]` (0 to 1) stay.
 pub fn brushed(
     axes: &[(Axis, Vec<Option<Json>>)],
@@ -794,6 +817,45 @@ mod tests {
                 .count();
             assert_eq!(bands, if count <= MAX_RUN_BANDS { count } else { 0 });
         }
+    }
+
+    #[test]
+    fn a_scatter_places_each_run_with_both_values_by_its_input_and_its_metric() {
+        let runs = [
+            run("a", json!({"lr": 0.1, "opt": "adam"})),
+            run("b", json!({"lr": 0.3, "opt": "sgd"})),
+            run("c", json!({"opt": "sgd"})),
+            run("d", json!({"lr": 0.2})),
+        ];
+        let refs: Vec<&Run> = runs.iter().collect();
+        let summary = |last: f64| MetricSummary {
+            last: Some(last),
+            ..MetricSummary::default()
+        };
+        let summaries = BTreeMap::from([
+            (
+                "a".to_owned(),
+                BTreeMap::from([("loss".to_owned(), summary(0.5))]),
+            ),
+            (
+                "b".to_owned(),
+                BTreeMap::from([("loss".to_owned(), summary(0.1))]),
+            ),
+            (
+                "c".to_owned(),
+                BTreeMap::from([("loss".to_owned(), summary(0.3))]),
+            ),
+        ]);
+        let axes = parallel_axes(&refs, &summaries, Some("loss"));
+        // Run c has no lr and run d no loss.
+        assert_eq!(scatter(&axes, "lr"), [(0, 0.0, 1.0), (1, 1.0, 0.0)]);
+        let by_opt = scatter(&axes, "opt");
+        assert_eq!(by_opt[..2], [(0, 0.0, 1.0), (1, 1.0, 0.0)]);
+        let (run, x, y) = by_opt[2];
+        assert_eq!((run, x), (2, 1.0));
+        assert!((y - 0.5).abs() < 1e-12, "{y}");
+        assert_eq!(scatter(&axes, "missing"), []);
+        assert_eq!(scatter(&[], "lr"), []);
     }
 
     #[test]

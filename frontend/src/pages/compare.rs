@@ -169,6 +169,7 @@ pub fn Compare() -> impl IntoView {
             <ValuesTable state=state runs=runs summaries=summaries />
             <Charts state=state runs=runs names=names tick=tick />
             <ParallelCoordinates state=state runs=runs summaries=summaries names=names />
+            <Scatter state=state runs=runs summaries=summaries names=names />
             <SpecDiff state=state runs=runs />
         })}
     }
@@ -670,15 +671,134 @@ fn ParallelCoordinates(
     }
 }
 
-/// An axis's lowest and highest value, written at its ends.
-fn axis_ends(axis: &Axis, x: f64) -> impl IntoView + use<> {
-    let (low, high) = match &axis.scale {
+/// One input against one metric's last value, a point per run.
+#[component]
+fn Scatter(
+    state: Memo<CompareState>,
+    runs: Memo<Vec<Run>>,
+    summaries: Memo<Summaries>,
+    names: Memo<Vec<String>>,
+) -> impl IntoView {
+    let metric = RwSignal::new(None::<String>);
+    let input = RwSignal::new(None::<String>);
+    let chosen_metric = Memo::new(move |_| {
+        metric
+            .get()
+            .or_else(|| names.with(|names| names.first().cloned()))
+    });
+    let axes = Memo::new(move |_| {
+        let Some(metric) = chosen_metric.get() else {
+            return Vec::new();
+        };
+        runs.with(|runs| {
+            let refs: Vec<&Run> = runs.iter().collect();
+            summaries.with(|summaries| compare_view::parallel_axes(&refs, summaries, Some(&metric)))
+        })
+    });
+    let inputs = Memo::new(move |_| {
+        axes.with(|axes| {
+            let inputs = axes.split_last().map_or(&[][..], |(_, inputs)| inputs);
+            inputs
+                .iter()
+                .map(|(axis, _)| axis.name.clone())
+                .collect::<Vec<_>>()
+        })
+    });
+    let chosen_input = Memo::new(move |_| {
+        input
+            .get()
+            .filter(|name| inputs.with(|inputs| inputs.contains(name)))
+            .or_else(|| inputs.with(|inputs| inputs.first().cloned()))
+    });
+    const WIDTH: f64 = 900.0;
+    const HEIGHT: f64 = 280.0;
+    const PAD: f64 = 40.0;
+    let x_of = |position: f64| PAD + (WIDTH - 2.0 * PAD) * position;
+    let y_of = |position: f64| HEIGHT - PAD - (HEIGHT - 2.0 * PAD) * position;
+    let options = move |list: Vec<String>, chosen: Memo<Option<String>>| {
+        list.into_iter()
+            .map(|name| {
+                let selected = {
+                    let name = name.clone();
+                    move || chosen.get().as_deref() == Some(name.as_str())
+                };
+                view! { <option value=name.clone() selected=selected>{name.clone()}</option> }
+            })
+            .collect_view()
+    };
+    view! {
+        <section class="panel parallel scatter" aria-label="Scatter">
+            <div class="fields">
+                <label>
+                    "Input"
+                    <select aria-label="Scatter input" on:change=move |event| input.set(Some(event_target_value(&event)))>
+                        {move || options(inputs.get(), chosen_input)}
+                    </select>
+                </label>
+                <label>
+                    "Metric"
+                    <select aria-label="Scatter metric" on:change=move |event| metric.set(Some(event_target_value(&event)))>
+                        {move || options(names.get(), chosen_metric)}
+                    </select>
+                </label>
+            </div>
+            <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label="An input against a metric, a point per run">
+                {move || {
+                    let (Some(input), Some(metric)) = (chosen_input.get(), chosen_metric.get()) else {
+                        return ().into_any();
+                    };
+                    let hidden = state.with(|state| state.hidden.clone());
+                    let points = axes.with(|axes| compare_view::scatter(axes, &input));
+                    let dots = runs.with(|runs| {
+                        points
+                            .into_iter()
+                            .filter(|(index, _, _)| !hidden.contains(&runs[*index].uuid))
+                            .map(|(index, x, y)| view! {
+                                <circle class="run-dot" cx=x_of(x) cy=y_of(y) r="5" fill=compare_view::color(index) data-run=runs[index].uuid.clone()>
+                                    <title>{compare_view::run_label(&runs[index])}</title>
+                                </circle>
+                            })
+                            .collect_view()
+                    });
+                    let ends = axes.with(|axes| {
+                        let end = |name: &str| axes.iter().rev().find(|(axis, _)| axis.name == name).map(|(axis, _)| axis_range(axis));
+                        (end(&input), axes.last().map(|(axis, _)| axis_range(axis)))
+                    });
+                    let ((x_low, x_high), (y_low, y_high)) = (ends.0.unwrap_or_default(), ends.1.unwrap_or_default());
+                    view! {
+                        <g class="axis">
+                            <line x1=PAD x2=WIDTH - PAD y1=HEIGHT - PAD y2=HEIGHT - PAD />
+                            <line x1=PAD x2=PAD y1=PAD y2=HEIGHT - PAD />
+                            <text x=WIDTH / 2.0 y=HEIGHT - 8.0 text-anchor="middle">{input}</text>
+                            <text x=12.0 y=HEIGHT / 2.0 text-anchor="middle" transform=format!("rotate(-90 12 {})", HEIGHT / 2.0)>{metric}</text>
+                            <text class="end" x=PAD y=HEIGHT - PAD + 14.0 text-anchor="start">{x_low}</text>
+                            <text class="end" x=WIDTH - PAD y=HEIGHT - PAD + 14.0 text-anchor="end">{x_high}</text>
+                            <text class="end" x=PAD - 4.0 y=HEIGHT - PAD text-anchor="end">{y_low}</text>
+                            <text class="end" x=PAD - 4.0 y=PAD + 4.0 text-anchor="end">{y_high}</text>
+                        </g>
+                        {dots}
+                    }
+                    .into_any()
+                }}
+            </svg>
+        </section>
+    }
+}
+
+/// An axis's lowest and highest value, as text.
+fn axis_range(axis: &Axis) -> (String, String) {
+    match &axis.scale {
         compare_view::Scale::Linear { min, max } => (format!("{min}"), format!("{max}")),
         compare_view::Scale::Categories(categories) => (
             categories.first().cloned().unwrap_or_default(),
             categories.last().cloned().unwrap_or_default(),
         ),
-    };
+    }
+}
+
+/// An axis's lowest and highest value, written at its ends.
+fn axis_ends(axis: &Axis, x: f64) -> impl IntoView + use<> {
+    let (low, high) = axis_range(axis);
     view! {
         <text class="end" x=x y=278.0 text-anchor="middle">{low}</text>
         <text class="end" x=x y=38.0 text-anchor="middle" dy="-1em">{high}</text>
