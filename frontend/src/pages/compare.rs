@@ -788,7 +788,10 @@ fn Scatter(
 /// An axis's lowest and highest value, as text.
 fn axis_range(axis: &Axis) -> (String, String) {
     match &axis.scale {
-        compare_view::Scale::Linear { min, max } => (format!("{min}"), format!("{max}")),
+        compare_view::Scale::Linear { min, max } => (
+            frontend::runs_view::short_number(*min),
+            frontend::runs_view::short_number(*max),
+        ),
         compare_view::Scale::Categories(categories) => (
             categories.first().cloned().unwrap_or_default(),
             categories.last().cloned().unwrap_or_default(),
