@@ -216,7 +216,13 @@ async fn jupyterlab_from_the_hub_runs_a_cell_over_its_websocket() {
             .active_element()
             .await
             .expect("a focused element");
-        focused.send_keys(&run).await.expect("cannot run the cell");
+        // JupyterLab may redraw the cell between focusing and typing (the element goes
+        // stale): focus it again and type again.
+        if let Err(error) = focused.send_keys(&run).await {
+            eprintln!("typing into the cell again: {error}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        }
         for _ in 0..60 {
             shown = browser.evaluate(output).await == json!(true);
             if shown {
