@@ -148,6 +148,12 @@ pub fn Compare() -> impl IntoView {
         }
     });
 
+    // The charts are drawn first: the panels below them (a line or a point per run, the specs)
+    // are made once every chart has had its first answer and been painted, so that with many
+    // runs their layout does not hold up the charts.
+    let drawn = RwSignal::new(0_usize);
+    let charts_drawn =
+        Memo::new(move |_| drawn.get() >= names.with(|names| names.len().min(MAX_CHARTS)));
     view! {
         <header class="page-header">
             <h1>"Compare"</h1>
@@ -167,10 +173,12 @@ pub fn Compare() -> impl IntoView {
             <Controls state=state runs=runs change=change />
             <RunsLegend state=state runs=runs change=change />
             <ValuesTable state=state runs=runs summaries=summaries />
-            <Charts state=state runs=runs names=names tick=tick />
-            <ParallelCoordinates state=state runs=runs summaries=summaries names=names />
-            <Scatter state=state runs=runs summaries=summaries names=names />
-            <SpecDiff state=state runs=runs />
+            <Charts state=state runs=runs names=names tick=tick drawn=drawn />
+            {move || charts_drawn.get().then(|| view! {
+                <ParallelCoordinates state=state runs=runs summaries=summaries names=names />
+                <Scatter state=state runs=runs summaries=summaries names=names />
+                <SpecDiff state=state runs=runs />
+            })}
         })}
     }
 }
@@ -449,6 +457,9 @@ pub fn Charts(
     runs: Memo<Vec<Run>>,
     names: Memo<Vec<String>>,
     tick: RwSignal<u64>,
+    /// Counts the charts drawn with their first answer, for a page that waits for them.
+    #[prop(optional)]
+    drawn: Option<RwSignal<usize>>,
 ) -> impl IntoView {
     view! {
         <section class="panel compare-charts" aria-label="Metrics">
@@ -458,7 +469,7 @@ pub fn Charts(
                     return view! { <p class="muted">"These runs logged no metrics."</p> }.into_any();
                 }
                 names.into_iter().take(MAX_CHARTS).map(|name| view! {
-                    <MetricPanel name=name state=state runs=runs tick=tick />
+                    <MetricPanel name=name state=state runs=runs tick=tick drawn=drawn />
                 }).collect_view().into_any()
             }}
         </section>
@@ -472,7 +483,20 @@ fn MetricPanel(
     state: Memo<CompareState>,
     runs: Memo<Vec<Run>>,
     tick: RwSignal<u64>,
+    drawn: Option<RwSignal<usize>>,
 ) -> impl IntoView {
+    // Told once, after the frame that paints the first answer (or its problem).
+    let told = StoredValue::new(false);
+    let tell_drawn = move || {
+        if let Some(drawn) = drawn
+            && !told.get_value()
+        {
+            told.set_value(true);
+            request_animation_frame(move || {
+                set_timeout(move || drawn.update(|drawn| *drawn += 1), Duration::ZERO);
+            });
+        }
+    };
     let range = RwSignal::new(None::<XRange>);
     let series = RwSignal::new(Vec::<Series>::new());
     let problem = RwSignal::new(None::<String>);
@@ -500,6 +524,7 @@ fn MetricPanel(
                         problem.try_set(Some(error.to_string()));
                     }
                 }
+                tell_drawn();
             });
         }
     });
