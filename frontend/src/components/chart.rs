@@ -46,8 +46,10 @@ function columns(uPlot, spec) {
     const data = [null];
     spec.lines.forEach((line) => {
       data.push([line.x, line.y]);
+      // Hairlines: a thousand lines of 1.5 px take the rasterizer several times as long, and
+      // at that density a line is no easier to follow for being wider.
       series.push({
-        label: line.label, stroke: line.color, width: 1.5, paths: linear, points: { show: false },
+        label: line.label, stroke: line.color, width: 1 / devicePixelRatio, paths: linear, points: { show: false },
         facets: [{ scale: 'x', auto: true, sorted: 1 }, { scale: 'y', auto: true }],
       });
     });
