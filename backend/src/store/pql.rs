@@ -1205,12 +1205,7 @@ pub enum Membership {
 /// and their values in order. `now` anchors `last_month` and the like; `membership` is how tests
 /// on metric summaries find their runs (the same runs either way).
 pub fn to_sql(query: &Query, now: Timestamp, membership: Membership) -> (String, Vec<SqlValue>) {
-    let mut writer = SqlWriter {
-        sql: String::new(),
-        params: Vec::new(),
-        now,
-        membership,
-    };
+    let mut writer = SqlWriter::new(now, membership);
     match &query.root {
         Some(root) => writer.expr(root),
         None => writer.sql.push('1'),
@@ -1238,26 +1233,10 @@ pub fn metric_only_count(
     now: Timestamp,
     scope: &MetricScope<'_>,
 ) -> Option<(String, Vec<SqlValue>)> {
-    let Some(Expr::Condition(condition)) = &query.root else {
+    let (Field::Metric { name, stat }, operation) = single_positive_test(query)? else {
         return None;
     };
-    let Field::Metric { name, stat } = &condition.field else {
-        return None;
-    };
-    let operation = match (&condition.operation, condition.negated) {
-        (Operation::IsNil, _) => return None,
-        (Operation::Compare(comparison, value), true) => {
-            Operation::Compare(comparison.negated(), value.clone())
-        }
-        (_, true) => return None,
-        (operation, false) => operation.clone(),
-    };
-    let mut writer = SqlWriter {
-        sql: String::new(),
-        params: Vec::new(),
-        now,
-        membership: Membership::List,
-    };
+    let mut writer = SqlWriter::new(now, Membership::List);
     let scoped = |writer: &mut SqlWriter, row: &str| {
         if let Some(projects) = scope.projects {
             writer.sql.push_str(&projects.replace("{row}", row));
@@ -1307,10 +1286,19 @@ pub struct MetricScope<'a> {
 /// of an index, rather than by testing every run of the project. There is one such row per run
 /// and name, so the counts are the same.
 pub fn run_value_only(query: &Query, now: Timestamp) -> Option<(String, Vec<SqlValue>)> {
-    let Some(Expr::Condition(condition)) = &query.root else {
+    let (Field::RunValue { section, key }, operation) = single_positive_test(query)? else {
         return None;
     };
-    let Field::RunValue { section, key } = &condition.field else {
+    let mut writer = SqlWriter::new(now, Membership::List);
+    writer.run_value_test(*section, key, &operation);
+    Some((writer.sql, writer.params))
+}
+
+/// When `query` is a single test that a field has a value passing an operation, the field
+/// and that operation, a negated comparison flipped (`~<0.1` is `>=0.1`: runs without the value
+/// stay out either way). `None` for anything else: several terms, `nil`, another negation.
+fn single_positive_test(query: &Query) -> Option<(&Field, Operation)> {
+    let Some(Expr::Condition(condition)) = &query.root else {
         return None;
     };
     let operation = match (&condition.operation, condition.negated) {
@@ -1321,14 +1309,7 @@ pub fn run_value_only(query: &Query, now: Timestamp) -> Option<(String, Vec<SqlV
         (_, true) => return None,
         (operation, false) => operation.clone(),
     };
-    let mut writer = SqlWriter {
-        sql: String::new(),
-        params: Vec::new(),
-        now,
-        membership: Membership::List,
-    };
-    writer.run_value_test(*section, key, &operation);
-    Some((writer.sql, writer.params))
+    Some((&condition.field, operation))
 }
 
 /// The `ORDER BY` terms (without the keywords) for `sorts`, and the values of their `?`
@@ -1398,6 +1379,15 @@ struct SqlWriter {
 }
 
 impl SqlWriter {
+    fn new(now: Timestamp, membership: Membership) -> Self {
+        Self {
+            sql: String::new(),
+            params: Vec::new(),
+            now,
+            membership,
+        }
+    }
+
     fn expr(&mut self, expr: &Expr) {
         let (terms, separator) = match expr {
             Expr::Condition(condition) => return self.condition(condition),
