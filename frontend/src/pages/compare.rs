@@ -577,11 +577,7 @@ fn ParallelCoordinates(
     names: Memo<Vec<String>>,
 ) -> impl IntoView {
     let metric = RwSignal::new(None::<String>);
-    let chosen = Memo::new(move |_| {
-        metric
-            .get()
-            .or_else(|| names.with(|names| names.first().cloned()))
-    });
+    let chosen = chosen_or_first(metric, names);
     let axes = Memo::new(move |_| {
         let metric = chosen.get();
         runs.with(|runs| {
@@ -613,13 +609,7 @@ fn ParallelCoordinates(
                 <label>
                     "Metric"
                     <select aria-label="Parallel metric" on:change=move |event| metric.set(Some(event_target_value(&event)))>
-                        {move || names.get().into_iter().map(|name| {
-                            let selected = {
-                                let name = name.clone();
-                                move || chosen.get().as_deref() == Some(name.as_str())
-                            };
-                            view! { <option value=name.clone() selected=selected>{name.clone()}</option> }
-                        }).collect_view()}
+                        {move || options(names.get(), chosen)}
                     </select>
                 </label>
                 <button type="button" class="secondary" on:click=move |_| brushes.set(BTreeMap::new())>"Clear the brushes"</button>
@@ -706,11 +696,7 @@ fn Scatter(
 ) -> impl IntoView {
     let metric = RwSignal::new(None::<String>);
     let input = RwSignal::new(None::<String>);
-    let chosen_metric = Memo::new(move |_| {
-        metric
-            .get()
-            .or_else(|| names.with(|names| names.first().cloned()))
-    });
+    let chosen_metric = chosen_or_first(metric, names);
     let axes = Memo::new(move |_| {
         let Some(metric) = chosen_metric.get() else {
             return Vec::new();
@@ -729,28 +715,12 @@ fn Scatter(
                 .collect::<Vec<_>>()
         })
     });
-    let chosen_input = Memo::new(move |_| {
-        input
-            .get()
-            .filter(|name| inputs.with(|inputs| inputs.contains(name)))
-            .or_else(|| inputs.with(|inputs| inputs.first().cloned()))
-    });
+    let chosen_input = chosen_or_first(input, inputs);
     const WIDTH: f64 = 900.0;
     const HEIGHT: f64 = 280.0;
     const PAD: f64 = 40.0;
     let x_of = |position: f64| PAD + (WIDTH - 2.0 * PAD) * position;
     let y_of = |position: f64| HEIGHT - PAD - (HEIGHT - 2.0 * PAD) * position;
-    let options = move |list: Vec<String>, chosen: Memo<Option<String>>| {
-        list.into_iter()
-            .map(|name| {
-                let selected = {
-                    let name = name.clone();
-                    move || chosen.get().as_deref() == Some(name.as_str())
-                };
-                view! { <option value=name.clone() selected=selected>{name.clone()}</option> }
-            })
-            .collect_view()
-    };
     view! {
         <section class="panel parallel scatter" aria-label="Scatter">
             <div class="fields">
@@ -808,6 +778,33 @@ fn Scatter(
             </svg>
         </section>
     }
+}
+
+/// The name `picked` holds while it is one of `names`, else the first of them.
+fn chosen_or_first(
+    picked: RwSignal<Option<String>>,
+    names: Memo<Vec<String>>,
+) -> Memo<Option<String>> {
+    Memo::new(move |_| {
+        picked
+            .get()
+            .filter(|name| names.with(|names| names.contains(name)))
+            .or_else(|| names.with(|names| names.first().cloned()))
+    })
+}
+
+/// A `<select>`'s options, one per name, the `chosen` one selected.
+fn options(names: Vec<String>, chosen: Memo<Option<String>>) -> impl IntoView {
+    names
+        .into_iter()
+        .map(|name| {
+            let selected = {
+                let name = name.clone();
+                move || chosen.get().as_deref() == Some(name.as_str())
+            };
+            view! { <option value=name.clone() selected=selected>{name.clone()}</option> }
+        })
+        .collect_view()
 }
 
 /// An axis's lowest and highest value, as text.
