@@ -33,21 +33,14 @@ pub fn run(workspace: &Workspace) -> Result<()> {
             oracle.display()
         );
     }
-    let python = setup::polyaxon_venv(workspace)?.join("bin/python");
-    let baseline = workspace.target_dir().join("bench-polyaxon.json");
-    let output = Command::new(&python)
+    let mut polyaxon = Command::new(setup::polyaxon_venv(workspace)?.join("bin/python"));
+    polyaxon
         .arg(workspace.root.join("xtask/bench/polyaxon_bench.py"))
         .arg(&oracle)
         .arg(oracle.join("cases"))
         .args(["--upto", "convert", "--repeat", "5"])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .context("cannot run Polyaxon's bench")?;
-    if !output.status.success() {
-        bail!("Polyaxon's bench failed ({})", output.status);
-    }
-    std::fs::write(&baseline, &output.stdout)
-        .with_context(|| format!("cannot write {}", baseline.display()))?;
+        .stderr(std::process::Stdio::null());
+    let baseline = peer_timings(workspace, polyaxon, "Polyaxon", "bench-polyaxon.json")?;
 
     let native = workspace.target_dir().join("bench-native.json");
     let mut bench = workspace.cargo();
@@ -104,19 +97,12 @@ pub fn run(workspace: &Workspace) -> Result<()> {
     )?;
 
     // MLflow on this machine, timed before the metrics bench prints its figures beside ours.
-    let python = setup::mlflow_venv(workspace)?.join("bin/python");
-    let mlflow = workspace.target_dir().join("bench-mlflow.json");
     eprintln!("xtask: time MLflow's series sampling and runs search (a few minutes)");
-    let output = Command::new(&python)
+    let mut mlflow = Command::new(setup::mlflow_venv(workspace)?.join("bin/python"));
+    mlflow
         .arg(workspace.root.join("xtask/bench/mlflow_bench.py"))
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .context("cannot run MLflow's bench")?;
-    if !output.status.success() {
-        bail!("MLflow's bench failed ({})", output.status);
-    }
-    std::fs::write(&mlflow, &output.stdout)
-        .with_context(|| format!("cannot write {}", mlflow.display()))?;
+        .stderr(std::process::Stdio::inherit());
+    let mlflow = peer_timings(workspace, mlflow, "MLflow", "bench-mlflow.json")?;
     let mut metrics = workspace.cargo();
     metrics
         .args(["bench", "--package", "backend", "--bench", "metrics"])
@@ -125,4 +111,24 @@ pub fn run(workspace: &Workspace) -> Result<()> {
         "time metric series, live reads and the runs dashboard at 100,000 runs",
         metrics,
     )
+}
+
+/// Runs a peer's bench script, whose stdout is its timings as JSON, and keeps them in the target
+/// folder as `file` for the Rust bench that prints them beside ours; the file's path.
+fn peer_timings(
+    workspace: &Workspace,
+    mut script: Command,
+    peer: &str,
+    file: &str,
+) -> Result<std::path::PathBuf> {
+    let output = script
+        .output()
+        .with_context(|| format!("cannot run {peer}'s bench"))?;
+    if !output.status.success() {
+        bail!("{peer}'s bench failed ({})", output.status);
+    }
+    let path = workspace.target_dir().join(file);
+    std::fs::write(&path, &output.stdout)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
 }
