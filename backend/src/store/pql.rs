@@ -1272,6 +1272,11 @@ pub fn metric_only_count(
     Some((writer.sql, writer.params))
 }
 
+/// Whether [`metric_only_count`] counts `query`: a single positive test of a metric's summary.
+pub fn counts_from_summaries(query: &Query) -> bool {
+    matches!(single_positive_test(query), Some((Field::Metric { .. }, _)))
+}
+
 /// Which runs [`metric_only_count`] counts: those of the projects `projects` tests on a row
 /// `{row}` (`{row}.project_id = ?`; every project when none) but the ids `archived` lists
 /// (none when the scope has no archived run), both taking `values`.
@@ -2067,6 +2072,7 @@ mod tests {
             "metrics.accuracy:>0.9",
         ] {
             let parsed = parse(query).expect("valid");
+            assert!(counts_from_summaries(&parsed), "{query}");
             let (count, params) = metric_only_count(&parsed, now(), &scope)
                 .unwrap_or_else(|| panic!("{query} is one positive test of a summary"));
             let counted: usize = db
@@ -2104,6 +2110,7 @@ mod tests {
                 metric_only_count(&parsed, now(), &scope).is_none(),
                 "{query}"
             );
+            assert!(!counts_from_summaries(&parsed), "{query}");
         }
     }
 

@@ -1135,7 +1135,8 @@ impl Store for Sqlite {
                 .filter(|_| !filter.bookmarked)
                 .and_then(|query| pql::run_value_only(query, now));
             let metric_only = match filter.query.as_ref().filter(|_| live && !filter.bookmarked) {
-                Some(query) if pql::tests_metrics(query) => {
+                // The scope's facts are read only for a query the summaries can count.
+                Some(query) if pql::counts_from_summaries(query) => {
                     metric_scope(connection, &scope, project_id)?
                         .and_then(|scope| pql::metric_only_count(query, now, &scope.borrowed()))
                 }
