@@ -10,8 +10,8 @@
 //! answer is reproducible; it is not scikit-learn's generator, so the numbers are not
 //! Polyaxon's to the digit, only alike in what they say.
 //!
-//! The work is bounded whatever the input: at most [`MAX_RUNS`] runs and [`MAX_COLUMNS`]
-//! columns are taken, and fewer trees are grown when many runs and columns would make 250 too
+//! The work is bounded whatever the input: at most [`MAX_RUNS`] runs, [`MAX_KEYS`] input names
+//! and [`MAX_COLUMNS`] columns are taken, and fewer trees are grown when many runs and columns would make 250 too
 //! slow ([`WORK`]).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,6 +22,9 @@ use serde_json::{Map, Value as Json};
 pub const MAX_RUNS: usize = 5_000;
 /// The most columns (inputs, and text inputs' values) weighed; the first by name are taken.
 pub const MAX_COLUMNS: usize = 200;
+/// The most input names looked at, the first by name: each is looked up in every run, and a
+/// name may bring no column (one that is always null).
+pub const MAX_KEYS: usize = 1_000;
 /// Trees grown when the work allows, as Polyaxon grows.
 pub const TREES: usize = 250;
 /// About how many comparisons the trees may take in all.
@@ -140,7 +143,7 @@ fn text(value: &Json) -> String {
 fn encode(params: &[Map<String, Json>]) -> (Vec<String>, Vec<Vec<f64>>) {
     let keys: BTreeSet<&String> = params.iter().flat_map(Map::keys).collect();
     let mut columns = Vec::new();
-    for key in keys {
+    for key in keys.into_iter().take(MAX_KEYS) {
         // A key is numeric when every value it has is a number; null is no value.
         let values: Vec<&Json> = params
             .iter()

@@ -109,3 +109,18 @@ fn the_most_runs_and_columns_are_weighed_within_the_bound() {
     let weights = importance(&runs(&params), &metrics, 3).expect("weighed");
     assert_eq!(weights.len(), shared::importance::MAX_COLUMNS);
 }
+
+#[test]
+fn names_that_bring_no_column_are_looked_at_only_so_far() {
+    // One run names a hundred thousand inputs, all null; thousands of runs name none. Only the
+    // first names are looked up in every run, and the real input past them is not reached.
+    let mut many = Map::new();
+    for key in 0..100_000 {
+        many.insert(format!("k{key:06}"), Json::Null);
+    }
+    many.insert("z".to_owned(), json!(1.0));
+    let mut params = vec![Json::Object(many)];
+    params.extend((0..MAX_RUNS).map(|_| json!({"z": 2.0})));
+    let metrics: Vec<Json> = (0..params.len()).map(|run| json!(run % 3)).collect();
+    assert!(importance(&runs(&params), &metrics, 0).is_none());
+}
