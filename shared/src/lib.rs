@@ -21,6 +21,7 @@ pub mod events;
 pub mod hub;
 pub mod importance;
 mod inline;
+pub mod matrix;
 mod params;
 mod python;
 pub mod report;
