@@ -18,6 +18,7 @@ mod guard;
 pub mod metrics;
 mod routes;
 pub mod runtime;
+pub mod scheduler;
 mod state;
 pub mod store;
 pub mod submit;
@@ -89,6 +90,7 @@ pub async fn serve(
     let api_host = config.api_host.clone().unwrap_or_else(|| api_host(addr));
     let state = AppState::open(config, &api_host).await?;
     recover(&state).await?;
+    scheduler::spawn(state.clone());
     tokio::spawn(culling::cull(state.clone()));
     tokio::spawn(metrics::follow(
         state.metrics.clone(),

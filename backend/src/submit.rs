@@ -7,9 +7,11 @@ use shared::hub::Catalog;
 use shared::time::Timestamp;
 use shared::{Agent, RunContext};
 
-use crate::AppError;
+use shared::api::{Run, pending};
+
 use crate::runtime::{Execution, Runtime};
-use crate::store::NewRun;
+use crate::store::{NewRun, PipelineSlot};
+use crate::{AppError, AppState, clock};
 
 /// Who submits what, where.
 #[derive(Debug)]
@@ -100,6 +102,7 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
                 conditions: vec![created],
                 created_at: now,
                 cloned_from: None,
+                pipeline: None,
             },
             execution: None,
         });
@@ -146,14 +149,24 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
         .and_then(Json::as_str)
         .unwrap_or("job")
         .to_owned();
-    let is_pipeline = operation.get("matrix").is_some() || operation.get("schedule").is_some();
-    if is_pipeline || kind == "dag" {
+    if operation.get("schedule").is_some() || kind == "dag" {
         return Err(AppError::BadRequest(
-            "matrix, DAG and scheduled operations compile, but Myelin does not execute them yet"
-                .to_owned(),
+            "DAG and scheduled operations compile, but Myelin does not execute them yet".to_owned(),
         ));
     }
     runtime.supports(&kind).map_err(AppError::BadRequest)?;
+    if operation.get("matrix").is_some() {
+        let pipeline = Pipeline {
+            uuid,
+            body,
+            content: &content,
+            operation,
+            kind,
+            created: vec![created],
+            now,
+        };
+        return prepare_matrix(pipeline, &context, hub);
+    }
     let operation = match with_ports(&content, &operation, runtime) {
         // Compiled again, so that templates (`{{ globals.ports[0] }}`) see the ports in use.
         Some(moved) => shared::compile_with(&moved, &[], &context, hub)
@@ -198,8 +211,233 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
             conditions: vec![created, compiled_condition],
             created_at: now,
             cloned_from: None,
+            pipeline: None,
         },
         execution: Some(execution),
+    })
+}
+
+/// Compiles, stores and hands a run to the runtime: every run takes this path, a client's, a
+/// copy's and a pipeline's child's. A copy gets its original's artifacts before it starts; a
+/// pipeline's child is stored and left to its scheduler, which hands it to the runtime when
+/// the pipeline's concurrency allows.
+pub async fn submit_run(
+    state: &AppState,
+    project: &Project,
+    body: OperationBody,
+    origin: Option<Origin<'_>>,
+    pipeline: Option<PipelineSlot>,
+) -> Result<Run, AppError> {
+    // `polyaxon run --local`: the CLI executes the run itself (`ops execute`) once the server
+    // has compiled it, as an agent's would be; it reports the statuses from then on.
+    let by_cli = body.managed_by.as_deref() == Some(CLI) && body.content.is_some();
+    let mut body = body;
+    if by_cli {
+        body.managed_by = Some("agent".to_owned());
+    }
+    let hub = state.hub_for(body.content.as_deref()).await?;
+    let mut prepared = prepare(
+        Submission {
+            project,
+            body,
+            uuid: clock::new_uuid(),
+            now: clock::now(),
+            api_host: &state.api_host,
+            agent: &state.agent,
+            hub: &hub,
+        },
+        state.runtime.as_ref(),
+    )?;
+    if by_cli {
+        prepared.execution = None;
+        prepared.run.body.managed_by = Some(CLI.to_owned());
+        prepared.run.executor = CLI.to_owned();
+    }
+    prepared.run.cloned_from = origin
+        .as_ref()
+        .map(|origin| (origin.run.to_owned(), origin.kind.as_str().to_owned()));
+    // Polyaxon holds a run that waits for its client's upload (`polyaxon run -u`), or whose
+    // Polyaxonfile says `isApproved: false`, until `polyaxon ops approve`.
+    if prepared.run.body.pending.is_none() && asks_approval(prepared.run.compiled.as_ref()) {
+        prepared.run.body.pending = Some(pending::APPROVAL.to_owned());
+    }
+    let child = pipeline.is_some();
+    prepared.run.pipeline = pipeline;
+    let uuid = prepared.run.uuid.clone();
+    if let Some(Origin {
+        run,
+        kind: Cloning::Copy(paths),
+    }) = &origin
+    {
+        state
+            .artifacts
+            .copy_run(run, &uuid, paths)
+            .await
+            .map_err(AppError::BadRequest)?;
+    }
+    let run = state
+        .store
+        .create_run(&project.owner, &project.name, prepared.run)
+        .await?;
+    if let Some(execution) = prepared.execution
+        && run.pending.is_none()
+        && !child
+    {
+        execute(state, execution).await?;
+    }
+    Ok(run)
+}
+
+/// Who executes a run that `polyaxon run --local` submits.
+const CLI: &str = "cli";
+
+/// Hands a stored run to the runtime; a run the runtime does not take fails, saying why.
+pub async fn execute(state: &AppState, execution: Execution) -> Result<(), AppError> {
+    let uuid = execution.uuid.clone();
+    if let Err(error) = state.runtime.submit(execution).await {
+        let condition = StatusCondition::new(
+            Status::Failed,
+            "RuntimeUnavailable",
+            format!(
+                "the {} runtime did not take the run: {error}",
+                state.runtime.name()
+            ),
+            clock::now(),
+        );
+        state.store.add_condition(&uuid, condition, false).await?;
+    }
+    Ok(())
+}
+
+/// Whether a compiled operation waits for a person's approval (`isApproved: false`).
+pub fn asks_approval(compiled: Option<&Json>) -> bool {
+    match compiled.and_then(|operation| operation.get("isApproved")) {
+        Some(Json::Bool(approved)) => !approved,
+        Some(Json::String(text)) => text.eq_ignore_ascii_case("false"),
+        _ => false,
+    }
+}
+
+/// The run a new one is made from, and how.
+pub struct Origin<'a> {
+    /// The original run's uuid.
+    pub run: &'a str,
+    /// How the new run is made from it.
+    pub kind: Cloning,
+}
+
+/// How a run is made from another.
+pub enum Cloning {
+    /// The same operation again.
+    Restart,
+    /// The same operation again, starting with these of the original's artifacts (all of them
+    /// when empty).
+    Copy(Vec<String>),
+}
+
+impl Cloning {
+    fn as_str(&self) -> &'static str {
+        match self {
+            Cloning::Restart => "restart",
+            Cloning::Copy(_) => "copy",
+        }
+    }
+}
+
+/// A pipeline run as compiled, before its children exist.
+struct Pipeline<'a> {
+    uuid: String,
+    body: OperationBody,
+    content: &'a str,
+    operation: Json,
+    /// The kind its children run.
+    kind: String,
+    created: Vec<StatusCondition>,
+    now: Timestamp,
+}
+
+/// A matrix is stored as a pipeline for the scheduler, once its children's params are known
+/// and its first child compiles; a random search without a seed gets one, from its uuid, so
+/// that its children are the same after a restart.
+fn prepare_matrix(
+    pipeline: Pipeline<'_>,
+    context: &RunContext,
+    hub: &Catalog,
+) -> Result<Prepared, AppError> {
+    let Pipeline {
+        uuid,
+        body,
+        content,
+        mut operation,
+        kind,
+        mut created,
+        now,
+    } = pipeline;
+    let seed = u64::from_str_radix(uuid.get(..16).unwrap_or_default(), 16).unwrap_or(0);
+    if let Some(matrix) = operation.get_mut("matrix").and_then(Json::as_object_mut)
+        && matrix.get("kind").and_then(Json::as_str) == Some("random")
+        && matrix.get("seed").is_none_or(Json::is_null)
+    {
+        matrix.insert("seed".to_owned(), Json::from(seed));
+    }
+    let matrix = &operation["matrix"];
+    let order = shared::matrix::written_order(content);
+    let children = shared::matrix::suggestions(matrix, &order, seed)
+        .map_err(|why| AppError::BadRequest(format!("the matrix cannot run: {why}")))?;
+    let Some(first) = children.first() else {
+        return Err(AppError::BadRequest(
+            "the matrix makes no runs: its params have no values".to_owned(),
+        ));
+    };
+    let child = shared::matrix::child_operation(content, &operation, first)
+        .map_err(|why| AppError::BadRequest(format!("the matrix cannot run: {why}")))?;
+    let compiled = shared::compile_with(&child, &[], context, hub);
+    if compiled.compiled.is_none() {
+        let errors: Vec<_> = compiled
+            .problems()
+            .filter(|p| p.is_error())
+            .cloned()
+            .collect();
+        let why = errors
+            .first()
+            .map_or("it is not valid".to_owned(), |first| first.message.clone());
+        return Err(AppError::Invalid {
+            message: format!(
+                "the matrix's first run ({}) does not compile: {why}",
+                Json::Object(first.clone())
+            ),
+            diagnostics: errors,
+        });
+    }
+    created.push(StatusCondition::new(
+        Status::Compiled,
+        "Myelin",
+        format!("Matrix of {} runs is compiled", children.len()),
+        now,
+    ));
+    let name = body.name.clone().or_else(|| {
+        operation
+            .get("name")
+            .and_then(Json::as_str)
+            .map(str::to_owned)
+    });
+    Ok(Prepared {
+        run: NewRun {
+            uuid,
+            name,
+            body,
+            kind: "matrix".to_owned(),
+            runtime: kind,
+            executor: crate::store::SCHEDULER_EXECUTOR.to_owned(),
+            inputs: None,
+            compiled: Some(operation),
+            resource: None,
+            conditions: created,
+            created_at: now,
+            cloned_from: None,
+            pipeline: None,
+        },
+        execution: None,
     })
 }
 

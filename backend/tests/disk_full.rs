@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use backend::artifacts::Artifacts;
 use backend::runtime::{Reported, Reporter};
 use backend::store::{
-    Link, Mark, MetricsRecord, NewRun, RunFilter, RunMetrics, RunPlace, RunScope, Sqlite,
-    StatusCounts, Store, StoreError, StoredRun, Transition, VersionChange, VersionKey,
+    Link, Mark, MetricsRecord, NewRun, PipelineChild, RunFilter, RunMetrics, RunPlace, RunScope,
+    Sqlite, StatusCounts, Store, StoreError, StoredRun, Transition, VersionChange, VersionKey,
 };
 use common::{Server, is_done, python_job};
 use serde_json::{Value as Json, json};
@@ -487,6 +487,12 @@ impl Store for Full {
     async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {
         self.inner.unfinished_runs().await
     }
+    async fn active_pipelines(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.active_pipelines().await
+    }
+    async fn pipeline_children(&self, uuid: &str) -> Result<Vec<PipelineChild>, StoreError> {
+        self.inner.pipeline_children(uuid).await
+    }
     async fn record_metrics(
         &self,
         records: Vec<MetricsRecord>,
@@ -521,6 +527,7 @@ async fn new_run(store: &dyn Store, uuid: &str) {
                 conditions: vec![StatusCondition::new(Status::Created, "Test", "", now)],
                 created_at: now,
                 cloned_from: None,
+                pipeline: None,
             },
         )
         .await

@@ -9,15 +9,15 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 use shared::api::{
-    ListResponse, OfflineRun, OperationBody, Project, Run, RunPatch, RunSelection, RunSpec,
-    RunTransfer, Status, StatusBody, StatusCondition, StatusReport, pending,
+    ListResponse, OfflineRun, OperationBody, Run, RunPatch, RunSelection, RunSpec, RunTransfer,
+    Status, StatusBody, StatusCondition, StatusReport, pending,
 };
 
 use super::run_uuid;
-use crate::runtime::{Execution, RuntimeError, StopCause};
+use crate::runtime::{RuntimeError, StopCause};
 use crate::store::StoreError;
 use crate::store::{NewRun, RunFilter, RunScope, pql};
-use crate::submit::{self, Submission};
+use crate::submit::{self, Cloning, Origin, Submission, asks_approval, execute, submit_run};
 use crate::{AppError, AppState, clock};
 
 pub fn routes() -> Router<AppState> {
@@ -217,72 +217,7 @@ async fn create(
 ) -> Result<Json<Run>, AppError> {
     let Json(body) = body?;
     let project = state.store.project(&owner, &project).await?;
-    Ok(Json(submit_run(&state, &project, body, None).await?))
-}
-
-/// Compiles, stores and hands a run to the runtime. A copy gets its original's artifacts before
-/// it starts.
-async fn submit_run(
-    state: &AppState,
-    project: &Project,
-    body: OperationBody,
-    origin: Option<Origin<'_>>,
-) -> Result<Run, AppError> {
-    // `polyaxon run --local`: the CLI executes the run itself (`ops execute`) once the server
-    // has compiled it, as an agent's would be; it reports the statuses from then on.
-    let by_cli = body.managed_by.as_deref() == Some(CLI) && body.content.is_some();
-    let mut body = body;
-    if by_cli {
-        body.managed_by = Some("agent".to_owned());
-    }
-    let hub = state.hub_for(body.content.as_deref()).await?;
-    let mut prepared = submit::prepare(
-        Submission {
-            project,
-            body,
-            uuid: clock::new_uuid(),
-            now: clock::now(),
-            api_host: &state.api_host,
-            agent: &state.agent,
-            hub: &hub,
-        },
-        state.runtime.as_ref(),
-    )?;
-    if by_cli {
-        prepared.execution = None;
-        prepared.run.body.managed_by = Some(CLI.to_owned());
-        prepared.run.executor = CLI.to_owned();
-    }
-    prepared.run.cloned_from = origin
-        .as_ref()
-        .map(|origin| (origin.run.to_owned(), origin.kind.as_str().to_owned()));
-    // Polyaxon holds a run that waits for its client's upload (`polyaxon run -u`), or whose
-    // Polyaxonfile says `isApproved: false`, until `polyaxon ops approve`.
-    if prepared.run.body.pending.is_none() && asks_approval(prepared.run.compiled.as_ref()) {
-        prepared.run.body.pending = Some(pending::APPROVAL.to_owned());
-    }
-    let uuid = prepared.run.uuid.clone();
-    if let Some(Origin {
-        run,
-        kind: Cloning::Copy(paths),
-    }) = &origin
-    {
-        state
-            .artifacts
-            .copy_run(run, &uuid, paths)
-            .await
-            .map_err(AppError::BadRequest)?;
-    }
-    let run = state
-        .store
-        .create_run(&project.owner, &project.name, prepared.run)
-        .await?;
-    if let Some(execution) = prepared.execution
-        && run.pending.is_none()
-    {
-        execute(state, execution).await?;
-    }
-    Ok(run)
+    Ok(Json(submit_run(&state, &project, body, None, None).await?))
 }
 
 /// `…/runs/sync`: a run tracked offline is recorded as its client recorded it: its uuid, times,
@@ -348,6 +283,7 @@ async fn sync(
         conditions,
         created_at,
         cloned_from: None,
+        pipeline: None,
     };
     let mut created = state
         .store
@@ -364,60 +300,6 @@ async fn sync(
             .await?;
     }
     Ok((StatusCode::CREATED, Json(created)))
-}
-
-/// Who executes a run that `polyaxon run --local` submits.
-const CLI: &str = "cli";
-
-/// Hands a stored run to the runtime; a run the runtime does not take fails, saying why.
-async fn execute(state: &AppState, execution: Execution) -> Result<(), AppError> {
-    let uuid = execution.uuid.clone();
-    if let Err(error) = state.runtime.submit(execution).await {
-        let condition = StatusCondition::new(
-            Status::Failed,
-            "RuntimeUnavailable",
-            format!(
-                "the {} runtime did not take the run: {error}",
-                state.runtime.name()
-            ),
-            clock::now(),
-        );
-        state.store.add_condition(&uuid, condition, false).await?;
-    }
-    Ok(())
-}
-
-/// Whether a compiled operation waits for a person's approval (`isApproved: false`).
-fn asks_approval(compiled: Option<&Json_>) -> bool {
-    match compiled.and_then(|operation| operation.get("isApproved")) {
-        Some(Json_::Bool(approved)) => !approved,
-        Some(Json_::String(text)) => text.eq_ignore_ascii_case("false"),
-        _ => false,
-    }
-}
-
-/// The run a new one is made from, and how.
-struct Origin<'a> {
-    run: &'a str,
-    kind: Cloning,
-}
-
-/// How a run is made from another.
-enum Cloning {
-    /// The same operation again.
-    Restart,
-    /// The same operation again, starting with these of the original's artifacts (all of them
-    /// when empty).
-    Copy(Vec<String>),
-}
-
-impl Cloning {
-    fn as_str(&self) -> &'static str {
-        match self {
-            Cloning::Restart => "restart",
-            Cloning::Copy(_) => "copy",
-        }
-    }
 }
 
 async fn restart(
@@ -476,7 +358,9 @@ async fn clone_run(
         Cloning::Restart
     };
     let origin = Origin { run: &uuid, kind };
-    Ok(Json(submit_run(state, &project, body, Some(origin)).await?))
+    Ok(Json(
+        submit_run(state, &project, body, Some(origin), None).await?,
+    ))
 }
 
 /// `polyaxon ops resume`: a run that ended goes again as the same run, keeping its artifacts
@@ -789,6 +673,17 @@ pub(super) async fn stop_run(
 ) -> Result<(), AppError> {
     let run = state.store.run(owner, project, uuid).await?.run;
     if run.status.is_done() {
+        return Ok(());
+    }
+    if run.settings.runtime == crate::store::SCHEDULER_EXECUTOR {
+        // Its scheduler stops its children, then it.
+        let condition = StatusCondition::new(
+            Status::Stopping,
+            "Myelin",
+            "Pipeline is stopping its runs",
+            clock::now(),
+        );
+        state.store.add_condition(uuid, condition, false).await?;
         return Ok(());
     }
     match state.runtime.stop(uuid, StopCause::Asked).await {

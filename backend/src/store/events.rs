@@ -15,8 +15,8 @@ use shared::api::{
 use tokio::sync::broadcast;
 
 use super::{
-    Link, Mark, MetricsRecord, NewRun, RunFilter, RunMetrics, RunPlace, RunScope, StatusCounts,
-    Store, StoreError, StoredRun, Transition, VersionChange, VersionKey,
+    Link, Mark, MetricsRecord, NewRun, PipelineChild, RunFilter, RunMetrics, RunPlace, RunScope,
+    StatusCounts, Store, StoreError, StoredRun, Transition, VersionChange, VersionKey,
 };
 
 /// How many changes wait for a slow watcher before it is told it missed some.
@@ -36,6 +36,12 @@ pub struct RunEvent {
     pub change: &'static str,
     /// The run's status after the change, when it has one.
     pub status: Option<Status>,
+    /// The run's kind (`job`, `matrix`, …), when the change comes with the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The uuid of the pipeline the run is a child of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<String>,
 }
 
 /// A store that tells watchers of every change it records.
@@ -66,6 +72,13 @@ impl Notifying {
             uuid: run.uuid.clone(),
             change,
             status: Some(run.status),
+            kind: Some(run.kind.clone()),
+            pipeline: run
+                .pipeline
+                .as_ref()
+                .and_then(|pipeline| pipeline.get("uuid"))
+                .and_then(|uuid| uuid.as_str())
+                .map(str::to_owned),
         });
     }
 }
@@ -175,6 +188,8 @@ impl Store for Notifying {
             uuid: uuid.to_owned(),
             change: "deleted",
             status: None,
+            kind: None,
+            pipeline: None,
         });
         Ok(())
     }
@@ -197,6 +212,8 @@ impl Store for Notifying {
             uuid: uuid.to_owned(),
             change: "deleted",
             status: None,
+            kind: None,
+            pipeline: None,
         });
         self.tell(&run, "created");
         Ok(run)
@@ -323,6 +340,14 @@ impl Store for Notifying {
         self.inner.unfinished_runs().await
     }
 
+    async fn active_pipelines(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.active_pipelines().await
+    }
+
+    async fn pipeline_children(&self, uuid: &str) -> Result<Vec<PipelineChild>, StoreError> {
+        self.inner.pipeline_children(uuid).await
+    }
+
     async fn record_metrics(
         &self,
         records: Vec<MetricsRecord>,
@@ -336,6 +361,8 @@ impl Store for Notifying {
                 uuid: place.uuid.clone(),
                 change: "metrics",
                 status: Some(place.status),
+                kind: None,
+                pipeline: None,
             });
         }
         Ok(changed)

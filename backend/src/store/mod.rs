@@ -69,7 +69,33 @@ pub struct NewRun {
     pub created_at: shared::time::Timestamp,
     /// The run it was restarted or copied from, and how (`restart`, `copy`).
     pub cloned_from: Option<(String, String)>,
+    /// The pipeline it is a child of, and its place there.
+    pub pipeline: Option<PipelineSlot>,
 }
+
+/// A child's place in its pipeline: each place holds one run, ever.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineSlot {
+    /// The pipeline's uuid.
+    pub uuid: String,
+    /// The child's place: its index among the matrix's suggestions.
+    pub index: u32,
+}
+
+/// A child of a pipeline, as its scheduler sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineChild {
+    /// Its place in the pipeline.
+    pub index: u32,
+    /// Its uuid.
+    pub uuid: String,
+    /// Its status.
+    pub status: Status,
+}
+
+/// Who executes a pipeline (a matrix, a DAG, a schedule): Myelin's scheduler, which creates its
+/// children; no runtime ever takes the pipeline itself.
+pub const SCHEDULER_EXECUTOR: &str = "scheduler";
 
 /// A run with what only the server needs: its compiled operation and resource.
 #[derive(Debug, Clone)]
@@ -373,8 +399,13 @@ pub trait Store: Send + Sync + 'static {
     /// Every component version of the projects that are not archived: users' own hub.
     async fn component_versions(&self) -> Result<Vec<ProjectVersion>, StoreError>;
     /// The uuids of managed runs that have not ended and wait for nothing (no `pending`), oldest
-    /// first: what a restarted server must pick up again.
+    /// first: what a restarted server must pick up again. Pipelines and the children their
+    /// scheduler has not handed to the runtime yet are the scheduler's, and not among them.
     async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError>;
+    /// The uuids of the pipelines that have not ended, oldest first.
+    async fn active_pipelines(&self) -> Result<Vec<String>, StoreError>;
+    /// A pipeline's children, by their place.
+    async fn pipeline_children(&self, uuid: &str) -> Result<Vec<PipelineChild>, StoreError>;
 
     /// Records what runs' series come to, replacing what was recorded for the same names, in
     /// one transaction; runs that do not exist (any more) are passed over. The runs whose

@@ -228,6 +228,8 @@ pub enum Column {
     CloningKind,
     /// `original`: the uuid of the run this one was cloned from.
     Original,
+    /// `pipeline`: the uuid of the matrix or DAG this run is a child of.
+    Pipeline,
     /// `executor`: Myelin's runtime for the run (`process` or `kubernetes`).
     Executor,
     /// `duration`, in seconds.
@@ -258,6 +260,7 @@ impl Column {
             Self::Pending => "runs.pending",
             Self::CloningKind => "runs.cloning_kind",
             Self::Original => "runs.original_uuid",
+            Self::Pipeline => "runs.pipeline_uuid",
             Self::Executor => "runs.executor",
             Self::Duration => "runs.duration",
             Self::WaitTime => "runs.wait_time",
@@ -281,13 +284,14 @@ impl Column {
             | Self::Pending
             | Self::CloningKind
             | Self::Original
+            | Self::Pipeline
             | Self::Executor => Family::Value,
         }
     }
 
     /// Uuids are kept as 32 lower-case hex digits; clients often paste them with dashes.
     fn holds_uuid(self) -> bool {
-        matches!(self, Self::Uuid | Self::Original)
+        matches!(self, Self::Uuid | Self::Original | Self::Pipeline)
     }
 }
 
@@ -432,6 +436,7 @@ const FIELDS: &[(&str, Column)] = &[
     ("pending", Column::Pending),
     ("cloning_kind", Column::CloningKind),
     ("original", Column::Original),
+    ("pipeline", Column::Pipeline),
     ("executor", Column::Executor),
     ("duration", Column::Duration),
     ("wait_time", Column::WaitTime),

@@ -17,8 +17,8 @@ use shared::time::Timestamp;
 
 use super::lifecycle::{self, RunState};
 use super::{
-    Link, Mark, MetricsRecord, NewRun, RunFilter, RunMetrics, RunPlace, RunScope, StatusCounts,
-    Store, StoreError, StoredRun, Transition, VersionChange, VersionKey, pql,
+    Link, Mark, MetricsRecord, NewRun, PipelineChild, RunFilter, RunMetrics, RunPlace, RunScope,
+    StatusCounts, Store, StoreError, StoredRun, Transition, VersionChange, VersionKey, pql,
 };
 use crate::clock;
 
@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_3.sql"),
     include_str!("schema_4.sql"),
     include_str!("schema_5.sql"),
+    include_str!("schema_6.sql"),
 ];
 
 /// How many read connections are kept open.
@@ -256,7 +257,9 @@ fn run_columns(content: &str) -> String {
          {content}, runs.status, runs.conditions, runs.meta_info, runs.kind, runs.runtime, \
          runs.inputs, runs.outputs, runs.executor, runs.original_uuid, runs.cloning_kind, \
          (SELECT original.name FROM runs original WHERE original.uuid = runs.original_uuid), \
-         runs.archived_at IS NULL, runs.bookmarked, runs.readme"
+         runs.archived_at IS NULL, runs.bookmarked, runs.readme, runs.pipeline_uuid, \
+         (SELECT pipeline.name FROM runs pipeline WHERE pipeline.uuid = runs.pipeline_uuid), \
+         (SELECT pipeline.kind FROM runs pipeline WHERE pipeline.uuid = runs.pipeline_uuid)"
     )
 }
 
@@ -306,7 +309,16 @@ fn run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<Run> {
         // Lists add them; a run alone does not carry them.
         metrics: None,
         schedule_at: None,
-        pipeline: None,
+        pipeline: row
+            .get::<_, Option<String>>(31)?
+            .map(|uuid| -> rusqlite::Result<Json> {
+                Ok(serde_json::json!({
+                    "uuid": uuid,
+                    "name": row.get::<_, Option<String>>(32)?,
+                    "kind": row.get::<_, Option<String>>(33)?,
+                }))
+            })
+            .transpose()?,
         resources: None,
         original: row
             .get::<_, Option<String>>(25)?
@@ -326,14 +338,14 @@ fn run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<Run> {
 /// submitted; a client's own run, never compiled, shows what it sent in both.
 fn stored_run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<StoredRun> {
     let mut run = run_from_row(row, settings)?;
-    let compiled: Option<Json> = optional_json_column(row, 31)?;
+    let compiled: Option<Json> = optional_json_column(row, 34)?;
     if let Some(compiled) = &compiled {
         run.content = Some(compiled.to_string());
     }
     Ok(StoredRun {
         run,
         compiled,
-        resource: optional_json_column(row, 32)?,
+        resource: optional_json_column(row, 35)?,
     })
 }
 
@@ -1010,12 +1022,28 @@ impl Store for Sqlite {
                 }
             });
             let is_managed = run.body.is_managed.unwrap_or(managed_by == "agent");
+            if let Some(slot) = &run.pipeline {
+                let taken: Option<String> = transaction
+                    .query_row(
+                        "SELECT uuid FROM runs WHERE pipeline_uuid = ?1 AND pipeline_index = ?2",
+                        params![slot.uuid, slot.index],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                if let Some(taken) = taken {
+                    return Err(StoreError::Conflict(format!(
+                        "run {} of pipeline {} exists already: {taken}",
+                        slot.index, slot.uuid
+                    )));
+                }
+            }
             transaction.execute(
                 "INSERT INTO runs (uuid, project_id, name, description, kind, runtime, executor, \
                  status, conditions, inputs, tags, meta_info, managed_by, is_managed, pending, \
                  created_at, updated_at, started_at, finished_at, wait_time, duration, \
-                 original_uuid, cloning_kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
-                 ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+                 original_uuid, cloning_kind, pipeline_uuid, pipeline_index) VALUES (?1, ?2, ?3, \
+                 ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17, ?18, ?19, \
+                 ?20, ?21, ?22, ?23, ?24)",
                 params![
                     run.uuid,
                     project_id,
@@ -1039,6 +1067,8 @@ impl Store for Sqlite {
                     state.duration,
                     run.cloned_from.as_ref().map(|(original, _)| original),
                     run.cloned_from.as_ref().map(|(_, kind)| kind),
+                    run.pipeline.as_ref().map(|slot| &slot.uuid),
+                    run.pipeline.as_ref().map(|slot| slot.index),
                 ],
             )?;
             let run_id = transaction.last_insert_rowid();
@@ -1733,12 +1763,48 @@ impl Store for Sqlite {
         self.read(|connection, _| {
             let mut statement = connection.prepare_cached(
                 "SELECT uuid FROM runs WHERE finished_at IS NULL AND is_managed = 1 \
-                 AND pending IS NULL ORDER BY id",
+                 AND pending IS NULL AND executor != ?1 AND NOT (pipeline_uuid IS NOT NULL \
+                 AND status IN ('created', 'compiled')) ORDER BY id",
             )?;
             let uuids = statement
-                .query_map([], |row| row.get(0))?
+                .query_map([super::SCHEDULER_EXECUTOR], |row| row.get(0))?
                 .collect::<rusqlite::Result<Vec<String>>>()?;
             Ok(uuids)
+        })
+        .await
+    }
+
+    async fn active_pipelines(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|connection, _| {
+            let mut statement = connection.prepare_cached(
+                "SELECT uuid FROM runs WHERE finished_at IS NULL AND executor = ?1 ORDER BY id",
+            )?;
+            let uuids = statement
+                .query_map([super::SCHEDULER_EXECUTOR], |row| row.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(uuids)
+        })
+        .await
+    }
+
+    async fn pipeline_children(&self, uuid: &str) -> Result<Vec<PipelineChild>, StoreError> {
+        let uuid = uuid.to_owned();
+        self.read(move |connection, _| {
+            let mut statement = connection.prepare_cached(
+                "SELECT pipeline_index, uuid, status FROM runs WHERE pipeline_uuid = ?1 \
+                 ORDER BY pipeline_index",
+            )?;
+            let children = statement
+                .query_map([&uuid], |row| {
+                    let status: String = row.get(2)?;
+                    Ok(PipelineChild {
+                        index: row.get(0)?,
+                        uuid: row.get(1)?,
+                        status: Status::parse(&status).unwrap_or(Status::Unknown),
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(children)
         })
         .await
     }

@@ -1,0 +1,7 @@
+-- Version 6: runs of a pipeline. A matrix's or DAG's child names its pipeline and its place in
+-- it; a place is taken once, so a scheduler that creates a child again after a restart is
+-- refused rather than doubling it.
+ALTER TABLE runs ADD COLUMN pipeline_uuid TEXT;
+ALTER TABLE runs ADD COLUMN pipeline_index INTEGER;
+CREATE UNIQUE INDEX runs_in_pipeline ON runs (pipeline_uuid, pipeline_index)
+    WHERE pipeline_uuid IS NOT NULL;

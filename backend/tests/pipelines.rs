@@ -1,0 +1,237 @@
+//! Matrices run by the real server on the process runtime: their children, with the params each
+//! gets, their concurrency, stopping, refusals, and a server killed with SIGKILL mid-matrix.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use common::{Server, is_done};
+use serde_json::{Value as Json, json};
+
+const PROJECT: &str = "sweeps";
+
+fn server(name: &str) -> Server {
+    let server = Server::start(name, &[]);
+    let (status, body) = server.request(
+        "POST",
+        "/api/v1/default/projects/create",
+        Some(&json!({"name": PROJECT})),
+    );
+    assert_eq!(status, 200, "{body}");
+    server
+}
+
+/// A matrix operation over a job that prints its params, then sleeps `seconds`.
+fn matrix(matrix: &str, seconds: f64) -> String {
+    let script = format!(
+        "import sys, time\nprint('opt', sys.argv[1], 'lr', sys.argv[2], flush=True)\ntime.sleep({seconds})"
+    );
+    format!(
+        "kind: operation\nname: sweep\nmatrix:\n{matrix}\ncomponent:\n  inputs:\n  - {{name: opt, type: str}}\n  - {{name: lr, type: float}}\n  run:\n    kind: job\n    container:\n      image: python:3.11\n      command: [python3, -u, -c, {}, '{{{{ opt }}}}', '{{{{ lr }}}}']\n",
+        serde_json::to_string(&script).unwrap()
+    )
+}
+
+fn submit(server: &Server, content: &str) -> (u16, Json) {
+    server.request(
+        "POST",
+        &format!("/api/v1/default/{PROJECT}/runs"),
+        Some(&json!({"content": content})),
+    )
+}
+
+fn children(server: &Server, pipeline: &str) -> Vec<Json> {
+    let list = server.get(&format!(
+        "/api/v1/default/{PROJECT}/runs?query=pipeline:{pipeline}&limit=1000"
+    ));
+    list["results"].as_array().unwrap().clone()
+}
+
+fn wait_until(what: &str, within: Duration, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what} after {within:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The most children that were running at one moment, from their start and end times.
+fn most_at_once(children: &[Json]) -> usize {
+    let mut moments: Vec<(String, i32)> = Vec::new();
+    for child in children {
+        if let (Some(start), Some(end)) =
+            (child["started_at"].as_str(), child["finished_at"].as_str())
+        {
+            moments.push((start.to_owned(), 1));
+            moments.push((end.to_owned(), -1));
+        }
+    }
+    // An end and a start at the same moment: the end first.
+    moments.sort();
+    let (mut now, mut most) = (0, 0);
+    for (_, change) in moments {
+        now += change;
+        most = most.max(now);
+    }
+    usize::try_from(most).unwrap()
+}
+
+fn params(child: &Json) -> (String, f64) {
+    (
+        child["inputs"]["opt"].as_str().unwrap().to_owned(),
+        child["inputs"]["lr"].as_f64().unwrap(),
+    )
+}
+
+#[test]
+fn a_two_by_three_grid_runs_six_children_with_their_params_two_at_a_time() {
+    let server = server("grid");
+    let grid = "  kind: grid\n  concurrency: 2\n  params:\n    opt: {kind: choice, value: [adam, sgd]}\n    lr: {kind: choice, value: [0.1, 0.01, 0.001]}";
+    let (status, pipeline) = submit(&server, &matrix(grid, 0.5));
+    assert_eq!(status, 200, "{pipeline}");
+    assert_eq!(pipeline["kind"], "matrix");
+    assert_eq!(pipeline["runtime"], "job");
+    let uuid = pipeline["uuid"].as_str().unwrap().to_owned();
+
+    let status = server.wait_for(PROJECT, &uuid, is_done, Duration::from_secs(60));
+    assert_eq!(status, "succeeded", "{}", server.run(PROJECT, &uuid));
+    let children = children(&server, &uuid);
+    assert_eq!(children.len(), 6);
+    let got: BTreeSet<(String, String)> = children
+        .iter()
+        .map(|child| {
+            let (opt, lr) = params(child);
+            (opt, lr.to_string())
+        })
+        .collect();
+    let wanted: BTreeSet<(String, String)> = ["adam", "sgd"]
+        .iter()
+        .flat_map(|opt| ["0.1", "0.01", "0.001"].map(|lr| ((*opt).to_owned(), lr.to_owned())))
+        .collect();
+    assert_eq!(got, wanted);
+    for child in &children {
+        assert_eq!(child["status"], "succeeded", "{child}");
+        assert_eq!(child["kind"], "job");
+        assert_eq!(child["pipeline"]["uuid"], uuid.as_str());
+        assert_eq!(child["pipeline"]["kind"], "matrix");
+        assert_eq!(child["pipeline"]["name"], "sweep");
+        // Each ran with its own params.
+        let logs = server.get(&format!(
+            "/streams/v1/polyaxon/default/{PROJECT}/runs/{}/logs",
+            child["uuid"].as_str().unwrap()
+        ));
+        let (opt, lr) = params(child);
+        let printed = logs["logs"][0]["value"].as_str().unwrap_or_default();
+        assert_eq!(printed, format!("opt {opt} lr {lr}"), "{logs}");
+    }
+    assert!(most_at_once(&children) <= 2, "{children:?}");
+    let finished = server.run(PROJECT, &uuid);
+    let last = finished["status_conditions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap();
+    assert_eq!(last["message"], "6 runs: 6 succeeded, 0 failed, 0 stopped");
+    // The pipeline itself is in the project's list once, with its children.
+    let all = server.get(&format!("/api/v1/default/{PROJECT}/runs?limit=100"));
+    assert_eq!(all["count"], 7);
+}
+
+#[test]
+fn stopping_a_matrix_stops_its_running_and_its_waiting_children() {
+    let server = server("stop");
+    let grid = "  kind: mapping\n  concurrency: 1\n  values:\n  - {opt: a, lr: 1}\n  - {opt: b, lr: 2}\n  - {opt: c, lr: 3}";
+    let (status, pipeline) = submit(&server, &matrix(grid, 60.0));
+    assert_eq!(status, 200, "{pipeline}");
+    let uuid = pipeline["uuid"].as_str().unwrap().to_owned();
+    wait_until("a child running", Duration::from_secs(30), || {
+        children(&server, &uuid)
+            .iter()
+            .any(|child| child["status"] == "running")
+    });
+    let (status, body) = server.request(
+        "POST",
+        &format!("/api/v1/default/{PROJECT}/runs/{uuid}/stop"),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let status = server.wait_for(PROJECT, &uuid, is_done, Duration::from_secs(30));
+    assert_eq!(status, "stopped");
+    let children = children(&server, &uuid);
+    assert_eq!(children.len(), 3);
+    let started = children
+        .iter()
+        .filter(|child| child["started_at"].is_string())
+        .count();
+    assert_eq!(started, 1, "one at a time: only the first started");
+    for child in &children {
+        assert_eq!(child["status"], "stopped", "{child}");
+    }
+}
+
+#[test]
+fn a_matrix_that_cannot_run_is_refused_saying_why() {
+    let server = server("refused");
+    let cases = [
+        (
+            "  kind: grid\n  params:\n    opt: {kind: choice, value: [a]}\n    lr: {kind: uniform, value: [0, 1]}",
+            "which a grid search cannot enumerate",
+        ),
+        (
+            "  kind: random\n  params:\n    opt: {kind: choice, value: [a]}\n    lr: {kind: uniform, value: [0, 1]}",
+            "lacks `numRuns`, which it requires",
+        ),
+        (
+            "  kind: grid\n  params:\n    opt: {kind: choice, value: [1, 2]}\n    lr: {kind: range, value: [0, 1000000, 1]}",
+            "the matrix makes 2000000 runs",
+        ),
+    ];
+    for (section, why) in cases {
+        let (status, body) = submit(&server, &matrix(section, 0.0));
+        assert_eq!(status, 400, "{section}: {body}");
+        let message = body["message"]
+            .as_str()
+            .or(body["error"].as_str())
+            .unwrap_or_default();
+        assert!(message.contains(why), "{section}: {body}");
+    }
+    // A child that would not compile is found at once, not once per child.
+    let mapping = "  kind: mapping\n  values:\n  - {opt: a, lr: not-a-number}";
+    let (status, body) = submit(&server, &matrix(mapping, 0.0));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("first run"), "{body}");
+    let all = server.get(&format!("/api/v1/default/{PROJECT}/runs"));
+    assert_eq!(all["count"], 0, "nothing refused is recorded");
+}
+
+#[test]
+fn a_grid_goes_on_through_a_killed_server_with_every_child_once() {
+    let mut server = server("killed");
+    let grid = "  kind: grid\n  concurrency: 3\n  params:\n    opt: {kind: choice, value: [a, b, c, d]}\n    lr: {kind: linspace, value: {start: 0, stop: 1, num: 5}}";
+    let (status, pipeline) = submit(&server, &matrix(grid, 0.4));
+    assert_eq!(status, 200, "{pipeline}");
+    let uuid = pipeline["uuid"].as_str().unwrap().to_owned();
+    wait_until("some children ended", Duration::from_secs(60), || {
+        children(&server, &uuid)
+            .iter()
+            .filter(|child| child["status"] == "succeeded")
+            .count()
+            >= 4
+    });
+    server.kill();
+    server.restart();
+    let status = server.wait_for(PROJECT, &uuid, is_done, Duration::from_secs(120));
+    let children = children(&server, &uuid);
+    assert_eq!(status, "succeeded", "{children:?}");
+    assert_eq!(children.len(), 20, "every child, once");
+    let distinct: BTreeSet<String> = children
+        .iter()
+        .map(|child| format!("{:?}", params(child)))
+        .collect();
+    assert_eq!(distinct.len(), 20);
+    for child in &children {
+        assert_eq!(child["status"], "succeeded", "{child}");
+    }
+    assert!(most_at_once(&children) <= 3, "{children:?}");
+}
