@@ -1235,3 +1235,79 @@ fn the_cli_filters_on_what_the_tracking_client_s_metrics_came_to() {
         "a client tried to leave loopback"
     );
 }
+
+#[test]
+fn the_cli_submits_a_grid_and_lists_its_children() {
+    let cli = Cli::start("cli-grid");
+    let server = &cli.server;
+    cli.ok(&["project", "create", "--name", "sweeps"]);
+    let component = "kind: component\nname: trial\ninputs:\n- {name: opt, type: str}\n- {name: lr, type: float}\nrun:\n  kind: job\n  container:\n    image: python:3.11\n    command: [python3, -c, 'print(\"{{ opt }} {{ lr }}\")']\n";
+    // A matrix written in the Polyaxonfile…
+    let grid = format!(
+        "kind: operation\nname: written\nmatrix:\n  kind: grid\n  concurrency: 2\n  params:\n    opt: {{kind: choice, value: [adam, sgd]}}\n    lr: {{kind: choice, value: [0.1, 0.01, 0.001]}}\ncomponent:\n{}",
+        component
+            .lines()
+            .map(|line| format!("  {line}\n"))
+            .collect::<String>()
+    );
+    let written = cli.submit("sweeps", "grid", &grid, &[]);
+    // …and one the CLI builds from its flags.
+    let flagged = cli.submit(
+        "sweeps",
+        "trial",
+        component,
+        &[
+            "-HP",
+            "opt=choice:[adam, sgd]",
+            "-HP",
+            "lr=linspace:0.1:0.3:3",
+            "--matrix-kind",
+            "grid",
+            "--matrix-concurrency",
+            "3",
+        ],
+    );
+    for (pipeline, runs) in [(&written, 6), (&flagged, 6)] {
+        let status = server.wait_for("sweeps", pipeline, is_done, Duration::from_secs(90));
+        assert_eq!(status, "succeeded", "{}", server.run("sweeps", pipeline));
+        let listed = cli.ok(&[
+            "ops",
+            "ls",
+            "-p",
+            "sweeps",
+            "-q",
+            &format!("pipeline:{pipeline}"),
+            "-l",
+            "100",
+        ]);
+        let children = server.get(&format!(
+            "/api/v1/default/sweeps/runs?query=pipeline:{pipeline}&limit=100"
+        ));
+        let children = children["results"].as_array().unwrap();
+        assert_eq!(children.len(), runs, "{listed}");
+        for child in children {
+            let uuid = child["uuid"].as_str().unwrap();
+            assert!(listed.contains(uuid), "{uuid} not in:\n{listed}");
+            assert_eq!(child["status"], "succeeded");
+        }
+        assert!(!listed.contains(pipeline.as_str()), "{listed}");
+    }
+    let flagged_children = server.get(&format!(
+        "/api/v1/default/sweeps/runs?query=pipeline:{flagged}&limit=100"
+    ));
+    let mut lrs: Vec<f64> = flagged_children["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|child| child["inputs"]["lr"].as_f64().unwrap())
+        .collect();
+    lrs.sort_by(f64::total_cmp);
+    lrs.dedup();
+    assert_eq!(lrs.len(), 3, "{lrs:?}");
+    assert!((lrs[0] - 0.1).abs() < 1e-9 && (lrs[2] - 0.3).abs() < 1e-9, "{lrs:?}");
+    assert_eq!(
+        cli.refused_connections(),
+        "",
+        "a client tried to leave loopback"
+    );
+}
