@@ -1304,7 +1304,10 @@ fn the_cli_submits_a_grid_and_lists_its_children() {
     lrs.sort_by(f64::total_cmp);
     lrs.dedup();
     assert_eq!(lrs.len(), 3, "{lrs:?}");
-    assert!((lrs[0] - 0.1).abs() < 1e-9 && (lrs[2] - 0.3).abs() < 1e-9, "{lrs:?}");
+    assert!(
+        (lrs[0] - 0.1).abs() < 1e-9 && (lrs[2] - 0.3).abs() < 1e-9,
+        "{lrs:?}"
+    );
     assert_eq!(
         cli.refused_connections(),
         "",

@@ -23,6 +23,7 @@ pub mod importance;
 mod inline;
 pub mod matrix;
 mod params;
+pub mod pipeline;
 mod python;
 pub mod report;
 pub mod run;

@@ -1,0 +1,295 @@
+//! A DAG's next steps: which operations wait, start, or end without running, and what an
+//! operation's params become once its upstream runs have ended. The scheduler asks; the store
+//! and the clock stay with it.
+//!
+//! An operation's upstream is its `dependencies` and every operation its params `ref`
+//! (`ops.NAME`). Once its upstream has ended (or, for the `one_*` triggers, as soon as one
+//! upstream run says enough), its `trigger` decides:
+//!
+//! | trigger | starts when | otherwise, once every upstream run has ended |
+//! |---|---|---|
+//! | `all_succeeded` (default) | every upstream run succeeded (or was skipped) | `upstream_failed` |
+//! | `all_failed` | every upstream run failed | `skipped` |
+//! | `all_done` | every upstream run ended | — |
+//! | `one_succeeded` | one upstream run succeeded | `upstream_failed` |
+//! | `one_failed` | one upstream run failed | `skipped` |
+//! | `one_done` | one upstream run ended | — |
+//!
+//! With `skipOnUpstreamSkip`, an operation is `skipped` as soon as an upstream run is. An
+//! operation with no upstream starts at once. `upstream_failed` and `stopped` upstream runs
+//! count as failed.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value as Json};
+
+use crate::api::Status;
+
+/// One operation of a DAG, as its scheduler needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Op {
+    /// Its name, unique in the DAG.
+    pub name: String,
+    /// The operations whose runs it waits for.
+    pub upstream: Vec<String>,
+    /// Its trigger policy, as written (`all_succeeded` when none).
+    pub trigger: String,
+    /// Whether an upstream run that was skipped skips it.
+    pub skip_on_upstream_skip: bool,
+}
+
+/// What an operation does next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Its upstream has not said enough yet.
+    Wait,
+    /// It runs.
+    Start,
+    /// It ends without running, in this status (`skipped`, `upstream_failed`), for this reason.
+    End(Status, String),
+}
+
+/// The triggers Polyaxon knows.
+const TRIGGERS: &[&str] = &[
+    "all_succeeded",
+    "all_failed",
+    "all_done",
+    "one_succeeded",
+    "one_failed",
+    "one_done",
+];
+
+/// The operations of a compiled DAG's `run` section, in their written order.
+pub fn ops(run: &Json) -> Result<Vec<Op>, String> {
+    let operations = run
+        .get("operations")
+        .and_then(Json::as_array)
+        .ok_or("the DAG has no `operations`")?;
+    let names: Vec<&str> = operations
+        .iter()
+        .filter_map(|op| op.get("name").and_then(Json::as_str))
+        .collect();
+    let mut ops = Vec::with_capacity(operations.len());
+    for (index, op) in operations.iter().enumerate() {
+        let name = op
+            .get("name")
+            .and_then(Json::as_str)
+            .ok_or_else(|| format!("`operations[{index}]` has no name"))?;
+        if op.get("conditions").is_some_and(|c| !c.is_null()) {
+            return Err(format!(
+                "operation `{name}` has `conditions`, which Myelin does not evaluate yet"
+            ));
+        }
+        let mut upstream: Vec<String> = op
+            .get("dependencies")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Json::as_str)
+            .map(str::to_owned)
+            .collect();
+        for param in op
+            .get("params")
+            .and_then(Json::as_object)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(other) = param
+                .1
+                .get("ref")
+                .and_then(Json::as_str)
+                .and_then(|reference| reference.strip_prefix("ops."))
+                && !upstream.iter().any(|known| known == other)
+            {
+                upstream.push(other.to_owned());
+            }
+        }
+        if let Some(missing) = upstream
+            .iter()
+            .find(|other| !names.contains(&other.as_str()))
+        {
+            return Err(format!(
+                "operation `{name}` waits for `{missing}`, which is not an operation of the DAG"
+            ));
+        }
+        let trigger = op
+            .get("trigger")
+            .and_then(Json::as_str)
+            .unwrap_or("all_succeeded")
+            .to_owned();
+        if !TRIGGERS.contains(&trigger.as_str()) {
+            return Err(format!(
+                "operation `{name}` has trigger `{trigger}`; it must be one of {}",
+                TRIGGERS.join(", ")
+            ));
+        }
+        ops.push(Op {
+            name: name.to_owned(),
+            upstream,
+            trigger,
+            skip_on_upstream_skip: op.get("skipOnUpstreamSkip").and_then(Json::as_bool)
+                == Some(true),
+        });
+    }
+    Ok(ops)
+}
+
+/// What `op` does next, given the statuses of its upstream operations' runs (`None` for an
+/// operation whose run does not exist yet).
+pub fn decide(op: &Op, upstream: &[Option<Status>]) -> Decision {
+    if upstream.is_empty() {
+        return Decision::Start;
+    }
+    let ended: Vec<Status> = upstream
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|status| status.is_done())
+        .collect();
+    let all_ended = ended.len() == upstream.len();
+    let succeeded = |status: &Status| *status == Status::Succeeded;
+    let failed = |status: &Status| {
+        matches!(
+            status,
+            Status::Failed | Status::UpstreamFailed | Status::Stopped
+        )
+    };
+    if op.skip_on_upstream_skip && ended.contains(&Status::Skipped) {
+        return Decision::End(
+            Status::Skipped,
+            "an upstream operation was skipped".to_owned(),
+        );
+    }
+    let upstream_failed = |why: &str| Decision::End(Status::UpstreamFailed, why.to_owned());
+    let skipped = |why: &str| Decision::End(Status::Skipped, why.to_owned());
+    match op.trigger.as_str() {
+        "one_succeeded" if ended.iter().any(succeeded) => Decision::Start,
+        "one_failed" if ended.iter().any(failed) => Decision::Start,
+        "one_done" if !ended.is_empty() => Decision::Start,
+        _ if !all_ended => Decision::Wait,
+        "all_succeeded" => {
+            if ended.iter().all(|s| succeeded(s) || *s == Status::Skipped) {
+                Decision::Start
+            } else {
+                upstream_failed("an upstream operation did not succeed")
+            }
+        }
+        "all_failed" => {
+            if ended.iter().all(failed) {
+                Decision::Start
+            } else {
+                skipped("an upstream operation did not fail (trigger all_failed)")
+            }
+        }
+        "all_done" | "one_done" => Decision::Start,
+        "one_succeeded" => upstream_failed("no upstream operation succeeded"),
+        _ => skipped("no upstream operation failed (trigger one_failed)"),
+    }
+}
+
+/// What an upstream run offers the params that `ref` it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Upstream {
+    /// Its uuid.
+    pub uuid: String,
+    /// Its name.
+    pub name: Option<String>,
+    /// Its status.
+    pub status: Option<Status>,
+    /// Its inputs' values.
+    pub inputs: Map<String, Json>,
+    /// The outputs it logged.
+    pub outputs: Map<String, Json>,
+}
+
+/// An operation's params with every `ref` replaced by the value it names: `dag` refs read the
+/// DAG's own inputs, `ops.NAME` refs read that operation's run (`inputs.x`, `outputs.x`,
+/// `globals.uuid`, `globals.name`, `globals.status`). A ref that names nothing is an error
+/// that says which param and what is missing.
+pub fn resolve_params(
+    params: &Map<String, Json>,
+    dag_inputs: &Map<String, Json>,
+    runs: &HashMap<String, Upstream>,
+) -> Result<Map<String, Json>, String> {
+    let mut resolved = Map::with_capacity(params.len());
+    for (name, param) in params {
+        let Some(reference) = param.get("ref").and_then(Json::as_str) else {
+            resolved.insert(name.clone(), param.clone());
+            continue;
+        };
+        let path = param
+            .get("value")
+            .and_then(Json::as_str)
+            .unwrap_or_default();
+        let (section, key) = path.split_once('.').unwrap_or((path, ""));
+        let value = if reference == "dag" {
+            match section {
+                "inputs" | "params" => dag_inputs.get(key).cloned(),
+                _ => None,
+            }
+        } else if let Some(op) = reference.strip_prefix("ops.") {
+            let run = runs
+                .get(op)
+                .ok_or_else(|| format!("param `{name}`: operation `{op}` has no run"))?;
+            match (section, key) {
+                ("inputs", key) => run.inputs.get(key).cloned(),
+                ("outputs", key) => run.outputs.get(key).cloned(),
+                ("globals", "uuid") => Some(Json::from(run.uuid.clone())),
+                ("globals", "name") => run.name.clone().map(Json::from),
+                ("globals", "status") => run.status.map(|status| Json::from(status.as_str())),
+                _ => None,
+            }
+        } else {
+            return Err(format!(
+                "param `{name}` refers to `{reference}`; a DAG's params refer to `dag` or `ops.NAME`"
+            ));
+        };
+        let Some(value) = value else {
+            return Err(format!("param `{name}`: `{reference}` has no `{path}`"));
+        };
+        let mut param = param.as_object().cloned().unwrap_or_default();
+        param.remove("ref");
+        param.insert("value".to_owned(), value);
+        resolved.insert(name.clone(), Json::Object(param));
+    }
+    Ok(resolved)
+}
+
+/// The operation a DAG's operation runs: its component (by `dagRef` from the DAG's
+/// `components`, or its own), its resolved `params`, and what else it says of itself, without
+/// what only the DAG reads.
+pub fn op_operation(run: &Json, index: usize, params: Map<String, Json>) -> Result<Json, String> {
+    let op = run
+        .get("operations")
+        .and_then(Json::as_array)
+        .and_then(|ops| ops.get(index))
+        .and_then(Json::as_object)
+        .ok_or_else(|| format!("the DAG has no operation {index}"))?;
+    let mut operation = op.clone();
+    for key in [
+        "dagRef",
+        "dependencies",
+        "trigger",
+        "conditions",
+        "skipOnUpstreamSkip",
+    ] {
+        operation.remove(key);
+    }
+    if let Some(reference) = op.get("dagRef").and_then(Json::as_str) {
+        let component = run
+            .get("components")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .find(|component| component.get("name").and_then(Json::as_str) == Some(reference))
+            .ok_or_else(|| format!("the DAG has no component `{reference}`"))?;
+        operation.insert("component".to_owned(), component.clone());
+    }
+    operation.insert("kind".to_owned(), Json::from("operation"));
+    if params.is_empty() {
+        operation.remove("params");
+    } else {
+        operation.insert("params".to_owned(), Json::Object(params));
+    }
+    Ok(Json::Object(operation))
+}

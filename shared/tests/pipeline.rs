@@ -1,0 +1,150 @@
+//! A DAG's next steps, through `shared::pipeline`: a row of the trigger table per case.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value as Json, json};
+use shared::api::Status::{self, *};
+use shared::pipeline::{self, Decision, Op, Upstream};
+
+fn op(trigger: &str, skip_on_upstream_skip: bool) -> Op {
+    Op {
+        name: "c".to_owned(),
+        upstream: vec!["a".to_owned(), "b".to_owned()],
+        trigger: trigger.to_owned(),
+        skip_on_upstream_skip,
+    }
+}
+
+fn decide(trigger: &str, upstream: [Option<Status>; 2]) -> Decision {
+    pipeline::decide(&op(trigger, false), &upstream)
+}
+
+fn ends(status: Status) -> impl Fn(Decision) -> bool {
+    move |decision| matches!(decision, Decision::End(ended, _) if ended == status)
+}
+
+#[test]
+fn each_trigger_waits_starts_or_ends_as_its_row_says() {
+    let start = |decision: Decision| decision == Decision::Start;
+    let wait = |decision: Decision| decision == Decision::Wait;
+    let cases: &[(&str, [Option<Status>; 2], &dyn Fn(Decision) -> bool)] = &[
+        ("all_succeeded", [Some(Succeeded), Some(Succeeded)], &start),
+        ("all_succeeded", [Some(Succeeded), Some(Skipped)], &start),
+        ("all_succeeded", [Some(Succeeded), Some(Running)], &wait),
+        ("all_succeeded", [Some(Succeeded), None], &wait),
+        (
+            "all_succeeded",
+            [Some(Failed), Some(Succeeded)],
+            &ends(UpstreamFailed),
+        ),
+        (
+            "all_succeeded",
+            [Some(Stopped), Some(Succeeded)],
+            &ends(UpstreamFailed),
+        ),
+        ("all_succeeded", [Some(Failed), Some(Running)], &wait),
+        ("all_failed", [Some(Failed), Some(UpstreamFailed)], &start),
+        (
+            "all_failed",
+            [Some(Failed), Some(Succeeded)],
+            &ends(Skipped),
+        ),
+        ("all_done", [Some(Failed), Some(Succeeded)], &start),
+        ("all_done", [Some(Failed), Some(Running)], &wait),
+        ("one_succeeded", [Some(Succeeded), Some(Running)], &start),
+        ("one_succeeded", [Some(Failed), Some(Running)], &wait),
+        (
+            "one_succeeded",
+            [Some(Failed), Some(Failed)],
+            &ends(UpstreamFailed),
+        ),
+        ("one_failed", [Some(Failed), None], &start),
+        (
+            "one_failed",
+            [Some(Succeeded), Some(Succeeded)],
+            &ends(Skipped),
+        ),
+        ("one_done", [Some(Stopped), Some(Running)], &start),
+        ("one_done", [Some(Running), None], &wait),
+    ];
+    for (trigger, upstream, expected) in cases {
+        let decision = decide(trigger, *upstream);
+        assert!(
+            expected(decision.clone()),
+            "{trigger} with {upstream:?}: {decision:?}"
+        );
+    }
+    // Skipped upstream skips it when asked, whatever the trigger.
+    let decision = pipeline::decide(&op("all_done", true), &[Some(Skipped), Some(Succeeded)]);
+    assert!(ends(Skipped)(decision));
+    // No upstream: at once.
+    let alone = Op {
+        upstream: Vec::new(),
+        ..op("all_succeeded", false)
+    };
+    assert_eq!(pipeline::decide(&alone, &[]), Decision::Start);
+}
+
+fn dag() -> Json {
+    json!({
+        "kind": "dag",
+        "operations": [
+            {"name": "prepare", "dagRef": "step"},
+            {"name": "train", "dagRef": "step", "dependencies": ["prepare"],
+             "params": {"data": {"ref": "ops.prepare", "value": "outputs.path"},
+                        "lr": {"ref": "dag", "value": "inputs.lr"},
+                        "epochs": {"value": 3}}},
+            {"name": "evaluate", "dagRef": "step", "trigger": "all_done",
+             "params": {"model": {"ref": "ops.train", "value": "globals.uuid"}}},
+        ],
+        "components": [{"name": "step", "run": {"kind": "job", "container": {"image": "busybox"}}}],
+    })
+}
+
+#[test]
+fn upstream_is_dependencies_and_the_operations_params_refer_to() {
+    let ops = pipeline::ops(&dag()).unwrap();
+    let upstream: Vec<Vec<String>> = ops.iter().map(|op| op.upstream.clone()).collect();
+    assert_eq!(
+        upstream,
+        vec![vec![], vec!["prepare".to_owned()], vec!["train".to_owned()]]
+    );
+    assert_eq!(ops[2].trigger, "all_done");
+    let mut unknown = dag();
+    unknown["operations"][1]["dependencies"] = json!(["ghost"]);
+    assert!(pipeline::ops(&unknown).unwrap_err().contains("`ghost`"));
+    let mut conditions = dag();
+    conditions["operations"][0]["conditions"] = json!("{{ x }}");
+    assert!(
+        pipeline::ops(&conditions)
+            .unwrap_err()
+            .contains("conditions")
+    );
+}
+
+#[test]
+fn params_read_the_dag_s_inputs_and_upstream_runs() {
+    let run = dag();
+    let params = run["operations"][1]["params"].as_object().unwrap().clone();
+    let dag_inputs = Map::from_iter([("lr".to_owned(), json!(0.05))]);
+    let prepare = Upstream {
+        uuid: "a1".to_owned(),
+        outputs: Map::from_iter([("path".to_owned(), json!("/data"))]),
+        ..Upstream::default()
+    };
+    let runs = HashMap::from([("prepare".to_owned(), prepare)]);
+    let resolved = pipeline::resolve_params(&params, &dag_inputs, &runs).unwrap();
+    assert_eq!(
+        Json::Object(resolved.clone()),
+        json!({"data": {"value": "/data"}, "lr": {"value": 0.05}, "epochs": {"value": 3}})
+    );
+    let operation = pipeline::op_operation(&run, 1, resolved).unwrap();
+    assert_eq!(operation["kind"], "operation");
+    assert_eq!(operation["name"], "train");
+    assert_eq!(operation["component"]["name"], "step");
+    assert!(operation.get("dagRef").is_none() && operation.get("dependencies").is_none());
+    // An output the upstream run never logged is named.
+    let empty = HashMap::from([("prepare".to_owned(), Upstream::default())]);
+    let error = pipeline::resolve_params(&params, &dag_inputs, &empty).unwrap_err();
+    assert_eq!(error, "param `data`: `ops.prepare` has no `outputs.path`");
+}
