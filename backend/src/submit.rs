@@ -149,10 +149,21 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
         .and_then(Json::as_str)
         .unwrap_or("job")
         .to_owned();
-    if operation.get("schedule").is_some() || kind == "dag" {
+    if operation.get("schedule").is_some() {
         return Err(AppError::BadRequest(
-            "DAG and scheduled operations compile, but Myelin does not execute them yet".to_owned(),
+            "scheduled operations compile, but Myelin does not execute them yet".to_owned(),
         ));
+    }
+    if kind == "dag" && operation.get("matrix").is_none() {
+        return prepare_dag(Pipeline {
+            uuid,
+            body,
+            content: &content,
+            operation,
+            kind,
+            created: vec![created],
+            now,
+        });
     }
     runtime.supports(&kind).map_err(AppError::BadRequest)?;
     if operation.get("matrix").is_some() {
@@ -356,6 +367,65 @@ struct Pipeline<'a> {
     now: Timestamp,
 }
 
+/// A DAG is stored as a pipeline for the scheduler once its operations form a graph it can
+/// run; its inputs are what its operations' `dag` refs read.
+fn prepare_dag(pipeline: Pipeline<'_>) -> Result<Prepared, AppError> {
+    let Pipeline {
+        uuid,
+        body,
+        operation,
+        kind,
+        mut created,
+        now,
+        ..
+    } = pipeline;
+    let ops = shared::pipeline::ops(&operation["run"])
+        .map_err(|why| AppError::BadRequest(format!("the DAG cannot run: {why}")))?;
+    created.push(StatusCondition::new(
+        Status::Compiled,
+        "Myelin",
+        format!("DAG of {} operations is compiled", ops.len()),
+        now,
+    ));
+    Ok(Prepared {
+        run: pipeline_run(uuid, body, operation, &kind, kind.clone(), created, now),
+        execution: None,
+    })
+}
+
+/// A pipeline's own run: its children are the scheduler's to create.
+fn pipeline_run(
+    uuid: String,
+    body: OperationBody,
+    operation: Json,
+    kind: &str,
+    runtime: String,
+    conditions: Vec<StatusCondition>,
+    now: Timestamp,
+) -> NewRun {
+    let name = body.name.clone().or_else(|| {
+        operation
+            .get("name")
+            .and_then(Json::as_str)
+            .map(str::to_owned)
+    });
+    NewRun {
+        uuid,
+        name,
+        body,
+        kind: kind.to_owned(),
+        runtime,
+        executor: crate::store::SCHEDULER_EXECUTOR.to_owned(),
+        inputs: Some(inputs_of(&operation)),
+        compiled: Some(operation),
+        resource: None,
+        conditions,
+        created_at: now,
+        cloned_from: None,
+        pipeline: None,
+    }
+}
+
 /// A matrix is stored as a pipeline for the scheduler, once its children's params are known
 /// and its first child compiles; a random search without a seed gets one, from its uuid, so
 /// that its children are the same after a restart.
@@ -415,28 +485,8 @@ fn prepare_matrix(
         format!("Matrix of {} runs is compiled", children.len()),
         now,
     ));
-    let name = body.name.clone().or_else(|| {
-        operation
-            .get("name")
-            .and_then(Json::as_str)
-            .map(str::to_owned)
-    });
     Ok(Prepared {
-        run: NewRun {
-            uuid,
-            name,
-            body,
-            kind: "matrix".to_owned(),
-            runtime: kind,
-            executor: crate::store::SCHEDULER_EXECUTOR.to_owned(),
-            inputs: None,
-            compiled: Some(operation),
-            resource: None,
-            conditions: created,
-            created_at: now,
-            cloned_from: None,
-            pipeline: None,
-        },
+        run: pipeline_run(uuid, body, operation, "matrix", kind, created, now),
         execution: None,
     })
 }

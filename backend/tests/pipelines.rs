@@ -235,3 +235,74 @@ fn a_grid_goes_on_through_a_killed_server_with_every_child_once() {
     }
     assert!(most_at_once(&children) <= 3, "{children:?}");
 }
+
+/// A DAG whose operations run `python3 -c SCRIPT` with their params as arguments.
+fn dag(operations: &str) -> String {
+    format!(
+        "kind: operation\nname: flow\nparams:\n  lr: {{value: 0.25}}\ncomponent:\n  inputs: [{{name: lr, type: float}}]\n  run:\n    kind: dag\n    concurrency: 2\n    operations:\n{operations}\n    components:\n    - name: step\n      inputs:\n      - {{name: script, type: str}}\n      - {{name: upstream, type: str, isOptional: true, value: none}}\n      - {{name: lr, type: float, isOptional: true, value: 0}}\n      run:\n        kind: job\n        container:\n          image: python:3.11\n          command: [python3, -u, -c, '{{{{ script }}}}', '{{{{ upstream }}}}', '{{{{ lr }}}}']\n"
+    )
+}
+
+fn by_name(children: &[Json]) -> std::collections::BTreeMap<String, Json> {
+    children
+        .iter()
+        .map(|child| (child["name"].as_str().unwrap().to_owned(), child.clone()))
+        .collect()
+}
+
+#[test]
+fn a_dag_runs_its_operations_in_order_passing_params_down() {
+    let server = server("dag");
+    let operations = "    - {name: a, dagRef: step, params: {script: {value: 'print(\"a\")'}}}\n    - name: b\n      dagRef: step\n      params:\n        script: {value: 'import sys; print(\"b after\", sys.argv[1], sys.argv[2])'}\n        upstream: {ref: ops.a, value: globals.uuid}\n        lr: {ref: dag, value: inputs.lr}\n    - {name: c, dagRef: step, dependencies: [b], params: {script: {value: 'print(\"c\")'}}}";
+    let (status, pipeline) = submit(&server, &dag(operations));
+    assert_eq!(status, 200, "{pipeline}");
+    assert_eq!(pipeline["kind"], "dag");
+    let uuid = pipeline["uuid"].as_str().unwrap().to_owned();
+    let status = server.wait_for(PROJECT, &uuid, is_done, Duration::from_secs(60));
+    let children = by_name(&children(&server, &uuid));
+    assert_eq!(status, "succeeded", "{children:?}");
+    assert_eq!(children.len(), 3);
+    let (a, b, c) = (&children["a"], &children["b"], &children["c"]);
+    for child in [a, b, c] {
+        assert_eq!(child["status"], "succeeded", "{child}");
+        assert_eq!(child["pipeline"]["kind"], "dag");
+    }
+    // Each waited for its upstream to end.
+    assert!(b["started_at"].as_str() >= a["finished_at"].as_str());
+    assert!(c["started_at"].as_str() >= b["finished_at"].as_str());
+    let logs = server.get(&format!(
+        "/streams/v1/polyaxon/default/{PROJECT}/runs/{}/logs",
+        b["uuid"].as_str().unwrap()
+    ));
+    assert_eq!(
+        logs["logs"][0]["value"],
+        format!("b after {} 0.25", a["uuid"].as_str().unwrap())
+    );
+}
+
+#[test]
+fn a_failed_operation_fails_its_downstream_unless_its_trigger_says_otherwise() {
+    let server = server("dag-failure");
+    let operations = "    - {name: a, dagRef: step, params: {script: {value: 'raise SystemExit(3)'}}}\n    - {name: b, dagRef: step, dependencies: [a], params: {script: {value: 'print(\"b\")'}}}\n    - {name: c, dagRef: step, dependencies: [a], trigger: all_done, params: {script: {value: 'print(\"c\")'}}}\n    - {name: d, dagRef: step, dependencies: [b], params: {script: {value: 'print(\"d\")'}}}\n    - {name: e, dagRef: step, dependencies: [a], trigger: one_failed, params: {script: {value: 'print(\"e\")'}}}";
+    let (status, pipeline) = submit(&server, &dag(operations));
+    assert_eq!(status, 200, "{pipeline}");
+    let uuid = pipeline["uuid"].as_str().unwrap().to_owned();
+    let status = server.wait_for(PROJECT, &uuid, is_done, Duration::from_secs(60));
+    let children = by_name(&children(&server, &uuid));
+    assert_eq!(status, "failed", "{children:?}");
+    let statuses: Vec<(&str, &str)> = children
+        .iter()
+        .map(|(name, child)| (name.as_str(), child["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            ("a", "failed"),
+            ("b", "upstream_failed"),
+            ("c", "succeeded"),
+            ("d", "upstream_failed"),
+            ("e", "succeeded"),
+        ]
+    );
+    assert!(children["b"]["started_at"].is_null(), "b never ran");
+}
