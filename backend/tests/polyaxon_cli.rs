@@ -1237,7 +1237,7 @@ fn the_cli_filters_on_what_the_tracking_client_s_metrics_came_to() {
 }
 
 #[test]
-fn the_cli_submits_a_grid_and_lists_its_children() {
+fn the_cli_submits_a_grid_and_a_dag_and_lists_their_children() {
     let cli = Cli::start("cli-grid");
     let server = &cli.server;
     cli.ok(&["project", "create", "--name", "sweeps"]);
@@ -1291,6 +1291,22 @@ fn the_cli_submits_a_grid_and_lists_its_children() {
             assert_eq!(child["status"], "succeeded");
         }
         assert!(!listed.contains(pipeline.as_str()), "{listed}");
+    }
+    // A DAG: its operations are its children, each run once its upstream ended.
+    let dag = "kind: operation\nname: flow\ncomponent:\n  run:\n    kind: dag\n    operations:\n    - {name: first, dagRef: say}\n    - {name: second, dagRef: say, dependencies: [first]}\n    components:\n    - name: say\n      run:\n        kind: job\n        container: {image: python:3.11, command: [python3, -c, 'print(1)']}\n";
+    let flow = cli.submit("sweeps", "flow", dag, &[]);
+    let status = server.wait_for("sweeps", &flow, is_done, Duration::from_secs(60));
+    assert_eq!(status, "succeeded", "{}", server.run("sweeps", &flow));
+    let listed = cli.ok(&[
+        "ops",
+        "ls",
+        "-p",
+        "sweeps",
+        "-q",
+        &format!("pipeline:{flow}"),
+    ]);
+    for name in ["first", "second"] {
+        assert!(listed.contains(name), "{name} not in:\n{listed}");
     }
     let flagged_children = server.get(&format!(
         "/api/v1/default/sweeps/runs?query=pipeline:{flagged}&limit=100"

@@ -223,8 +223,10 @@ impl Scheduler {
                             .and_then(Json::as_object)
                             .cloned()
                             .unwrap_or_default();
-                        let operation = shared::pipeline::resolve_params(&params, &dag_inputs, &runs)
-                            .and_then(|params| shared::pipeline::op_operation(run, index, params));
+                        let operation =
+                            shared::pipeline::resolve_params(&params, &dag_inputs, &runs).and_then(
+                                |params| shared::pipeline::op_operation(run, index, params),
+                            );
                         match operation {
                             Err(why) => Some((Status::Failed, "ParamsUnresolved", why)),
                             Ok(operation) => {
@@ -234,8 +236,14 @@ impl Scheduler {
                                     tags: Some(pipeline.tags.clone()),
                                     ..OperationBody::default()
                                 };
-                                match submit_run(&self.state, &project, body, None, Some(slot.clone()))
-                                    .await
+                                match submit_run(
+                                    &self.state,
+                                    &project,
+                                    body,
+                                    None,
+                                    Some(slot.clone()),
+                                )
+                                .await
                                 {
                                     Ok(child) => {
                                         children.push(PipelineChild {
