@@ -154,19 +154,11 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
             "scheduled operations compile, but Myelin does not execute them yet".to_owned(),
         ));
     }
-    if kind == "dag" && operation.get("matrix").is_none() {
-        return prepare_dag(Pipeline {
-            uuid,
-            body,
-            content: &content,
-            operation,
-            kind,
-            created: vec![created],
-            now,
-        });
+    let is_dag = kind == "dag" && operation.get("matrix").is_none();
+    if !is_dag {
+        runtime.supports(&kind).map_err(AppError::BadRequest)?;
     }
-    runtime.supports(&kind).map_err(AppError::BadRequest)?;
-    if operation.get("matrix").is_some() {
+    if is_dag || operation.get("matrix").is_some() {
         let pipeline = Pipeline {
             uuid,
             body,
@@ -176,7 +168,11 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
             created: vec![created],
             now,
         };
-        return prepare_matrix(pipeline, &context, hub);
+        return if is_dag {
+            prepare_dag(pipeline)
+        } else {
+            prepare_matrix(pipeline, &context, hub)
+        };
     }
     let operation = match with_ports(&content, &operation, runtime) {
         // Compiled again, so that templates (`{{ globals.ports[0] }}`) see the ports in use.

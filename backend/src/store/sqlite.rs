@@ -94,6 +94,17 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
 }
 
 impl Sqlite {
+    /// The uuids a query selects, given the scheduler's executor name as `?1`.
+    async fn scheduler_uuids(&self, sql: &'static str) -> Result<Vec<String>, StoreError> {
+        self.read(move |connection, _| {
+            let mut statement = connection.prepare_cached(sql)?;
+            let uuids = statement
+                .query_map([super::SCHEDULER_EXECUTOR], |row| row.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(uuids)
+        })
+        .await
+    }
     /// Opens (creating and migrating it if needed) the database at `path`. Runs get the
     /// `namespace` and artifacts store of the agent that executes them.
     pub fn open(
@@ -1760,30 +1771,18 @@ impl Store for Sqlite {
     }
 
     async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {
-        self.read(|connection, _| {
-            let mut statement = connection.prepare_cached(
-                "SELECT uuid FROM runs WHERE finished_at IS NULL AND is_managed = 1 \
-                 AND pending IS NULL AND executor != ?1 AND NOT (pipeline_uuid IS NOT NULL \
-                 AND status IN ('created', 'compiled')) ORDER BY id",
-            )?;
-            let uuids = statement
-                .query_map([super::SCHEDULER_EXECUTOR], |row| row.get(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()?;
-            Ok(uuids)
-        })
+        self.scheduler_uuids(
+            "SELECT uuid FROM runs WHERE finished_at IS NULL AND is_managed = 1 \
+             AND pending IS NULL AND executor != ?1 AND NOT (pipeline_uuid IS NOT NULL \
+             AND status IN ('created', 'compiled')) ORDER BY id",
+        )
         .await
     }
 
     async fn active_pipelines(&self) -> Result<Vec<String>, StoreError> {
-        self.read(|connection, _| {
-            let mut statement = connection.prepare_cached(
-                "SELECT uuid FROM runs WHERE finished_at IS NULL AND executor = ?1 ORDER BY id",
-            )?;
-            let uuids = statement
-                .query_map([super::SCHEDULER_EXECUTOR], |row| row.get(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()?;
-            Ok(uuids)
-        })
+        self.scheduler_uuids(
+            "SELECT uuid FROM runs WHERE finished_at IS NULL AND executor = ?1 ORDER BY id",
+        )
         .await
     }
 
