@@ -27,6 +27,7 @@ pub mod pipeline;
 mod python;
 pub mod report;
 pub mod run;
+pub mod schedule;
 pub mod schema;
 mod shortcuts;
 mod suggest;

@@ -146,6 +146,64 @@ impl Timestamp {
     }
 }
 
+/// A UTC time's calendar fields: year, month, day, hour, minute, second, and the day of the
+/// week (0 for Sunday).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Civil {
+    /// The year.
+    pub year: i64,
+    /// 1 to 12.
+    pub month: i64,
+    /// 1 to 31.
+    pub day: i64,
+    /// 0 to 23.
+    pub hour: i64,
+    /// 0 to 59.
+    pub minute: i64,
+    /// 0 to 59.
+    pub second: i64,
+    /// 0 (Sunday) to 6.
+    pub weekday: i64,
+}
+
+impl Timestamp {
+    /// The calendar fields of this time in UTC (microseconds dropped).
+    pub fn civil(self) -> Civil {
+        let seconds = self.0.div_euclid(MICROS_PER_SECOND);
+        let days = seconds.div_euclid(SECONDS_PER_DAY);
+        let (year, month, day) = date_from_days(days);
+        let rest = seconds.rem_euclid(SECONDS_PER_DAY);
+        Civil {
+            year,
+            month,
+            day,
+            hour: rest / 3_600,
+            minute: rest % 3_600 / 60,
+            second: rest % 60,
+            // 1970-01-01 was a Thursday.
+            weekday: (days + 4).rem_euclid(7),
+        }
+    }
+
+    /// A UTC time from calendar fields; a day past its month's end rolls into the next month.
+    pub fn from_civil(
+        year: i64,
+        month: i64,
+        day: i64,
+        hour: i64,
+        minute: i64,
+        second: i64,
+    ) -> Self {
+        let days = days_from_civil(year, month, day);
+        Self((days * SECONDS_PER_DAY + hour * 3_600 + minute * 60 + second) * MICROS_PER_SECOND)
+    }
+
+    /// Whole seconds since 1970-01-01 UTC.
+    pub const fn as_seconds(self) -> i64 {
+        self.0.div_euclid(MICROS_PER_SECOND)
+    }
+}
+
 /// Written as Python's `datetime.isoformat()` writes an aware UTC time, which is what Polyaxon's
 /// API returns: `2024-01-02T03:04:05.123456+00:00`.
 impl fmt::Display for Timestamp {
