@@ -149,16 +149,12 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
         .and_then(Json::as_str)
         .unwrap_or("job")
         .to_owned();
-    if operation.get("schedule").is_some() {
-        return Err(AppError::BadRequest(
-            "scheduled operations compile, but Myelin does not execute them yet".to_owned(),
-        ));
-    }
+    let is_schedule = operation.get("schedule").is_some();
     let is_dag = kind == "dag" && operation.get("matrix").is_none();
     if !is_dag {
         runtime.supports(&kind).map_err(AppError::BadRequest)?;
     }
-    if is_dag || operation.get("matrix").is_some() {
+    if is_schedule || is_dag || operation.get("matrix").is_some() {
         let pipeline = Pipeline {
             uuid,
             body,
@@ -168,7 +164,9 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
             created: vec![created],
             now,
         };
-        return if is_dag {
+        return if is_schedule {
+            prepare_schedule(pipeline, &context, hub)
+        } else if is_dag {
             prepare_dag(pipeline)
         } else {
             prepare_matrix(pipeline, &context, hub)
@@ -363,6 +361,63 @@ struct Pipeline<'a> {
     now: Timestamp,
 }
 
+/// A schedule is stored as a pipeline for the scheduler once its timing reads and the run
+/// each tick makes compiles.
+fn prepare_schedule(
+    pipeline: Pipeline<'_>,
+    context: &RunContext,
+    hub: &Catalog,
+) -> Result<Prepared, AppError> {
+    let Pipeline {
+        uuid,
+        body,
+        content,
+        operation,
+        kind,
+        mut created,
+        now,
+    } = pipeline;
+    shared::schedule::read(&operation["schedule"])
+        .map_err(|why| AppError::BadRequest(format!("the schedule cannot run: {why}")))?;
+    let each = shared::pipeline::without(content, "schedule").map_err(AppError::BadRequest)?;
+    compiles(
+        &Json::Object(each).to_string(),
+        context,
+        hub,
+        "the run each tick makes",
+    )?;
+    created.push(StatusCondition::new(
+        Status::Compiled,
+        "Myelin",
+        "Schedule is compiled",
+        now,
+    ));
+    Ok(Prepared {
+        run: pipeline_run(uuid, body, operation, "schedule", kind, created, now),
+        execution: None,
+    })
+}
+
+/// Refuses a pipeline whose child (`what`) does not compile, with the child's problems.
+fn compiles(child: &str, context: &RunContext, hub: &Catalog, what: &str) -> Result<(), AppError> {
+    let compiled = shared::compile_with(child, &[], context, hub);
+    if compiled.compiled.is_some() {
+        return Ok(());
+    }
+    let errors: Vec<_> = compiled
+        .problems()
+        .filter(|p| p.is_error())
+        .cloned()
+        .collect();
+    let why = errors
+        .first()
+        .map_or("it is not valid".to_owned(), |first| first.message.clone());
+    Err(AppError::Invalid {
+        message: format!("{what} does not compile: {why}"),
+        diagnostics: errors,
+    })
+}
+
 /// A DAG is stored as a pipeline for the scheduler once its operations form a graph it can
 /// run; its inputs are what its operations' `dag` refs read.
 fn prepare_dag(pipeline: Pipeline<'_>) -> Result<Prepared, AppError> {
@@ -457,24 +512,12 @@ fn prepare_matrix(
     };
     let child = shared::matrix::child_operation(content, &operation, first)
         .map_err(|why| AppError::BadRequest(format!("the matrix cannot run: {why}")))?;
-    let compiled = shared::compile_with(&child, &[], context, hub);
-    if compiled.compiled.is_none() {
-        let errors: Vec<_> = compiled
-            .problems()
-            .filter(|p| p.is_error())
-            .cloned()
-            .collect();
-        let why = errors
-            .first()
-            .map_or("it is not valid".to_owned(), |first| first.message.clone());
-        return Err(AppError::Invalid {
-            message: format!(
-                "the matrix's first run ({}) does not compile: {why}",
-                Json::Object(first.clone())
-            ),
-            diagnostics: errors,
-        });
-    }
+    compiles(
+        &child,
+        context,
+        hub,
+        &format!("the matrix's first run ({})", Json::Object(first.clone())),
+    )?;
     created.push(StatusCondition::new(
         Status::Compiled,
         "Myelin",

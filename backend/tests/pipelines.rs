@@ -331,3 +331,94 @@ fn a_failed_operation_fails_its_downstream_unless_its_trigger_says_otherwise() {
     );
     assert!(children["b"]["started_at"].is_null(), "b never ran");
 }
+
+/// A schedule of a job that prints when it ran.
+fn scheduled(schedule: &str) -> String {
+    format!(
+        "kind: operation\nname: ticking\nschedule:\n{schedule}\ncomponent:\n  run:\n    kind: job\n    container:\n      image: python:3.11\n      command: [python3, -c, 'print(\"tick\")']\n"
+    )
+}
+
+/// A schedule's runs, oldest tick first, with when each was due.
+fn ticks(server: &Server, pipeline: &str) -> Vec<(String, Json)> {
+    let mut runs: Vec<(String, Json)> = children(server, pipeline)
+        .into_iter()
+        .map(|child| (child["schedule_at"].as_str().unwrap().to_owned(), child))
+        .collect();
+    runs.sort_by(|a, b| a.0.cmp(&b.0));
+    runs
+}
+
+fn seconds_between(earlier: &str, later: &str) -> f64 {
+    let seconds = |text: &str| -> f64 {
+        // `…T12:34:56.123456+00:00`: the times here are minutes apart at most.
+        let clock = &text[11..26];
+        let parts: Vec<f64> = clock.split(':').map(|part| part.parse().unwrap()).collect();
+        parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]
+    };
+    seconds(later) - seconds(earlier)
+}
+
+#[test]
+fn a_cron_schedule_by_the_second_makes_a_run_per_tick_up_to_max_runs() {
+    let server = server("cron");
+    let (status, pipeline) = submit(
+        &server,
+        &scheduled("  kind: cron\n  cron: '* * * * * */2'\n  maxRuns: 3"),
+    );
+    assert_eq!(status, 200, "{pipeline}");
+    assert_eq!(pipeline["kind"], "schedule");
+    let uuid = pipeline["uuid"].as_str().unwrap().to_owned();
+    let status = server.wait_for(PROJECT, &uuid, is_done, Duration::from_secs(30));
+    let ticks = ticks(&server, &uuid);
+    assert_eq!(status, "succeeded", "{ticks:?}");
+    assert_eq!(ticks.len(), 3, "maxRuns");
+    for (index, (due, run)) in ticks.iter().enumerate() {
+        // On an even second, two seconds after the one before.
+        let second: u32 = due[17..19].parse().unwrap();
+        assert_eq!(second % 2, 0, "{due}");
+        if index > 0 {
+            assert_eq!(seconds_between(&ticks[index - 1].0, due), 2.0);
+        }
+        assert_eq!(run["status"], "succeeded");
+        // Made when due, not before.
+        assert!(run["created_at"].as_str().unwrap() >= due.as_str(), "{run}");
+    }
+}
+
+#[test]
+fn a_schedule_goes_on_through_a_killed_server_starting_the_ticks_it_missed_once() {
+    let mut server = server("cron-killed");
+    let (status, pipeline) = submit(
+        &server,
+        &scheduled("  kind: cron\n  cron: '* * * * * */2'\n  maxRuns: 7"),
+    );
+    assert_eq!(status, 200, "{pipeline}");
+    let uuid = pipeline["uuid"].as_str().unwrap().to_owned();
+    wait_until("two ticks", Duration::from_secs(30), || {
+        children(&server, &uuid).len() >= 2
+    });
+    server.kill();
+    // Down for about three ticks.
+    std::thread::sleep(Duration::from_secs(6));
+    server.restart();
+    let status = server.wait_for(PROJECT, &uuid, is_done, Duration::from_secs(60));
+    let ticks = ticks(&server, &uuid);
+    assert_eq!(status, "succeeded", "{ticks:?}");
+    assert_eq!(ticks.len(), 7, "every tick once: {ticks:?}");
+    for pair in ticks.windows(2) {
+        assert_eq!(
+            seconds_between(&pair[0].0, &pair[1].0),
+            2.0,
+            "no tick skipped or doubled: {:?}",
+            ticks.iter().map(|t| &t.0).collect::<Vec<_>>()
+        );
+    }
+    // The ones missed while the server was down were made late, after the restart, saying
+    // when they were due.
+    let late = ticks
+        .iter()
+        .filter(|(due, run)| seconds_between(due, run["created_at"].as_str().unwrap()) > 1.0)
+        .count();
+    assert!(late >= 2, "{ticks:?}");
+}

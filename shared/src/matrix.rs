@@ -602,14 +602,7 @@ pub fn child_operation(
     compiled: &Json,
     suggestion: &Suggestion,
 ) -> Result<String, String> {
-    let (root, _) = crate::yaml::parse(content);
-    let mut operation = root
-        .ok_or("the matrix's Polyaxonfile does not read")?
-        .to_json();
-    let fields = operation
-        .as_object_mut()
-        .ok_or("the matrix's Polyaxonfile is not a mapping")?;
-    fields.remove("matrix");
+    let mut fields = crate::pipeline::without(content, "matrix")?;
     let types: Map<String, Json> = compiled
         .get("inputs")
         .and_then(Json::as_array)
@@ -633,5 +626,5 @@ pub fn child_operation(
         let value = typed(value.clone(), types.get(name).and_then(Json::as_str));
         params.insert(name.clone(), serde_json::json!({ "value": value }));
     }
-    Ok(operation.to_string())
+    Ok(Json::Object(fields).to_string())
 }

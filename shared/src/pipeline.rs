@@ -293,3 +293,17 @@ pub fn op_operation(run: &Json, index: usize, params: Map<String, Json>) -> Resu
     }
     Ok(Json::Object(operation))
 }
+
+/// A pipeline's Polyaxonfile (`content`) as JSON without one of its sections (`matrix`,
+/// `schedule`): what each of its runs executes.
+pub fn without(content: &str, section: &str) -> Result<Map<String, Json>, String> {
+    let (root, _) = crate::yaml::parse(content);
+    let Json::Object(mut operation) = root
+        .ok_or("the pipeline's Polyaxonfile does not read")?
+        .to_json()
+    else {
+        return Err("the pipeline's Polyaxonfile is not a mapping".to_owned());
+    };
+    operation.remove(section);
+    Ok(operation)
+}

@@ -13,21 +13,26 @@
 //! changed. Events that arrive while it works are taken together, so a pipeline is looked at
 //! once for a burst of them; when it falls behind the events, it looks at every pipeline.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+mod dag;
+mod matrix;
+mod schedule;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::Value as Json;
-use shared::api::{OperationBody, Status, StatusCondition};
+use shared::api::{Status, StatusCondition};
 use shared::matrix::Suggestion;
+use shared::time::Timestamp;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 
 use crate::runtime::{RuntimeError, StopCause};
-use crate::store::{PipelineChild, PipelineSlot, RunEvent, StoreError, StoredRun};
-use crate::submit::{execute, submit_run};
+use crate::store::{PipelineChild, RunEvent, StoreError, StoredRun};
+use crate::submit::execute;
 use crate::{AppError, AppState, clock};
 
 /// The kinds of run the scheduler drives.
-const PIPELINE_KINDS: &[&str] = &["matrix", "dag"];
+const PIPELINE_KINDS: &[&str] = &["matrix", "dag", "schedule"];
 
 /// Starts the scheduler on `state`'s store and runtime; it runs as long as the server does.
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
@@ -40,18 +45,43 @@ async fn run(state: AppState, mut events: broadcast::Receiver<RunEvent>) {
         state,
         handed: HashSet::new(),
         plans: HashMap::new(),
+        wakes: BTreeMap::new(),
     };
     let mut due = scheduler.every_pipeline().await;
     loop {
         for uuid in std::mem::take(&mut due) {
+            scheduler.wakes.remove(&uuid);
             if let Err(error) = scheduler.advance(&uuid).await {
                 tracing::error!(%error, pipeline = uuid, "the scheduler cannot advance a pipeline");
             }
         }
-        match events.recv().await {
-            Ok(event) => note(&event, &mut due),
-            Err(RecvError::Lagged(_)) => due.extend(scheduler.every_pipeline().await),
-            Err(RecvError::Closed) => return,
+        // Asleep until an event, or the next tick a schedule waits for.
+        let next_tick = scheduler.wakes.values().min().copied();
+        let sleep = next_tick.map(|at| {
+            let micros = at.as_micros() - clock::now().as_micros();
+            std::time::Duration::from_micros(u64::try_from(micros).unwrap_or(0))
+        });
+        let event = match sleep {
+            Some(sleep) => tokio::select! {
+                event = events.recv() => Some(event),
+                () = tokio::time::sleep(sleep) => None,
+            },
+            None => Some(events.recv().await),
+        };
+        match event {
+            None => {
+                let now = clock::now();
+                due.extend(
+                    scheduler
+                        .wakes
+                        .iter()
+                        .filter(|(_, at)| **at <= now)
+                        .map(|(uuid, _)| uuid.clone()),
+                );
+            }
+            Some(Ok(event)) => note(&event, &mut due),
+            Some(Err(RecvError::Lagged(_))) => due.extend(scheduler.every_pipeline().await),
+            Some(Err(RecvError::Closed)) => return,
         }
         loop {
             match events.try_recv() {
@@ -87,6 +117,8 @@ struct Scheduler {
     /// Each pipeline's children's params, computed once: they follow from its stored
     /// operation alone, so after a restart they are computed again, the same.
     plans: HashMap<String, Arc<Vec<Suggestion>>>,
+    /// When each schedule's next tick is due: the scheduler wakes for it.
+    wakes: BTreeMap<String, Timestamp>,
 }
 
 impl Scheduler {
@@ -123,288 +155,17 @@ impl Scheduler {
         if stored.run.status == Status::Stopping {
             return self.stop(uuid, &children).await;
         }
-        let planned = if stored.run.kind == "dag" {
-            let run = stored
-                .compiled
-                .as_ref()
-                .and_then(|compiled| compiled.get("run"))
-                .unwrap_or(&Json::Null);
-            let ops = match shared::pipeline::ops(run) {
-                Ok(ops) => ops,
-                Err(why) => return self.end(uuid, Status::Failed, "DagInvalid", why).await,
-            };
-            self.create_ops(&stored, &ops, &mut children).await?;
-            ops.len()
-        } else {
-            let plan = match self.plan(&stored) {
-                Ok(plan) => plan,
-                Err(why) => return self.end(uuid, Status::Failed, "MatrixInvalid", why).await,
-            };
-            if let Err(why) = self.create_children(&stored, &plan, &mut children).await {
-                return self.end(uuid, Status::Failed, "ChildNotCreated", why).await;
-            }
-            plan.len()
+        let complete = match stored.run.kind.as_str() {
+            "dag" => self.advance_dag(&stored, &mut children).await?,
+            "schedule" => self.advance_schedule(&stored, &mut children).await?,
+            _ => self.advance_matrix(&stored, &mut children).await?,
+        };
+        // `None`: the pipeline could not go on, and was ended saying why.
+        let Some(complete) = complete else {
+            return Ok(());
         };
         self.hand_over(&stored, &children).await?;
-        self.follow(&stored, planned, &children).await
-    }
-
-    /// Creates the runs of the DAG's operations whose upstream has said enough: a run that
-    /// executes, or one that ends at once (`skipped`, `upstream_failed`, or `failed` when its
-    /// params name what its upstream runs do not have). Runs ended at once may decide more
-    /// operations, so it goes on until a pass creates nothing.
-    async fn create_ops(
-        &self,
-        stored: &StoredRun,
-        ops: &[shared::pipeline::Op],
-        children: &mut Vec<PipelineChild>,
-    ) -> Result<(), AppError> {
-        use shared::pipeline::{Decision, Upstream};
-
-        let pipeline = &stored.run;
-        let run = stored
-            .compiled
-            .as_ref()
-            .and_then(|compiled| compiled.get("run"))
-            .unwrap_or(&Json::Null);
-        let project = self
-            .state
-            .store
-            .project(&pipeline.owner, &pipeline.project)
-            .await?;
-        let dag_inputs = pipeline.inputs.clone().unwrap_or_default();
-        let position = |name: &str| ops.iter().position(|op| op.name == name);
-        loop {
-            let mut created = 0;
-            for (index, op) in ops.iter().enumerate() {
-                let slot_index = u32::try_from(index).unwrap_or(u32::MAX);
-                if children.iter().any(|child| child.index == slot_index) {
-                    continue;
-                }
-                let upstream_child = |name: &str| {
-                    position(name).and_then(|at| {
-                        children
-                            .iter()
-                            .find(|child| child.index as usize == at)
-                            .cloned()
-                    })
-                };
-                let statuses: Vec<Option<Status>> = op
-                    .upstream
-                    .iter()
-                    .map(|name| upstream_child(name).map(|child| child.status))
-                    .collect();
-                let slot = PipelineSlot {
-                    uuid: pipeline.uuid.clone(),
-                    index: slot_index,
-                };
-                let ended = match shared::pipeline::decide(op, &statuses) {
-                    Decision::Wait => continue,
-                    Decision::End(status, why) => Some((status, "UpstreamStatus", why)),
-                    Decision::Start => {
-                        let mut runs = HashMap::new();
-                        for name in &op.upstream {
-                            if let Some(child) = upstream_child(name) {
-                                let upstream = self.state.store.run_by_uuid(&child.uuid).await?;
-                                runs.insert(
-                                    name.clone(),
-                                    Upstream {
-                                        uuid: upstream.run.uuid,
-                                        name: upstream.run.name,
-                                        status: Some(upstream.run.status),
-                                        inputs: upstream.run.inputs.unwrap_or_default(),
-                                        outputs: upstream.run.outputs.unwrap_or_default(),
-                                    },
-                                );
-                            }
-                        }
-                        let params = run["operations"][index]
-                            .get("params")
-                            .and_then(Json::as_object)
-                            .cloned()
-                            .unwrap_or_default();
-                        let operation =
-                            shared::pipeline::resolve_params(&params, &dag_inputs, &runs).and_then(
-                                |params| shared::pipeline::op_operation(run, index, params),
-                            );
-                        match operation {
-                            Err(why) => Some((Status::Failed, "ParamsUnresolved", why)),
-                            Ok(operation) => {
-                                let body = OperationBody {
-                                    content: Some(operation.to_string()),
-                                    name: Some(op.name.clone()),
-                                    tags: Some(pipeline.tags.clone()),
-                                    ..OperationBody::default()
-                                };
-                                match submit_run(
-                                    &self.state,
-                                    &project,
-                                    body,
-                                    None,
-                                    Some(slot.clone()),
-                                )
-                                .await
-                                {
-                                    Ok(child) => {
-                                        children.push(PipelineChild {
-                                            index: slot_index,
-                                            uuid: child.uuid,
-                                            status: child.status,
-                                        });
-                                        created += 1;
-                                        None
-                                    }
-                                    Err(AppError::Conflict(_)) => None,
-                                    Err(error) => {
-                                        Some((Status::Failed, "NotSubmitted", error.to_string()))
-                                    }
-                                }
-                            }
-                        }
-                    }
-                };
-                if let Some((status, reason, why)) = ended {
-                    let child = self
-                        .record_ended(stored, run, index, op, slot, status, reason, why)
-                        .await?;
-                    children.push(child);
-                    created += 1;
-                }
-            }
-            if created == 0 {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Records the run of an operation that ends without executing, so that the DAG shows
-    /// every operation with its status and why.
-    #[allow(clippy::too_many_arguments)]
-    async fn record_ended(
-        &self,
-        stored: &StoredRun,
-        run: &Json,
-        index: usize,
-        op: &shared::pipeline::Op,
-        slot: PipelineSlot,
-        status: Status,
-        reason: &str,
-        why: String,
-    ) -> Result<PipelineChild, AppError> {
-        let operation = shared::pipeline::op_operation(run, index, serde_json::Map::new())
-            .unwrap_or(Json::Null);
-        let kind = operation
-            .pointer("/component/run/kind")
-            .and_then(Json::as_str)
-            .unwrap_or("job")
-            .to_owned();
-        let now = clock::now();
-        let new = crate::store::NewRun {
-            uuid: clock::new_uuid(),
-            body: OperationBody {
-                content: Some(operation.to_string()),
-                name: Some(op.name.clone()),
-                tags: Some(stored.run.tags.clone()),
-                ..OperationBody::default()
-            },
-            name: Some(op.name.clone()),
-            runtime: kind.clone(),
-            kind,
-            executor: self.state.runtime.name().to_owned(),
-            inputs: None,
-            compiled: None,
-            resource: None,
-            conditions: vec![
-                StatusCondition::new(Status::Created, "Scheduler", "Run is created", now),
-                StatusCondition::new(status, reason, why, now),
-            ],
-            created_at: now,
-            cloned_from: None,
-            pipeline: Some(slot),
-        };
-        let run = self
-            .state
-            .store
-            .create_run(&stored.run.owner, &stored.run.project, new)
-            .await?;
-        Ok(PipelineChild {
-            index: u32::try_from(index).unwrap_or(u32::MAX),
-            uuid: run.uuid,
-            status: run.status,
-        })
-    }
-
-    /// The params of each of the pipeline's children.
-    fn plan(&mut self, stored: &StoredRun) -> Result<Arc<Vec<Suggestion>>, String> {
-        if let Some(plan) = self.plans.get(&stored.run.uuid) {
-            return Ok(Arc::clone(plan));
-        }
-        let matrix = stored
-            .compiled
-            .as_ref()
-            .and_then(|compiled| compiled.get("matrix"))
-            .ok_or("the pipeline has no matrix")?;
-        let order = shared::matrix::written_order(stored.run.raw_content.as_deref().unwrap_or(""));
-        // The seed was written into the matrix when it was submitted.
-        let plan = Arc::new(shared::matrix::suggestions(matrix, &order, 0)?);
-        self.plans
-            .insert(stored.run.uuid.clone(), Arc::clone(&plan));
-        Ok(plan)
-    }
-
-    /// Creates the children whose places are empty, in order.
-    async fn create_children(
-        &self,
-        stored: &StoredRun,
-        plan: &[Suggestion],
-        children: &mut Vec<PipelineChild>,
-    ) -> Result<(), String> {
-        if children.len() >= plan.len() {
-            return Ok(());
-        }
-        let taken: HashSet<u32> = children.iter().map(|child| child.index).collect();
-        let pipeline = &stored.run;
-        let project = self
-            .state
-            .store
-            .project(&pipeline.owner, &pipeline.project)
-            .await
-            .map_err(|error| error.to_string())?;
-        let content = pipeline.raw_content.as_deref().unwrap_or_default();
-        let compiled = stored.compiled.as_ref().unwrap_or(&Json::Null);
-        for (index, params) in plan.iter().enumerate() {
-            let index = u32::try_from(index).map_err(|_| "too many runs".to_owned())?;
-            if taken.contains(&index) {
-                continue;
-            }
-            let operation = shared::matrix::child_operation(content, compiled, params)?;
-            let body = OperationBody {
-                content: Some(operation),
-                name: pipeline.name.clone(),
-                tags: Some(pipeline.tags.clone()),
-                ..OperationBody::default()
-            };
-            let slot = PipelineSlot {
-                uuid: pipeline.uuid.clone(),
-                index,
-            };
-            match submit_run(&self.state, &project, body, None, Some(slot)).await {
-                Ok(run) => children.push(PipelineChild {
-                    index,
-                    uuid: run.uuid,
-                    status: run.status,
-                }),
-                // Taken meanwhile (by another scheduler's pass): it exists, once.
-                Err(AppError::Conflict(_)) => {}
-                Err(error) => {
-                    return Err(format!(
-                        "run {index} of the matrix ({}) cannot be created: {error}",
-                        Json::Object(params.clone())
-                    ));
-                }
-            }
-        }
-        Ok(())
+        self.follow(&stored, complete, &children).await
     }
 
     /// Hands the children that wait to the runtime, lowest place first, while fewer than the
@@ -461,7 +222,7 @@ impl Scheduler {
     async fn follow(
         &self,
         stored: &StoredRun,
-        planned: usize,
+        complete: bool,
         children: &[PipelineChild],
     ) -> Result<(), AppError> {
         let uuid = &stored.run.uuid;
@@ -470,7 +231,9 @@ impl Scheduler {
                 .iter()
                 .any(|child| self.handed.contains(&child.uuid))
             || children.iter().any(|child| !waits(child.status));
-        if started && matches!(stored.run.status, Status::Created | Status::Compiled) {
+        let waiting = matches!(stored.run.status, Status::Created | Status::Compiled);
+        // A schedule stays `on_schedule` between its runs.
+        if started && waiting && stored.run.kind != "schedule" {
             let condition = StatusCondition::new(
                 Status::Running,
                 "Scheduler",
@@ -482,7 +245,7 @@ impl Scheduler {
                 .add_condition(uuid, condition, false)
                 .await?;
         }
-        if children.len() < planned || !children.iter().all(|child| child.status.is_done()) {
+        if !complete || !children.iter().all(|child| child.status.is_done()) {
             return Ok(());
         }
         let count = |status: Status| {

@@ -78,8 +78,11 @@ pub struct NewRun {
 pub struct PipelineSlot {
     /// The pipeline's uuid.
     pub uuid: String,
-    /// The child's place: its index among the matrix's suggestions.
+    /// The child's place: its index among the matrix's suggestions, the DAG's operations or
+    /// the schedule's ticks.
     pub index: u32,
+    /// For a schedule's run, when its tick was due.
+    pub due_at: Option<shared::time::Timestamp>,
 }
 
 /// A child of a pipeline, as its scheduler sees it.
@@ -91,6 +94,8 @@ pub struct PipelineChild {
     pub uuid: String,
     /// Its status.
     pub status: Status,
+    /// For a schedule's run, when its tick was due.
+    pub due_at: Option<shared::time::Timestamp>,
 }
 
 /// Who executes a pipeline (a matrix, a DAG, a schedule): Myelin's scheduler, which creates its

@@ -3,5 +3,7 @@
 -- refused rather than doubling it.
 ALTER TABLE runs ADD COLUMN pipeline_uuid TEXT;
 ALTER TABLE runs ADD COLUMN pipeline_index INTEGER;
+-- When a schedule's tick that made the run was due.
+ALTER TABLE runs ADD COLUMN schedule_at INTEGER;
 CREATE UNIQUE INDEX runs_in_pipeline ON runs (pipeline_uuid, pipeline_index)
     WHERE pipeline_uuid IS NOT NULL;

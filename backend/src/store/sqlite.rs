@@ -270,7 +270,8 @@ fn run_columns(content: &str) -> String {
          (SELECT original.name FROM runs original WHERE original.uuid = runs.original_uuid), \
          runs.archived_at IS NULL, runs.bookmarked, runs.readme, runs.pipeline_uuid, \
          (SELECT pipeline.name FROM runs pipeline WHERE pipeline.uuid = runs.pipeline_uuid), \
-         (SELECT pipeline.kind FROM runs pipeline WHERE pipeline.uuid = runs.pipeline_uuid)"
+         (SELECT pipeline.kind FROM runs pipeline WHERE pipeline.uuid = runs.pipeline_uuid), \
+         runs.schedule_at"
     )
 }
 
@@ -319,7 +320,7 @@ fn run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<Run> {
         readme: row.get(30)?,
         // Lists add them; a run alone does not carry them.
         metrics: None,
-        schedule_at: None,
+        schedule_at: row.get::<_, Option<i64>>(34)?.map(Timestamp::from_micros),
         pipeline: row
             .get::<_, Option<String>>(31)?
             .map(|uuid| -> rusqlite::Result<Json> {
@@ -349,14 +350,14 @@ fn run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<Run> {
 /// submitted; a client's own run, never compiled, shows what it sent in both.
 fn stored_run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<StoredRun> {
     let mut run = run_from_row(row, settings)?;
-    let compiled: Option<Json> = optional_json_column(row, 34)?;
+    let compiled: Option<Json> = optional_json_column(row, 35)?;
     if let Some(compiled) = &compiled {
         run.content = Some(compiled.to_string());
     }
     Ok(StoredRun {
         run,
         compiled,
-        resource: optional_json_column(row, 35)?,
+        resource: optional_json_column(row, 36)?,
     })
 }
 
@@ -1052,9 +1053,9 @@ impl Store for Sqlite {
                 "INSERT INTO runs (uuid, project_id, name, description, kind, runtime, executor, \
                  status, conditions, inputs, tags, meta_info, managed_by, is_managed, pending, \
                  created_at, updated_at, started_at, finished_at, wait_time, duration, \
-                 original_uuid, cloning_kind, pipeline_uuid, pipeline_index) VALUES (?1, ?2, ?3, \
-                 ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17, ?18, ?19, \
-                 ?20, ?21, ?22, ?23, ?24)",
+                 original_uuid, cloning_kind, pipeline_uuid, pipeline_index, schedule_at) VALUES \
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17, \
+                 ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
                 params![
                     run.uuid,
                     project_id,
@@ -1080,6 +1081,10 @@ impl Store for Sqlite {
                     run.cloned_from.as_ref().map(|(_, kind)| kind),
                     run.pipeline.as_ref().map(|slot| &slot.uuid),
                     run.pipeline.as_ref().map(|slot| slot.index),
+                    run.pipeline
+                        .as_ref()
+                        .and_then(|slot| slot.due_at)
+                        .map(Timestamp::as_micros),
                 ],
             )?;
             let run_id = transaction.last_insert_rowid();
@@ -1790,7 +1795,8 @@ impl Store for Sqlite {
         let uuid = uuid.to_owned();
         self.read(move |connection, _| {
             let mut statement = connection.prepare_cached(
-                "SELECT pipeline_index, uuid, status FROM runs WHERE pipeline_uuid = ?1 \
+                "SELECT pipeline_index, uuid, status, schedule_at FROM runs \
+                 WHERE pipeline_uuid = ?1 \
                  ORDER BY pipeline_index",
             )?;
             let children = statement
@@ -1800,6 +1806,7 @@ impl Store for Sqlite {
                         index: row.get(0)?,
                         uuid: row.get(1)?,
                         status: Status::parse(&status).unwrap_or(Status::Unknown),
+                        due_at: row.get::<_, Option<i64>>(3)?.map(Timestamp::from_micros),
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
