@@ -9,6 +9,7 @@ pub mod compare_view;
 pub mod diff;
 pub mod format;
 pub mod log_view;
+pub mod pipeline_view;
 pub mod preview;
 pub mod rows;
 pub mod runs_view;

@@ -281,7 +281,7 @@ fn shape_of(operation: &Json) -> Shape {
 
 /// A DAG's operations with what each waits for: its `dependencies`, and the operations its
 /// params read from (`{{ ops.NAME.… }}`).
-fn dag_nodes(run: &Json) -> Vec<DagNode> {
+pub fn dag_nodes(run: &Json) -> Vec<DagNode> {
     let operations = run
         .get("operations")
         .and_then(Json::as_array)

@@ -654,7 +654,7 @@ pub(crate) mod tests {
     }
 
     /// `run` with these metric summaries (`{name: {last, min, max, count}}`).
-    fn with_metrics(mut run: Run, metrics: serde_json::Value) -> Run {
+    pub(crate) fn with_metrics(mut run: Run, metrics: serde_json::Value) -> Run {
         let summaries = metrics
             .as_object()
             .expect("summaries by name")

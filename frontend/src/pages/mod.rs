@@ -12,6 +12,7 @@ pub mod run;
 pub mod run_artifacts;
 pub mod run_logs;
 pub mod run_metrics;
+pub mod run_pipeline;
 pub mod run_spec;
 pub mod run_terminal;
 pub mod runs;

@@ -15,11 +15,12 @@ use wasm_bindgen::JsCast as _;
 
 use crate::api::{self, ApiError};
 use crate::compiler::{Answer, Compiler};
+use crate::components::dag_graph::DagGraph;
 use crate::components::tabs::tab_buttons;
 use crate::components::yaml_view::{documents, download, yaml_view};
 use crate::editor::{Editor, Marker};
 use crate::examples::EXAMPLES;
-use frontend::preview::{DagNode, Input, Preview, Shape};
+use frontend::preview::{Input, Preview, Shape};
 use frontend::{PreviewRequest, diff};
 
 /// How long typing pauses before the text is compiled again.
@@ -893,87 +894,5 @@ fn object_node(object: &Json) -> impl IntoView {
                     .collect_view()}
             </ul>
         </li>
-    }
-}
-
-/// A DAG's operations in columns by depth, an arrow from each to what waits for it.
-#[component]
-fn DagGraph(nodes: Vec<DagNode>) -> impl IntoView {
-    const WIDTH: f64 = 150.0;
-    const HEIGHT: f64 = 40.0;
-    const GAP_X: f64 = 60.0;
-    const GAP_Y: f64 = 24.0;
-    // Depth: the longest chain of dependencies before a node (cycles are the compiler's to
-    // report; they stop the walk).
-    let index_of = |name: &str| nodes.iter().position(|node| node.name == name);
-    let mut depth = vec![0_usize; nodes.len()];
-    for _ in 0..nodes.len() {
-        for (index, node) in nodes.iter().enumerate() {
-            for before in &node.after {
-                if let Some(other) = index_of(before) {
-                    depth[index] = depth[index].max(depth[other] + 1);
-                }
-            }
-        }
-    }
-    let mut rows = vec![0_usize; nodes.len() + 1];
-    let position: Vec<(f64, f64)> = depth
-        .iter()
-        .map(|&column| {
-            let row = rows[column];
-            rows[column] += 1;
-            (
-                column as f64 * (WIDTH + GAP_X) + 8.0,
-                row as f64 * (HEIGHT + GAP_Y) + 8.0,
-            )
-        })
-        .collect();
-    let columns = depth.iter().max().map_or(1, |deepest| deepest + 1);
-    let tallest = rows.iter().max().copied().unwrap_or(1).max(1);
-    let width = columns as f64 * (WIDTH + GAP_X);
-    let height = tallest as f64 * (HEIGHT + GAP_Y) + 16.0;
-    let edges: Vec<(f64, f64, f64, f64)> = nodes
-        .iter()
-        .enumerate()
-        .flat_map(|(index, node)| {
-            let to = position[index];
-            node.after
-                .iter()
-                .filter_map(|before| index_of(before))
-                .map(move |from| (from, to))
-                .collect::<Vec<_>>()
-        })
-        .map(|(from, (x2, y2))| {
-            let (x1, y1) = position[from];
-            (x1 + WIDTH, y1 + HEIGHT / 2.0, x2, y2 + HEIGHT / 2.0)
-        })
-        .collect();
-    view! {
-        <svg class="dag" role="img" aria-label="DAG" viewBox=format!("0 0 {width} {height}") width=width height=height>
-            <defs>
-                <marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse">
-                    <path d="M 0 0 L 10 5 L 0 10 z" />
-                </marker>
-            </defs>
-            {edges
-                .into_iter()
-                .map(|(x1, y1, x2, y2)| {
-                    let middle = (x1 + x2) / 2.0;
-                    view! { <path class="edge" d=format!("M {x1} {y1} C {middle} {y1}, {middle} {y2}, {x2} {y2}") marker-end="url(#arrow)" /> }
-                })
-                .collect_view()}
-            {nodes
-                .iter()
-                .zip(&position)
-                .map(|(node, (x, y))| {
-                    view! {
-                        <g class="op">
-                            <rect x=*x y=*y width=WIDTH height=HEIGHT rx="6" />
-                            <text x=x + WIDTH / 2.0 y=y + HEIGHT / 2.0 + 4.0 text-anchor="middle">{node.name.clone()}</text>
-                        </g>
-                    }
-                })
-                .collect_view()}
-        </svg>
     }
 }

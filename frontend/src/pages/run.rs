@@ -14,6 +14,7 @@ use crate::format::{minute, seconds};
 use crate::pages::run_artifacts::RunArtifacts;
 use crate::pages::run_logs::LogsView;
 use crate::pages::run_metrics::RunMetrics;
+use crate::pages::run_pipeline::RunPipeline;
 use crate::pages::run_spec::RunSpecView;
 use crate::pages::run_terminal::RunTerminal;
 use frontend::log_view::LogBook;
@@ -53,6 +54,10 @@ pub fn RunPage() -> impl IntoView {
         let Some(Ok(run)) = run.get() else {
             return;
         };
+        // A pipeline prints nothing itself: its runs do.
+        if PIPELINE_KINDS.contains(&run.kind.as_str()) {
+            return;
+        }
         if streaming.with_value(|shown| shown.as_deref() == Some(run.uuid.as_str())) {
             return;
         }
@@ -84,7 +89,13 @@ pub fn RunPage() -> impl IntoView {
         });
     });
     let (tab_query, set_tab_query) = query_signal::<String>("tab");
-    let tab = Memo::new(move |_| Tab::from_query(tab_query.get().as_deref()));
+    // A pipeline's page is about its runs; a run's, about its logs.
+    let pipeline = Memo::new(move |_| {
+        run.get()
+            .and_then(Result::ok)
+            .is_some_and(|run| PIPELINE_KINDS.contains(&run.kind.as_str()))
+    });
+    let tab = Memo::new(move |_| Tab::from_query(tab_query.get().as_deref(), pipeline.get()));
     // The terminal depends only on which run it is and whether it runs: a status reload that
     // changes neither must not close the session.
     let live = Memo::new(move |_| {
@@ -109,13 +120,16 @@ pub fn RunPage() -> impl IntoView {
             Some(Ok(run)) => header(run).into_any(),
         }}
         <nav class="run-tabs" role="tablist" aria-label="Run sections">
-            {tab_buttons(Tab::ALL, Tab::title, move || tab.get(), move |each| set_tab_query.set(Some(each.key().to_owned())))}
+            {move || tab_buttons(Tab::shown(pipeline.get()), Tab::title, move || tab.get(), move |each| set_tab_query.set(Some(each.key().to_owned())))}
         </nav>
         {move || match (tab.get(), run.get()) {
             (Tab::Overview, Some(Ok(run))) => overview(run).into_any(),
             _ => ().into_any(),
         }}
         // Read once per visit of the tab, not again on every status change.
+        {move || (tab.get() == Tab::Runs).then(|| {
+            shown.get().map(|run| view! { <RunPipeline run=run /> })
+        })}
         {move || (tab.get() == Tab::Spec).then(|| {
             shown.get().map(|run| view! { <RunSpecView run=run /> })
         })}
@@ -144,9 +158,13 @@ pub fn RunPage() -> impl IntoView {
     }
 }
 
+/// The kinds of run whose children a scheduler makes.
+const PIPELINE_KINDS: &[&str] = &["matrix", "dag", "schedule"];
+
 /// The sections of a run's page; the URL's `tab` names the one shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Tab {
+    Runs,
     Overview,
     Logs,
     Terminal,
@@ -165,8 +183,20 @@ impl Tab {
         Tab::Artifacts,
     ];
 
+    /// A pipeline's tabs: it has no logs, terminal or artifacts of its own.
+    const PIPELINE: [Tab; 3] = [Tab::Runs, Tab::Overview, Tab::Spec];
+
+    fn shown(pipeline: bool) -> Vec<Tab> {
+        if pipeline {
+            Tab::PIPELINE.to_vec()
+        } else {
+            Tab::ALL.to_vec()
+        }
+    }
+
     fn key(self) -> &'static str {
         match self {
+            Tab::Runs => "runs",
             Tab::Overview => "overview",
             Tab::Logs => "logs",
             Tab::Terminal => "terminal",
@@ -178,6 +208,7 @@ impl Tab {
 
     fn title(self) -> &'static str {
         match self {
+            Tab::Runs => "Runs",
             Tab::Overview => "Overview",
             Tab::Logs => "Logs",
             Tab::Terminal => "Terminal",
@@ -187,12 +218,14 @@ impl Tab {
         }
     }
 
-    /// The tab a URL names; the logs when it names none.
-    fn from_query(key: Option<&str>) -> Tab {
-        Tab::ALL
-            .into_iter()
+    /// The tab a URL names; the first one shown when it names none.
+    fn from_query(key: Option<&str>, pipeline: bool) -> Tab {
+        let shown = Tab::shown(pipeline);
+        shown
+            .iter()
+            .copied()
             .find(|tab| Some(tab.key()) == key)
-            .unwrap_or(Tab::Logs)
+            .unwrap_or(if pipeline { Tab::Runs } else { Tab::Logs })
     }
 }
 

@@ -1,0 +1,256 @@
+//! A pipeline's Runs tab: a DAG as a graph whose operations take their runs' statuses as they
+//! change, a matrix's results as one input against one metric with the best run marked, and
+//! the children in the runs table, filtered to this pipeline.
+
+use std::time::Duration;
+
+use frontend::pipeline_view::{self, Results};
+use frontend::runs_view::Scope;
+use leptos::prelude::*;
+use serde_json::Value as Json;
+use shared::api::{ListResponse, Run};
+
+use crate::api::{self, RunsWindow};
+use crate::components::dag_graph::DagGraph;
+use crate::components::runs_table::{Reply, RunsTable};
+use crate::pages::runs::source;
+
+/// Changes pushed by the server are gathered for this long before the children are read again.
+const SETTLE: Duration = Duration::from_millis(300);
+
+/// The most children the graph and the chart read.
+const SHOWN: usize = 1_000;
+
+/// The Runs tab of a pipeline run.
+#[component]
+pub fn RunPipeline(run: Run) -> impl IntoView {
+    let project = run.project.clone();
+    let pipeline = run.uuid.clone();
+    let changes = RwSignal::new(0_u64);
+    let settling = StoredValue::new(false);
+    let watching = api::watch_runs(&project, move |_| {
+        if settling.try_get_value() != Some(false) {
+            return;
+        }
+        settling.set_value(true);
+        set_timeout(
+            move || {
+                settling.try_set_value(false);
+                changes.try_update(|changes| *changes += 1);
+            },
+            SETTLE,
+        );
+    });
+    let watch = StoredValue::new_local(watching.ok());
+    on_cleanup(move || watch.set_value(None));
+
+    let filter = format!("pipeline:{pipeline}");
+    let children = {
+        let (project, filter) = (project.clone(), filter.clone());
+        LocalResource::new(move || {
+            changes.track();
+            let window = RunsWindow {
+                query: filter.clone(),
+                sort: "created_at".to_owned(),
+                offset: 0,
+                limit: SHOWN,
+            };
+            let project = project.clone();
+            async move { api::runs(&project, &window).await }
+        })
+    };
+    let compiled: Json = run
+        .content
+        .as_deref()
+        .and_then(|content| serde_json::from_str(content).ok())
+        .unwrap_or_default();
+    let graph = (run.kind == "dag").then(|| {
+        let nodes = frontend::preview::dag_nodes(&compiled["run"]);
+        let project = project.clone();
+        view! {
+            <section class="panel" aria-label="Graph">
+                <h2>"Graph"</h2>
+                {move || {
+                    let runs = children
+                        .get()
+                        .and_then(Result::ok)
+                        .map(|list| pipeline_view::runs_by_op(&list.results))
+                        .unwrap_or_default();
+                    view! { <DagGraph nodes=nodes.clone() runs=runs project=project.clone() /> }
+                }}
+            </section>
+        }
+    });
+    let chart = (run.kind == "matrix").then(|| view! { <ResultsChart children=children /> });
+
+    let listed = (project.clone(), filter);
+    let list = move |window: RunsWindow| -> Reply<ListResponse<Run>> {
+        let (project, filter) = listed.clone();
+        let query = if window.query.trim().is_empty() {
+            filter
+        } else {
+            format!("{filter}, {}", window.query)
+        };
+        Box::pin(async move { api::runs(&project, &RunsWindow { query, ..window }).await })
+    };
+    view! {
+        {graph}
+        {chart}
+        <section class="panel pipeline-runs" aria-label="Pipeline runs">
+            <h2>"Runs"</h2>
+            <RunsTable
+                source=source(list)
+                scope=Scope::Project
+                changes=changes
+                export_name=format!("{pipeline}-runs.csv")
+                empty=|| "No runs yet."
+            />
+        </section>
+    }
+}
+
+/// A matrix's results: an input chosen across, a metric's last value up, the best run ringed.
+#[component]
+fn ResultsChart(children: LocalResource<Result<ListResponse<Run>, api::ApiError>>) -> impl IntoView {
+    let input = RwSignal::new(None::<String>);
+    let metric = RwSignal::new(None::<String>);
+    let maximize = RwSignal::new(false);
+    let listed = move || {
+        children
+            .get()
+            .and_then(Result::ok)
+            .map(|list| list.results)
+            .unwrap_or_default()
+    };
+    let axes = Memo::new(move |_| pipeline_view::axes(&listed()));
+    let chosen = move || {
+        let (inputs, metrics) = axes.get();
+        let input = input.get().or_else(|| inputs.first().cloned())?;
+        let metric = metric.get().or_else(|| metrics.first().cloned())?;
+        Some((input, metric))
+    };
+    let select = |label: &'static str, options: Vec<String>, signal: RwSignal<Option<String>>| {
+        view! {
+            <label>
+                {label}" "
+                <select
+                    aria-label=label
+                    on:change=move |event| signal.set(Some(event_target_value(&event)))
+                >
+                    {options
+                        .into_iter()
+                        .map(|option| {
+                            let selected = signal.get_untracked().as_deref() == Some(option.as_str());
+                            view! { <option selected=selected>{option.clone()}</option> }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+        }
+    };
+    view! {
+        <section class="panel results" aria-label="Results">
+            <h2>"Results"</h2>
+            {move || {
+                let (inputs, metrics) = axes.get();
+                if inputs.is_empty() || metrics.is_empty() {
+                    return view! {
+                        <p class="muted">
+                            "The chart shows an input against a metric once runs have logged one."
+                        </p>
+                    }
+                    .into_any();
+                }
+                let Some((x, y)) = chosen() else {
+                    return ().into_any();
+                };
+                let results = pipeline_view::results(&listed(), &x, &y, maximize.get());
+                view! {
+                    <div class="results-controls">
+                        {select("Input", inputs, input)}
+                        {select("Metric", metrics, metric)}
+                        <label>
+                            <input
+                                type="checkbox"
+                                prop:checked=move || maximize.get()
+                                on:change=move |event| maximize.set(event_target_checked(&event))
+                            />
+                            " Higher is better"
+                        </label>
+                    </div>
+                    {scatter(&results, &x, &y)}
+                }
+                .into_any()
+            }}
+        </section>
+    }
+}
+
+/// The points of `results` in an SVG, with their axes' extremes written at the ends.
+fn scatter(results: &Results, input: &str, metric: &str) -> impl IntoView {
+    const WIDTH: f64 = 640.0;
+    const HEIGHT: f64 = 260.0;
+    const PAD: f64 = 44.0;
+    let (x0, x1) = results.x;
+    let (y0, y1) = results.y;
+    let place = |x: f64, y: f64| {
+        (
+            PAD + (x - x0) / (x1 - x0) * (WIDTH - 2.0 * PAD),
+            HEIGHT - PAD - (y - y0) / (y1 - y0) * (HEIGHT - 2.0 * PAD),
+        )
+    };
+    let best = results.best.map(|best| {
+        let point = &results.points[best];
+        let (cx, cy) = place(point.x, point.y);
+        view! {
+            <circle class="best" cx=cx cy=cy r="9" />
+            <text class="best-label" x=cx + 12.0 y=cy - 10.0>"best"</text>
+        }
+    });
+    let ticks_x = if results.categories.is_empty() {
+        vec![(x0, short(x0)), (x1, short(x1))]
+    } else {
+        results
+            .categories
+            .iter()
+            .enumerate()
+            .map(|(index, category)| (index as f64, category.clone()))
+            .collect()
+    };
+    view! {
+        <svg class="scatter" role="img" aria-label=format!("{metric} against {input}") viewBox=format!("0 0 {WIDTH} {HEIGHT}") width=WIDTH height=HEIGHT>
+            <line class="axis" x1=PAD y1=HEIGHT - PAD x2=WIDTH - PAD y2=HEIGHT - PAD />
+            <line class="axis" x1=PAD y1=PAD x2=PAD y2=HEIGHT - PAD />
+            {ticks_x
+                .into_iter()
+                .map(|(x, label)| {
+                    let (px, _) = place(x, y0);
+                    view! { <text class="tick" x=px y=HEIGHT - PAD + 16.0 text-anchor="middle">{label}</text> }
+                })
+                .collect_view()}
+            <text class="tick" x=PAD - 6.0 y=HEIGHT - PAD text-anchor="end">{short(y0)}</text>
+            <text class="tick" x=PAD - 6.0 y=PAD + 4.0 text-anchor="end">{short(y1)}</text>
+            <text class="axis-title" x=WIDTH / 2.0 y=HEIGHT - 6.0 text-anchor="middle">{input.to_owned()}</text>
+            <text class="axis-title" x="12" y=HEIGHT / 2.0 transform=format!("rotate(-90 12 {})", HEIGHT / 2.0) text-anchor="middle">{metric.to_owned()}</text>
+            {best}
+            {results
+                .points
+                .iter()
+                .map(|point| {
+                    let (cx, cy) = place(point.x, point.y);
+                    view! {
+                        <circle class="point" cx=cx cy=cy r="5" data-run=point.uuid.clone()>
+                            <title>{point.label.clone()}</title>
+                        </circle>
+                    }
+                })
+                .collect_view()}
+        </svg>
+    }
+}
+
+/// A number short enough for an axis end.
+fn short(value: f64) -> String {
+    let text = format!("{value:.4}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
