@@ -5,21 +5,10 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
-use support::{Browser, Server};
-
-/// The tracking client's venv, which `cargo xtask test` names.
-fn tracking_python() -> PathBuf {
-    let venv = std::env::var_os("MYELIN_POLYAXON_VENV")
-        .map(PathBuf::from)
-        .expect("MYELIN_POLYAXON_VENV names no venv: run the tests with `cargo xtask test`");
-    let python = venv.join("bin/python");
-    assert!(python.is_file(), "no Python in {}", venv.display());
-    python
-}
+use support::{Browser, Server, tracking_python};
 
 /// A training run: `loss` falls at a speed set by `lr`, logged every step by the tracking
 /// client; `epochs` and `seed` are the same in every run.

@@ -233,10 +233,13 @@ async fn examples_show_a_dag_and_a_grid_and_the_text_survives_a_reload() {
             "This grid search makes 9 runs.",
         )
         .await;
-    // The server compiles it too, and says it does not run searches yet.
+    // The server runs it: the page of the search opens on its runs.
     browser.click("//button[text()='Run']").await;
     browser
-        .find("//section[@aria-label='Run settings']//p[@role='alert' and contains(.,'the server refused the run')]")
+        .find("//nav[@aria-label='Run sections']/button[@aria-selected='true' and text()='Runs']")
+        .await;
+    browser
+        .find("//header//p[contains(.,'matrix')]")
         .await;
 
     // What was in the editor is there after a reload.

@@ -144,6 +144,114 @@ fn text(value: &Json) -> String {
     }
 }
 
+/// The chart of `results` as SVG markup: a point per run (its title says its input and
+/// metric), the best ringed, the axes' extremes at their ends. Built as text, so the chart
+/// costs the app no code per element; every text from runs is escaped.
+pub fn scatter_svg(results: &Results, input: &str, metric: &str) -> String {
+    use std::fmt::Write as _;
+    const WIDTH: f64 = 640.0;
+    const HEIGHT: f64 = 260.0;
+    // Room at the left for the metric's extremes.
+    const PAD: f64 = 64.0;
+    let (x0, x1) = results.x;
+    let (y0, y1) = results.y;
+    let place = |x: f64, y: f64| {
+        (
+            PAD + (x - x0) / (x1 - x0) * (WIDTH - 2.0 * PAD),
+            HEIGHT - PAD - (y - y0) / (y1 - y0) * (HEIGHT - 2.0 * PAD),
+        )
+    };
+    let (input, metric) = (escape(input), escape(metric));
+    let mut svg = format!(
+        "<svg class=\"scatter\" role=\"img\" aria-label=\"{metric} against {input}\" \
+         viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"{WIDTH}\" height=\"{HEIGHT}\">\
+         <line class=\"axis\" x1=\"{PAD}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\"/>\
+         <line class=\"axis\" x1=\"{PAD}\" y1=\"{PAD}\" x2=\"{PAD}\" y2=\"{b}\"/>",
+        b = HEIGHT - PAD,
+        r = WIDTH - PAD,
+    );
+    let ticks: Vec<(f64, String)> = if results.categories.is_empty() {
+        vec![(x0, short(x0)), (x1, short(x1))]
+    } else {
+        results
+            .categories
+            .iter()
+            .enumerate()
+            .map(|(index, category)| (index as f64, category.clone()))
+            .collect()
+    };
+    for (x, label) in ticks {
+        let (px, _) = place(x, y0);
+        let _ = write!(
+            svg,
+            "<text class=\"tick\" x=\"{px:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            HEIGHT - PAD + 16.0,
+            escape(&label)
+        );
+    }
+    let _ = write!(
+        svg,
+        "<text class=\"tick\" x=\"{l}\" y=\"{b}\" text-anchor=\"end\">{}</text>\
+         <text class=\"tick\" x=\"{l}\" y=\"{t}\" text-anchor=\"end\">{}</text>\
+         <text class=\"axis-title\" x=\"{cx}\" y=\"{bottom}\" text-anchor=\"middle\">{input}</text>\
+         <text class=\"axis-title\" x=\"12\" y=\"{cy}\" transform=\"rotate(-90 12 {cy})\" \
+         text-anchor=\"middle\">{metric}</text>",
+        short(y0),
+        short(y1),
+        l = PAD - 6.0,
+        b = HEIGHT - PAD,
+        t = PAD + 4.0,
+        cx = WIDTH / 2.0,
+        bottom = HEIGHT - 6.0,
+        cy = HEIGHT / 2.0,
+    );
+    if let Some(best) = results.best {
+        let point = &results.points[best];
+        let (cx, cy) = place(point.x, point.y);
+        let _ = write!(
+            svg,
+            "<circle class=\"best\" cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"9\"/>\
+             <text class=\"best-label\" x=\"{:.1}\" y=\"{:.1}\">best</text>",
+            cx + 12.0,
+            cy - 10.0
+        );
+    }
+    for point in &results.points {
+        let (cx, cy) = place(point.x, point.y);
+        let _ = write!(
+            svg,
+            "<circle class=\"point\" cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"5\" data-run=\"{}\">\
+             <title>{}</title></circle>",
+            escape(&point.uuid),
+            escape(&point.label)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A number short enough for an axis end.
+fn short(value: f64) -> String {
+    let text = format!("{value:.4}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// Text made safe inside markup, attribute values included.
+fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +283,22 @@ mod tests {
         let highest = super::results(&children, "lr", "loss", true);
         assert_eq!(highest.points[highest.best.unwrap()].uuid, "c");
         assert_eq!(axes(&children), (vec!["lr".to_owned()], vec!["loss".to_owned()]));
+    }
+
+    #[test]
+    fn the_chart_is_markup_with_every_run_s_text_escaped() {
+        let children = [
+            child("a", json!("<script>"), Some(0.5)),
+            child("b", json!("adam"), Some(0.2)),
+        ];
+        let results = results(&children, "lr", "loss", false);
+        let svg = scatter_svg(&results, "lr", "lo\"ss");
+        assert!(svg.starts_with("<svg class=\"scatter\""), "{svg}");
+        assert!(!svg.contains("<script>"), "{svg}");
+        assert!(svg.contains("&lt;script&gt;"), "{svg}");
+        assert!(svg.contains("aria-label=\"lo&quot;ss against lr\""), "{svg}");
+        assert_eq!(svg.matches("class=\"point\"").count(), 2);
+        assert_eq!(svg.matches("class=\"best\"").count(), 1);
     }
 
     #[test]

@@ -476,3 +476,13 @@ fn wait_for_port(port: u16) {
         std::thread::sleep(Duration::from_millis(25));
     }
 }
+
+/// The Python of the tracking client's venv (PyPI polyaxon), which `cargo xtask test` names.
+pub fn tracking_python() -> PathBuf {
+    let venv = std::env::var_os("MYELIN_POLYAXON_VENV")
+        .map(PathBuf::from)
+        .expect("MYELIN_POLYAXON_VENV names no venv: run the tests with `cargo xtask test`");
+    let python = venv.join("bin/python");
+    assert!(python.is_file(), "no Python in {}", venv.display());
+    python
+}

@@ -22,6 +22,7 @@ pub fn DagGraph(
     #[prop(optional)]
     project: String,
 ) -> impl IntoView {
+    let navigate = leptos_router::hooks::use_navigate();
     const WIDTH: f64 = 150.0;
     const HEIGHT: f64 = 40.0;
     const GAP_X: f64 = 60.0;
@@ -94,15 +95,31 @@ pub fn DagGraph(
                         <text x=x + WIDTH / 2.0 y=y + HEIGHT / 2.0 + 4.0 text-anchor="middle">{node.name.clone()}</text>
                     };
                     match runs.get(&node.name) {
-                        Some((status, uuid)) => view! {
-                            <a class="op-link" href=format!("/projects/{project}/runs/{uuid}")>
-                                <g class=format!("op {}", tone(*status)) data-status=status.as_str()>
+                        Some((status, uuid)) => {
+                            // An SVG anchor is not an HTML one: the operation navigates itself.
+                            let href = format!("/projects/{project}/runs/{uuid}");
+                            let navigate = navigate.clone();
+                            let open = move || navigate(&href, Default::default());
+                            let by_key = open.clone();
+                            view! {
+                                <g
+                                    class=format!("op link {}", tone(*status))
+                                    data-status=status.as_str()
+                                    role="link"
+                                    tabindex="0"
+                                    on:click=move |_| open()
+                                    on:keydown=move |event| {
+                                        if event.key() == "Enter" {
+                                            by_key();
+                                        }
+                                    }
+                                >
                                     <title>{format!("{}: {}", node.name, status.as_str())}</title>
                                     {shape}
                                 </g>
-                            </a>
+                            }
+                            .into_any()
                         }
-                        .into_any(),
                         None => view! { <g class="op">{shape}</g> }.into_any(),
                     }
                 })

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use frontend::pipeline_view::{self, Results};
+use frontend::pipeline_view;
 use frontend::runs_view::Scope;
 use leptos::prelude::*;
 use serde_json::Value as Json;
@@ -178,79 +178,10 @@ fn ResultsChart(children: LocalResource<Result<ListResponse<Run>, api::ApiError>
                             " Higher is better"
                         </label>
                     </div>
-                    {scatter(&results, &x, &y)}
+                    <div class="scatter-box" inner_html=pipeline_view::scatter_svg(&results, &x, &y) />
                 }
                 .into_any()
             }}
         </section>
     }
-}
-
-/// The points of `results` in an SVG, with their axes' extremes written at the ends.
-fn scatter(results: &Results, input: &str, metric: &str) -> impl IntoView {
-    const WIDTH: f64 = 640.0;
-    const HEIGHT: f64 = 260.0;
-    const PAD: f64 = 44.0;
-    let (x0, x1) = results.x;
-    let (y0, y1) = results.y;
-    let place = |x: f64, y: f64| {
-        (
-            PAD + (x - x0) / (x1 - x0) * (WIDTH - 2.0 * PAD),
-            HEIGHT - PAD - (y - y0) / (y1 - y0) * (HEIGHT - 2.0 * PAD),
-        )
-    };
-    let best = results.best.map(|best| {
-        let point = &results.points[best];
-        let (cx, cy) = place(point.x, point.y);
-        view! {
-            <circle class="best" cx=cx cy=cy r="9" />
-            <text class="best-label" x=cx + 12.0 y=cy - 10.0>"best"</text>
-        }
-    });
-    let ticks_x = if results.categories.is_empty() {
-        vec![(x0, short(x0)), (x1, short(x1))]
-    } else {
-        results
-            .categories
-            .iter()
-            .enumerate()
-            .map(|(index, category)| (index as f64, category.clone()))
-            .collect()
-    };
-    view! {
-        <svg class="scatter" role="img" aria-label=format!("{metric} against {input}") viewBox=format!("0 0 {WIDTH} {HEIGHT}") width=WIDTH height=HEIGHT>
-            <line class="axis" x1=PAD y1=HEIGHT - PAD x2=WIDTH - PAD y2=HEIGHT - PAD />
-            <line class="axis" x1=PAD y1=PAD x2=PAD y2=HEIGHT - PAD />
-            {ticks_x
-                .into_iter()
-                .map(|(x, label)| {
-                    let (px, _) = place(x, y0);
-                    view! { <text class="tick" x=px y=HEIGHT - PAD + 16.0 text-anchor="middle">{label}</text> }
-                })
-                .collect_view()}
-            <text class="tick" x=PAD - 6.0 y=HEIGHT - PAD text-anchor="end">{short(y0)}</text>
-            <text class="tick" x=PAD - 6.0 y=PAD + 4.0 text-anchor="end">{short(y1)}</text>
-            <text class="axis-title" x=WIDTH / 2.0 y=HEIGHT - 6.0 text-anchor="middle">{input.to_owned()}</text>
-            <text class="axis-title" x="12" y=HEIGHT / 2.0 transform=format!("rotate(-90 12 {})", HEIGHT / 2.0) text-anchor="middle">{metric.to_owned()}</text>
-            {best}
-            {results
-                .points
-                .iter()
-                .map(|point| {
-                    let (cx, cy) = place(point.x, point.y);
-                    view! {
-                        <circle class="point" cx=cx cy=cy r="5" data-run=point.uuid.clone()>
-                            <title>{point.label.clone()}</title>
-                        </circle>
-                    }
-                })
-                .collect_view()}
-        </svg>
-    }
-}
-
-/// A number short enough for an axis end.
-fn short(value: f64) -> String {
-    let text = format!("{value:.4}");
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
