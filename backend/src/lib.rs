@@ -15,6 +15,7 @@ mod config;
 mod culling;
 mod error;
 mod guard;
+pub mod hooks;
 pub mod metrics;
 mod routes;
 pub mod runtime;
@@ -91,6 +92,7 @@ pub async fn serve(
     let state = AppState::open(config, &api_host).await?;
     recover(&state).await?;
     scheduler::spawn(state.clone());
+    hooks::spawn(state.clone());
     tokio::spawn(culling::cull(state.clone()));
     tokio::spawn(metrics::follow(
         state.metrics.clone(),

@@ -238,9 +238,7 @@ async fn examples_show_a_dag_and_a_grid_and_the_text_survives_a_reload() {
     browser
         .find("//nav[@aria-label='Run sections']/button[@aria-selected='true' and text()='Runs']")
         .await;
-    browser
-        .find("//header//p[contains(.,'matrix')]")
-        .await;
+    browser.find("//header//p[contains(.,'matrix')]").await;
 
     // What was in the editor is there after a reload.
     browser.open(&server.url("/new")).await;

@@ -127,7 +127,9 @@ async fn a_dag_and_a_grid_from_the_editor_run_and_show_as_a_graph_and_a_results_
     )
     .await;
     let edges = browser
-        .evaluate("document.querySelectorAll(\"section[aria-label='Graph'] svg.dag path.edge\").length")
+        .evaluate(
+            "document.querySelectorAll(\"section[aria-label='Graph'] svg.dag path.edge\").length",
+        )
         .await;
     assert_eq!(edges, json!(2), "prepare → train → evaluate");
     wait_until(

@@ -276,13 +276,20 @@ mod tests {
             child("d", json!(0.5), None),
         ];
         let results = results(&children, "lr", "loss", false);
-        assert_eq!(results.points.len(), 3, "a run without the metric is left out");
+        assert_eq!(
+            results.points.len(),
+            3,
+            "a run without the metric is left out"
+        );
         assert_eq!(results.points[results.best.unwrap()].uuid, "b");
         assert_eq!(results.x, (0.001, 0.1));
         assert_eq!(results.y, (0.2, 0.9));
         let highest = super::results(&children, "lr", "loss", true);
         assert_eq!(highest.points[highest.best.unwrap()].uuid, "c");
-        assert_eq!(axes(&children), (vec!["lr".to_owned()], vec!["loss".to_owned()]));
+        assert_eq!(
+            axes(&children),
+            (vec!["lr".to_owned()], vec!["loss".to_owned()])
+        );
     }
 
     #[test]
@@ -296,7 +303,10 @@ mod tests {
         assert!(svg.starts_with("<svg class=\"scatter\""), "{svg}");
         assert!(!svg.contains("<script>"), "{svg}");
         assert!(svg.contains("&lt;script&gt;"), "{svg}");
-        assert!(svg.contains("aria-label=\"lo&quot;ss against lr\""), "{svg}");
+        assert!(
+            svg.contains("aria-label=\"lo&quot;ss against lr\""),
+            "{svg}"
+        );
         assert_eq!(svg.matches("class=\"point\"").count(), 2);
         assert_eq!(svg.matches("class=\"best\"").count(), 1);
     }

@@ -18,6 +18,7 @@ mod dag;
 pub mod diagnostic;
 pub mod downsample;
 pub mod events;
+pub mod hooks;
 pub mod hub;
 pub mod importance;
 mod inline;

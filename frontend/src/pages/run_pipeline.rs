@@ -111,7 +111,9 @@ pub fn RunPipeline(run: Run) -> impl IntoView {
 
 /// A matrix's results: an input chosen across, a metric's last value up, the best run ringed.
 #[component]
-fn ResultsChart(children: LocalResource<Result<ListResponse<Run>, api::ApiError>>) -> impl IntoView {
+fn ResultsChart(
+    children: LocalResource<Result<ListResponse<Run>, api::ApiError>>,
+) -> impl IntoView {
     let input = RwSignal::new(None::<String>);
     let metric = RwSignal::new(None::<String>);
     let maximize = RwSignal::new(false);
