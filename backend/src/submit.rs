@@ -103,6 +103,7 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
                 created_at: now,
                 cloned_from: None,
                 pipeline: None,
+                cache_key: None,
             },
             execution: None,
         });
@@ -217,6 +218,7 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
             created_at: now,
             cloned_from: None,
             pipeline: None,
+            cache_key: None,
         },
         execution: Some(execution),
     })
@@ -268,6 +270,7 @@ pub async fn submit_run(
     }
     let child = pipeline.is_some();
     prepared.run.pipeline = pipeline;
+    let cached = cache_hit(state, project, &mut prepared).await?;
     let uuid = prepared.run.uuid.clone();
     if let Some(Origin {
         run,
@@ -280,10 +283,22 @@ pub async fn submit_run(
             .await
             .map_err(AppError::BadRequest)?;
     }
-    let run = state
+    let mut run = state
         .store
         .create_run(&project.owner, &project.name, prepared.run)
         .await?;
+    if let Some(outputs) = cached {
+        // What the run it stands for logged, for whoever reads its outputs (a DAG's next
+        // operation).
+        let patch = shared::api::RunPatch {
+            outputs: Some(outputs),
+            ..shared::api::RunPatch::default()
+        };
+        run = state
+            .store
+            .patch_run(&project.owner, &project.name, &run.uuid, patch)
+            .await?;
+    }
     if let Some(execution) = prepared.execution
         && run.pending.is_none()
         && !child
@@ -291,6 +306,50 @@ pub async fn submit_run(
         execute(state, execution).await?;
     }
     Ok(run)
+}
+
+/// When the operation caches and a run of the project did the same and succeeded within its
+/// `ttl`, the new run stands for it: recorded as succeeded from the cache, pointing at it,
+/// never executed. The earlier run's outputs, to give the new one.
+async fn cache_hit(
+    state: &AppState,
+    project: &Project,
+    prepared: &mut Prepared,
+) -> Result<Option<Map<String, Json>>, AppError> {
+    let Some(cache) = prepared.run.compiled.as_ref().and_then(shared::cache::of) else {
+        return Ok(None);
+    };
+    prepared.run.cache_key = Some(cache.key.clone());
+    if prepared.execution.is_none() {
+        return Ok(None);
+    }
+    let now = clock::now();
+    let since = cache.ttl.map(|ttl| {
+        now.plus_micros(-i64::try_from(ttl).unwrap_or(i64::MAX / 1_000_000) * 1_000_000)
+    });
+    let Some(hit) = state
+        .store
+        .cached_run(&project.owner, &project.name, &cache.key, since)
+        .await?
+    else {
+        return Ok(None);
+    };
+    prepared.execution = None;
+    prepared.run.body.pending = None;
+    prepared.run.cloned_from = Some((hit.uuid.clone(), "cache".to_owned()));
+    prepared.run.conditions.push(StatusCondition::new(
+        Status::Succeeded,
+        "Cached",
+        format!(
+            "run {} did the same and succeeded{}: its results stand for this run",
+            hit.uuid,
+            hit.finished_at
+                .map(|at| format!(" at {at}"))
+                .unwrap_or_default()
+        ),
+        now,
+    ));
+    Ok(Some(hit.outputs.unwrap_or_default()))
 }
 
 /// Who executes a run that `polyaxon run --local` submits.
@@ -474,6 +533,7 @@ fn pipeline_run(
         created_at: now,
         cloned_from: None,
         pipeline: None,
+        cache_key: None,
     }
 }
 

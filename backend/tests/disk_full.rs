@@ -487,6 +487,15 @@ impl Store for Full {
     async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {
         self.inner.unfinished_runs().await
     }
+    async fn cached_run(
+        &self,
+        owner: &str,
+        project: &str,
+        key: &str,
+        since: Option<shared::time::Timestamp>,
+    ) -> Result<Option<Run>, StoreError> {
+        self.inner.cached_run(owner, project, key, since).await
+    }
     async fn active_pipelines(&self) -> Result<Vec<String>, StoreError> {
         self.inner.active_pipelines().await
     }
@@ -528,6 +537,7 @@ async fn new_run(store: &dyn Store, uuid: &str) {
                 created_at: now,
                 cloned_from: None,
                 pipeline: None,
+                cache_key: None,
             },
         )
         .await

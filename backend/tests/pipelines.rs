@@ -422,3 +422,58 @@ fn a_schedule_goes_on_through_a_killed_server_starting_the_ticks_it_missed_once(
         .count();
     assert!(late >= 2, "{ticks:?}");
 }
+
+#[test]
+fn a_run_whose_cache_matches_a_succeeded_one_reuses_it_and_starts_nothing() {
+    let server = server("cache");
+    let side = server.root.join("ran");
+    let operation = |lr: f64, seed: u32| {
+        let script = format!(
+            "open({:?}, 'a').write('ran\\n')",
+            side.display().to_string()
+        );
+        format!(
+            "kind: operation\nname: cached\nparams:\n  lr: {{value: {lr}}}\n  seed: {{value: {seed}}}\ncache:\n  ttl: 3600\n  io: [lr]\ncomponent:\n  inputs: [{{name: lr, type: float}}, {{name: seed, type: int}}]\n  run:\n    kind: job\n    container:\n      image: python:3.11\n      command: [python3, -c, {}]\n",
+            serde_json::to_string(&script).unwrap()
+        )
+    };
+    let ran = || {
+        std::fs::read_to_string(&side)
+            .map(|text| text.lines().count())
+            .unwrap_or(0)
+    };
+    let (status, first) = submit(&server, &operation(0.1, 1));
+    assert_eq!(status, 200, "{first}");
+    let first = first["uuid"].as_str().unwrap().to_owned();
+    assert_eq!(
+        server.wait_for(PROJECT, &first, is_done, Duration::from_secs(30)),
+        "succeeded"
+    );
+    assert_eq!(ran(), 1);
+
+    // The same `lr` (the seed is not in `io`): cached, pointing at the first, nothing ran.
+    let (status, second) = submit(&server, &operation(0.1, 2));
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["status"], "succeeded", "{second}");
+    assert_eq!(second["original"]["uuid"], first.as_str());
+    assert_eq!(second["original"]["kind"], "cache");
+    let last = second["status_conditions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap();
+    assert_eq!(last["reason"], "Cached");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(ran(), 1, "a cached run executes nothing");
+
+    // Another `lr`: it runs.
+    let (status, third) = submit(&server, &operation(0.2, 1));
+    assert_eq!(status, 200, "{third}");
+    let third = third["uuid"].as_str().unwrap().to_owned();
+    assert_eq!(
+        server.wait_for(PROJECT, &third, is_done, Duration::from_secs(30)),
+        "succeeded"
+    );
+    assert_eq!(ran(), 2);
+    assert!(server.run(PROJECT, &third)["original"].is_null());
+}

@@ -284,6 +284,7 @@ async fn sync(
         created_at,
         cloned_from: None,
         pipeline: None,
+        cache_key: None,
     };
     let mut created = state
         .store

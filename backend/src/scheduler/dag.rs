@@ -209,6 +209,7 @@ impl Scheduler {
             created_at: now,
             cloned_from: None,
             pipeline: Some(slot),
+            cache_key: None,
         };
         let run = self
             .state

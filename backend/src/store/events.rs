@@ -340,6 +340,16 @@ impl Store for Notifying {
         self.inner.unfinished_runs().await
     }
 
+    async fn cached_run(
+        &self,
+        owner: &str,
+        project: &str,
+        key: &str,
+        since: Option<shared::time::Timestamp>,
+    ) -> Result<Option<Run>, StoreError> {
+        self.inner.cached_run(owner, project, key, since).await
+    }
+
     async fn active_pipelines(&self) -> Result<Vec<String>, StoreError> {
         self.inner.active_pipelines().await
     }

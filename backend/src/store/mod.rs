@@ -71,6 +71,8 @@ pub struct NewRun {
     pub cloned_from: Option<(String, String)>,
     /// The pipeline it is a child of, and its place there.
     pub pipeline: Option<PipelineSlot>,
+    /// What it computes, when its operation caches (`shared::cache`).
+    pub cache_key: Option<String>,
 }
 
 /// A child's place in its pipeline: each place holds one run, ever.
@@ -407,6 +409,15 @@ pub trait Store: Send + Sync + 'static {
     /// first: what a restarted server must pick up again. Pipelines and the children their
     /// scheduler has not handed to the runtime yet are the scheduler's, and not among them.
     async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError>;
+    /// The newest run of the project with the cache key `key` that succeeded at `since` or
+    /// later (ever, when `None`).
+    async fn cached_run(
+        &self,
+        owner: &str,
+        project: &str,
+        key: &str,
+        since: Option<shared::time::Timestamp>,
+    ) -> Result<Option<Run>, StoreError>;
     /// The uuids of the pipelines that have not ended, oldest first.
     async fn active_pipelines(&self) -> Result<Vec<String>, StoreError>;
     /// A pipeline's children, by their place.

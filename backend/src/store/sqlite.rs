@@ -1053,9 +1053,9 @@ impl Store for Sqlite {
                 "INSERT INTO runs (uuid, project_id, name, description, kind, runtime, executor, \
                  status, conditions, inputs, tags, meta_info, managed_by, is_managed, pending, \
                  created_at, updated_at, started_at, finished_at, wait_time, duration, \
-                 original_uuid, cloning_kind, pipeline_uuid, pipeline_index, schedule_at) VALUES \
-                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17, \
-                 ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+                 original_uuid, cloning_kind, pipeline_uuid, pipeline_index, schedule_at, \
+                 cache_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
+                 ?15, ?16, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
                 params![
                     run.uuid,
                     project_id,
@@ -1085,6 +1085,7 @@ impl Store for Sqlite {
                         .as_ref()
                         .and_then(|slot| slot.due_at)
                         .map(Timestamp::as_micros),
+                    run.cache_key,
                 ],
             )?;
             let run_id = transaction.last_insert_rowid();
@@ -1781,6 +1782,37 @@ impl Store for Sqlite {
              AND pending IS NULL AND executor != ?1 AND NOT (pipeline_uuid IS NOT NULL \
              AND status IN ('created', 'compiled')) ORDER BY id",
         )
+        .await
+    }
+
+    async fn cached_run(
+        &self,
+        owner: &str,
+        project: &str,
+        key: &str,
+        since: Option<Timestamp>,
+    ) -> Result<Option<Run>, StoreError> {
+        let (owner, project, key) = (owner.to_owned(), project.to_owned(), key.to_owned());
+        self.read(move |connection, settings| {
+            let project_id = project_id(connection, &owner, &project)?;
+            let id: Option<i64> = connection
+                .query_row(
+                    "SELECT id FROM runs WHERE cache_key = ?1 AND project_id = ?2 \
+                     AND status = 'succeeded' AND finished_at >= ?3 \
+                     ORDER BY finished_at DESC LIMIT 1",
+                    params![
+                        key,
+                        project_id,
+                        since.map_or(i64::MIN, Timestamp::as_micros)
+                    ],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let Some(id) = id else {
+                return Ok(None);
+            };
+            Ok(load_run(connection, settings, "runs.id = ?1", &[&id])?.map(|stored| stored.run))
+        })
         .await
     }
 
