@@ -477,3 +477,56 @@ fn a_run_whose_cache_matches_a_succeeded_one_reuses_it_and_starts_nothing() {
     assert_eq!(ran(), 2);
     assert!(server.run(PROJECT, &third)["original"].is_null());
 }
+
+#[test]
+fn failures_past_the_early_stopping_percent_stop_the_rest_of_the_search() {
+    let server = server("failures");
+    // Each run fails when its lr is below 2; one at a time, so the first two fail first.
+    let mapping = "  kind: mapping\n  concurrency: 1\n  earlyStopping: [{kind: failure_early_stopping, percent: 50}]\n  values:\n  - {opt: a, lr: 1}\n  - {opt: b, lr: 1}\n  - {opt: c, lr: 3}\n  - {opt: d, lr: 4}";
+    let content = matrix(mapping, 0.25).replace(
+        "time.sleep(0.25)",
+        "raise SystemExit(1 if float(sys.argv[2]) < 2 else 0)",
+    );
+    assert!(content.contains("SystemExit"), "{content}");
+    let (status, pipeline) = submit(&server, &content);
+    assert_eq!(status, 200, "{pipeline}");
+    let uuid = pipeline["uuid"].as_str().unwrap().to_owned();
+    let status = server.wait_for(PROJECT, &uuid, is_done, Duration::from_secs(60));
+    let children = children(&server, &uuid);
+    assert_eq!(status, "failed", "{children:?}");
+    let finished = server.run(PROJECT, &uuid);
+    let last = finished["status_conditions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap();
+    assert_eq!(last["reason"], "EarlyStopping");
+    assert_eq!(
+        last["message"],
+        "early stopping: 2 of 4 runs failed, 50% or more"
+    );
+    let mut statuses: Vec<(String, String)> = children
+        .iter()
+        .map(|child| {
+            (
+                child["inputs"]["opt"].as_str().unwrap().to_owned(),
+                child["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [
+            ("a".to_owned(), "failed".to_owned()),
+            ("b".to_owned(), "failed".to_owned()),
+            ("c".to_owned(), "stopped".to_owned()),
+            ("d".to_owned(), "stopped".to_owned()),
+        ]
+    );
+    for child in &children {
+        if child["status"] == "stopped" {
+            assert!(child["started_at"].is_null(), "never started: {child}");
+        }
+    }
+}

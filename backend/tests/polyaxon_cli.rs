@@ -1330,3 +1330,52 @@ fn the_cli_submits_a_grid_and_a_dag_and_lists_their_children() {
         "a client tried to leave loopback"
     );
 }
+
+#[test]
+fn a_metric_reaching_its_early_stopping_value_ends_the_search() {
+    let cli = Cli::start("cli-early-stopping");
+    let server = &cli.server;
+    cli.ok(&["project", "create", "--name", "early"]);
+    let python = cli.venv.join("bin/python");
+    let script = "import sys\nfrom polyaxon import tracking\ntracking.init()\ntracking.log_metrics(step=1, loss=float(sys.argv[1]))\ntracking.end()\n";
+    let operation = format!(
+        "kind: operation\nname: early\nmatrix:\n  kind: mapping\n  concurrency: 1\n  earlyStopping:\n  - {{kind: metric_early_stopping, metric: loss, value: 0.15, optimization: minimize}}\n  values: [{{lr: 0.5}}, {{lr: 0.1}}, {{lr: 0.3}}, {{lr: 0.2}}]\ncomponent:\n  inputs: [{{name: lr, type: float}}]\n  run:\n    kind: job\n    container:\n      image: python:3.11\n      command: [{}, -u, -c, {}, '{{{{ lr }}}}']\n",
+        serde_json::to_string(&python.to_string_lossy()).unwrap(),
+        serde_json::to_string(script).unwrap()
+    );
+    let uuid = cli.submit("early", "early", &operation, &[]);
+    let status = server.wait_for("early", &uuid, is_done, Duration::from_secs(90));
+    let pipeline = server.run("early", &uuid);
+    assert_eq!(status, "succeeded", "{pipeline}");
+    let last = pipeline["status_conditions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap();
+    assert_eq!(last["reason"], "EarlyStopping", "{pipeline}");
+    assert!(
+        last["message"]
+            .as_str()
+            .unwrap()
+            .contains("reached loss 0.1"),
+        "{last}"
+    );
+    let children = server.get(&format!(
+        "/api/v1/default/early/runs?query=pipeline:{uuid}&limit=10"
+    ));
+    let by_lr = |lr: f64| {
+        children["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|child| child["inputs"]["lr"].as_f64() == Some(lr))
+            .cloned()
+            .unwrap_or_else(|| panic!("no run with lr {lr}: {children}"))
+    };
+    assert_eq!(by_lr(0.5)["status"], "succeeded");
+    assert_eq!(by_lr(0.1)["status"], "succeeded");
+    // The one after the goal may have started before its summary was read; the last never did.
+    assert_eq!(by_lr(0.3)["status"], "stopped");
+    assert_eq!(by_lr(0.2)["status"], "stopped");
+    assert!(by_lr(0.2)["started_at"].is_null(), "{}", by_lr(0.2));
+}

@@ -18,6 +18,7 @@ pub mod convert;
 mod dag;
 pub mod diagnostic;
 pub mod downsample;
+pub mod early_stopping;
 pub mod events;
 pub mod hooks;
 pub mod hub;

@@ -12,12 +12,12 @@ use crate::{AppError, clock};
 
 impl Scheduler {
     /// Creates the runs of the operations whose upstream has said enough; whether every
-    /// operation has its run.
+    /// operation has its run, and how many it has.
     pub(super) async fn advance_dag(
         &mut self,
         stored: &StoredRun,
         children: &mut Vec<PipelineChild>,
-    ) -> Result<Option<bool>, AppError> {
+    ) -> Result<Option<(bool, usize)>, AppError> {
         let run = stored
             .compiled
             .as_ref()
@@ -32,7 +32,7 @@ impl Scheduler {
             }
         };
         self.create_ops(stored, &ops, children).await?;
-        Ok(Some(children.len() >= ops.len()))
+        Ok(Some((children.len() >= ops.len(), ops.len())))
     }
 
     /// Creates the runs of the DAG's operations whose upstream has said enough: a run that

@@ -13,12 +13,13 @@ use crate::store::{PipelineChild, PipelineSlot, StoredRun};
 use crate::submit::submit_run;
 
 impl Scheduler {
-    /// Creates the matrix's children that do not exist yet; whether all of them do.
+    /// Creates the matrix's children that do not exist yet; whether all of them do, and how
+    /// many it has.
     pub(super) async fn advance_matrix(
         &mut self,
         stored: &StoredRun,
         children: &mut Vec<PipelineChild>,
-    ) -> Result<Option<bool>, AppError> {
+    ) -> Result<Option<(bool, usize)>, AppError> {
         let uuid = &stored.run.uuid;
         let plan = match self.plan(stored) {
             Ok(plan) => plan,
@@ -32,7 +33,7 @@ impl Scheduler {
                 .await?;
             return Ok(None);
         }
-        Ok(Some(children.len() >= plan.len()))
+        Ok(Some((children.len() >= plan.len(), plan.len())))
     }
 
     /// The params of each of the pipeline's children.

@@ -161,9 +161,12 @@ impl Scheduler {
             _ => self.advance_matrix(&stored, &mut children).await?,
         };
         // `None`: the pipeline could not go on, and was ended saying why.
-        let Some(complete) = complete else {
+        let Some((complete, planned)) = complete else {
             return Ok(());
         };
+        if self.stop_early(&stored, &children, planned).await? {
+            return Ok(());
+        }
         self.hand_over(&stored, &children).await?;
         self.follow(&stored, complete, &children).await
     }
@@ -275,6 +278,25 @@ impl Scheduler {
     /// Stops a stopping pipeline's children: those not handed over are stopped where they are,
     /// the others by the runtime. The pipeline is stopped once they all are.
     async fn stop(&mut self, uuid: &str, children: &[PipelineChild]) -> Result<(), AppError> {
+        let unfinished: Vec<&PipelineChild> = children.iter().collect();
+        let active = self
+            .stop_children(&unfinished, "Scheduler", "Its pipeline was stopped")
+            .await?;
+        if active == 0 {
+            let message = format!("Stopped with its {} runs", children.len());
+            return self.end(uuid, Status::Stopped, "Scheduler", message).await;
+        }
+        Ok(())
+    }
+
+    /// Stops `children`: those not handed over where they are, the others by the runtime; how
+    /// many are still stopping.
+    async fn stop_children(
+        &mut self,
+        children: &[&PipelineChild],
+        reason: &str,
+        message: &str,
+    ) -> Result<usize, AppError> {
         let mut active = 0;
         for child in children.iter().filter(|child| !child.status.is_done()) {
             active += 1;
@@ -289,12 +311,8 @@ impl Scheduler {
                     Err(error) => return Err(AppError::Internal(error.to_string())),
                 };
             if !stopped_by_runtime {
-                let condition = StatusCondition::new(
-                    Status::Stopped,
-                    "Scheduler",
-                    "Its pipeline was stopped",
-                    clock::now(),
-                );
+                let condition =
+                    StatusCondition::new(Status::Stopped, reason, message, clock::now());
                 self.state
                     .store
                     .add_condition(&child.uuid, condition, false)
@@ -302,11 +320,65 @@ impl Scheduler {
                 active -= 1;
             }
         }
-        if active == 0 {
-            let message = format!("Stopped with its {} runs", children.len());
-            return self.end(uuid, Status::Stopped, "Scheduler", message).await;
+        Ok(active)
+    }
+
+    /// Applies the pipeline's `earlyStopping` to what its children came to: runs a policy
+    /// stops are stopped, and a verdict on the whole search stops the rest and ends it.
+    /// Whether the pipeline ended.
+    async fn stop_early(
+        &mut self,
+        stored: &StoredRun,
+        children: &[PipelineChild],
+        planned: usize,
+    ) -> Result<bool, AppError> {
+        let Some(rules) = stored.compiled.as_ref().and_then(|compiled| {
+            compiled
+                .pointer("/matrix/earlyStopping")
+                .or_else(|| compiled.pointer("/run/earlyStopping"))
+        }) else {
+            return Ok(false);
+        };
+        let uuids: Vec<String> = children.iter().map(|child| child.uuid.clone()).collect();
+        let reads_metrics = rules.to_string().contains("metric_early_stopping");
+        let mut summaries = if reads_metrics {
+            self.state
+                .store
+                .metric_summaries(&uuids, shared::api::MetricKind::Metric)
+                .await?
+        } else {
+            Default::default()
+        };
+        let seen: Vec<shared::early_stopping::Child> = children
+            .iter()
+            .map(|child| shared::early_stopping::Child {
+                uuid: child.uuid.clone(),
+                status: child.status,
+                metrics: summaries
+                    .remove(&child.uuid)
+                    .map(|metrics| metrics.summaries)
+                    .unwrap_or_default(),
+            })
+            .collect();
+        let verdict = shared::early_stopping::judge(rules, &seen, planned);
+        for (uuid, why) in &verdict.stop {
+            if let Some(child) = children.iter().find(|child| child.uuid == *uuid) {
+                self.stop_children(&[child], "EarlyStopping", why).await?;
+            }
         }
-        Ok(())
+        if let Some((status, message)) = verdict.end {
+            let all: Vec<&PipelineChild> = children.iter().collect();
+            self.stop_children(&all, "EarlyStopping", &message).await?;
+            self.end(&stored.run.uuid, status, "EarlyStopping", message)
+                .await?;
+            return Ok(true);
+        }
+        // Metrics arrive without a status changing: look again while runs run.
+        if reads_metrics && children.iter().any(|child| !child.status.is_done()) {
+            let again = clock::now().plus_micros(2_000_000);
+            self.wakes.insert(stored.run.uuid.clone(), again);
+        }
+        Ok(false)
     }
 
     async fn end(

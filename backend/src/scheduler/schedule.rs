@@ -10,12 +10,13 @@ use crate::submit::submit_run;
 use crate::{AppError, clock};
 
 impl Scheduler {
-    /// Creates a run for each tick due; whether the schedule has no tick left.
+    /// Creates a run for each tick due; whether the schedule has no tick left, and how many
+    /// runs it made.
     pub(super) async fn advance_schedule(
         &mut self,
         stored: &StoredRun,
         children: &mut Vec<PipelineChild>,
-    ) -> Result<Option<bool>, AppError> {
+    ) -> Result<Option<(bool, usize)>, AppError> {
         let pipeline = &stored.run;
         let section = stored
             .compiled
@@ -45,7 +46,7 @@ impl Scheduler {
         let last = children.last();
         if schedule.depends_on_past && last.is_some_and(|last| !last.status.is_done()) {
             // The next tick waits for this run; its end wakes the scheduler.
-            return Ok(Some(false));
+            return Ok(Some((false, children.len())));
         }
         let made = children.len() as u64;
         let now = clock::now();
@@ -107,7 +108,7 @@ impl Scheduler {
                     due_at: Some(*tick),
                 }),
                 // Made meanwhile: the store has it, once.
-                Err(AppError::Conflict(_)) => return Ok(Some(false)),
+                Err(AppError::Conflict(_)) => return Ok(Some((false, children.len()))),
                 Err(error) => {
                     let why = format!("the run due at {tick} cannot be created: {error}");
                     self.end(&pipeline.uuid, Status::Failed, "ChildNotCreated", why)
@@ -116,7 +117,7 @@ impl Scheduler {
                 }
             }
             if offset + 1 == wanted && wanted < due.ticks.len() {
-                return Ok(Some(false));
+                return Ok(Some((false, children.len())));
             }
         }
         match due.next {
@@ -127,6 +128,6 @@ impl Scheduler {
                 self.wakes.remove(&pipeline.uuid);
             }
         }
-        Ok(Some(due.finished))
+        Ok(Some((due.finished, children.len())))
     }
 }
