@@ -21,6 +21,7 @@ pub mod downsample;
 pub mod early_stopping;
 pub mod events;
 pub mod hooks;
+pub mod hyperband;
 pub mod hub;
 pub mod importance;
 mod inline;
