@@ -457,6 +457,36 @@ fn prepare_schedule(
     })
 }
 
+/// The params of a matrix's first children: all of them, but for hyperband, whose later
+/// rungs follow from results, its first rung.
+pub fn first_children(
+    matrix: &Json,
+    order: &[String],
+    seed: u64,
+) -> Result<Vec<shared::matrix::Suggestion>, String> {
+    if matrix.get("kind").and_then(Json::as_str) != Some("hyperband") {
+        return shared::matrix::suggestions(matrix, order, seed);
+    }
+    let hyperband = shared::hyperband::Hyperband::read(matrix)?;
+    let rungs = hyperband.rungs();
+    let first = rungs.first().ok_or("hyperband makes no runs")?;
+    let configs = shared::matrix::draw(matrix, order, first.runs as u64, seed)?;
+    Ok(configs
+        .iter()
+        .map(|params| hyperband.with_resource(params, first))
+        .collect())
+}
+
+/// How many runs a matrix makes in all: hyperband's every rung, or its `first` children.
+fn planned_runs(matrix: &Json, first: usize) -> usize {
+    shared::hyperband::Hyperband::read(matrix)
+        .ok()
+        .filter(|_| matrix.get("kind").and_then(Json::as_str) == Some("hyperband"))
+        .map_or(first, |hyperband| {
+            hyperband.rungs().iter().map(|rung| rung.runs).sum()
+        })
+}
+
 /// Refuses a pipeline whose child (`what`) does not compile, with the child's problems.
 fn compiles(child: &str, context: &RunContext, hub: &Catalog, what: &str) -> Result<(), AppError> {
     let compiled = shared::compile_with(child, &[], context, hub);
@@ -556,14 +586,17 @@ fn prepare_matrix(
     } = pipeline;
     let seed = u64::from_str_radix(uuid.get(..16).unwrap_or_default(), 16).unwrap_or(0);
     if let Some(matrix) = operation.get_mut("matrix").and_then(Json::as_object_mut)
-        && matrix.get("kind").and_then(Json::as_str) == Some("random")
+        && matches!(
+            matrix.get("kind").and_then(Json::as_str),
+            Some("random" | "hyperband")
+        )
         && matrix.get("seed").is_none_or(Json::is_null)
     {
         matrix.insert("seed".to_owned(), Json::from(seed));
     }
     let matrix = &operation["matrix"];
     let order = shared::matrix::written_order(content);
-    let children = shared::matrix::suggestions(matrix, &order, seed)
+    let children = first_children(matrix, &order, seed)
         .map_err(|why| AppError::BadRequest(format!("the matrix cannot run: {why}")))?;
     let Some(first) = children.first() else {
         return Err(AppError::BadRequest(
@@ -581,7 +614,10 @@ fn prepare_matrix(
     created.push(StatusCondition::new(
         Status::Compiled,
         "Myelin",
-        format!("Matrix of {} runs is compiled", children.len()),
+        format!(
+            "Matrix of {} runs is compiled",
+            planned_runs(matrix, children.len())
+        ),
         now,
     ));
     Ok(Prepared {

@@ -530,3 +530,50 @@ fn failures_past_the_early_stopping_percent_stop_the_rest_of_the_search() {
         }
     }
 }
+
+#[test]
+fn hyperband_runs_its_rungs_in_turn_with_their_resources_and_concurrency_held() {
+    let server = server("hyperband");
+    // maxIterations 4, eta 2: brackets of 4 → 2 → 1 runs at 1, 2 and 4 epochs; 3 → 1 at 2
+    // and 4; 3 at 4: fourteen runs.
+    let search = "  kind: hyperband\n  concurrency: 2\n  maxIterations: 4\n  eta: 2\n  seed: 3\n  resource: {name: lr, type: int}\n  metric: {name: loss, optimization: minimize}\n  params:\n    opt: {kind: choice, value: [a, b, c, d, e, f, g]}";
+    let (status, pipeline) = submit(&server, &matrix(search, 0.1));
+    assert_eq!(status, 200, "{pipeline}");
+    let conditions = pipeline["status_conditions"].as_array().unwrap();
+    assert_eq!(
+        conditions.last().unwrap()["message"],
+        "Matrix of 14 runs is compiled"
+    );
+    let uuid = pipeline["uuid"].as_str().unwrap().to_owned();
+    let status = server.wait_for(PROJECT, &uuid, is_done, Duration::from_secs(120));
+    let mut children = children(&server, &uuid);
+    assert_eq!(status, "succeeded", "{children:?}");
+    assert_eq!(children.len(), 14);
+    children.sort_by_key(|child| child["created_at"].as_str().unwrap().to_owned());
+    // The resource goes in as the `lr` input here: 1, 2, 4 epochs by rung.
+    let resources: Vec<i64> = children
+        .iter()
+        .map(|child| child["inputs"]["lr"].as_f64().unwrap() as i64)
+        .collect();
+    assert_eq!(resources, [1, 1, 1, 1, 2, 2, 4, 2, 2, 2, 4, 4, 4, 4]);
+    // A rung's configs come from the rung before it.
+    let opt = |child: &Json| child["inputs"]["opt"].as_str().unwrap().to_owned();
+    let first: BTreeSet<String> = children[..4].iter().map(opt).collect();
+    assert_eq!(first.len(), 4, "distinct draws");
+    assert!(
+        children[4..6]
+            .iter()
+            .all(|child| first.contains(&opt(child)))
+    );
+    assert!(first.contains(&opt(&children[6])));
+    // Each rung starts after the one before it ended, two at a time at most.
+    assert!(
+        children[4]["created_at"].as_str()
+            >= children[..4]
+                .iter()
+                .filter_map(|c| c["finished_at"].as_str())
+                .max(),
+        "{children:?}"
+    );
+    assert!(most_at_once(&children) <= 2, "{children:?}");
+}

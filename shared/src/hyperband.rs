@@ -52,7 +52,9 @@ impl Hyperband {
             .and_then(Json::as_f64)
             .filter(|eta| *eta > 1.0)
             .ok_or("hyperband needs `eta`, above 1")?;
-        let resource = matrix.get("resource").ok_or("hyperband needs a `resource`")?;
+        let resource = matrix
+            .get("resource")
+            .ok_or("hyperband needs a `resource`")?;
         let metric = matrix.get("metric").ok_or("hyperband needs a `metric`")?;
         let s_max = (max_iterations.ln() / eta.ln()).floor();
         if s_max > 20.0 {
@@ -97,8 +99,9 @@ impl Hyperband {
     /// How many configs bracket `s` starts with.
     pub fn num_runs(&self, bracket: u32) -> usize {
         let budget = f64::from(self.s_max + 1) * self.max_iterations;
-        ((budget / self.max_iterations) * self.eta.powf(f64::from(bracket)) / f64::from(bracket + 1))
-            .ceil() as usize
+        ((budget / self.max_iterations) * self.eta.powf(f64::from(bracket))
+            / f64::from(bracket + 1))
+        .ceil() as usize
     }
 
     /// How many of `num_runs` configs rung `k` keeps (Polyaxon's `get_num_runs_to_keep`, with

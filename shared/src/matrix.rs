@@ -55,9 +55,21 @@ pub fn suggestions(matrix: &Json, order: &[String], seed: u64) -> Result<Vec<Sug
         "mapping" => mapping(matrix),
         other => Err(format!(
             "a `{other}` matrix chooses its runs from its earlier runs' results; Myelin runs \
-             `grid`, `random` and `mapping` matrices so far"
+             `grid`, `random`, `mapping` and `hyperband` matrices so far"
         )),
     }
+}
+
+/// `num_runs` distinct configs of the matrix's params, drawn as a random search with `seed`
+/// draws them: how hyperband starts each bracket (Polyaxon's tuner runs a random search there).
+pub fn draw(
+    matrix: &Json,
+    order: &[String],
+    num_runs: u64,
+    seed: u64,
+) -> Result<Vec<Suggestion>, String> {
+    let seed = matrix.get("seed").and_then(Json::as_u64).unwrap_or(seed);
+    random(&params(matrix, order)?, num_runs, seed)
 }
 
 fn grid(params: &[(String, Space)], num_runs: Option<u64>) -> Result<Vec<Suggestion>, String> {

@@ -21,6 +21,15 @@ impl Scheduler {
         children: &mut Vec<PipelineChild>,
     ) -> Result<Option<(bool, usize)>, AppError> {
         let uuid = &stored.run.uuid;
+        let is_hyperband = stored
+            .compiled
+            .as_ref()
+            .and_then(|compiled| compiled.pointer("/matrix/kind"))
+            .and_then(Json::as_str)
+            == Some("hyperband");
+        if is_hyperband {
+            return self.advance_hyperband(stored, children).await;
+        }
         let plan = match self.plan(stored) {
             Ok(plan) => plan,
             Err(why) => {
@@ -28,12 +37,141 @@ impl Scheduler {
                 return Ok(None);
             }
         };
-        if let Err(why) = self.create_children(stored, &plan, children).await {
+        let items: Vec<(u32, Suggestion)> = plan
+            .iter()
+            .enumerate()
+            .map(|(index, params)| (u32::try_from(index).unwrap_or(u32::MAX), params.clone()))
+            .collect();
+        if children.len() < plan.len()
+            && let Err(why) = self.create_children(stored, &items, children).await
+        {
             self.end(uuid, Status::Failed, "ChildNotCreated", why)
                 .await?;
             return Ok(None);
         }
         Ok(Some((children.len() >= plan.len(), plan.len())))
+    }
+
+    /// Hyperband's rungs in turn: a rung's runs are created once the rung before it has
+    /// ended (the first of a bracket from a random draw, the others from the best of the one
+    /// before), so the search waits at the first rung that has not ended.
+    async fn advance_hyperband(
+        &mut self,
+        stored: &StoredRun,
+        children: &mut Vec<PipelineChild>,
+    ) -> Result<Option<(bool, usize)>, AppError> {
+        let uuid = &stored.run.uuid;
+        let matrix = stored
+            .compiled
+            .as_ref()
+            .and_then(|compiled| compiled.get("matrix"))
+            .unwrap_or(&Json::Null);
+        let hyperband = match shared::hyperband::Hyperband::read(matrix) {
+            Ok(hyperband) => hyperband,
+            Err(why) => {
+                self.end(uuid, Status::Failed, "MatrixInvalid", why).await?;
+                return Ok(None);
+            }
+        };
+        let rungs = hyperband.rungs();
+        let planned = rungs.iter().map(|rung| rung.runs).sum();
+        let order = shared::matrix::written_order(stored.run.raw_content.as_deref().unwrap_or(""));
+        let names: Vec<String> = matrix
+            .get("params")
+            .and_then(Json::as_object)
+            .map(|params| params.keys().cloned().collect())
+            .unwrap_or_default();
+        for (at, rung) in rungs.iter().enumerate() {
+            let range = rung.first..rung.first + rung.runs;
+            let in_rung = |child: &&PipelineChild| range.contains(&(child.index as usize));
+            let existing = children.iter().filter(in_rung).count();
+            if existing < rung.runs {
+                let configs = if rung.bracket_iteration == 0 {
+                    shared::matrix::draw(matrix, &order, rung.runs as u64, 0).map(|configs| {
+                        configs
+                            .iter()
+                            .map(|params| hyperband.with_resource(params, rung))
+                            .collect()
+                    })
+                } else {
+                    let before = &rungs[at - 1];
+                    let results = self
+                        .results(before, children, &names, hyperband.metric())
+                        .await?;
+                    Ok(hyperband.promote(rung, &results))
+                };
+                let configs = match configs {
+                    Ok(configs) => configs,
+                    Err(why) => {
+                        self.end(uuid, Status::Failed, "MatrixInvalid", why).await?;
+                        return Ok(None);
+                    }
+                };
+                let items: Vec<(u32, Suggestion)> = configs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(offset, params)| {
+                        (
+                            u32::try_from(rung.first + offset).unwrap_or(u32::MAX),
+                            params,
+                        )
+                    })
+                    .collect();
+                if let Err(why) = self.create_children(stored, &items, children).await {
+                    self.end(uuid, Status::Failed, "ChildNotCreated", why)
+                        .await?;
+                    return Ok(None);
+                }
+            }
+            let ended = children
+                .iter()
+                .filter(in_rung)
+                .all(|child| child.status.is_done());
+            if !ended {
+                return Ok(Some((false, planned)));
+            }
+        }
+        Ok(Some((true, planned)))
+    }
+
+    /// What the runs of `rung` came to: each one's params (the matrix's, without the
+    /// resource) and its metric's last value.
+    async fn results(
+        &self,
+        rung: &shared::hyperband::Rung,
+        children: &[PipelineChild],
+        names: &[String],
+        metric: &str,
+    ) -> Result<Vec<(Suggestion, Option<f64>)>, AppError> {
+        let mut runs: Vec<&PipelineChild> = children
+            .iter()
+            .filter(|child| (rung.first..rung.first + rung.runs).contains(&(child.index as usize)))
+            .collect();
+        runs.sort_by_key(|child| child.index);
+        let uuids: Vec<String> = runs.iter().map(|child| child.uuid.clone()).collect();
+        let mut summaries = self
+            .state
+            .store
+            .metric_summaries(&uuids, shared::api::MetricKind::Metric)
+            .await?;
+        let mut results = Vec::with_capacity(runs.len());
+        for child in runs {
+            let inputs = self.state.store.run_by_uuid(&child.uuid).await?.run.inputs;
+            let params: Suggestion = names
+                .iter()
+                .filter_map(|name| Some((name.clone(), inputs.as_ref()?.get(name)?.clone())))
+                .collect();
+            let value = summaries.remove(&child.uuid).and_then(|metrics| {
+                metrics
+                    .summaries
+                    .get(metric)
+                    .and_then(|summary| summary.last)
+            });
+            // A run that did not succeed ranks last, whatever it logged.
+            let value = value.filter(|_| child.status == Status::Succeeded);
+            results.push((params, value));
+        }
+        Ok(results)
     }
 
     /// The params of each of the pipeline's children.
@@ -54,16 +192,13 @@ impl Scheduler {
         Ok(plan)
     }
 
-    /// Creates the children whose places are empty, in order.
+    /// Creates the children of `items` (each a place and its params) whose places are empty.
     async fn create_children(
         &self,
         stored: &StoredRun,
-        plan: &[Suggestion],
+        items: &[(u32, Suggestion)],
         children: &mut Vec<PipelineChild>,
     ) -> Result<(), String> {
-        if children.len() >= plan.len() {
-            return Ok(());
-        }
         let taken: HashSet<u32> = children.iter().map(|child| child.index).collect();
         let pipeline = &stored.run;
         let project = self
@@ -74,8 +209,8 @@ impl Scheduler {
             .map_err(|error| error.to_string())?;
         let content = pipeline.raw_content.as_deref().unwrap_or_default();
         let compiled = stored.compiled.as_ref().unwrap_or(&Json::Null);
-        for (index, params) in plan.iter().enumerate() {
-            let index = u32::try_from(index).map_err(|_| "too many runs".to_owned())?;
+        for (index, params) in items {
+            let index = *index;
             if taken.contains(&index) {
                 continue;
             }
