@@ -96,6 +96,13 @@ pub fn run(workspace: &Workspace) -> Result<()> {
         logs,
     )?;
 
+    let mut pipelines = workspace.cargo();
+    pipelines.args(["bench", "--package", "backend", "--bench", "pipelines"]);
+    step(
+        "time a 10,000-run grid: expansion, its children recorded, memory",
+        pipelines,
+    )?;
+
     // MLflow on this machine, timed before the metrics bench prints its figures beside ours.
     eprintln!("xtask: time MLflow's series sampling and runs search (a few minutes)");
     let mut mlflow = Command::new(setup::mlflow_venv(workspace)?.join("bin/python"));
