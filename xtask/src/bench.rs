@@ -4,7 +4,8 @@
 //! server's memory with 1,000 idle log sockets, beside the issue's goals; then runs' metrics:
 //! series of up to 1,000 runs and 50,000,000 points, a live run's new points, and the runs
 //! dashboard filtered on metric summaries at 100,000 runs, beside issue 16's goals and MLflow's
-//! measured numbers; and the compare view drawing 1,000 runs' series in Chromium.
+//! measured numbers; the compare view drawing 1,000 runs' series in Chromium; and a
+//! 10,000-run grid expanded, its children recorded by the scheduler, beside haupt's run creation.
 //!
 //! Polyaxon 2.18 runs from a venv made from the oracle's pinned packages (PyPI), in one process
 //! with its imports done before timing; then `shared`'s bench times the same files and prints
