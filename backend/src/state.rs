@@ -74,7 +74,7 @@ impl AppState {
     /// versions (a project is its owner's component, its versions the tags), read afresh, so
     /// a version registered a moment ago resolves.
     pub async fn hub(&self) -> Result<shared::hub::Catalog, crate::store::StoreError> {
-        self.hub_for(None).await
+        self.hub_for(None).await.map(std::borrow::Cow::into_owned)
     }
 
     /// The catalog a submission's text compiles against: the bundled one alone when the text
@@ -83,10 +83,11 @@ impl AppState {
     pub async fn hub_for(
         &self,
         text: Option<&str>,
-    ) -> Result<shared::hub::Catalog, crate::store::StoreError> {
+    ) -> Result<std::borrow::Cow<'static, shared::hub::Catalog>, crate::store::StoreError> {
         use shared::hub::{Catalog, HubComponent, HubVersion};
         if text.is_some_and(|text| !text.contains("hubRef")) {
-            return Ok(Catalog::bundled().clone());
+            // Borrowed: a matrix's thousands of children do not copy the catalog each.
+            return Ok(std::borrow::Cow::Borrowed(Catalog::bundled()));
         }
         let versions = self.store.component_versions().await?;
         let mut registered: Vec<HubComponent> = Vec::new();
@@ -127,7 +128,7 @@ impl AppState {
                 },
             );
         }
-        Ok(Catalog::bundled().with(registered))
+        Ok(std::borrow::Cow::Owned(Catalog::bundled().with(registered)))
     }
 
     /// A stored run as the runtime takes it up (after a restart, or once approved), compiled

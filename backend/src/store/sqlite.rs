@@ -457,10 +457,9 @@ fn index_values(
     section: &str,
     values: Option<&Map<String, Json>>,
 ) -> Result<(), StoreError> {
-    transaction.execute(
-        "DELETE FROM run_values WHERE run_id = ?1 AND section = ?2",
-        params![run_id, section],
-    )?;
+    transaction
+        .prepare_cached("DELETE FROM run_values WHERE run_id = ?1 AND section = ?2")?
+        .execute(params![run_id, section])?;
     let mut insert = transaction.prepare_cached(
         "INSERT INTO run_values (run_id, project_id, section, key, number, text) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -486,16 +485,17 @@ fn write_spec(
     run: &NewRun,
     tags: &[String],
 ) -> Result<(), StoreError> {
-    transaction.execute(
-        "INSERT OR REPLACE INTO run_specs (run_id, content, compiled, resource) \
-         VALUES (?1, ?2, ?3, ?4)",
-        params![
+    transaction
+        .prepare_cached(
+            "INSERT OR REPLACE INTO run_specs (run_id, content, compiled, resource) \
+             VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
             run_id,
             run.body.content,
             run.compiled.as_ref().map(to_text).transpose()?,
             run.resource.as_ref().map(to_text).transpose()?,
-        ],
-    )?;
+        ])?;
     index_tags(transaction, run_id, project_id, tags)?;
     index_values(
         transaction,
@@ -512,7 +512,9 @@ fn index_tags(
     project_id: i64,
     tags: &[String],
 ) -> Result<(), StoreError> {
-    transaction.execute("DELETE FROM run_tags WHERE run_id = ?1", params![run_id])?;
+    transaction
+        .prepare_cached("DELETE FROM run_tags WHERE run_id = ?1")?
+        .execute(params![run_id])?;
     let mut insert = transaction.prepare_cached(
         "INSERT OR IGNORE INTO run_tags (run_id, project_id, tag) VALUES (?1, ?2, ?3)",
     )?;
@@ -1049,14 +1051,14 @@ impl Store for Sqlite {
                     )));
                 }
             }
-            transaction.execute(
+            transaction.prepare_cached(
                 "INSERT INTO runs (uuid, project_id, name, description, kind, runtime, executor, \
                  status, conditions, inputs, tags, meta_info, managed_by, is_managed, pending, \
                  created_at, updated_at, started_at, finished_at, wait_time, duration, \
                  original_uuid, cloning_kind, pipeline_uuid, pipeline_index, schedule_at, \
                  cache_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
                  ?15, ?16, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
-                params![
+            )?.execute(params![
                     run.uuid,
                     project_id,
                     run.name,
