@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod bayes;
 pub mod cache;
 pub mod check;
 pub mod compile;
