@@ -71,6 +71,15 @@ impl From<StoreError> for AppError {
     }
 }
 
+impl From<crate::metrics::MetricsError> for AppError {
+    fn from(error: crate::metrics::MetricsError) -> Self {
+        match error {
+            crate::metrics::MetricsError::Store(error) => error.into(),
+            crate::metrics::MetricsError::Unreadable(_) => AppError::Internal(error.to_string()),
+        }
+    }
+}
+
 impl From<JsonRejection> for AppError {
     fn from(rejection: JsonRejection) -> Self {
         AppError::BadRequest(format!(

@@ -457,14 +457,24 @@ fn prepare_schedule(
     })
 }
 
-/// The params of a matrix's first children: all of them, but for hyperband, whose later
-/// rungs follow from results, its first rung.
+/// The params of a matrix's first children: all of them, but for hyperband and bayes, whose
+/// later runs follow from results, hyperband's first rung and bayes' initial runs.
 pub fn first_children(
     matrix: &Json,
     order: &[String],
     seed: u64,
 ) -> Result<Vec<shared::matrix::Suggestion>, String> {
-    if matrix.get("kind").and_then(Json::as_str) != Some("hyperband") {
+    let kind = matrix.get("kind").and_then(Json::as_str);
+    if kind == Some("bayes") {
+        shared::bayes::Bayes::read(matrix, order)?;
+        let initial = matrix
+            .get("numInitialRuns")
+            .and_then(Json::as_u64)
+            .filter(|initial| *initial > 0)
+            .ok_or("a bayes search needs `numInitialRuns`, at least 1")?;
+        return shared::matrix::draw(matrix, order, initial, seed);
+    }
+    if kind != Some("hyperband") {
         return shared::matrix::suggestions(matrix, order, seed);
     }
     let hyperband = shared::hyperband::Hyperband::read(matrix)?;
@@ -477,8 +487,13 @@ pub fn first_children(
         .collect())
 }
 
-/// How many runs a matrix makes in all: hyperband's every rung, or its `first` children.
+/// How many runs a matrix makes in all: hyperband's every rung, a bayes search's initial runs
+/// and iterations, or its `first` children.
 fn planned_runs(matrix: &Json, first: usize) -> usize {
+    if matrix.get("kind").and_then(Json::as_str) == Some("bayes") {
+        let count = |key: &str| matrix.get(key).and_then(Json::as_u64).unwrap_or(0) as usize;
+        return count("numInitialRuns") + count("maxIterations");
+    }
     shared::hyperband::Hyperband::read(matrix)
         .ok()
         .filter(|_| matrix.get("kind").and_then(Json::as_str) == Some("hyperband"))
@@ -588,7 +603,7 @@ fn prepare_matrix(
     if let Some(matrix) = operation.get_mut("matrix").and_then(Json::as_object_mut)
         && matches!(
             matrix.get("kind").and_then(Json::as_str),
-            Some("random" | "hyperband")
+            Some("random" | "hyperband" | "bayes")
         )
         && matrix.get("seed").is_none_or(Json::is_null)
     {

@@ -1379,3 +1379,39 @@ fn a_metric_reaching_its_early_stopping_value_ends_the_search() {
     assert_eq!(by_lr(0.2)["status"], "stopped");
     assert!(by_lr(0.2)["started_at"].is_null(), "{}", by_lr(0.2));
 }
+
+#[test]
+fn a_bayes_search_learns_from_the_scores_its_runs_log() {
+    let cli = Cli::start("cli-bayes");
+    let server = &cli.server;
+    cli.ok(&["project", "create", "--name", "bayes"]);
+    let python = cli.venv.join("bin/python");
+    let script = "import sys\nfrom polyaxon import tracking\nx = float(sys.argv[1])\ntracking.init()\ntracking.log_metrics(step=1, score=-(x - 0.3) ** 2)\ntracking.end()\n";
+    let operation = format!(
+        "kind: operation\nname: learn\nmatrix:\n  kind: bayes\n  concurrency: 1\n  seed: 5\n  numInitialRuns: 3\n  maxIterations: 6\n  metric: {{name: score, optimization: maximize}}\n  utilityFunction: {{acquisitionFunction: ucb, kappa: 1.0, gaussianProcess: {{kernel: rbf, lengthScale: 0.3}}}}\n  params:\n    x: {{kind: uniform, value: [0, 1]}}\ncomponent:\n  inputs: [{{name: x, type: float}}]\n  run:\n    kind: job\n    container:\n      image: python:3.11\n      command: [{}, -u, -c, {}, '{{{{ x }}}}']\n",
+        serde_json::to_string(&python.to_string_lossy()).unwrap(),
+        serde_json::to_string(script).unwrap()
+    );
+    let uuid = cli.submit("bayes", "learn", &operation, &[]);
+    let status = server.wait_for("bayes", &uuid, is_done, Duration::from_secs(120));
+    assert_eq!(status, "succeeded", "{}", server.run("bayes", &uuid));
+    let children = server.get(&format!(
+        "/api/v1/default/bayes/runs?query=pipeline:{uuid}&sort=created_at&limit=20"
+    ));
+    let xs: Vec<f64> = children["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|child| child["inputs"]["x"].as_f64().unwrap())
+        .collect();
+    assert_eq!(xs.len(), 9, "3 initial runs and 6 iterations");
+    assert!(xs.iter().all(|x| (0.0..=1.0).contains(x)), "{xs:?}");
+    let gap = |x: &f64| (x - 0.3).abs();
+    let initial = xs[..3].iter().map(gap).fold(f64::MAX, f64::min);
+    let learned = xs[3..].iter().map(gap).fold(f64::MAX, f64::min);
+    assert!(
+        learned < initial,
+        "the search did not improve on its random start: {xs:?}"
+    );
+    assert!(learned < 0.05, "{xs:?}");
+}

@@ -17,7 +17,7 @@ use shared::api::{
 };
 
 use super::run_uuid;
-use crate::metrics::{MetricsError, check_name};
+use crate::metrics::check_name;
 use crate::{AppError, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -51,7 +51,7 @@ async fn series(
             range.from, range.to
         )));
     }
-    let response = state.metrics.series(request).await.map_err(failed)?;
+    let response = state.metrics.series(request).await?;
     let binary = headers
         .get_all(header::ACCEPT)
         .iter()
@@ -81,7 +81,7 @@ async fn summaries(
     let Json(request) = body?;
     let runs = run_list(&request.runs)?;
     let summaries = state.metrics.summaries(&runs, request.kind).await;
-    Ok(Json(summaries.map_err(failed)?))
+    Ok(Json(summaries?))
 }
 
 /// The runs' uuids as the store keeps them, each once; an error names the one that is not.
@@ -123,11 +123,4 @@ fn name_list(names: &[String]) -> Result<Vec<String>, AppError> {
         }
     }
     Ok(unique)
-}
-
-fn failed(error: MetricsError) -> AppError {
-    match error {
-        MetricsError::Store(error) => error.into(),
-        MetricsError::Unreadable(_) => AppError::Internal(error.to_string()),
-    }
 }

@@ -30,6 +30,15 @@ impl Scheduler {
         if is_hyperband {
             return self.advance_hyperband(stored, children).await;
         }
+        if stored
+            .compiled
+            .as_ref()
+            .and_then(|compiled| compiled.pointer("/matrix/kind"))
+            .and_then(Json::as_str)
+            == Some("bayes")
+        {
+            return self.advance_bayes(stored, children).await;
+        }
         let plan = match self.plan(stored) {
             Ok(plan) => plan,
             Err(why) => {
@@ -95,9 +104,15 @@ impl Scheduler {
                     })
                 } else {
                     let before = &rungs[at - 1];
-                    let results = self
-                        .results(before, children, &names, hyperband.metric())
-                        .await?;
+                    let mut ran: Vec<&PipelineChild> = children
+                        .iter()
+                        .filter(|child| {
+                            (before.first..before.first + before.runs)
+                                .contains(&(child.index as usize))
+                        })
+                        .collect();
+                    ran.sort_by_key(|child| child.index);
+                    let results = self.results(&ran, &names, hyperband.metric()).await?;
                     Ok(hyperband.promote(rung, &results))
                 };
                 let configs = match configs {
@@ -134,39 +149,126 @@ impl Scheduler {
         Ok(Some((true, planned)))
     }
 
-    /// What the runs of `rung` came to: each one's params (the matrix's, without the
-    /// resource) and its metric's last value.
+    /// A bayes search: its first `numInitialRuns` drawn at random, then, whenever fewer than
+    /// `concurrency` of its runs are active, as many suggestions as there are free places,
+    /// from what the ended runs reported and with the active ones believed, until
+    /// `maxIterations` more have been made.
+    async fn advance_bayes(
+        &mut self,
+        stored: &StoredRun,
+        children: &mut Vec<PipelineChild>,
+    ) -> Result<Option<(bool, usize)>, AppError> {
+        let uuid = &stored.run.uuid;
+        let matrix = stored
+            .compiled
+            .as_ref()
+            .and_then(|compiled| compiled.get("matrix"))
+            .unwrap_or(&Json::Null);
+        let order = shared::matrix::written_order(stored.run.raw_content.as_deref().unwrap_or(""));
+        let count = |key: &str| matrix.get(key).and_then(Json::as_u64).unwrap_or(0) as usize;
+        let initial = count("numInitialRuns");
+        let planned = initial + count("maxIterations");
+        let search = match shared::bayes::Bayes::read(matrix, &order) {
+            Ok(search) => search,
+            Err(why) => {
+                self.end(uuid, Status::Failed, "MatrixInvalid", why).await?;
+                return Ok(None);
+            }
+        };
+        let seed = matrix.get("seed").and_then(Json::as_u64).unwrap_or(0);
+        let wanted: Vec<(u32, Suggestion)> = if children.len() < initial {
+            match shared::matrix::draw(matrix, &order, initial as u64, seed) {
+                Ok(configs) => configs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, params)| (u32::try_from(index).unwrap_or(u32::MAX), params))
+                    .collect(),
+                Err(why) => {
+                    self.end(uuid, Status::Failed, "MatrixInvalid", why).await?;
+                    return Ok(None);
+                }
+            }
+        } else if children.len() < planned {
+            let concurrency = matrix
+                .get("concurrency")
+                .and_then(Json::as_u64)
+                .map_or(1, |concurrency| concurrency.max(1) as usize);
+            let active: Vec<&PipelineChild> = children
+                .iter()
+                .filter(|child| !child.status.is_done())
+                .collect();
+            let free = concurrency
+                .saturating_sub(active.len())
+                .min(planned - children.len());
+            if free == 0 {
+                return Ok(Some((false, planned)));
+            }
+            let names: Vec<String> = matrix
+                .get("params")
+                .and_then(Json::as_object)
+                .map(|params| params.keys().cloned().collect())
+                .unwrap_or_default();
+            let ended: Vec<&PipelineChild> = children
+                .iter()
+                .filter(|child| child.status.is_done())
+                .collect();
+            let observed: Vec<(Suggestion, f64)> = self
+                .results(&ended, &names, search.metric())
+                .await?
+                .into_iter()
+                .filter_map(|(params, value)| Some((params, value?)))
+                .collect();
+            let pending: Vec<Suggestion> = self
+                .results(&active, &names, search.metric())
+                .await?
+                .into_iter()
+                .map(|(params, _)| params)
+                .collect();
+            let first = children.len();
+            search
+                .suggest(&observed, &pending, free, seed.wrapping_add(first as u64))
+                .into_iter()
+                .enumerate()
+                .map(|(offset, params)| (u32::try_from(first + offset).unwrap_or(u32::MAX), params))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if let Err(why) = self.create_children(stored, &wanted, children).await {
+            self.end(uuid, Status::Failed, "ChildNotCreated", why)
+                .await?;
+            return Ok(None);
+        }
+        Ok(Some((children.len() >= planned, planned)))
+    }
+
+    /// What `runs` came to: each one's params (the matrix's `names`) and its metric's last
+    /// value, `None` for a run that did not succeed.
     async fn results(
         &self,
-        rung: &shared::hyperband::Rung,
-        children: &[PipelineChild],
+        runs: &[&PipelineChild],
         names: &[String],
         metric: &str,
     ) -> Result<Vec<(Suggestion, Option<f64>)>, AppError> {
-        let mut runs: Vec<&PipelineChild> = children
-            .iter()
-            .filter(|child| (rung.first..rung.first + rung.runs).contains(&(child.index as usize)))
-            .collect();
-        runs.sort_by_key(|child| child.index);
         let uuids: Vec<String> = runs.iter().map(|child| child.uuid.clone()).collect();
+        // Read from the runs' files where the store may not have them yet (a run that just
+        // ended).
         let mut summaries = self
             .state
-            .store
-            .metric_summaries(&uuids, shared::api::MetricKind::Metric)
-            .await?;
+            .metrics
+            .summaries(&uuids, shared::api::MetricKind::Metric)
+            .await?
+            .runs;
         let mut results = Vec::with_capacity(runs.len());
-        for child in runs {
+        for child in runs.iter().copied() {
             let inputs = self.state.store.run_by_uuid(&child.uuid).await?.run.inputs;
             let params: Suggestion = names
                 .iter()
                 .filter_map(|name| Some((name.clone(), inputs.as_ref()?.get(name)?.clone())))
                 .collect();
-            let value = summaries.remove(&child.uuid).and_then(|metrics| {
-                metrics
-                    .summaries
-                    .get(metric)
-                    .and_then(|summary| summary.last)
-            });
+            let value = summaries
+                .remove(&child.uuid)
+                .and_then(|metrics| metrics.get(metric).and_then(|summary| summary.last));
             // A run that did not succeed ranks last, whatever it logged.
             let value = value.filter(|_| child.status == Status::Succeeded);
             results.push((params, value));

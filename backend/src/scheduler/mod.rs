@@ -343,9 +343,10 @@ impl Scheduler {
         let reads_metrics = rules.to_string().contains("metric_early_stopping");
         let mut summaries = if reads_metrics {
             self.state
-                .store
-                .metric_summaries(&uuids, shared::api::MetricKind::Metric)
+                .metrics
+                .summaries(&uuids, shared::api::MetricKind::Metric)
                 .await?
+                .runs
         } else {
             Default::default()
         };
@@ -354,10 +355,7 @@ impl Scheduler {
             .map(|child| shared::early_stopping::Child {
                 uuid: child.uuid.clone(),
                 status: child.status,
-                metrics: summaries
-                    .remove(&child.uuid)
-                    .map(|metrics| metrics.summaries)
-                    .unwrap_or_default(),
+                metrics: summaries.remove(&child.uuid).unwrap_or_default(),
             })
             .collect();
         let verdict = shared::early_stopping::judge(rules, &seen, planned);
