@@ -1,7 +1,7 @@
 //! `myelin serve --runtime kubernetes`, the real binary: it finds its cluster through
 //! `KUBECONFIG` (here, a fake API server on loopback), takes the namespace from the
 //! configuration's context, and runs a submitted Polyaxonfile there to success, its logs in the
-//! archive and the run saying which runtime ran it.
+//! archive and the run saying which runtime ran it; a matrix and a DAG run there too.
 
 mod common;
 mod fake_kube;
@@ -83,6 +83,38 @@ async fn a_server_on_a_cluster_runs_a_polyaxonfile_there() {
             .any(|request| request.method == "PATCH" && request.path == job),
         "the Job is applied in the configuration's namespace"
     );
+
+    // Pipelines run there too: a matrix two at a time, and a DAG in order.
+    let pipelines = [
+        "kind: operation\nname: sweep\nmatrix:\n  kind: mapping\n  concurrency: 2\n  values: [{word: a}, {word: b}, {word: c}]\ncomponent:\n  inputs: [{name: word, type: str}]\n  run:\n    kind: job\n    container: {image: busybox, command: [sh, -c, 'echo {{ word }}']}\n",
+        "kind: operation\nname: flow\ncomponent:\n  run:\n    kind: dag\n    operations:\n    - {name: first, dagRef: say}\n    - {name: second, dagRef: say, dependencies: [first]}\n    components:\n    - name: say\n      run:\n        kind: job\n        container: {image: busybox, command: [sh, -c, 'echo said']}\n",
+    ];
+    for (content, runs) in pipelines.into_iter().zip([3, 2]) {
+        let uuid = tokio::task::block_in_place(|| {
+            let (status, run) = server.request(
+                "POST",
+                "/api/v1/default/on-cluster/runs",
+                Some(&json!({"content": content})),
+            );
+            assert_eq!(status, 200, "{run}");
+            run["uuid"].as_str().unwrap().to_owned()
+        });
+        let status = tokio::task::block_in_place(|| {
+            server.wait_for("on-cluster", &uuid, is_done, Duration::from_secs(60))
+        });
+        let children = tokio::task::block_in_place(|| {
+            server.get(&format!(
+                "/api/v1/default/on-cluster/runs?query=pipeline:{uuid}&limit=10"
+            ))
+        });
+        assert_eq!(status, "succeeded", "{children}");
+        let children = children["results"].as_array().unwrap();
+        assert_eq!(children.len(), runs, "{children:?}");
+        for child in children {
+            assert_eq!(child["status"], "succeeded", "{child}");
+            assert_eq!(child["settings"]["runtime"], "kubernetes");
+        }
+    }
     drop(server);
     let _ = std::fs::remove_dir_all(&root);
 }
