@@ -577,3 +577,36 @@ fn hyperband_runs_its_rungs_in_turn_with_their_resources_and_concurrency_held() 
     );
     assert!(most_at_once(&children) <= 2, "{children:?}");
 }
+
+#[test]
+fn an_operation_whose_conditions_are_false_is_skipped_and_skips_what_asks() {
+    let server = server("conditions");
+    // `gate` runs only when the DAG's lr is small; `after` is skipped with it when asked to.
+    let operations = "    - {name: first, dagRef: step, params: {script: {value: 'print(1)'}}}\n    - name: gate\n      dagRef: step\n      dependencies: [first]\n      conditions: '{{ lr < 0.1 }}'\n      params: {script: {value: 'print(2)'}, lr: {ref: dag, value: inputs.lr}}\n    - {name: after, dagRef: step, dependencies: [gate], skipOnUpstreamSkip: true, params: {script: {value: 'print(3)'}}}\n    - {name: anyway, dagRef: step, dependencies: [gate], trigger: all_done, params: {script: {value: 'print(4)'}}}";
+    let (status, pipeline) = submit(&server, &dag(operations));
+    assert_eq!(status, 200, "{pipeline}");
+    let uuid = pipeline["uuid"].as_str().unwrap().to_owned();
+    let status = server.wait_for(PROJECT, &uuid, is_done, Duration::from_secs(60));
+    let children = by_name(&children(&server, &uuid));
+    assert_eq!(status, "succeeded", "{children:?}");
+    let statuses: Vec<(&str, &str)> = children
+        .iter()
+        .map(|(name, child)| (name.as_str(), child["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            ("after", "skipped"),
+            ("anyway", "succeeded"),
+            ("first", "succeeded"),
+            ("gate", "skipped"),
+        ]
+    );
+    let gate = &children["gate"];
+    let last = gate["status_conditions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap();
+    assert_eq!(last["reason"], "Conditions");
+}

@@ -330,6 +330,9 @@ fn matrix_runs(matrix: &Json) -> Option<u64> {
         "mapping" => Some(matrix.get("values")?.as_array()?.len() as u64),
         "random" => number("numRuns"),
         "bayes" => Some(number("numInitialRuns")? + number("maxIterations")?),
+        "hyperband" => shared::hyperband::Hyperband::read(matrix)
+            .ok()
+            .map(|search| search.rungs().iter().map(|rung| rung.runs as u64).sum()),
         "iterative" => number("maxIterations"),
         _ => None,
     }

@@ -118,7 +118,7 @@ fn context(run: &Run) -> Json {
 }
 
 /// How a rendered condition reads: Python's and JSON's booleans, numbers, emptiness.
-fn truthy(rendered: &str) -> Option<bool> {
+pub(crate) fn truthy(rendered: &str) -> Option<bool> {
     match rendered.trim() {
         "True" | "true" | "1" => Some(true),
         "False" | "false" | "0" | "" | "None" => Some(false),

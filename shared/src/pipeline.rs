@@ -17,7 +17,8 @@
 //!
 //! With `skipOnUpstreamSkip`, an operation is `skipped` as soon as an upstream run is. An
 //! operation with no upstream starts at once. `upstream_failed` and `stopped` upstream runs
-//! count as failed.
+//! count as failed. An operation about to start whose `conditions` (a template over its
+//! params, once they are resolved) render false is `skipped` instead.
 
 use std::collections::HashMap;
 
@@ -75,11 +76,6 @@ pub fn ops(run: &Json) -> Result<Vec<Op>, String> {
             .get("name")
             .and_then(Json::as_str)
             .ok_or_else(|| format!("`operations[{index}]` has no name"))?;
-        if op.get("conditions").is_some_and(|c| !c.is_null()) {
-            return Err(format!(
-                "operation `{name}` has `conditions`, which Myelin does not evaluate yet"
-            ));
-        }
         let mut upstream: Vec<String> = op
             .get("dependencies")
             .and_then(Json::as_array)
@@ -306,4 +302,35 @@ pub fn without(content: &str, section: &str) -> Result<Map<String, Json>, String
     };
     operation.remove(section);
     Ok(operation)
+}
+
+/// Whether an operation's `conditions` hold: the template rendered with its resolved params'
+/// values (`{{ loss < 0.5 }}`) must read true. No conditions hold.
+pub fn conditions_hold(
+    run: &Json,
+    index: usize,
+    params: &Map<String, Json>,
+) -> Result<bool, String> {
+    let Some(conditions) = run
+        .pointer(&format!("/operations/{index}/conditions"))
+        .and_then(Json::as_str)
+    else {
+        return Ok(true);
+    };
+    let values: Map<String, Json> = params
+        .iter()
+        .map(|(name, param)| {
+            (
+                name.clone(),
+                param.get("value").cloned().unwrap_or(Json::Null),
+            )
+        })
+        .collect();
+    let context = crate::template::Context::new(Json::Object(values));
+    let rendered = crate::template::Templates::shared()
+        .render(conditions, &context)
+        .map_err(|error| format!("its conditions `{conditions}`: {error}"))?;
+    crate::hooks::truthy(&rendered).ok_or_else(|| {
+        format!("its conditions `{conditions}` render `{rendered}`, not true or false")
+    })
 }

@@ -106,12 +106,30 @@ fn upstream_is_dependencies_and_the_operations_params_refer_to() {
     unknown["operations"][1]["dependencies"] = json!(["ghost"]);
     assert!(pipeline::ops(&unknown).unwrap_err().contains("`ghost`"));
     let mut conditions = dag();
-    conditions["operations"][0]["conditions"] = json!("{{ x }}");
-    assert!(
-        pipeline::ops(&conditions)
-            .unwrap_err()
-            .contains("conditions")
+    conditions["operations"][1]["conditions"] = json!("{{ lr < 0.1 and data == '/data' }}");
+    assert!(pipeline::ops(&conditions).is_ok());
+    let params = |lr: f64| {
+        serde_json::Map::from_iter([
+            ("lr".to_owned(), json!({"value": lr})),
+            ("data".to_owned(), json!({"value": "/data"})),
+        ])
+    };
+    assert_eq!(
+        pipeline::conditions_hold(&conditions, 1, &params(0.05)),
+        Ok(true)
     );
+    assert_eq!(
+        pipeline::conditions_hold(&conditions, 1, &params(0.5)),
+        Ok(false)
+    );
+    assert_eq!(
+        pipeline::conditions_hold(&conditions, 0, &params(0.5)),
+        Ok(true),
+        "none"
+    );
+    conditions["operations"][1]["conditions"] = json!("{{ data }}");
+    let error = pipeline::conditions_hold(&conditions, 1, &params(0.5)).unwrap_err();
+    assert!(error.contains("not true or false"), "{error}");
 }
 
 #[test]

@@ -110,13 +110,24 @@ impl Scheduler {
                             .and_then(Json::as_object)
                             .cloned()
                             .unwrap_or_default();
+                        // `None`: its conditions are false.
                         let operation =
                             shared::pipeline::resolve_params(&params, &dag_inputs, &runs).and_then(
-                                |params| shared::pipeline::op_operation(run, index, params),
+                                |params| {
+                                    if !shared::pipeline::conditions_hold(run, index, &params)? {
+                                        return Ok(None);
+                                    }
+                                    shared::pipeline::op_operation(run, index, params).map(Some)
+                                },
                             );
                         match operation {
                             Err(why) => Some((Status::Failed, "ParamsUnresolved", why)),
-                            Ok(operation) => {
+                            Ok(None) => Some((
+                                Status::Skipped,
+                                "Conditions",
+                                "its conditions are false".to_owned(),
+                            )),
+                            Ok(Some(operation)) => {
                                 let body = OperationBody {
                                     content: Some(operation.to_string()),
                                     name: Some(op.name.clone()),
