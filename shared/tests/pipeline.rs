@@ -109,7 +109,7 @@ fn upstream_is_dependencies_and_the_operations_params_refer_to() {
     conditions["operations"][1]["conditions"] = json!("{{ lr < 0.1 and data == '/data' }}");
     assert!(pipeline::ops(&conditions).is_ok());
     let params = |lr: f64| {
-        serde_json::Map::from_iter([
+        Map::from_iter([
             ("lr".to_owned(), json!({"value": lr})),
             ("data".to_owned(), json!({"value": "/data"})),
         ])
