@@ -610,3 +610,67 @@ fn an_operation_whose_conditions_are_false_is_skipped_and_skips_what_asks() {
         .unwrap();
     assert_eq!(last["reason"], "Conditions");
 }
+
+#[test]
+fn resuming_a_pipeline_runs_again_only_what_did_not_succeed() {
+    let server = server("resume");
+    let side = server.root.join("tries");
+    // The run with lr 2 fails its first try; every try is noted.
+    let script = format!(
+        "import os, sys\nlr = sys.argv[2]\nopen({side:?}, 'a').write(lr + '\\n')\nfirst = not os.path.exists({flag:?} + lr)\nopen({flag:?} + lr, 'w').close()\nraise SystemExit(1 if lr.startswith('2') and first else 0)",
+        side = side.display().to_string(),
+        flag = server.root.join("tried-").display().to_string(),
+    );
+    let mapping = "  kind: mapping\n  concurrency: 3\n  values:\n  - {opt: a, lr: 1}\n  - {opt: b, lr: 2}\n  - {opt: c, lr: 3}";
+    let content = matrix(mapping, 0.25).replace(
+        &serde_json::to_string("import sys, time\nprint('opt', sys.argv[1], 'lr', sys.argv[2], flush=True)\ntime.sleep(0.25)").unwrap(),
+        &serde_json::to_string(&script).unwrap(),
+    );
+    assert!(content.contains("SystemExit"), "{content}");
+    let (status, pipeline) = submit(&server, &content);
+    assert_eq!(status, 200, "{pipeline}");
+    let uuid = pipeline["uuid"].as_str().unwrap().to_owned();
+    assert_eq!(
+        server.wait_for(PROJECT, &uuid, is_done, Duration::from_secs(60)),
+        "failed"
+    );
+    let failed: Vec<String> = children(&server, &uuid)
+        .iter()
+        .filter(|child| child["status"] == "failed")
+        .map(|child| child["uuid"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(failed.len(), 1);
+
+    let (status, body) = server.request(
+        "POST",
+        &format!("/api/v1/default/{PROJECT}/runs/{uuid}/resume"),
+        Some(&json!({})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let status = server.wait_for(
+        PROJECT,
+        &uuid,
+        |status| status == "succeeded" || status == "failed",
+        Duration::from_secs(60),
+    );
+    let children = children(&server, &uuid);
+    assert_eq!(status, "succeeded", "{children:?}");
+    assert_eq!(children.len(), 3, "resumed in place, none added");
+    assert!(children.iter().all(|child| child["status"] == "succeeded"));
+    let resumed = children
+        .iter()
+        .find(|child| child["uuid"] == failed[0].as_str())
+        .unwrap();
+    let kinds: Vec<&str> = resumed["status_conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|condition| condition["type"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"resuming"), "{kinds:?}");
+    // Three first tries, and one more for the run that failed: the others did not run again.
+    let tries = std::fs::read_to_string(&side).unwrap();
+    let mut tries: Vec<&str> = tries.lines().collect();
+    tries.sort();
+    assert_eq!(tries, ["1.0", "2.0", "2.0", "3.0"]);
+}

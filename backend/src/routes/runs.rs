@@ -367,15 +367,56 @@ async fn clone_run(
 /// `polyaxon ops resume`: a run that ended goes again as the same run, keeping its artifacts
 /// and logs, with its operation (or the content sent instead), its name, description and tags
 /// unless the request gives others. It goes from `resuming` through the statuses of a new run.
+/// A pipeline goes on with what did not succeed: its failed and stopped runs resume in their
+/// places, and a DAG's operations that never ran are decided again; its scheduler hands them
+/// to the runtime as its concurrency allows.
 async fn resume(
     State(state): State<AppState>,
     Path((owner, project, uuid)): Path<(String, String, String)>,
     body: Result<Json<OperationBody>, JsonRejection>,
 ) -> Result<Json<Run>, AppError> {
-    let Json(mut body) = body?;
+    let Json(body) = body?;
     let uuid = run_uuid(&uuid)?;
     let project = state.store.project(&owner, &project).await?;
     let original = state.store.run(&owner, &project.name, &uuid).await?.run;
+    if original.settings.runtime == crate::store::SCHEDULER_EXECUTOR && original.status.is_done() {
+        let children = state.store.pipeline_children(&uuid).await?;
+        for child in children {
+            if !matches!(
+                child.status,
+                Status::Failed | Status::Stopped | Status::UpstreamFailed | Status::Skipped
+            ) {
+                continue;
+            }
+            let run = state.store.run_by_uuid(&child.uuid).await?.run;
+            if original.kind == "dag" && run.started_at.is_none() {
+                // Its place is free again: the scheduler decides it anew.
+                state
+                    .store
+                    .delete_run(&run.owner, &run.project, &run.uuid)
+                    .await?;
+            } else {
+                resume_in_place(&state, &project, run, OperationBody::default(), false).await?;
+            }
+        }
+    }
+    // A pipeline's run (or one of its children) is the scheduler's to hand over.
+    let execute_now = original.settings.runtime != crate::store::SCHEDULER_EXECUTOR
+        && original.pipeline.is_none();
+    Ok(Json(
+        resume_in_place(&state, &project, original, body, execute_now).await?,
+    ))
+}
+
+/// Records a new attempt of `original` in place, and hands it to the runtime when `execute`.
+async fn resume_in_place(
+    state: &AppState,
+    project: &shared::api::Project,
+    original: Run,
+    mut body: OperationBody,
+    execute_now: bool,
+) -> Result<Run, AppError> {
+    let uuid = original.uuid.clone();
     if !original.status.is_done() {
         return Err(AppError::BadRequest(format!(
             "run `{uuid}` cannot be resumed before it ends: it is {}",
@@ -396,7 +437,7 @@ async fn resume(
     let hub = state.hub_for(body.content.as_deref()).await?;
     let prepared = submit::prepare(
         Submission {
-            project: &project,
+            project,
             body,
             uuid: uuid.clone(),
             now: clock::now(),
@@ -423,12 +464,12 @@ async fn resume(
     );
     let run = state
         .store
-        .resume_run(&owner, &project.name, resuming, prepared.run)
+        .resume_run(&project.owner, &project.name, resuming, prepared.run)
         .await?;
-    if let Some(execution) = prepared.execution {
-        execute(&state, execution).await?;
+    if let Some(execution) = prepared.execution.filter(|_| execute_now) {
+        execute(state, execution).await?;
     }
-    Ok(Json(run))
+    Ok(run)
 }
 
 /// `polyaxon ops approve`: a run held until approval (or until its client's upload, after which
