@@ -674,3 +674,54 @@ fn resuming_a_pipeline_runs_again_only_what_did_not_succeed() {
     tries.sort();
     assert_eq!(tries, ["1.0", "2.0", "2.0", "3.0"]);
 }
+
+#[test]
+fn a_dag_with_a_nested_matrix_runs_it_and_stopping_the_dag_stops_its_runs() {
+    let server = server("nested");
+    let operations = "    - name: sweep\n      dagRef: step\n      matrix: {kind: mapping, concurrency: 1, values: [{script: 'import time; time.sleep(60)'}, {script: 'print(2)'}]}\n    - {name: after, dagRef: step, dependencies: [sweep], params: {script: {value: 'print(3)'}}}";
+    let (status, pipeline) = submit(&server, &dag(operations));
+    assert_eq!(status, 200, "{pipeline}");
+    let uuid = pipeline["uuid"].as_str().unwrap().to_owned();
+    let sweep = || -> Option<Json> {
+        children(&server, &uuid)
+            .into_iter()
+            .find(|child| child["name"] == "sweep")
+    };
+    wait_until(
+        "the nested matrix runs its first run",
+        Duration::from_secs(30),
+        || {
+            sweep().is_some_and(|sweep| {
+                sweep["kind"] == "matrix"
+                    && children(&server, sweep["uuid"].as_str().unwrap())
+                        .iter()
+                        .any(|child| child["status"] == "running")
+            })
+        },
+    );
+    let (status, body) = server.request(
+        "POST",
+        &format!("/api/v1/default/{PROJECT}/runs/{uuid}/stop"),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        server.wait_for(PROJECT, &uuid, is_done, Duration::from_secs(30)),
+        "stopped"
+    );
+    let sweep = sweep().unwrap();
+    let nested = sweep["uuid"].as_str().unwrap();
+    assert_eq!(
+        server.wait_for(PROJECT, nested, is_done, Duration::from_secs(30)),
+        "stopped"
+    );
+    for child in children(&server, nested) {
+        assert_eq!(child["status"], "stopped", "{child}");
+    }
+    assert!(
+        !children(&server, &uuid)
+            .iter()
+            .any(|child| child["name"] == "after"),
+        "nothing after a stopped operation starts"
+    );
+}

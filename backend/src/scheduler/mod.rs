@@ -102,7 +102,9 @@ fn note(event: &RunEvent, due: &mut BTreeSet<String>) {
         .is_some_and(|kind| PIPELINE_KINDS.contains(&kind));
     if is_pipeline && event.change != "deleted" {
         due.insert(event.uuid.clone());
-    } else if let Some(pipeline) = &event.pipeline
+    }
+    // A nested pipeline is a child too: its parent follows its status.
+    if let Some(pipeline) = &event.pipeline
         && event.change == "status"
     {
         due.insert(pipeline.clone());
@@ -310,7 +312,15 @@ impl Scheduler {
                     Err(RuntimeError::NotActive) => false,
                     Err(error) => return Err(AppError::Internal(error.to_string())),
                 };
-            if !stopped_by_runtime {
+            if !stopped_by_runtime && self.is_pipeline(&child.uuid).await? {
+                // A nested matrix or DAG: its own scheduling stops its runs, then it.
+                let condition =
+                    StatusCondition::new(Status::Stopping, reason, message, clock::now());
+                self.state
+                    .store
+                    .add_condition(&child.uuid, condition, false)
+                    .await?;
+            } else if !stopped_by_runtime {
                 let condition =
                     StatusCondition::new(Status::Stopped, reason, message, clock::now());
                 self.state
@@ -321,6 +331,11 @@ impl Scheduler {
             }
         }
         Ok(active)
+    }
+
+    async fn is_pipeline(&self, uuid: &str) -> Result<bool, AppError> {
+        let run = self.state.store.run_by_uuid(uuid).await?.run;
+        Ok(run.settings.runtime == crate::store::SCHEDULER_EXECUTOR)
     }
 
     /// Applies the pipeline's `earlyStopping` to what its children came to: runs a policy
