@@ -242,6 +242,7 @@ pub async fn submit_run(
     if by_cli {
         body.managed_by = Some("agent".to_owned());
     }
+    let body = with_joins(state, project, body).await?;
     let hub = state.hub_for(body.content.as_deref()).await?;
     let mut prepared = prepare(
         Submission {
@@ -707,4 +708,90 @@ fn invalid(diagnostics: Vec<shared::Diagnostic>) -> AppError {
         message,
         diagnostics,
     }
+}
+
+/// The most runs one join reads, as Polyaxon bounds it.
+const JOIN_LIMIT: u32 = 5_000;
+
+/// An operation with `joins` gets their params, read from the project's runs each join's query
+/// finds, written in as the CLI would have sent them; the `joins` go.
+async fn with_joins(
+    state: &AppState,
+    project: &Project,
+    mut body: OperationBody,
+) -> Result<OperationBody, AppError> {
+    use crate::store::{RunFilter, RunScope, pql};
+
+    let Some(content) = body
+        .content
+        .as_deref()
+        .filter(|text| text.contains("joins"))
+    else {
+        return Ok(body);
+    };
+    let (root, _) = shared::yaml::parse(content);
+    let Some(joins) = root
+        .map(|root| root.to_json())
+        .and_then(|root| root.get("joins").and_then(Json::as_array).cloned())
+    else {
+        return Ok(body);
+    };
+    let mut operation =
+        shared::pipeline::without(content, "joins").map_err(AppError::BadRequest)?;
+    let mut params = operation
+        .remove("params")
+        .and_then(|params| params.as_object().cloned())
+        .unwrap_or_default();
+    for (index, join) in joins.iter().enumerate() {
+        let text = |key: &str| join.get(key).and_then(Json::as_str).unwrap_or_default();
+        let bad = |what: &str, error: pql::PqlError| {
+            AppError::BadRequest(format!(
+                "joins[{index}].{what} is not valid: {}",
+                error.message
+            ))
+        };
+        let filter = RunFilter {
+            query: Some(text("query"))
+                .filter(|query| !query.trim().is_empty())
+                .map(|query| pql::parse(query).map_err(|error| bad("query", error)))
+                .transpose()?,
+            sort: Some(text("sort"))
+                .filter(|sort| !sort.trim().is_empty())
+                .map(|sort| pql::parse_sort(sort).map_err(|error| bad("sort", error)))
+                .transpose()?
+                .unwrap_or_default(),
+            limit: join
+                .get("limit")
+                .and_then(Json::as_u64)
+                .map_or(JOIN_LIMIT, |limit| {
+                    u32::try_from(limit).unwrap_or(JOIN_LIMIT).min(JOIN_LIMIT)
+                }),
+            offset: join
+                .get("offset")
+                .and_then(Json::as_u64)
+                .map_or(0, |offset| u32::try_from(offset).unwrap_or(u32::MAX)),
+            bookmarked: false,
+        };
+        let scope = RunScope::Project {
+            owner: project.owner.clone(),
+            project: project.name.clone(),
+        };
+        let found = state.store.runs(&scope, &filter).await?.results;
+        let runs: Vec<shared::pipeline::Upstream> = found
+            .into_iter()
+            .map(|run| shared::pipeline::Upstream {
+                uuid: run.uuid,
+                name: run.name,
+                status: Some(run.status),
+                inputs: run.inputs.unwrap_or_default(),
+                outputs: run.outputs.unwrap_or_default(),
+            })
+            .collect();
+        let joined = shared::pipeline::join_params(join, &runs)
+            .map_err(|why| AppError::BadRequest(format!("joins[{index}]: {why}")))?;
+        params.extend(joined);
+    }
+    operation.insert("params".to_owned(), Json::Object(params));
+    body.content = Some(Json::Object(operation).to_string());
+    Ok(body)
 }

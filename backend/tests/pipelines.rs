@@ -725,3 +725,40 @@ fn a_dag_with_a_nested_matrix_runs_it_and_stopping_the_dag_stops_its_runs() {
         "nothing after a stopped operation starts"
     );
 }
+
+#[test]
+fn joins_give_a_run_the_values_of_the_runs_their_query_finds() {
+    let server = server("joins");
+    // Three runs with their own `lr`, then one that joins them.
+    let mapping = "  kind: mapping\n  values:\n  - {opt: a, lr: 0.3}\n  - {opt: b, lr: 0.1}\n  - {opt: c, lr: 0.2}";
+    let (status, pipeline) = submit(&server, &matrix(mapping, 0.0));
+    assert_eq!(status, 200, "{pipeline}");
+    let uuid = pipeline["uuid"].as_str().unwrap().to_owned();
+    assert_eq!(
+        server.wait_for(PROJECT, &uuid, is_done, Duration::from_secs(30)),
+        "succeeded"
+    );
+    let joining = format!(
+        "kind: operation\nname: joined\njoins:\n- query: 'pipeline:{uuid}, status:succeeded'\n  sort: inputs.lr\n  params:\n    lrs: {{value: inputs.lr}}\n    uuids: {{value: globals.uuid}}\ncomponent:\n  inputs:\n  - {{name: lrs, type: float, isList: true}}\n  - {{name: uuids, type: str, isList: true}}\n  run:\n    kind: job\n    container:\n      image: python:3.11\n      command: [python3, -c, 'print({{{{ lrs }}}})']\n"
+    );
+    let (status, run) = submit(&server, &joining);
+    assert_eq!(status, 200, "{run}");
+    let joined = run["uuid"].as_str().unwrap().to_owned();
+    assert_eq!(
+        server.wait_for(PROJECT, &joined, is_done, Duration::from_secs(30)),
+        "succeeded"
+    );
+    let run = server.run(PROJECT, &joined);
+    assert_eq!(run["inputs"]["lrs"], json!([0.1, 0.2, 0.3]), "sorted by lr");
+    assert_eq!(run["inputs"]["uuids"].as_array().unwrap().len(), 3);
+    let logs = server.get(&format!(
+        "/streams/v1/polyaxon/default/{PROJECT}/runs/{joined}/logs"
+    ));
+    assert_eq!(logs["logs"][0]["value"], "[0.1, 0.2, 0.3]", "{logs}");
+    let (status, body) = submit(
+        &server,
+        &joining.replace("sort: inputs.lr", "sort: 'no_such_field'"),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("joins[0].sort"), "{body}");
+}

@@ -334,3 +334,44 @@ pub fn conditions_hold(
         format!("its conditions `{conditions}` render `{rendered}`, not true or false")
     })
 }
+
+/// The params a join gives (`joins[].params`): each one's `value` (`inputs.NAME`,
+/// `outputs.NAME`, `inputs`, `outputs`, `globals.uuid`, `globals.name`, `globals.status`) read
+/// from every run the join's query found, in its order, as a list.
+pub fn join_params(join: &Json, runs: &[Upstream]) -> Result<Map<String, Json>, String> {
+    let mut params = Map::new();
+    for (name, param) in join
+        .get("params")
+        .and_then(Json::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let path = param
+            .get("value")
+            .and_then(Json::as_str)
+            .ok_or_else(|| format!("join param `{name}` needs a `value` naming what to read"))?;
+        let (section, key) = path.split_once('.').unwrap_or((path, ""));
+        let read = |run: &Upstream| -> Result<Json, String> {
+            Ok(match (section, key) {
+                ("inputs", "") => Json::Object(run.inputs.clone()),
+                ("outputs", "") => Json::Object(run.outputs.clone()),
+                ("inputs", key) => run.inputs.get(key).cloned().unwrap_or(Json::Null),
+                ("outputs", key) => run.outputs.get(key).cloned().unwrap_or(Json::Null),
+                ("globals", "uuid") => Json::from(run.uuid.clone()),
+                ("globals", "name") => run.name.clone().map_or(Json::Null, Json::from),
+                ("globals", "status") => run.status.map_or(Json::Null, |s| Json::from(s.as_str())),
+                _ => {
+                    return Err(format!(
+                        "join param `{name}` reads `{path}`; Myelin joins read `inputs`, \
+                         `outputs` and `globals.uuid|name|status` so far"
+                    ));
+                }
+            })
+        };
+        let values = runs.iter().map(read).collect::<Result<Vec<_>, _>>()?;
+        let mut param = param.as_object().cloned().unwrap_or_default();
+        param.insert("value".to_owned(), Json::Array(values));
+        params.insert(name.clone(), Json::Object(param));
+    }
+    Ok(params)
+}
