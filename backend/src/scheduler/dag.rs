@@ -18,11 +18,7 @@ impl Scheduler {
         stored: &StoredRun,
         children: &mut Vec<PipelineChild>,
     ) -> Result<Option<(bool, usize)>, AppError> {
-        let run = stored
-            .compiled
-            .as_ref()
-            .and_then(|compiled| compiled.get("run"))
-            .unwrap_or(&Json::Null);
+        let run = super::section(stored, "run");
         let ops = match shared::pipeline::ops(run) {
             Ok(ops) => ops,
             Err(why) => {
@@ -48,11 +44,7 @@ impl Scheduler {
         use shared::pipeline::{Decision, Upstream};
 
         let pipeline = &stored.run;
-        let run = stored
-            .compiled
-            .as_ref()
-            .and_then(|compiled| compiled.get("run"))
-            .unwrap_or(&Json::Null);
+        let run = super::section(stored, "run");
         let project = self
             .state
             .store

@@ -70,11 +70,7 @@ impl Scheduler {
         children: &mut Vec<PipelineChild>,
     ) -> Result<Option<(bool, usize)>, AppError> {
         let uuid = &stored.run.uuid;
-        let matrix = stored
-            .compiled
-            .as_ref()
-            .and_then(|compiled| compiled.get("matrix"))
-            .unwrap_or(&Json::Null);
+        let matrix = super::section(stored, "matrix");
         let hyperband = match shared::hyperband::Hyperband::read(matrix) {
             Ok(hyperband) => hyperband,
             Err(why) => {
@@ -159,11 +155,7 @@ impl Scheduler {
         children: &mut Vec<PipelineChild>,
     ) -> Result<Option<(bool, usize)>, AppError> {
         let uuid = &stored.run.uuid;
-        let matrix = stored
-            .compiled
-            .as_ref()
-            .and_then(|compiled| compiled.get("matrix"))
-            .unwrap_or(&Json::Null);
+        let matrix = super::section(stored, "matrix");
         let order = shared::matrix::written_order(stored.run.raw_content.as_deref().unwrap_or(""));
         let count = |key: &str| matrix.get(key).and_then(Json::as_u64).unwrap_or(0) as usize;
         let initial = count("numInitialRuns");

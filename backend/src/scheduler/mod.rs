@@ -410,6 +410,15 @@ impl Scheduler {
     }
 }
 
+/// A section of a pipeline's compiled operation (`matrix`, `run`, `schedule`), or null.
+fn section<'a>(stored: &'a StoredRun, name: &str) -> &'a Json {
+    stored
+        .compiled
+        .as_ref()
+        .and_then(|compiled| compiled.get(name))
+        .unwrap_or(&Json::Null)
+}
+
 /// Whether a child's status says it has not been handed to the runtime.
 fn waits(status: Status) -> bool {
     matches!(status, Status::Created | Status::Compiled)

@@ -18,11 +18,7 @@ impl Scheduler {
         children: &mut Vec<PipelineChild>,
     ) -> Result<Option<(bool, usize)>, AppError> {
         let pipeline = &stored.run;
-        let section = stored
-            .compiled
-            .as_ref()
-            .and_then(|compiled| compiled.get("schedule"))
-            .unwrap_or(&Json::Null);
+        let section = super::section(stored, "schedule");
         let schedule = match shared::schedule::read(section) {
             Ok(schedule) => schedule,
             Err(why) => {

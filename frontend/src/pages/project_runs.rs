@@ -1,8 +1,6 @@
 //! A project's runs: the runs table ([`RunsTable`]) of this project, read again as the server
 //! pushes each change to them, and the project's versions below it.
 
-use std::time::Duration;
-
 use frontend::runs_view::Scope;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -11,11 +9,7 @@ use shared::api::{ListResponse, Run};
 use crate::api::{self, RunsWindow};
 use crate::components::runs_table::{Reply, RunsTable};
 use crate::pages::project_versions::ProjectVersions;
-use crate::pages::runs::source;
-
-/// Changes pushed by the server are gathered for this long before the rows are read again:
-/// a burst of submissions costs one read, not one per run.
-const SETTLE: Duration = Duration::from_millis(300);
+use crate::pages::runs::{settled_changes, source};
 
 /// The runs page of one project.
 #[component]
@@ -36,23 +30,7 @@ pub fn ProjectRuns() -> impl IntoView {
 /// The table of `project`'s runs, following the server's changes to them.
 #[component]
 fn ProjectTable(project: String) -> impl IntoView {
-    let changes = RwSignal::new(0_u64);
-    let settling = StoredValue::new(false);
-    let watching = api::watch_runs(&project, move |_| {
-        if settling.try_get_value() != Some(false) {
-            return;
-        }
-        settling.set_value(true);
-        set_timeout(
-            move || {
-                settling.try_set_value(false);
-                changes.try_update(|changes| *changes += 1);
-            },
-            SETTLE,
-        );
-    });
-    let watch = StoredValue::new_local(watching.ok());
-    on_cleanup(move || watch.set_value(None));
+    let changes = settled_changes(&project);
 
     let listed = project.clone();
     let list = move |window: RunsWindow| -> Reply<ListResponse<Run>> {

@@ -2,8 +2,6 @@
 //! change, a matrix's results as one input against one metric with the best run marked, and
 //! the children in the runs table, filtered to this pipeline.
 
-use std::time::Duration;
-
 use frontend::pipeline_view;
 use frontend::runs_view::Scope;
 use leptos::prelude::*;
@@ -13,10 +11,7 @@ use shared::api::{ListResponse, Run};
 use crate::api::{self, RunsWindow};
 use crate::components::dag_graph::DagGraph;
 use crate::components::runs_table::{Reply, RunsTable};
-use crate::pages::runs::source;
-
-/// Changes pushed by the server are gathered for this long before the children are read again.
-const SETTLE: Duration = Duration::from_millis(300);
+use crate::pages::runs::{settled_changes, source};
 
 /// The most children the graph and the chart read.
 const SHOWN: usize = 1_000;
@@ -26,23 +21,7 @@ const SHOWN: usize = 1_000;
 pub fn RunPipeline(run: Run) -> impl IntoView {
     let project = run.project.clone();
     let pipeline = run.uuid.clone();
-    let changes = RwSignal::new(0_u64);
-    let settling = StoredValue::new(false);
-    let watching = api::watch_runs(&project, move |_| {
-        if settling.try_get_value() != Some(false) {
-            return;
-        }
-        settling.set_value(true);
-        set_timeout(
-            move || {
-                settling.try_set_value(false);
-                changes.try_update(|changes| *changes += 1);
-            },
-            SETTLE,
-        );
-    });
-    let watch = StoredValue::new_local(watching.ok());
-    on_cleanup(move || watch.set_value(None));
+    let changes = settled_changes(&project);
 
     let filter = format!("pipeline:{pipeline}");
     let children = {

@@ -70,3 +70,30 @@ pub fn source(list: impl Fn(RunsWindow) -> Reply<ListResponse<Run>> + 'static) -
         }),
     }
 }
+
+/// Changes pushed by the server are gathered for this long before the rows are read again:
+/// a burst of submissions costs one read, not one per run.
+const SETTLE: Duration = Duration::from_millis(300);
+
+/// A counter bumped once per burst of the server's changes to `project`'s runs: what a runs
+/// table's `changes` follows. The watch ends with the view that asked for it.
+pub fn settled_changes(project: &str) -> RwSignal<u64> {
+    let changes = RwSignal::new(0_u64);
+    let settling = StoredValue::new(false);
+    let watching = api::watch_runs(project, move |_| {
+        if settling.try_get_value() != Some(false) {
+            return;
+        }
+        settling.set_value(true);
+        set_timeout(
+            move || {
+                settling.try_set_value(false);
+                changes.try_update(|changes| *changes += 1);
+            },
+            SETTLE,
+        );
+    });
+    let watch = StoredValue::new_local(watching.ok());
+    on_cleanup(move || watch.set_value(None));
+    changes
+}
