@@ -1373,7 +1373,12 @@ fn a_metric_reaching_its_early_stopping_value_ends_the_search() {
             .unwrap_or_else(|| panic!("no run with lr {lr}: {children}"))
     };
     assert_eq!(by_lr(0.5)["status"], "succeeded");
-    assert_eq!(by_lr(0.1)["status"], "succeeded");
+    // The run that reached the goal is not stopped: it goes on to its end.
+    let winner = by_lr(0.1)["uuid"].as_str().unwrap().to_owned();
+    assert_eq!(
+        server.wait_for("early", &winner, is_done, Duration::from_secs(30)),
+        "succeeded"
+    );
     // The one after the goal may have started before its summary was read; the last never did.
     assert_eq!(by_lr(0.3)["status"], "stopped");
     assert_eq!(by_lr(0.2)["status"], "stopped");

@@ -5,7 +5,7 @@
 //! | kind | stops |
 //! |---|---|
 //! | `failure_early_stopping {percent}` | the pipeline (failed), once that share of its planned runs failed |
-//! | `metric_early_stopping {metric, value, optimization}` | the pipeline (succeeded), once a run's metric reached `value` (at most when minimizing, at least when maximizing) |
+//! | `metric_early_stopping {metric, value, optimization}` | the pipeline (succeeded), once a run's metric reached `value` (at most when minimizing, at least when maximizing); that run goes on to its end |
 //! | its `policy: median {evaluationInterval, minInterval, minSamples}` | a running run whose metric is worse than the median of the others' |
 //! | its `policy: truncation {percent, …}` | the worst `percent` of the running runs |
 //! | its `policy: diff {percent, …}` | a running run worse than the best by more than `percent` of it |
@@ -38,6 +38,8 @@ pub struct Verdict {
     pub end: Option<(Status, String)>,
     /// Running runs a policy stops, each with why.
     pub stop: Vec<(String, String)>,
+    /// The run that reached the metric's goal: ending the search does not stop it.
+    pub winner: Option<String>,
 }
 
 /// The verdict of the `earlyStopping` list over `children`, of `planned` runs in all.
@@ -80,6 +82,7 @@ fn metric_rule(rule: &Json, children: &[Child], verdict: &mut Verdict) {
             .filter_map(|child| Some((child, last(child)?)))
             .find(|(_, value)| *value == goal || better(*value, goal))
     {
+        verdict.winner.get_or_insert(child.uuid.clone());
         verdict.end.get_or_insert((
             Status::Succeeded,
             format!(

@@ -50,7 +50,13 @@ fn a_metric_reaching_its_value_ends_the_search_succeeded() {
         child("a", Status::Succeeded, Some(0.3), 5),
         child("b", Status::Running, Some(0.09), 3),
     ];
-    let (status, message) = judge(&minimize, &children, 10).end.unwrap();
+    let verdict = judge(&minimize, &children, 10);
+    assert_eq!(
+        verdict.winner.as_deref(),
+        Some("b"),
+        "the run that reached it goes on"
+    );
+    let (status, message) = verdict.end.unwrap();
     assert_eq!(status, Status::Succeeded);
     assert!(message.contains("run b reached loss 0.09"), "{message}");
     let maximize = json!([{"kind": "metric_early_stopping", "metric": "loss", "value": 0.5, "optimization": "maximize"}]);

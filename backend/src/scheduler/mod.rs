@@ -380,7 +380,10 @@ impl Scheduler {
             }
         }
         if let Some((status, message)) = verdict.end {
-            let all: Vec<&PipelineChild> = children.iter().collect();
+            let all: Vec<&PipelineChild> = children
+                .iter()
+                .filter(|child| verdict.winner.as_deref() != Some(child.uuid.as_str()))
+                .collect();
             self.stop_children(&all, "EarlyStopping", &message).await?;
             self.end(&stored.run.uuid, status, "EarlyStopping", message)
                 .await?;
