@@ -15,8 +15,10 @@ pub struct Config {
     pub web_dir: PathBuf,
     /// When set, every API request must carry `Authorization: Token <token>`.
     pub token: Option<String>,
-    /// How many runs the process runtime executes at once; the rest wait in a queue.
-    pub max_concurrent_runs: usize,
+    /// How many runs execute at once; the rest wait in the server's queue, in front of either
+    /// runtime. `None`: as many as the machine has CPUs for local processes, and no limit on a
+    /// cluster, whose scheduler places pods.
+    pub max_concurrent_runs: Option<usize>,
     /// What executes runs.
     pub runtime: RuntimeChoice,
     /// Where runs reach the API (`POLYAXON_HOST`); by default the address the server binds.
@@ -55,7 +57,7 @@ impl Config {
             data_dir: data_dir.into(),
             web_dir: web_dir.into(),
             token: None,
-            max_concurrent_runs: std::thread::available_parallelism().map_or(2, usize::from),
+            max_concurrent_runs: None,
             runtime: RuntimeChoice::Process,
             api_host: None,
             allowed_hosts: Vec::new(),

@@ -55,8 +55,8 @@ struct ServeArgs {
     /// sends from POLYAXON_AUTH_TOKEN). Without it, anyone who can reach the port can use the API.
     #[arg(long, env = "MYELIN_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// How many runs execute at once on this machine; the rest wait in a queue. Default: the
-    /// number of CPUs.
+    /// How many runs execute at once; the rest wait in the server's queue. Default: the number
+    /// of CPUs for local processes, no limit on a cluster.
     #[arg(long, env = "MYELIN_MAX_CONCURRENT_RUNS")]
     max_concurrent_runs: Option<usize>,
     /// What executes runs: processes on this machine, or native objects on the Kubernetes
@@ -115,9 +115,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.bind = args.bind;
     config.port = args.port;
     config.token = args.token.filter(|token| !token.is_empty());
-    if let Some(max) = args.max_concurrent_runs {
-        config.max_concurrent_runs = max.max(1);
-    }
+    config.max_concurrent_runs = args.max_concurrent_runs.map(|max| max.max(1));
     config.runtime = match args.runtime {
         RuntimeArg::Process => backend::RuntimeChoice::Process,
         RuntimeArg::Kubernetes => backend::RuntimeChoice::Kubernetes {

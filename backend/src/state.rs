@@ -200,7 +200,8 @@ impl AppState {
                     artifacts_root: artifacts.clone(),
                     store_mount: Some(STORE_MOUNT.to_owned()),
                     state_dir: data.join("state").join("process"),
-                    max_concurrent: config.max_concurrent_runs,
+                    // The server's queue, in front of the runtime, keeps the limit.
+                    max_concurrent: tokio::sync::Semaphore::MAX_PERMITS,
                     token: config.token.clone(),
                     stop_grace: std::time::Duration::from_secs(10),
                     retry_backoff: std::time::Duration::from_secs(10),
@@ -211,6 +212,16 @@ impl AppState {
                 reporter,
             )),
         };
+        let limit = config
+            .max_concurrent_runs
+            .unwrap_or_else(|| match config.runtime {
+                RuntimeChoice::Process => {
+                    std::thread::available_parallelism().map_or(2, usize::from)
+                }
+                RuntimeChoice::Kubernetes { .. } => usize::MAX,
+            });
+        let runtime: Arc<dyn Runtime> =
+            crate::runtime::queue::Queued::new(runtime, Arc::clone(&store), &run_events, limit);
         let metrics = Arc::new(Metrics::new(archive.clone(), Arc::clone(&store)));
         Ok(Self {
             config: Arc::new(config),

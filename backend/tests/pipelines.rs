@@ -762,3 +762,57 @@ fn joins_give_a_run_the_values_of_the_runs_their_query_finds() {
     assert_eq!(status, 400, "{body}");
     assert!(body.to_string().contains("joins[0].sort"), "{body}");
 }
+
+#[test]
+fn the_server_s_queue_holds_runs_past_its_limit_and_lets_a_waiting_one_be_stopped() {
+    let server = Server::start("queue", &[("MYELIN_MAX_CONCURRENT_RUNS", "1".into())]);
+    let (status, body) = server.request(
+        "POST",
+        "/api/v1/default/projects/create",
+        Some(&json!({"name": PROJECT})),
+    );
+    assert_eq!(status, 200, "{body}");
+    // A matrix that would run three at once, and a run of its own: one at a time, in order.
+    let mapping = "  kind: mapping\n  concurrency: 3\n  values:\n  - {opt: a, lr: 1}\n  - {opt: b, lr: 2}\n  - {opt: c, lr: 3}";
+    let (status, pipeline) = submit(&server, &matrix(mapping, 0.3));
+    assert_eq!(status, 200, "{pipeline}");
+    let uuid = pipeline["uuid"].as_str().unwrap().to_owned();
+    wait_until("a child runs", Duration::from_secs(30), || {
+        children(&server, &uuid)
+            .iter()
+            .any(|child| child["status"] == "running")
+    });
+    let (status, waiting) = submit(&server, &common::python_job("waits", "print('never')"));
+    assert_eq!(status, 200, "{waiting}");
+    let waiting = waiting["uuid"].as_str().unwrap().to_owned();
+    let said = server.run(PROJECT, &waiting);
+    let last = said["status_conditions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap();
+    assert_eq!(last["type"], "queued", "{said}");
+    assert_eq!(last["reason"], "Queue", "{said}");
+    let (status, body) = server.request(
+        "POST",
+        &format!("/api/v1/default/{PROJECT}/runs/{waiting}/stop"),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        server.wait_for(PROJECT, &waiting, is_done, Duration::from_secs(10)),
+        "stopped"
+    );
+    assert!(server.run(PROJECT, &waiting)["started_at"].is_null());
+    assert_eq!(
+        server.wait_for(PROJECT, &uuid, is_done, Duration::from_secs(60)),
+        "succeeded"
+    );
+    let children = children(&server, &uuid);
+    assert_eq!(children.len(), 3);
+    assert_eq!(
+        most_at_once(&children),
+        1,
+        "the server's limit: {children:?}"
+    );
+}

@@ -1,7 +1,8 @@
 //! `myelin serve --runtime kubernetes`, the real binary: it finds its cluster through
 //! `KUBECONFIG` (here, a fake API server on loopback), takes the namespace from the
 //! configuration's context, and runs a submitted Polyaxonfile there to success, its logs in the
-//! archive and the run saying which runtime ran it; a matrix and a DAG run there too.
+//! archive and the run saying which runtime ran it; a matrix and a DAG run there too, one run
+//! at a time as the server's queue allows.
 
 mod common;
 mod fake_kube;
@@ -35,6 +36,8 @@ async fn a_server_on_a_cluster_runs_a_polyaxonfile_there() {
     let environment = [
         ("MYELIN_RUNTIME", PathBuf::from("kubernetes")),
         ("KUBECONFIG", kubeconfig),
+        // The server's queue stands in front of the cluster too.
+        ("MYELIN_MAX_CONCURRENT_RUNS", PathBuf::from("1")),
     ];
     let server = tokio::task::block_in_place(|| Server::start("serve-k8s", &environment));
 
@@ -113,6 +116,20 @@ async fn a_server_on_a_cluster_runs_a_polyaxonfile_there() {
         for child in children {
             assert_eq!(child["status"], "succeeded", "{child}");
             assert_eq!(child["settings"]["runtime"], "kubernetes");
+        }
+        // One at a time, whatever the matrix's concurrency: the server's limit is 1.
+        let mut spans: Vec<(&str, &str)> = children
+            .iter()
+            .map(|child| {
+                (
+                    child["started_at"].as_str().unwrap(),
+                    child["finished_at"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        spans.sort();
+        for pair in spans.windows(2) {
+            assert!(pair[0].1 <= pair[1].0, "runs overlapped: {spans:?}");
         }
     }
     drop(server);

@@ -10,6 +10,7 @@ pub mod channel;
 pub mod kubernetes;
 pub mod process;
 pub mod pty;
+pub mod queue;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
