@@ -816,3 +816,59 @@ fn the_server_s_queue_holds_runs_past_its_limit_and_lets_a_waiting_one_be_stoppe
         "the server's limit: {children:?}"
     );
 }
+
+#[test]
+fn hyperband_goes_on_through_a_killed_server_with_every_rung_once() {
+    let mut server = server("hyperband-killed");
+    let search = "  kind: hyperband\n  concurrency: 2\n  maxIterations: 4\n  eta: 2\n  seed: 3\n  resource: {name: lr, type: int}\n  metric: {name: loss, optimization: minimize}\n  params:\n    opt: {kind: choice, value: [a, b, c, d, e, f, g]}";
+    let (status, pipeline) = submit(&server, &matrix(search, 0.3));
+    assert_eq!(status, 200, "{pipeline}");
+    let uuid = pipeline["uuid"].as_str().unwrap().to_owned();
+    wait_until("the first rung ended", Duration::from_secs(60), || {
+        children(&server, &uuid)
+            .iter()
+            .filter(|child| child["status"] == "succeeded")
+            .count()
+            >= 5
+    });
+    server.kill();
+    server.restart();
+    let status = server.wait_for(PROJECT, &uuid, is_done, Duration::from_secs(120));
+    let mut children = children(&server, &uuid);
+    let told: Vec<String> = children
+        .iter()
+        .map(|child| {
+            let last = child["status_conditions"]
+                .as_array()
+                .unwrap()
+                .last()
+                .unwrap();
+            format!("{} {}", child["status"], last["reason"])
+        })
+        .collect();
+    assert_eq!(
+        children.len(),
+        14,
+        "every run of every rung, once: {told:#?}"
+    );
+    children.sort_by_key(|child| child["created_at"].as_str().unwrap().to_owned());
+    let resources: Vec<i64> = children
+        .iter()
+        .map(|child| child["inputs"]["lr"].as_f64().unwrap() as i64)
+        .collect();
+    assert_eq!(resources, [1, 1, 1, 1, 2, 2, 4, 2, 2, 2, 4, 4, 4, 4]);
+    let caught = told
+        .iter()
+        .filter(|told| told.contains("ServerRestarted"))
+        .count();
+    assert!(
+        told.iter()
+            .all(|told| told.starts_with("\"succeeded\"") || told.contains("ServerRestarted")),
+        "{told:#?}"
+    );
+    assert_eq!(
+        status,
+        if caught == 0 { "succeeded" } else { "failed" },
+        "{told:#?}"
+    );
+}
