@@ -473,6 +473,17 @@ pub fn first_children(
             .and_then(Json::as_u64)
             .filter(|initial| *initial > 0)
             .ok_or("a bayes search needs `numInitialRuns`, at least 1")?;
+        let iterations = matrix
+            .get("maxIterations")
+            .and_then(Json::as_u64)
+            .unwrap_or(0);
+        let total = initial.saturating_add(iterations);
+        if total > shared::matrix::MAX_RUNS as u64 {
+            return Err(format!(
+                "the bayes search makes {total} runs; at most {} may come from one matrix",
+                shared::matrix::MAX_RUNS
+            ));
+        }
         return shared::matrix::draw(matrix, order, initial, seed);
     }
     if kind != Some("hyperband") {

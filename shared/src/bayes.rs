@@ -9,8 +9,9 @@
 //! logarithm; normals within three deviations), a finite list by the position of a value in
 //! it (categories in their written order). The kernel is `rbf` or `matern` with ν rounded to
 //! the nearest of ½, 3⁄2 and 5⁄2 (the closed forms; sklearn's general ν needs Bessel
-//! functions). Work is bounded: at most [`MAX_OBSERVED`] runs are fitted (the best ones) and
-//! [`MAX_CANDIDATES`] candidates tried per suggestion.
+//! functions). Work is bounded: at most [`MAX_OBSERVED`] runs are fitted (the best ones) and as
+//! many running ones believed, [`MAX_CANDIDATES`] candidates tried per suggestion, and
+//! [`MAX_BATCH`] suggestions made at once.
 
 use serde_json::{Map, Value as Json};
 
@@ -20,6 +21,8 @@ use crate::matrix::{Rng, Suggestion};
 pub const MAX_OBSERVED: usize = 300;
 /// The most candidates tried for one suggestion.
 pub const MAX_CANDIDATES: usize = 2_000;
+/// The most runs suggested at once; a larger ask gets this many, the rest at the next ask.
+pub const MAX_BATCH: usize = 100;
 
 /// One param's place in the unit cube.
 #[derive(Debug, Clone)]
@@ -223,8 +226,10 @@ impl Bayes {
         points.truncate(MAX_OBSERVED);
         let mut believed: Vec<Vec<f64>> = pending
             .iter()
+            .take(MAX_OBSERVED)
             .filter_map(|params| self.encode(params))
             .collect();
+        let count = count.min(MAX_BATCH);
         let mut chosen = Vec::with_capacity(count);
         for _ in 0..count {
             let unit = if points.is_empty() {

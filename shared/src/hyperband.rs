@@ -62,7 +62,7 @@ impl Hyperband {
                 "hyperband with maxIterations {max_iterations} and eta {eta} makes {s_max} brackets; at most 20"
             ));
         }
-        Ok(Self {
+        let search = Self {
             max_iterations,
             eta,
             s_max: s_max as u32,
@@ -78,7 +78,19 @@ impl Hyperband {
                 .ok_or("the metric needs a `name`")?
                 .to_owned(),
             maximize: metric.get("optimization").and_then(Json::as_str) == Some("maximize"),
-        })
+        };
+        let total = search
+            .rungs()
+            .iter()
+            .fold(0_usize, |total, rung| total.saturating_add(rung.runs));
+        if total > crate::matrix::MAX_RUNS {
+            return Err(format!(
+                "hyperband with maxIterations {max_iterations} and eta {eta} makes {total} runs; \
+                 at most {} may come from one matrix",
+                crate::matrix::MAX_RUNS
+            ));
+        }
+        Ok(search)
     }
 
     /// The metric the rungs rank by.

@@ -102,3 +102,20 @@ fn it_improves_on_a_known_function_beyond_random_search() {
         }
     }
 }
+
+#[test]
+fn an_ask_for_many_runs_at_once_is_bounded() {
+    let search = search("ei");
+    let observed: Vec<(Suggestion, f64)> = search
+        .suggest(&[], &[], 5, 1)
+        .into_iter()
+        .map(|params| {
+            let value = score(&params);
+            (params, value)
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let batch = search.suggest(&observed, &[], 1_000_000, 2);
+    assert_eq!(batch.len(), shared::bayes::MAX_BATCH);
+    assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
+}

@@ -128,3 +128,17 @@ fn a_rung_keeps_the_best_of_the_one_before_at_its_resource() {
     assert!(kept.iter().all(|params| params["epochs"] == json!(3)));
     assert!(Hyperband::read(&json!({"kind": "hyperband"})).is_err());
 }
+
+#[test]
+fn a_search_of_more_runs_than_a_matrix_may_make_is_refused() {
+    let matrix = json!({
+        "kind": "hyperband", "maxIterations": 1e9, "eta": 3,
+        "resource": {"name": "epochs", "type": "int"},
+        "metric": {"name": "loss", "optimization": "minimize"},
+    });
+    let error = Hyperband::read(&matrix).unwrap_err();
+    assert!(
+        error.contains("at most 100000 may come from one matrix"),
+        "{error}"
+    );
+}
