@@ -458,35 +458,24 @@ fn prepare_schedule(
     })
 }
 
-/// The params of a matrix's first children: all of them, but for hyperband and bayes, whose
-/// later runs follow from results, hyperband's first rung and bayes' initial runs.
+/// The params of a matrix's first children: all of them, but for the searches whose later
+/// runs follow from results: hyperband's first rung, bayes' initial runs, tpe's first one.
 pub fn first_children(
     matrix: &Json,
     order: &[String],
     seed: u64,
 ) -> Result<Vec<shared::matrix::Suggestion>, String> {
-    let kind = matrix.get("kind").and_then(Json::as_str);
-    if kind == Some("bayes") {
-        shared::bayes::Bayes::read(matrix, order)?;
-        let initial = matrix
-            .get("numInitialRuns")
-            .and_then(Json::as_u64)
-            .filter(|initial| *initial > 0)
-            .ok_or("a bayes search needs `numInitialRuns`, at least 1")?;
-        let iterations = matrix
-            .get("maxIterations")
-            .and_then(Json::as_u64)
-            .unwrap_or(0);
-        let total = initial.saturating_add(iterations);
-        if total > shared::matrix::MAX_RUNS as u64 {
-            return Err(format!(
-                "the bayes search makes {total} runs; at most {} may come from one matrix",
-                shared::matrix::MAX_RUNS
-            ));
+    if let Some(search) = shared::guided::Guided::read(matrix, order) {
+        let search = search?;
+        let initial = shared::guided::budget(matrix)
+            .transpose()?
+            .map_or(0, |budget| budget.initial);
+        if initial > 0 {
+            return shared::matrix::draw(matrix, order, initial as u64, seed);
         }
-        return shared::matrix::draw(matrix, order, initial, seed);
+        return Ok(search.suggest(&[], &[], 1, seed));
     }
-    if kind != Some("hyperband") {
+    if matrix.get("kind").and_then(Json::as_str) != Some("hyperband") {
         return shared::matrix::suggestions(matrix, order, seed);
     }
     let hyperband = shared::hyperband::Hyperband::read(matrix)?;
@@ -499,12 +488,11 @@ pub fn first_children(
         .collect())
 }
 
-/// How many runs a matrix makes in all: hyperband's every rung, a bayes search's initial runs
-/// and iterations, or its `first` children.
+/// How many runs a matrix makes in all: hyperband's every rung, a guided search's budget, or
+/// its `first` children.
 fn planned_runs(matrix: &Json, first: usize) -> usize {
-    if matrix.get("kind").and_then(Json::as_str) == Some("bayes") {
-        let count = |key: &str| matrix.get(key).and_then(Json::as_u64).unwrap_or(0) as usize;
-        return count("numInitialRuns") + count("maxIterations");
+    if let Some(Ok(budget)) = shared::guided::budget(matrix) {
+        return budget.total;
     }
     shared::hyperband::Hyperband::read(matrix)
         .ok()
@@ -615,7 +603,7 @@ fn prepare_matrix(
     if let Some(matrix) = operation.get_mut("matrix").and_then(Json::as_object_mut)
         && matches!(
             matrix.get("kind").and_then(Json::as_str),
-            Some("random" | "hyperband" | "bayes")
+            Some("random" | "hyperband" | "bayes" | "tpe")
         )
         && matrix.get("seed").is_none_or(Json::is_null)
     {

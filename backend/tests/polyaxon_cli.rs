@@ -1385,38 +1385,82 @@ fn a_metric_reaching_its_early_stopping_value_ends_the_search() {
     assert!(by_lr(0.2)["started_at"].is_null(), "{}", by_lr(0.2));
 }
 
-#[test]
-fn a_bayes_search_learns_from_the_scores_its_runs_log() {
-    let cli = Cli::start("cli-bayes");
+/// A search of `x` in [0, 1] by the `matrix` given (its kind's lines), each run logging
+/// `score = -(x - 0.3)²` through the tracking client: each child's `x`, `started_at` and
+/// `finished_at`, in the order they were created, once the search succeeded.
+fn search_runs(cli: &Cli, project: &str, matrix: &str) -> Vec<(f64, String, String)> {
     let server = &cli.server;
-    cli.ok(&["project", "create", "--name", "bayes"]);
+    cli.ok(&["project", "create", "--name", project]);
     let python = cli.venv.join("bin/python");
     let script = "import sys\nfrom polyaxon import tracking\nx = float(sys.argv[1])\ntracking.init()\ntracking.log_metrics(step=1, score=-(x - 0.3) ** 2)\ntracking.end()\n";
     let operation = format!(
-        "kind: operation\nname: learn\nmatrix:\n  kind: bayes\n  concurrency: 1\n  seed: 5\n  numInitialRuns: 3\n  maxIterations: 6\n  metric: {{name: score, optimization: maximize}}\n  utilityFunction: {{acquisitionFunction: ucb, kappa: 1.0, gaussianProcess: {{kernel: rbf, lengthScale: 0.3}}}}\n  params:\n    x: {{kind: uniform, value: [0, 1]}}\ncomponent:\n  inputs: [{{name: x, type: float}}]\n  run:\n    kind: job\n    container:\n      image: python:3.11\n      command: [{}, -u, -c, {}, '{{{{ x }}}}']\n",
+        "kind: operation\nname: learn\nmatrix:\n{matrix}  metric: {{name: score, optimization: maximize}}\n  params:\n    x: {{kind: uniform, value: [0, 1]}}\ncomponent:\n  inputs: [{{name: x, type: float}}]\n  run:\n    kind: job\n    container:\n      image: python:3.11\n      command: [{}, -u, -c, {}, '{{{{ x }}}}']\n",
         serde_json::to_string(&python.to_string_lossy()).unwrap(),
         serde_json::to_string(script).unwrap()
     );
-    let uuid = cli.submit("bayes", "learn", &operation, &[]);
-    let status = server.wait_for("bayes", &uuid, is_done, Duration::from_secs(120));
-    assert_eq!(status, "succeeded", "{}", server.run("bayes", &uuid));
+    let uuid = cli.submit(project, "learn", &operation, &[]);
+    let status = server.wait_for(project, &uuid, is_done, Duration::from_secs(180));
+    assert_eq!(status, "succeeded", "{}", server.run(project, &uuid));
     let children = server.get(&format!(
-        "/api/v1/default/bayes/runs?query=pipeline:{uuid}&sort=created_at&limit=20"
+        "/api/v1/default/{project}/runs?query=pipeline:{uuid}&sort=created_at&limit=50"
     ));
-    let xs: Vec<f64> = children["results"]
+    let text =
+        |child: &serde_json::Value, key: &str| child[key].as_str().unwrap_or_default().to_owned();
+    children["results"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|child| child["inputs"]["x"].as_f64().unwrap())
-        .collect();
-    assert_eq!(xs.len(), 9, "3 initial runs and 6 iterations");
-    assert!(xs.iter().all(|x| (0.0..=1.0).contains(x)), "{xs:?}");
-    let gap = |x: &f64| (x - 0.3).abs();
-    let initial = xs[..3].iter().map(gap).fold(f64::MAX, f64::min);
-    let learned = xs[3..].iter().map(gap).fold(f64::MAX, f64::min);
+        .map(|child| {
+            let x = child["inputs"]["x"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&x), "{child}");
+            (x, text(child, "started_at"), text(child, "finished_at"))
+        })
+        .collect()
+}
+
+/// How far each run's `x` is from the best, 0.3.
+fn gaps(runs: &[(f64, String, String)]) -> Vec<f64> {
+    runs.iter().map(|(x, _, _)| (x - 0.3).abs()).collect()
+}
+
+#[test]
+fn a_bayes_search_learns_from_the_scores_its_runs_log() {
+    let cli = Cli::start("cli-bayes");
+    let matrix = "  kind: bayes\n  concurrency: 1\n  seed: 5\n  numInitialRuns: 3\n  maxIterations: 6\n  utilityFunction: {acquisitionFunction: ucb, kappa: 1.0, gaussianProcess: {kernel: rbf, lengthScale: 0.3}}\n";
+    let gaps = gaps(&search_runs(&cli, "bayes", matrix));
+    assert_eq!(gaps.len(), 9, "3 initial runs and 6 iterations");
+    let initial = gaps[..3].iter().copied().fold(f64::MAX, f64::min);
+    let learned = gaps[3..].iter().copied().fold(f64::MAX, f64::min);
     assert!(
         learned < initial,
-        "the search did not improve on its random start: {xs:?}"
+        "the search did not improve on its random start: {gaps:?}"
     );
-    assert!(learned < 0.05, "{xs:?}");
+    assert!(learned < 0.05, "{gaps:?}");
+}
+
+#[test]
+fn a_tpe_search_keeps_its_places_busy_and_learns() {
+    let cli = Cli::start("cli-tpe");
+    let matrix = "  kind: tpe\n  concurrency: 4\n  seed: 3\n  numRuns: 10\n  maxIterations: 2\n";
+    let runs = search_runs(&cli, "tpe", matrix);
+    assert_eq!(runs.len(), 20, "10 runs for each of 2 iterations");
+    // At most 4 at once, and more than one: a place is filled as soon as it frees.
+    let most_at_once = runs
+        .iter()
+        .map(|(_, started, _)| {
+            runs.iter()
+                .filter(|(_, start, end)| start <= started && started < end)
+                .count()
+        })
+        .max()
+        .unwrap();
+    assert!((2..=4).contains(&most_at_once), "{runs:?}");
+    // The first 10 runs to report are drawn from the prior (|x - 0.3| averages 0.29 there);
+    // the last 4 were suggested once at least 12 had, guided by the better ones.
+    let gaps = gaps(&runs);
+    let mean = |gaps: &[f64]| gaps.iter().sum::<f64>() / gaps.len() as f64;
+    assert!(
+        mean(&gaps[16..]) < mean(&gaps[..10]) / 2.0,
+        "the guided runs are no closer than the prior's: {gaps:?}"
+    );
 }

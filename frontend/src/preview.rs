@@ -329,7 +329,7 @@ fn matrix_runs(matrix: &Json) -> Option<u64> {
         }
         "mapping" => Some(matrix.get("values")?.as_array()?.len() as u64),
         "random" => number("numRuns"),
-        "bayes" => Some(number("numInitialRuns")? + number("maxIterations")?),
+        "bayes" | "tpe" => Some(shared::guided::budget(matrix)?.ok()?.total as u64),
         "hyperband" => shared::hyperband::Hyperband::read(matrix)
             .ok()
             .map(|search| search.rungs().iter().map(|rung| rung.runs as u64).sum()),

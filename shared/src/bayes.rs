@@ -68,18 +68,7 @@ impl Axis {
                     .filter_map(|pair| pair.get(0).cloned())
                     .collect(),
             )),
-            _ => {
-                // Finite kinds: their values, as a grid lists them.
-                let one = serde_json::json!({"kind": "grid", "params": {"x": {"kind": kind, "value": value}}});
-                let values = crate::matrix::suggestions(&one, &[], 0)?
-                    .into_iter()
-                    .filter_map(|mut params| params.remove("x"))
-                    .collect::<Vec<_>>();
-                if values.is_empty() {
-                    return Err("it has no values".to_owned());
-                }
-                Ok(Axis::List(values))
-            }
+            _ => Ok(Axis::List(crate::matrix::finite_values(kind, value)?)),
         }
     }
 
@@ -140,16 +129,7 @@ impl Bayes {
             .get("params")
             .and_then(Json::as_object)
             .ok_or("a bayes search needs `params`")?;
-        let mut names: Vec<String> = order
-            .iter()
-            .filter(|name| params.contains_key(*name))
-            .cloned()
-            .collect();
-        for name in params.keys() {
-            if !names.contains(name) {
-                names.push(name.clone());
-            }
-        }
+        let names = crate::matrix::ordered_names(params, order);
         let axes = names
             .iter()
             .map(|name| {
@@ -421,7 +401,7 @@ fn normal_pdf(z: f64) -> f64 {
 }
 
 /// Φ(z), by Abramowitz and Stegun's 7.1.26 (error under 1.5e-7).
-fn normal_cdf(z: f64) -> f64 {
+pub(crate) fn normal_cdf(z: f64) -> f64 {
     let x = z.abs() / std::f64::consts::SQRT_2;
     let t = 1.0 / (1.0 + 0.327_591_1 * x);
     let erf = 1.0

@@ -174,6 +174,23 @@ fn mapping(matrix: &Json) -> Result<Vec<Suggestion>, String> {
         .collect()
 }
 
+/// The values of a finite param kind (`choice`, `range`, `linspace`, `logspace`, `geomspace`,
+/// the date ranges) in their order, at most [`MAX_RUNS`] of them; an error for a distribution.
+pub(crate) fn finite_values(kind: &str, value: &Json) -> Result<Vec<Json>, String> {
+    match Space::read(kind, value)? {
+        Space::Discrete(sequence) => {
+            check_count(sequence.len())?;
+            if sequence.len() == 0 {
+                return Err("it has no values".to_owned());
+            }
+            Ok((0..sequence.len())
+                .map(|index| sequence.at(index))
+                .collect())
+        }
+        Space::Distribution(_) => Err(format!("`{kind}` is a distribution, not a list")),
+    }
+}
+
 fn check_count(runs: usize) -> Result<(), String> {
     if runs > MAX_RUNS {
         return Err(format!(
@@ -195,17 +212,10 @@ fn params(matrix: &Json, order: &[String]) -> Result<Vec<(String, Space)>, Strin
         .get("params")
         .and_then(Json::as_object)
         .ok_or("the matrix has no `params`")?;
-    let mut names: Vec<&String> = order.iter().filter(|n| params.contains_key(*n)).collect();
-    names.dedup();
-    for name in params.keys() {
-        if !names.contains(&name) {
-            names.push(name);
-        }
-    }
-    names
+    ordered_names(params, order)
         .into_iter()
         .map(|name| {
-            let param = &params[name];
+            let param = &params[&name];
             let kind = param.get("kind").and_then(Json::as_str).unwrap_or_default();
             let value = param.get("value").unwrap_or(&Json::Null);
             Space::read(kind, value)
@@ -213,6 +223,17 @@ fn params(matrix: &Json, order: &[String]) -> Result<Vec<(String, Space)>, Strin
                 .map_err(|why| format!("matrix param `{name}` ({kind}): {why}"))
         })
         .collect()
+}
+
+/// The names of `params` in `order`, then the rest sorted.
+pub(crate) fn ordered_names(params: &Map<String, Json>, order: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::with_capacity(params.len());
+    for name in order.iter().chain(params.keys()) {
+        if params.contains_key(name) && !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    names
 }
 
 /// Where a param's values come from.

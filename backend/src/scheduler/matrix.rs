@@ -30,14 +30,9 @@ impl Scheduler {
         if is_hyperband {
             return self.advance_hyperband(stored, children).await;
         }
-        if stored
-            .compiled
-            .as_ref()
-            .and_then(|compiled| compiled.pointer("/matrix/kind"))
-            .and_then(Json::as_str)
-            == Some("bayes")
-        {
-            return self.advance_bayes(stored, children).await;
+        let matrix = super::section(stored, "matrix");
+        if let Some(budget) = shared::guided::budget(matrix) {
+            return self.advance_guided(stored, budget, children).await;
         }
         let plan = match self.plan(stored) {
             Ok(plan) => plan,
@@ -145,28 +140,29 @@ impl Scheduler {
         Ok(Some((true, planned)))
     }
 
-    /// A bayes search: its first `numInitialRuns` drawn at random, then, whenever fewer than
+    /// A bayes or tpe search: its initial runs drawn at random, then, whenever fewer than
     /// `concurrency` of its runs are active, as many suggestions as there are free places,
-    /// from what the ended runs reported and with the active ones believed, until
-    /// `maxIterations` more have been made.
-    async fn advance_bayes(
+    /// from what the ended runs reported and with the active ones counted, until its budget
+    /// is spent.
+    async fn advance_guided(
         &mut self,
         stored: &StoredRun,
+        budget: Result<shared::guided::Budget, String>,
         children: &mut Vec<PipelineChild>,
     ) -> Result<Option<(bool, usize)>, AppError> {
         let uuid = &stored.run.uuid;
         let matrix = super::section(stored, "matrix");
         let order = shared::matrix::written_order(stored.run.raw_content.as_deref().unwrap_or(""));
-        let count = |key: &str| matrix.get(key).and_then(Json::as_u64).unwrap_or(0) as usize;
-        let initial = count("numInitialRuns");
-        let planned = initial + count("maxIterations");
-        let search = match shared::bayes::Bayes::read(matrix, &order) {
-            Ok(search) => search,
+        let read = shared::guided::Guided::read(matrix, &order)
+            .unwrap_or_else(|| Err("the matrix is not a guided search".to_owned()));
+        let (search, budget) = match read.and_then(|search| Ok((search, budget?))) {
+            Ok(read) => read,
             Err(why) => {
                 self.end(uuid, Status::Failed, "MatrixInvalid", why).await?;
                 return Ok(None);
             }
         };
+        let (initial, planned) = (budget.initial, budget.total);
         let seed = matrix.get("seed").and_then(Json::as_u64).unwrap_or(0);
         let wanted: Vec<(u32, Suggestion)> = if children.len() < initial {
             match shared::matrix::draw(matrix, &order, initial as u64, seed) {
@@ -200,10 +196,11 @@ impl Scheduler {
                 .and_then(Json::as_object)
                 .map(|params| params.keys().cloned().collect())
                 .unwrap_or_default();
-            let ended: Vec<&PipelineChild> = children
+            let mut ended: Vec<&PipelineChild> = children
                 .iter()
                 .filter(|child| child.status.is_done())
                 .collect();
+            ended.sort_by_key(|child| child.index);
             let observed: Vec<(Suggestion, f64)> = self
                 .results(&ended, &names, search.metric())
                 .await?
