@@ -603,13 +603,33 @@ fn prepare_matrix(
     if let Some(matrix) = operation.get_mut("matrix").and_then(Json::as_object_mut)
         && matches!(
             matrix.get("kind").and_then(Json::as_str),
-            Some("random" | "hyperband" | "bayes" | "tpe")
+            Some("random" | "hyperband" | "bayes" | "tpe" | "iterative")
         )
         && matrix.get("seed").is_none_or(Json::is_null)
     {
         matrix.insert("seed".to_owned(), Json::from(seed));
     }
     let matrix = &operation["matrix"];
+    if matrix.get("kind").and_then(Json::as_str) == Some("iterative") {
+        // Its runs are the tuner's to suggest: the first tuner run is what must compile.
+        let search = shared::iterative::Iterative::read(matrix)
+            .map_err(|why| AppError::BadRequest(format!("the matrix cannot run: {why}")))?;
+        let tuner = search.tuner_operation(matrix, 0, &[]);
+        compiles(&tuner, context, hub, "the matrix's tuner")?;
+        created.push(StatusCondition::new(
+            Status::Compiled,
+            "Myelin",
+            format!(
+                "Iterative search of {} iterations is compiled",
+                search.iterations
+            ),
+            now,
+        ));
+        return Ok(Prepared {
+            run: pipeline_run(uuid, body, operation, "matrix", kind, created, now),
+            execution: None,
+        });
+    }
     let order = shared::matrix::written_order(content);
     let children = first_children(matrix, &order, seed)
         .map_err(|why| AppError::BadRequest(format!("the matrix cannot run: {why}")))?;
@@ -776,16 +796,27 @@ async fn with_joins(
             project: project.name.clone(),
         };
         let found = state.store.runs(&scope, &filter).await?.results;
-        let runs: Vec<shared::pipeline::Upstream> = found
-            .into_iter()
-            .map(|run| shared::pipeline::Upstream {
+        // Each run's lineage is read only for a join that reads artifacts.
+        let reads_lineage = join.get("params").is_some_and(|params| {
+            let text = params.to_string();
+            text.contains("\"artifacts.") || text.contains("\"events.")
+        });
+        let mut runs: Vec<shared::pipeline::Upstream> = Vec::with_capacity(found.len());
+        for run in found {
+            let lineage = if reads_lineage {
+                state.store.lineage(&run.uuid).await?
+            } else {
+                Vec::new()
+            };
+            runs.push(shared::pipeline::Upstream {
                 uuid: run.uuid,
                 name: run.name,
                 status: Some(run.status),
                 inputs: run.inputs.unwrap_or_default(),
                 outputs: run.outputs.unwrap_or_default(),
-            })
-            .collect();
+                lineage,
+            });
+        }
         let joined = shared::pipeline::join_params(join, &runs)
             .map_err(|why| AppError::BadRequest(format!("joins[{index}]: {why}")))?;
         params.extend(joined);

@@ -1394,7 +1394,7 @@ fn search_runs(cli: &Cli, project: &str, matrix: &str) -> Vec<(f64, String, Stri
     let python = cli.venv.join("bin/python");
     let script = "import sys\nfrom polyaxon import tracking\nx = float(sys.argv[1])\ntracking.init()\ntracking.log_metrics(step=1, score=-(x - 0.3) ** 2)\ntracking.end()\n";
     let operation = format!(
-        "kind: operation\nname: learn\nmatrix:\n{matrix}  metric: {{name: score, optimization: maximize}}\n  params:\n    x: {{kind: uniform, value: [0, 1]}}\ncomponent:\n  inputs: [{{name: x, type: float}}]\n  run:\n    kind: job\n    container:\n      image: python:3.11\n      command: [{}, -u, -c, {}, '{{{{ x }}}}']\n",
+        "kind: operation\nname: learn\nmatrix:\n{matrix}  params:\n    x: {{kind: uniform, value: [0, 1]}}\ncomponent:\n  inputs: [{{name: x, type: float}}]\n  run:\n    kind: job\n    container:\n      image: python:3.11\n      command: [{}, -u, -c, {}, '{{{{ x }}}}']\n",
         serde_json::to_string(&python.to_string_lossy()).unwrap(),
         serde_json::to_string(script).unwrap()
     );
@@ -1410,6 +1410,8 @@ fn search_runs(cli: &Cli, project: &str, matrix: &str) -> Vec<(f64, String, Stri
         .as_array()
         .unwrap()
         .iter()
+        // An iterative search's tuner runs are its children too.
+        .filter(|child| !child["inputs"]["x"].is_null())
         .map(|child| {
             let x = child["inputs"]["x"].as_f64().unwrap();
             assert!((0.0..=1.0).contains(&x), "{child}");
@@ -1424,9 +1426,45 @@ fn gaps(runs: &[(f64, String, String)]) -> Vec<f64> {
 }
 
 #[test]
+fn an_iterative_search_runs_the_users_tuner_each_iteration() {
+    let cli = Cli::start("cli-iterative");
+    let server = &cli.server;
+    cli.ok(&["project", "create", "--name", "halver"]);
+    // The user's tuner: three runs first, then two around the best so far, each step half
+    // the one before; it reads what the runs came to from its inputs.
+    let tuner = "from polyaxon import tracking\ntracking.init()\ninputs = tracking.TRACKING_RUN.get_inputs()\nconfigs, metrics = inputs.get('configs') or [], inputs.get('metrics') or []\niteration = inputs['iteration']\nassert inputs['matrix']['kind'] == 'iterative'\nif not configs:\n    suggestions = [{'x': 0.0}, {'x': 0.5}, {'x': 1.0}]\nelse:\n    best = max(range(len(configs)), key=lambda i: metrics[i].get('score', -1e9))\n    x, step = configs[best]['x'], 0.25 / 2 ** (iteration - 1)\n    suggestions = [{'x': round(x - step, 6)}, {'x': round(x + step, 6)}]\ntracking.log_outputs(suggestions=suggestions)\ntracking.end()\n";
+    let component = server.root.join("halver.yaml");
+    std::fs::write(
+        &component,
+        format!(
+            "kind: component\nname: halver\ninputs:\n- {{name: matrix, type: dict}}\n- {{name: configs, type: dict, isList: true, isOptional: true}}\n- {{name: metrics, type: dict, isList: true, isOptional: true}}\n- {{name: iteration, type: int}}\noutputs:\n- {{name: suggestions, type: dict, isList: true, isOptional: true}}\nrun:\n  kind: job\n  container:\n    image: python:3.11\n    command: [{}, -u, -c, {}]\n",
+            serde_json::to_string(&cli.venv.join("bin/python").to_string_lossy()).unwrap(),
+            serde_json::to_string(tuner).unwrap()
+        ),
+    )
+    .unwrap();
+    let file = component.to_str().unwrap();
+    cli.ok(&[
+        "components",
+        "register",
+        "-f",
+        file,
+        "-p",
+        "halver",
+        "-ver",
+        "v1",
+    ]);
+    let matrix = "  kind: iterative\n  concurrency: 2\n  maxIterations: 3\n  tuner: {hubRef: default/halver:v1}\n";
+    let runs = search_runs(&cli, "iterative", matrix);
+    let xs: Vec<f64> = runs.iter().map(|(x, _, _)| *x).collect();
+    // 0.5 was best, then 0.25, then 0.375 (its score beside 0.125's).
+    assert_eq!(xs, [0.0, 0.5, 1.0, 0.25, 0.75, 0.125, 0.375]);
+}
+
+#[test]
 fn a_bayes_search_learns_from_the_scores_its_runs_log() {
     let cli = Cli::start("cli-bayes");
-    let matrix = "  kind: bayes\n  concurrency: 1\n  seed: 5\n  numInitialRuns: 3\n  maxIterations: 6\n  utilityFunction: {acquisitionFunction: ucb, kappa: 1.0, gaussianProcess: {kernel: rbf, lengthScale: 0.3}}\n";
+    let matrix = "  kind: bayes\n  concurrency: 1\n  seed: 5\n  numInitialRuns: 3\n  maxIterations: 6\n  utilityFunction: {acquisitionFunction: ucb, kappa: 1.0, gaussianProcess: {kernel: rbf, lengthScale: 0.3}}\n  metric: {name: score, optimization: maximize}\n";
     let gaps = gaps(&search_runs(&cli, "bayes", matrix));
     assert_eq!(gaps.len(), 9, "3 initial runs and 6 iterations");
     let initial = gaps[..3].iter().copied().fold(f64::MAX, f64::min);
@@ -1441,7 +1479,7 @@ fn a_bayes_search_learns_from_the_scores_its_runs_log() {
 #[test]
 fn a_tpe_search_keeps_its_places_busy_and_learns() {
     let cli = Cli::start("cli-tpe");
-    let matrix = "  kind: tpe\n  concurrency: 4\n  seed: 3\n  numRuns: 10\n  maxIterations: 2\n";
+    let matrix = "  kind: tpe\n  concurrency: 4\n  seed: 3\n  numRuns: 10\n  maxIterations: 2\n  metric: {name: score, optimization: maximize}\n";
     let runs = search_runs(&cli, "tpe", matrix);
     assert_eq!(runs.len(), 20, "10 runs for each of 2 iterations");
     // At most 4 at once, and more than one: a place is filled as soon as it frees.

@@ -27,6 +27,7 @@ pub mod hub;
 pub mod hyperband;
 pub mod importance;
 mod inline;
+pub mod iterative;
 pub mod matrix;
 mod params;
 pub mod pipeline;

@@ -54,8 +54,8 @@ pub fn suggestions(matrix: &Json, order: &[String], seed: u64) -> Result<Vec<Sug
         }
         "mapping" => mapping(matrix),
         other => Err(format!(
-            "a `{other}` matrix chooses its runs from its earlier runs' results; Myelin runs \
-             `grid`, `random`, `mapping` and `hyperband` matrices so far"
+            "a `{other}` matrix chooses its runs from its earlier runs' results: they are not \
+             known in advance"
         )),
     }
 }

@@ -196,11 +196,48 @@ pub struct Upstream {
     pub inputs: Map<String, Json>,
     /// The outputs it logged.
     pub outputs: Map<String, Json>,
+    /// The artifacts it recorded in its lineage.
+    pub lineage: Vec<crate::api::LineageArtifact>,
+}
+
+/// The lineage kinds the tracking client writes as events (traceml's `V1EventKind`): what an
+/// `events.NAME` ref may read.
+const EVENT_KINDS: &[&str] = &[
+    "metric",
+    "image",
+    "histogram",
+    "audio",
+    "video",
+    "html",
+    "text",
+    "chart",
+    "curve",
+    "confusion",
+    "span",
+];
+
+impl Upstream {
+    /// The path of the artifact `name` it wrote (of an event kind when `events`).
+    fn artifact_path(&self, name: &str, events: bool) -> Option<Json> {
+        self.lineage
+            .iter()
+            .filter(|artifact| artifact.is_input != Some(true) && artifact.name == name)
+            .filter(|artifact| {
+                !events
+                    || artifact
+                        .kind
+                        .as_deref()
+                        .is_some_and(|kind| EVENT_KINDS.contains(&kind))
+            })
+            .find_map(|artifact| artifact.path.clone())
+            .map(Json::from)
+    }
 }
 
 /// An operation's params with every `ref` replaced by the value it names: `dag` refs read the
 /// DAG's own inputs, `ops.NAME` refs read that operation's run (`inputs.x`, `outputs.x`,
-/// `globals.uuid`, `globals.name`, `globals.status`). A ref that names nothing is an error
+/// `globals.uuid`, `globals.name`, `globals.status`, and the path of an artifact it recorded,
+/// `artifacts.x`, or of its events, `events.x`). A ref that names nothing is an error
 /// that says which param and what is missing.
 pub fn resolve_params(
     params: &Map<String, Json>,
@@ -230,6 +267,8 @@ pub fn resolve_params(
             match (section, key) {
                 ("inputs", key) => run.inputs.get(key).cloned(),
                 ("outputs", key) => run.outputs.get(key).cloned(),
+                ("artifacts", key) => run.artifact_path(key, false),
+                ("events", key) => run.artifact_path(key, true),
                 ("globals", "uuid") => Some(Json::from(run.uuid.clone())),
                 ("globals", "name") => run.name.clone().map(Json::from),
                 ("globals", "status") => run.status.map(|status| Json::from(status.as_str())),
@@ -336,7 +375,8 @@ pub fn conditions_hold(
 }
 
 /// The params a join gives (`joins[].params`): each one's `value` (`inputs.NAME`,
-/// `outputs.NAME`, `inputs`, `outputs`, `globals.uuid`, `globals.name`, `globals.status`) read
+/// `outputs.NAME`, `inputs`, `outputs`, `artifacts.NAME`, `events.NAME`, `globals.uuid`,
+/// `globals.name`, `globals.status`) read
 /// from every run the join's query found, in its order, as a list.
 pub fn join_params(join: &Json, runs: &[Upstream]) -> Result<Map<String, Json>, String> {
     let mut params = Map::new();
@@ -357,13 +397,16 @@ pub fn join_params(join: &Json, runs: &[Upstream]) -> Result<Map<String, Json>, 
                 ("outputs", "") => Json::Object(run.outputs.clone()),
                 ("inputs", key) => run.inputs.get(key).cloned().unwrap_or(Json::Null),
                 ("outputs", key) => run.outputs.get(key).cloned().unwrap_or(Json::Null),
+                ("artifacts", key) => run.artifact_path(key, false).unwrap_or(Json::Null),
+                ("events", key) => run.artifact_path(key, true).unwrap_or(Json::Null),
                 ("globals", "uuid") => Json::from(run.uuid.clone()),
                 ("globals", "name") => run.name.clone().map_or(Json::Null, Json::from),
                 ("globals", "status") => run.status.map_or(Json::Null, |s| Json::from(s.as_str())),
                 _ => {
                     return Err(format!(
-                        "join param `{name}` reads `{path}`; Myelin joins read `inputs`, \
-                         `outputs` and `globals.uuid|name|status` so far"
+                        "join param `{name}` reads `{path}`; a join reads `inputs`, \
+                         `outputs`, `artifacts.NAME`, `events.NAME` and \
+                         `globals.uuid|name|status`"
                     ));
                 }
             })

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use serde_json::{Map, Value as Json, json};
+use shared::api::LineageArtifact;
 use shared::api::Status::{self, *};
 use shared::pipeline::{self, Decision, Op, Upstream};
 
@@ -157,4 +158,52 @@ fn params_read_the_dag_s_inputs_and_upstream_runs() {
     let empty = HashMap::from([("prepare".to_owned(), Upstream::default())]);
     let error = pipeline::resolve_params(&params, &dag_inputs, &empty).unwrap_err();
     assert_eq!(error, "param `data`: `ops.prepare` has no `outputs.path`");
+}
+
+#[test]
+fn params_and_joins_read_the_paths_of_artifacts_and_events_upstream_runs_recorded() {
+    let artifact = |name: &str, kind: &str, path: &str, is_input: bool| LineageArtifact {
+        name: name.to_owned(),
+        kind: Some(kind.to_owned()),
+        path: Some(path.to_owned()),
+        summary: None,
+        is_input: Some(is_input),
+    };
+    let train = Upstream {
+        uuid: "b2".to_owned(),
+        lineage: vec![
+            artifact("data", "dir", "a1/outputs/data", true),
+            artifact("model", "model", "b2/outputs/model.pt", false),
+            artifact("loss", "metric", "b2/events/metric/loss.plx", false),
+        ],
+        ..Upstream::default()
+    };
+    let runs = HashMap::from([("train".to_owned(), train.clone())]);
+    let params: Map<String, Json> = serde_json::from_value(json!({
+        "model": {"ref": "ops.train", "value": "artifacts.model"},
+        "curve": {"ref": "ops.train", "value": "events.loss"},
+    }))
+    .unwrap();
+    let resolved = pipeline::resolve_params(&params, &Map::new(), &runs).unwrap();
+    assert_eq!(
+        Json::Object(resolved),
+        json!({"model": {"value": "b2/outputs/model.pt"}, "curve": {"value": "b2/events/metric/loss.plx"}})
+    );
+    // What the run read is not what it made, and a model is not an event.
+    for (value, missing) in [
+        ("artifacts.data", "artifacts.data"),
+        ("events.model", "events.model"),
+    ] {
+        let params: Map<String, Json> =
+            serde_json::from_value(json!({"x": {"ref": "ops.train", "value": value}})).unwrap();
+        let error = pipeline::resolve_params(&params, &Map::new(), &runs).unwrap_err();
+        assert_eq!(error, format!("param `x`: `ops.train` has no `{missing}`"));
+    }
+    let join = json!({"params": {"models": {"value": "artifacts.model"}}});
+    let other = Upstream::default();
+    let joined = pipeline::join_params(&join, &[train, other]).unwrap();
+    assert_eq!(
+        joined["models"]["value"],
+        json!(["b2/outputs/model.pt", null])
+    );
 }

@@ -85,6 +85,7 @@ impl Scheduler {
                         for name in &op.upstream {
                             if let Some(child) = upstream_child(name) {
                                 let upstream = self.state.store.run_by_uuid(&child.uuid).await?;
+                                let lineage = self.state.store.lineage(&child.uuid).await?;
                                 runs.insert(
                                     name.clone(),
                                     Upstream {
@@ -93,6 +94,7 @@ impl Scheduler {
                                         status: Some(upstream.run.status),
                                         inputs: upstream.run.inputs.unwrap_or_default(),
                                         outputs: upstream.run.outputs.unwrap_or_default(),
+                                        lineage,
                                     },
                                 );
                             }

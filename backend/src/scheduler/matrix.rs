@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::Value as Json;
-use shared::api::{OperationBody, Status};
+use shared::api::{OperationBody, Project, Status};
 use shared::matrix::Suggestion;
 
 use super::Scheduler;
@@ -31,6 +31,9 @@ impl Scheduler {
             return self.advance_hyperband(stored, children).await;
         }
         let matrix = super::section(stored, "matrix");
+        if matrix.get("kind").and_then(Json::as_str) == Some("iterative") {
+            return self.advance_iterative(stored, children).await;
+        }
         if let Some(budget) = shared::guided::budget(matrix) {
             return self.advance_guided(stored, budget, children).await;
         }
@@ -284,7 +287,7 @@ impl Scheduler {
     }
 
     /// Creates the children of `items` (each a place and its params) whose places are empty.
-    async fn create_children(
+    pub(super) async fn create_children(
         &self,
         stored: &StoredRun,
         items: &[(u32, Suggestion)],
@@ -301,39 +304,58 @@ impl Scheduler {
         let content = pipeline.raw_content.as_deref().unwrap_or_default();
         let compiled = stored.compiled.as_ref().unwrap_or(&Json::Null);
         for (index, params) in items {
-            let index = *index;
-            if taken.contains(&index) {
+            if taken.contains(index) {
                 continue;
             }
             let operation = shared::matrix::child_operation(content, compiled, params)?;
-            let body = OperationBody {
-                content: Some(operation),
-                name: pipeline.name.clone(),
-                tags: Some(pipeline.tags.clone()),
-                ..OperationBody::default()
-            };
-            let slot = PipelineSlot {
-                uuid: pipeline.uuid.clone(),
-                index,
-                due_at: None,
-            };
-            match submit_run(&self.state, &project, body, None, Some(slot)).await {
-                Ok(run) => children.push(PipelineChild {
+            let name = pipeline.name.clone();
+            self.place_child(stored, &project, *index, operation, name, children)
+                .await
+                .map_err(|error| {
+                    format!(
+                        "run {index} of the matrix ({}) cannot be created: {error}",
+                        Json::Object(params.clone())
+                    )
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Submits `operation` as the pipeline's child at place `index`, named `name`, and adds it
+    /// to `children`; nothing when another pass took the place meanwhile (it exists, once).
+    pub(super) async fn place_child(
+        &self,
+        stored: &StoredRun,
+        project: &Project,
+        index: u32,
+        operation: String,
+        name: Option<String>,
+        children: &mut Vec<PipelineChild>,
+    ) -> Result<(), AppError> {
+        let pipeline = &stored.run;
+        let body = OperationBody {
+            content: Some(operation),
+            name,
+            tags: Some(pipeline.tags.clone()),
+            ..OperationBody::default()
+        };
+        let slot = PipelineSlot {
+            uuid: pipeline.uuid.clone(),
+            index,
+            due_at: None,
+        };
+        match submit_run(&self.state, project, body, None, Some(slot)).await {
+            Ok(run) => {
+                children.push(PipelineChild {
                     index,
                     uuid: run.uuid,
                     status: run.status,
                     due_at: None,
-                }),
-                // Taken meanwhile (by another scheduler's pass): it exists, once.
-                Err(AppError::Conflict(_)) => {}
-                Err(error) => {
-                    return Err(format!(
-                        "run {index} of the matrix ({}) cannot be created: {error}",
-                        Json::Object(params.clone())
-                    ));
-                }
+                });
+                Ok(())
             }
+            Err(AppError::Conflict(_)) => Ok(()),
+            Err(error) => Err(error),
         }
-        Ok(())
     }
 }

@@ -14,6 +14,7 @@
 //! once for a burst of them; when it falls behind the events, it looks at every pipeline.
 
 mod dag;
+mod iterative;
 mod matrix;
 mod schedule;
 
