@@ -17,6 +17,7 @@ mod error;
 mod guard;
 pub mod hooks;
 pub mod metrics;
+pub mod people;
 mod routes;
 pub mod runtime;
 pub mod scheduler;

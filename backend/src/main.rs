@@ -2,6 +2,7 @@
 //! `cargo run -p backend -- serve`.
 
 mod compiler_command;
+mod users_command;
 
 /// The compiler and the API build and drop many small JSON values per request; mimalloc serves
 /// those markedly faster than the system allocator (the compiler bench measures it).
@@ -34,6 +35,8 @@ enum Command {
     Compile(compiler_command::StageArgs),
     /// Convert a Polyaxonfile to the Kubernetes resource that runs it.
     Convert(compiler_command::StageArgs),
+    /// Add people and give them tokens.
+    Users(users_command::UsersArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -98,6 +101,7 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Check(args) => Ok(compiler_command::run(Stage::Check, args)),
         Command::Compile(args) => Ok(compiler_command::run(Stage::Compile, args)),
         Command::Convert(args) => Ok(compiler_command::run(Stage::Convert, args)),
+        Command::Users(args) => Ok(users_command::run(args)),
     }
 }
 

@@ -188,6 +188,13 @@ impl AppState {
             Sqlite::open(&database, &agent.namespace, Some(store_ref))
                 .with_context(|| format!("cannot open the database {}", database.display()))?,
         );
+        // Runs reach the API with the server's token: people alone would leave them none.
+        if config.token.is_none() && sqlite.has_users().await? {
+            anyhow::bail!(
+                "this server has people (`myelin users ls`) but no token of its own: start it \
+                 with --token (or MYELIN_TOKEN), the admin's token its runs use to reach the API"
+            );
+        }
         // Every write, the runtime's included, goes through the store that tells watchers.
         let run_events = Arc::new(Notifying::new(sqlite));
         let store: Arc<dyn Store> = run_events.clone();

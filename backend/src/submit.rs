@@ -104,6 +104,7 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
                 cloned_from: None,
                 pipeline: None,
                 cache_key: None,
+                user: None,
             },
             execution: None,
         });
@@ -219,6 +220,7 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
             cloned_from: None,
             pipeline: None,
             cache_key: None,
+            user: None,
         },
         execution: Some(execution),
     })
@@ -234,6 +236,7 @@ pub async fn submit_run(
     body: OperationBody,
     origin: Option<Origin<'_>>,
     pipeline: Option<PipelineSlot>,
+    user: Option<String>,
 ) -> Result<Run, AppError> {
     // `polyaxon run --local`: the CLI executes the run itself (`ops execute`) once the server
     // has compiled it, as an agent's would be; it reports the statuses from then on.
@@ -271,6 +274,7 @@ pub async fn submit_run(
     }
     let child = pipeline.is_some();
     prepared.run.pipeline = pipeline;
+    prepared.run.user = user;
     let cached = cache_hit(state, project, &mut prepared).await?;
     let uuid = prepared.run.uuid.clone();
     if let Some(Origin {
@@ -579,6 +583,7 @@ fn pipeline_run(
         cloned_from: None,
         pipeline: None,
         cache_key: None,
+        user: None,
     }
 }
 
@@ -790,6 +795,7 @@ async fn with_joins(
                 .and_then(Json::as_u64)
                 .map_or(0, |offset| u32::try_from(offset).unwrap_or(u32::MAX)),
             bookmarked: false,
+            viewer: None,
         };
         let scope = RunScope::Project {
             owner: project.owner.clone(),

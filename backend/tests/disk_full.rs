@@ -14,15 +14,16 @@ use async_trait::async_trait;
 use backend::artifacts::Artifacts;
 use backend::runtime::{Reported, Reporter};
 use backend::store::{
-    Link, Mark, MetricsRecord, NewRun, PipelineChild, RunFilter, RunMetrics, RunPlace, RunScope,
-    Sqlite, StatusCounts, Store, StoreError, StoredRun, Transition, VersionChange, VersionKey,
+    Link, Mark, MetricsRecord, NewRun, NewToken, PipelineChild, RunFilter, RunMetrics, RunPlace,
+    RunScope, Sqlite, StatusCounts, Store, StoreError, StoredRun, Transition, VersionChange,
+    VersionKey,
 };
 use common::{Server, is_done, python_job};
 use serde_json::{Value as Json, json};
 use shared::api::{
     EdgeBody, LineageArtifact, ListResponse, MetricKind, OperationBody, Project, ProjectBody,
     ProjectVersion, ProjectVersionBody, Run, RunClone, RunEdge, RunLineageArtifact, RunPatch,
-    Status, StatusCondition,
+    Status, StatusCondition, Token, User,
 };
 
 /// A tmpfs of a given size the test mounts, unmounted and removed when dropped.
@@ -300,8 +301,13 @@ struct Full {
 
 #[async_trait]
 impl Store for Full {
-    async fn create_project(&self, owner: &str, body: ProjectBody) -> Result<Project, StoreError> {
-        self.inner.create_project(owner, body).await
+    async fn create_project(
+        &self,
+        owner: &str,
+        body: ProjectBody,
+        user: Option<&str>,
+    ) -> Result<Project, StoreError> {
+        self.inner.create_project(owner, body, user).await
     }
     async fn project(&self, owner: &str, name: &str) -> Result<Project, StoreError> {
         self.inner.project(owner, name).await
@@ -311,8 +317,9 @@ impl Store for Full {
         owner: &str,
         limit: u32,
         offset: u32,
+        viewer: Option<&str>,
     ) -> Result<ListResponse<Project>, StoreError> {
-        self.inner.projects(owner, limit, offset).await
+        self.inner.projects(owner, limit, offset, viewer).await
     }
     async fn update_project(
         &self,
@@ -481,6 +488,27 @@ impl Store for Full {
     async fn delete_version(&self, key: &VersionKey) -> Result<(), StoreError> {
         self.inner.delete_version(key).await
     }
+    async fn add_user(&self, name: &str, admin: bool) -> Result<User, StoreError> {
+        self.inner.add_user(name, admin).await
+    }
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        self.inner.users().await
+    }
+    async fn has_users(&self) -> Result<bool, StoreError> {
+        self.inner.has_users().await
+    }
+    async fn add_token(&self, user: &str, token: NewToken) -> Result<Token, StoreError> {
+        self.inner.add_token(user, token).await
+    }
+    async fn tokens(&self, user: &str) -> Result<Vec<Token>, StoreError> {
+        self.inner.tokens(user).await
+    }
+    async fn revoke_token(&self, user: &str, uuid: &str) -> Result<Token, StoreError> {
+        self.inner.revoke_token(user, uuid).await
+    }
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<(User, Token)>, StoreError> {
+        self.inner.token_by_hash(hash).await
+    }
     async fn component_versions(&self) -> Result<Vec<ProjectVersion>, StoreError> {
         self.inner.component_versions().await
     }
@@ -538,6 +566,7 @@ async fn new_run(store: &dyn Store, uuid: &str) {
                 cloned_from: None,
                 pipeline: None,
                 cache_key: None,
+                user: None,
             },
         )
         .await
@@ -563,6 +592,7 @@ async fn statuses_the_store_cannot_take_wait_in_order_and_are_written_once_it_ca
                 name: Some("reporter".to_owned()),
                 ..ProjectBody::default()
             },
+            None,
         )
         .await
         .unwrap();

@@ -119,6 +119,7 @@ impl Bench {
                     name: Some("behaviour".to_owned()),
                     ..ProjectBody::default()
                 },
+                None,
             )
             .await
             .unwrap();
@@ -454,7 +455,7 @@ async fn a_run_queued_when_stopped_never_starts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_a_restart_a_started_run_ends_with_a_reason_and_a_queued_one_runs() {
+async fn after_a_restart_a_started_run_ends_with_a_reason_and_a_queued_or_scheduled_one_runs() {
     let bench = Bench::new("recover", Kind::Process, 2).await;
     // What a server killed mid-run leaves: one run that was running, one that was compiled.
     let running = bench.create(&job("echo never")).await;
@@ -470,9 +471,15 @@ async fn after_a_restart_a_started_run_ends_with_a_reason_and_a_queued_one_runs(
         )
         .await;
     let compiled = bench.create(&job("echo resumed")).await;
+    // One the kill caught scheduled: the runtime records `starting` before it launches
+    // anything, so nothing of it ran.
+    let scheduled = bench.create(&job("echo scheduled")).await;
+    bench
+        .passed(&scheduled.uuid, &[Status::Queued, Status::Scheduled])
+        .await;
 
     let restarted = process_runtime(&bench.root, &bench.store, 2);
-    for execution in [running.clone(), compiled.clone()] {
+    for execution in [running.clone(), compiled.clone(), scheduled.clone()] {
         let stored = bench.store.run_by_uuid(&execution.uuid).await.unwrap();
         let execution = Execution {
             status: stored.run.status,
@@ -485,6 +492,8 @@ async fn after_a_restart_a_started_run_ends_with_a_reason_and_a_queued_one_runs(
     assert_eq!(last.1, "ServerRestarted");
     assert_eq!(bench.ended(&compiled.uuid).await, Status::Succeeded);
     assert_eq!(bench.log_values(&compiled.uuid).await, ["resumed"]);
+    assert_eq!(bench.ended(&scheduled.uuid).await, Status::Succeeded);
+    assert_eq!(bench.log_values(&scheduled.uuid).await, ["scheduled"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,13 +10,15 @@ use axum::{Json, Router};
 use shared::api::ListResponse;
 use shared::hub::{Catalog, HubComponent};
 
+use crate::people::Caller;
+use crate::store::StoreError;
 use crate::{AppError, AppState};
 
 /// Under `/api`, behind the token: users' own components are their data.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/hub", get(list))
-        .route("/v1/hub/{owner}/{name}", get(read))
+        .route("/v1/hub/{owner}/{project}", get(read))
 }
 
 /// The public registry's layout, with no token: only the bundled catalog, which ships with
@@ -25,14 +27,40 @@ pub fn registry_routes() -> Router<AppState> {
     Router::new().route("/registry/{name}/{file}", get(registry_file))
 }
 
-async fn list(State(state): State<AppState>) -> Result<Json<ListResponse<HubComponent>>, AppError> {
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<ListResponse<HubComponent>>, AppError> {
     let catalog = state.hub().await?;
+    let mut results = Vec::with_capacity(catalog.components.len());
+    for component in catalog.components {
+        if seen_by(&state, &caller, &component).await? {
+            results.push(component);
+        }
+    }
     Ok(Json(ListResponse {
-        count: catalog.components.len() as u64,
-        results: catalog.components,
+        count: results.len() as u64,
+        results,
         previous: None,
         next: None,
     }))
+}
+
+/// Whether the caller sees a component: a user's is a project, which may be limited to its
+/// members; a bundled one is everyone's.
+async fn seen_by(
+    state: &AppState,
+    caller: &Caller,
+    component: &HubComponent,
+) -> Result<bool, AppError> {
+    if caller.viewer().is_none() {
+        return Ok(true);
+    }
+    match state.store.project(&component.owner, &component.name).await {
+        Ok(project) => Ok(caller.sees(&project)),
+        Err(StoreError::NotFound(_)) => Ok(true),
+        Err(error) => Err(error.into()),
+    }
 }
 
 async fn read(

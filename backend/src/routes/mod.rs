@@ -8,23 +8,23 @@ mod hub;
 mod installation;
 mod internal;
 mod lineage;
+mod people;
 mod projects;
 mod run_events;
 mod runs;
 mod series;
 mod services;
-mod session;
+pub(crate) mod session;
 mod shelves;
 mod stats;
 mod streams;
 mod versions;
 
 use axum::Router;
-use axum::extract::{OriginalUri, Request, State};
-use axum::http::header;
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::extract::OriginalUri;
+use axum::middleware;
 
+use crate::people::authenticate;
 use crate::{AppError, AppState};
 
 /// The routes under `/api`. Unknown API paths answer a JSON 404 rather than the browser app, so
@@ -40,7 +40,8 @@ pub fn api(state: &AppState) -> Router<AppState> {
         .merge(versions::routes())
         .merge(hub::routes())
         .merge(series::routes())
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .merge(people::routes())
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         // The health route stays open: it is how a browser or a probe learns the server is up;
         // so does signing in, which checks the token itself.
         .merge(health::routes())
@@ -56,14 +57,14 @@ pub fn streams(state: &AppState) -> Router<AppState> {
         .merge(exec::inspect_routes())
         .merge(internal::notify_routes())
         .merge(run_events::routes())
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .fallback(unknown_route)
 }
 
 /// The routes under `/internal`: what Polyaxon's operator asks of the streams service.
 pub fn internal(state: &AppState) -> Router<AppState> {
     internal::internal_routes()
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .fallback(unknown_route)
 }
 
@@ -75,64 +76,18 @@ pub fn registry() -> Router<AppState> {
 /// The routes under `/k8s`: commands in running runs, over Kubernetes' exec protocol.
 pub fn k8s(state: &AppState) -> Router<AppState> {
     exec::exec_routes()
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .fallback(unknown_route)
 }
 
 /// Services' reverse proxy (`/services/v1/…`, `/rewrite-services/v1/…`), behind the API's
 /// token: a service runs the user's code with the user's data.
 pub fn services(state: &AppState) -> Router<AppState> {
-    services::routes().route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+    services::routes().route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
 }
 
 async fn unknown_route(OriginalUri(uri): OriginalUri) -> AppError {
     AppError::NotFound(format!("no API route at {}", uri.path()))
-}
-
-/// When the server has a token, a request must carry it as Polyaxon's clients send it
-/// (`Authorization: Token …`; `Bearer` is taken too) or in the web app's cookie.
-async fn require_token(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, AppError> {
-    let Some(expected) = state.config.token.as_deref() else {
-        return Ok(next.run(request).await);
-    };
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            value
-                .strip_prefix("Token ")
-                .or_else(|| value.strip_prefix("Bearer "))
-        })
-        .map(|token| token.trim().to_owned())
-        .or_else(|| session::token_from_cookie(request.headers()));
-    match given.as_deref() {
-        Some(token) if constant_time_eq(token.as_bytes(), expected.as_bytes()) => {
-            Ok(next.run(request).await)
-        }
-        Some(_) => Err(AppError::Unauthorized(
-            "the token is not this server's".to_owned(),
-        )),
-        None => Err(AppError::Unauthorized(
-            "this server requires a token: send `Authorization: Token <token>` \
-             (for the polyaxon CLI, set POLYAXON_AUTH_TOKEN)"
-                .to_owned(),
-        )),
-    }
-}
-
-/// Compares without returning at the first difference, so timing tells nothing of the token.
-fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
-    given.len() == expected.len()
-        && given
-            .iter()
-            .zip(expected)
-            .fold(0, |difference, (a, b)| difference | (a ^ b))
-            == 0
 }
 
 /// A run uuid as the API takes it: dashes dropped, lower case, 32 hex digits.

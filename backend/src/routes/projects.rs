@@ -8,6 +8,7 @@ use serde::Deserialize;
 use shared::api::{ListResponse, Project, ProjectBody};
 
 use super::runs::{checked_page, page_links};
+use crate::people::Caller;
 use crate::runtime::{RuntimeError, StopCause};
 use crate::{AppError, AppState};
 
@@ -17,7 +18,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/{owner}/projects/list", get(list))
         .route("/v1/{owner}/projects/names", get(names))
         .route(
-            "/v1/{owner}/{name}",
+            "/v1/{owner}/{project}",
             get(read).patch(update).put(update).delete(delete),
         )
 }
@@ -51,6 +52,7 @@ fn check_name(name: &str) -> Result<(), AppError> {
 
 async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     Path(owner): Path<String>,
     body: Result<Json<ProjectBody>, JsonRejection>,
 ) -> Result<Json<Project>, AppError> {
@@ -60,7 +62,13 @@ async fn create(
         .as_deref()
         .ok_or_else(|| AppError::BadRequest("a project needs a `name`".to_owned()))?;
     check_name(name)?;
-    Ok(Json(state.store.create_project(&owner, body).await?))
+    let user = caller.user();
+    Ok(Json(
+        state
+            .store
+            .create_project(&owner, body, user.as_deref())
+            .await?,
+    ))
 }
 
 async fn read(
@@ -78,12 +86,16 @@ struct ListParams {
 
 async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     Path(owner): Path<String>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<ListResponse<Project>>, AppError> {
     let Query(params) = params?;
     let (limit, offset) = checked_page(params.limit, params.offset)?;
-    let mut page = state.store.projects(&owner, limit, offset).await?;
+    let mut page = state
+        .store
+        .projects(&owner, limit, offset, caller.viewer())
+        .await?;
     (page.previous, page.next) = page_links(
         &format!("/api/v1/{owner}/projects/list"),
         limit,
@@ -97,12 +109,16 @@ async fn list(
 /// The names of an owner's projects, newest first (`{"name": …}` each, as Polyaxon lists them).
 async fn names(
     State(state): State<AppState>,
+    caller: Caller,
     Path(owner): Path<String>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<ListResponse<serde_json::Value>>, AppError> {
     let Query(params) = params?;
     let (limit, offset) = checked_page(params.limit, params.offset)?;
-    let page = state.store.projects(&owner, limit, offset).await?;
+    let page = state
+        .store
+        .projects(&owner, limit, offset, caller.viewer())
+        .await?;
     let (previous, next) = page_links(
         &format!("/api/v1/{owner}/projects/names"),
         limit,
@@ -124,6 +140,7 @@ async fn names(
 
 async fn update(
     State(state): State<AppState>,
+    caller: Caller,
     Path((owner, name)): Path<(String, String)>,
     body: Result<Json<ProjectBody>, JsonRejection>,
 ) -> Result<Json<Project>, AppError> {
@@ -131,7 +148,31 @@ async fn update(
     if let Some(new_name) = &body.name {
         check_name(new_name)?;
     }
+    if body.members.is_some() {
+        let project = state.store.project(&owner, &name).await?;
+        may_change_members(&caller, &project)?;
+    }
     Ok(Json(state.store.update_project(&owner, &name, body).await?))
+}
+
+/// Who may limit a project to its members, or open it: an admin, the person who created it,
+/// and its members.
+fn may_change_members(caller: &Caller, project: &Project) -> Result<(), AppError> {
+    let name = caller.user();
+    let allowed = caller.is_admin()
+        || name.is_some()
+            && (project.user == name
+                || project
+                    .members
+                    .iter()
+                    .any(|member| Some(member) == name.as_ref()));
+    if allowed {
+        return Ok(());
+    }
+    Err(AppError::Forbidden(format!(
+        "only an admin, its creator or its members may change who sees `{}/{}`",
+        project.owner, project.name
+    )))
 }
 
 /// Deletes a project with its runs: the active ones are stopped first, and every run's files

@@ -14,6 +14,7 @@ use shared::api::{
 };
 
 use super::run_uuid;
+use crate::people::Caller;
 use crate::runtime::{RuntimeError, StopCause};
 use crate::store::StoreError;
 use crate::store::{NewRun, RunFilter, RunScope, pql};
@@ -155,6 +156,7 @@ pub(super) fn list_filter(params: &ListParams) -> Result<(RunFilter, LinkParams)
             .bookmarks
             .as_deref()
             .is_some_and(|flag| matches!(flag.to_ascii_lowercase().as_str(), "true" | "1")),
+        viewer: None,
     };
     let bookmarks = filter.bookmarked.then_some("true");
     let links = [("query", query), ("sort", sort), ("bookmarks", bookmarks)]
@@ -166,34 +168,39 @@ pub(super) fn list_filter(params: &ListParams) -> Result<(RunFilter, LinkParams)
 
 async fn list(
     state: State<AppState>,
+    caller: Caller,
     Path((owner, project)): Path<(String, String)>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<ListResponse<Run>>, AppError> {
     let path = format!("/api/v1/{owner}/{project}/runs");
-    list_scope(state, RunScope::Project { owner, project }, &path, params).await
+    let scope = RunScope::Project { owner, project };
+    list_scope(state, &caller, scope, &path, params).await
 }
 
 /// Every project's runs of an owner, as Polyaxon EE's organization lists them: the runs
 /// dashboard, each run naming its `project`.
 async fn owner_list(
     state: State<AppState>,
+    caller: Caller,
     Path(owner): Path<String>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<ListResponse<Run>>, AppError> {
     let path = format!("/api/v1/orgs/{owner}/runs");
-    list_scope(state, RunScope::Owner { owner }, &path, params).await
+    list_scope(state, &caller, RunScope::Owner { owner }, &path, params).await
 }
 
-/// A page of the runs `scope` looks at, filtered and sorted by the request's PQL, with links to
-/// the pages beside it at `path`.
+/// A page of the runs `scope` looks at, of the projects `caller` sees, filtered and sorted by
+/// the request's PQL, with links to the pages beside it at `path`.
 pub(super) async fn list_scope(
     State(state): State<AppState>,
+    caller: &Caller,
     scope: RunScope,
     path: &str,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<ListResponse<Run>>, AppError> {
     let Query(params) = params?;
-    let (filter, links) = list_filter(&params)?;
+    let (mut filter, links) = list_filter(&params)?;
+    filter.viewer = caller.viewer().map(str::to_owned);
     let mut page = state.store.runs(&scope, &filter).await?;
     (page.previous, page.next) = page_links(path, filter.limit, filter.offset, page.count, &links);
     Ok(Json(page))
@@ -212,18 +219,23 @@ fn pql_error(parameter: &str, text: &str, error: pql::PqlError) -> AppError {
 
 async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     Path((owner, project)): Path<(String, String)>,
     body: Result<Json<OperationBody>, JsonRejection>,
 ) -> Result<Json<Run>, AppError> {
     let Json(body) = body?;
     let project = state.store.project(&owner, &project).await?;
-    Ok(Json(submit_run(&state, &project, body, None, None).await?))
+    let user = caller.user();
+    Ok(Json(
+        submit_run(&state, &project, body, None, None, user).await?,
+    ))
 }
 
 /// `…/runs/sync`: a run tracked offline is recorded as its client recorded it: its uuid, times,
 /// conditions (its status follows from them), inputs and outputs. Myelin never executes it.
 async fn sync(
     State(state): State<AppState>,
+    caller: Caller,
     Path((owner, project)): Path<(String, String)>,
     body: Result<Json<OfflineRun>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Run>), AppError> {
@@ -285,6 +297,7 @@ async fn sync(
         cloned_from: None,
         pipeline: None,
         cache_key: None,
+        user: caller.user(),
     };
     let mut created = state
         .store
@@ -305,18 +318,20 @@ async fn sync(
 
 async fn restart(
     State(state): State<AppState>,
+    caller: Caller,
     Path((owner, project, uuid)): Path<(String, String, String)>,
     body: Result<Json<OperationBody>, JsonRejection>,
 ) -> Result<Json<Run>, AppError> {
-    clone_run(&state, &owner, &project, &uuid, body, false).await
+    clone_run(&state, &owner, &project, &uuid, body, false, caller.user()).await
 }
 
 async fn copy(
     State(state): State<AppState>,
+    caller: Caller,
     Path((owner, project, uuid)): Path<(String, String, String)>,
     body: Result<Json<OperationBody>, JsonRejection>,
 ) -> Result<Json<Run>, AppError> {
-    clone_run(&state, &owner, &project, &uuid, body, true).await
+    clone_run(&state, &owner, &project, &uuid, body, true, caller.user()).await
 }
 
 /// `polyaxon ops restart [--copy]`: a new run of the original's operation, or of the content
@@ -328,6 +343,7 @@ async fn clone_run(
     uuid: &str,
     body: Result<Json<OperationBody>, JsonRejection>,
     copy: bool,
+    user: Option<String>,
 ) -> Result<Json<Run>, AppError> {
     let Json(mut body) = body?;
     let uuid = run_uuid(uuid)?;
@@ -360,7 +376,7 @@ async fn clone_run(
     };
     let origin = Origin { run: &uuid, kind };
     Ok(Json(
-        submit_run(state, &project, body, Some(origin), None).await?,
+        submit_run(state, &project, body, Some(origin), None, user).await?,
     ))
 }
 

@@ -5,6 +5,8 @@
 //! and both read what the runs' files added since they were last read. A chart asks for its
 //! series in [`SERIES_BINARY`], columns of floats it copies rather than JSON it parses.
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, header};
@@ -18,6 +20,8 @@ use shared::api::{
 
 use super::run_uuid;
 use crate::metrics::check_name;
+use crate::people::Caller;
+use crate::store::StoreError;
 use crate::{AppError, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -31,11 +35,13 @@ pub fn routes() -> Router<AppState> {
 /// [`MAX_SERIES_BUCKETS`] buckets.
 async fn series(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     body: Result<Json<SeriesRequest>, JsonRejection>,
 ) -> Result<Response, AppError> {
     let Json(mut request) = body?;
     request.runs = run_list(&request.runs)?;
+    seen_by(&state, &caller, &request.runs).await?;
     request.names = name_list(&request.names)?;
     if !(1..=MAX_SERIES_BUCKETS).contains(&request.buckets) {
         return Err(AppError::BadRequest(format!(
@@ -76,12 +82,44 @@ async fn series(
 /// `POST /api/v1/series/summaries`: what a [`SummariesRequest`]'s runs' metrics come to.
 async fn summaries(
     State(state): State<AppState>,
+    caller: Caller,
     body: Result<Json<SummariesRequest>, JsonRejection>,
 ) -> Result<Json<MetricSummaries>, AppError> {
     let Json(request) = body?;
     let runs = run_list(&request.runs)?;
+    seen_by(&state, &caller, &runs).await?;
     let summaries = state.metrics.summaries(&runs, request.kind).await;
     Ok(Json(summaries?))
+}
+
+/// Refuses a run of a project the caller may not see, as a run that does not exist.
+async fn seen_by(state: &AppState, caller: &Caller, runs: &[String]) -> Result<(), AppError> {
+    if caller.viewer().is_none() {
+        return Ok(());
+    }
+    let mut projects: HashMap<(String, String), bool> = HashMap::new();
+    for uuid in runs {
+        let run = match state.store.run_by_uuid(uuid).await {
+            Ok(stored) => stored.run,
+            // The series of a run that does not exist are empty, as for anyone.
+            Err(StoreError::NotFound(_)) => continue,
+            Err(error) => return Err(error.into()),
+        };
+        let key = (run.owner, run.project);
+        let seen = match projects.get(&key) {
+            Some(seen) => *seen,
+            None => {
+                let project = state.store.project(&key.0, &key.1).await?;
+                let seen = caller.sees(&project);
+                projects.insert(key, seen);
+                seen
+            }
+        };
+        if !seen {
+            return Err(AppError::NotFound(format!("no run `{uuid}`")));
+        }
+    }
+    Ok(())
 }
 
 /// The runs' uuids as the store keeps them, each once; an error names the one that is not.

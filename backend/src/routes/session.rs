@@ -11,7 +11,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::constant_time_eq;
+use crate::people::identify;
 use crate::{AppError, AppState};
 
 /// The cookie's name.
@@ -26,24 +26,22 @@ struct SignIn {
     token: String,
 }
 
-/// Checks the token and, when it is the server's, sets the cookie; a server without a token
-/// needs no sign-in and says so with the same success.
+/// Checks the token and, when it is the server's or a person's, sets the cookie; a server
+/// without a token or people needs no sign-in and says so with the same success.
 async fn sign_in(
     State(state): State<AppState>,
     body: Result<Json<SignIn>, JsonRejection>,
 ) -> Result<Response, AppError> {
     let Json(SignIn { token }) = body?;
-    let Some(expected) = state.config.token.as_deref() else {
+    let token = token.trim();
+    if state.config.token.is_none() && !state.store.has_users().await? {
         return Ok(StatusCode::NO_CONTENT.into_response());
-    };
-    if !constant_time_eq(token.trim().as_bytes(), expected.as_bytes()) {
-        return Err(AppError::Unauthorized(
-            "the token is not this server's".to_owned(),
-        ));
     }
+    // The server's token or a person's live one; each request checks it again.
+    identify(&state, Some(token)).await?;
     let cookie = format!(
         "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
-        hex(expected.as_bytes())
+        hex(token.as_bytes())
     );
     Ok((
         StatusCode::NO_CONTENT,

@@ -13,6 +13,7 @@ use shared::api::{ListResponse, Run, RunSelection};
 
 use super::run_uuid;
 use super::runs::{ListParams, list_scope, selected, stop_run};
+use crate::people::Caller;
 use crate::store::{Mark, RunScope};
 use crate::{AppError, AppState};
 
@@ -51,31 +52,49 @@ pub fn routes() -> Router<AppState> {
             "/v1/{owner}/{project}/runs/bookmark",
             post(runs(Mark::Bookmark)),
         )
-        .route("/v1/{owner}/{name}/archive", post(project(Mark::Archive)))
-        .route("/v1/{owner}/{name}/restore", post(project(Mark::Restore)))
-        .route("/v1/{owner}/{name}/bookmark", post(project(Mark::Bookmark)))
         .route(
-            "/v1/{owner}/{name}/unbookmark",
+            "/v1/{owner}/{project}/archive",
+            post(project(Mark::Archive)),
+        )
+        .route(
+            "/v1/{owner}/{project}/restore",
+            post(project(Mark::Restore)),
+        )
+        .route(
+            "/v1/{owner}/{project}/bookmark",
+            post(project(Mark::Bookmark)),
+        )
+        .route(
+            "/v1/{owner}/{project}/unbookmark",
             delete(project(Mark::Unbookmark)),
         )
 }
 
 async fn archived_runs(
     state: State<AppState>,
+    caller: Caller,
     Path(owner): Path<String>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<ListResponse<Run>>, AppError> {
     let path = format!("/api/v1/archives/{owner}/runs");
-    list_scope(state, RunScope::Archived { owner }, &path, params).await
+    list_scope(state, &caller, RunScope::Archived { owner }, &path, params).await
 }
 
 async fn bookmarked_runs(
     state: State<AppState>,
+    caller: Caller,
     Path(owner): Path<String>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<ListResponse<Run>>, AppError> {
     let path = format!("/api/v1/bookmarks/{owner}/runs");
-    list_scope(state, RunScope::Bookmarked { owner }, &path, params).await
+    list_scope(
+        state,
+        &caller,
+        RunScope::Bookmarked { owner },
+        &path,
+        params,
+    )
+    .await
 }
 
 /// Stops the runs still going before they are archived, as Polyaxon does: an archived run is

@@ -15,7 +15,7 @@ use crate::{AppError, AppState, clock};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/{owner}/{name}/stats", get(project_stats))
+        .route("/v1/{owner}/{project}/stats", get(project_stats))
         .route("/v1/{owner}/{project}/runs/{uuid}/stats", get(run_stats))
 }
 

@@ -134,6 +134,7 @@ impl Scheduler {
                                     body,
                                     None,
                                     Some(slot.clone()),
+                                    pipeline.user.clone(),
                                 )
                                 .await
                                 {
@@ -215,6 +216,7 @@ impl Scheduler {
             cloned_from: None,
             pipeline: Some(slot),
             cache_key: None,
+            user: stored.run.user.clone(),
         };
         let run = self
             .state

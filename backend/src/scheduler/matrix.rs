@@ -344,7 +344,8 @@ impl Scheduler {
             index,
             due_at: None,
         };
-        match submit_run(&self.state, project, body, None, Some(slot)).await {
+        let user = pipeline.user.clone();
+        match submit_run(&self.state, project, body, None, Some(slot), user).await {
             Ok(run) => {
                 children.push(PipelineChild {
                     index,

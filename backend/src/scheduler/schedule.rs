@@ -96,7 +96,8 @@ impl Scheduler {
                 index,
                 due_at: Some(*tick),
             };
-            match submit_run(&self.state, &project, body, None, Some(slot)).await {
+            let user = pipeline.user.clone();
+            match submit_run(&self.state, &project, body, None, Some(slot), user).await {
                 Ok(run) => children.push(PipelineChild {
                     index,
                     uuid: run.uuid,

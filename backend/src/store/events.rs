@@ -10,13 +10,13 @@ use serde::Serialize;
 use shared::api::{
     EdgeBody, LineageArtifact, ListResponse, MetricKind, Project, ProjectBody, ProjectVersion,
     ProjectVersionBody, Run, RunClone, RunEdge, RunLineageArtifact, RunPatch, Status,
-    StatusCondition,
+    StatusCondition, Token, User,
 };
 use tokio::sync::broadcast;
 
 use super::{
-    Link, Mark, MetricsRecord, NewRun, PipelineChild, RunFilter, RunMetrics, RunPlace, RunScope,
-    StatusCounts, Store, StoreError, StoredRun, Transition, VersionChange, VersionKey,
+    Link, Mark, MetricsRecord, NewRun, NewToken, PipelineChild, RunFilter, RunMetrics, RunPlace,
+    RunScope, StatusCounts, Store, StoreError, StoredRun, Transition, VersionChange, VersionKey,
 };
 
 /// How many changes wait for a slow watcher before it is told it missed some.
@@ -85,8 +85,13 @@ impl Notifying {
 
 #[async_trait]
 impl Store for Notifying {
-    async fn create_project(&self, owner: &str, body: ProjectBody) -> Result<Project, StoreError> {
-        self.inner.create_project(owner, body).await
+    async fn create_project(
+        &self,
+        owner: &str,
+        body: ProjectBody,
+        user: Option<&str>,
+    ) -> Result<Project, StoreError> {
+        self.inner.create_project(owner, body, user).await
     }
 
     async fn project(&self, owner: &str, name: &str) -> Result<Project, StoreError> {
@@ -98,8 +103,9 @@ impl Store for Notifying {
         owner: &str,
         limit: u32,
         offset: u32,
+        viewer: Option<&str>,
     ) -> Result<ListResponse<Project>, StoreError> {
-        self.inner.projects(owner, limit, offset).await
+        self.inner.projects(owner, limit, offset, viewer).await
     }
 
     async fn update_project(
@@ -331,6 +337,27 @@ impl Store for Notifying {
     }
     async fn delete_version(&self, key: &VersionKey) -> Result<(), StoreError> {
         self.inner.delete_version(key).await
+    }
+    async fn add_user(&self, name: &str, admin: bool) -> Result<User, StoreError> {
+        self.inner.add_user(name, admin).await
+    }
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        self.inner.users().await
+    }
+    async fn has_users(&self) -> Result<bool, StoreError> {
+        self.inner.has_users().await
+    }
+    async fn add_token(&self, user: &str, token: NewToken) -> Result<Token, StoreError> {
+        self.inner.add_token(user, token).await
+    }
+    async fn tokens(&self, user: &str) -> Result<Vec<Token>, StoreError> {
+        self.inner.tokens(user).await
+    }
+    async fn revoke_token(&self, user: &str, uuid: &str) -> Result<Token, StoreError> {
+        self.inner.revoke_token(user, uuid).await
+    }
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<(User, Token)>, StoreError> {
+        self.inner.token_by_hash(hash).await
     }
     async fn component_versions(&self) -> Result<Vec<ProjectVersion>, StoreError> {
         self.inner.component_versions().await

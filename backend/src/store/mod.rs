@@ -16,7 +16,7 @@ use serde_json::{Map, Value as Json};
 use shared::api::{
     EdgeBody, LineageArtifact, ListResponse, MetricKind, MetricSummary, OperationBody, Project,
     ProjectBody, ProjectVersion, ProjectVersionBody, Run, RunClone, RunEdge, RunLineageArtifact,
-    RunPatch, StageCondition, Status, StatusCondition,
+    RunPatch, StageCondition, Status, StatusCondition, Token, User,
 };
 
 pub use events::{Notifying, RunEvent};
@@ -73,6 +73,8 @@ pub struct NewRun {
     pub pipeline: Option<PipelineSlot>,
     /// What it computes, when its operation caches (`shared::cache`).
     pub cache_key: Option<String>,
+    /// Who submitted it; nobody on a server without people.
+    pub user: Option<String>,
 }
 
 /// A child's place in its pipeline: each place holds one run, ever.
@@ -128,6 +130,23 @@ pub struct RunFilter {
     pub offset: u32,
     /// Only bookmarked runs (Polyaxon's `bookmarks=true`).
     pub bookmarked: bool,
+    /// Only runs of the projects this person sees, in a list across projects.
+    pub viewer: Option<String>,
+}
+
+/// A personal access token to record: only a hash of its secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewToken {
+    /// How the API names it.
+    pub uuid: String,
+    /// What its owner calls it.
+    pub name: String,
+    /// The SHA-256 of its secret, in hex.
+    pub hash: String,
+    /// When it was made.
+    pub created_at: shared::time::Timestamp,
+    /// When it stops being taken.
+    pub expires_at: Option<shared::time::Timestamp>,
 }
 
 /// Which runs a list looks at.
@@ -251,18 +270,25 @@ pub enum Transition {
 /// The projects and runs of an installation.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Creates a project; its name must be free for the owner.
-    async fn create_project(&self, owner: &str, body: ProjectBody) -> Result<Project, StoreError>;
+    /// Creates a project, made by `user`; its name must be free for the owner.
+    async fn create_project(
+        &self,
+        owner: &str,
+        body: ProjectBody,
+        user: Option<&str>,
+    ) -> Result<Project, StoreError>;
     /// A project by owner and name.
     async fn project(&self, owner: &str, name: &str) -> Result<Project, StoreError>;
-    /// An owner's projects that are not archived, newest first.
+    /// An owner's projects that are not archived, newest first; those `viewer` sees when
+    /// given.
     async fn projects(
         &self,
         owner: &str,
         limit: u32,
         offset: u32,
+        viewer: Option<&str>,
     ) -> Result<ListResponse<Project>, StoreError>;
-    /// Changes a project's description, tags or visibility.
+    /// Changes a project's description, tags, visibility or members (each a user).
     async fn update_project(
         &self,
         owner: &str,
@@ -403,6 +429,20 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<ProjectVersion, StoreError>;
     /// Deletes a version.
     async fn delete_version(&self, key: &VersionKey) -> Result<(), StoreError>;
+    /// Adds a person; the name must be free.
+    async fn add_user(&self, name: &str, admin: bool) -> Result<User, StoreError>;
+    /// Everyone, by name.
+    async fn users(&self) -> Result<Vec<User>, StoreError>;
+    /// Whether the server has people at all.
+    async fn has_users(&self) -> Result<bool, StoreError>;
+    /// Records a token of `user`.
+    async fn add_token(&self, user: &str, token: NewToken) -> Result<Token, StoreError>;
+    /// A person's tokens, revoked ones included, oldest first.
+    async fn tokens(&self, user: &str) -> Result<Vec<Token>, StoreError>;
+    /// Revokes a person's token (once: a revoked token keeps its first revocation time).
+    async fn revoke_token(&self, user: &str, uuid: &str) -> Result<Token, StoreError>;
+    /// The person a token's hash belongs to, and the token.
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<(User, Token)>, StoreError>;
     /// Every component version of the projects that are not archived: users' own hub.
     async fn component_versions(&self) -> Result<Vec<ProjectVersion>, StoreError>;
     /// The uuids of managed runs that have not ended and wait for nothing (no `pending`), oldest

@@ -11,19 +11,21 @@ use serde_json::{Map, Value as Json};
 use shared::api::{
     Cloning, EdgeBody, LineageArtifact, ListResponse, MetricKind, NamedRef, Project, ProjectBody,
     ProjectVersion, ProjectVersionBody, Run, RunClone, RunEdge, RunLineageArtifact, RunPatch,
-    RunSettings, Status, StatusCondition,
+    RunSettings, Status, StatusCondition, Token, User,
 };
 use shared::time::Timestamp;
 
 use super::lifecycle::{self, RunState};
 use super::{
-    Link, Mark, MetricsRecord, NewRun, PipelineChild, RunFilter, RunMetrics, RunPlace, RunScope,
-    StatusCounts, Store, StoreError, StoredRun, Transition, VersionChange, VersionKey, pql,
+    Link, Mark, MetricsRecord, NewRun, NewToken, PipelineChild, RunFilter, RunMetrics, RunPlace,
+    RunScope, StatusCounts, Store, StoreError, StoredRun, Transition, VersionChange, VersionKey,
+    pql,
 };
 use crate::clock;
 
 mod links;
 mod metrics;
+mod people;
 mod versions;
 
 /// The schema versions, in order; `PRAGMA user_version` says how many are applied.
@@ -34,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_4.sql"),
     include_str!("schema_5.sql"),
     include_str!("schema_6.sql"),
+    include_str!("schema_7.sql"),
 ];
 
 /// How many read connections are kept open.
@@ -210,7 +213,9 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
 }
 
 const PROJECT_COLUMNS: &str = "uuid, owner, name, description, tags, is_public, created_at, \
-     updated_at, archived_at IS NULL, bookmarked, readme";
+     updated_at, archived_at IS NULL, bookmarked, readme, created_by, \
+     (SELECT json_group_array(user_name) FROM (SELECT user_name FROM project_members \
+     WHERE project_members.project_id = projects.id ORDER BY user_name))";
 
 fn project_from_row(row: &Row<'_>) -> rusqlite::Result<Project> {
     Ok(Project {
@@ -224,8 +229,9 @@ fn project_from_row(row: &Row<'_>) -> rusqlite::Result<Project> {
         updated_at: Timestamp::from_micros(row.get(7)?),
         live_state: i32::from(row.get::<_, bool>(8)?),
         bookmarked: row.get(9)?,
-        user: None,
         readme: row.get(10)?,
+        user: row.get(11)?,
+        members: json_column(row, 12)?,
     })
 }
 
@@ -370,6 +376,23 @@ fn project_id(connection: &Connection, owner: &str, name: &str) -> Result<i64, S
         )
         .optional()?
         .ok_or_else(|| project_not_found(owner, name))
+}
+
+/// The SQL that keeps runs to an owner's projects, those `viewer` sees when given, and its
+/// values.
+fn owner_projects(owner: &str, viewer: Option<&str>) -> (String, Vec<SqlValue>) {
+    let mut values = vec![SqlValue::Text(owner.to_owned())];
+    let visible = match viewer {
+        Some(viewer) => {
+            values.push(SqlValue::Text(viewer.to_owned()));
+            format!(" AND {}", people::VISIBLE)
+        }
+        None => String::new(),
+    };
+    (
+        format!("runs.project_id IN (SELECT id FROM projects WHERE owner = ?{visible})"),
+        values,
+    )
 }
 
 fn project_not_found(owner: &str, name: &str) -> StoreError {
@@ -870,8 +893,14 @@ fn load_page(
 
 #[async_trait]
 impl Store for Sqlite {
-    async fn create_project(&self, owner: &str, body: ProjectBody) -> Result<Project, StoreError> {
+    async fn create_project(
+        &self,
+        owner: &str,
+        body: ProjectBody,
+        user: Option<&str>,
+    ) -> Result<Project, StoreError> {
         let owner = owner.to_owned();
+        let user = user.map(str::to_owned);
         self.write(move |transaction, _| {
             let name = body
                 .name
@@ -892,7 +921,7 @@ impl Store for Sqlite {
             let now = clock::now().as_micros();
             transaction.execute(
                 "INSERT INTO projects (uuid, owner, name, description, tags, is_public, \
-                 created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                 created_at, updated_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
                 params![
                     clock::new_uuid(),
                     owner,
@@ -900,9 +929,13 @@ impl Store for Sqlite {
                     body.description,
                     to_text(&body.tags.unwrap_or_default())?,
                     body.is_public.unwrap_or(false),
-                    now
+                    now,
+                    user
                 ],
             )?;
+            if let Some(members) = &body.members {
+                people::set_members(transaction, &owner, &name, members)?;
+            }
             load_project(transaction, &owner, &name)
         })
         .await
@@ -919,21 +952,39 @@ impl Store for Sqlite {
         owner: &str,
         limit: u32,
         offset: u32,
+        viewer: Option<&str>,
     ) -> Result<ListResponse<Project>, StoreError> {
         let owner = owner.to_owned();
+        let viewer = viewer.map(str::to_owned);
         self.read(move |connection, _| {
+            let (visible, mut values) = match &viewer {
+                Some(viewer) => (
+                    format!(" AND {}", people::VISIBLE),
+                    vec![
+                        SqlValue::Text(owner.clone()),
+                        SqlValue::Text(viewer.clone()),
+                    ],
+                ),
+                None => (String::new(), vec![SqlValue::Text(owner.clone())]),
+            };
             let count: i64 = connection.query_row(
-                "SELECT count(*) FROM projects WHERE owner = ?1 AND archived_at IS NULL",
-                params![owner],
+                &format!(
+                    "SELECT count(*) FROM projects WHERE owner = ? AND archived_at IS NULL{visible}"
+                ),
+                params_from_iter(&values),
                 |row| row.get(0),
             )?;
             let (limit, offset) = page(limit, offset);
+            values.extend([
+                SqlValue::Integer(limit),
+                SqlValue::Integer(offset),
+            ]);
             let mut statement = connection.prepare_cached(&format!(
-                "SELECT {PROJECT_COLUMNS} FROM projects WHERE owner = ?1 \
-                 AND archived_at IS NULL ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3"
+                "SELECT {PROJECT_COLUMNS} FROM projects WHERE owner = ? AND archived_at IS NULL\
+                 {visible} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
             ))?;
             let results = statement
-                .query_map(params![owner, limit, offset], project_from_row)?
+                .query_map(params_from_iter(&values), project_from_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(list(count, results))
         })
@@ -977,6 +1028,9 @@ impl Store for Sqlite {
                     project.uuid
                 ],
             )?;
+            if let Some(members) = &body.members {
+                people::set_members(transaction, &owner, &new_name, members)?;
+            }
             load_project(transaction, &owner, &new_name)
         })
         .await
@@ -1056,8 +1110,8 @@ impl Store for Sqlite {
                  status, conditions, inputs, tags, meta_info, managed_by, is_managed, pending, \
                  created_at, updated_at, started_at, finished_at, wait_time, duration, \
                  original_uuid, cloning_kind, pipeline_uuid, pipeline_index, schedule_at, \
-                 cache_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
-                 ?15, ?16, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
+                 cache_key, user) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
+                 ?14, ?15, ?16, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
             )?.execute(params![
                     run.uuid,
                     project_id,
@@ -1088,6 +1142,7 @@ impl Store for Sqlite {
                         .and_then(|slot| slot.due_at)
                         .map(Timestamp::as_micros),
                     run.cache_key,
+                    run.user,
                 ],
             )?;
             let run_id = transaction.last_insert_rowid();
@@ -1138,33 +1193,30 @@ impl Store for Sqlite {
                         Some(project_id),
                     )
                 }
-                RunScope::Archived { owner } => (
-                    "runs.project_id IN (SELECT id FROM projects WHERE owner = ?) \
-                     AND runs.archived_at IS NOT NULL"
-                        .to_owned(),
-                    vec![SqlValue::Text(owner.clone())],
-                    None,
-                ),
-                RunScope::Bookmarked { owner } => (
-                    "runs.project_id IN (SELECT id FROM projects WHERE owner = ?) \
-                     AND runs.bookmarked = 1 AND runs.archived_at IS NULL"
-                        .to_owned(),
-                    vec![SqlValue::Text(owner.clone())],
-                    None,
-                ),
+                RunScope::Archived { owner } => {
+                    let (projects, values) = owner_projects(owner, filter.viewer.as_deref());
+                    (
+                        format!("{projects} AND runs.archived_at IS NOT NULL"),
+                        values,
+                        None,
+                    )
+                }
+                RunScope::Bookmarked { owner } => {
+                    let (projects, values) = owner_projects(owner, filter.viewer.as_deref());
+                    (
+                        format!("{projects} AND runs.bookmarked = 1 AND runs.archived_at IS NULL"),
+                        values,
+                        None,
+                    )
+                }
                 RunScope::Owner { owner } => {
                     let live = if live {
                         " AND runs.archived_at IS NULL"
                     } else {
                         ""
                     };
-                    (
-                        format!(
-                            "runs.project_id IN (SELECT id FROM projects WHERE owner = ?){live}"
-                        ),
-                        vec![SqlValue::Text(owner.clone())],
-                        None,
-                    )
+                    let (projects, values) = owner_projects(owner, filter.viewer.as_deref());
+                    (format!("{projects}{live}"), values, None)
                 }
             };
             if filter.bookmarked {
@@ -1752,6 +1804,47 @@ impl Store for Sqlite {
     async fn delete_version(&self, key: &VersionKey) -> Result<(), StoreError> {
         let key = key.clone();
         self.write(move |transaction, _| versions::delete(transaction, &key))
+            .await
+    }
+
+    async fn add_user(&self, name: &str, admin: bool) -> Result<User, StoreError> {
+        let name = name.to_owned();
+        self.write(move |transaction, _| people::add_user(transaction, &name, admin, clock::now()))
+            .await
+    }
+
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        self.read(|connection, _| people::users(connection)).await
+    }
+
+    async fn has_users(&self) -> Result<bool, StoreError> {
+        self.read(|connection, _| people::has_users(connection))
+            .await
+    }
+
+    async fn add_token(&self, user: &str, token: NewToken) -> Result<Token, StoreError> {
+        let user = user.to_owned();
+        self.write(move |transaction, _| people::add_token(transaction, &user, &token))
+            .await
+    }
+
+    async fn tokens(&self, user: &str) -> Result<Vec<Token>, StoreError> {
+        let user = user.to_owned();
+        self.read(move |connection, _| people::tokens(connection, &user))
+            .await
+    }
+
+    async fn revoke_token(&self, user: &str, uuid: &str) -> Result<Token, StoreError> {
+        let (user, uuid) = (user.to_owned(), uuid.to_owned());
+        self.write(move |transaction, _| {
+            people::revoke_token(transaction, &user, &uuid, clock::now())
+        })
+        .await
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<(User, Token)>, StoreError> {
+        let hash = hash.to_owned();
+        self.read(move |connection, _| people::token_by_hash(connection, &hash))
             .await
     }
 

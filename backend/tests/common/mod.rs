@@ -137,12 +137,28 @@ impl Server {
         body: Option<&Json>,
         accept: &str,
     ) -> (u16, String, Vec<u8>) {
+        self.send_as(Some(TOKEN), method, path, body, accept)
+    }
+
+    /// A request with `token` (none when `None`), accepting `accept`: the status code, the
+    /// head and the body.
+    pub fn send_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&Json>,
+        accept: &str,
+    ) -> (u16, String, Vec<u8>) {
         let host = self.url.strip_prefix("http://").unwrap();
         let mut stream = std::net::TcpStream::connect(host).unwrap();
         let body = body.map(Json::to_string).unwrap_or_default();
+        let authorization = token
+            .map(|token| format!("Authorization: Token {token}\r\n"))
+            .unwrap_or_default();
         write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Token {TOKEN}\r\n\
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{authorization}\
              Accept: {accept}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
              Connection: close\r\n\r\n{body}",
             body.len()

@@ -8,10 +8,12 @@ use serde::{Deserialize, Serialize};
 use crate::diagnostic::Diagnostic;
 
 mod metrics;
+mod people;
 mod polyaxon;
 mod series_binary;
 
 pub use metrics::*;
+pub use people::*;
 pub use polyaxon::*;
 pub use series_binary::*;
 

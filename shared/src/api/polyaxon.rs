@@ -219,9 +219,12 @@ pub struct Project {
     /// Whether it is bookmarked.
     #[serde(default)]
     pub bookmarked: bool,
-    /// Who created it: Myelin has no accounts yet, so nobody.
+    /// Who created it; nobody on a server without people.
     #[serde(default)]
     pub user: Option<String>,
+    /// The people it is limited to (admins see it too); anyone on the team when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
     /// Markdown shown on its page.
     #[serde(default)]
     pub readme: Option<String>,
@@ -245,6 +248,9 @@ pub struct ProjectBody {
     /// Markdown shown on its page.
     #[serde(default)]
     pub readme: Option<String>,
+    /// The people to limit it to; an empty list opens it to the team again.
+    #[serde(default)]
+    pub members: Option<Vec<String>>,
 }
 
 /// Where a run is executed, as Polyaxon's clients read it from `V1Run.settings`.

@@ -348,6 +348,14 @@ impl Runtime for ProcessRuntime {
             return Ok(());
         }
         let Some(group) = folder.group() else {
+            // Scheduled, it had not reached `starting` (recorded before anything is launched):
+            // with no process, output or exit of it, nothing ran, so it goes back in the queue.
+            let never_started = execution.status == Status::Scheduled
+                && folder.exit_code().is_none()
+                && !inner.reporter.artifacts().has_logs(&uuid);
+            if never_started {
+                return self.submit(execution).await;
+            }
             record(&inner, &uuid, unattached(&inner, &uuid, &plan, &folder)).await;
             return Ok(());
         };
