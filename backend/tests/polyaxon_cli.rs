@@ -55,6 +55,8 @@ struct Cli {
     server: Server,
     venv: PathBuf,
     guard: PathBuf,
+    /// The token the CLI sends: the server's, or a person's.
+    token: String,
 }
 
 fn venv() -> PathBuf {
@@ -111,6 +113,7 @@ impl Cli {
             server,
             venv: venv(),
             guard,
+            token: TOKEN.to_owned(),
         }
     }
 
@@ -138,7 +141,7 @@ impl Cli {
             .env("HOME", &home)
             .env("POLYAXON_HOME", &home)
             .env("POLYAXON_HOST", &self.server.url)
-            .env("POLYAXON_AUTH_TOKEN", TOKEN)
+            .env("POLYAXON_AUTH_TOKEN", &self.token)
             .env("POLYAXON_DISABLE_ERRORS_REPORTING", "true")
             .env("POLYAXON_INTERVALS_COMPATIBILITY_CHECK", "-1")
             .env("POLYAXON_WATCH_INTERVAL", "1")
@@ -197,6 +200,50 @@ impl Drop for Cli {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.guard);
     }
+}
+
+#[test]
+fn a_person_works_through_the_polyaxon_cli_with_their_own_token() {
+    let mut cli = Cli::start("cli-people");
+    let member = json!({"username": "ada"});
+    let (status, _) = cli
+        .server
+        .request("POST", "/api/v1/orgs/default/members", Some(&member));
+    assert_eq!(status, 201);
+    let (status, token) = cli.server.request(
+        "POST",
+        "/api/v1/orgs/default/members/ada/tokens",
+        Some(&json!({"name": "cli"})),
+    );
+    assert_eq!(status, 201, "{token}");
+    cli.token = token["key"].as_str().unwrap().to_owned();
+    cli.ok(&["project", "create", "--name", "mine"]);
+    let uuid = cli.submit("mine", "hello", &python_job("hello", "print('hi')"), &[]);
+    let status = cli
+        .server
+        .wait_for("mine", &uuid, is_done, Duration::from_secs(60));
+    assert_eq!(status, "succeeded");
+    assert_eq!(cli.server.run("mine", &uuid)["user"], "ada");
+    assert_eq!(cli.server.get("/api/v1/default/mine")["user"], "ada");
+    let listed = cli.ok(&["ops", "ls", "-p", "mine"]);
+    assert!(listed.contains(&uuid[..8]), "{listed}");
+
+    let path = format!(
+        "/api/v1/orgs/default/members/ada/tokens/{}",
+        token["uuid"].as_str().unwrap()
+    );
+    let (status, _) = cli.server.request("DELETE", &path, None);
+    assert_eq!(status, 200);
+    let refused = cli.polyaxon(&["ops", "ls", "-p", "mine"]);
+    let told = format!(
+        "{}{}",
+        String::from_utf8_lossy(&refused.stdout),
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(
+        !told.contains(&uuid[..8]),
+        "a revoked token lists nothing: {told}"
+    );
 }
 
 #[test]

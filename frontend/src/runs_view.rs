@@ -356,13 +356,16 @@ pub fn short(uuid: &str) -> String {
     uuid.get(..8).unwrap_or(uuid).to_owned()
 }
 
-/// Every input, output and metric the runs have, inputs first, each in order of first sight;
-/// a metric with its last value, lowest and highest.
+/// Who made the runs, when some person did (a server with people); then every input, output
+/// and metric the runs have, inputs first, each in order of first sight; a metric with its
+/// last value, lowest and highest.
 pub fn discovered<'a>(runs: impl IntoIterator<Item = &'a Run>) -> Vec<Column> {
     let mut inputs = Vec::new();
     let mut outputs = Vec::new();
     let mut metrics: Vec<&str> = Vec::new();
+    let mut by_people = false;
     for run in runs {
+        by_people |= run.user.is_some();
         for name in run.metrics.iter().flat_map(|metrics| metrics.keys()) {
             if !metrics.contains(&name.as_str()) {
                 metrics.push(name);
@@ -391,6 +394,9 @@ pub fn discovered<'a>(runs: impl IntoIterator<Item = &'a Run>) -> Vec<Column> {
             stat,
         })
     }));
+    if by_people {
+        inputs.insert(0, Column::User);
+    }
     inputs
 }
 
@@ -439,8 +445,14 @@ pub fn shown(listed: Option<&str>, discovered: &[Column], scope: Scope) -> Vec<C
                 Column::Output(name) => !is_metric(name),
                 _ => false,
             });
-            scope
-                .default()
+            let mut columns = scope.default();
+            // Who made each run, beside its status, once people make them.
+            if discovered.contains(&Column::User)
+                && let Some(at) = columns.iter().position(|column| *column == Column::Status)
+            {
+                columns.insert(at + 1, Column::User);
+            }
+            columns
                 .into_iter()
                 .chain(values.chain(lasts).cloned())
                 .collect()
@@ -704,6 +716,17 @@ pub(crate) mod tests {
         assert_eq!(Column::parse("inputs."), None);
         assert_eq!(Column::parse("metrics."), None);
         assert_eq!(Column::parse("nonsense"), None);
+    }
+
+    #[test]
+    fn who_made_the_runs_shows_beside_their_status_once_people_make_them() {
+        let laptop = [run(serde_json::json!({}), serde_json::json!({}))];
+        assert!(!shown(None, &discovered(&laptop), Scope::Project).contains(&Column::User));
+        let mut made = run(serde_json::json!({}), serde_json::json!({}));
+        made.user = Some("ada".into());
+        let team = [laptop[0].clone(), made];
+        let columns = shown(None, &discovered(&team), Scope::Project);
+        assert_eq!(columns[..3], [Column::Name, Column::Status, Column::User]);
     }
 
     #[test]
