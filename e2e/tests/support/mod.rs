@@ -144,7 +144,18 @@ impl Server {
     /// POSTs JSON to the API, as a script or the polyaxon CLI would; the JSON answer, which
     /// must be a success.
     pub fn post(&self, path: &str, body: &serde_json::Value) -> serde_json::Value {
-        let (head, body) = self.request("POST", path, &body.to_string());
+        self.post_as(self.token.as_deref(), path, body)
+    }
+
+    /// POSTs JSON as the holder of `token` (a person's, say); the JSON answer, which must be a
+    /// success.
+    pub fn post_as(
+        &self,
+        token: Option<&str>,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> serde_json::Value {
+        let (head, body) = self.request_as(token, "POST", path, &body.to_string());
         assert!(
             head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.1 201"),
             "POST {path}: {head}\n{body}"
@@ -185,14 +196,23 @@ impl Server {
             .unwrap_or_else(|| panic!("no status in {head}"))
     }
 
-    /// One request over plain HTTP/1.1; the reply's head and body.
+    /// One request over plain HTTP/1.1 with the server's token; the reply's head and body.
     fn request(&self, method: &str, path: &str, body: &str) -> (String, String) {
+        self.request_as(self.token.as_deref(), method, path, body)
+    }
+
+    /// One request over plain HTTP/1.1 with `token`; the reply's head and body.
+    fn request_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: &str,
+    ) -> (String, String) {
         use std::io::{Read as _, Write as _};
         let host = self.origin.trim_start_matches("http://");
         let mut stream = std::net::TcpStream::connect(host).expect("cannot reach the server");
-        let authorization = self
-            .token
-            .as_ref()
+        let authorization = token
             .map(|token| format!("Authorization: Token {token}\r\n"))
             .unwrap_or_default();
         write!(
