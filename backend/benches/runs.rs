@@ -5,9 +5,12 @@
 //! "best runs by loss" leaderboard) and of submitting a run, each through the whole HTTP router
 //! in-process (routing, store, JSON and gzip; no socket). Every response is checked (status,
 //! `count`, first row) against what the seed implies, so an error cannot be timed as a success.
-//! Haupt's numbers for the same requests on the same data shape are printed beside ours (from
-//! `../shared/docs/peer-anchors.md`, next to the checkout). A list query whose p95 misses the
-//! issue's 20 ms goal gets its SQL timed and its query plan printed.
+//! Haupt's numbers for the same requests on the same data shape (its runs drawn from the same
+//! sequence as ours) are printed beside ours, with the size of its database: haupt 2.18.0
+//! measured on this machine in the same `cargo xtask bench` by `xtask/bench/haupt_bench.py`, its
+//! JSON in the file `MYELIN_BENCH_HAUPT` names; run alone, the bench says haupt was not measured.
+//! A list query whose p95 misses the issue's 20 ms goal gets its SQL timed and its query plan
+//! printed.
 //!
 //! It takes about four minutes on two cores, most of it seeding, and needs about 1 GB in the
 //! temp folder, removed at the end.
@@ -17,7 +20,7 @@ mod support;
 use std::io::Read as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::{Anchor, JOB, TempDir, Timing};
+use support::{Anchor, HAUPT_NOT_MEASURED, Haupt, JOB, TempDir, Timing};
 
 use axum::Router;
 use axum::body::Body;
@@ -47,12 +50,6 @@ const GOAL: Duration = Duration::from_millis(20);
 /// The page size every list request asks for (`limit=20`).
 const PAGE: u64 = 20;
 const MICROS_PER_MINUTE: i64 = 60 * 1_000_000;
-
-/// Haupt creating a run in its project of 100,000.
-const HAUPT_SUBMIT: Anchor = Anchor {
-    p50: 36.0,
-    p95: 47.0,
-};
 
 /// What a list request must answer: how many runs match, and which comes first.
 #[derive(Default)]
@@ -86,11 +83,8 @@ struct Seeded {
 struct ListCase {
     params: &'static [(&'static str, &'static str)],
     expected: Expected,
-    /// Haupt on the same URL, where it counts only the last month (43,198 rows): its default
-    /// `created_at:last_month` filter applies to queries that do not name `created_at`.
-    haupt_same_url: Option<Anchor>,
-    /// Haupt with `created_at:_any_` added, counting every row as Myelin does.
-    haupt_all_rows: Option<Anchor>,
+    /// The request's key in haupt's timings (`haupt_bench.py`'s `LISTS`), if haupt times it.
+    haupt: Option<&'static str>,
 }
 
 /// xorshift64*: the same runs on every machine, without a dependency.
@@ -133,6 +127,7 @@ async fn bench(root: &Path) {
     .await
     .expect("the state opens in a fresh folder");
     let router = backend::app(state.clone());
+    let haupt = Haupt::measured();
 
     let (status, _) = send(
         &router,
@@ -152,17 +147,25 @@ async fn bench(root: &Path) {
         + std::fs::metadata(data.join("myelin.db-wal")).map_or(0, |meta| meta.len());
     println!(
         "seeded {RUNS} runs in {:.1} s ({:.0} runs/s): {:.1} s in Store::create_run, \
-         {:.1} s in Store::patch_run for the outputs; database {:.0} MB\n",
+         {:.1} s in Store::patch_run for the outputs; database {:.0} MB, {:.0} bytes a run \
+         (haupt's SQLite file: {})\n",
         seeding.as_secs_f64(),
         RUNS as f64 / seeding.as_secs_f64(),
         seeded.creating.as_secs_f64(),
         seeded.patching.as_secs_f64(),
-        size as f64 / 1e6
+        size as f64 / 1e6,
+        size as f64 / RUNS as f64,
+        haupt
+            .as_ref()
+            .map_or("not measured".to_owned(), |haupt| format!(
+                "{:.0} bytes a run",
+                haupt.db_bytes_per_run
+            ))
     );
 
     let cases = list_cases(seeded);
     println!(
-        "{:<64} {:>7} {:>4} {:>4} {:>7} {:>7} {:>7}   {:>15} {:>6}   {:>15} {:>6}",
+        "{:<64} {:>7} {:>4} {:>4} {:>7} {:>7} {:>7}   {:>15} {:>7} {:>6}   {:>15} {:>7} {:>6}",
         "request (in-process, gzip)",
         "count",
         "rows",
@@ -171,13 +174,24 @@ async fn bench(root: &Path) {
         "p95 ms",
         "p99 ms",
         "haupt p50/p95",
+        "count",
         "×p95",
         "haupt all rows",
+        "count",
         "×p95"
     );
     let mut slow = Vec::new();
     for case in &cases {
         let (timing, rows) = time_list(&router, case).await;
+        let [same_url, all_rows] = [false, true].map(|all_rows| {
+            let list = haupt.as_ref().zip(case.haupt);
+            let list = list.map(|(haupt, key)| haupt.list(key, all_rows));
+            compared(
+                list.map(|list| list.timing),
+                list.map(|list| list.count),
+                &timing,
+            )
+        });
         println!(
             "{:<64} {:>7} {:>4} {:>4} {:>7.2} {:>7.2} {:>7.2}   {} {}",
             format!("GET …/runs?{}", shown(case.params)),
@@ -187,8 +201,8 @@ async fn bench(root: &Path) {
             ms(timing.p50),
             ms(timing.p95),
             ms(timing.p99),
-            compared(case.haupt_same_url, &timing),
-            compared(case.haupt_all_rows, &timing),
+            same_url,
+            all_rows,
         );
         if timing.p95 > GOAL {
             slow.push(case);
@@ -205,13 +219,18 @@ async fn bench(root: &Path) {
         ms(timing.p50),
         ms(timing.p95),
         ms(timing.p99),
-        compared(Some(HAUPT_SUBMIT), &timing),
+        compared(haupt.as_ref().map(|haupt| haupt.create), None, &timing),
     );
-    println!(
-        "\n×p95 is haupt's p95 over ours. Haupt's same-URL lists count only the last month \
-         (43,198 rows; its default filter), its all-rows ones add `created_at:_any_`; \
-         Myelin always counts all {RUNS}."
-    );
+    match &haupt {
+        Some(haupt) => println!(
+            "\n×p95 is haupt's p95 over ours: haupt 2.18.0 measured on this machine in this run \
+             (xtask/bench/haupt_bench.py, one client, 30 calls), its runs seeded as ours. Its \
+             same-URL lists count only the last month\n({} rows of the plain list; its default \
+             filter), its all-rows ones add `created_at:_any_`; Myelin always counts all {RUNS}.",
+            haupt.list("newest", false).count
+        ),
+        None => println!("\n{HAUPT_NOT_MEASURED}."),
+    }
     wait_until_done(&state, &submitted).await;
 
     if slow.is_empty() {
@@ -359,13 +378,11 @@ async fn seed(state: &backend::AppState) -> Seeded {
 }
 
 fn list_cases(seeded: Seeded) -> Vec<ListCase> {
-    let anchor = |p50, p95| Some(Anchor { p50, p95 });
     vec![
         ListCase {
             params: &[("limit", "20"), ("sort", "-created_at")],
             expected: seeded.all,
-            haupt_same_url: anchor(658.0, 722.0),
-            haupt_all_rows: anchor(937.0, 1_061.0),
+            haupt: Some("newest"),
         },
         ListCase {
             params: &[
@@ -374,8 +391,7 @@ fn list_cases(seeded: Seeded) -> Vec<ListCase> {
                 ("limit", "20"),
             ],
             expected: seeded.running,
-            haupt_same_url: anchor(424.0, 495.0),
-            haupt_all_rows: anchor(477.0, 521.0),
+            haupt: Some("running"),
         },
         ListCase {
             params: &[
@@ -384,8 +400,7 @@ fn list_cases(seeded: Seeded) -> Vec<ListCase> {
                 ("limit", "20"),
             ],
             expected: seeded.lr_above,
-            haupt_same_url: anchor(833.0, 987.0),
-            haupt_all_rows: anchor(1_048.0, 1_132.0),
+            haupt: Some("lr_above"),
         },
         // The leaderboard a sweep ends with: the sort reads a run value, not a runs column.
         ListCase {
@@ -395,8 +410,7 @@ fn list_cases(seeded: Seeded) -> Vec<ListCase> {
                 ("limit", "20"),
             ],
             expected: seeded.best_succeeded,
-            haupt_same_url: None,
-            haupt_all_rows: None,
+            haupt: None,
         },
     ]
 }
@@ -654,14 +668,16 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3
 }
 
-/// Haupt's p50/p95 and how many times ours fits in its p95, or blanks without an anchor.
-fn compared(anchor: Option<Anchor>, ours: &Timing) -> String {
-    match anchor {
-        Some(anchor) => format!(
-            "{:>15} {:>5.0}×",
-            format!("{:.0}/{:.0} ms", anchor.p50, anchor.p95),
-            anchor.p95 / ms(ours.p95)
+/// Haupt's p50/p95, the runs it counted and how many times ours fits in its p95; blanks when
+/// haupt was not timed on the request.
+fn compared(haupt: Option<Anchor>, count: Option<u64>, ours: &Timing) -> String {
+    match haupt {
+        Some(haupt) => format!(
+            "{:>15} {:>7} {:>5.0}×",
+            format!("{:.0}/{:.0} ms", haupt.p50, haupt.p95),
+            count.map_or(String::new(), |count| count.to_string()),
+            haupt.p95 / ms(ours.p95)
         ),
-        None => format!("{:>15} {:>6}", "–", ""),
+        None => format!("{:>15} {:>7} {:>6}", "–", "", ""),
     }
 }

@@ -12,9 +12,12 @@
 //! both medians and their ratio, and the browser's compiler worker times them again in Chromium
 //! (WebAssembly beside native). MLflow 3.17.2 runs from a venv of its own
 //! (`xtask/bench/mlflow_bench.py`: its server on a loopback port, seeded and timed) before the
-//! `metrics` bench, which prints its timings beside Myelin's. The `runs` and `logs` benches
-//! print haupt's numbers as constants taken from `../shared/docs/peer-anchors.md`, which has
-//! none for live logs.
+//! `metrics` bench, which prints its timings beside Myelin's. Haupt 2.18.0, Polyaxon's own
+//! server, runs from a venv of its own too (`xtask/bench/haupt_bench.py`: its sandbox on a
+//! loopback port, 100,000 runs seeded as the `runs` bench seeds Myelin's, timed) before the
+//! `runs` and `pipelines` benches, which print its run lists, run creation and database size
+//! beside Myelin's. The `logs` bench has no peer: haupt's sandbox collects no logs without
+//! Kubernetes (`../shared/docs/peer-anchors.md`).
 
 use std::process::Command;
 
@@ -86,8 +89,16 @@ pub fn run(workspace: &Workspace) -> Result<()> {
         compare,
     )?;
 
+    // Haupt on this machine, timed before the benches that print its figures beside ours.
+    eprintln!("xtask: time haupt's run lists and run creation at 100,000 runs (a few minutes)");
+    let mut haupt = Command::new(setup::haupt_venv(workspace)?.join("bin/python"));
+    haupt
+        .arg(workspace.root.join("xtask/bench/haupt_bench.py"))
+        .stderr(std::process::Stdio::inherit());
+    let haupt = peer_timings(workspace, haupt, "haupt", "bench-haupt.json")?;
     let mut runs = workspace.cargo();
-    runs.args(["bench", "--package", "backend", "--bench", "runs"]);
+    runs.args(["bench", "--package", "backend", "--bench", "runs"])
+        .env("MYELIN_BENCH_HAUPT", &haupt);
     step("time run lists and submits at 100,000 runs", runs)?;
 
     let mut logs = workspace.cargo();
@@ -98,7 +109,9 @@ pub fn run(workspace: &Workspace) -> Result<()> {
     )?;
 
     let mut pipelines = workspace.cargo();
-    pipelines.args(["bench", "--package", "backend", "--bench", "pipelines"]);
+    pipelines
+        .args(["bench", "--package", "backend", "--bench", "pipelines"])
+        .env("MYELIN_BENCH_HAUPT", &haupt);
     step(
         "time a 10,000-run grid: expansion, its children recorded, memory",
         pipelines,

@@ -83,6 +83,15 @@ pub fn mlflow_venv(workspace: &Workspace) -> Result<PathBuf> {
     venv(workspace, "mlflow-venv", "MLflow", MLFLOW_PACKAGES)
 }
 
+/// Haupt, Polyaxon's own server, which `cargo xtask bench` starts in sandbox mode beside the
+/// runs and pipelines benches; the base install has no uvicorn, so the `sandbox` extra.
+const HAUPT_PACKAGES: &[&str] = &["haupt[sandbox]==2.18.0", "polyaxon==2.18.0"];
+
+/// The venv with haupt in it, made once under the target folder (for the bench only); its path.
+pub fn haupt_venv(workspace: &Workspace) -> Result<PathBuf> {
+    venv(workspace, "haupt-venv", "haupt", HAUPT_PACKAGES)
+}
+
 /// A venv under the target folder with `packages` from PyPI, made again only when the list
 /// changes; its path.
 fn venv(workspace: &Workspace, name: &str, what: &str, packages: &[&str]) -> Result<PathBuf> {
