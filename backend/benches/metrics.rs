@@ -109,22 +109,10 @@ fn mlflow() -> Option<&'static Mlflow> {
     static MEASURED: std::sync::OnceLock<Option<Mlflow>> = std::sync::OnceLock::new();
     MEASURED
         .get_or_init(|| {
-            let path = std::env::var_os("MYELIN_BENCH_MLFLOW")?;
-            let text = std::fs::read_to_string(&path)
-                .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
-            let measured: Json = serde_json::from_str(&text)
-                .unwrap_or_else(|error| panic!("{} is not JSON: {error}", path.display()));
-            let anchor = |name: &str| Anchor {
-                p50: measured[name]["p50"]
-                    .as_f64()
-                    .expect("a p50 in MLflow's timings"),
-                p95: measured[name]["p95"]
-                    .as_f64()
-                    .expect("a p95 in MLflow's timings"),
-            };
+            let measured = support::peer_timings("MYELIN_BENCH_MLFLOW")?;
             Some(Mlflow {
-                sampled_1m: anchor("sampled_1m"),
-                search_loss: anchor("search_loss"),
+                sampled_1m: Anchor::at(&measured, "/sampled_1m"),
+                search_loss: Anchor::at(&measured, "/search_loss"),
             })
         })
         .as_ref()

@@ -975,10 +975,7 @@ impl Store for Sqlite {
                 |row| row.get(0),
             )?;
             let (limit, offset) = page(limit, offset);
-            values.extend([
-                SqlValue::Integer(limit),
-                SqlValue::Integer(offset),
-            ]);
+            values.extend([SqlValue::Integer(limit), SqlValue::Integer(offset)]);
             let mut statement = connection.prepare_cached(&format!(
                 "SELECT {PROJECT_COLUMNS} FROM projects WHERE owner = ? AND archived_at IS NULL\
                  {visible} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
