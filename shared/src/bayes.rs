@@ -125,35 +125,15 @@ impl Bayes {
     /// Reads the params, `metric` and `utilityFunction` of a compiled `bayes` matrix; `order`
     /// is the params' written order.
     pub fn read(matrix: &Json, order: &[String]) -> Result<Self, String> {
-        let params = matrix
-            .get("params")
-            .and_then(Json::as_object)
-            .ok_or("a bayes search needs `params`")?;
-        let names = crate::matrix::ordered_names(params, order);
-        let axes = names
-            .iter()
-            .map(|name| {
-                let param = &params[name];
-                let kind = param.get("kind").and_then(Json::as_str).unwrap_or_default();
-                Axis::read(kind, param.get("value").unwrap_or(&Json::Null))
-                    .map_err(|why| format!("param `{name}` ({kind}): {why}"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let metric = matrix
-            .get("metric")
-            .ok_or("a bayes search needs a `metric`")?;
+        let searched = crate::guided::Searched::read(matrix, order, "bayes", Axis::read)?;
         let utility = matrix.get("utilityFunction").cloned().unwrap_or_default();
         let number = |key: &str| utility.get(key).and_then(Json::as_f64);
         let process = utility.get("gaussianProcess").cloned().unwrap_or_default();
         Ok(Self {
-            names,
-            axes,
-            maximize: metric.get("optimization").and_then(Json::as_str) == Some("maximize"),
-            metric: metric
-                .get("name")
-                .and_then(Json::as_str)
-                .ok_or("the metric needs a `name`")?
-                .to_owned(),
+            names: searched.names,
+            axes: searched.params,
+            maximize: searched.maximize,
+            metric: searched.metric,
             acquisition: utility
                 .get("acquisitionFunction")
                 .and_then(Json::as_str)

@@ -57,6 +57,57 @@ pub fn budget(matrix: &Json) -> Option<Result<Budget, String>> {
     }))
 }
 
+/// What every guided search reads the same way: its params, each read by the search's own
+/// `read` (kind, value), in their written `order`, and the metric it optimizes.
+pub(crate) struct Searched<T> {
+    /// The params' names.
+    pub names: Vec<String>,
+    /// Each param as the search reads it.
+    pub params: Vec<T>,
+    /// The metric's name.
+    pub metric: String,
+    /// Whether higher is better.
+    pub maximize: bool,
+}
+
+impl<T> Searched<T> {
+    /// Reads a `kind` search's params and metric; an error says which param is wrong and why.
+    pub(crate) fn read(
+        matrix: &Json,
+        order: &[String],
+        kind: &str,
+        read: impl Fn(&str, &Json) -> Result<T, String>,
+    ) -> Result<Self, String> {
+        let params = matrix
+            .get("params")
+            .and_then(Json::as_object)
+            .ok_or_else(|| format!("a {kind} search needs `params`"))?;
+        let names = crate::matrix::ordered_names(params, order);
+        let read_params = names
+            .iter()
+            .map(|name| {
+                let param = &params[name];
+                let kind = param.get("kind").and_then(Json::as_str).unwrap_or_default();
+                read(kind, param.get("value").unwrap_or(&Json::Null))
+                    .map_err(|why| format!("param `{name}` ({kind}): {why}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let metric = matrix
+            .get("metric")
+            .ok_or_else(|| format!("a {kind} search needs a `metric`"))?;
+        Ok(Self {
+            names,
+            params: read_params,
+            maximize: metric.get("optimization").and_then(Json::as_str) == Some("maximize"),
+            metric: metric
+                .get("name")
+                .and_then(Json::as_str)
+                .ok_or("the metric needs a `name`")?
+                .to_owned(),
+        })
+    }
+}
+
 /// A guided search, read.
 #[derive(Debug, Clone)]
 pub enum Guided {

@@ -351,32 +351,12 @@ impl Tpe {
     /// Reads the params and `metric` of a compiled `tpe` matrix; `order` is the params'
     /// written order.
     pub fn read(matrix: &Json, order: &[String]) -> Result<Self, String> {
-        let params = matrix
-            .get("params")
-            .and_then(Json::as_object)
-            .ok_or("a tpe search needs `params`")?;
-        let names = crate::matrix::ordered_names(params, order);
-        let dimensions = names
-            .iter()
-            .map(|name| {
-                let param = &params[name];
-                let kind = param.get("kind").and_then(Json::as_str).unwrap_or_default();
-                Dimension::read(kind, param.get("value").unwrap_or(&Json::Null))
-                    .map_err(|why| format!("param `{name}` ({kind}): {why}"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let metric = matrix
-            .get("metric")
-            .ok_or("a tpe search needs a `metric`")?;
+        let searched = crate::guided::Searched::read(matrix, order, "tpe", Dimension::read)?;
         Ok(Self {
-            names,
-            dimensions,
-            maximize: metric.get("optimization").and_then(Json::as_str) == Some("maximize"),
-            metric: metric
-                .get("name")
-                .and_then(Json::as_str)
-                .ok_or("the metric needs a `name`")?
-                .to_owned(),
+            names: searched.names,
+            dimensions: searched.params,
+            maximize: searched.maximize,
+            metric: searched.metric,
         })
     }
 

@@ -7,17 +7,22 @@ use shared::time::Timestamp;
 use super::project_id;
 use crate::store::{NewToken, StoreError};
 
-fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+/// A user from `name, is_admin, created_at` at `first`.
+fn user_at(row: &Row<'_>, first: usize) -> rusqlite::Result<User> {
     Ok(User {
-        username: row.get(0)?,
+        username: row.get(first)?,
         email: None,
-        role: if row.get::<_, bool>(1)? {
+        role: if row.get::<_, bool>(first + 1)? {
             "admin".to_owned()
         } else {
             "member".to_owned()
         },
-        created_at: Some(Timestamp::from_micros(row.get(2)?)),
+        created_at: Some(Timestamp::from_micros(row.get(first + 2)?)),
     })
+}
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    user_at(row, 0)
 }
 
 const TOKEN_COLUMNS: &str =
@@ -160,24 +165,11 @@ pub(super) fn token_by_hash(
     let found = connection
         .query_row(
             &format!(
-                "SELECT {TOKEN_COLUMNS}, users.is_admin, users.created_at FROM tokens \
-                 JOIN users ON users.id = tokens.user_id WHERE tokens.hash = ?1"
+                "SELECT {TOKEN_COLUMNS}, users.name, users.is_admin, users.created_at \
+                 FROM tokens JOIN users ON users.id = tokens.user_id WHERE tokens.hash = ?1"
             ),
             [hash],
-            |row| {
-                let token = token_from_row(row)?;
-                let user = User {
-                    username: token.user.clone(),
-                    email: None,
-                    role: if row.get::<_, bool>(6)? {
-                        "admin".to_owned()
-                    } else {
-                        "member".to_owned()
-                    },
-                    created_at: Some(Timestamp::from_micros(row.get(7)?)),
-                };
-                Ok((user, token))
-            },
+            |row| Ok((user_at(row, 6)?, token_from_row(row)?)),
         )
         .optional()?;
     Ok(found)
