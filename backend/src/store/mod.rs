@@ -6,6 +6,7 @@
 
 pub mod events;
 pub mod lifecycle;
+mod packed;
 pub mod pql;
 mod sqlite;
 

@@ -26,6 +26,7 @@ use crate::clock;
 mod links;
 mod metrics;
 mod people;
+mod specs;
 mod versions;
 
 /// The schema versions, in order; `PRAGMA user_version` says how many are applied.
@@ -37,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_5.sql"),
     include_str!("schema_6.sql"),
     include_str!("schema_7.sql"),
+    include_str!("schema_8.sql"),
 ];
 
 /// How many read connections are kept open.
@@ -56,6 +58,8 @@ pub struct Sqlite {
 struct Settings {
     namespace: String,
     artifacts_store: Option<NamedRef>,
+    /// Specs' bases, inflated.
+    bases: specs::Bases,
 }
 
 impl std::fmt::Debug for Sqlite {
@@ -124,6 +128,7 @@ impl Sqlite {
             settings: Arc::new(Settings {
                 namespace: namespace.to_owned(),
                 artifacts_store,
+                bases: specs::Bases::default(),
             }),
         })
     }
@@ -286,7 +291,11 @@ const STORED_RUN_COLUMNS: &str = "run_specs.compiled, run_specs.resource";
 
 fn run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<Run> {
     let status: String = row.get(17)?;
-    let content: Option<String> = row.get(16)?;
+    // Text only where it was stored as text; a packed one is unpacked by `load_run`.
+    let content = match row.get_ref(16)? {
+        rusqlite::types::ValueRef::Text(text) => Some(String::from_utf8_lossy(text).into_owned()),
+        _ => None,
+    };
     let pending: Option<String> = row.get(15)?;
     Ok(Run {
         uuid: row.get(0)?,
@@ -354,16 +363,33 @@ fn run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<Run> {
 /// A run with its compiled operation. As Polyaxon shows a run, its `content` is the compiled
 /// operation (what executes: the CLI reads its mounts from it) and `raw_content` what was
 /// submitted; a client's own run, never compiled, shows what it sent in both.
-fn stored_run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<StoredRun> {
-    let mut run = run_from_row(row, settings)?;
-    let compiled: Option<Json> = optional_json_column(row, 35)?;
+fn stored_run(
+    connection: &Connection,
+    settings: &Settings,
+    (mut run, [content, compiled, resource]): (Run, [specs::Stored; 3]),
+) -> Result<StoredRun, StoreError> {
+    let text = |stored| specs::text(connection, &settings.bases, stored);
+    let json = |stored| -> Result<Option<Json>, StoreError> {
+        text(stored)?
+            .map(|text| {
+                serde_json::from_str(&text).map_err(|error| {
+                    StoreError::Invalid(format!("a run's stored spec is not JSON: {error}"))
+                })
+            })
+            .transpose()
+    };
+    if let Some(content) = text(content)? {
+        run.raw_content = Some(content.clone());
+        run.content = Some(content);
+    }
+    let compiled = json(compiled)?;
     if let Some(compiled) = &compiled {
         run.content = Some(compiled.to_string());
     }
     Ok(StoredRun {
         run,
         compiled,
-        resource: optional_json_column(row, 36)?,
+        resource: json(resource)?,
     })
 }
 
@@ -426,9 +452,19 @@ fn load_run(
          LEFT JOIN run_specs ON run_specs.run_id = runs.id WHERE {condition}",
         run_columns("run_specs.content")
     );
-    Ok(connection
-        .query_row(&sql, values, |row| stored_run_from_row(row, settings))
-        .optional()?)
+    let found = connection
+        .query_row(&sql, values, |row| {
+            let specs = [16, 35, 36].map(|index| specs::column(row, index));
+            let [content, compiled, resource] = specs;
+            Ok((
+                run_from_row(row, settings)?,
+                [content?, compiled?, resource?],
+            ))
+        })
+        .optional()?;
+    found
+        .map(|found| stored_run(connection, settings, found))
+        .transpose()
 }
 
 fn load_project_run(
@@ -503,22 +539,27 @@ fn index_values(
 /// inputs: written when it is created, and again when it goes once more (resumed).
 fn write_spec(
     transaction: &Transaction<'_>,
+    settings: &Settings,
     run_id: i64,
     project_id: i64,
     run: &NewRun,
     tags: &[String],
 ) -> Result<(), StoreError> {
+    // Runs of one kind and name share their bases: mostly the runs of one component.
+    let key = format!("{}/{}", run.kind, run.name.as_deref().unwrap_or_default());
+    let pack = |part: &str, text: Option<String>| {
+        text.map(|text| specs::packed(transaction, &settings.bases, project_id, part, &key, &text))
+            .transpose()
+    };
+    let content = pack("content", run.body.content.clone())?;
+    let compiled = pack("compiled", run.compiled.as_ref().map(to_text).transpose()?)?;
+    let resource = pack("resource", run.resource.as_ref().map(to_text).transpose()?)?;
     transaction
         .prepare_cached(
             "INSERT OR REPLACE INTO run_specs (run_id, content, compiled, resource) \
              VALUES (?1, ?2, ?3, ?4)",
         )?
-        .execute(params![
-            run_id,
-            run.body.content,
-            run.compiled.as_ref().map(to_text).transpose()?,
-            run.resource.as_ref().map(to_text).transpose()?,
-        ])?;
+        .execute(params![run_id, content, compiled, resource])?;
     index_tags(transaction, run_id, project_id, tags)?;
     index_values(
         transaction,
@@ -1143,7 +1184,7 @@ impl Store for Sqlite {
                 ],
             )?;
             let run_id = transaction.last_insert_rowid();
-            write_spec(transaction, run_id, project_id, &run, &tags)?;
+            write_spec(transaction, settings, run_id, project_id, &run, &tags)?;
             let stored = load_run(transaction, settings, "runs.id = ?1", &[&run_id])?
                 .ok_or_else(|| run_not_found(&run.uuid))?;
             Ok(stored.run)
@@ -1525,7 +1566,7 @@ impl Store for Sqlite {
                     run_id
                 ],
             )?;
-            write_spec(transaction, run_id, project_id, &run, &tags)?;
+            write_spec(transaction, settings, run_id, project_id, &run, &tags)?;
             Ok(load_project_run(transaction, settings, &owner, &project, &run.uuid)?.run)
         })
         .await
