@@ -1,6 +1,6 @@
 //! Runs' specs as the SQLite store keeps them: packed against a base of their component, each
 //! read back exactly, through a transfer and the deletion of the project that made the base,
-//! and beside rows an older server wrote as text.
+//! and beside rows (specs, status conditions) an older server wrote as text.
 
 use backend::clock;
 use backend::store::{NewRun, Sqlite, Store};
@@ -110,7 +110,18 @@ async fn specs_read_back_exactly_through_transfers_deletions_and_older_rows() {
             [&uuids[3]],
         )
         .unwrap();
+    let conditions = r#"[{"type":"created","status":"True","reason":"Old","message":"as text","last_update_time":"2024-01-02T03:04:05+00:00","last_transition_time":"2024-01-02T03:04:05+00:00"}]"#;
+    connection
+        .execute(
+            "UPDATE runs SET conditions = ?1 WHERE uuid = ?2",
+            [conditions, &uuids[3]],
+        )
+        .unwrap();
     let older = store.run_by_uuid(&uuids[3]).await.unwrap();
+    assert_eq!(
+        older.run.status_conditions[0].reason.as_deref(),
+        Some("Old")
+    );
     assert_eq!(older.run.raw_content.as_deref(), Some("kind: operation"));
     assert_eq!(older.compiled, Some(json!({"kind": "old"})));
     assert_eq!(older.resource, None);

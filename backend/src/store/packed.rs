@@ -14,22 +14,52 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 pub const DEFLATED: u8 = 1;
 /// Deflated with a base as the dictionary.
 pub const AGAINST_BASE: u8 = 2;
+/// Deflated with one of the [`BUILT_IN`] dictionaries (its number, one byte, follows).
+pub const AGAINST_BUILT_IN: u8 = 3;
+
+/// What a run's status conditions look like: the dictionary they are packed with.
+pub const CONDITIONS: u8 = 0;
+
+/// Dictionaries built into the server, by number. Stored values name them, so one is never
+/// changed once released; a better one is added under a new number.
+const BUILT_IN: [&[u8]; 1] = [br#"[{"type":"created","status":"True","reason":"Myelin","message":"Run is created","last_update_time":"2026-01-01T00:00:00.000000+00:00","last_transition_time":"2026-01-01T00:00:00.000000+00:00"},{"type":"compiled","status":"True","reason":"Myelin","message":"Run is compiled","last_update_time":"2026-01-01T00:00:00.000000+00:00","last_transition_time":"2026-01-01T00:00:00.000000+00:00"},{"type":"queued","status":"True","reason":"ProcessRuntime","message":"Run is queued","last_update_time":"2026-01-01T00:00:00.000000+00:00","last_transition_time":"2026-01-01T00:00:00.000000+00:00"},{"type":"scheduled","status":"True","reason":"KubernetesRuntime","message":"Run is scheduled","last_update_time":"2026-01-01T00:00:00.000000+00:00","last_transition_time":"2026-01-01T00:00:00.000000+00:00"},{"type":"starting","status":"True","reason":"Scheduler","message":"Run is starting","last_update_time":"2026-01-01T00:00:00.000000+00:00","last_transition_time":"2026-01-01T00:00:00.000000+00:00"},{"type":"running","status":"True","reason":"ProcessRuntime","message":"Run is running","last_update_time":"2026-01-01T00:00:00.000000+00:00","last_transition_time":"2026-01-01T00:00:00.000000+00:00"},{"type":"succeeded","status":"True","reason":"ProcessRuntime","message":"Run has succeeded","last_update_time":"2026-01-01T00:00:00.000000+00:00","last_transition_time":"2026-01-01T00:00:00.000000+00:00"},{"type":"failed","status":"True","reason":"ProcessRuntime","message":"Run has failed","last_update_time":"2026-01-01T00:00:00.000000+00:00","last_transition_time":"2026-01-01T00:00:00.000000+00:00"},{"type":"stopped","status":"True","reason":"ProcessRuntime","message":"Run was stopped","last_update_time":"2026-01-01T00:00:00.000000+00:00","last_transition_time":"2026-01-01T00:00:00.000000+00:00"}]"#];
+
+/// What a value is deflated against.
+#[derive(Debug, Clone, Copy)]
+pub enum Dictionary<'a> {
+    /// Nothing: deflated on its own.
+    None,
+    /// A base (its id, its bytes).
+    Base(i64, &'a [u8]),
+    /// A built-in dictionary, by number ([`CONDITIONS`]).
+    BuiltIn(u8),
+}
 /// The most bytes a packed value unpacks to (a Polyaxonfile is bounded far below).
 pub const MAX_UNPACKED: usize = 64 << 20;
 
-/// `text` deflated, against `base` (its id and bytes) when given.
-pub fn pack(text: &[u8], base: Option<(i64, &[u8])>) -> Vec<u8> {
+/// `text` deflated against `dictionary`.
+pub fn pack(text: &[u8], dictionary: Dictionary<'_>) -> Vec<u8> {
     let mut packed = Vec::with_capacity(text.len() / 4 + 16);
     let mut compress = Compress::new(Compression::best(), false);
-    match base {
-        Some((id, dictionary)) => {
+    let preset = match dictionary {
+        Dictionary::None => {
+            packed.push(DEFLATED);
+            None
+        }
+        Dictionary::Base(id, bytes) => {
             packed.push(AGAINST_BASE);
             packed.extend_from_slice(&id.to_le_bytes());
-            compress
-                .set_dictionary(dictionary)
-                .expect("a raw deflate stream takes a dictionary before any input");
+            Some(bytes)
         }
-        None => packed.push(DEFLATED),
+        Dictionary::BuiltIn(number) => {
+            packed.extend_from_slice(&[AGAINST_BUILT_IN, number]);
+            Some(BUILT_IN[usize::from(number)])
+        }
+    };
+    if let Some(preset) = preset {
+        compress
+            .set_dictionary(preset)
+            .expect("a raw deflate stream takes a dictionary before any input");
     }
     let mut input = text;
     loop {
@@ -56,21 +86,29 @@ pub fn base_of(packed: &[u8]) -> Option<i64> {
     }
 }
 
-/// The bytes a packed value holds; `base` must be the bytes of the base it names.
+/// The bytes a packed value holds; `base` must be the bytes of the base it names, if any.
 pub fn unpack(packed: &[u8], base: Option<&[u8]>) -> Result<Vec<u8>, String> {
     let mut decompress = Decompress::new(false);
-    let stream = match packed {
-        [DEFLATED, stream @ ..] => stream,
+    let (stream, preset) = match packed {
+        [DEFLATED, stream @ ..] => (stream, None),
         [AGAINST_BASE, rest @ ..] if rest.len() >= 8 => {
-            let dictionary = base.ok_or("the value names a base that was not given")?;
-            decompress
-                .set_dictionary(dictionary)
-                .map_err(|error| format!("the base does not serve as a dictionary: {error}"))?;
-            &rest[8..]
+            let base = base.ok_or("the value names a base that was not given")?;
+            (&rest[8..], Some(base))
+        }
+        [AGAINST_BUILT_IN, number, stream @ ..] => {
+            let dictionary = BUILT_IN
+                .get(usize::from(*number))
+                .ok_or_else(|| format!("no built-in dictionary {number}"))?;
+            (stream, Some(*dictionary))
         }
         [tag, ..] => return Err(format!("unknown packing {tag}")),
         [] => return Err("an empty packed value".to_owned()),
     };
+    if let Some(preset) = preset {
+        decompress
+            .set_dictionary(preset)
+            .map_err(|error| format!("the dictionary does not serve: {error}"))?;
+    }
     let mut text = Vec::with_capacity(stream.len() * 4);
     let mut input = stream;
     loop {
@@ -109,8 +147,8 @@ mod tests {
     fn a_value_comes_back_the_same_alone_or_against_a_base_and_is_smaller_so() {
         let base = resource("0".repeat(32).as_str(), 0.1);
         let text = resource("f".repeat(32).as_str(), 0.25);
-        let alone = pack(&text, None);
-        let against = pack(&text, Some((7, &base)));
+        let alone = pack(&text, Dictionary::None);
+        let against = pack(&text, Dictionary::Base(7, &base));
         assert_eq!(base_of(&alone), None);
         assert_eq!(base_of(&against), Some(7));
         assert_eq!(unpack(&alone, None).unwrap(), text);
@@ -121,19 +159,27 @@ mod tests {
             against.len(),
             alone.len()
         );
-        assert_eq!(unpack(&pack(b"", None), None).unwrap(), b"");
+        assert_eq!(unpack(&pack(b"", Dictionary::None), None).unwrap(), b"");
         let large: Vec<u8> = (0..1_000_000u32).flat_map(|i| i.to_le_bytes()).collect();
-        assert_eq!(unpack(&pack(&large, None), None).unwrap(), large);
+        assert_eq!(
+            unpack(&pack(&large, Dictionary::None), None).unwrap(),
+            large
+        );
+        let conditions = br#"[{"type":"created","status":"True","reason":"Myelin","message":"Run is created","last_update_time":"2026-12-08T00:58:22.006383+00:00","last_transition_time":"2026-12-08T00:58:22.006383+00:00"}]"#;
+        let built_in = pack(conditions, Dictionary::BuiltIn(CONDITIONS));
+        assert_eq!(unpack(&built_in, None).unwrap(), conditions);
+        assert!(built_in.len() * 4 < conditions.len(), "{}", built_in.len());
     }
 
     #[test]
     fn bytes_that_do_not_unpack_are_an_error_not_a_panic() {
         let text = resource("a".repeat(32).as_str(), 0.5);
         let base = resource("b".repeat(32).as_str(), 0.5);
-        let packed = pack(&text, Some((1, &base)));
+        let packed = pack(&text, Dictionary::Base(1, &base));
         assert!(unpack(&packed, None).is_err(), "its base is needed");
         assert!(unpack(&[], None).is_err());
         assert!(unpack(&[9, 1, 2], None).is_err());
+        assert!(unpack(&[AGAINST_BUILT_IN, 200, 1], None).is_err());
         for cut in 0..packed.len() {
             let _ = unpack(&packed[..cut], Some(&base));
         }

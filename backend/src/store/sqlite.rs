@@ -19,7 +19,7 @@ use super::lifecycle::{self, RunState};
 use super::{
     Link, Mark, MetricsRecord, NewRun, NewToken, PipelineChild, RunFilter, RunMetrics, RunPlace,
     RunScope, StatusCounts, Store, StoreError, StoredRun, Transition, VersionChange, VersionKey,
-    pql,
+    packed, pql,
 };
 use crate::clock;
 
@@ -240,6 +240,30 @@ fn project_from_row(row: &Row<'_>) -> rusqlite::Result<Project> {
     })
 }
 
+/// A run's status conditions as stored: their JSON packed with the built-in dictionary of
+/// conditions, a tenth of its size.
+fn conditions_value(conditions: &[StatusCondition]) -> Result<Vec<u8>, StoreError> {
+    let text = to_text(&conditions)?;
+    Ok(packed::pack(
+        text.as_bytes(),
+        packed::Dictionary::BuiltIn(packed::CONDITIONS),
+    ))
+}
+
+/// A run's status conditions: packed, or the JSON text of a row from before packing.
+fn conditions_column(row: &Row<'_>, index: usize) -> rusqlite::Result<Vec<StatusCondition>> {
+    let failed = |error: Box<dyn std::error::Error + Send + Sync>| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Blob, error)
+    };
+    match row.get_ref(index)? {
+        rusqlite::types::ValueRef::Blob(bytes) => {
+            let text = packed::unpack(bytes, None).map_err(|why| failed(why.into()))?;
+            serde_json::from_slice(&text).map_err(|error| failed(Box::new(error)))
+        }
+        _ => json_column(row, index),
+    }
+}
+
 /// A JSON column read into `T`; a value that does not parse is a conversion error, not a panic.
 fn json_column<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
     let text: String = row.get(index)?;
@@ -319,7 +343,7 @@ fn run_from_row(row: &Row<'_>, settings: &Settings) -> rusqlite::Result<Run> {
         raw_content: content.clone(),
         content,
         status: Status::parse(&status).unwrap_or(Status::Unknown),
-        status_conditions: json_column(row, 18)?,
+        status_conditions: conditions_column(row, 18)?,
         meta_info: json_column(row, 19)?,
         kind: row.get(20)?,
         runtime: row.get(21)?,
@@ -495,7 +519,7 @@ fn run_state(connection: &Connection, uuid: &str) -> Result<Option<(i64, RunStat
                 let status: String = row.get(1)?;
                 let state = RunState {
                     status: Status::parse(&status).unwrap_or(Status::Unknown),
-                    conditions: json_column(row, 2)?,
+                    conditions: conditions_column(row, 2)?,
                     created_at: Timestamp::from_micros(row.get(3)?),
                     started_at: row.get::<_, Option<i64>>(4)?.map(Timestamp::from_micros),
                     finished_at: row.get::<_, Option<i64>>(5)?.map(Timestamp::from_micros),
@@ -1159,7 +1183,7 @@ impl Store for Sqlite {
                     run.runtime,
                     run.executor,
                     state.status.as_str(),
-                    to_text(&state.conditions)?,
+                    conditions_value(&state.conditions)?,
                     run.inputs.as_ref().map(to_text).transpose()?,
                     to_text(&tags)?,
                     to_text(&run.body.meta_info.clone().unwrap_or_default())?,
@@ -1555,7 +1579,7 @@ impl Store for Sqlite {
                     run.runtime,
                     run.executor,
                     state.status.as_str(),
-                    to_text(&state.conditions)?,
+                    conditions_value(&state.conditions)?,
                     run.inputs.as_ref().map(to_text).transpose()?,
                     to_text(&tags)?,
                     state.started_at.map(Timestamp::as_micros),
@@ -1591,7 +1615,7 @@ impl Store for Sqlite {
                  WHERE uuid = ?8",
                 params![
                     state.status.as_str(),
-                    to_text(&state.conditions)?,
+                    conditions_value(&state.conditions)?,
                     state.started_at.map(Timestamp::as_micros),
                     state.finished_at.map(Timestamp::as_micros),
                     state.wait_time,

@@ -7,7 +7,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use crate::store::StoreError;
-use crate::store::packed::{self, pack, unpack};
+use crate::store::packed::{self, Dictionary, pack, unpack};
 
 /// The most bases kept inflated in memory.
 const CACHED_BASES: usize = 256;
@@ -108,7 +108,7 @@ pub(super) fn packed(
     key: &str,
     text: &str,
 ) -> Result<Vec<u8>, StoreError> {
-    let alone = pack(text.as_bytes(), None);
+    let alone = pack(text.as_bytes(), Dictionary::None);
     let latest: Option<i64> = transaction
         .prepare_cached(
             "SELECT id FROM spec_bases WHERE project_id = ?1 AND part = ?2 AND key = ?3 \
@@ -118,7 +118,7 @@ pub(super) fn packed(
         .optional()?;
     if let Some(id) = latest {
         let base = bases.get(transaction, id)?;
-        let against = pack(text.as_bytes(), Some((id, &base)));
+        let against = pack(text.as_bytes(), Dictionary::Base(id, &base));
         if against.len() <= alone.len() / 2 {
             return Ok(against);
         }
@@ -129,5 +129,5 @@ pub(super) fn packed(
         )?
         .execute(params![project_id, part, key, alone])?;
     let id = transaction.last_insert_rowid();
-    Ok(pack(text.as_bytes(), Some((id, text.as_bytes()))))
+    Ok(pack(text.as_bytes(), Dictionary::Base(id, text.as_bytes())))
 }
