@@ -25,7 +25,7 @@ use support::{Anchor, HAUPT_NOT_MEASURED, Haupt, JOB, TempDir, Timing};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use backend::store::{NewRun, pql};
+use backend::store::{NewRun, pql, sqlite_query};
 use http_body_util::BodyExt as _;
 use rusqlite::types::Value as SqlValue;
 use serde_json::{Map, Value as Json, json};
@@ -603,14 +603,18 @@ fn explain(database: &Path, case: &ListCase) {
     let mut values = vec![SqlValue::Integer(project_id)];
     if let Some(text) = param("query") {
         let query = pql::parse(text).expect("the bench's query parses");
-        let (sql, query_values) = pql::to_sql(&query, backend::clock::now(), pql::Membership::List);
+        let (sql, query_values) = sqlite_query::to_sql(
+            &query,
+            backend::clock::now(),
+            sqlite_query::Membership::List,
+        );
         condition.push_str(&format!(" AND ({sql})"));
         values.extend(query_values);
     }
     let sorts = param("sort")
         .map(|text| pql::parse_sort(text).expect("the bench's sort parses"))
         .unwrap_or_default();
-    let (order, order_values) = pql::order_by(&sorts);
+    let (order, order_values) = sqlite_query::order_by(&sorts);
     let count = format!("SELECT count(*) FROM runs WHERE {condition}");
     let page = format!(
         "SELECT runs.*, projects.owner, projects.name FROM runs \

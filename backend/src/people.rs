@@ -5,7 +5,7 @@
 //! one.
 //!
 //! A project whose members are listed is seen by them and by admins alone: to everyone else
-//! every route that names it answers as if it did not exist ([`hide_projects`]), and lists
+//! every route that names it answers as if it did not exist (`hide_projects`), and lists
 //! across projects leave its runs out.
 
 use std::collections::HashMap;

@@ -22,6 +22,7 @@ use shared::api::{
 
 pub use events::{Notifying, RunEvent};
 pub use sqlite::Sqlite;
+pub use sqlite::query as sqlite_query;
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -26,6 +26,7 @@ use crate::clock;
 mod links;
 mod metrics;
 mod people;
+pub mod query;
 mod specs;
 mod versions;
 
@@ -639,7 +640,7 @@ fn archived(filter: &RunFilter) -> bool {
         .is_some_and(|query| query.mentions(pql::Column::LiveState))
 }
 
-/// For a list of live runs of a project or an owner, the scope as [`pql::MetricScope`] takes
+/// For a list of live runs of a project or an owner, the scope as [`query::MetricScope`] takes
 /// it: a test of a row's project (none when the owner has every project), the ids of the
 /// scope's archived runs (none when it has none), and their values. Leaving out a test that
 /// holds for every row saves testing each of the many rows a broad filter matches.
@@ -677,7 +678,7 @@ fn metric_scope(
     }))
 }
 
-/// What [`metric_scope`] finds, which [`pql::MetricScope`] borrows.
+/// What [`metric_scope`] finds, which [`query::MetricScope`] borrows.
 struct SummaryScope {
     projects: Option<String>,
     archived: Option<String>,
@@ -685,8 +686,8 @@ struct SummaryScope {
 }
 
 impl SummaryScope {
-    fn borrowed(&self) -> pql::MetricScope<'_> {
-        pql::MetricScope {
+    fn borrowed(&self) -> query::MetricScope<'_> {
+        query::MetricScope {
             projects: self.projects.as_deref(),
             archived: self.archived.as_deref(),
             values: &self.values,
@@ -710,7 +711,7 @@ const PROBE_FROM: i64 = 1_000;
 
 /// Whether a page in creation order of a list whose filter tests metrics is read faster by
 /// walking the scope's runs in that order and probing each one's summaries
-/// ([`pql::Membership::Probe`]) than by reading its `matches` runs and sorting them. Walking
+/// ([`query::Membership::Probe`]) than by reading its `matches` runs and sorting them. Walking
 /// finds a match in every `scope / matches` runs, so a page of `wanted` costs about
 /// `wanted × scope / matches` probes against `matches` lookups and a sort: it pays when
 /// `matches² > wanted × scope`. The scope is taken at the largest run id, which no scope
@@ -733,7 +734,7 @@ struct ValueOrder<'a> {
     descending: bool,
 }
 
-/// A page of runs ordered by an input or output, as `pql::order_by` orders them (by the value,
+/// A page of runs ordered by an input or output, as `query::order_by` orders them (by the value,
 /// then by id, runs without the value last), but read from `run_values_by_number` in order:
 /// sorting every matching run by a per-run lookup takes a hundred times longer at 100,000 runs.
 fn page_by_value(
@@ -809,7 +810,7 @@ struct MetricOrder<'a> {
     descending: bool,
 }
 
-/// The uuids of a page of runs ordered by a part of a metric's summary, as `pql::order_by`
+/// The uuids of a page of runs ordered by a part of a metric's summary, as `query::order_by`
 /// orders them (by the value, then by id, runs without the value last), but read from the
 /// summaries' index in order (`run_metrics_by_last`, …), so that only the page's runs are
 /// visited rather than every run sorted. A run without a last value is ordered by its output of
@@ -1288,7 +1289,7 @@ impl Store for Sqlite {
             let (scope_condition, scope_values) = (condition.clone(), values.clone());
             let now = clock::now();
             if let Some(query) = &filter.query {
-                let (sql, query_values) = pql::to_sql(query, now, pql::Membership::List);
+                let (sql, query_values) = query::to_sql(query, now, query::Membership::List);
                 condition.push_str(&format!(" AND ({sql})"));
                 values.extend(query_values);
             }
@@ -1296,12 +1297,12 @@ impl Store for Sqlite {
                 .query
                 .as_ref()
                 .filter(|_| !filter.bookmarked)
-                .and_then(|query| pql::run_value_only(query, now));
+                .and_then(|query| query::run_value_only(query, now));
             let metric_only = match filter.query.as_ref().filter(|_| live && !filter.bookmarked) {
                 // The scope's facts are read only for a query the summaries can count.
-                Some(query) if pql::counts_from_summaries(query) => {
+                Some(query) if query::counts_from_summaries(query) => {
                     metric_scope(connection, &scope, project_id)?
-                        .and_then(|scope| pql::metric_only_count(query, now, &scope.borrowed()))
+                        .and_then(|scope| query::metric_only_count(query, now, &scope.borrowed()))
                 }
                 _ => None,
             };
@@ -1371,14 +1372,14 @@ impl Store for Sqlite {
             }
             if let Some(query) = &filter.query
                 && by_creation(&filter.sort)
-                && pql::tests_metrics(query)
+                && query::tests_metrics(query)
                 && probing_pays(connection, count, limit + offset)?
             {
-                let (sql, query_values) = pql::to_sql(query, now, pql::Membership::Probe);
+                let (sql, query_values) = query::to_sql(query, now, query::Membership::Probe);
                 condition = format!("{scope_condition} AND ({sql})");
                 values = scope_values.into_iter().chain(query_values).collect();
             }
-            let (order, order_values) = pql::order_by(&filter.sort);
+            let (order, order_values) = query::order_by(&filter.sort);
             // Placeholders bind in the order they appear: the filter's, then the sort's.
             let values: Vec<SqlValue> = values.into_iter().chain(order_values).collect();
             // The page's uuids first, then their columns: sorting every match with all its
