@@ -1153,6 +1153,19 @@ impl Store for Sqlite {
                 }
             });
             let is_managed = run.body.is_managed.unwrap_or(managed_by == "agent");
+            let clash = transaction
+                .query_row(
+                    "SELECT 1 FROM runs WHERE uuid = ?1",
+                    [&run.uuid],
+                    |_| Ok(()),
+                )
+                .optional()?;
+            if clash.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "a run `{}` exists already",
+                    run.uuid
+                )));
+            }
             if let Some(slot) = &run.pipeline {
                 let taken: Option<String> = transaction
                     .query_row(
