@@ -570,8 +570,16 @@ fn write_spec(
     run: &NewRun,
     tags: &[String],
 ) -> Result<(), StoreError> {
-    // Runs of one kind and name share their bases: mostly the runs of one component.
-    let key = format!("{}/{}", run.kind, run.name.as_deref().unwrap_or_default());
+    // The runs of one component share their bases: it names the compiled operation, whatever
+    // each run is called.
+    let component = run
+        .compiled
+        .as_ref()
+        .and_then(|compiled| compiled.get("name"))
+        .and_then(Json::as_str)
+        .or(run.name.as_deref())
+        .unwrap_or_default();
+    let key = format!("{}/{component}", run.kind);
     let pack = |part: &str, text: Option<String>| {
         text.map(|text| specs::packed(transaction, &settings.bases, project_id, part, &key, &text))
             .transpose()
