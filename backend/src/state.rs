@@ -74,22 +74,25 @@ impl AppState {
     /// versions (a project is its owner's component, its versions the tags), read afresh, so
     /// a version registered a moment ago resolves.
     pub async fn hub(&self) -> Result<shared::hub::Catalog, crate::store::StoreError> {
-        self.hub_for(None).await.map(std::borrow::Cow::into_owned)
+        self.hub_for(None, None)
+            .await
+            .map(std::borrow::Cow::into_owned)
     }
 
     /// The catalog a submission's text compiles against: the bundled one alone when the text
     /// names no hub component (most runs), so a submission reads users' components only when
-    /// it may use them.
+    /// it may use them; only those of the projects `viewer` sees, when given.
     pub async fn hub_for(
         &self,
         text: Option<&str>,
+        viewer: Option<&str>,
     ) -> Result<std::borrow::Cow<'static, shared::hub::Catalog>, crate::store::StoreError> {
         use shared::hub::{Catalog, HubComponent, HubVersion};
         if text.is_some_and(|text| !text.contains("hubRef")) {
             // Borrowed: a matrix's thousands of children do not copy the catalog each.
             return Ok(std::borrow::Cow::Borrowed(Catalog::bundled()));
         }
-        let versions = self.store.component_versions().await?;
+        let versions = self.store.component_versions(viewer).await?;
         let mut registered: Vec<HubComponent> = Vec::new();
         for version in versions {
             let same = registered

@@ -226,6 +226,35 @@ pub fn prepare(submission: Submission<'_>, runtime: &dyn Runtime) -> Result<Prep
     })
 }
 
+/// Who submits a run: whom it is recorded as made by, and whose view of the hub its `hubRef`s
+/// resolve in (every project's components when `None`).
+#[derive(Debug, Clone, Default)]
+pub struct Submitter {
+    /// The person it is made by.
+    pub user: Option<String>,
+    /// The person whose projects its hub components may come from.
+    pub viewer: Option<String>,
+}
+
+impl Submitter {
+    /// The caller of an API request.
+    pub fn caller(caller: &crate::people::Caller) -> Self {
+        Self {
+            user: caller.user(),
+            viewer: caller.viewer().map(str::to_owned),
+        }
+    }
+
+    /// A pipeline's child: made by whoever made the pipeline, whose components were resolved
+    /// in their view when it was submitted.
+    pub fn child_of(pipeline: &Run) -> Self {
+        Self {
+            user: pipeline.user.clone(),
+            viewer: None,
+        }
+    }
+}
+
 /// Compiles, stores and hands a run to the runtime: every run takes this path, a client's, a
 /// copy's and a pipeline's child's. A copy gets its original's artifacts before it starts; a
 /// pipeline's child is stored and left to its scheduler, which hands it to the runtime when
@@ -236,7 +265,7 @@ pub async fn submit_run(
     body: OperationBody,
     origin: Option<Origin<'_>>,
     pipeline: Option<PipelineSlot>,
-    user: Option<String>,
+    by: Submitter,
 ) -> Result<Run, AppError> {
     // `polyaxon run --local`: the CLI executes the run itself (`ops execute`) once the server
     // has compiled it, as an agent's would be; it reports the statuses from then on.
@@ -246,7 +275,9 @@ pub async fn submit_run(
         body.managed_by = Some("agent".to_owned());
     }
     let body = with_joins(state, project, body).await?;
-    let hub = state.hub_for(body.content.as_deref()).await?;
+    let hub = state
+        .hub_for(body.content.as_deref(), by.viewer.as_deref())
+        .await?;
     let mut prepared = prepare(
         Submission {
             project,
@@ -274,7 +305,7 @@ pub async fn submit_run(
     }
     let child = pipeline.is_some();
     prepared.run.pipeline = pipeline;
-    prepared.run.user = user;
+    prepared.run.user = by.user;
     let cached = cache_hit(state, project, &mut prepared).await?;
     let uuid = prepared.run.uuid.clone();
     if let Some(Origin {

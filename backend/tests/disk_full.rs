@@ -509,8 +509,11 @@ impl Store for Full {
     async fn token_by_hash(&self, hash: &str) -> Result<Option<(User, Token)>, StoreError> {
         self.inner.token_by_hash(hash).await
     }
-    async fn component_versions(&self) -> Result<Vec<ProjectVersion>, StoreError> {
-        self.inner.component_versions().await
+    async fn component_versions(
+        &self,
+        viewer: Option<&str>,
+    ) -> Result<Vec<ProjectVersion>, StoreError> {
+        self.inner.component_versions(viewer).await
     }
     async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {
         self.inner.unfinished_runs().await

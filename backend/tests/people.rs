@@ -254,6 +254,46 @@ fn people_work_with_their_own_tokens_and_limited_projects_are_theirs_alone() {
         ),
         404
     );
+    // A component registered in it is not in Bob's hub: not listed, not runnable by reference.
+    let (status, version) = call(
+        &server,
+        Some(&ada_token),
+        "POST",
+        "/api/v1/default/secret/versions/component",
+        Some(json!({"name": "v1", "content": python_job("private", "print('private')")})),
+    );
+    assert_eq!(status, 201, "{version}");
+    let by_reference = json!({"content": "kind: operation\nhubRef: default/secret:v1\n"});
+    let (status, refused) = call(
+        &server,
+        Some(&bob_token),
+        "POST",
+        "/api/v1/default/team/runs",
+        Some(by_reference.clone()),
+    );
+    assert_eq!(status, 400, "{refused}");
+    let (_, hub) = call(&server, Some(&bob_token), "GET", "/api/v1/hub", None);
+    assert!(!hub.to_string().contains("\"secret\""), "{hub}");
+    let (status, run) = call(
+        &server,
+        Some(&ada_token),
+        "POST",
+        "/api/v1/default/team/runs",
+        Some(by_reference),
+    );
+    assert_eq!(status, 200, "{run}");
+    let (_, everything) = call(
+        &server,
+        Some(&bob_token),
+        "GET",
+        "/api/v1/orgs/default/runs",
+        None,
+    );
+    assert_eq!(
+        everything["count"], 3,
+        "Ada's run by reference is in the team's project"
+    );
+
     // Ada and the admin see it.
     let (status, _) = call(
         &server,
@@ -270,7 +310,7 @@ fn people_work_with_their_own_tokens_and_limited_projects_are_theirs_alone() {
         "/api/v1/orgs/default/runs",
         None,
     );
-    assert_eq!(all["count"], 3);
+    assert_eq!(all["count"], 4);
 
     // Ada's second token, made by herself, works on every door until she revokes it.
     let (status, second) = call(

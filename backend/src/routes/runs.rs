@@ -18,7 +18,9 @@ use crate::people::Caller;
 use crate::runtime::{RuntimeError, StopCause};
 use crate::store::StoreError;
 use crate::store::{NewRun, RunFilter, RunScope, pql};
-use crate::submit::{self, Cloning, Origin, Submission, asks_approval, execute, submit_run};
+use crate::submit::{
+    self, Cloning, Origin, Submission, Submitter, asks_approval, execute, submit_run,
+};
 use crate::{AppError, AppState, clock};
 
 pub fn routes() -> Router<AppState> {
@@ -225,9 +227,9 @@ async fn create(
 ) -> Result<Json<Run>, AppError> {
     let Json(body) = body?;
     let project = state.store.project(&owner, &project).await?;
-    let user = caller.user();
+    let by = Submitter::caller(&caller);
     Ok(Json(
-        submit_run(&state, &project, body, None, None, user).await?,
+        submit_run(&state, &project, body, None, None, by).await?,
     ))
 }
 
@@ -322,7 +324,16 @@ async fn restart(
     Path((owner, project, uuid)): Path<(String, String, String)>,
     body: Result<Json<OperationBody>, JsonRejection>,
 ) -> Result<Json<Run>, AppError> {
-    clone_run(&state, &owner, &project, &uuid, body, false, caller.user()).await
+    clone_run(
+        &state,
+        &owner,
+        &project,
+        &uuid,
+        body,
+        false,
+        Submitter::caller(&caller),
+    )
+    .await
 }
 
 async fn copy(
@@ -331,7 +342,16 @@ async fn copy(
     Path((owner, project, uuid)): Path<(String, String, String)>,
     body: Result<Json<OperationBody>, JsonRejection>,
 ) -> Result<Json<Run>, AppError> {
-    clone_run(&state, &owner, &project, &uuid, body, true, caller.user()).await
+    clone_run(
+        &state,
+        &owner,
+        &project,
+        &uuid,
+        body,
+        true,
+        Submitter::caller(&caller),
+    )
+    .await
 }
 
 /// `polyaxon ops restart [--copy]`: a new run of the original's operation, or of the content
@@ -343,7 +363,7 @@ async fn clone_run(
     uuid: &str,
     body: Result<Json<OperationBody>, JsonRejection>,
     copy: bool,
-    user: Option<String>,
+    by: Submitter,
 ) -> Result<Json<Run>, AppError> {
     let Json(mut body) = body?;
     let uuid = run_uuid(uuid)?;
@@ -376,7 +396,7 @@ async fn clone_run(
     };
     let origin = Origin { run: &uuid, kind };
     Ok(Json(
-        submit_run(state, &project, body, Some(origin), None, user).await?,
+        submit_run(state, &project, body, Some(origin), None, by).await?,
     ))
 }
 
@@ -388,6 +408,7 @@ async fn clone_run(
 /// to the runtime as its concurrency allows.
 async fn resume(
     State(state): State<AppState>,
+    caller: Caller,
     Path((owner, project, uuid)): Path<(String, String, String)>,
     body: Result<Json<OperationBody>, JsonRejection>,
 ) -> Result<Json<Run>, AppError> {
@@ -412,7 +433,15 @@ async fn resume(
                     .delete_run(&run.owner, &run.project, &run.uuid)
                     .await?;
             } else {
-                resume_in_place(&state, &project, run, OperationBody::default(), false).await?;
+                resume_in_place(
+                    &state,
+                    &project,
+                    run,
+                    OperationBody::default(),
+                    false,
+                    &caller,
+                )
+                .await?;
             }
         }
     }
@@ -420,7 +449,7 @@ async fn resume(
     let execute_now = original.settings.runtime != crate::store::SCHEDULER_EXECUTOR
         && original.pipeline.is_none();
     Ok(Json(
-        resume_in_place(&state, &project, original, body, execute_now).await?,
+        resume_in_place(&state, &project, original, body, execute_now, &caller).await?,
     ))
 }
 
@@ -431,6 +460,7 @@ async fn resume_in_place(
     original: Run,
     mut body: OperationBody,
     execute_now: bool,
+    caller: &Caller,
 ) -> Result<Run, AppError> {
     let uuid = original.uuid.clone();
     if !original.status.is_done() {
@@ -450,7 +480,9 @@ async fn resume_in_place(
     body.tags = body.tags.or(Some(original.tags));
     body.managed_by = Some(original.managed_by);
     body.is_managed = Some(original.is_managed);
-    let hub = state.hub_for(body.content.as_deref()).await?;
+    let hub = state
+        .hub_for(body.content.as_deref(), caller.viewer())
+        .await?;
     let prepared = submit::prepare(
         Submission {
             project,

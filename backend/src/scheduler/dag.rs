@@ -134,7 +134,7 @@ impl Scheduler {
                                     body,
                                     None,
                                     Some(slot.clone()),
-                                    pipeline.user.clone(),
+                                    crate::submit::Submitter::child_of(pipeline),
                                 )
                                 .await
                                 {

@@ -344,8 +344,8 @@ impl Scheduler {
             index,
             due_at: None,
         };
-        let user = pipeline.user.clone();
-        match submit_run(&self.state, project, body, None, Some(slot), user).await {
+        let by = crate::submit::Submitter::child_of(pipeline);
+        match submit_run(&self.state, project, body, None, Some(slot), by).await {
             Ok(run) => {
                 children.push(PipelineChild {
                     index,

@@ -445,8 +445,12 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_token(&self, user: &str, uuid: &str) -> Result<Token, StoreError>;
     /// The person a token's hash belongs to, and the token.
     async fn token_by_hash(&self, hash: &str) -> Result<Option<(User, Token)>, StoreError>;
-    /// Every component version of the projects that are not archived: users' own hub.
-    async fn component_versions(&self) -> Result<Vec<ProjectVersion>, StoreError>;
+    /// Every component version of the projects that are not archived: users' own hub; of the
+    /// projects `viewer` sees, when given.
+    async fn component_versions(
+        &self,
+        viewer: Option<&str>,
+    ) -> Result<Vec<ProjectVersion>, StoreError>;
     /// The uuids of managed runs that have not ended and wait for nothing (no `pending`), oldest
     /// first: what a restarted server must pick up again. Pipelines and the children their
     /// scheduler has not handed to the runtime yet are the scheduler's, and not among them.

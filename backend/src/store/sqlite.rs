@@ -436,7 +436,7 @@ fn owner_projects(owner: &str, viewer: Option<&str>) -> (String, Vec<SqlValue>) 
     let visible = match viewer {
         Some(viewer) => {
             values.push(SqlValue::Text(viewer.to_owned()));
-            format!(" AND {}", people::VISIBLE)
+            format!(" AND {}", people::visible("projects"))
         }
         None => String::new(),
     };
@@ -1033,7 +1033,7 @@ impl Store for Sqlite {
         self.read(move |connection, _| {
             let (visible, mut values) = match &viewer {
                 Some(viewer) => (
-                    format!(" AND {}", people::VISIBLE),
+                    format!(" AND {}", people::visible("projects")),
                     vec![
                         SqlValue::Text(owner.clone()),
                         SqlValue::Text(viewer.clone()),
@@ -1932,8 +1932,12 @@ impl Store for Sqlite {
             .await
     }
 
-    async fn component_versions(&self) -> Result<Vec<ProjectVersion>, StoreError> {
-        self.read(|connection, _| versions::components(connection))
+    async fn component_versions(
+        &self,
+        viewer: Option<&str>,
+    ) -> Result<Vec<ProjectVersion>, StoreError> {
+        let viewer = viewer.map(str::to_owned);
+        self.read(move |connection, _| versions::components(connection, viewer.as_deref()))
             .await
     }
 

@@ -199,8 +199,12 @@ pub(super) fn set_members(
     Ok(())
 }
 
-/// The SQL that keeps to the projects (`projects.id` in scope) `viewer` sees: those open to
-/// the team and those they are a member of.
-pub(super) const VISIBLE: &str = "(NOT EXISTS (SELECT 1 FROM project_members m \
-     WHERE m.project_id = projects.id) OR EXISTS (SELECT 1 FROM project_members m \
-     WHERE m.project_id = projects.id AND m.user_name = ?))";
+/// The SQL that keeps to the projects (`{table}.id` in scope) a viewer (`?`) sees: those
+/// open to the team and those they are a member of.
+pub(super) fn visible(table: &str) -> String {
+    format!(
+        "(NOT EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = {table}.id) \
+         OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = {table}.id \
+         AND m.user_name = ?))"
+    )
+}

@@ -210,14 +210,21 @@ pub(super) fn list(
 
 /// Every component version of every project that is not archived, by owner and project, oldest
 /// first within a project.
-pub(super) fn components(connection: &Connection) -> Result<Vec<ProjectVersion>, StoreError> {
+pub(super) fn components(
+    connection: &Connection,
+    viewer: Option<&str>,
+) -> Result<Vec<ProjectVersion>, StoreError> {
+    let visible = match viewer {
+        Some(_) => format!(" AND {}", super::people::visible("p")),
+        None => String::new(),
+    };
     let mut statement = connection.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM project_versions v JOIN projects p ON p.id = v.project_id \
-         WHERE v.kind = 'component' AND p.archived_at IS NULL \
+         WHERE v.kind = 'component' AND p.archived_at IS NULL{visible} \
          ORDER BY p.owner, p.name, v.created_at, v.id"
     ))?;
     let versions = statement
-        .query_map([], from_row)?
+        .query_map(rusqlite::params_from_iter(viewer), from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(versions)
 }
