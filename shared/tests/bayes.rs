@@ -50,17 +50,20 @@ fn optimize(search: &Bayes, batch: usize, seed: u64) -> f64 {
         .fold(f64::MIN, f64::max)
 }
 
-#[test]
-fn it_suggests_inside_the_space_in_parallel_and_reproducibly() {
-    let search = search("ucb");
-    let observed: Vec<(Suggestion, f64)> = search
-        .suggest(&[], &[], 5, 1)
-        .into_iter()
+/// Each run's params with its score, as if it had run and reported.
+fn scored(runs: Vec<Suggestion>) -> Vec<(Suggestion, f64)> {
+    runs.into_iter()
         .map(|params| {
             let value = score(&params);
             (params, value)
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn it_suggests_inside_the_space_in_parallel_and_reproducibly() {
+    let search = search("ucb");
+    let observed = scored(search.suggest(&[], &[], 5, 1));
     let running = search.suggest(&observed, &[], 1, 2);
     let batch = search.suggest(&observed, &running, 4, 3);
     assert_eq!(
@@ -106,14 +109,7 @@ fn it_improves_on_a_known_function_beyond_random_search() {
 #[test]
 fn an_ask_for_many_runs_at_once_is_bounded() {
     let search = search("ei");
-    let observed: Vec<(Suggestion, f64)> = search
-        .suggest(&[], &[], 5, 1)
-        .into_iter()
-        .map(|params| {
-            let value = score(&params);
-            (params, value)
-        })
-        .collect();
+    let observed = scored(search.suggest(&[], &[], 5, 1));
     let started = std::time::Instant::now();
     let batch = search.suggest(&observed, &[], 1_000_000, 2);
     assert_eq!(batch.len(), shared::bayes::MAX_BATCH);
