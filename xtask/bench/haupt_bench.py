@@ -61,25 +61,12 @@ START_TIMEOUT = 180
 REQUEST_TIMEOUT = (5, 120)
 SEED_TIMEOUT = 1_200
 
-# `support::JOB` in backend/benches/support/mod.rs, the job the runs bench submits.
-JOB = """\
-kind: operation
-name: scale-submit
-params:
-  lr:
-    value: 0.05
-component:
-  kind: component
-  inputs:
-  - name: lr
-    type: float
-  run:
-    kind: job
-    container:
-      image: python:3.11
-      command: ["true"]
-      args: ["--lr={{ lr }}"]
-"""
+# The job the runs bench submits (`support::JOB`), from the same file.
+JOB_FILE = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "backend", "benches", "support", "job.yaml"
+)
+with open(JOB_FILE, encoding="utf-8") as job_file:
+    JOB = job_file.read()
 
 # The list requests of backend/benches/runs.rs that it prints haupt beside: its key, and the
 # query (if any) of its URL, whose other params are `limit=20&sort=-created_at`.

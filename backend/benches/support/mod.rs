@@ -9,24 +9,7 @@ use serde_json::Value as Json;
 
 /// A job whose process exits at once, with an input set by the operation as `-P lr=…` would:
 /// what the benches' runs are compiled from.
-pub const JOB: &str = "\
-kind: operation
-name: scale-submit
-params:
-  lr:
-    value: 0.05
-component:
-  kind: component
-  inputs:
-  - name: lr
-    type: float
-  run:
-    kind: job
-    container:
-      image: python:3.11
-      command: [\"true\"]
-      args: [\"--lr={{ lr }}\"]
-";
+pub const JOB: &str = include_str!("job.yaml");
 
 /// A peer's client-side p50 and p95 in ms, measured on this machine in the same
 /// `cargo xtask bench` by the peer's script under `xtask/bench/`.
