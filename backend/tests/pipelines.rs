@@ -150,14 +150,7 @@ fn stopping_a_matrix_stops_its_running_and_its_waiting_children() {
             .iter()
             .any(|child| child["status"] == "running")
     });
-    let (status, body) = server.request(
-        "POST",
-        &format!("/api/v1/default/{PROJECT}/runs/{uuid}/stop"),
-        None,
-    );
-    assert_eq!(status, 200, "{body}");
-    let status = server.wait_for(PROJECT, &uuid, is_done, Duration::from_secs(30));
-    assert_eq!(status, "stopped");
+    stop(&server, &uuid, 30);
     let children = children(&server, &uuid);
     assert_eq!(children.len(), 3);
     let started = children
@@ -307,6 +300,15 @@ fn ticks(server: &Server, pipeline: &str) -> Vec<(String, Json)> {
         .collect();
     runs.sort_by(|a, b| a.0.cmp(&b.0));
     runs
+}
+
+/// Stops a run of the project and waits, `within` seconds at most, until it is stopped.
+fn stop(server: &Server, uuid: &str, within: u64) {
+    let path = format!("/api/v1/default/{PROJECT}/runs/{uuid}/stop");
+    let (status, body) = server.request("POST", &path, None);
+    assert_eq!(status, 200, "{body}");
+    let status = server.wait_for(PROJECT, uuid, is_done, Duration::from_secs(within));
+    assert_eq!(status, "stopped");
 }
 
 /// Submits `operation`, waits until `ended` of its children succeeded, kills the server with
@@ -710,16 +712,7 @@ fn a_dag_with_a_nested_matrix_runs_it_and_stopping_the_dag_stops_its_runs() {
             })
         },
     );
-    let (status, body) = server.request(
-        "POST",
-        &format!("/api/v1/default/{PROJECT}/runs/{uuid}/stop"),
-        None,
-    );
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        server.wait_for(PROJECT, &uuid, is_done, Duration::from_secs(30)),
-        "stopped"
-    );
+    stop(&server, &uuid, 30);
     let sweep = sweep().unwrap();
     let nested = sweep["uuid"].as_str().unwrap();
     assert_eq!(
@@ -804,16 +797,7 @@ fn the_server_s_queue_holds_runs_past_its_limit_and_lets_a_waiting_one_be_stoppe
         .unwrap();
     assert_eq!(last["type"], "queued", "{said}");
     assert_eq!(last["reason"], "Queue", "{said}");
-    let (status, body) = server.request(
-        "POST",
-        &format!("/api/v1/default/{PROJECT}/runs/{waiting}/stop"),
-        None,
-    );
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        server.wait_for(PROJECT, &waiting, is_done, Duration::from_secs(10)),
-        "stopped"
-    );
+    stop(&server, &waiting, 10);
     assert!(server.run(PROJECT, &waiting)["started_at"].is_null());
     assert_eq!(
         server.wait_for(PROJECT, &uuid, is_done, Duration::from_secs(60)),
