@@ -12,6 +12,8 @@
 //! are modelled, [`crate::bayes::MAX_BATCH`] runs suggested at once, a truncated draw retried
 //! a bounded number of times.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value as Json};
 
 use crate::matrix::{Rng, Suggestion};
@@ -393,15 +395,18 @@ impl Tpe {
         history.extend(pending.iter().map(|params| (params.clone(), worst)));
         let count = count.min(crate::bayes::MAX_BATCH);
         let mut chosen: Vec<Suggestion> = Vec::with_capacity(count);
+        // What each run so far was given, to tell a new suggestion from them at once.
+        let key = |params: &Suggestion| Json::Object(params.clone()).to_string();
+        let mut seen: HashSet<String> = history.iter().map(|(params, _)| key(params)).collect();
         for _ in 0..count {
             let mut suggestion = self.draw(&history, reports, &mut rng);
             for _ in 1..DISTINCT_TRIES {
-                let seen = history.iter().any(|(params, _)| *params == suggestion);
-                if !seen {
+                if !seen.contains(&key(&suggestion)) {
                     break;
                 }
                 suggestion = self.draw(&history, reports, &mut rng);
             }
+            seen.insert(key(&suggestion));
             history.push((suggestion.clone(), worst));
             chosen.push(suggestion);
         }
