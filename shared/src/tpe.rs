@@ -395,8 +395,12 @@ impl Tpe {
         history.extend(pending.iter().map(|params| (params.clone(), worst)));
         let count = count.min(crate::bayes::MAX_BATCH);
         let mut chosen: Vec<Suggestion> = Vec::with_capacity(count);
-        // What each run so far was given, to tell a new suggestion from them at once.
-        let key = |params: &Suggestion| Json::Object(params.clone()).to_string();
+        // What each run so far was given, in the params' order whatever its map's, to tell a
+        // new suggestion from them at once.
+        let key = |params: &Suggestion| {
+            let values = self.names.iter().map(|name| params.get(name).cloned());
+            Json::Array(values.map(|value| value.unwrap_or(Json::Null)).collect()).to_string()
+        };
         let mut seen: HashSet<String> = history.iter().map(|(params, _)| key(params)).collect();
         for _ in 0..count {
             let mut suggestion = self.draw(&history, reports, &mut rng);
