@@ -546,6 +546,9 @@ impl Store for Full {
     ) -> Result<std::collections::BTreeMap<String, RunMetrics>, StoreError> {
         self.inner.metric_summaries(uuids, kind).await
     }
+    async fn run_places(&self, uuids: &[String]) -> Result<Vec<RunPlace>, StoreError> {
+        self.inner.run_places(uuids).await
+    }
 }
 
 async fn new_run(store: &dyn Store, uuid: &str) {

@@ -354,6 +354,12 @@ async fn lists_filter_sort_page_and_count_in_every_scope() {
             .unwrap();
         assert_eq!(mine.count, 30);
 
+        let places = store.run_places(&[uuid(3), "f".repeat(32)]).await.unwrap();
+        assert_eq!(places.len(), 1, "a uuid that is no run is left out");
+        assert_eq!(
+            (places[0].project.as_str(), places[0].status),
+            ("sweep", Status::Running)
+        );
         let counts = store.status_counts("default", "sweep").await.unwrap();
         assert!(counts.contains(&(Status::Running, 10)), "{counts:?}");
         assert!(counts.contains(&(Status::Created, 20)), "{counts:?}");

@@ -21,7 +21,6 @@ use shared::api::{
 use super::run_uuid;
 use crate::metrics::check_name;
 use crate::people::Caller;
-use crate::store::StoreError;
 use crate::{AppError, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -97,15 +96,10 @@ async fn seen_by(state: &AppState, caller: &Caller, runs: &[String]) -> Result<(
     if caller.viewer().is_none() {
         return Ok(());
     }
+    // Each project is looked at once, whatever the number of its runs asked for.
     let mut projects: HashMap<(String, String), bool> = HashMap::new();
-    for uuid in runs {
-        let run = match state.store.run_by_uuid(uuid).await {
-            Ok(stored) => stored.run,
-            // The series of a run that does not exist are empty, as for anyone.
-            Err(StoreError::NotFound(_)) => continue,
-            Err(error) => return Err(error.into()),
-        };
-        let key = (run.owner, run.project);
+    for place in state.store.run_places(runs).await? {
+        let key = (place.owner, place.project);
         let seen = match projects.get(&key) {
             Some(seen) => *seen,
             None => {
@@ -116,7 +110,7 @@ async fn seen_by(state: &AppState, caller: &Caller, runs: &[String]) -> Result<(
             }
         };
         if !seen {
-            return Err(AppError::NotFound(format!("no run `{uuid}`")));
+            return Err(AppError::NotFound(format!("no run `{}`", place.uuid)));
         }
     }
     Ok(())

@@ -415,4 +415,7 @@ impl Store for Notifying {
     ) -> Result<BTreeMap<String, RunMetrics>, StoreError> {
         self.inner.metric_summaries(uuids, kind).await
     }
+    async fn run_places(&self, uuids: &[String]) -> Result<Vec<RunPlace>, StoreError> {
+        self.inner.run_places(uuids).await
+    }
 }

@@ -482,4 +482,6 @@ pub trait Store: Send + Sync + 'static {
         uuids: &[String],
         kind: MetricKind,
     ) -> Result<BTreeMap<String, RunMetrics>, StoreError>;
+    /// Where those of `uuids` that are runs are, and their statuses.
+    async fn run_places(&self, uuids: &[String]) -> Result<Vec<RunPlace>, StoreError>;
 }

@@ -1959,6 +1959,33 @@ impl Store for Sqlite {
             .await
     }
 
+    async fn run_places(&self, uuids: &[String]) -> Result<Vec<RunPlace>, StoreError> {
+        let uuids = uuids.to_vec();
+        self.read(move |connection, _| {
+            let mut statement = connection.prepare_cached(
+                "SELECT runs.uuid, projects.owner, projects.name, runs.status FROM runs \
+                 JOIN projects ON projects.id = runs.project_id WHERE runs.uuid = ?1",
+            )?;
+            let mut places = Vec::with_capacity(uuids.len());
+            for uuid in &uuids {
+                let place = statement
+                    .query_row([uuid], |row| {
+                        let status: String = row.get(3)?;
+                        Ok(RunPlace {
+                            uuid: row.get(0)?,
+                            owner: row.get(1)?,
+                            project: row.get(2)?,
+                            status: Status::parse(&status).unwrap_or(Status::Unknown),
+                        })
+                    })
+                    .optional()?;
+                places.extend(place);
+            }
+            Ok(places)
+        })
+        .await
+    }
+
     async fn unfinished_runs(&self) -> Result<Vec<String>, StoreError> {
         self.scheduler_uuids(
             "SELECT uuid FROM runs WHERE finished_at IS NULL AND is_managed = 1 \
