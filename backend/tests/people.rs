@@ -215,6 +215,16 @@ fn people_work_with_their_own_tokens_and_limited_projects_are_theirs_alone() {
         Some(json!({"members": []})),
     );
     assert_eq!(status, 404, "Bob cannot open what he cannot see");
+    let many: Vec<String> = (0..1_001).map(|n| format!("user{n}")).collect();
+    let (status, refused) = call(
+        &server,
+        Some(&ada_token),
+        "PATCH",
+        "/api/v1/default/secret",
+        Some(json!({"members": many})),
+    );
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused.to_string().contains("at most 1000"), "{refused}");
     let (status, _) = call(
         &server,
         Some(&bob_token),

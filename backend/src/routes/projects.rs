@@ -62,6 +62,7 @@ async fn create(
         .as_deref()
         .ok_or_else(|| AppError::BadRequest("a project needs a `name`".to_owned()))?;
     check_name(name)?;
+    check_members(body.members.as_deref())?;
     let user = caller.user();
     Ok(Json(
         state
@@ -148,11 +149,31 @@ async fn update(
     if let Some(new_name) = &body.name {
         check_name(new_name)?;
     }
+    check_members(body.members.as_deref())?;
     if body.members.is_some() {
         let project = state.store.project(&owner, &name).await?;
         may_change_members(&caller, &project)?;
     }
     Ok(Json(state.store.update_project(&owner, &name, body).await?))
+}
+
+/// The most people a project may be limited to.
+const MAX_MEMBERS: usize = 1_000;
+
+/// A list of members is of user names, at most [`MAX_MEMBERS`] of them.
+fn check_members(members: Option<&[String]>) -> Result<(), AppError> {
+    let members = members.unwrap_or_default();
+    if members.len() > MAX_MEMBERS {
+        return Err(AppError::BadRequest(format!(
+            "`members` lists {} people; a project is limited to at most {MAX_MEMBERS}",
+            members.len()
+        )));
+    }
+    for (index, member) in members.iter().enumerate() {
+        shared::api::check_username(member)
+            .map_err(|why| AppError::BadRequest(format!("`members[{index}]`: {why}")))?;
+    }
+    Ok(())
 }
 
 /// Who may limit a project to its members, or open it: an admin, the person who created it,
